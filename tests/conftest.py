@@ -1,0 +1,112 @@
+"""Databases the tests build for themselves, with zlmdb's ORM and raw LMDB puts."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import struct
+import subprocess
+import sys
+import uuid
+
+import pytest
+import txaio
+import zlmdb
+from zlmdb import lmdb
+
+txaio.use_asyncio()
+
+FORMATS = ["1.0", "0.9"]
+
+
+@zlmdb.table("5e1f0000-0000-4000-8000-000000000001", marshal=lambda o: o, parse=lambda d: d)
+class TUsers(zlmdb.MapUuidCbor):
+    """test users"""
+
+
+@zlmdb.table("5e1f0000-0000-4000-8000-000000000002")
+class TIdxNames(zlmdb.MapStringUuid):
+    """test index"""
+
+
+@zlmdb.table("5e1f0000-0000-4000-8000-000000000003", marshal=lambda o: o, parse=lambda d: d)
+class TPairs(zlmdb.MapUuidUuidCbor):
+    """uuid-uuid cbor"""
+
+
+@zlmdb.table("5e1f0000-0000-4000-8000-000000000004")
+class TPickles(zlmdb.MapOidPickle):
+    """pickles"""
+
+
+def sha(path: str) -> str:
+    with open(os.path.join(path, "data.mdb"), "rb") as f:
+        return hashlib.sha256(f.read()).hexdigest()
+
+
+def listing(path: str) -> list[str]:
+    out = []
+    for root, dirs, files in os.walk(path):
+        for n in dirs + files:
+            out.append(os.path.relpath(os.path.join(root, n), path))
+    return sorted(out)
+
+
+def build_orm_db(path: str, fmt: str, n: int = 300, map_size: int = 64 * 1024 * 1024) -> dict[str, int]:
+    """A database with several tables; returns zlmdb's own count per table name."""
+    db = zlmdb.Database(dbpath=path, maxsize=map_size, lib_version=fmt)
+    users = db.attach_table(TUsers)
+    idx = db.attach_table(TIdxNames)
+    users.attach_index("idx", idx, lambda u: u["name"])
+    pairs = db.attach_table(TPairs)
+    with db.begin(write=True) as txn:
+        for i in range(n):
+            oid = uuid.UUID(int=i + 1)
+            users[txn, oid] = {"oid": str(oid), "name": f"u{i:05d}", "pad": "x" * (i % 50)}
+            pairs[txn, (oid, uuid.UUID(int=10_000 + i))] = {"i": i}
+        txn._txn.put(struct.pack(">H", 77) + b"orphan-1", b"v1")  # a slot without metadata
+        txn._txn.put(struct.pack(">H", 77) + b"orphan-2", b"v2")
+    counts = {}
+    with db.begin() as txn:
+        for name, t in (("TUsers", users), ("TIdxNames", idx), ("TPairs", pairs)):
+            counts[name] = t.count(txn)
+        counts["slot77"] = zlmdb.PersistentMap(77).count(txn)
+    db.__exit__(None, None, None)
+    return counts
+
+
+@pytest.fixture(params=FORMATS)
+def fmt(request) -> str:
+    return request.param
+
+
+@pytest.fixture
+def orm_db(tmp_path, fmt):
+    path = str(tmp_path / f"db-{fmt}")
+    counts = build_orm_db(path, fmt)
+    return path, counts
+
+
+@pytest.fixture(scope="session")
+def demo_db(tmp_path_factory) -> str:
+    from zlmdb_inspect.demo import build_demo
+
+    path = str(tmp_path_factory.mktemp("demo") / "demo")
+    build_demo(path, records=400)
+    return path
+
+
+def run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "zlmdb_inspect", *args], capture_output=True,
+                          text=True, timeout=timeout)
+
+
+def cli_json(*args: str) -> dict:
+    r = run_cli(*args, "--json")
+    assert r.returncode == 0, r.stderr
+    return json.loads(r.stdout)
+
+
+def raw_env(path: str, fmt: str, map_size: int = 16 * 1024 * 1024, **kw):
+    return lmdb.open(path, map_size=map_size, lib_version=0 if fmt == "0.9" else 1, **kw)

@@ -1,0 +1,70 @@
+"""Paths that cannot be opened: one line, exit 3, nothing created, nothing changed."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+
+import pytest
+
+from conftest import build_orm_db, listing, run_cli, sha
+
+MODES = [["--json"], ["--check"], ["--dump", "TUsers"], ["--prometheus"], []]
+
+
+def _case(tmp_path, name: str) -> str:
+    p = tmp_path / name
+    if name == "missing":
+        return str(p)
+    if name == "regular-file":
+        p.write_bytes(b"hello")
+        return str(p)
+    p.mkdir()
+    if name == "empty-dir":
+        return str(p)
+    data = p / "data.mdb"
+    if name == "zero-length":
+        data.write_bytes(b"")
+    elif name == "random-bytes":
+        data.write_bytes(os.urandom(256 * 1024))
+    else:
+        build_orm_db(str(p), "1.0", n=200)
+        raw = bytearray(data.read_bytes())
+        if name == "damaged-meta":
+            for i in (0, 4096):
+                raw[i + 24:i + 32] = b"\xde\xad\xbe\xef" * 2
+        elif name == "truncated":
+            raw = raw[: len(raw) // 3]
+        data.write_bytes(bytes(raw))
+    return str(p)
+
+
+CASES = ["missing", "regular-file", "empty-dir", "zero-length", "random-bytes", "damaged-meta"]
+
+
+@pytest.mark.parametrize("case", CASES)
+@pytest.mark.parametrize("mode", MODES, ids=lambda m: " ".join(m) or "tui")
+def test_cannot_open(tmp_path, case, mode):
+    path = _case(tmp_path, case)
+    before = listing(str(tmp_path))
+    r = run_cli(path, *mode, timeout=30)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    lines = r.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: "), r.stderr
+    assert "Traceback" not in r.stderr
+    assert listing(str(tmp_path)) == before
+
+
+def test_truncated_file_is_damaged_not_a_crash(tmp_path):
+    path = _case(tmp_path, "truncated")
+    before = sha(path)
+    for mode in (["--json"], ["--check"], ["--dump", "TUsers"]):
+        r = run_cli(path, *mode, timeout=30)
+        assert r.returncode in (2, 3), (mode, r.stderr)
+        assert "Traceback" not in r.stderr
+        if r.returncode == 3:
+            assert len(r.stderr.strip().splitlines()) == 1
+    r = run_cli(path, "--check")
+    assert r.returncode in (2, 3)
+    assert sha(path) == before

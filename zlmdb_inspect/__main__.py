@@ -1,0 +1,3 @@
+from zlmdb_inspect.cli import main
+
+raise SystemExit(main())

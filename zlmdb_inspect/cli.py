@@ -1,0 +1,157 @@
+"""Command line: the TUI by default, report modes for scripts.
+
+Report modes never import Textual (start-up time matters in scripts); every
+failure is one line on stderr and exit code 3, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import signal
+import sys
+import tempfile
+from dataclasses import dataclass, field
+
+from zlmdb_inspect import __version__
+from zlmdb_inspect.errors import InspectError
+
+PROG = "zlmdb-inspect"
+EXIT_UNKNOWN = 3
+
+
+@dataclass
+class Options:
+    """Everything the data layer needs from the command line (also built by tests)."""
+
+    path: str
+    interval: float = 2.0
+    imports: list[str] = field(default_factory=list)
+    fbs: list[str] = field(default_factory=list)
+    fbs_types: dict[str, str] = field(default_factory=dict)
+    allow_pickle: bool = False
+    thresholds: list[str] = field(default_factory=list)
+    config: str | None = None
+    verify: bool = False
+    sample: int = 50
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog=PROG,
+        description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
+        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect.")
+    p.add_argument("path", nargs="?", help="database directory (holding data.mdb)")
+    modes = p.add_mutually_exclusive_group()
+    modes.add_argument("--json", action="store_true", help="print one JSON report and exit")
+    modes.add_argument("--check", action="store_true", help="Nagios-style check: warnings, exit 0/1/2/3")
+    modes.add_argument("--prometheus", action="store_true", help="print metrics in Prometheus text format")
+    modes.add_argument("--watch", action="store_true", help="print one JSON object per line per refresh")
+    modes.add_argument("--dump", metavar="TABLE", help="print a table's records as JSON Lines")
+    p.add_argument("--limit", type=int, default=None, metavar="N", help="--dump: at most N records")
+    p.add_argument("--from", dest="from_key", metavar="KEY", help="--dump: start at this key (or key prefix)")
+    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh interval in seconds (default 2)")
+    p.add_argument("--count", type=int, default=None, metavar="N", help="--watch: stop after N refreshes")
+    p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
+                   help="import the application's schema module to decode with its own classes (runs its code)")
+    p.add_argument("--fbs", action="append", default=[], metavar="FILE.bfbs",
+                   help="a binary FlatBuffers schema for typed FlatBuffers values")
+    p.add_argument("--fbs-type", action="append", default=[], metavar="TABLE=TYPE",
+                   help="decode TABLE's values as FlatBuffers TYPE")
+    p.add_argument("--allow-pickle", action="store_true", help="unpickle pickle values (runs code from the database)")
+    p.add_argument("--verify", action="store_true", help="also run zlmdb's full structural verifier on data.mdb")
+    p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
+                   help="override a warning threshold (see README)")
+    p.add_argument("--config", metavar="FILE.toml", help="TOML file with a [thresholds] table")
+    p.add_argument("--demo", nargs="?", const="", default=None, metavar="DIR",
+                   help="build the demo database in DIR (default: a temporary directory) and open it")
+    p.add_argument("--demo-records", type=int, default=2000, metavar="N", help="size of the demo database")
+    p.add_argument("--write-for", type=float, default=None, metavar="SECONDS",
+                   help="with --demo DIR: keep writing to the demo database (a live writer to watch)")
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    return p
+
+
+def fail(message: str) -> int:
+    print(f"{PROG}: error: {message}", file=sys.stderr)
+    return EXIT_UNKNOWN
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    tmp = None
+    try:
+        if args.demo is not None:
+            if args.path:
+                return fail("give either PATH or --demo [DIR], not both")
+            path, tmp = _prepare_demo(args)
+            if args.write_for is not None:
+                from zlmdb_inspect.demo import write_for
+
+                n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr))
+                print(f"{PROG}: wrote {n} transactions to {path}", file=sys.stderr)
+                return 0
+        elif args.write_for is not None:
+            return fail("--write-for works with --demo DIR only (it never writes to your databases)")
+        elif not args.path:
+            return fail("no database path given (try --demo)")
+        else:
+            path = args.path
+        opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
+                       fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
+                       thresholds=args.threshold, config=args.config, verify=args.verify)
+        if args.json or args.check or args.prometheus:
+            from zlmdb_inspect.modes import run_report
+
+            return run_report(opts, "json" if args.json else "check" if args.check else "prometheus")
+        if args.watch:
+            from zlmdb_inspect.modes import run_watch
+
+            return run_watch(opts, args.count)
+        if args.dump:
+            from zlmdb_inspect.modes import run_dump
+
+            return run_dump(opts, args.dump, args.limit, args.from_key)
+        from zlmdb_inspect.modes import open_service
+
+        service = open_service(opts)  # fail with one line before the screen is taken over
+        from zlmdb_inspect.tui.app import run_app
+
+        return run_app(service)
+    except InspectError as e:
+        return fail(str(e))
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as e:  # noqa: BLE001 - the contract is one line, never a traceback
+        return fail(f"{type(e).__name__}: {e}")
+    finally:
+        if tmp:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _pairs(items: list[str]) -> dict[str, str]:
+    out = {}
+    for item in items:
+        if "=" not in item:
+            raise InspectError(f"--fbs-type takes TABLE=TYPE, not {item!r}")
+        k, v = item.split("=", 1)
+        out[k.strip()] = v.strip()
+    return out
+
+
+def _prepare_demo(args) -> tuple[str, str | None]:
+    from zlmdb_inspect.demo import build_demo
+
+    tmp = None
+    if args.demo:
+        path = args.demo
+    else:
+        tmp = tempfile.mkdtemp(prefix="zlmdb-inspect-demo-")
+        path = os.path.join(tmp, "demo")
+    if not os.path.exists(os.path.join(path, "data.mdb")):
+        build_demo(path, records=args.demo_records)
+    return path, tmp

@@ -1,0 +1,446 @@
+"""Built-in decoders for keys and values, for databases whose code we do not run.
+
+Every decoder takes arbitrary bytes and never raises: it returns a
+:class:`Decoded` with a JSON-ready value, the decoder's name and, where the
+bytes were not what it expected, an error. JSON conventions (see README):
+UUIDs as canonical strings, bytes as ``"hex:…"``, numpy datetime64 as ISO 8601
+strings with nanoseconds and ``Z``, numpy scalars as numbers, arrays and
+composite keys as JSON arrays.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import math
+import struct
+import uuid
+import zlib
+from dataclasses import dataclass
+from typing import Any
+
+import cbor2
+
+TS_MIN = 946_684_800 * 10**9  # 2000-01-01
+TS_MAX = 4_102_444_800 * 10**9  # 2100-01-01
+
+
+@dataclass
+class Decoded:
+    value: Any
+    decoder: str
+    error: str | None = None
+
+
+def hexs(b: bytes) -> str:
+    return "hex:" + b.hex()
+
+
+def ts_iso(ns: int) -> str:
+    """An ISO 8601 UTC timestamp with nanoseconds (what numpy datetime64[ns] holds)."""
+    import datetime as dt
+
+    sec, frac = divmod(ns, 10**9)
+    try:
+        base = dt.datetime.fromtimestamp(sec, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+    except (OverflowError, OSError, ValueError):
+        return f"datetime64({ns}ns)"
+    return f"{base}.{frac:09d}Z"
+
+
+def jsonable(v: Any, depth: int = 0) -> Any:
+    """Convert what application and built-in decoders return into JSON-ready values."""
+    if depth > 64:
+        return "…(nested too deep)"
+    if v is None or isinstance(v, (bool, str)):
+        return v
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float):
+        return v if math.isfinite(v) else str(v)
+    if isinstance(v, (bytes, bytearray, memoryview)):
+        return hexs(bytes(v))
+    if isinstance(v, uuid.UUID):
+        return str(v)
+    if isinstance(v, dict):
+        return {str(jsonable(k, depth + 1)) if not isinstance(k, str) else k: jsonable(x, depth + 1)
+                for k, x in v.items()}
+    if isinstance(v, (list, tuple)):
+        return [jsonable(x, depth + 1) for x in v]
+    if isinstance(v, (set, frozenset)):
+        return sorted((jsonable(x, depth + 1) for x in v), key=lambda x: json.dumps(x, default=str))
+    try:
+        import numpy as np
+
+        if isinstance(v, np.datetime64):
+            return ts_iso(int(v.astype("datetime64[ns]").astype("int64")))
+        if isinstance(v, np.ndarray):
+            return jsonable(v.tolist(), depth + 1)
+        if isinstance(v, np.generic):
+            return jsonable(v.item(), depth + 1)
+    except Exception:  # noqa: BLE001
+        pass
+    import datetime as dt
+
+    if isinstance(v, (dt.datetime, dt.date)):
+        return v.isoformat()
+    if isinstance(v, cbor2.CBORTag):
+        return {"cbor_tag": v.tag, "value": jsonable(v.value, depth + 1)}
+    if hasattr(v, "marshal") and callable(v.marshal):
+        try:
+            return jsonable(v.marshal(), depth + 1)
+        except Exception as e:  # noqa: BLE001
+            return f"<{type(v).__name__}: marshal() failed: {e}>"
+    return repr(v)
+
+
+# -- keys ----------------------------------------------------------------------
+
+def _is_ts(ns: int) -> bool:
+    return TS_MIN <= ns <= TS_MAX
+
+
+def _printable(b: bytes) -> str | None:
+    try:
+        s = b.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+    return s if s and s.isprintable() else None
+
+
+def _part(b: bytes) -> tuple[Any, str]:
+    """One fixed-size key component by its length and content."""
+    n = len(b)
+    if n == 16:
+        return str(uuid.UUID(bytes=b)), "uuid"
+    if n == 8:
+        be, le = struct.unpack(">Q", b)[0], struct.unpack("<Q", b)[0]
+        if _is_ts(be):
+            return ts_iso(be), "timestamp"
+        if _is_ts(le):
+            return ts_iso(le), "timestamp-le"
+        return be, "oid"
+    if n in (20, 32):
+        return hexs(b), f"bytes{n}"
+    if n == 2:
+        return struct.unpack(">H", b)[0], "uint16"
+    if n == 1:
+        return b[0], "uint8"
+    s = _printable(b)
+    if s is not None:
+        return s, "string"
+    return hexs(b), "bytes"
+
+
+_SPLITS = [(16, 16), (8, 16), (16, 8), (8, 8), (16, 16, 16), (8, 16, 16), (16, 8, 16),
+           (16, 20), (32, 16), (8, 32), (16, 32), (20, 20), (16, 16, 16, 16)]
+
+
+def decode_key(b: bytes) -> Decoded:
+    """A key without its 2-byte slot prefix, by inspection."""
+    try:
+        n = len(b)
+        if n == 0:
+            return Decoded("", "empty")
+        if n in (1, 2, 8, 16, 20, 32):
+            v, name = _part(b)
+            if name != "bytes":
+                return Decoded(v, name)
+        s = _printable(b)
+        if s is not None and n not in (8, 16, 24):
+            return Decoded(s, "string")
+        for split in _SPLITS:
+            if sum(split) == n:
+                parts, names, off = [], [], 0
+                for size in split:
+                    v, name = _part(b[off:off + size])
+                    parts.append(v)
+                    names.append(name)
+                    off += size
+                return Decoded(parts, "+".join(names))
+        for head in (16, 8):  # a fixed part followed by a string
+            if n > head:
+                s = _printable(b[head:])
+                if s is not None:
+                    v, name = _part(b[:head])
+                    return Decoded([v, s], f"{name}+string")
+        if s is not None:
+            return Decoded(s, "string")
+        return Decoded(hexs(b), "bytes")
+    except Exception as e:  # noqa: BLE001 - decoders never raise
+        return Decoded(hexs(b), "bytes", f"{type(e).__name__}: {e}")
+
+
+# -- values --------------------------------------------------------------------
+
+def cbor_strict(b: bytes) -> Any:
+    """Decode exactly one CBOR item that spans all of ``b``."""
+    fp = io.BytesIO(b)
+    dec = cbor2.CBORDecoder(fp)
+    v = dec.decode()
+    if fp.tell() != len(b):
+        raise ValueError(f"{len(b) - fp.tell()} bytes after the CBOR item")
+    return v
+
+
+def is_pickle(b: bytes) -> bool:
+    return len(b) >= 3 and b[0] == 0x80 and 2 <= b[1] <= 5 and b.rstrip(b"\x00")[-1:] == b"."
+
+
+def is_pickle5_framed(b: bytes) -> bool:
+    if len(b) < 7:
+        return False
+    n = struct.unpack(">I", b[:4])[0]
+    return 4 + n <= len(b) and is_pickle(b[4:4 + n])
+
+
+def load_pickle(b: bytes) -> Any:
+    import pickle
+
+    if is_pickle5_framed(b):
+        n = struct.unpack(">I", b[:4])[0]
+        return pickle.loads(b[4:4 + n])
+    return pickle.loads(b)
+
+
+def decode_value(b: bytes, allow_pickle: bool = False, fbs=None, fbs_type: str | None = None,
+                 _depth: int = 0) -> Decoded:
+    """A value by inspection. ``fbs`` is a :class:`FbsSchemas` for typed FlatBuffers."""
+    try:
+        return _decode_value(b, allow_pickle, fbs, fbs_type, _depth)
+    except Exception as e:  # noqa: BLE001 - decoders never raise
+        return Decoded(hexs(b), "bytes", f"{type(e).__name__}: {e}")
+
+
+def _decode_value(b: bytes, allow_pickle: bool, fbs, fbs_type, depth: int) -> Decoded:
+    n = len(b)
+    if n == 0:
+        return Decoded(None, "empty")
+    if fbs is not None and fbs_type:
+        v, err = fbs.decode(b, fbs_type)
+        if err is None:
+            return Decoded(v, f"flatbuffers:{fbs_type}")
+    if is_pickle(b) or is_pickle5_framed(b):
+        if not allow_pickle:
+            return Decoded("pickle (not loaded)", "pickle")
+        try:
+            return Decoded(jsonable(load_pickle(b)), "pickle")
+        except Exception as e:  # noqa: BLE001
+            return Decoded(hexs(b), "pickle", f"unpickling failed: {type(e).__name__}: {e}")
+    if b[:6] == b"\x93NUMPY":
+        import numpy as np
+
+        arr = np.load(io.BytesIO(b), allow_pickle=False)
+        return Decoded(jsonable(arr), f"numpy:{arr.dtype}{list(arr.shape)}")
+    if depth == 0 and n >= 2 and b[0] == 0x78 and b[1] in (0x01, 0x5E, 0x9C, 0xDA):
+        try:
+            inner = zlib.decompress(b)
+        except zlib.error:
+            inner = None
+        if inner is not None:
+            d = _decode_value(inner, allow_pickle, fbs, fbs_type, depth + 1)
+            return Decoded(d.value, "zlib+" + d.decoder, d.error)
+    if b[:1] in (b"{", b"[") or (b[:1] == b'"' and b[-1:] == b'"'):
+        try:
+            return Decoded(jsonable(json.loads(b.decode("utf-8"))), "json")
+        except (ValueError, UnicodeDecodeError):
+            pass
+    major = b[0] >> 5
+    if major in (4, 5, 6) or (n > 16 and major in (2, 3)):  # array, map, tag, long text/bytes
+        try:
+            return Decoded(jsonable(cbor_strict(b)), "cbor")
+        except Exception:  # noqa: BLE001
+            pass
+    if n in (8, 16):
+        v, name = _part(b)
+        return Decoded(v, name)
+    if n >= 12:
+        v = flatbuffers_raw(b)
+        if v is not None:
+            return Decoded(v, "flatbuffers")
+    s = _printable(b)
+    if s is not None:
+        return Decoded(s, "string")
+    try:
+        return Decoded(jsonable(cbor_strict(b)), "cbor")
+    except Exception:  # noqa: BLE001
+        pass
+    return Decoded(hexs(b), "bytes")
+
+
+# -- FlatBuffers without a schema -------------------------------------------------
+
+def flatbuffers_raw(b: bytes) -> dict[str, Any] | None:
+    """A FlatBuffers table's fields with raw scalars, strings and bytes, or None."""
+    n = len(b)
+    if n < 12:
+        return None
+    root = struct.unpack_from("<I", b, 0)[0]
+    if root < 4 or root + 4 > n:
+        return None
+    vt = root - struct.unpack_from("<i", b, root)[0]
+    if vt < 0 or vt + 4 > n:
+        return None
+    vt_size, tbl_size = struct.unpack_from("<HH", b, vt)
+    if vt_size < 4 or vt_size % 2 or vt + vt_size > n or tbl_size < 4 or root + tbl_size > n:
+        return None
+    offsets = [struct.unpack_from("<H", b, vt + 4 + 2 * i)[0] for i in range((vt_size - 4) // 2)]
+    present = sorted({o for o in offsets if o})
+    if any(o < 4 or o >= tbl_size for o in present):
+        return None
+    out: dict[str, Any] = {}
+    for i, o in enumerate(offsets):
+        if not o:
+            continue
+        nxt = [p for p in present if p > o]
+        size = (nxt[0] if nxt else tbl_size) - o
+        pos = root + o
+        out[f"field{i}"] = _fb_guess(b, pos, size)
+    return out
+
+
+def _fb_guess(b: bytes, pos: int, size: int) -> Any:
+    if size >= 4:
+        # a uoffset to a string or byte vector?
+        rel = struct.unpack_from("<I", b, pos)[0]
+        tgt = pos + rel
+        if rel and tgt + 4 <= len(b):
+            ln = struct.unpack_from("<I", b, tgt)[0]
+            if tgt + 4 + ln <= len(b) and ln < len(b):
+                data = b[tgt + 4:tgt + 4 + ln]
+                if tgt + 4 + ln < len(b) and b[tgt + 4 + ln] == 0:
+                    s = _printable(data)
+                    if s is not None or ln == 0:
+                        return s or ""
+                if ln and size == 4:
+                    return hexs(data)
+    if size >= 8:
+        return struct.unpack_from("<Q", b, pos)[0]
+    if size >= 4:
+        return struct.unpack_from("<I", b, pos)[0]
+    if size >= 2:
+        return struct.unpack_from("<H", b, pos)[0]
+    return b[pos]
+
+
+# -- FlatBuffers with a binary schema (reflection) -----------------------------
+
+class FbsSchemas:
+    """Typed FlatBuffers decoding through ``.bfbs`` files and zlmdb's reflection classes."""
+
+    def __init__(self, paths: list[str]):
+        from zlmdb.flatbuffers.reflection.Schema import Schema
+
+        self.objects: dict[str, Any] = {}
+        self._schemas = []
+        for p in paths:
+            with open(p, "rb") as f:
+                data = bytearray(f.read())
+            try:
+                schema = Schema.GetRootAs(data, 0)
+                count = schema.ObjectsLength()
+            except Exception as e:  # noqa: BLE001
+                raise ValueError(f"{p}: not a binary FlatBuffers schema (.bfbs): {e}") from None
+            self._schemas.append((schema, data))
+            for i in range(count):
+                obj = schema.Objects(i)
+                name = obj.Name().decode()
+                self.objects[name] = (schema, obj)
+                self.objects.setdefault(name.rsplit(".", 1)[-1], (schema, obj))
+
+    def type_for(self, table: str | None, explicit: dict[str, str]) -> str | None:
+        if not table:
+            return None
+        bare = table.rsplit(".", 1)[-1]
+        for key in (table, bare):
+            if key in explicit:
+                return explicit[key]
+        for cand in (bare, bare[:-1] if bare.endswith("s") else None, bare + "s"):
+            if cand and cand in self.objects:
+                return cand
+        return None
+
+    def decode(self, b: bytes, type_name: str) -> tuple[Any, str | None]:
+        ent = self.objects.get(type_name)
+        if ent is None:
+            return None, f"no FlatBuffers type {type_name!r} in the schemas given"
+        schema, obj = ent
+        try:
+            root = struct.unpack_from("<I", b, 0)[0]
+            return self._table(schema, obj, b, root, 0), None
+        except Exception as e:  # noqa: BLE001
+            return None, f"{type(e).__name__}: {e}"
+
+    def _table(self, schema, obj, b: bytes, pos: int, depth: int) -> dict[str, Any]:
+        from zlmdb.flatbuffers.reflection.BaseType import BaseType as BT
+
+        if depth > 16:
+            raise ValueError("FlatBuffers tables nested too deep")
+        if pos + 4 > len(b):
+            raise ValueError("table offset beyond the buffer")
+        vt = pos - struct.unpack_from("<i", b, pos)[0]
+        if vt < 0 or vt + 4 > len(b):
+            raise ValueError("vtable offset beyond the buffer")
+        vt_size = struct.unpack_from("<H", b, vt)[0]
+        out: dict[str, Any] = {}
+        fields = sorted((obj.Fields(i) for i in range(obj.FieldsLength())), key=lambda f: f.Id())
+        scalar = {BT.Bool: "<?", BT.Byte: "<b", BT.UByte: "<B", BT.Short: "<h", BT.UShort: "<H",
+                  BT.Int: "<i", BT.UInt: "<I", BT.Long: "<q", BT.ULong: "<Q", BT.Float: "<f",
+                  BT.Double: "<d"}
+        for f in fields:
+            name = f.Name().decode()
+            t = f.Type()
+            bt = t.BaseType()
+            slot = f.Offset()
+            fo = struct.unpack_from("<H", b, vt + slot)[0] if slot + 2 <= vt_size else 0
+            if bt in scalar:
+                if fo:
+                    out[name] = struct.unpack_from(scalar[bt], b, pos + fo)[0]
+                else:
+                    out[name] = bool(f.DefaultInteger()) if bt == BT.Bool else (
+                        f.DefaultReal() if bt in (BT.Float, BT.Double) else f.DefaultInteger())
+                continue
+            if not fo:
+                out[name] = None
+                continue
+            p = pos + fo
+            tgt = p + struct.unpack_from("<I", b, p)[0]
+            if bt == BT.String:
+                ln = struct.unpack_from("<I", b, tgt)[0]
+                out[name] = b[tgt + 4:tgt + 4 + ln].decode("utf-8", "replace")
+            elif bt == BT.Vector:
+                et = t.Element()
+                ln = struct.unpack_from("<I", b, tgt)[0]
+                if ln > len(b):
+                    raise ValueError(f"vector {name} claims {ln} elements")
+                if et in (BT.UByte, BT.Byte):
+                    out[name] = hexs(b[tgt + 4:tgt + 4 + ln])
+                elif et in scalar:
+                    sz = struct.calcsize(scalar[et])
+                    out[name] = [struct.unpack_from(scalar[et], b, tgt + 4 + i * sz)[0] for i in range(ln)]
+                elif et == BT.String:
+                    vals = []
+                    for i in range(ln):
+                        ep = tgt + 4 + 4 * i
+                        st = ep + struct.unpack_from("<I", b, ep)[0]
+                        sl = struct.unpack_from("<I", b, st)[0]
+                        vals.append(b[st + 4:st + 4 + sl].decode("utf-8", "replace"))
+                    out[name] = vals
+                elif et == BT.Obj and not schema.Objects(t.Index()).IsStruct():
+                    sub = schema.Objects(t.Index())
+                    vals = []
+                    for i in range(ln):
+                        ep = tgt + 4 + 4 * i
+                        vals.append(self._table(schema, sub, b, ep + struct.unpack_from("<I", b, ep)[0], depth + 1))
+                    out[name] = vals
+                else:
+                    out[name] = f"<vector of type {et}>"
+            elif bt == BT.Obj:
+                sub = schema.Objects(t.Index())
+                if sub.IsStruct():
+                    out[name] = hexs(b[p:p + sub.Bytesize()])
+                else:
+                    out[name] = self._table(schema, sub, b, tgt, depth + 1)
+            else:
+                out[name] = f"<{bt}>"
+        return out

@@ -1,0 +1,364 @@
+"""Open a zlmdb environment strictly read-only and take short snapshots of it.
+
+Rules this module keeps, because the database belongs to a live system:
+
+* nothing is created: the path must already hold ``data.mdb``; without a
+  ``lock.mdb``, or when no process has the environment open, LMDB runs
+  without locking (opening with locking as the only user would make LMDB
+  re-initialise ``lock.mdb`` and so clear its reader table);
+* the map size is adopted from the writer (``map_size=0``), and re-adopted
+  with ``set_mapsize(0)`` when the writer has grown it;
+* each snapshot is one read transaction, closed before the snapshot returns.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from typing import Callable
+
+import cbor2
+
+from zlmdb_inspect import lockfile
+from zlmdb_inspect.errors import DamagedError, InspectError
+from zlmdb_inspect.model import (
+    Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
+from zlmdb_inspect.pages import SHORT_KEY_SLOT, PageError, PageFile, TreeWalker
+
+
+def _lmdb():
+    from zlmdb import lmdb  # imported late: zlmdb pulls in numpy and friends
+
+    return lmdb
+
+
+def check_path(path: str) -> tuple[str, str]:
+    """Resolve ``path`` to (directory, data.mdb) or raise with what is wrong."""
+    if not os.path.lexists(path):
+        raise InspectError(f"{path}: no such file or directory")
+    real = os.path.realpath(path)
+    if not os.path.exists(real):
+        raise InspectError(f"{path}: a symbolic link to {real}, which does not exist")
+    if not os.path.isdir(real):
+        raise InspectError(f"{path}: not a directory (an LMDB environment is a directory holding data.mdb)")
+    data = os.path.join(real, "data.mdb")
+    if not os.path.exists(data):
+        raise InspectError(f"{path}: no data.mdb in this directory, so no LMDB database here")
+    st = os.stat(data)
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise InspectError(f"{data}: not a regular file")
+    if not os.access(data, os.R_OK):
+        raise InspectError(f"{data}: permission denied")
+    if st.st_size == 0:
+        raise InspectError(f"{data}: the file is empty (0 bytes)")
+    return real, data
+
+
+def parse_slot_metadata(key: bytes, value: bytes) -> tuple[dict | None, str | None]:
+    """A slot-0 record as (fields, None), or (None, why it cannot be read)."""
+    if len(key) != 4:
+        return None, f"metadata key {key.hex()} is {len(key)} bytes, not 4"
+    try:
+        data = cbor2.loads(value)
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a finding
+        return None, f"metadata for slot {struct.unpack('>H', key[2:4])[0]} is not CBOR ({type(e).__name__}: {e})"
+    slot = struct.unpack(">H", key[2:4])[0]
+    if not isinstance(data, dict):
+        return None, f"metadata for slot {slot} is a CBOR {type(data).__name__}, not a map"
+    oid = data.get("oid")
+    try:
+        oid = str(uuid.UUID(str(oid))) if oid is not None else None
+    except ValueError:
+        return None, f"metadata for slot {slot} has an invalid oid {oid!r}"
+    if oid is None:
+        return None, f"metadata for slot {slot} has no oid"
+    if data.get("slot") not in (None, slot):
+        return None, f"metadata under slot {slot} claims slot {data.get('slot')!r}"
+    for k in ("name", "description", "creator"):
+        if data.get(k) is not None and not isinstance(data.get(k), str):
+            return None, f"metadata for slot {slot} has a non-text {k}"
+    return {"slot": slot, "oid": oid, "name": data.get("name"),
+            "description": data.get("description"), "creator": data.get("creator")}, None
+
+
+def parse_readers(text: str) -> list[Reader]:
+    out = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        txnid = int(parts[2]) if parts[2].isdigit() else None
+        out.append(Reader(pid=int(parts[0]), thread=parts[1], txnid=txnid))
+    return out
+
+
+class Inspector:
+    """One read-only view of an environment; not safe for concurrent use."""
+
+    SNAPSHOT_RETRIES = 5
+
+    def __init__(self, path: str):
+        self.path = path
+        self.dir, self.data_path = check_path(path)
+        self.lock_path = os.path.join(self.dir, "lock.mdb")
+        self._env = None
+        self._locking = False
+        self._pf: PageFile | None = None
+        self.walker = TreeWalker()
+        self._lock = threading.Lock()
+        self.damage: list[str] = []
+        try:
+            self._open_pagefile()
+        except PageError as e:
+            raise InspectError(f"{path}: {e}") from None
+        self._open_env()
+
+    # -- opening -------------------------------------------------------------
+
+    def _open_pagefile(self) -> PageFile:
+        size = os.stat(self.data_path).st_size
+        if self._pf is None or self._pf.file_size != size:
+            old = self._pf
+            self._pf = PageFile(self.data_path)
+            if old is not None:
+                old.close()
+        return self._pf
+
+    def _open_env(self) -> None:
+        lmdb = _lmdb()
+        self._locking = lockfile.in_use(self.lock_path)
+        try:
+            self._env = lmdb.open(
+                self.dir, readonly=True, map_size=0, create=False, lock=self._locking,
+                max_spare_txns=0, max_dbs=0, readahead=False)
+        except lmdb.Error as e:
+            raise InspectError(f"{self.path}: LMDB cannot open it: {_lmdb_message(e)}") from None
+        except OSError as e:
+            raise InspectError(f"{self.path}: {e.strerror or e}") from None
+
+    def close(self) -> None:
+        with self._lock:
+            if self._env is not None:
+                self._env.close()
+                self._env = None
+            if self._pf is not None:
+                self._pf.close()
+                self._pf = None
+
+    def __enter__(self) -> "Inspector":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def locking(self) -> bool:
+        return self._locking
+
+    def _follow_writer(self) -> None:
+        """Adopt what a live writer changed since the last snapshot."""
+        if not self._locking and lockfile.in_use(self.lock_path):
+            # a process opened the database after us: take part in its locking now
+            self._env.close()
+            self._env = None
+            self._open_env()
+        pf = self._open_pagefile()
+        meta = pf.current_meta()
+        if meta.map_size and meta.map_size != self._env.info()["map_size"]:
+            self._env.set_mapsize(0)
+
+    # -- transactions ----------------------------------------------------------
+
+    def read(self, fn: Callable) -> object:
+        """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
+        lmdb = _lmdb()
+        with self._lock:
+            if self._env is None:
+                raise InspectError(f"{self.path}: the inspector was closed")
+            try:
+                self._follow_writer()
+            except PageError as e:
+                raise DamagedError(f"{self.path}: {e}") from None
+            last_err: Exception | None = None
+            for _ in range(self.SNAPSHOT_RETRIES):
+                try:
+                    txn = self._env.begin(buffers=False)
+                except lmdb.MapResizedError:
+                    self._env.set_mapsize(0)
+                    continue
+                except lmdb.Error as e:
+                    raise InspectError(f"{self.path}: cannot start a read transaction: {_lmdb_message(e)}") from None
+                try:
+                    pf = self._open_pagefile()
+                    try:
+                        meta = pf.meta_for(txn.id())
+                    except PageError as e:  # the writer overwrote that meta already
+                        last_err = e
+                        continue
+                    return fn(txn, pf, meta)
+                finally:
+                    txn.abort()
+            raise InspectError(f"{self.path}: could not find the snapshot's meta page ({last_err})")
+
+    # -- snapshot --------------------------------------------------------------
+
+    def snapshot(self) -> Snapshot:
+        t_start = time.time()
+        timing: dict[str, float] = {}
+
+        def take(txn, pf: PageFile, meta):
+            t0 = time.perf_counter()
+            info = self._env.info()
+            readers = parse_readers(self._env.readers()) if self._locking else []
+            problems: list[Problem] = []
+            method = "pages"
+            counts: dict[int, object] = {}
+            named: list[NamedDb] = []
+            free_pages = free_db_pages = 0
+            free_records: list[tuple[int, int]] = []
+            page_reads = 0
+            try:
+                res = self.walker.walk(pf, meta)
+                counts = res.summary.slots
+                page_reads = res.page_reads
+                if res.cached_subtrees:
+                    method = "pages+cache"
+                free_pages, free_db_pages, free_records = res.free_pages, res.free_db_pages, res.free_records
+                named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
+                                 depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
+                                 overflow_pages=r.overflow_pages) for k, r in res.summary.named_dbs]
+                self.damage = []
+            except PageError as e:
+                self.damage = [str(e)]
+                problems.append(Problem("damaged", f"the page walk stopped: {e}"))
+                method = "cursor"
+            catalog, cat_problems = ([], []) if method == "cursor" else self._catalog(txn)
+            problems += cat_problems
+            timing["txn"] = time.perf_counter() - t0
+            return info, readers, problems, method, counts, named, free_pages, free_db_pages, \
+                free_records, page_reads, catalog, pf, meta
+
+        (info, readers, problems, method, counts, named, free_pages, free_db_pages,
+         free_records, page_reads, catalog, pf, meta) = self.read(take)
+
+        if method == "cursor":
+            counts = self._cursor_count_subprocess(problems)
+        return self._assemble(t_start, timing.get("txn", 0.0), info, readers, problems, method,
+                              counts, named, free_pages, free_db_pages, free_records, page_reads,
+                              catalog, pf, meta)
+
+    def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
+        cat, problems = [], []
+        cur = txn.cursor()
+        ok = cur.set_range(b"")
+        while ok:
+            key = cur.key()
+            if key[:2] > b"\0\0" and len(key) >= 2:
+                break
+            if len(key) < 2:
+                ok = cur.next()
+                continue
+            meta, err = parse_slot_metadata(key, cur.value())
+            if err:
+                slot = struct.unpack(">H", key[2:4])[0] if len(key) >= 4 else None
+                problems.append(Problem("bad-metadata", err, slot))
+            else:
+                cat.append(meta)
+            ok = cur.next()
+        return cat, problems
+
+    def _cursor_count_subprocess(self, problems: list[Problem]) -> dict:
+        """Count through LMDB's cursor in a child process, so a crash cannot take us down."""
+        from zlmdb_inspect.pages import SlotSpace
+
+        cmd = [sys.executable, "-m", "zlmdb_inspect.cursor_count", self.dir,
+               "1" if self._locking else "0"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, timeout=10, text=True)
+        except subprocess.TimeoutExpired:
+            problems.append(Problem("damaged", "counting through LMDB's cursor did not finish in 10 s"))
+            return {}
+        if out.returncode != 0:
+            why = (f"LMDB crashed reading the tree (signal {-out.returncode})" if out.returncode < 0
+                   else (out.stderr.strip().splitlines() or ["failed"])[-1])
+            problems.append(Problem("damaged", f"counting through LMDB's cursor failed: {why}"))
+            return {}
+        problems.append(Problem("count-fallback", "records were counted through LMDB's cursor, not the page walk"))
+        import json
+
+        return {int(k): SlotSpace(records=v) for k, v in json.loads(out.stdout).items()}
+
+    def _assemble(self, t_start, txn_s, info, readers, problems, method, counts, named,
+                  free_pages, free_db_pages, free_records, page_reads, catalog, pf, meta) -> Snapshot:
+        lmdb = _lmdb()
+        psize = pf.page_size
+        library = ".".join(str(x) for x in self._env.lib_version())
+        figures = LmdbFigures(
+            format=pf.format, library=library, page_size=psize, depth=meta.main.depth,
+            branch_pages=meta.main.branch_pages, leaf_pages=meta.main.leaf_pages,
+            overflow_pages=meta.main.overflow_pages, entries=meta.main.entries,
+            last_pgno=meta.last_pgno, last_txnid=meta.txnid,
+            max_readers=info["max_readers"], num_readers=info["num_readers"] if self._locking else 0,
+            locking=self._locking)
+        map_size = meta.map_size or info["map_size"]
+        used = (meta.last_pgno + 1) * psize
+        active = [r.txnid for r in readers if r.txnid is not None]
+        oldest = min(active + [meta.txnid])
+        reusable = sum(c for t, c in free_records if t < oldest)
+        cap = Capacity(
+            map_size=map_size, file_size=os.stat(self.data_path).st_size, used_bytes=used,
+            headroom_bytes=map_size - used, headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
+            free_pages=free_pages, reusable_pages=reusable, free_db_pages=free_db_pages,
+            used_pct=round(100.0 * used / map_size, 3) if map_size else 100.0)
+
+        by_slot = {c["slot"]: c for c in catalog}
+        tables: list[Table] = []
+        short = 0
+        for slot in sorted(set(counts) | set(by_slot)):
+            if slot == SHORT_KEY_SLOT:
+                short = counts[slot].records
+                continue
+            sp = counts.get(slot)
+            c = by_slot.get(slot)
+            t = Table(slot=slot, oid=c["oid"] if c else None, name=c["name"] if c else None,
+                      description=c["description"] if c else None,
+                      creator=c["creator"] if c else None,
+                      records=sp.records if sp else 0, metadata=c is not None or slot == 0,
+                      kind="catalog" if slot == 0 else "slot")
+            if slot == 0:
+                t.name, t.description = "(zlmdb catalog)", "one metadata record per table"
+            if sp is not None:
+                t.pages = round(sp.leaf_pages, 2)
+                t.overflow_pages = sp.overflow_pages
+                t.overflow_bytes = sp.overflow_bytes
+                t.max_value = sp.max_value
+                t.bytes = int(round((sp.leaf_pages + sp.overflow_pages) * psize))
+            tables.append(t)
+        if short:
+            problems.append(Problem("short-keys", f"{short} records have keys shorter than 2 bytes (no slot)"))
+        for r in readers:
+            if r.txnid is not None:
+                r.lag = meta.txnid - r.txnid
+        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
+        me = os.getpid()
+        for r in readers:
+            r.alive = alive.get(r.pid)
+            r.name = lockfile.process_name(r.pid) if r.alive else None
+            r.own = r.pid == me and r.txnid == meta.txnid
+        del lmdb
+        return Snapshot(
+            path=self.path, taken_at=t_start, txn_ms=round(txn_s * 1000, 3), lmdb=figures,
+            capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
+            zlmdb=bool(catalog), count_method=method, page_reads=page_reads,
+            short_key_records=short)
+
+
+def _lmdb_message(e: Exception) -> str:
+    msg = str(e)
+    return msg.split(": ", 1)[1] if msg.startswith(("b'", "/")) and ": " in msg else msg

@@ -1,0 +1,512 @@
+"""A bounds-checked reader of LMDB's on-disk pages (formats 0.9 and 1.0).
+
+Counting records per zlmdb slot through a cursor visits every key; the B-tree
+already knows most of the answer. A leaf whose key range lies inside one slot
+(its bounds come from the separator keys in its parent) contributes the entry
+count in its page header, so keys are read only on leaves where one slot ends
+and the next begins. The layout follows zlmdb's vendored
+``zlmdb/_lmdb_vendor/verify.py``.
+
+Every page number and offset is checked against the file before it is read:
+the file is memory-mapped, and touching a mapping past the end of a truncated
+file kills the process with SIGBUS. Anything out of bounds raises
+:class:`PageError`, which callers turn into a note or a "damaged" finding.
+"""
+
+from __future__ import annotations
+
+import mmap
+import os
+import struct
+import sys
+from dataclasses import dataclass, field
+
+import numpy as np
+
+MDB_MAGIC = 0xBEEFC0DE
+NUM_METAS = 2
+MAX_DEPTH = 32
+P_INVALID = (1 << 64) - 1
+
+P_BRANCH = 0x01
+P_LEAF = 0x02
+P_OVERFLOW = 0x04
+P_META = 0x08
+P_LEAF2 = 0x20
+
+F_BIGDATA = 0x01
+F_SUBDATA = 0x02
+F_DUPDATA = 0x04
+
+MDB_DUPSORT = 0x04
+
+#: Keys shorter than two bytes carry no slot; their records are tallied here.
+SHORT_KEY_SLOT = -1
+
+_E = "<" if sys.byteorder == "little" else ">"
+_U16 = struct.Struct(_E + "H")
+_U32 = struct.Struct(_E + "I")
+_U64 = struct.Struct(_E + "Q")
+_DT16 = np.dtype(_E + "u2")
+
+# Page-header size -> (format name, data version, pagebase, has txnid)
+ENGINES = {16: ("0.9", 1, 0, False), 24: ("1.0", 3, 24, True)}
+
+
+class PageError(Exception):
+    """A page or record is not what the format allows (damage, or a foreign file)."""
+
+
+@dataclass(frozen=True)
+class DbRecord:
+    """An MDB_db record: the root and counters of one B-tree."""
+
+    flags: int
+    depth: int
+    branch_pages: int
+    leaf_pages: int
+    overflow_pages: int
+    entries: int
+    root: int
+
+    @classmethod
+    def parse(cls, buf, off: int) -> "DbRecord":
+        flags, depth = _U16.unpack_from(buf, off + 4)[0], _U16.unpack_from(buf, off + 6)[0]
+        b, l, o, e, r = struct.unpack_from(_E + "5Q", buf, off + 8)
+        return cls(flags, depth, b, l, o, e, r)
+
+
+@dataclass(frozen=True)
+class Meta:
+    """One of the two meta pages; the one with the higher txnid is current."""
+
+    index: int
+    txnid: int
+    map_size: int
+    last_pgno: int
+    page_size: int
+    free: DbRecord
+    main: DbRecord
+
+
+@dataclass
+class SlotSpace:
+    """Records and space of one slot (or of the short-key bucket)."""
+
+    records: int = 0
+    leaf_pages: float = 0.0  # a leaf shared by two slots is split by entries
+    overflow_pages: int = 0
+    overflow_bytes: int = 0
+    value_bytes: int = 0  # inline + overflow value bytes, where nodes were read
+    max_value: int = 0
+
+    def add(self, other: "SlotSpace") -> None:
+        self.records += other.records
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.overflow_bytes += other.overflow_bytes
+        self.value_bytes += other.value_bytes
+        self.max_value = max(self.max_value, other.max_value)
+
+
+@dataclass
+class TreeSummary:
+    """What a subtree holds, per slot. Immutable once cached."""
+
+    slots: dict[int, SlotSpace] = field(default_factory=dict)
+    branch_pages: int = 0
+    leaf_pages: int = 0
+    overflow_pages: int = 0
+    entries: int = 0
+    named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
+
+    def merge(self, other: "TreeSummary") -> None:
+        for slot, sp in other.slots.items():
+            mine = self.slots.get(slot)
+            if mine is None:
+                mine = self.slots[slot] = SlotSpace()
+            mine.add(sp)
+        self.branch_pages += other.branch_pages
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.entries += other.entries
+        self.named_dbs.extend(other.named_dbs)
+
+
+@dataclass
+class WalkResult:
+    """Per-slot counts and space of the main tree, and the freelist."""
+
+    summary: TreeSummary
+    free_pages: int
+    free_db_pages: int
+    free_records: list[tuple[int, int]]  # (txnid that freed them, page count)
+    page_reads: int
+    cached_subtrees: int
+
+
+def _slot_of(key: bytes) -> int:
+    return (key[0] << 8) | key[1] if len(key) >= 2 else SHORT_KEY_SLOT
+
+
+class PageFile:
+    """Read-only, bounds-checked view of a ``data.mdb`` file."""
+
+    def __init__(self, path: str):
+        self.path = path
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
+        try:
+            self.file_size = os.fstat(fd).st_size
+            if self.file_size < 64:
+                raise PageError(f"data file is {self.file_size} bytes, too short for LMDB")
+            self._mm = mmap.mmap(fd, self.file_size, prot=mmap.PROT_READ)
+        finally:
+            os.close(fd)
+        self.buf = memoryview(self._mm)
+        self.np = np.frombuffer(self._mm, dtype=np.uint8)
+        self.hdrsz = self._detect_header()
+        self.format, self.data_version, self.pagebase, self.has_txnid = ENGINES[self.hdrsz]
+        m0 = self._read_meta(0, 0)
+        self.page_size = m0.page_size
+        if (self.page_size < 512 or self.page_size > 65536
+                or self.page_size & (self.page_size - 1)):
+            raise PageError(f"meta page 0 has an impossible page size {self.page_size}")
+        self.metas = (m0, self._read_meta(1, self.page_size))
+        self.pages_in_file = self.file_size // self.page_size
+        self.page_reads = 0
+
+    def close(self) -> None:
+        self.np = None  # type: ignore[assignment]
+        self.buf.release()
+        try:
+            self._mm.close()
+        except BufferError:  # a numpy view still alive; the GC closes it
+            pass
+
+    def _detect_header(self) -> int:
+        for off in (16, 24):
+            if _U32.unpack_from(self.buf, off)[0] == MDB_MAGIC:
+                return off
+        raise PageError("not an LMDB data file (no LMDB magic in the first meta page)")
+
+    def _read_meta(self, index: int, psize: int) -> Meta:
+        base = index * psize
+        h = self.hdrsz
+        if base + h + 136 > self.file_size:
+            raise PageError(f"meta page {index} lies beyond the end of the file")
+        flags = _U16.unpack_from(self.buf, base + h - 6)[0]
+        if not flags & P_META:
+            raise PageError(f"meta page {index} is not marked as a meta page")
+        m = base + h
+        magic, version = _U32.unpack_from(self.buf, m)[0], _U32.unpack_from(self.buf, m + 4)[0]
+        if magic != MDB_MAGIC:
+            raise PageError(f"meta page {index} has a bad magic number 0x{magic:08x}")
+        if version != ENGINES[h][1]:
+            raise PageError(f"meta page {index} has data version {version}, expected {ENGINES[h][1]}")
+        free = DbRecord.parse(self.buf, m + 24)
+        main = DbRecord.parse(self.buf, m + 72)
+        last_pgno = _U64.unpack_from(self.buf, m + 120)[0]
+        txnid = _U64.unpack_from(self.buf, m + 128)[0]
+        mapsize = _U64.unpack_from(self.buf, m + 16)[0]
+        psize = _U32.unpack_from(self.buf, m + 24)[0]  # mm_psize aliases free md_pad
+        return Meta(index, txnid, mapsize, last_pgno, psize, free, main)
+
+    def current_meta(self) -> Meta:
+        m0, m1 = self.metas
+        return m1 if m1.txnid > m0.txnid else m0
+
+    def meta_for(self, txnid: int) -> Meta:
+        """The meta page of the snapshot a read transaction with id ``txnid`` sees."""
+        for m in self.metas:
+            if m.txnid == txnid:
+                return m
+        raise PageError(f"no meta page carries txnid {txnid}")
+
+    # -- raw page access -------------------------------------------------
+
+    def _check_pgno(self, pgno: int, limit: int, what: str) -> int:
+        if pgno < NUM_METAS or pgno > limit or pgno >= self.pages_in_file:
+            raise PageError(f"{what} points at page {pgno}, outside the file's pages 2..{min(limit, self.pages_in_file - 1)}")
+        return pgno * self.page_size
+
+    def header(self, pgno: int, limit: int, what: str) -> tuple[int, int, int, int]:
+        """(flags, lower, upper, txnid) of a page, after checking its stored pgno."""
+        base = self._check_pgno(pgno, limit, what)
+        self.page_reads += 1
+        h = self.hdrsz
+        stored = _U64.unpack_from(self.buf, base)[0]
+        if stored != pgno:
+            raise PageError(f"page {pgno} stores page number {stored}")
+        flags = _U16.unpack_from(self.buf, base + h - 6)[0]
+        lower = _U16.unpack_from(self.buf, base + h - 4)[0]
+        upper = _U16.unpack_from(self.buf, base + h - 2)[0]
+        txnid = _U64.unpack_from(self.buf, base + 8)[0] if self.has_txnid else 0
+        return flags, lower, upper, txnid
+
+    def numkeys(self, pgno: int, lower: int, upper: int) -> int:
+        floor = self.hdrsz - self.pagebase
+        if lower < floor or lower > upper or upper > self.page_size - self.pagebase:
+            raise PageError(f"page {pgno} has impossible bounds lower={lower} upper={upper}")
+        return (lower - floor) >> 1
+
+    def node(self, pgno: int, i: int) -> int:
+        """Offset of node ``i`` of page ``pgno``, checked to lie inside the page."""
+        base = pgno * self.page_size
+        ptr = _U16.unpack_from(self.buf, base + self.hdrsz + 2 * i)[0]
+        off = ptr + self.pagebase
+        if off < self.hdrsz or off + 8 > self.page_size:
+            raise PageError(f"page {pgno} node {i} lies outside its page")
+        return base + off
+
+    def node_key(self, pgno: int, off: int) -> bytes:
+        ksize = _U16.unpack_from(self.buf, off + 6)[0]
+        end = off + 8 + ksize
+        if end > (pgno + 1) * self.page_size:
+            raise PageError(f"page {pgno}: a key runs past the end of its page")
+        return bytes(self.buf[off + 8:end])
+
+    def ovpages(self, dsize: int) -> int:
+        return (self.hdrsz - 1 + dsize) // self.page_size + 1
+
+    def read_value(self, pgno: int, off: int, limit: int) -> bytes:
+        """The full value of the leaf node at ``off`` (inline or on overflow pages)."""
+        nflags = _U16.unpack_from(self.buf, off + 4)[0]
+        dsize = _U16.unpack_from(self.buf, off)[0] | (_U16.unpack_from(self.buf, off + 2)[0] << 16)
+        ksize = _U16.unpack_from(self.buf, off + 6)[0]
+        doff = off + 8 + ((ksize + 1) & ~1 if self.has_txnid else ksize)
+        if nflags & F_BIGDATA:
+            if doff + 8 > (pgno + 1) * self.page_size:
+                raise PageError(f"page {pgno}: overflow reference runs past its page")
+            op = _U64.unpack_from(self.buf, doff)[0]
+            n = self.ovpages(dsize)
+            start = self._check_pgno(op, limit, f"page {pgno}")
+            if op + n > limit + 1 or op + n > self.pages_in_file:
+                raise PageError(f"page {pgno}: overflow value runs past the file")
+            self.page_reads += 1
+            return bytes(self.buf[start + self.hdrsz:start + self.hdrsz + dsize])
+        if doff + dsize > (pgno + 1) * self.page_size:
+            raise PageError(f"page {pgno}: a value runs past the end of its page")
+        return bytes(self.buf[doff:doff + dsize])
+
+
+class TreeWalker:
+    """Walks one snapshot's main tree and free database.
+
+    With the 1.0 format every page carries the id of the transaction that wrote
+    it, and a written page never changes: a subtree whose root has the same
+    (page number, txnid) as in an earlier walk holds exactly what it held then.
+    Those summaries are kept in ``cache`` so a refresh reads only what changed.
+    The 0.9 format has no such stamp (a page can be freed and rewritten under
+    the same number and bytes of its parent), so it is walked in full.
+    """
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, int], TreeSummary] = {}
+        self._seen: set[tuple[int, int]] = set()
+
+    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
+        self._pf = pf
+        self._limit = meta.last_pgno
+        self._scan_all = bool(meta.main.flags & MDB_DUPSORT)
+        # Overflow values are only seen in their leaf's nodes: read nodes when the tree has any.
+        self._want_space = self.want_space and meta.main.overflow_pages > 0
+        self._cache_hits = 0
+        self._seen = set()
+        self._visited: set[int] = set()
+        reads0 = pf.page_reads
+        summary = TreeSummary()
+        if meta.main.root != P_INVALID:
+            if meta.main.depth > MAX_DEPTH:
+                raise PageError(f"main tree claims depth {meta.main.depth}")
+            summary = self._subtree(meta.main.root, 1, meta.main.depth)
+        if summary.entries != meta.main.entries:
+            raise PageError(
+                f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
+        if pf.has_txnid:  # keep only what this snapshot still uses
+            self.cache = {k: v for k, v in self.cache.items() if k in self._seen}
+        free_pages, free_db_pages, free_records = 0, 0, []
+        if read_free:
+            free_pages, free_db_pages, free_records = self._free_db(meta)
+        return WalkResult(summary, free_pages, free_db_pages, free_records,
+                          pf.page_reads - reads0, self._cache_hits)
+
+    # -- main tree ---------------------------------------------------------
+
+    def _subtree(self, pgno: int, depth: int, max_depth: int) -> TreeSummary:
+        pf = self._pf
+        if depth > max_depth:
+            raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
+        if pgno in self._visited:
+            raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
+        self._visited.add(pgno)
+        flags, lower, upper, txnid = pf.header(pgno, self._limit, "a branch node")
+        key = (pgno, txnid)
+        if pf.has_txnid:
+            self._seen.add(key)
+            hit = self.cache.get(key)
+            if hit is not None and flags & P_BRANCH:
+                self._cache_hits += 1
+                return hit
+        n = pf.numkeys(pgno, lower, upper)
+        kind = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
+        if kind == P_LEAF:
+            out = TreeSummary(leaf_pages=1)
+            self._scan_leaf(pgno, n, out)
+            return out
+        if kind != P_BRANCH:
+            raise PageError(f"page {pgno} has page flags 0x{flags:x} where a tree page belongs")
+        if n < 1:
+            raise PageError(f"branch page {pgno} has no children")
+        out = TreeSummary(branch_pages=1)
+        children = []
+        for i in range(n):
+            off = pf.node(pgno, i)
+            lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
+            child = lo | (hi << 16) | (nfl << 32)
+            sep = pf.node_key(pgno, off) if i else None
+            children.append((child, sep))
+        if depth + 1 == max_depth and not self._scan_all:
+            self._leaves(children, out)
+        else:
+            for child, _ in children:
+                out.merge(self._subtree(child, depth + 1, max_depth))
+        if pf.has_txnid:
+            self.cache[key] = out
+        return out
+
+    def _leaves(self, children: list[tuple[int, bytes | None]], out: TreeSummary) -> None:
+        """Children of a bottom branch page: header counts where the slot is known."""
+        pf = self._pf
+        last = len(children) - 1
+        for i, (child, sep) in enumerate(children):
+            if child in self._visited:
+                raise PageError(f"page {child} is reachable twice")
+            self._visited.add(child)
+            flags, lower, upper, _ = pf.header(child, self._limit, "a branch node")
+            if flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2) != P_LEAF:
+                raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
+            n = pf.numkeys(child, lower, upper)
+            out.leaf_pages += 1
+            slot = None
+            if 0 < i < last:
+                s1, s2 = _slot_of(sep), _slot_of(children[i + 1][1])
+                if s1 == s2 and s1 != SHORT_KEY_SLOT:
+                    slot = s1
+            if slot is None or self._needs_nodes():
+                self._scan_leaf(child, n, out)
+                continue
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += n
+            sp.leaf_pages += 1
+            out.entries += n
+
+    def _needs_nodes(self) -> bool:
+        return self._scan_all or self._want_space
+
+    want_space = True
+    _want_space = False
+
+    def _scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
+        """Read every node of a leaf: slots, named databases, overflow values."""
+        pf = self._pf
+        buf = pf.buf
+        page_end = (pgno + 1) * pf.page_size
+        per_slot: dict[int, int] = {}
+        for i in range(n):
+            off = pf.node(pgno, i)
+            lo, hi, nflags, ksize = struct.unpack_from(_E + "4H", buf, off)
+            if off + 8 + ksize > page_end:
+                raise PageError(f"page {pgno}: a key runs past the end of its page")
+            dsize = lo | (hi << 16)
+            slot = (buf[off + 8] << 8 | buf[off + 9]) if ksize >= 2 else SHORT_KEY_SLOT
+            if nflags & F_SUBDATA and not nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if dsize != 48 or doff + 48 > page_end:
+                    raise PageError(f"page {pgno}: a named database record is malformed")
+                out.named_dbs.append((bytes(buf[off + 8:off + 8 + ksize]), DbRecord.parse(buf, doff)))
+                out.entries += 1
+                continue
+            count = 1
+            if nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if nflags & F_SUBDATA:
+                    count = DbRecord.parse(buf, doff).entries
+                else:
+                    sub_lower = _U16.unpack_from(buf, doff + pf.hdrsz - 4)[0]
+                    count = (sub_lower - (pf.hdrsz - pf.pagebase)) >> 1
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += count
+            sp.value_bytes += dsize
+            if dsize > sp.max_value:
+                sp.max_value = dsize
+            if nflags & F_BIGDATA:
+                ov = pf.ovpages(dsize)
+                sp.overflow_pages += ov
+                sp.overflow_bytes += dsize
+                out.overflow_pages += ov
+            per_slot[slot] = per_slot.get(slot, 0) + count
+            out.entries += count
+        total = sum(per_slot.values()) or 1
+        for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
+            out.slots[slot].leaf_pages += c / total
+
+    # -- free database -------------------------------------------------------
+
+    def _free_db(self, meta: Meta) -> tuple[int, int, list[tuple[int, int]]]:
+        """Pages on the freelist, as ``mdb_stat -f`` counts them."""
+        pf = self._pf
+        db = meta.free
+        if db.root == P_INVALID:
+            return 0, 0, []
+        records: list[tuple[int, int]] = []
+        pages = 0
+        stack = [(db.root, 1)]
+        visited: set[int] = set()
+        while stack:
+            pgno, depth = stack.pop()
+            if depth > MAX_DEPTH or pgno in visited:
+                raise PageError("the free database has a cycle or impossible depth")
+            visited.add(pgno)
+            flags, lower, upper, _ = pf.header(pgno, self._limit, "the free database")
+            n = pf.numkeys(pgno, lower, upper)
+            pages += 1
+            if flags & P_BRANCH:
+                for i in range(n):
+                    off = pf.node(pgno, i)
+                    lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
+                    stack.append((lo | (hi << 16) | (nfl << 32), depth + 1))
+                continue
+            if not flags & P_LEAF:
+                raise PageError(f"free database page {pgno} has flags 0x{flags:x}")
+            for i in range(n):
+                off = pf.node(pgno, i)
+                key = pf.node_key(pgno, off)
+                if len(key) != 8:
+                    raise PageError(f"free database page {pgno} has a {len(key)}-byte key")
+                txnid = int.from_bytes(key, sys.byteorder)
+                nflags = _U16.unpack_from(pf.buf, off + 4)[0]
+                if nflags & F_BIGDATA:
+                    dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
+                    pages += pf.ovpages(dsize)
+                head = pf.read_value(pgno, off, self._limit)[:8]
+                if len(head) < 8:
+                    raise PageError(f"free database page {pgno} has a short page list")
+                count = int.from_bytes(head, sys.byteorder)
+                if count > self._limit:
+                    raise PageError(f"free database record {txnid} lists {count} pages")
+                records.append((txnid, count))
+        return sum(c for _, c in records), pages, records
+
+
+def count_slots(path: str, txnid: int | None = None, walker: TreeWalker | None = None,
+                want_space: bool = True) -> tuple[PageFile, Meta, WalkResult]:
+    """Convenience: walk a data file's tree at ``txnid`` (or its current meta)."""
+    pf = PageFile(path)
+    meta = pf.meta_for(txnid) if txnid is not None else pf.current_meta()
+    w = walker or TreeWalker()
+    w.want_space = want_space
+    return pf, meta, w.walk(pf, meta)

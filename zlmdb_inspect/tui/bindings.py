@@ -1,0 +1,56 @@
+"""Every key binding in one place; ids let users remap keys."""
+
+from textual.binding import Binding
+
+APP = [
+    Binding("q", "quit", "Quit", id="app.quit"),
+    Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+]
+
+OVERVIEW = [
+    Binding("r", "refresh", "Refresh", id="overview.refresh"),
+    Binding("p", "pause", "Pause/resume", id="overview.pause"),
+    Binding("plus", "interval(0.5)", "Slower", key_display="+", id="overview.slower"),
+    Binding("minus", "interval(-0.5)", "Faster", key_display="-", id="overview.faster"),
+    Binding("enter", "open_table", "Open table", id="overview.open_table"),
+    Binding("1", "tab('tables')", "Tables", show=False, id="overview.tab_tables"),
+    Binding("2", "tab('warnings')", "Warnings", show=False, id="overview.tab_warnings"),
+    Binding("3", "tab('readers')", "Readers", show=False, id="overview.tab_readers"),
+    Binding("4", "tab('live')", "Live", show=False, id="overview.tab_live"),
+    Binding("5", "tab('environment')", "Environment", show=False, id="overview.tab_env"),
+]
+
+TABLE = [
+    Binding("escape", "back", "Back", id="table.back"),
+    Binding("home,g", "first", "First", id="table.first"),
+    Binding("end,G", "last", "Last", id="table.last"),
+    Binding("pagedown,n", "next_page", "Next", id="table.next"),
+    Binding("pageup,b", "prev_page", "Prev", id="table.prev"),
+    Binding("j", "jump", "Jump to key", id="table.jump"),
+    Binding("slash", "filter", "Filter", key_display="/", id="table.filter"),
+    Binding("c", "copy", "Copy JSON", id="table.copy"),
+    Binding("i", "follow", "Follow index", id="table.follow"),
+    Binding("m", "more", "Load full value", id="table.more"),
+    Binding("x", "toggle_hex", "JSON/hex", id="table.hex"),
+]
+
+HELP_TEXT = """\
+[b]Everywhere[/b]
+  q        quit                      ?        this help
+  ctrl+p   command palette
+
+[b]Overview[/b]
+  1..5     tabs: tables, warnings, readers, live, environment
+  enter    open the selected table (on the Tables tab)
+  r        refresh now               p        pause / resume live refresh
+  + / -    slower / faster refresh   click a column header to sort
+
+[b]Table records[/b]
+  up/down  move                      enter    show the record's detail
+  n, pgdn  next page (by key)        b, pgup  previous page
+  g, home  first page                G, end   last page
+  j        jump to a key or prefix   /        filter on the decoded text
+  c        copy the record as JSON   i        index record: go to its target
+  m        load the full value       x        detail as JSON or hex
+  escape   back to the overview
+"""

@@ -1,0 +1,37 @@
+"""Messages that thread workers post back to the UI."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from textual.message import Message
+
+from zlmdb_inspect.modes import Refresh
+from zlmdb_inspect.records import Page, Record
+
+
+@dataclass
+class RefreshDone(Message):
+    refresh: Refresh
+
+
+@dataclass
+class RefreshFailed(Message):
+    error: str
+
+
+@dataclass
+class PageLoaded(Message):
+    page: Page
+    direction: str
+
+
+@dataclass
+class PageFailed(Message):
+    error: str
+
+
+@dataclass
+class RecordLoaded(Message):
+    record: Record | None
+    full: bool

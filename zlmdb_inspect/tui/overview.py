@@ -1,0 +1,315 @@
+"""The overview screen: capacity, tables, warnings, readers, live figures, environment."""
+
+from __future__ import annotations
+
+import time
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
+
+from zlmdb_inspect.fmt import fmt_bytes, fmt_duration, fmt_rate
+from zlmdb_inspect.modes import Refresh
+from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.messages import RefreshDone, RefreshFailed
+
+SEV_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "info": "bold white on blue"}
+
+
+class Overview(Screen):
+    BINDINGS = bindings.OVERVIEW
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.refresh_data: Refresh | None = None
+        self._timer = None
+        self._sort: tuple[str, bool] = ("slot", False)
+        self._warning_rows: list = []
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="title")
+        yield Static("", id="capacity")
+        with TabbedContent(id="tabs", initial="tables"):
+            with TabPane("Tables", id="tables"):
+                yield DataTable(id="tables-table", cursor_type="row", zebra_stripes=True)
+            with TabPane("Warnings", id="warnings"):
+                yield DataTable(id="warnings-table", cursor_type="row")
+                yield Static("", id="warning-detail")
+            with TabPane("Readers", id="readers"):
+                yield DataTable(id="readers-table", cursor_type="row")
+                yield Static("", id="readers-note")
+            with TabPane("Live", id="live"):
+                yield Static("", id="live-figures")
+                for name, label in (("txns", "transactions/s"), ("records", "records/s"),
+                                    ("bytes", "growth of used bytes/s"), ("readers", "readers")):
+                    yield Static(label, classes="spark-label")
+                    yield Sparkline([], id=f"spark-{name}", classes="spark")
+            with TabPane("Environment", id="environment"):
+                yield Static("", id="env-figures")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#tables-table", DataTable)
+        for key, label in (("slot", "Slot"), ("name", "Table"), ("records", "Records"),
+                           ("bytes", "Size"), ("rate", "Rec/s"), ("description", "Description")):
+            t.add_column(label, key=key)
+        w = self.query_one("#warnings-table", DataTable)
+        w.add_column("Severity", key="severity")
+        w.add_column("Rule", key="id")
+        w.add_column("About", key="subject")
+        w.add_column("Message", key="message")
+        r = self.query_one("#readers-table", DataTable)
+        for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
+                           ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
+            r.add_column(label, key=key)
+        self.query_one("#title", Static).update(f"[b]{self.app.service.path}[/b]  opening…")
+        self.action_refresh()
+
+    # -- refresh loop: one worker at a time, timer re-armed after each run ------
+
+    def action_refresh(self) -> None:
+        if self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        self._run_refresh()
+
+    @work(thread=True, exclusive=True, group="refresh")
+    def _run_refresh(self) -> None:
+        try:
+            ref = self.app.service.refresh(live=True)
+        except Exception as e:  # noqa: BLE001 - shown on screen, the loop goes on
+            self.post_message(RefreshFailed(f"{type(e).__name__}: {e}" if not str(e).startswith("/") else str(e)))
+            return
+        self.post_message(RefreshDone(ref))
+
+    def _arm(self) -> None:
+        if self.app.paused:
+            return
+        if self._timer is not None:
+            self._timer.stop()
+        self._timer = self.set_timer(self.app.interval, self._run_refresh)
+
+    @on(RefreshDone)
+    def _done(self, msg: RefreshDone) -> None:
+        self.refresh_data = msg.refresh
+        self.app.last_refresh = msg.refresh
+        self._render_all(msg.refresh)
+        self._arm()
+
+    @on(RefreshFailed)
+    def _failed(self, msg: RefreshFailed) -> None:
+        self.query_one("#title", Static).update(
+            Text.assemble((f" {self.app.service.path} ", "bold"), ("  refresh failed: ", "bold red"), msg.error))
+        self._arm()
+
+    def action_pause(self) -> None:
+        self.app.paused = not self.app.paused
+        if self.app.paused and self._timer is not None:
+            self._timer.stop()
+            self._timer = None
+        elif not self.app.paused:
+            self._arm()
+        if self.refresh_data:
+            self._render_title(self.refresh_data)
+
+    def action_interval(self, delta: float) -> None:
+        self.app.interval = max(0.5, min(60.0, self.app.interval + delta))
+        if self.refresh_data:
+            self._render_title(self.refresh_data)
+        self._arm()
+
+    def action_tab(self, tab: str) -> None:
+        self.query_one("#tabs", TabbedContent).active = tab
+
+    def action_open_table(self) -> None:
+        if self.refresh_data is None or self.query_one("#tabs", TabbedContent).active != "tables":
+            return
+        t = self.query_one("#tables-table", DataTable)
+        if t.row_count == 0:
+            return
+        slot = int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        table = self.refresh_data.snapshot.table_by_slot(slot)
+        if table is None:
+            return
+        if self.app.damaged:
+            self.notify("The database is damaged: records are not read from a damaged tree.",
+                        severity="error")
+            return
+        from zlmdb_inspect.tui.table import TableScreen
+
+        self.app.push_screen(TableScreen(table))
+
+    @on(DataTable.RowSelected, "#tables-table")
+    def _table_selected(self) -> None:
+        self.action_open_table()
+
+    @on(DataTable.HeaderSelected, "#tables-table")
+    def _sort_tables(self, event: DataTable.HeaderSelected) -> None:
+        key = str(event.column_key.value)
+        self._sort = (key, not self._sort[1] if self._sort[0] == key else key in ("records", "bytes", "rate"))
+        if self.refresh_data:
+            self._render_tables(self.refresh_data)
+
+    @on(DataTable.RowHighlighted, "#warnings-table")
+    def _warning_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        idx = event.cursor_row
+        if 0 <= idx < len(self._warning_rows):
+            w = self._warning_rows[idx]
+            self.query_one("#warning-detail", Static).update(Text.assemble(
+                (f"{w.id}", "bold"), f"  ({w.severity})\n", w.message, "\n\n",
+                ("Measured: ", "bold"), str(w.figure), ("   Threshold: ", "bold"), str(w.threshold), "\n",
+                ("Practice: ", "bold"), w.practice))
+
+    # -- rendering ---------------------------------------------------------------
+
+    def _render_all(self, ref: Refresh) -> None:
+        self._render_title(ref)
+        self._render_capacity(ref)
+        with self.app.batch_update():
+            self._render_tables(ref)
+            self._render_warnings(ref)
+            self._render_readers(ref)
+        self._render_live(ref)
+        self._render_env(ref)
+
+    def _render_title(self, ref: Refresh) -> None:
+        s = ref.snapshot
+        counts = {sev: sum(1 for w in ref.warnings if w.severity == sev) for sev in SEV_STYLE}
+        parts: list = [(f" {s.path} ", "bold"), f" LMDB {s.lmdb.format}  "]
+        for sev, n in counts.items():
+            if n:
+                parts.append((f" {n} {sev} ", SEV_STYLE[sev]))
+                parts.append(" ")
+        if not any(counts.values()):
+            parts.append((" OK ", "bold black on green"))
+            parts.append(" ")
+        state = "paused" if self.app.paused else f"every {self.app.interval:g} s"
+        parts.append(f" refreshed {self.app.clock(s.taken_at)} ({state})")
+        if self.app.damaged:
+            parts.append(("  DAMAGED: see Warnings", "bold red"))
+        self.query_one("#title", Static).update(Text.assemble(*parts))
+
+    def _render_capacity(self, ref: Refresh) -> None:
+        c = ref.snapshot.capacity
+        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
+        width = 24
+        filled = min(width, int(round(width * c.used_pct / 100.0)))
+        style = "red" if c.used_pct >= 95 else "yellow" if c.used_pct >= 80 else "green"
+        b = "bold"
+        self.query_one("#capacity", Static).update(Text.assemble(
+            "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
+            (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (the writer's map size)\n",
+            "used ", (fmt_bytes(c.used_bytes), b), "  headroom ", (fmt_bytes(c.headroom_bytes), b),
+            f" ({c.headroom_pct:.1f}%)  file ", (fmt_bytes(c.file_size), b), "\n",
+            "free pages ", (f"{c.free_pages:,}", b), f" ({c.reusable_pages:,} reusable)  map full in ",
+            (eta, b)))
+
+    def _render_tables(self, ref: Refresh) -> None:
+        t = self.query_one("#tables-table", DataTable)
+        rates = ref.rates.tables_per_s
+        rows = {}
+        for tb in ref.snapshot.tables:
+            rate = rates.get(tb.slot)
+            name = Text(tb.name or "(no metadata)", style="" if tb.metadata else "italic yellow")
+            rows[str(tb.slot)] = (tb, [str(tb.slot), name, f"{tb.records:,}", fmt_bytes(tb.bytes),
+                                       "" if rate is None else f"{rate:,.1f}", tb.description or ""])
+        for db in ref.snapshot.databases:
+            key = f"db:{db.name}"
+            rows[key] = (None, ["db", Text(db.name, style="cyan"), f"{db.entries:,}",
+                                fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages) * ref.snapshot.lmdb.page_size),
+                                "", "named LMDB database"])
+        key, rev = self._sort
+        order = sorted(rows.items(), key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
+        wanted = [k for k, _ in order]
+        existing = [str(r.value) for r in t.rows]
+        if existing != wanted:
+            cursor = t.cursor_row
+            t.clear()
+            for k, (_, cells) in order:
+                t.add_row(*cells, key=k)
+            if t.row_count:
+                t.move_cursor(row=min(cursor, t.row_count - 1), animate=False)
+        else:  # update in place: the cursor and scroll stay put
+            cols = [c.key for c in t.columns.values()]
+            for k, (_, cells) in order:
+                for col, val in zip(cols, cells):
+                    if str(t.get_cell(k, col)) != str(val):
+                        t.update_cell(k, col, val)
+
+    def _render_warnings(self, ref: Refresh) -> None:
+        w = self.query_one("#warnings-table", DataTable)
+        self._warning_rows = ref.warnings
+        cursor = w.cursor_row
+        w.clear()
+        for i, warn in enumerate(ref.warnings):
+            w.add_row(Text(f" {warn.severity} ", style=SEV_STYLE[warn.severity]), warn.id,
+                      warn.subject or "", warn.message, key=str(i))
+        if ref.warnings:
+            w.move_cursor(row=min(cursor, len(ref.warnings) - 1), animate=False)
+        else:
+            self.query_one("#warning-detail", Static).update("No warnings: every rule passed.")
+        tabs = self.query_one("#tabs", TabbedContent)
+        tabs.get_tab("warnings").label = f"Warnings ({len(ref.warnings)})"
+
+    def _render_readers(self, ref: Refresh) -> None:
+        r = self.query_one("#readers-table", DataTable)
+        r.clear()
+        for i, rd in enumerate(ref.snapshot.readers):
+            alive = Text("yes", style="green") if rd.alive else Text("NO", style="bold red")
+            r.add_row(str(rd.pid), rd.name or "", rd.thread, "-" if rd.txnid is None else str(rd.txnid),
+                      "" if rd.lag is None else str(rd.lag),
+                      "" if rd.held_s is None else fmt_duration(rd.held_s), alive,
+                      "inspector (this snapshot)" if rd.own else "", key=str(i))
+        env = ref.snapshot.lmdb
+        note = (f"{len(ref.snapshot.readers)} reader slots in use of {env.max_readers}."
+                if env.locking else
+                "No process had the database open when the inspector started, so it runs without "
+                "LMDB's lock file (opening it would reset the reader table). Readers appear once a "
+                "process opens the database.")
+        self.query_one("#readers-note", Static).update(note)
+
+    def _render_live(self, ref: Refresh) -> None:
+        mon = self.app.service.monitor
+        r = ref.rates
+        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
+        fastest = sorted(((v, k) for k, v in r.tables_per_s.items() if v > 0), reverse=True)[:3]
+        names = {t.slot: t.label() for t in ref.snapshot.tables}
+        fast = ", ".join(f"{names.get(k, k)} {v:,.1f}/s" for v, k in fastest) or "none"
+        self.query_one("#live-figures", Static).update(
+            f"transactions [b]{fmt_rate(r.txns_per_s, 'txn/s')}[/b]   records [b]{fmt_rate(r.records_per_s, 'rec/s')}[/b]   "
+            f"growth [b]{fmt_rate(r.bytes_per_s, 'B/s')}[/b]   map full in [b]{eta}[/b]\n"
+            f"fastest-growing tables: {fast}   (over the last {r.window_s:.0f} s; "
+            f"{'paused' if self.app.paused else f'every {self.app.interval:g} s'})")
+        for name in ("txns", "records", "bytes", "readers"):
+            self.query_one(f"#spark-{name}", Sparkline).data = mon.series(name) or [0.0]
+
+    def _render_env(self, ref: Refresh) -> None:
+        s = ref.snapshot
+        e = s.lmdb
+        lines = [
+            f"LMDB format {e.format}, read by engine {e.library}; page size {e.page_size}",
+            f"tree depth {e.depth}; pages: {e.branch_pages:,} branch, {e.leaf_pages:,} leaf, {e.overflow_pages:,} overflow",
+            f"entries {e.entries:,}; last page {e.last_pgno:,}; last transaction {e.last_txnid:,}",
+            f"reader slots {e.max_readers} (most in use at once: {e.num_readers}); locking {'on' if e.locking else 'off (no other process)'}",
+            f"counted by {s.count_method}; {s.page_reads:,} page reads; read transaction {s.txn_ms:.1f} ms",
+        ]
+        for p in s.problems:
+            lines.append(f"[{p.kind}] {p.message}")
+        if ref.verify_problems is not None:
+            lines.append("verify: " + ("no problems found" if not ref.verify_problems else
+                                       f"{len(ref.verify_problems)} problems: " + "; ".join(ref.verify_problems[:5])))
+        self.query_one("#env-figures", Static).update(Text("\n".join(lines)))
+
+
+def _sort_key(tb, key: str, rates: dict):
+    if tb is None:
+        return (1, 0, "")
+    val = {"slot": tb.slot, "name": (tb.name or "").lower(), "records": tb.records, "bytes": tb.bytes,
+           "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower()}[key]
+    return (0, val, tb.slot)
+
+
+def clock(ts: float) -> str:
+    return time.strftime("%H:%M:%S", time.localtime(ts))

@@ -1,0 +1,290 @@
+"""A table's records: one page at a time, read by key, never the whole table."""
+
+from __future__ import annotations
+
+import json
+
+from rich.syntax import Syntax
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.containers import Horizontal, VerticalScroll
+from textual.screen import ModalScreen, Screen
+from textual.widgets import DataTable, Footer, Input, Static
+
+from zlmdb_inspect.fmt import fmt_bytes
+from zlmdb_inspect.model import Table
+from zlmdb_inspect.records import Page, Record
+from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, RecordLoaded
+
+PAGE_SIZE = 100
+HEX_PREVIEW = 4096
+
+
+class Prompt(ModalScreen[str | None]):
+    """A one-line question (jump to key, filter)."""
+
+    BINDINGS = [("escape", "cancel", "Cancel")]
+
+    def __init__(self, question: str, value: str = "") -> None:
+        super().__init__()
+        self.question, self.value = question, value
+
+    def compose(self) -> ComposeResult:
+        yield Static(self.question, id="prompt-label")
+        yield Input(value=self.value, id="prompt-input")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        self.dismiss(event.value)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+
+def _short(v, width: int = 120) -> str:
+    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return s if len(s) <= width else s[: width - 1] + "…"
+
+
+def hexdump(b: bytes, limit: int = HEX_PREVIEW) -> str:
+    lines = []
+    for off in range(0, min(len(b), limit), 16):
+        chunk = b[off:off + 16]
+        lines.append(f"{off:08x}  {chunk.hex(' '):<47}  " + "".join(chr(c) if 32 <= c < 127 else "." for c in chunk))
+    if len(b) > limit:
+        lines.append(f"… {len(b) - limit} more bytes")
+    return "\n".join(lines)
+
+
+class TableScreen(Screen):
+    BINDINGS = bindings.TABLE
+
+    def __init__(self, table: Table, start_key: bytes | None = None) -> None:
+        super().__init__()
+        self.table = table
+        self.page: Page | None = None
+        self.filter: str | None = None
+        self.show_hex = False
+        self.detail: Record | None = None
+        self._start_key = start_key
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="table-title")
+        with Horizontal(id="table-body"):
+            yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
+            with VerticalScroll(id="detail-pane"):
+                yield Static("", id="detail")
+        yield Static("", id="table-status")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#records", DataTable)
+        t.add_column("Key", key="key")
+        t.add_column("Value", key="value")
+        t.add_column("Size", key="size")
+        codec = self.app.service.catalog.codec(self.table)
+        self.query_one("#table-title", Static).update(Text.assemble(
+            (f" {self.table.label()} ", "bold reverse"), f"  slot {self.table.slot}  ",
+            f"{self.table.records:,} records  decoder: {codec.name}",
+            ("" if self.table.metadata else "  (no metadata record)", "yellow")))
+        if self._start_key is not None:
+            self.load(self._start_key, "from")
+        else:
+            self.load(None, "first")
+        t.focus()
+
+    # -- loading -------------------------------------------------------------------
+
+    @work(thread=True, exclusive=True, group="page")
+    def load(self, anchor: bytes | None, direction: str) -> None:
+        svc = self.app.service
+        try:
+            page = svc.catalog.read_page(svc.inspector, self.table, anchor, direction, PAGE_SIZE, self.filter)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
+            return
+        self.post_message(PageLoaded(page, direction))
+
+    @on(PageLoaded)
+    def _page_loaded(self, msg: PageLoaded) -> None:
+        page = msg.page
+        if not page.records and self.page is not None and msg.direction in ("after", "before"):
+            self._status("no more records that way")
+            return
+        self.page = page
+        t = self.query_one("#records", DataTable)
+        with self.app.batch_update():
+            t.clear()
+            for i, r in enumerate(page.records):
+                val = Text(_short(r.value), style="red" if r.error else "")
+                if r.error:
+                    val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
+                t.add_row(_short(r.key, 60), val, fmt_bytes(r.size), key=str(i))
+        if msg.direction in ("last", "before") and page.records:
+            t.move_cursor(row=len(page.records) - 1, animate=False)
+        self._status()
+        if page.records:
+            self._show(page.records[t.cursor_row if msg.direction in ("last", "before") else 0])
+        else:
+            self.query_one("#detail", Static).update("No records" + (" match the filter." if self.filter else "."))
+
+    @on(PageFailed)
+    def _page_failed(self, msg: PageFailed) -> None:
+        self._status(f"read failed: {msg.error}")
+
+    def _status(self, extra: str = "") -> None:
+        p = self.page
+        parts = []
+        if p is not None:
+            where = ("whole table" if p.at_start and p.at_end else "first page" if p.at_start
+                     else "last page" if p.at_end else "middle")
+            parts.append(f"{len(p.records)} records shown ({where})")
+            if self.filter:
+                parts.append(f"filter {self.filter!r}: {p.scanned:,} records scanned")
+        if extra:
+            parts.append(extra)
+        self.query_one("#table-status", Static).update("  ·  ".join(parts))
+
+    # -- detail -------------------------------------------------------------------------
+
+    def _current(self) -> Record | None:
+        if not self.page or not self.page.records:
+            return None
+        t = self.query_one("#records", DataTable)
+        return self.page.records[min(t.cursor_row, len(self.page.records) - 1)]
+
+    @on(DataTable.RowHighlighted, "#records")
+    def _highlight(self, event: DataTable.RowHighlighted) -> None:
+        rec = self._current()
+        if rec is not None:
+            self._show(rec)
+
+    def _show(self, rec: Record) -> None:
+        self.detail = rec
+        d = self.query_one("#detail", Static)
+        head = Text.assemble(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes")
+        if rec.truncated:
+            head.append("  (preview; m loads the full value)", style="yellow")
+        if rec.error:
+            head.append("\nerror: ", style="bold red")
+            head.append(rec.error, style="red")
+        if self.show_hex:
+            body = hexdump(rec.raw_value or b"")
+            d.update(Text.assemble(head, "\n\nkey  ", rec.raw_key.hex(), "\n\n", body))
+            return
+        doc = {"key": rec.key, "value": rec.value}
+        if rec.error and rec.fallback is not None:
+            doc["fallback"] = rec.fallback
+        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        from rich.console import Group
+
+        d.update(Group(head, Text(""), Syntax(text, "json", word_wrap=True, theme="ansi_dark")))
+
+    # -- actions -----------------------------------------------------------------------
+
+    def action_back(self) -> None:
+        self.app.pop_screen()
+
+    def action_first(self) -> None:
+        self.load(None, "first")
+
+    def action_last(self) -> None:
+        self.load(None, "last")
+
+    def action_next_page(self) -> None:
+        if self.page and self.page.records and not self.page.at_end:
+            self.load(self.page.records[-1].raw_key[2:], "after")
+        else:
+            self._status("at the end of the table")
+
+    def action_prev_page(self) -> None:
+        if self.page and self.page.records and not self.page.at_start:
+            self.load(self.page.records[0].raw_key[2:], "before")
+        else:
+            self._status("at the start of the table")
+
+    def action_jump(self) -> None:
+        def go(text: str | None) -> None:
+            if not text:
+                return
+            try:
+                key = self.app.service.catalog.parse_key(self.table, text)
+            except Exception as e:  # noqa: BLE001
+                self._status(f"cannot read that key: {e}")
+                return
+            self.load(key, "from")
+
+        self.app.push_screen(Prompt("Jump to key or key prefix (UUID, number, date, text, or hex:…):"), go)
+
+    def action_filter(self) -> None:
+        def go(text: str | None) -> None:
+            if text is None:
+                return
+            self.filter = text or None
+            self.load(None, "first")
+
+        self.app.push_screen(Prompt("Filter on the decoded text (empty clears):", self.filter or ""), go)
+
+    def action_copy(self) -> None:
+        rec = self._current()
+        if rec is None:
+            return
+        self.app.copy_to_clipboard(json.dumps(rec.to_json(), ensure_ascii=False, default=str))
+        self._status("record copied as JSON")
+
+    def action_toggle_hex(self) -> None:
+        self.show_hex = not self.show_hex
+        if self.detail is not None:
+            self._show(self.detail)
+
+    def action_more(self) -> None:
+        rec = self._current()
+        if rec is not None and rec.truncated:
+            self._load_full(rec.raw_key)
+
+    @work(thread=True, exclusive=True, group="record")
+    def _load_full(self, raw_key: bytes) -> None:
+        svc = self.app.service
+        try:
+            rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, full=True)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(PageFailed(str(e)))
+            return
+        self.post_message(RecordLoaded(rec, True))
+
+    @on(RecordLoaded)
+    def _record_loaded(self, msg: RecordLoaded) -> None:
+        if msg.record is not None:
+            self._show(msg.record)
+
+    def action_follow(self) -> None:
+        rec = self._current()
+        snap = self.app.last_refresh.snapshot if self.app.last_refresh else None
+        if rec is None or snap is None or rec.points_to is None or rec.raw_value is None:
+            self._status("this record does not point to another record")
+            return
+        self._follow(rec.raw_value, [t for t in snap.tables if t.slot not in (0, self.table.slot)])
+
+    @work(thread=True, exclusive=True, group="record")
+    def _follow(self, target: bytes, tables: list[Table]) -> None:
+        from zlmdb_inspect.records import _slot_prefix
+
+        def find(txn, pf, meta):
+            for t in tables:
+                if txn.get(_slot_prefix(t.slot) + target) is not None:
+                    return t
+            return None
+
+        try:
+            table = self.app.service.inspector.read(find)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(PageFailed(str(e)))
+            return
+        self.app.call_from_thread(self._open_target, table, target)
+
+    def _open_target(self, table: Table | None, target: bytes) -> None:
+        if table is None:
+            self._status("the record it points to is in no table (a dangling index entry)")
+            return
+        self.app.push_screen(TableScreen(table, start_key=target))
