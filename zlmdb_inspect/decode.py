@@ -132,6 +132,11 @@ def _part(b: bytes) -> tuple[Any, str]:
     return hexs(b), "bytes"
 
 
+def _plausible_uuid(b: bytes) -> bool:
+    """An RFC 4122 UUID (version and variant bits), or a small integer one."""
+    return (1 <= b[6] >> 4 <= 8 and b[8] >> 6 == 2) or b[:8] == bytes(8)
+
+
 _SPLITS = [(16, 16), (8, 16), (16, 8), (8, 8), (16, 16, 16), (8, 16, 16), (16, 8, 16),
            (16, 20), (32, 16), (8, 32), (16, 32), (20, 20), (16, 16, 16, 16)]
 
@@ -142,6 +147,8 @@ def decode_key(b: bytes) -> Decoded:
         n = len(b)
         if n == 0:
             return Decoded("", "empty")
+        if n == 32 and _plausible_uuid(b[:16]) and _plausible_uuid(b[16:]):
+            return Decoded([str(uuid.UUID(bytes=b[:16])), str(uuid.UUID(bytes=b[16:]))], "uuid+uuid")
         if n in (1, 2, 8, 16, 20, 32):
             v, name = _part(b)
             if name != "bytes":

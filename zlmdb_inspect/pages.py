@@ -175,6 +175,10 @@ class PageFile:
         self.pages_in_file = self.file_size // self.page_size
         self.page_reads = 0
 
+    def reload_metas(self) -> None:
+        """Read both meta pages again: a writer rewrites one at every commit."""
+        self.metas = (self._read_meta(0, 0), self._read_meta(1, self.page_size))
+
     def close(self) -> None:
         self.np = None  # type: ignore[assignment]
         self.buf.release()
@@ -212,11 +216,13 @@ class PageFile:
         return Meta(index, txnid, mapsize, last_pgno, psize, free, main)
 
     def current_meta(self) -> Meta:
+        self.reload_metas()
         m0, m1 = self.metas
         return m1 if m1.txnid > m0.txnid else m0
 
     def meta_for(self, txnid: int) -> Meta:
         """The meta page of the snapshot a read transaction with id ``txnid`` sees."""
+        self.reload_metas()
         for m in self.metas:
             if m.txnid == txnid:
                 return m

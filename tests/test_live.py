@@ -1,0 +1,113 @@
+"""Live monitoring while a separate process writes and grows its map."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+from conftest import cli_json, raw_env
+
+HERE = os.path.dirname(__file__)
+
+
+def _writer(path, seconds, fmt, watch_pid=0, map_size=1024 * 1024, ntxns=0):
+    return subprocess.Popen([sys.executable, os.path.join(HERE, "writer_proc.py"), path, str(seconds), fmt,
+                             str(watch_pid), str(map_size), str(ntxns)], stdout=subprocess.PIPE, text=True)
+
+
+def _seed(path, fmt):
+    env = raw_env(path, fmt, map_size=1024 * 1024)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\x01seed", b"x")
+    env.close()
+
+
+def test_watch_follows_a_growing_writer(tmp_path, fmt):
+    path = str(tmp_path / "live")
+    _seed(path, fmt)
+    interval = 0.5
+    watch = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval",
+                              str(interval), "--count", "24"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True)
+    writer = _writer(path, 10, fmt, watch_pid=watch.pid)
+    out, err = watch.communicate(timeout=60)
+    result = json.loads(writer.communicate(timeout=60)[0])
+    assert watch.returncode == 0, err
+    docs = [json.loads(l) for l in out.splitlines()]
+    assert len(docs) == 24
+    txnids = [d["lmdb"]["last_txnid"] for d in docs]
+    assert txnids == sorted(txnids) and txnids[-1] > txnids[0] + 100
+    maps = [d["capacity"]["map_size"] for d in docs]
+    assert result["grown"] >= 2 and maps[-1] > maps[0]
+    assert maps == sorted(maps)
+    assert any(d["rates"]["txns_per_s"] and d["rates"]["txns_per_s"] > 20 for d in docs)
+    assert all("eta_full_s" in d for d in docs)
+    # counts follow: after the writer stops, one more snapshot equals its final state
+    final = cli_json(path)
+    assert final["lmdb"]["last_txnid"] == result["last_txnid"]
+    assert final["capacity"]["map_size"] == result["map_size"]
+    # seen from the writer: no snapshot of the inspector held longer than one interval
+    assert result["max_held_s"] < interval
+
+
+def test_inspector_does_not_make_the_file_grow(tmp_path):
+    sizes = []
+    for with_inspector in (False, True):
+        path = str(tmp_path / f"grow-{with_inspector}")
+        _seed(path, "1.0")
+        watch = None
+        if with_inspector:
+            watch = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.2"],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+            time.sleep(1.0)
+        w = _writer(path, 0, "1.0", map_size=64 * 1024 * 1024, ntxns=1500)
+        res = json.loads(w.communicate(timeout=120)[0])
+        if watch:
+            watch.terminate()
+            watch.wait()
+        sizes.append(res["file_size"])
+    without, with_ = sizes
+    assert with_ <= without * 1.05 + 64 * 4096, sizes
+
+
+def test_held_reader_then_killed(tmp_path, fmt):
+    path = str(tmp_path / "held")
+    _seed(path, fmt)
+    code = ("import sys,time; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], readonly=True, map_size=0);"
+            "t=e.begin(); print('ready', flush=True); time.sleep(120)")
+    holder = subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
+    assert holder.stdout.readline().strip() == "ready"
+    writer = _writer(path, 0, fmt, map_size=16 * 1024 * 1024, ntxns=1200)
+    keep_open = subprocess.Popen([sys.executable, "-c", "import sys,time; from zlmdb import lmdb; "
+                                  "e=lmdb.open(sys.argv[1], map_size=0); print('ok', flush=True); time.sleep(60)", path],
+                                 stdout=subprocess.PIPE, text=True)
+    assert keep_open.stdout.readline().strip() == "ok"
+    try:
+        writer.communicate(timeout=60)
+        r = subprocess.run([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.5",
+                            "--count", "3", "--threshold", "reader_held_warning_s=0.4"],
+                           capture_output=True, text=True, timeout=60)
+        docs = [json.loads(l) for l in r.stdout.splitlines()]
+        last = docs[-1]
+        rd = [x for x in last["readers"] if x["pid"] == holder.pid][0]
+        assert rd["alive"] is True and rd["lag"] >= 1000 and rd["held_s"] >= 0.9
+        assert rd["name"] and "python" in rd["name"]
+        ids = {w["id"] for w in last["warnings"]}
+        assert "long-reader" in ids
+        holder.send_signal(signal.SIGKILL)
+        holder.wait()
+        doc = cli_json(path)
+        rd = [x for x in doc["readers"] if x["pid"] == holder.pid][0]
+        assert rd["alive"] is False
+        assert "stale-reader" in {w["id"] for w in doc["warnings"]}
+        r = subprocess.run([sys.executable, "-m", "zlmdb_inspect", path, "--check"], capture_output=True, text=True)
+        assert r.returncode == 1 and "stale-reader" in r.stdout
+    finally:
+        holder.kill()
+        keep_open.kill()
+        holder.wait()
+        keep_open.wait()
