@@ -1,0 +1,87 @@
+"""The page walker: exact counts at any depth, incremental refresh, damage never crashes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import raw_env, run_cli, sha
+from zlmdb_inspect.cursor_count import cursor_counts
+from zlmdb_inspect.inspector import Inspector
+
+
+def _deep_db(path, fmt, n=12000):
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            slot = 1 + (i * 7) % 5
+            txn.put(struct.pack(">HI", slot, i) + b"k" * 380, b"v" * (50 if i % 97 else 5000))
+        for i in range(50):
+            txn.put(b"\0\x09" + struct.pack(">I", i), b"w")
+        txn.put(b"\x07", b"short key")
+    env.close()
+
+
+def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
+    path = str(tmp_path / "deep")
+    _deep_db(path, fmt)
+    with Inspector(path) as ins:
+        snap = ins.snapshot()
+        assert snap.lmdb.depth >= 4
+        walked = {t.slot: t.records for t in snap.tables}
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert snap.short_key_records == expected.pop(-1) == 1
+        assert walked == expected
+        assert sum(t.overflow_pages for t in snap.tables) == snap.lmdb.overflow_pages
+        assert snap.count_method == "pages"
+
+
+def test_incremental_refresh_reads_only_what_changed(tmp_path):
+    path = str(tmp_path / "inc")
+    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(200_000):
+            txn.put(struct.pack(">HQ", 1 + i % 3, i), b"v" * 40)
+    env.close()
+    with Inspector(path) as ins:
+        first = ins.snapshot()
+        code = ("import sys,struct; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], map_size=0)\n"
+                "with e.begin(write=True) as t:\n"
+                "    [t.put(struct.pack('>HQ', 2, 10_000_000 + i), b'n' * 40) for i in range(300)]")
+        subprocess.run([sys.executable, "-c", code, path], check=True)
+        second = ins.snapshot()
+        assert second.count_method == "pages+cache"
+        assert second.page_reads * 10 < first.page_reads, (first.page_reads, second.page_reads)
+        assert second.table_by_slot(2).records == first.table_by_slot(2).records + 300
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert {t.slot: t.records for t in second.tables} == expected
+
+
+@pytest.mark.parametrize("where", ["branch", "leaf"])
+def test_damaged_pages_are_reported_not_crashed(tmp_path, where):
+    path = str(tmp_path / "dmg")
+    _deep_db(path, "1.0", n=3000)
+    with Inspector(path) as ins:
+        snap = ins.snapshot()
+    data = os.path.join(path, "data.mdb")
+    raw = bytearray(open(data, "rb").read())
+    psize = 4096
+    target = None
+    for pg in range(2, len(raw) // psize):
+        flags = struct.unpack_from("<H", raw, pg * psize + 18)[0]
+        if (where == "branch" and flags & 1) or (where == "leaf" and flags & 2 and pg > 10):
+            target = pg
+    raw[target * psize:target * psize + 24] = os.urandom(24)
+    open(data, "wb").write(bytes(raw))
+    before = sha(path)
+    for mode in (["--json"], ["--check"], ["--dump", "1"]):
+        r = run_cli(path, *mode, timeout=30)
+        assert r.returncode in (0, 2, 3), r.stderr
+        assert "Traceback" not in r.stderr
+    r = run_cli(path, "--check", "--verify", timeout=60)
+    assert r.returncode == 2 and "damaged" in r.stdout
+    assert sha(path) == before

@@ -1,0 +1,90 @@
+"""The TUI driven headlessly: overview, tables, records, warnings; the database untouched."""
+
+from __future__ import annotations
+
+import pytest
+from textual.widgets import DataTable, Static, TabbedContent
+
+from conftest import sha
+from zlmdb_inspect.cli import Options
+from zlmdb_inspect.modes import Service
+from zlmdb_inspect.tui.app import create_app
+from zlmdb_inspect.tui.table import TableScreen
+
+
+async def _settle(app, pilot):
+    await pilot.pause(0.1)
+    await app.workers.wait_for_complete()
+    await pilot.pause(0.1)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (160, 48)])
+async def test_overview_and_tables(demo_db, size):
+    before = sha(demo_db)
+    app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=size) as pilot:
+        await _settle(app, pilot)
+        screen = app.screen
+        t = screen.query_one("#tables-table", DataTable)
+        assert t.row_count == 9  # catalog, 7 tables, the orphan slot
+        title = str(screen.query_one("#title", Static).render())
+        assert demo_db in title and "LMDB 1.0" in title and "warning" in title
+        # open Events (slot 4) and page to its end
+        t.move_cursor(row=4)
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, TableScreen) and app.screen.table.name == "Events"
+        recs = app.screen.query_one("#records", DataTable)
+        assert recs.row_count == 100
+        await pilot.press("G")
+        await _settle(app, pilot)
+        assert app.screen.page.at_end
+        await pilot.press("b")
+        await _settle(app, pilot)
+        assert not app.screen.page.at_end
+        assert app.screen.detail is not None and app.screen.detail.decoder.endswith("flatbuffers")
+        await pilot.press("escape")
+        await _settle(app, pilot)
+        await pilot.press("2")
+        await _settle(app, pilot)
+        assert app.screen.query_one("#tabs", TabbedContent).active == "warnings"
+        w = app.screen.query_one("#warnings-table", DataTable)
+        assert w.row_count >= 2
+        await pilot.press("q")
+    assert sha(demo_db) == before
+
+
+async def test_follow_index_and_jump(demo_db):
+    app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        t = app.screen.query_one("#tables-table", DataTable)
+        t.move_cursor(row=2)  # IndexUsersByName
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        assert app.screen.table.name == "IndexUsersByName"
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        await pilot.press(*"user000123", "enter")
+        await _settle(app, pilot)
+        assert app.screen.page.records[0].key == "user000123"
+        await pilot.press("i")
+        await _settle(app, pilot)
+        assert isinstance(app.screen, TableScreen) and app.screen.table.name == "Users"
+        assert app.screen.page.records[0].value["name"] == "user000123"
+
+
+async def test_refresh_failure_is_shown_not_fatal(tmp_path, demo_db):
+    import shutil
+
+    path = str(tmp_path / "copy")
+    shutil.copytree(demo_db, path)
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(100, 30)) as pilot:
+        await _settle(app, pilot)
+        with open(f"{path}/data.mdb", "r+b") as f:  # damage the tree after opening
+            f.truncate(4096 * 3)
+        await pilot.press("r")
+        await _settle(app, pilot)
+        title = str(app.screen.query_one("#title", Static).render())
+        assert "DAMAGED" in title or "failed" in title
