@@ -47,7 +47,7 @@ _E = "<" if sys.byteorder == "little" else ">"
 _U16 = struct.Struct(_E + "H")
 _U32 = struct.Struct(_E + "I")
 _U64 = struct.Struct(_E + "Q")
-_DT16 = np.dtype(_E + "u2")
+_LITTLE = sys.byteorder == "little"  # the vectorised walk reads little-endian fields
 
 # Page-header size -> (format name, data version, pagebase, has txnid)
 ENGINES = {16: ("0.9", 1, 0, False), 24: ("1.0", 3, 24, True)}
@@ -364,18 +364,21 @@ class TreeWalker:
         if n < 1:
             raise PageError(f"branch page {pgno} has no children")
         out = TreeSummary(branch_pages=1)
-        children = []
-        for i in range(n):
-            off = pf.node(pgno, i)
-            lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
-            child = lo | (hi << 16) | (nfl << 32)
-            sep = pf.node_key(pgno, off) if i else None
-            children.append((child, sep))
-        if depth + 1 == max_depth and not self._scan_all:
-            self._leaves(children, out)
+        if depth + 1 == max_depth and not self._scan_all and _LITTLE:
+            self._bottom(pgno, n, out)
         else:
-            for child, _ in children:
-                out.merge(self._subtree(child, depth + 1, max_depth))
+            children = []
+            for i in range(n):
+                off = pf.node(pgno, i)
+                lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
+                child = lo | (hi << 16) | (nfl << 32)
+                sep = pf.node_key(pgno, off) if i else None
+                children.append((child, sep))
+            if depth + 1 == max_depth and not self._scan_all:
+                self._leaves(children, out)
+            else:
+                for child, _ in children:
+                    out.merge(self._subtree(child, depth + 1, max_depth))
         if pf.has_txnid:
             self.cache[key] = out
         return out
@@ -407,6 +410,83 @@ class TreeWalker:
             sp.records += n
             sp.leaf_pages += 1
             out.entries += n
+
+    def _bottom(self, pgno: int, n: int, out: TreeSummary) -> None:
+        """A bottom branch page, vectorised: its node table and its leaves' headers at once."""
+        pf = self._pf
+        ps, h = pf.page_size, pf.hdrsz
+        page = pf.np[pgno * ps:(pgno + 1) * ps].astype(np.int64)
+        ptrs = page[h:h + 2 * n:2] | (page[h + 1:h + 2 * n:2] << 8)
+        ptrs = ptrs + pf.pagebase
+        if len(ptrs) != n or (ptrs < h).any() or (ptrs + 8 > ps).any():
+            raise PageError(f"branch page {pgno} has nodes outside its page")
+
+        def u16(offs):
+            return page[offs] | (page[offs + 1] << 8)
+
+        children = u16(ptrs) | (u16(ptrs + 2) << 16) | (u16(ptrs + 4) << 32)
+        ks = u16(ptrs + 6)
+        if (ptrs + 8 + ks > ps).any():
+            raise PageError(f"branch page {pgno}: a key runs past the end of its page")
+        k0 = np.minimum(ptrs + 8, ps - 1)
+        seps = np.where(ks >= 2, (page[k0] << 8) | page[np.minimum(k0 + 1, ps - 1)], SHORT_KEY_SLOT)
+        limit = min(self._limit, pf.pages_in_file - 1)
+        if (children < NUM_METAS).any() or (children > limit).any():
+            bad = int(children[(children < NUM_METAS) | (children > limit)][0])
+            raise PageError(f"branch page {pgno} points at page {bad}, outside the file's pages 2..{limit}")
+        kids = children.tolist()
+        before = len(self._visited)
+        self._visited.update(kids)
+        if len(self._visited) != before + n:
+            raise PageError(f"a leaf under branch page {pgno} is reachable twice")
+        whole = pf.np
+        bases = children * ps
+        stored = np.zeros(n, dtype=np.int64)
+        for b in range(8):
+            stored |= whole[bases + b].astype(np.int64) << (8 * b)
+        flags = whole[bases + h - 6].astype(np.int64) | (whole[bases + h - 5].astype(np.int64) << 8)
+        lower = whole[bases + h - 4].astype(np.int64) | (whole[bases + h - 3].astype(np.int64) << 8)
+        upper = whole[bases + h - 2].astype(np.int64) | (whole[bases + h - 1].astype(np.int64) << 8)
+        pf.page_reads += n
+        if (stored != children).any():
+            i = int(np.nonzero(stored != children)[0][0])
+            raise PageError(f"page {kids[i]} stores page number {int(stored[i])}")
+        kinds = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
+        if (kinds != P_LEAF).any():
+            i = int(np.nonzero(kinds != P_LEAF)[0][0])
+            raise PageError(f"page {kids[i]} should be a leaf but has flags 0x{int(flags[i]):x}")
+        floor = h - pf.pagebase
+        if (lower < floor).any() or (lower > upper).any() or (upper > ps - pf.pagebase).any():
+            raise PageError(f"a leaf under branch page {pgno} has impossible bounds")
+        nkeys = (lower - floor) >> 1
+        out.leaf_pages += n
+        known = np.zeros(n, dtype=bool)
+        if n > 2 and not self._needs_nodes():
+            known[1:-1] = (seps[1:-1] == seps[2:]) & (seps[1:-1] != SHORT_KEY_SLOT)
+        if known.any():
+            slots, inv = np.unique(seps[known], return_inverse=True)
+            recs = np.bincount(inv, weights=nkeys[known])
+            pages = np.bincount(inv)
+            for slot, r, pg in zip(slots.tolist(), recs.tolist(), pages.tolist()):
+                sp = out.slots.get(slot)
+                if sp is None:
+                    sp = out.slots[slot] = SlotSpace()
+                sp.records += int(r)
+                sp.leaf_pages += pg
+                out.entries += int(r)
+        for i in np.nonzero(~known)[0].tolist():
+            child, nk = kids[i], int(nkeys[i])
+            if nk and not self._needs_nodes():  # keys are sorted: equal first and last slots decide
+                first = _slot_of(pf.node_key(child, pf.node(child, 0)))
+                if first != SHORT_KEY_SLOT and first == _slot_of(pf.node_key(child, pf.node(child, nk - 1))):
+                    sp = out.slots.get(first)
+                    if sp is None:
+                        sp = out.slots[first] = SlotSpace()
+                    sp.records += nk
+                    sp.leaf_pages += 1
+                    out.entries += nk
+                    continue
+            self._scan_leaf(child, nk, out)
 
     def _needs_nodes(self) -> bool:
         return self._scan_all or self._want_space

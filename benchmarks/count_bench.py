@@ -1,0 +1,95 @@
+"""Per-table counts: zlmdb's own cursor count against the inspector's page walk.
+
+Builds databases of N records (several tables, both LMDB formats), times both in
+the same run, asserts the counts are equal, and prints each side's time and the
+ratio. Also times a whole ``zlmdb-inspect DB --json`` process against a whole
+process printing zlmdb's ``Database.stats(include_slots=True)``.
+
+    python benchmarks/count_bench.py 1000000 10000000
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+
+import txaio
+import zlmdb
+
+txaio.use_asyncio()
+
+
+def build(path: str, n: int, fmt: str) -> None:
+    from zlmdb import lmdb
+
+    env = lmdb.open(path, map_size=8 * 1024 ** 3, lib_version=0 if fmt == "0.9" else 1, sync=False)
+    tables = 5
+    with env.begin(write=True) as txn:
+        for slot in range(1, tables + 1):  # zlmdb catalog records, as attach_table writes them
+            import cbor2, uuid
+
+            txn.put(b"\0\0" + struct.pack(">H", slot), cbor2.dumps(
+                {"oid": str(uuid.UUID(int=slot)), "name": f"T{slot}", "description": None,
+                 "creator": "bench", "slot": slot}))
+    done = 0
+    while done < n:
+        with env.begin(write=True) as txn:
+            for i in range(done, min(n, done + 200_000)):
+                txn.put(struct.pack(">HQ", 1 + i % tables, i), b"v" * 24, append=False)
+        done = min(n, done + 200_000)
+    env.sync(True)
+    env.close()
+
+
+def zlmdb_counts(path: str) -> tuple[dict[int, int], float]:
+    db = zlmdb.Database(dbpath=path, maxsize=8 * 1024 ** 3, readonly=True)
+    t0 = time.perf_counter()
+    stats = db.stats(include_slots=True)
+    dt = time.perf_counter() - t0
+    db.__exit__(None, None, None)
+    return {s["slot"]: s["records"] for s in stats["slots"]}, dt
+
+
+def inspector_counts(path: str) -> tuple[dict[int, int], float]:
+    from zlmdb_inspect.inspector import Inspector
+
+    with Inspector(path) as ins:
+        t0 = time.perf_counter()
+        snap = ins.snapshot()
+        dt = time.perf_counter() - t0
+    return {t.slot: t.records for t in snap.tables if t.slot}, dt
+
+
+ZLMDB_PROC = ("import sys, txaio, zlmdb; txaio.use_asyncio(); db = zlmdb.Database(dbpath=sys.argv[1], maxsize=8 << 30, "
+              "readonly=True); print({s['slot']: s['records'] for s in db.stats(include_slots=True)['slots']})")
+
+
+def whole_process(cmd: list[str]) -> float:
+    t0 = time.perf_counter()
+    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
+def main(sizes: list[int]) -> None:
+    print(f"{'records':>10} {'format':>6} {'zlmdb count':>12} {'inspector':>10} {'ratio':>8} "
+          f"{'zlmdb proc':>11} {'--json proc':>11} {'ratio':>7}")
+    for n in sizes:
+        for fmt in ("1.0", "0.9"):
+            with tempfile.TemporaryDirectory() as tmp:
+                path = os.path.join(tmp, "db")
+                build(path, n, fmt)
+                zc, zt = zlmdb_counts(path)
+                ic, it = inspector_counts(path)
+                assert zc == ic, (zc, ic)
+                zp = whole_process([sys.executable, "-c", ZLMDB_PROC, path])
+                ip = whole_process([sys.executable, "-m", "zlmdb_inspect", path, "--json"])
+                print(f"{n:>10,} {fmt:>6} {zt:>11.3f}s {it:>9.3f}s {zt / it:>7.1f}x "
+                      f"{zp:>10.2f}s {ip:>10.2f}s {zp / ip:>6.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main([int(a) for a in sys.argv[1:]] or [1_000_000])
