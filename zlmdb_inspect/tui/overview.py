@@ -293,7 +293,7 @@ class Overview(Screen):
             f"tree depth {e.depth}; pages: {e.branch_pages:,} branch, {e.leaf_pages:,} leaf, {e.overflow_pages:,} overflow",
             f"entries {e.entries:,}; last page {e.last_pgno:,}; last transaction {e.last_txnid:,}",
             f"reader slots {e.max_readers} (most in use at once: {e.num_readers}); locking {'on' if e.locking else 'off (no other process)'}",
-            f"counted by {s.count_method}; {s.page_reads:,} page reads; read transaction {s.txn_ms:.1f} ms",
+            f"counted by {s.count_method}; {s.page_reads:,} page reads",
         ]
         for p in s.problems:
             lines.append(f"[{p.kind}] {p.message}")

@@ -1,0 +1,51 @@
+"""Snapshot tests of each screen on a fixed database (fixed path, seed and clock)."""
+
+from __future__ import annotations
+
+import os
+import shutil
+
+import pytest
+
+from zlmdb_inspect.cli import Options
+from zlmdb_inspect.demo import build_demo
+from zlmdb_inspect.modes import Service
+from zlmdb_inspect.tui.app import create_app
+
+FIXED = "/tmp/zlmdb-inspect-snapshot-demo"
+
+
+@pytest.fixture(scope="module")
+def fixed_db():
+    shutil.rmtree(FIXED, ignore_errors=True)
+    build_demo(FIXED, records=300)
+    yield FIXED
+    shutil.rmtree(FIXED, ignore_errors=True)
+
+
+def _app(path):
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00", interval=3600)
+    app.animation_level = "none"  # the tabs' underline slides otherwise
+    return app
+
+
+async def _settle(pilot):
+    await pilot.pause(0.2)
+    await pilot.app.workers.wait_for_complete()
+    await pilot.pause(0.2)
+
+
+@pytest.mark.parametrize("keys,name", [
+    ((), "overview"),
+    (("2",), "warnings"),
+    (("5",), "environment"),
+    (("down", "down", "down", "down", "enter"), "table"),
+])
+def test_screens(fixed_db, snap_compare, keys, name):
+    async def run_before(pilot):
+        await _settle(pilot)
+        for k in keys:
+            await pilot.press(k)
+            await _settle(pilot)
+
+    assert snap_compare(_app(fixed_db), terminal_size=(120, 40), run_before=run_before)

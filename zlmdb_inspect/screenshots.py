@@ -1,0 +1,93 @@
+"""Write an SVG (and PNG, with rsvg-convert) of every screen into screenshots/.
+
+    python -m zlmdb_inspect.screenshots [OUTDIR]
+
+Builds the demo database, drives the app headlessly at 120x40, and captures the
+overview, a table's records, a record's detail, the warnings, live monitoring
+after some writes, and the readers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+SIZE = (120, 40)
+
+
+async def capture(path: str, outdir: str) -> list[str]:
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.tui.app import create_app
+
+    written = []
+    app = create_app(Service(Options(path=path, interval=1.0)), clock_fn=lambda t: "12:00:00")
+
+    async def settle(pilot, t=0.3):
+        await pilot.pause(t)
+        await app.workers.wait_for_complete()
+        await pilot.pause(0.2)
+
+    def shot(name: str) -> None:
+        f = os.path.join(outdir, f"{name}.svg")
+        app.save_screenshot(f)
+        written.append(f)
+
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        shot("overview")
+        from textual.widgets import DataTable
+
+        app.screen.query_one("#tables-table", DataTable).move_cursor(row=4)
+        await pilot.press("enter")
+        await settle(pilot)
+        shot("table-records")
+        await pilot.press("down", "down")
+        await settle(pilot)
+        await pilot.press("x")
+        await settle(pilot)
+        shot("record-detail-hex")
+        await pilot.press("x", "escape")
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        shot("warnings")
+        writer = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", "6"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        await pilot.press("4")
+        for _ in range(6):
+            await settle(pilot, 1.0)
+        shot("live")
+        await pilot.press("3")
+        await settle(pilot, 0.5)
+        shot("readers")
+        writer.wait()
+        await pilot.press("q")
+    return written
+
+
+def main(argv: list[str]) -> int:
+    outdir = argv[0] if argv else "screenshots"
+    os.makedirs(outdir, exist_ok=True)
+    from zlmdb_inspect.demo import build_demo
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "demo")
+        build_demo(path, records=2000)
+        files = asyncio.run(capture(path, outdir))
+    conv = shutil.which("rsvg-convert")
+    for f in files:
+        if conv:
+            subprocess.run([conv, f, "-o", f[:-4] + ".png"], check=True)
+        print(f)
+    if not conv:
+        print("rsvg-convert not found (Debian: librsvg2-bin): SVGs only", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main(sys.argv[1:]))
