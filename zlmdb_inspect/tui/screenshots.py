@@ -1,6 +1,6 @@
 """Write an SVG (and PNG, with rsvg-convert) of every screen into screenshots/.
 
-    python -m zlmdb_inspect.screenshots [OUTDIR]
+    python -m zlmdb_inspect.tui.screenshots [OUTDIR]
 
 Builds the demo database, drives the app headlessly at 120x40, and captures the
 overview, a table's records, a record's detail, the warnings, live monitoring
