@@ -191,7 +191,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
                 f"Table {t.label()} stores values larger than half a page on {t.overflow_pages} overflow "
                 f"pages ({_fmt_bytes(t.overflow_bytes)} of values, largest {_fmt_bytes(t.max_value)}). "
                 "Store large blobs outside the database and keep a pointer.",
-                PRACTICE["blobs"], figure=t.overflow_pages, threshold=env.page_size // 2,
+                PRACTICE["blobs"], figure=t.max_value, threshold=env.page_size // 2,
                 subject=t.label()))
         if not t.metadata and t.records:
             out.append(Warning(

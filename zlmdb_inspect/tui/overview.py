@@ -64,7 +64,8 @@ class Overview(Screen):
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
                            ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
             r.add_column(label, key=key)
-        self.query_one("#title", Static).update(f"[b]{self.app.service.path}[/b]  opening…")
+        self.query_one("#title", Static).update(f"[b]{self.app.service.path}[/b]  reading…")
+        t.focus()
         self.action_refresh()
 
     # -- refresh loop: one worker at a time, timer re-armed after each run ------
@@ -122,6 +123,9 @@ class Overview(Screen):
 
     def action_tab(self, tab: str) -> None:
         self.query_one("#tabs", TabbedContent).active = tab
+        focus = {"tables": "#tables-table", "warnings": "#warnings-table", "readers": "#readers-table"}
+        if tab in focus:
+            self.query_one(focus[tab], DataTable).focus()
 
     def action_open_table(self) -> None:
         if self.refresh_data is None or self.query_one("#tabs", TabbedContent).active != "tables":

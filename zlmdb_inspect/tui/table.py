@@ -47,6 +47,13 @@ def _short(v, width: int = 120) -> str:
     return s if len(s) <= width else s[: width - 1] + "…"
 
 
+def key_text(key, width: int = 46) -> str:
+    """A key as the list shows it: composite parts side by side, not as JSON."""
+    if isinstance(key, list):
+        return _short(" ".join(str(k) for k in key), width)
+    return _short(key if isinstance(key, str) else str(key), width)
+
+
 def hexdump(b: bytes, limit: int = HEX_PREVIEW) -> str:
     lines = []
     for off in range(0, min(len(b), limit), 16):
@@ -78,7 +85,15 @@ class TableScreen(Screen):
         yield Static("", id="table-status")
         yield Footer()
 
+    def on_resize(self, event) -> None:
+        narrow = event.size.width < 110
+        if narrow != self.has_class("narrow"):
+            self.set_class(narrow, "narrow")
+            if self.page is not None:
+                self._page_loaded(PageLoaded(self.page, "same"))
+
     def on_mount(self) -> None:
+        self.set_class(self.app.size.width < 110, "narrow")
         t = self.query_one("#records", DataTable)
         t.add_column("Key", key="key")
         t.add_column("Value", key="value")
@@ -109,20 +124,23 @@ class TableScreen(Screen):
     @on(PageLoaded)
     def _page_loaded(self, msg: PageLoaded) -> None:
         page = msg.page
+        t = self.query_one("#records", DataTable)
+        cursor = t.cursor_row
         if not page.records and self.page is not None and msg.direction in ("after", "before"):
             self._status("no more records that way")
             return
         self.page = page
-        t = self.query_one("#records", DataTable)
         with self.app.batch_update():
             t.clear()
             for i, r in enumerate(page.records):
                 val = Text(_short(r.value), style="red" if r.error else "")
                 if r.error:
                     val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
-                t.add_row(_short(r.key, 60), val, fmt_bytes(r.size), key=str(i))
+                t.add_row(key_text(r.key, 30 if self.has_class('narrow') else 46), val, fmt_bytes(r.size), key=str(i))
         if msg.direction in ("last", "before") and page.records:
             t.move_cursor(row=len(page.records) - 1, animate=False)
+        elif msg.direction == "same" and page.records:
+            t.move_cursor(row=min(cursor, len(page.records) - 1), animate=False)
         self._status()
         if page.records:
             self._show(page.records[t.cursor_row if msg.direction in ("last", "before") else 0])
