@@ -40,17 +40,26 @@ def _lmdb():
 
 def check_path(path: str) -> tuple[str, str]:
     """Resolve ``path`` to (directory, data.mdb) or raise with what is wrong."""
-    if not os.path.lexists(path):
-        raise InspectError(f"{path}: no such file or directory")
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        raise InspectError(f"{path}: no such file or directory") from None
+    except PermissionError:
+        raise InspectError(f"{path}: permission denied (a parent directory cannot be searched)") from None
+    except OSError as e:
+        raise InspectError(f"{path}: {e.strerror or e}") from None
     real = os.path.realpath(path)
     if not os.path.exists(real):
         raise InspectError(f"{path}: a symbolic link to {real}, which does not exist")
     if not os.path.isdir(real):
         raise InspectError(f"{path}: not a directory (an LMDB environment is a directory holding data.mdb)")
     data = os.path.join(real, "data.mdb")
-    if not os.path.exists(data):
-        raise InspectError(f"{path}: no data.mdb in this directory, so no LMDB database here")
-    st = os.stat(data)
+    try:
+        st = os.stat(data)
+    except FileNotFoundError:
+        raise InspectError(f"{path}: no data.mdb in this directory, so no LMDB database here") from None
+    except PermissionError:
+        raise InspectError(f"{path}: permission denied (the directory cannot be searched)") from None
     if not stat_mod.S_ISREG(st.st_mode):
         raise InspectError(f"{data}: not a regular file")
     if not os.access(data, os.R_OK):
