@@ -58,6 +58,9 @@ def test_with_import_values_equal_marshal(app_db):
     os.environ["PYTHONPATH"] = os.path.dirname(__file__)
     recs = _dump(app_db, "FragileTable", *imp)
     assert len(recs) == 30
+    doc = json.loads(run_cli(app_db, "--json", *imp).stdout)
+    undecodable = [w for w in doc["warnings"] if w["id"] == "undecodable"]
+    assert {w["subject"] for w in undecodable} == {"FragileTable", "Strings"}
     assert recs[3]["value"] == {"n": 3, "doubled": 6} and recs[3]["error"] is None
     assert recs[7]["error"] and "marshal() cannot handle boom" in recs[7]["error"]
     assert recs[7]["fallback"] == {"n": 7, "boom": True}
@@ -134,3 +137,12 @@ def test_paging_by_key(demo_db):
         assert total == t.records
     finally:
         svc.close()
+
+
+def test_timestamps_in_both_byte_orders():
+    ns = 1_767_225_600_123_456_789
+    be = decode.decode_key(struct.pack(">q", ns))
+    le = decode.decode_key(struct.pack("<q", ns))
+    assert be.value == le.value == "2026-01-01T00:00:00.123456789Z"
+    assert (be.decoder, le.decoder) == ("timestamp", "timestamp-le")
+    assert decode.decode_key(struct.pack(">Q", 14)).value == 14

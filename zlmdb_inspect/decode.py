@@ -23,6 +23,7 @@ import cbor2
 
 TS_MIN = 946_684_800 * 10**9  # 2000-01-01
 TS_MAX = 4_102_444_800 * 10**9  # 2100-01-01
+MAX_OID = 2**53  # zlmdb's OID range (exact in IEEE doubles)
 
 
 @dataclass
@@ -115,8 +116,15 @@ def _part(b: bytes) -> tuple[Any, str]:
         return str(uuid.UUID(bytes=b)), "uuid"
     if n == 8:
         be, le = struct.unpack(">Q", b)[0], struct.unpack("<Q", b)[0]
+        if _is_ts(be) and _is_ts(le):  # both plausible: the one nearer to now
+            import time
+
+            now = time.time_ns()
+            return (ts_iso(be), "timestamp") if abs(be - now) <= abs(le - now) else (ts_iso(le), "timestamp-le")
         if _is_ts(be):
             return ts_iso(be), "timestamp"
+        if be <= MAX_OID:  # zlmdb OIDs are below 2**53; a little-endian timestamp is not
+            return be, "oid"
         if _is_ts(le):
             return ts_iso(le), "timestamp-le"
         return be, "oid"

@@ -99,12 +99,13 @@ class Service:
 
     def _sample(self, snap: Snapshot) -> None:
         """Decode the first records of each table (again only when the data changed)."""
+        self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
         if self._sampled_at_txn == snap.lmdb.last_txnid:
             return
         self._sampled_at_txn = snap.lmdb.last_txnid
         stats = self.catalog.sample(self.inspector, snap, self.opts.sample)
         self._sampled = stats
-        self.findings.undecodable = {k: v["errors"] for k, v in stats.items() if v["errors"]}
+        self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
         self.findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
         self.findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
         self.findings.index_drift = self.catalog.index_drift(self.inspector, snap)

@@ -189,6 +189,13 @@ class Catalog:
             except (OSError, ValueError) as e:
                 raise InspectError(f"--fbs: {e}") from None
         self._codecs: dict[tuple, Codec] = {}
+        # keys of records that failed to decode, seen while browsing, dumping or sampling
+        self.failed: dict[str, set[bytes]] = {}
+
+    def _note(self, table: Table, records: list[Record]) -> None:
+        bad = {r.raw_key for r in records if r.error}
+        if bad:
+            self.failed.setdefault(table.label(), set()).update(list(bad)[:10_000])
 
     def class_for(self, table: Table) -> type | None:
         if not self.classes:
@@ -330,7 +337,9 @@ class Catalog:
                 at_end = not _has_after(cur, prefix, out[-1].raw_key)
             return Page(out, at_start, at_end, scanned)
 
-        return ins.read(body)
+        page = ins.read(body)
+        self._note(table, page.records)
+        return page
 
     def read_record(self, ins: "Inspector", table: Table, raw_key: bytes, full: bool = False) -> Record | None:
         """One record by its exact key; ``full`` decodes values of any size."""
@@ -370,6 +379,7 @@ class Catalog:
                 return out
 
             recs = ins.read(body)
+            self._note(table, recs)
             if not recs:
                 return
             for r in recs:
