@@ -111,3 +111,40 @@ def test_held_reader_then_killed(tmp_path, fmt):
         keep_open.kill()
         holder.wait()
         keep_open.wait()
+
+
+async def test_tui_follows_a_growing_writer(tmp_path):
+    import asyncio
+
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.tui.app import create_app
+    from zlmdb_inspect.tui.overview import Overview
+
+    path = str(tmp_path / "tui-live")
+    _seed(path, "1.0")
+    interval = 0.5
+    app = create_app(Service(Options(path=path, interval=interval)), clock_fn=lambda t: "12:00:00")
+    seen = []
+    async with app.run_test(size=(120, 40)) as pilot:
+        await pilot.pause(0.3)
+        writer = _writer(path, 10, "1.0", watch_pid=os.getpid())
+        for _ in range(22):
+            await asyncio.sleep(0.5)
+            if app.last_refresh:
+                s = app.last_refresh.snapshot
+                seen.append((s.lmdb.last_txnid, s.capacity.map_size))
+        result = json.loads((await asyncio.to_thread(writer.communicate, timeout=60))[0])
+        await pilot.pause(interval * 3)
+        await app.workers.wait_for_complete()
+        ov = [s for s in app.screen_stack if isinstance(s, Overview)][0]
+        assert ov.failures == []
+        final = app.last_refresh.snapshot
+        assert final.capacity.map_size == result["map_size"] and result["grown"] >= 2
+        assert final.lmdb.last_txnid == result["last_txnid"]
+        await pilot.press("4")
+        await pilot.pause(0.2)
+    txnids = [t for t, _ in seen]
+    assert txnids == sorted(txnids) and txnids[-1] > txnids[0] + 100
+    assert len({m for _, m in seen}) >= 2
+    assert result["max_held_s"] < interval

@@ -27,6 +27,7 @@ class Overview(Screen):
         self._timer = None
         self._sort: tuple[str, bool] = ("slot", False)
         self._warning_rows: list = []
+        self.failures: list[str] = []  # refreshes that failed, shown in the title
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
@@ -101,6 +102,7 @@ class Overview(Screen):
 
     @on(RefreshFailed)
     def _failed(self, msg: RefreshFailed) -> None:
+        self.failures.append(msg.error)
         self.query_one("#title", Static).update(
             Text.assemble((f" {self.app.service.path} ", "bold"), ("  refresh failed: ", "bold red"), msg.error))
         self._arm()
