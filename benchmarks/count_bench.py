@@ -2,7 +2,7 @@
 
 Builds databases of N records (several tables, both LMDB formats), times both in
 the same run, asserts the counts are equal, and prints each side's time and the
-ratio. Also times a whole ``zlmdb-inspect DB --json`` process against a whole
+ratio, and the time of a refresh after 300 records were added. Also times a whole ``zlmdb-inspect DB --json`` process against a whole
 process printing zlmdb's ``Database.stats(include_slots=True)``.
 
     python benchmarks/count_bench.py 1000000 10000000
@@ -54,14 +54,25 @@ def zlmdb_counts(path: str) -> tuple[dict[int, int], float]:
     return {s["slot"]: s["records"] for s in stats["slots"]}, dt
 
 
-def inspector_counts(path: str) -> tuple[dict[int, int], float]:
+WRITE_300 = ("import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=0)\n"
+             "with e.begin(write=True) as t:\n"
+             "    [t.put(struct.pack('>HQ', 2, 10**12 + i), b'n' * 24) for i in range(300)]")
+
+
+def inspector_counts(path: str) -> tuple[dict[int, int], float, float]:
+    """Counts and the time of a cold snapshot, then of a refresh after 300 new records."""
     from zlmdb_inspect.inspector import Inspector
 
     with Inspector(path) as ins:
         t0 = time.perf_counter()
         snap = ins.snapshot()
         dt = time.perf_counter() - t0
-    return {t.slot: t.records for t in snap.tables if t.slot}, dt
+        subprocess.run([sys.executable, "-c", WRITE_300, path], check=True)
+        t0 = time.perf_counter()
+        again = ins.snapshot()
+        refresh = time.perf_counter() - t0
+        assert again.table_by_slot(2).records == snap.table_by_slot(2).records + 300
+    return {t.slot: t.records for t in snap.tables if t.slot}, dt, refresh
 
 
 ZLMDB_PROC = ("import sys, txaio, zlmdb; txaio.use_asyncio(); db = zlmdb.Database(dbpath=sys.argv[1], maxsize=8 << 30, "
@@ -76,19 +87,19 @@ def whole_process(cmd: list[str]) -> float:
 
 def main(sizes: list[int]) -> None:
     print(f"{'records':>10} {'format':>6} {'zlmdb count':>12} {'inspector':>10} {'ratio':>8} "
-          f"{'zlmdb proc':>11} {'--json proc':>11} {'ratio':>7}")
+          f"{'zlmdb proc':>11} {'--json proc':>11} {'ratio':>7} {'refresh+300':>12}")
     for n in sizes:
         for fmt in ("1.0", "0.9"):
             with tempfile.TemporaryDirectory() as tmp:
                 path = os.path.join(tmp, "db")
                 build(path, n, fmt)
                 zc, zt = zlmdb_counts(path)
-                ic, it = inspector_counts(path)
+                ic, it, rt = inspector_counts(path)
                 assert zc == ic, (zc, ic)
                 zp = whole_process([sys.executable, "-c", ZLMDB_PROC, path])
                 ip = whole_process([sys.executable, "-m", "zlmdb_inspect", path, "--json"])
                 print(f"{n:>10,} {fmt:>6} {zt:>11.3f}s {it:>9.3f}s {zt / it:>7.1f}x "
-                      f"{zp:>10.2f}s {ip:>10.2f}s {zp / ip:>6.1f}x", flush=True)
+                      f"{zp:>10.2f}s {ip:>10.2f}s {zp / ip:>6.1f}x {rt * 1000:>10.1f}ms", flush=True)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,95 @@
+"""Paging cost against table size: the first page and a page at the far end.
+
+Builds tables of 1,000 and 1,000,000 records in one database and reads 100
+records at the start and at the end of each, through the inspector
+(``Catalog.read_page``: one short read transaction, ``set_range`` by key, decoded)
+and through zlmdb's own ``select(limit=100)`` / ``select(reverse=True, limit=100)``,
+measured in the same run. Prints milliseconds and ratios.
+
+    python benchmarks/page_bench.py
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import uuid
+
+import txaio
+import zlmdb
+
+txaio.use_asyncio()
+
+
+@zlmdb.table("be0c0000-0000-4000-8000-000000000001", marshal=lambda o: o, parse=lambda d: d)
+class Small(zlmdb.MapOidCbor):
+    """1,000 records"""
+
+
+@zlmdb.table("be0c0000-0000-4000-8000-000000000002", marshal=lambda o: o, parse=lambda d: d)
+class Big(zlmdb.MapOidCbor):
+    """1,000,000 records"""
+
+
+def build(path: str) -> None:
+    db = zlmdb.Database(dbpath=path, maxsize=4 * 1024 ** 3, sync=False)
+    small, big = db.attach_table(Small), db.attach_table(Big)
+    with db.begin(write=True) as txn:
+        for i in range(1000):
+            small[txn, i] = {"i": i, "name": f"r{i}", "oid": str(uuid.UUID(int=i))}
+    for start in range(0, 1_000_000, 100_000):
+        with db.begin(write=True) as txn:
+            for i in range(start, start + 100_000):
+                big[txn, i] = {"i": i, "name": f"r{i}", "oid": str(uuid.UUID(int=i))}
+    db.__exit__(None, None, None)
+
+
+def best(fn, n: int = 20) -> float:
+    times = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return statistics.median(times) * 1000
+
+
+def main() -> None:
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, "db")
+        build(path)
+        results = []
+        for klass in (Small, Big):
+            db = zlmdb.Database(dbpath=path, maxsize=4 * 1024 ** 3, readonly=True)
+            t = db.attach_table(klass)
+
+            def z_first():
+                with db.begin() as txn:
+                    return list(t.select(txn, limit=100))
+
+            def z_last():
+                with db.begin() as txn:
+                    return list(t.select(txn, limit=100, reverse=True))
+
+            zf, zl = best(z_first), best(z_last)
+            db.__exit__(None, None, None)
+            svc = Service(Options(path=path))
+            snap = svc.inspector.snapshot()
+            table = svc.catalog.resolve_table(snap, klass.__name__)
+            fi = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "first", 100))
+            la = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "last", 100))
+            svc.close()
+            results.append((klass.__doc__, fi, la, zf, zl))
+        print(f"{'table':>18} {'first page':>11} {'last page':>10} {'zlmdb first':>12} {'zlmdb last':>11} {'ratio':>6}")
+        for name, fi, la, zf, zl in results:
+            print(f"{name:>18} {fi:>9.2f}ms {la:>8.2f}ms {zf:>10.2f}ms {zl:>9.2f}ms {(fi + la) / (zf + zl):>5.2f}x")
+        (_, f1, l1, _, _), (_, f2, l2, _, _) = results
+        print(f"1M-record table vs 1K-record table: first page {f2 / f1:.2f}x, last page {l2 / l1:.2f}x")
+
+
+if __name__ == "__main__":
+    main()
