@@ -38,6 +38,17 @@ def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
         assert walked == expected
         assert sum(t.overflow_pages for t in snap.tables) == snap.lmdb.overflow_pages
         assert snap.count_method == "pages"
+        hdr = 24 if fmt == "1.0" else 16
+        per_page = (hdr - 1 + 5000) // 4096 + 1
+        big = {}
+        for i in range(0, 12000, 97):
+            slot = 1 + (i * 7) % 5
+            big[slot] = big.get(slot, 0) + 1
+        for t in snap.tables:
+            assert t.overflow_pages == big.get(t.slot, 0) * per_page, t.slot
+            assert t.overflow_bytes == big.get(t.slot, 0) * 5000
+            if t.slot in big:
+                assert t.max_value == 5000
 
 
 def test_incremental_refresh_reads_only_what_changed(tmp_path):

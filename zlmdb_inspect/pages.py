@@ -401,7 +401,7 @@ class TreeWalker:
                 s1, s2 = _slot_of(sep), _slot_of(children[i + 1][1])
                 if s1 == s2 and s1 != SHORT_KEY_SLOT:
                     slot = s1
-            if slot is None or self._needs_nodes():
+            if slot is None or self._scan_all or self._want_space:
                 self._scan_leaf(child, n, out)
                 continue
             sp = out.slots.get(slot)
@@ -460,36 +460,79 @@ class TreeWalker:
             raise PageError(f"a leaf under branch page {pgno} has impossible bounds")
         nkeys = (lower - floor) >> 1
         out.leaf_pages += n
+        ov = self._leaf_overflow(bases, nkeys) if self._want_space else None
         known = np.zeros(n, dtype=bool)
-        if n > 2 and not self._needs_nodes():
+        if n > 2 and not self._scan_all:
             known[1:-1] = (seps[1:-1] == seps[2:]) & (seps[1:-1] != SHORT_KEY_SLOT)
+        if ov is not None:
+            known &= ~ov[3]  # leaves holding named or dup databases: read node by node
+        if not self._scan_all:  # keys are sorted: equal first and last slots decide the rest
+            for i in np.nonzero(~known)[0].tolist():
+                nk = int(nkeys[i])
+                if nk and (ov is None or not ov[3][i]):
+                    first = _slot_of(pf.node_key(kids[i], pf.node(kids[i], 0)))
+                    if first != SHORT_KEY_SLOT and first == _slot_of(pf.node_key(kids[i], pf.node(kids[i], nk - 1))):
+                        seps[i] = first
+                        known[i] = True
         if known.any():
             slots, inv = np.unique(seps[known], return_inverse=True)
-            recs = np.bincount(inv, weights=nkeys[known])
-            pages = np.bincount(inv)
-            for slot, r, pg in zip(slots.tolist(), recs.tolist(), pages.tolist()):
+            recs = np.bincount(inv, weights=nkeys[known]).tolist()
+            pages = np.bincount(inv).tolist()
+            if ov is not None:
+                ovp = np.bincount(inv, weights=ov[0][known]).tolist()
+                ovb = np.bincount(inv, weights=ov[1][known]).tolist()
+                mx = np.zeros(len(slots), dtype=np.int64)
+                np.maximum.at(mx, inv, ov[2][known])
+                mx = mx.tolist()
+            for j, slot in enumerate(slots.tolist()):
                 sp = out.slots.get(slot)
                 if sp is None:
                     sp = out.slots[slot] = SlotSpace()
-                sp.records += int(r)
-                sp.leaf_pages += pg
-                out.entries += int(r)
+                sp.records += int(recs[j])
+                sp.leaf_pages += pages[j]
+                out.entries += int(recs[j])
+                if ov is not None:
+                    sp.overflow_pages += int(ovp[j])
+                    sp.overflow_bytes += int(ovb[j])
+                    sp.max_value = max(sp.max_value, int(mx[j]))
+                    out.overflow_pages += int(ovp[j])
         for i in np.nonzero(~known)[0].tolist():
-            child, nk = kids[i], int(nkeys[i])
-            if nk and not self._needs_nodes():  # keys are sorted: equal first and last slots decide
-                first = _slot_of(pf.node_key(child, pf.node(child, 0)))
-                if first != SHORT_KEY_SLOT and first == _slot_of(pf.node_key(child, pf.node(child, nk - 1))):
-                    sp = out.slots.get(first)
-                    if sp is None:
-                        sp = out.slots[first] = SlotSpace()
-                    sp.records += nk
-                    sp.leaf_pages += 1
-                    out.entries += nk
-                    continue
-            self._scan_leaf(child, nk, out)
+            self._scan_leaf(kids[i], int(nkeys[i]), out)
 
-    def _needs_nodes(self) -> bool:
-        return self._scan_all or self._want_space
+    def _leaf_overflow(self, bases, nkeys):
+        """Per leaf: overflow pages, overflow bytes, largest value, and whether it needs a node scan.
+
+        Reads every node header of the leaves at once (numpy), because values on
+        overflow pages show only in their node's flags.
+        """
+        pf = self._pf
+        ps, h, whole = pf.page_size, pf.hdrsz, pf.np
+        n = len(bases)
+        total = int(nkeys.sum())
+        zeros = np.zeros(n, dtype=np.int64)
+        if total == 0:
+            return zeros, zeros, zeros, np.zeros(n, dtype=bool)
+        leaf = np.repeat(np.arange(n), nkeys)
+        starts = np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
+        slot_addr = np.repeat(bases + h, nkeys) + 2 * (np.arange(total) - starts)
+        ptr = whole[slot_addr].astype(np.int64) | (whole[slot_addr + 1].astype(np.int64) << 8)
+        node = np.repeat(bases, nkeys) + ptr + pf.pagebase
+        if (ptr + pf.pagebase < h).any() or (ptr + pf.pagebase + 8 > ps).any():
+            raise PageError("a leaf node lies outside its page")
+
+        def u16(a):
+            return whole[a].astype(np.int64) | (whole[a + 1].astype(np.int64) << 8)
+
+        nflags = u16(node + 4)
+        dsize = u16(node) | (u16(node + 2) << 16)
+        big = (nflags & F_BIGDATA) != 0
+        odd = np.bincount(leaf, weights=((nflags & (F_SUBDATA | F_DUPDATA)) != 0), minlength=n) > 0
+        ovpages = np.where(big, (h - 1 + dsize) // ps + 1, 0)
+        ov_pages = np.bincount(leaf, weights=ovpages, minlength=n).astype(np.int64)
+        ov_bytes = np.bincount(leaf, weights=np.where(big, dsize, 0), minlength=n).astype(np.int64)
+        largest = np.zeros(n, dtype=np.int64)
+        np.maximum.at(largest, leaf, dsize)
+        return ov_pages, ov_bytes, largest, odd
 
     want_space = True
     _want_space = False

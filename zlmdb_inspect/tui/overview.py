@@ -28,6 +28,7 @@ class Overview(Screen):
         self._sort: tuple[str, bool] = ("slot", False)
         self._warning_rows: list = []
         self.failures: list[str] = []  # refreshes that failed, shown in the title
+        self._busy_since: float | None = None
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
@@ -67,6 +68,7 @@ class Overview(Screen):
             r.add_column(label, key=key)
         self.query_one("#title", Static).update(f"[b]{self.app.service.path}[/b]  reading…")
         t.focus()
+        self.set_interval(0.5, self._show_progress)
         self.action_refresh()
 
     # -- refresh loop: one worker at a time, timer re-armed after each run ------
@@ -75,7 +77,21 @@ class Overview(Screen):
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+        self._start_refresh()
+
+    def _start_refresh(self) -> None:
+        self._busy_since = time.monotonic()
         self._run_refresh()
+
+    def _show_progress(self) -> None:
+        """While a snapshot takes longer than a moment (a big database, a cursor count), say so."""
+        if self._busy_since is None or time.monotonic() - self._busy_since < 0.5:
+            return
+        took = time.monotonic() - self._busy_since
+        base = (self._title_text(self.refresh_data) if self.refresh_data is not None
+                else Text(f" {self.app.service.path} ", style="bold"))
+        base.append(f"  reading and counting… {took:.0f} s", style="bold yellow")
+        self.query_one("#title", Static).update(base)
 
     @work(thread=True, exclusive=True, group="refresh")
     def _run_refresh(self) -> None:
@@ -91,10 +107,11 @@ class Overview(Screen):
             return
         if self._timer is not None:
             self._timer.stop()
-        self._timer = self.set_timer(self.app.interval, self._run_refresh)
+        self._timer = self.set_timer(self.app.interval, self._start_refresh)
 
     @on(RefreshDone)
     def _done(self, msg: RefreshDone) -> None:
+        self._busy_since = None
         self.refresh_data = msg.refresh
         self.app.last_refresh = msg.refresh
         self._render_all(msg.refresh)
@@ -102,6 +119,7 @@ class Overview(Screen):
 
     @on(RefreshFailed)
     def _failed(self, msg: RefreshFailed) -> None:
+        self._busy_since = None
         self.failures.append(msg.error)
         self.query_one("#title", Static).update(
             Text.assemble((f" {self.app.service.path} ", "bold"), ("  refresh failed: ", "bold red"), msg.error))
@@ -181,6 +199,9 @@ class Overview(Screen):
         self._render_env(ref)
 
     def _render_title(self, ref: Refresh) -> None:
+        self.query_one("#title", Static).update(self._title_text(ref))
+
+    def _title_text(self, ref: Refresh) -> Text:
         s = ref.snapshot
         counts = {sev: sum(1 for w in ref.warnings if w.severity == sev) for sev in SEV_STYLE}
         parts: list = [(f" {s.path} ", "bold"), f" LMDB {s.lmdb.format}  "]
@@ -195,7 +216,7 @@ class Overview(Screen):
         parts.append(f" refreshed {self.app.clock(s.taken_at)} ({state})")
         if self.app.damaged:
             parts.append(("  DAMAGED: see Warnings", "bold red"))
-        self.query_one("#title", Static).update(Text.assemble(*parts))
+        return Text.assemble(*parts)
 
     def _render_capacity(self, ref: Refresh) -> None:
         c = ref.snapshot.capacity
