@@ -96,3 +96,54 @@ def test_missing_database_check_is_unknown(tmp_path):
     assert r.returncode == 3
     r = run_cli(str(tmp_path / "nope"), "--prometheus")
     assert r.returncode == 3 and "zlmdb_up" in r.stdout and r.stdout.strip().endswith(" 0")
+
+
+def test_index_drift_json_table_and_reader_slots(tmp_path):
+    import subprocess
+    import sys
+    import uuid
+
+    import zlmdb
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    from conftest import TIdxNames, TUsers
+
+    path = str(tmp_path / "drift")
+    db = zlmdb.Database(dbpath=path, maxsize=32 * 1024 * 1024)
+    users, idx = db.attach_table(TUsers), db.attach_table(TIdxNames)
+    users.attach_index("idx", idx, lambda u: u["name"])
+    with db.begin(write=True) as txn:
+        for i in range(50):
+            users[txn, uuid.UUID(int=i + 1)] = {"name": f"n{i:03d}"}
+        for i in range(5):  # records deleted behind the index's back
+            txn._txn.delete(struct.pack(">H", users._slot) + uuid.UUID(int=i + 1).bytes)
+    db.__exit__(None, None, None)
+    doc = cli_json(path)
+    drift = _ids(doc)["index-drift"]
+    assert drift["subject"] == "TIdxNames" and "5 of 50" in drift["message"]
+    assert "Index Usage" in drift["practice"]
+
+    env = raw_env(str(tmp_path / "json"), "1.0")
+    with env.begin(write=True) as txn:
+        for i in range(100):
+            txn.put(b"\0\x01" + struct.pack(">Q", i), b'{"json": "value %d"}' % i)
+    env.close()
+    doc = cli_json(str(tmp_path / "json"), "--threshold", "json_table_warning_bytes=1000")
+    assert _ids(doc)["json-table"]["practice"] == "Serialization Choices: JSON for debugging only"
+    assert "json-table" not in _ids(cli_json(str(tmp_path / "json")))
+
+    path = str(tmp_path / "slots")
+    env = raw_env(path, "1.0", max_readers=5)  # the first opener sizes the reader table
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\x01a", b"b")
+    env.close()
+    code = ("import sys,time; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], readonly=True, map_size=0, "
+            "max_readers=5); t=[e.begin() for _ in range(4)]; print('ready', flush=True); time.sleep(60)")
+    holder = subprocess.Popen([sys.executable, "-c", code, path], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "ready"
+        w = _ids(cli_json(path))["reader-slots"]
+        assert w["figure"] == 80.0 and "Multi-process access" in w["practice"]
+    finally:
+        holder.kill()
+        holder.wait()

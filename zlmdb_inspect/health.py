@@ -175,7 +175,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
                 subject=str(r.pid)))
 
     if env.locking and env.max_readers:
-        in_use = len(snap.readers)
+        in_use = sum(1 for r in snap.readers if not r.own)  # ours lasts milliseconds
         pct = 100.0 * in_use / env.max_readers
         if pct >= th.reader_slots_warning_pct:
             out.append(Warning(

@@ -53,7 +53,10 @@ class Monitor:
             key = (r.pid, r.thread, r.txnid)
             first = self._held.get(key, snap.taken_at)
             seen[key] = first
-            r.held_s = round(snap.taken_at - first, 1) if key in self._held else 0.0
+            if key in self._held:
+                r.held_s = round(snap.taken_at - first, 1)
+            else:  # first seen now: held for less than an interval, or unknown on the first sample
+                r.held_s = 0.0 if len(self.samples) > 1 else None
         self._held = seen
 
     def rates(self) -> Rates:
