@@ -51,6 +51,21 @@ def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
                 assert t.max_value == 5000
 
 
+def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch):
+    """The per-node walk (used where fields are not little-endian) counts the same."""
+    from zlmdb_inspect import pages
+
+    path = str(tmp_path / "deep")
+    _deep_db(path, "1.0", n=6000)
+    with Inspector(path) as ins:
+        fast = ins.snapshot()
+    monkeypatch.setattr(pages, "_LITTLE", False)
+    with Inspector(path) as ins:
+        slow = ins.snapshot()
+    key = lambda s: [(t.slot, t.records, t.overflow_pages, t.overflow_bytes) for t in s.tables]
+    assert key(fast) == key(slow)
+
+
 def test_incremental_refresh_reads_only_what_changed(tmp_path):
     path = str(tmp_path / "inc")
     env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)

@@ -305,7 +305,6 @@ class Inspector:
 
     def _assemble(self, t_start, txn_s, info, readers, problems, method, counts, named,
                   free_pages, free_db_pages, free_records, page_reads, catalog, pf, meta) -> Snapshot:
-        lmdb = _lmdb()
         psize = pf.page_size
         library = ".".join(str(x) for x in self._env.lib_version())
         figures = LmdbFigures(
@@ -360,7 +359,6 @@ class Inspector:
             r.alive = alive.get(r.pid)
             r.name = lockfile.process_name(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
-        del lmdb
         return Snapshot(
             path=self.path, taken_at=t_start, txn_ms=round(txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,

@@ -630,12 +630,3 @@ class TreeWalker:
                 records.append((txnid, count))
         return sum(c for _, c in records), pages, records
 
-
-def count_slots(path: str, txnid: int | None = None, walker: TreeWalker | None = None,
-                want_space: bool = True) -> tuple[PageFile, Meta, WalkResult]:
-    """Convenience: walk a data file's tree at ``txnid`` (or its current meta)."""
-    pf = PageFile(path)
-    meta = pf.meta_for(txnid) if txnid is not None else pf.current_meta()
-    w = walker or TreeWalker()
-    w.want_space = want_space
-    return pf, meta, w.walk(pf, meta)
