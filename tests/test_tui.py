@@ -43,6 +43,19 @@ async def test_overview_and_tables(demo_db, size):
         await _settle(app, pilot)
         assert not app.screen.page.at_end
         assert app.screen.detail is not None and app.screen.detail.decoder.endswith("flatbuffers")
+        await pilot.press("g")
+        await _settle(app, pilot)
+        seen = [r.raw_key for r in app.screen.page.records]
+        await pilot.press("end")  # the DataTable's own end: last row of the window
+        recs.move_cursor(row=recs.row_count - 1)
+        await pilot.press("down")  # past the window: it slides by key, the cursor moves on by one
+        await _settle(app, pilot)
+        cur = app.screen._current()
+        assert cur.raw_key > seen[-1] and cur.raw_key == min(r.raw_key for r in app.screen.page.records
+                                                            if r.raw_key > seen[-1])
+        await pilot.press("up")
+        await _settle(app, pilot)
+        assert app.screen._current().raw_key == seen[-1]
         await pilot.press("escape")
         await _settle(app, pilot)
         await pilot.press("2")

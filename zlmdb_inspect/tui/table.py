@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
+from textual.message import Message
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Input, Static
 
@@ -64,6 +66,26 @@ def hexdump(b: bytes, limit: int = HEX_PREVIEW) -> str:
     return "\n".join(lines)
 
 
+class RecordList(DataTable):
+    """The visible window of records; moving past either end slides the window by key."""
+
+    @dataclass
+    class Edge(Message):
+        direction: str  # "after" or "before"
+
+    def action_cursor_down(self) -> None:
+        if self.row_count and self.cursor_row >= self.row_count - 1:
+            self.post_message(self.Edge("after"))
+            return
+        super().action_cursor_down()
+
+    def action_cursor_up(self) -> None:
+        if self.row_count and self.cursor_row <= 0:
+            self.post_message(self.Edge("before"))
+            return
+        super().action_cursor_up()
+
+
 class TableScreen(Screen):
     BINDINGS = bindings.TABLE
 
@@ -75,11 +97,12 @@ class TableScreen(Screen):
         self.show_hex = False
         self.detail: Record | None = None
         self._start_key = start_key
+        self._land: tuple[str, bytes] | None = None  # where the cursor goes once a slid page arrives
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
         with Horizontal(id="table-body"):
-            yield DataTable(id="records", cursor_type="row", zebra_stripes=True)
+            yield RecordList(id="records", cursor_type="row", zebra_stripes=True)
             with VerticalScroll(id="detail-pane"):
                 yield Static("", id="detail")
         yield Static("", id="table-status")
@@ -137,7 +160,16 @@ class TableScreen(Screen):
                 if r.error:
                     val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
                 t.add_row(key_text(r.key, 30 if self.has_class('narrow') else 46), val, fmt_bytes(r.size), key=str(i))
-        if msg.direction in ("last", "before") and page.records:
+        land, self._land = self._land, None
+        if land is not None and page.records:
+            side, key = land
+            keys = [r.raw_key for r in page.records]
+            if side == "after":
+                row = next((i for i, k in enumerate(keys) if k > key), len(keys) - 1)
+            else:
+                row = max((i for i, k in enumerate(keys) if k < key), default=0)
+            t.move_cursor(row=row, animate=False)
+        elif msg.direction in ("last", "before") and page.records:
             t.move_cursor(row=len(page.records) - 1, animate=False)
         elif msg.direction == "same" and page.records:
             t.move_cursor(row=min(cursor, len(page.records) - 1), animate=False)
@@ -198,6 +230,19 @@ class TableScreen(Screen):
         from rich.console import Group
 
         d.update(Group(head, Text(""), Syntax(text, "json", word_wrap=True, theme="ansi_dark")))
+
+    @on(RecordList.Edge)
+    def _slide(self, msg: RecordList.Edge) -> None:
+        """Keep browsing past the window: load the next half page by key, cursor moving on by one."""
+        p = self.page
+        if p is None or not p.records:
+            return
+        if (msg.direction == "after" and p.at_end) or (msg.direction == "before" and p.at_start):
+            self._status("at the end of the table" if msg.direction == "after" else "at the start of the table")
+            return
+        mid = p.records[len(p.records) // 2].raw_key
+        self._land = (msg.direction, p.records[-1 if msg.direction == "after" else 0].raw_key)
+        self.load(mid[2:], msg.direction)
 
     # -- actions -----------------------------------------------------------------------
 
