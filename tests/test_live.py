@@ -148,3 +148,37 @@ async def test_tui_follows_a_growing_writer(tmp_path):
     assert txnids == sorted(txnids) and txnids[-1] > txnids[0] + 100
     assert len({m for _, m in seen}) >= 2
     assert result["max_held_s"] < interval
+
+
+def test_tables_appear_and_disappear_and_writer_restarts(tmp_path):
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+
+    path = str(tmp_path / "tables")
+    _seed(path, "1.0")
+    add = ("import sys, txaio, zlmdb; txaio.use_asyncio()\n"
+           "sys.path.insert(0, sys.argv[2]); import conftest\n"
+           "db = zlmdb.Database(dbpath=sys.argv[1], maxsize=8 << 20)\n"
+           "t = db.attach_table(conftest.TUsers)\n"
+           "import uuid\n"
+           "with db.begin(write=True) as txn:\n"
+           "    [t.__setitem__((txn, uuid.UUID(int=i + 1)), {'i': i}) for i in range(25)]\n")
+    drop = ("import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=0)\n"
+            "with e.begin(write=True) as txn:\n"
+            "    c = txn.cursor(); ok = c.first()\n"
+            "    while ok:\n"
+            "        ok = c.delete()\n")
+    svc = Service(Options(path=path))
+    try:
+        first = svc.refresh(live=True).snapshot
+        assert [t.name for t in first.tables if t.metadata] == []
+        subprocess.run([sys.executable, "-c", add, path, HERE], check=True)  # a writer comes and goes
+        second = svc.refresh(live=True).snapshot
+        users = [t for t in second.tables if t.name == "TUsers"]
+        assert users and users[0].records == 26  # 25 and the seed record in slot 1
+        subprocess.run([sys.executable, "-c", drop, path], check=True)  # another writer removes the table
+        third = svc.refresh(live=True).snapshot
+        assert not [t for t in third.tables if t.name == "TUsers"]
+        assert third.lmdb.last_txnid > second.lmdb.last_txnid > first.lmdb.last_txnid
+    finally:
+        svc.close()

@@ -101,3 +101,20 @@ async def test_refresh_failure_is_shown_not_fatal(tmp_path, demo_db):
         await _settle(app, pilot)
         title = str(app.screen.query_one("#title", Static).render())
         assert "DAMAGED" in title or "failed" in title
+
+
+async def test_sort_tables_by_records(demo_db):
+    app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        t = app.screen.query_one("#tables-table", DataTable)
+        await pilot.press("s", "s")  # slot -> name -> records (largest first)
+        await _settle(app, pilot)
+        records = [int(str(t.get_row_at(i)[2]).replace(",", "")) for i in range(t.row_count)]
+        assert records == sorted(records, reverse=True)
+        await pilot.press("?")
+        await pilot.pause(0.1)
+        from zlmdb_inspect.tui.app import HelpScreen
+
+        assert isinstance(app.screen, HelpScreen)
+        await pilot.press("escape")

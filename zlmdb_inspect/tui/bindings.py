@@ -10,9 +10,10 @@ APP = [
 OVERVIEW = [
     Binding("r", "refresh", "Refresh", id="overview.refresh"),
     Binding("p", "pause", "Pause/resume", id="overview.pause"),
-    Binding("plus", "interval(0.5)", "Slower", key_display="+", id="overview.slower"),
-    Binding("minus", "interval(-0.5)", "Faster", key_display="-", id="overview.faster"),
+    Binding("plus", "interval(0.5)", "Slower", key_display="+", show=False, id="overview.slower"),
+    Binding("minus", "interval(-0.5)", "Faster", key_display="-", show=False, id="overview.faster"),
     Binding("enter", "open_table", "Open table", id="overview.open_table"),
+    Binding("s", "sort", "Sort", id="overview.sort"),
     Binding("1", "tab('tables')", "Tables", show=False, id="overview.tab_tables"),
     Binding("2", "tab('warnings')", "Warnings", show=False, id="overview.tab_warnings"),
     Binding("3", "tab('readers')", "Readers", show=False, id="overview.tab_readers"),
@@ -43,7 +44,8 @@ HELP_TEXT = """\
   1..5     tabs: tables, warnings, readers, live, environment
   enter    open the selected table (on the Tables tab)
   r        refresh now               p        pause / resume live refresh
-  + / -    slower / faster refresh   click a column header to sort
+  + / -    slower / faster refresh   s        sort tables by the next column
+                                     (or click a column header; again reverses)
 
 [b]Table records[/b]
   up/down  move                      enter    show the record's detail

@@ -169,10 +169,21 @@ class Overview(Screen):
     def _table_selected(self) -> None:
         self.action_open_table()
 
+    SORT_KEYS = ("slot", "name", "records", "bytes", "rate", "description")
+
     @on(DataTable.HeaderSelected, "#tables-table")
     def _sort_tables(self, event: DataTable.HeaderSelected) -> None:
         key = str(event.column_key.value)
-        self._sort = (key, not self._sort[1] if self._sort[0] == key else key in ("records", "bytes", "rate"))
+        self._sort_by(key, not self._sort[1] if self._sort[0] == key else None)
+
+    def action_sort(self) -> None:
+        keys = self.SORT_KEYS
+        self._sort_by(keys[(keys.index(self._sort[0]) + 1) % len(keys)], None)
+
+    def _sort_by(self, key: str, reverse: bool | None) -> None:
+        """Big numbers first for figures, A to Z for text, unless reversed."""
+        self._sort = (key, key in ("records", "bytes", "rate") if reverse is None else reverse)
+        self.notify(f"tables sorted by {key}{' (descending)' if self._sort[1] else ''}", timeout=2)
         if self.refresh_data:
             self._render_tables(self.refresh_data)
 
