@@ -53,6 +53,8 @@ class Service:
     Methods block (LMDB, file I/O): the TUI calls them from thread workers only.
     """
 
+    SAMPLE_EVERY_S = 30.0  # decoding samples of every table is not worth doing at every refresh
+
     def __init__(self, opts: "Options"):
         self.opts = opts
         self.thresholds = health.Thresholds.load(opts.config, opts.thresholds)
@@ -63,7 +65,7 @@ class Service:
         self.monitor = Monitor()
         self.findings = health.Findings()
         self._verify: list[str] | None = None
-        self._sampled_at_txn: int | None = None
+        self._sampled_at: tuple[int, float, tuple] | None = None  # (txnid, monotonic time, tables)
         self._sampled: dict[str, dict] = {}
 
     @property
@@ -100,9 +102,13 @@ class Service:
     def _sample(self, snap: Snapshot) -> None:
         """Decode the first records of each table (again only when the data changed)."""
         self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
-        if self._sampled_at_txn == snap.lmdb.last_txnid:
-            return
-        self._sampled_at_txn = snap.lmdb.last_txnid
+        tables = tuple((t.slot, t.name) for t in snap.tables)
+        now = time.monotonic()
+        last = self._sampled_at
+        if last is not None and (last[0] == snap.lmdb.last_txnid or (
+                now - last[1] < self.SAMPLE_EVERY_S and last[2] == tables)):
+            return  # nothing changed, or a live database sampled moments ago with the same tables
+        self._sampled_at = (snap.lmdb.last_txnid, now, tables)
         stats = self.catalog.sample(self.inspector, snap, self.opts.sample)
         self._sampled = stats
         self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
