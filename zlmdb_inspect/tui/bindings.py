@@ -23,15 +23,15 @@ OVERVIEW = [
 
 TABLE = [
     Binding("escape", "back", "Back", id="table.back"),
-    Binding("home,g", "first", "First", id="table.first"),
-    Binding("end,G", "last", "Last", id="table.last"),
+    Binding("home,g", "first", "First", show=False, id="table.first"),
+    Binding("end,G", "last", "Last", show=False, id="table.last"),
     Binding("pagedown,n", "next_page", "Next", id="table.next"),
     Binding("pageup,b", "prev_page", "Prev", id="table.prev"),
     Binding("j", "jump", "Jump to key", id="table.jump"),
     Binding("slash", "filter", "Filter", key_display="/", id="table.filter"),
-    Binding("c", "copy", "Copy JSON", id="table.copy"),
+    Binding("c", "copy", "Copy JSON", show=False, id="table.copy"),
     Binding("i", "follow", "Follow index", id="table.follow"),
-    Binding("m", "more", "Load full value", id="table.more"),
+    Binding("m", "more", "Load full value", show=False, id="table.more"),
     Binding("x", "toggle_hex", "JSON/hex", id="table.hex"),
 ]
 

@@ -17,6 +17,8 @@ import sys
 import tempfile
 
 SIZE = (120, 40)
+HOLD_SNAPSHOT = ("import sys, time; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], readonly=True, map_size=0); "
+                 "t = e.begin(); print('ready', flush=True); time.sleep(60)")
 
 
 async def capture(path: str, outdir: str) -> list[str]:
@@ -56,6 +58,9 @@ async def capture(path: str, outdir: str) -> list[str]:
         await pilot.press("2")
         await settle(pilot)
         shot("warnings")
+        # a reader that keeps its snapshot while the writer commits: it shows up lagging
+        reader = subprocess.Popen([sys.executable, "-c", HOLD_SNAPSHOT, path], stdout=subprocess.PIPE, text=True)
+        reader.stdout.readline()
         writer = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pilot.press("4")
@@ -66,6 +71,8 @@ async def capture(path: str, outdir: str) -> list[str]:
         await settle(pilot, 0.5)
         shot("readers")
         writer.wait()
+        reader.kill()
+        reader.wait()
         await pilot.press("q")
     return written
 

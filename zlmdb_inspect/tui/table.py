@@ -56,11 +56,13 @@ def key_text(key, width: int = 46) -> str:
     return _short(key if isinstance(key, str) else str(key), width)
 
 
-def hexdump(b: bytes, limit: int = HEX_PREVIEW) -> str:
+def hexdump(b: bytes, limit: int = HEX_PREVIEW, width: int = 80) -> str:
+    """Offset, hex and printable columns, as many bytes a line as ``width`` allows (4 to 16)."""
+    per = max(4, min(16, (width - 12) // 4 // 4 * 4))
     lines = []
-    for off in range(0, min(len(b), limit), 16):
-        chunk = b[off:off + 16]
-        lines.append(f"{off:08x}  {chunk.hex(' '):<47}  " + "".join(chr(c) if 32 <= c < 127 else "." for c in chunk))
+    for off in range(0, min(len(b), limit), per):
+        chunk = b[off:off + per]
+        lines.append(f"{off:08x}  {chunk.hex(' '):<{3 * per - 1}}  " + "".join(chr(c) if 32 <= c < 127 else "." for c in chunk))
     if len(b) > limit:
         lines.append(f"… {len(b) - limit} more bytes")
     return "\n".join(lines)
@@ -220,7 +222,7 @@ class TableScreen(Screen):
             head.append("\nerror: ", style="bold red")
             head.append(rec.error, style="red")
         if self.show_hex:
-            body = hexdump(rec.raw_value or b"")
+            body = hexdump(rec.raw_value or b"", width=self.query_one("#detail-pane").size.width - 2)
             d.update(Text.assemble(head, "\n\nkey  ", rec.raw_key.hex(), "\n\n", body))
             return
         doc = {"key": rec.key, "value": rec.value}
