@@ -21,6 +21,7 @@ import sys
 import threading
 import time
 import uuid
+from dataclasses import dataclass, field
 from typing import Callable
 
 import cbor2
@@ -29,7 +30,7 @@ from zlmdb_inspect import lockfile
 from zlmdb_inspect.errors import DamagedError, InspectError
 from zlmdb_inspect.model import (
     Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
-from zlmdb_inspect.pages import SHORT_KEY_SLOT, PageError, PageFile, TreeWalker
+from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
 
 
 def _lmdb():
@@ -219,48 +220,28 @@ class Inspector:
 
     def snapshot(self) -> Snapshot:
         t_start = time.time()
-        timing: dict[str, float] = {}
+        seen = self.read(self._take)
+        if seen.walk is None:
+            seen.counts = self._cursor_count_subprocess(seen.problems)
+        return self._assemble(t_start, seen)
 
-        def take(txn, pf: PageFile, meta):
-            t0 = time.perf_counter()
-            info = self._env.info()
-            readers = parse_readers(self._env.readers()) if self._locking else []
-            problems: list[Problem] = []
-            method = "pages"
-            counts: dict[int, object] = {}
-            named: list[NamedDb] = []
-            free_pages = free_db_pages = 0
-            free_records: list[tuple[int, int]] = []
-            page_reads = 0
-            try:
-                res = self.walker.walk(pf, meta)
-                counts = res.summary.slots
-                page_reads = res.page_reads
-                if res.cached_subtrees:
-                    method = "pages+cache"
-                free_pages, free_db_pages, free_records = res.free_pages, res.free_db_pages, res.free_records
-                named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
-                                 depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
-                                 overflow_pages=r.overflow_pages) for k, r in res.summary.named_dbs]
-                self.damage = []
-            except PageError as e:
-                self.damage = [str(e)]
-                problems.append(Problem("damaged", f"the page walk stopped: {e}"))
-                method = "cursor"
-            catalog, cat_problems = ([], []) if method == "cursor" else self._catalog(txn)
-            problems += cat_problems
-            timing["txn"] = time.perf_counter() - t0
-            return info, readers, problems, method, counts, named, free_pages, free_db_pages, \
-                free_records, page_reads, catalog, pf, meta
-
-        (info, readers, problems, method, counts, named, free_pages, free_db_pages,
-         free_records, page_reads, catalog, pf, meta) = self.read(take)
-
-        if method == "cursor":
-            counts = self._cursor_count_subprocess(problems)
-        return self._assemble(t_start, timing.get("txn", 0.0), info, readers, problems, method,
-                              counts, named, free_pages, free_db_pages, free_records, page_reads,
-                              catalog, pf, meta)
+    def _take(self, txn, pf: PageFile, meta: Meta) -> "_Seen":
+        """Everything read inside the one read transaction of a snapshot."""
+        t0 = time.perf_counter()
+        seen = _Seen(pf=pf, meta=meta, info=self._env.info(),
+                     readers=parse_readers(self._env.readers()) if self._locking else [])
+        try:
+            seen.walk = self.walker.walk(pf, meta)
+            seen.counts = seen.walk.summary.slots
+            self.damage = []
+        except PageError as e:
+            self.damage = [str(e)]
+            seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
+        if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
+            seen.catalog, problems = self._catalog(txn)
+            seen.problems += problems
+        seen.txn_s = time.perf_counter() - t0
+        return seen
 
     def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
         cat, problems = [], []
@@ -303,8 +284,9 @@ class Inspector:
 
         return {int(k): SlotSpace(records=v) for k, v in json.loads(out.stdout).items()}
 
-    def _assemble(self, t_start, txn_s, info, readers, problems, method, counts, named,
-                  free_pages, free_db_pages, free_records, page_reads, catalog, pf, meta) -> Snapshot:
+    def _assemble(self, t_start: float, seen: "_Seen") -> Snapshot:
+        pf, meta, info, readers, problems = seen.pf, seen.meta, seen.info, seen.readers, seen.problems
+        catalog, counts, walk = seen.catalog, seen.counts, seen.walk
         psize = pf.page_size
         library = ".".join(str(x) for x in self._env.lib_version())
         figures = LmdbFigures(
@@ -318,12 +300,18 @@ class Inspector:
         used = (meta.last_pgno + 1) * psize
         active = [r.txnid for r in readers if r.txnid is not None]
         oldest = min(active + [meta.txnid])
-        reusable = sum(c for t, c in free_records if t < oldest)
+        reusable = sum(c for t, c in walk.free_records if t < oldest) if walk else None
         cap = Capacity(
             map_size=map_size, file_size=os.stat(self.data_path).st_size, used_bytes=used,
-            headroom_bytes=map_size - used, headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
-            free_pages=free_pages, reusable_pages=reusable, free_db_pages=free_db_pages,
+            headroom_bytes=map_size - used,
+            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
+            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
+            free_db_pages=walk.free_db_pages if walk else None,
             used_pct=round(100.0 * used / map_size, 3) if map_size else 100.0)
+        named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
+                         depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
+                         overflow_pages=r.overflow_pages) for k, r in (walk.summary.named_dbs if walk else [])]
+        method = "cursor" if walk is None else "pages+cache" if walk.cached_subtrees else "pages"
 
         by_slot = {c["slot"]: c for c in catalog}
         tables: list[Table] = []
@@ -360,10 +348,25 @@ class Inspector:
             r.name = lockfile.process_name(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
         return Snapshot(
-            path=self.path, taken_at=t_start, txn_ms=round(txn_s * 1000, 3), lmdb=figures,
+            path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
-            zlmdb=bool(catalog), count_method=method, page_reads=page_reads,
+            zlmdb=bool(catalog), count_method=method, page_reads=walk.page_reads if walk else 0,
             short_key_records=short)
+
+
+@dataclass
+class _Seen:
+    """What one read transaction saw, before it is turned into a :class:`Snapshot`."""
+
+    pf: PageFile
+    meta: Meta
+    info: dict
+    readers: list[Reader]
+    walk: WalkResult | None = None  # None: the page walk failed (damage)
+    counts: dict = field(default_factory=dict)
+    catalog: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    txn_s: float = 0.0
 
 
 def _lmdb_message(e: Exception) -> str:

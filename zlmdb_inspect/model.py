@@ -30,9 +30,9 @@ class Capacity:
     used_bytes: int  # (last_pgno + 1) * page_size: LMDB's high-water mark
     headroom_bytes: int
     headroom_pct: float
-    free_pages: int  # on the freelist, as mdb_stat -f counts them
-    reusable_pages: int  # of those, freed before the oldest snapshot still read
-    free_db_pages: int
+    free_pages: int | None  # on the freelist, as mdb_stat -f counts them (None: not readable)
+    reusable_pages: int | None  # of those, freed before the oldest snapshot still read
+    free_db_pages: int | None
     used_pct: float
 
 

@@ -15,7 +15,7 @@ class Sample:
     entries: int
     used_bytes: int
     map_size: int
-    free_pages: int
+    free_pages: int | None
     readers: int
     file_size: int
     tables: dict[int, int]

@@ -450,7 +450,7 @@ class TreeWalker:
         pf.page_reads += n
         if (stored != children).any():
             i = int(np.nonzero(stored != children)[0][0])
-            raise PageError(f"page {kids[i]} stores page number {int(stored[i])}")
+            raise PageError(f"page {kids[i]} stores page number {int(stored[i]) & 0xFFFFFFFFFFFFFFFF}")
         kinds = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
         if (kinds != P_LEAF).any():
             i = int(np.nonzero(kinds != P_LEAF)[0][0])

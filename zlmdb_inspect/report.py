@@ -29,7 +29,7 @@ def check_lines(snap: Snapshot, warnings: list[Warning]) -> list[str]:
     cap = snap.capacity
     counts = {s: sum(1 for w in warnings if w.severity == s) for s in ("critical", "warning", "info")}
     perf = (f"used_pct={cap.used_pct:.2f}%;;; headroom_bytes={cap.headroom_bytes}B "
-            f"free_pages={cap.free_pages} readers={len(snap.readers)} "
+            f"free_pages={'U' if cap.free_pages is None else cap.free_pages} readers={len(snap.readers)} "
             f"last_txnid={snap.lmdb.last_txnid}c")
     head = (f"ZLMDB {status} - {snap.path}: {cap.used_pct:.1f}% of map used, "
             f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info | {perf}")

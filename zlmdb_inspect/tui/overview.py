@@ -241,7 +241,8 @@ class Overview(Screen):
             (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (the writer's map size)\n",
             "used ", (fmt_bytes(c.used_bytes), b), "  headroom ", (fmt_bytes(c.headroom_bytes), b),
             f" ({c.headroom_pct:.1f}%)  file ", (fmt_bytes(c.file_size), b), "\n",
-            "free pages ", (f"{c.free_pages:,}", b), f" ({c.reusable_pages:,} reusable)  map full in ",
+            "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
+            "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  map full in ",
             (eta, b)))
 
     def _render_tables(self, ref: Refresh) -> None:
