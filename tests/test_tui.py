@@ -118,3 +118,41 @@ async def test_sort_tables_by_records(demo_db):
 
         assert isinstance(app.screen, HelpScreen)
         await pilot.press("escape")
+
+
+async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
+    cfg = tmp_path / "inspect.toml"
+    cfg.write_text('[thresholds]\nmap_used_warning_pct = 70\n\n[keymap]\n"overview.tab_warnings" = "w"\n')
+    app = create_app(Service(Options(path=demo_db, config=str(cfg))), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(120, 40)) as pilot:
+        await _settle(app, pilot)
+        await pilot.press("w")
+        await _settle(app, pilot)
+        assert app.screen.query_one("#tabs", TabbedContent).active == "warnings"
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Refresh now", "Toggle live refresh", "Open table", "Help"} <= set(titles)
+        app.screen.query_one("#tables-table", DataTable).move_cursor(row=1)
+        app.screen.action_tab("tables")
+        await pilot.press("enter")
+        await _settle(app, pilot)
+        titles = [c.title for c in app.get_system_commands(app.screen)]
+        assert {"Jump to key", "Filter records", "Export record as JSON", "Follow index"} <= set(titles)
+
+
+def test_slot_names_full_or_bare_find_the_class(tmp_path):
+    import os
+    import sys
+
+    sys.path.insert(0, os.path.dirname(__file__))
+    import app_tables
+
+    from zlmdb_inspect.model import Table
+    from zlmdb_inspect.records import Catalog
+
+    cat = Catalog(Options(path=str(tmp_path), imports=["app_tables"]))
+    full = Table(slot=9, oid="11111111-1111-4111-8111-111111111111", name="app_tables.Pairs",
+                 description=None, creator=None, records=0, metadata=True)
+    bare = Table(slot=9, oid="11111111-1111-4111-8111-111111111111", name="Pairs",
+                 description=None, creator=None, records=0, metadata=True)
+    assert cat.class_for(full) is app_tables.Pairs
+    assert cat.class_for(bare) is app_tables.Pairs

@@ -63,7 +63,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="also run zlmdb's full structural verifier on data.mdb")
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                    help="override a warning threshold (see README)")
-    p.add_argument("--config", metavar="FILE.toml", help="TOML file with a [thresholds] table")
+    p.add_argument("--config", metavar="FILE.toml",
+                   help="TOML file with a [thresholds] table and a [keymap] table (binding id = keys)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="DIR",
                    help="build the demo database in DIR (default: a temporary directory) and open it")
     p.add_argument("--demo-records", type=int, default=2000, metavar="N", help="size of the demo database")

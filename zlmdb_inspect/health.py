@@ -63,7 +63,8 @@ class Thresholds:
 
             with open(config, "rb") as f:
                 data = tomllib.load(f)
-            for k, v in data.get("thresholds", data).items():
+            section = data.get("thresholds", {k: v for k, v in data.items() if not isinstance(v, dict)})
+            for k, v in section.items():
                 t.set(k, str(v))
         for item in overrides:
             if "=" not in item:

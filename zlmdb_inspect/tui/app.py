@@ -44,6 +44,9 @@ class InspectorApp(App[int]):
         return bool(self.last_refresh and any(w.id == "damaged" for w in self.last_refresh.warnings))
 
     def on_mount(self) -> None:
+        keymap = load_keymap(self.service.opts.config)
+        if keymap:
+            self.set_keymap(keymap)
         self.push_screen(Overview())
 
     def action_help(self) -> None:
@@ -80,6 +83,16 @@ class InspectorApp(App[int]):
 
     def on_unmount(self) -> None:
         self.service.close()
+
+
+def load_keymap(config: str | None) -> dict[str, str]:
+    """``[keymap]`` of the TOML config: binding id (see tui/bindings.py) = comma-separated keys."""
+    if not config:
+        return {}
+    import tomllib
+
+    with open(config, "rb") as f:
+        return {str(k): str(v) for k, v in tomllib.load(f).get("keymap", {}).items()}
 
 
 def create_app(service: Service, **kw) -> InspectorApp:
