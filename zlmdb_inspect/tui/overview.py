@@ -6,10 +6,12 @@ import time
 
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
+from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.fmt import fmt_bytes, fmt_duration, fmt_rate
 from zlmdb_inspect.modes import Refresh
 from zlmdb_inspect.tui import bindings
@@ -98,9 +100,10 @@ class Overview(Screen):
         try:
             ref = self.app.service.refresh(live=True)
         except Exception as e:  # noqa: BLE001 - shown on screen, the loop goes on
-            self.post_message(RefreshFailed(f"{type(e).__name__}: {e}" if not str(e).startswith("/") else str(e)))
+            self.post_message(RefreshFailed(str(e) if isinstance(e, InspectError) else f"{type(e).__name__}: {e}"))
             return
-        self.post_message(RefreshDone(ref))
+        if not get_current_worker().is_cancelled:
+            self.post_message(RefreshDone(ref))
 
     def _arm(self) -> None:
         if self.app.paused:

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
+from textual.worker import get_current_worker
 from textual.app import ComposeResult
 from textual.containers import Horizontal, VerticalScroll
 from textual.message import Message
@@ -144,7 +145,8 @@ class TableScreen(Screen):
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
             return
-        self.post_message(PageLoaded(page, direction))
+        if not get_current_worker().is_cancelled:  # a newer request replaced this one
+            self.post_message(PageLoaded(page, direction))
 
     @on(PageLoaded)
     def _page_loaded(self, msg: PageLoaded) -> None:
