@@ -23,6 +23,7 @@ from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, RecordLoaded
 
 PAGE_SIZE = 100
 HEX_PREVIEW = 4096
+TEXT_PREVIEW = 32 * 1024  # characters of pretty JSON rendered before "m shows all"
 
 
 class Prompt(ModalScreen[str | None]):
@@ -101,6 +102,7 @@ class TableScreen(Screen):
         self.detail: Record | None = None
         self._start_key = start_key
         self._land: tuple[str, bytes] | None = None  # where the cursor goes once a slid page arrives
+        self._show_all: bytes | None = None  # key of the record whose whole text is shown
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -231,6 +233,10 @@ class TableScreen(Screen):
         if rec.error and rec.fallback is not None:
             doc["fallback"] = rec.fallback
         text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        if len(text) > TEXT_PREVIEW and self._show_all != rec.raw_key:
+            head.append(f"\n{len(text):,} characters; showing the first {TEXT_PREVIEW:,} (m shows all)",
+                        style="yellow")
+            text = text[:TEXT_PREVIEW] + "\n…"
         from rich.console import Group
 
         d.update(Group(head, Text(""), Syntax(text, "json", word_wrap=True, theme="ansi_dark")))
@@ -307,8 +313,13 @@ class TableScreen(Screen):
 
     def action_more(self) -> None:
         rec = self._current()
-        if rec is not None and rec.truncated:
+        if rec is None:
+            return
+        self._show_all = rec.raw_key
+        if rec.truncated:
             self._load_full(rec.raw_key)
+        else:
+            self._show(rec)
 
     @work(thread=True, exclusive=True, group="record")
     def _load_full(self, raw_key: bytes) -> None:
