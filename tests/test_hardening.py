@@ -122,12 +122,37 @@ def test_huge_value_preview_is_bounded(tmp_path):
         page = svc.catalog.read_page(svc.inspector, t, None, "first", 10)
         rec = page.records[0]
         assert rec.truncated and rec.size == len(blob) and len(rec.raw_value) == PREVIEW_BYTES
-        full = svc.catalog.read_record(svc.inspector, t, rec.raw_key, full=True)
+        full = svc.catalog.read_record(svc.inspector, t, rec.raw_key, preview=None)
         assert full.size == len(blob) and not full.truncated
     finally:
         svc.close()
     r = _timed(path, "--dump", "1")
     assert len(json.loads(r.stdout)["value"]) == 4 + 2 * len(blob)  # "hex:" + every byte
+
+    from zlmdb_inspect.tui.app import create_app
+    from zlmdb_inspect.tui.table import TableScreen
+
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
+    async def drive():
+        async with app.run_test(size=(120, 40)) as pilot:
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.press("enter")
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            assert isinstance(app.screen, TableScreen) and app.screen.detail.truncated
+            t0 = time.monotonic()
+            await pilot.press("m")
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.2)
+            assert time.monotonic() - t0 < 5
+            assert len(app.screen.detail.raw_value) == 8 * PREVIEW_BYTES and app.screen.detail.truncated
+
+    import asyncio
+
+    asyncio.run(drive())
 
 
 def _can_unshare() -> bool:

@@ -341,15 +341,16 @@ class Catalog:
         self._note(table, page.records)
         return page
 
-    def read_record(self, ins: "Inspector", table: Table, raw_key: bytes, full: bool = False) -> Record | None:
-        """One record by its exact key; ``full`` decodes values of any size."""
+    def read_record(self, ins: "Inspector", table: Table, raw_key: bytes,
+                    preview: int | None = PREVIEW_BYTES) -> Record | None:
+        """One record by its exact key, decoding at most ``preview`` bytes of its value (None: all)."""
         codec = self.codec(table)
 
         def body(txn, pf, meta):
             v = txn.get(raw_key)
             if v is None:
                 return None
-            return codec.decode(raw_key, v, None if full else PREVIEW_BYTES)
+            return codec.decode(raw_key, v, preview)
 
         return ins.read(body)
 

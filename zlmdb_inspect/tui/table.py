@@ -17,7 +17,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 
 from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.records import Page, Record
+from zlmdb_inspect.records import PREVIEW_BYTES, Page, Record
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, RecordLoaded
 
@@ -102,7 +102,7 @@ class TableScreen(Screen):
         self.detail: Record | None = None
         self._start_key = start_key
         self._land: tuple[str, bytes] | None = None  # where the cursor goes once a slid page arrives
-        self._show_all: bytes | None = None  # key of the record whose whole text is shown
+        self._more: tuple[bytes, int] | None = None  # (record key, how many times m was pressed)
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -221,7 +221,7 @@ class TableScreen(Screen):
         d = self.query_one("#detail", Static)
         head = Text.assemble(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes")
         if rec.truncated:
-            head.append("  (preview; m loads the full value)", style="yellow")
+            head.append(f"  (first {len(rec.raw_value or b''):,} bytes; m loads more)", style="yellow")
         if rec.error:
             head.append("\nerror: ", style="bold red")
             head.append(rec.error, style="red")
@@ -233,10 +233,10 @@ class TableScreen(Screen):
         if rec.error and rec.fallback is not None:
             doc["fallback"] = rec.fallback
         text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
-        if len(text) > TEXT_PREVIEW and self._show_all != rec.raw_key:
-            head.append(f"\n{len(text):,} characters; showing the first {TEXT_PREVIEW:,} (m shows all)",
-                        style="yellow")
-            text = text[:TEXT_PREVIEW] + "\n…"
+        limit = TEXT_PREVIEW * 8 ** self._more[1] if self._more and self._more[0] == rec.raw_key else TEXT_PREVIEW
+        if len(text) > limit:
+            head.append(f"\n{len(text):,} characters; showing the first {limit:,} (m shows more)", style="yellow")
+            text = text[:limit] + "\n…"
         from rich.console import Group
 
         d.update(Group(head, Text(""), Syntax(text, "json", word_wrap=True, theme="ansi_dark")))
@@ -312,24 +312,26 @@ class TableScreen(Screen):
             self._show(self.detail)
 
     def action_more(self) -> None:
-        rec = self._current()
+        """Show eight times more of the record: bounded steps, so a huge value never freezes the UI."""
+        rec = self._current() if self.detail is None else self.detail
         if rec is None:
             return
-        self._show_all = rec.raw_key
+        steps = self._more[1] + 1 if self._more and self._more[0] == rec.raw_key else 1
+        self._more = (rec.raw_key, steps)
         if rec.truncated:
-            self._load_full(rec.raw_key)
+            self._load_more(rec.raw_key, PREVIEW_BYTES * 8 ** steps)
         else:
             self._show(rec)
 
     @work(thread=True, exclusive=True, group="record")
-    def _load_full(self, raw_key: bytes) -> None:
+    def _load_more(self, raw_key: bytes, preview: int) -> None:
         svc = self.app.service
         try:
-            rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, full=True)
+            rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, preview=preview)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(str(e)))
             return
-        self.post_message(RecordLoaded(rec, True))
+        self.post_message(RecordLoaded(rec, rec is not None and not rec.truncated))
 
     @on(RecordLoaded)
     def _record_loaded(self, msg: RecordLoaded) -> None:
