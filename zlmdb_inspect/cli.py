@@ -34,7 +34,7 @@ class Options:
     thresholds: list[str] = field(default_factory=list)
     config: str | None = None
     verify: bool = False
-    sample: int = 50
+    sample: int = 200  # records decoded per table for the health rules
 
 
 def build_parser() -> argparse.ArgumentParser:

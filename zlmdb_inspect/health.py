@@ -93,7 +93,6 @@ class Findings:
     """What other parts learned that rules turn into warnings (sampling, live history)."""
 
     eta_full_s: float | None = None
-    held_s: dict[int, float] = field(default_factory=dict)  # pid -> seconds held
     undecodable: dict[str, int] = field(default_factory=dict)  # table -> failed records seen
     pickle_tables: list[str] = field(default_factory=list)
     json_tables: dict[str, int] = field(default_factory=dict)  # table -> bytes
@@ -150,7 +149,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
     for r in snap.readers:
         if r.txnid is None or r.own:
             continue
-        held = found.held_s.get(r.pid) if r.held_s is None else r.held_s
+        held = r.held_s  # observed across refreshes by the monitor; None in a single run
         long_lag = r.lag is not None and r.lag > th.reader_lag_warning_txns
         long_held = held is not None and held > th.reader_held_warning_s
         if r.alive is False:

@@ -122,7 +122,6 @@ class Inspector:
         self._pf: PageFile | None = None
         self.walker = TreeWalker()
         self._lock = threading.Lock()
-        self.damage: list[str] = []
         try:
             self._open_pagefile()
         except PageError as e:
@@ -233,9 +232,7 @@ class Inspector:
         try:
             seen.walk = self.walker.walk(pf, meta)
             seen.counts = seen.walk.summary.slots
-            self.damage = []
         except PageError as e:
-            self.damage = [str(e)]
             seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)

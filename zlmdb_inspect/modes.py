@@ -109,12 +109,12 @@ class Service:
                 now - last[1] < self.SAMPLE_EVERY_S and last[2] == tables)):
             return  # nothing changed, or a live database sampled moments ago with the same tables
         self._sampled_at = (snap.lmdb.last_txnid, now, tables)
-        stats = self.catalog.sample(self.inspector, snap, self.opts.sample)
+        stats, pages = self.catalog.sample(self.inspector, snap, self.opts.sample)
         self._sampled = stats
         self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
         self.findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
         self.findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
-        self.findings.index_drift = self.catalog.index_drift(self.inspector, snap)
+        self.findings.index_drift = self.catalog.index_drift(self.inspector, snap, pages)
 
 
 def open_service(opts: "Options") -> Service:

@@ -392,31 +392,36 @@ class Catalog:
 
     # -- sampling for health rules -------------------------------------------------
 
-    def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> dict[str, dict]:
-        """Decode the first ``n`` records of every table: errors, pickle and JSON values."""
+    def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:
+        """Decode the first ``n`` records of every table: errors, pickle and JSON values.
+
+        Returns the statistics by table label, and the pages read (for :meth:`index_drift`).
+        """
         out: dict[str, dict] = {}
+        pages: dict[int, Page] = {}
         for t in snap.tables:
             if t.slot == 0 or not t.records:
                 continue
-            page = self.read_page(ins, t, None, "first", n)
+            page = pages[t.slot] = self.read_page(ins, t, None, "first", n)
             recs = page.records
             errors = sum(1 for r in recs if r.error)
             decs = [r.decoder.split("|")[-1] for r in recs]
             pickle = bool(recs) and sum(1 for d in decs if "pickle" in d) * 2 >= len(recs)
             json_vals = bool(recs) and sum(1 for d in decs if d.endswith("json")) * 2 >= len(recs)
-            if self.codec(t).klass is not None:
+            codec = self.codec(t)
+            if codec.klass is not None:
                 from zlmdb import _types
 
-                json_vals = json_vals or issubclass(self.codec(t).klass, _types._JsonValuesMixin)
-                pickle = pickle or self.codec(t).pickle
+                json_vals = json_vals or issubclass(codec.klass, _types._JsonValuesMixin)
+                pickle = pickle or codec.pickle
             avg = sum(r.size for r in recs) / len(recs) if recs else 0
             out[t.label()] = {"slot": t.slot, "sampled": len(recs), "errors": errors,
                               "pickle": pickle, "json": json_vals,
                               "est_bytes": int(avg * t.records) + t.overflow_bytes,
-                              "decoder": self.codec(t).name}
-        return out
+                              "decoder": codec.name}
+        return out, pages
 
-    def index_drift(self, ins: "Inspector", snap: Snapshot, sample: int = 200) -> list[tuple[str, str]]:
+    def index_drift(self, ins: "Inspector", snap: Snapshot, pages: dict[int, Page]) -> list[tuple[str, str]]:
         """Index-like tables (values are oids of another table's records), checked by sampling.
 
         An index's target is the table whose keys hold the sampled values; entries
@@ -426,7 +431,9 @@ class Catalog:
         found: list[tuple[str, str]] = []
         by_slot = {t.slot: t for t in snap.tables if t.slot}
         for t in by_slot.values():
-            page = self.read_page(ins, t, None, "first", sample)
+            page = pages.get(t.slot)
+            if page is None:
+                continue
             targets = [r.raw_value for r in page.records if r.raw_value is not None
                        and len(r.raw_value) in (8, 16) and r.points_to is not None]
             if not page.records or len(targets) < len(page.records):
