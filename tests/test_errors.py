@@ -28,6 +28,10 @@ def _case(tmp_path, name: str) -> str:
         data.write_bytes(b"")
     elif name == "random-bytes":
         data.write_bytes(os.urandom(256 * 1024))
+    elif name == "other-byte-order":
+        raw = bytearray(8192)
+        raw[24:28] = struct.pack(">I" if struct.pack("=I", 1)[0] == 1 else "<I", 0xBEEFC0DE)
+        data.write_bytes(bytes(raw))
     else:
         build_orm_db(str(p), "1.0", n=200)
         raw = bytearray(data.read_bytes())
@@ -40,7 +44,8 @@ def _case(tmp_path, name: str) -> str:
     return str(p)
 
 
-CASES = ["missing", "regular-file", "empty-dir", "zero-length", "random-bytes", "damaged-meta"]
+CASES = ["missing", "regular-file", "empty-dir", "zero-length", "random-bytes", "damaged-meta",
+         "other-byte-order"]
 
 
 @pytest.mark.parametrize("case", CASES)

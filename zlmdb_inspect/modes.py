@@ -136,7 +136,7 @@ def run_report(opts: "Options", mode: str) -> int:
         print(to_json(ref.to_dict(live=False)))
         return 0
     if mode == "check":
-        print("\n".join(check_lines(ref.snapshot, ref.warnings)))
+        print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds)))
         return health.exit_code(ref.warnings)
     sys.stdout.write(prometheus_text(ref.snapshot, ref.warnings))
     return 0

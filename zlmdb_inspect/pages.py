@@ -191,6 +191,15 @@ class PageFile:
         for off in (16, 24):
             if _U32.unpack_from(self.buf, off)[0] == MDB_MAGIC:
                 return off
+        swapped = struct.unpack(("<" if _E == ">" else ">") + "I", struct.pack(_E + "I", MDB_MAGIC))[0]
+        for off in range(0, 64, 4):
+            word = _U32.unpack_from(self.buf, off)[0]
+            if word == swapped:
+                raise PageError("an LMDB file written on a machine of the other byte order; "
+                                "LMDB files only open on the architecture that wrote them")
+            if word == MDB_MAGIC:
+                raise PageError(f"an LMDB file with a {off}-byte page header (a 32-bit build?), "
+                                "which this inspector does not read")
         raise PageError("not an LMDB data file (no LMDB magic in the first meta page)")
 
     def _read_meta(self, index: int, psize: int) -> Meta:

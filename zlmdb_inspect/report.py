@@ -23,12 +23,16 @@ def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
     return json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
 
 
-def check_lines(snap: Snapshot, warnings: list[Warning]) -> list[str]:
-    """Nagios/Icinga plugin output: a status line, then one line per warning, worst first."""
+def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> list[str]:
+    """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
+    from zlmdb_inspect.health import Thresholds
+
+    th = thresholds or Thresholds()
     status = worst(warnings).upper()
     cap = snap.capacity
     counts = {s: sum(1 for w in warnings if w.severity == s) for s in ("critical", "warning", "info")}
-    perf = (f"used_pct={cap.used_pct:.2f}%;;; headroom_bytes={cap.headroom_bytes}B "
+    perf = (f"used_pct={cap.used_pct:.2f}%;{th.map_used_warning_pct:g};{th.map_used_critical_pct:g};0;100 "
+            f"headroom_bytes={cap.headroom_bytes}B;;;0;{cap.map_size} "
             f"free_pages={'U' if cap.free_pages is None else cap.free_pages} readers={len(snap.readers)} "
             f"last_txnid={snap.lmdb.last_txnid}c")
     head = (f"ZLMDB {status} - {snap.path}: {cap.used_pct:.1f}% of map used, "
