@@ -220,6 +220,10 @@ class Inspector:
     def snapshot(self) -> Snapshot:
         t_start = time.time()
         seen = self.read(self._take)
+        if seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
+            # a writer started while we read without a reader slot: pages may have been
+            # reused under us; read again, now taking part in its locking
+            seen = self.read(self._take)
         if seen.walk is None:
             seen.counts = self._cursor_count_subprocess(seen.problems)
         return self._assemble(t_start, seen)
