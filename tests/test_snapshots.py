@@ -39,7 +39,11 @@ async def _settle(pilot):
     ((), "overview"),
     (("2",), "warnings"),
     (("5",), "environment"),
+    (("3",), "readers"),
+    (("4",), "live"),
     (("down", "down", "down", "down", "enter"), "table"),
+    (("down", "down", "down", "down", "enter", "down", "x"), "record-hex"),
+    (("question_mark",), "help"),
 ])
 def test_screens(fixed_db, snap_compare, keys, name):
     async def run_before(pilot):

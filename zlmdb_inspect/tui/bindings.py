@@ -37,22 +37,29 @@ TABLE = [
 
 HELP_TEXT = """\
 [b]Everywhere[/b]
-  q        quit                      ?        this help
-  ctrl+p   command palette
+  q            quit
+  ?            this help (escape closes it)
+  ctrl+p       command palette
 
 [b]Overview[/b]
-  1..5     tabs: tables, warnings, readers, live, environment
-  enter    open the selected table (on the Tables tab)
-  r        refresh now               p        pause / resume live refresh
-  + / -    slower / faster refresh   s        sort tables by the next column
-                                     (or click a column header; again reverses)
+  1 .. 5       tabs: tables, warnings, readers, live, environment
+  enter        open the selected table (Tables tab)
+  r            refresh now
+  p            pause / resume the live refresh
+  + / -        slower / faster refresh
+  s            sort the tables by the next column (or click one)
 
 [b]Table records[/b]
-  up/down  move                      enter    show the record's detail
-  n, pgdn  next page (by key)        b, pgup  previous page
-  g, home  first page                G, end   last page
-  j        jump to a key or prefix   /        filter on the decoded text
-  c        copy the record as JSON   i        index record: go to its target
-  m        load the full value       x        detail as JSON or hex
-  escape   back to the overview
+  up / down    move; past either end the window slides on by key
+  n, pgdn      next page              b, pgup      previous page
+  g, home      first page             G, end       last page
+  j            jump to a key or key prefix
+  /            filter on the decoded text
+  x            detail as JSON or as hex
+  m            show more of a large record
+  c            copy the record as JSON
+  i            index record: open the record it points to
+  escape       back to the overview
+
+Keys can be remapped by binding id in the --config file's \\[keymap] table.
 """
