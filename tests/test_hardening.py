@@ -232,3 +232,64 @@ async def test_tui_says_damaged_before_browsing(tmp_path):
         from zlmdb_inspect.tui.overview import Overview
 
         assert isinstance(app.screen, Overview)  # no browsing of a damaged tree
+
+
+def _corpus(tmp_path) -> dict[str, str]:
+    """Odd but openable databases, for the TUI."""
+    out = {}
+    p = str(tmp_path / "bad-content")
+    env = raw_env(p, "1.0")
+    with env.begin(write=True) as txn:
+        txn.put(b"\0", b"short")
+        txn.put(b"\0\0\0\x01", b"\xff not cbor")
+        txn.put(b"\0\x01\xff\xfe", b"\xa1")
+    env.close()
+    out["bad-content"] = p
+    p = str(tmp_path / "named")
+    env = raw_env(p, "0.9", max_dbs=2)
+    db = env.open_db(b"sub")
+    with env.begin(write=True) as txn:
+        txn.put(b"k", b"v", db=db)
+    env.close()
+    out["named-0.9"] = p
+    p = str(tmp_path / "no-lock")
+    build_orm_db(p, "1.0", n=30)
+    os.remove(os.path.join(p, "lock.mdb"))
+    out["no-lock"] = p
+    p = str(tmp_path / "empty-env")
+    env = raw_env(p, "1.0")
+    env.close()
+    out["empty-env"] = p
+    return out
+
+
+async def test_tui_on_odd_databases(tmp_path):
+    from textual.widgets import DataTable
+
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.tui.app import create_app
+    from zlmdb_inspect.tui.overview import Overview
+
+    for name, path in _corpus(tmp_path).items():
+        before, files = sha(path), listing(path)
+        app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
+        async with app.run_test(size=(80, 24)) as pilot:
+            await pilot.pause(0.2)
+            await app.workers.wait_for_complete()
+            await pilot.pause(0.1)
+            ov = app.screen
+            assert isinstance(ov, Overview) and ov.failures == [], name
+            assert ov.refresh_data is not None, name
+            rows = ov.query_one("#tables-table", DataTable).row_count
+            if rows:
+                await pilot.press("enter")
+                await pilot.pause(0.2)
+                await app.workers.wait_for_complete()
+                await pilot.pause(0.1)
+                await pilot.press("G", "x", "escape")
+                await pilot.pause(0.1)
+            for tab in "12345":
+                await pilot.press(tab)
+            await pilot.press("q")
+        assert sha(path) == before and listing(path) == files, name

@@ -156,8 +156,12 @@ class Overview(Screen):
         t = self.query_one("#tables-table", DataTable)
         if t.row_count == 0:
             return
-        slot = int(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
-        table = self.refresh_data.snapshot.table_by_slot(slot)
+        key = str(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        if key.startswith("db:"):
+            self.notify("A named LMDB database of a plain environment: its entries are counted, "
+                        "not browsed (it is not a zlmdb table).", severity="warning")
+            return
+        table = self.refresh_data.snapshot.table_by_slot(int(key))
         if table is None:
             return
         if self.app.damaged:
