@@ -73,3 +73,16 @@ def test_truncated_file_is_damaged_not_a_crash(tmp_path):
     r = run_cli(path, "--check")
     assert r.returncode in (2, 3)
     assert sha(path) == before
+
+
+def test_usage_and_config_errors_are_unknown(tmp_path):
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=5)
+    bad = tmp_path / "bad.toml"
+    bad.write_text("x = [")
+    for args in (["--bogus"], ["--threshold", "nope=1"], ["--config", str(tmp_path / "missing.toml")],
+                 ["--config", str(bad)], ["--limit", "-1", "--dump", "TUsers"], ["--json", "--check"]):
+        r = run_cli(path, *args)
+        assert r.returncode == 3, args
+        lines = r.stderr.strip().splitlines()
+        assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: "), (args, r.stderr)

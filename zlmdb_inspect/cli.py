@@ -37,8 +37,15 @@ class Options:
     sample: int = 200  # records decoded per table for the health rules
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage errors are UNKNOWN (exit 3) too, as monitoring plugins report them."""
+
+    def error(self, message: str):  # type: ignore[override]
+        self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = _Parser(
         prog=PROG,
         description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect.")
@@ -100,6 +107,8 @@ def main(argv: list[str] | None = None) -> int:
             return fail("no database path given (try --demo)")
         else:
             path = args.path
+        if args.limit is not None and args.limit < 0:
+            return fail("--limit takes a number of records, 0 or more")
         opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, config=args.config, verify=args.verify)

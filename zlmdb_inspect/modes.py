@@ -57,7 +57,12 @@ class Service:
 
     def __init__(self, opts: "Options"):
         self.opts = opts
-        self.thresholds = health.Thresholds.load(opts.config, opts.thresholds)
+        try:
+            self.thresholds = health.Thresholds.load(opts.config, opts.thresholds)
+        except OSError as e:
+            raise InspectError(f"--config {opts.config}: {e.strerror or e}") from None
+        except ValueError as e:  # tomllib's errors are ValueErrors too
+            raise InspectError(f"{'--config ' + opts.config if opts.config else '--threshold'}: {e}") from None
         from zlmdb_inspect.records import Catalog  # imports the application's modules first
 
         self.catalog: Catalog = Catalog(opts)
