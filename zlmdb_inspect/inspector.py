@@ -109,7 +109,7 @@ def parse_readers(text: str) -> list[Reader]:
 
 
 class Inspector:
-    """One read-only view of an environment; not safe for concurrent use."""
+    """One read-only view of an environment. Calls are serialised by a lock (workers share it)."""
 
     SNAPSHOT_RETRIES = 5
 

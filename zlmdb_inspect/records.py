@@ -275,7 +275,8 @@ class Catalog:
     # -- reading -----------------------------------------------------------------
 
     def read_page(self, ins: "Inspector", table: Table, anchor: bytes | None, direction: str,
-                  n: int, text_filter: str | None = None, scan_limit: int = 20000) -> Page:
+                  n: int, text_filter: str | None = None, scan_limit: int = 20000,
+                  preview: int | None = PREVIEW_BYTES) -> Page:
         """``n`` records of ``table``.
 
         direction: ``first``; ``last``; ``from`` (keys >= anchor); ``after`` (keys > anchor);
@@ -320,7 +321,7 @@ class Catalog:
                 if not in_table(k):
                     break
                 scanned += 1
-                rec = codec.decode(k, cur.value(), PREVIEW_BYTES)
+                rec = codec.decode(k, cur.value(), preview)
                 if keep(rec):
                     out.append(rec)
                 ok = cur.prev() if backwards else cur.next()
@@ -356,39 +357,18 @@ class Catalog:
 
     def iter_records(self, ins: "Inspector", table: Table, from_key: str | None,
                      limit: int | None, batch: int = 1000) -> Iterator[Record]:
-        """All (or ``limit``) records, in batches of short transactions, full values."""
+        """All (or ``limit``) records with their full values, a short transaction per batch."""
         anchor = self.parse_key(table, from_key) if from_key else None
         direction = "from" if anchor is not None else "first"
         done = 0
-        prefix = _slot_prefix(table.slot)
-        codec = self.codec(table)
         while limit is None or done < limit:
             want = batch if limit is None else min(batch, limit - done)
-
-            def body(txn, pf, meta, anchor=anchor, direction=direction, want=want):
-                cur = txn.cursor()
-                ok = cur.set_range(prefix + (anchor or b""))
-                if ok and direction == "after" and cur.key() == prefix + anchor:
-                    ok = cur.next()
-                out = []
-                while ok and len(out) < want:
-                    k = cur.key()
-                    if k[:2] != prefix:
-                        break
-                    out.append(codec.decode(k, cur.value(), None))
-                    ok = cur.next()
-                return out
-
-            recs = ins.read(body)
-            self._note(table, recs)
-            if not recs:
+            page = self.read_page(ins, table, anchor, direction, want, scan_limit=want, preview=None)
+            yield from page.records
+            done += len(page.records)
+            if page.at_end or not page.records:
                 return
-            for r in recs:
-                yield r
-            done += len(recs)
-            anchor, direction = recs[-1].raw_key[2:], "after"
-            if len(recs) < want:
-                return
+            anchor, direction = page.records[-1].raw_key[2:], "after"
 
     # -- sampling for health rules -------------------------------------------------
 
