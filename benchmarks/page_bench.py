@@ -4,7 +4,8 @@ Builds tables of 1,000 and 1,000,000 records in one database and reads 100
 records at the start and at the end of each, through the inspector
 (``Catalog.read_page``: one short read transaction, ``set_range`` by key, decoded)
 and through zlmdb's own ``select(limit=100)`` / ``select(reverse=True, limit=100)``,
-measured in the same run. Prints milliseconds and ratios.
+measured in the same run, and the position of the last page ("records N–M of T", counted from
+the B-tree's pages). Prints milliseconds and ratios.
 
     python benchmarks/page_bench.py
 """
@@ -82,12 +83,17 @@ def main() -> None:
             table = svc.catalog.resolve_table(snap, klass.__name__)
             fi = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "first", 100))
             la = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "last", 100))
+            last_key = svc.catalog.read_page(svc.inspector, table, None, "last", 100).records[0].raw_key
+            pos = best(lambda: svc.catalog.position(svc.inspector, table, last_key))
+            assert svc.catalog.position(svc.inspector, table, last_key) == table.records - 100
             svc.close()
-            results.append((klass.__doc__, fi, la, zf, zl))
-        print(f"{'table':>18} {'first page':>11} {'last page':>10} {'zlmdb first':>12} {'zlmdb last':>11} {'ratio':>6}")
-        for name, fi, la, zf, zl in results:
-            print(f"{name:>18} {fi:>9.2f}ms {la:>8.2f}ms {zf:>10.2f}ms {zl:>9.2f}ms {(fi + la) / (zf + zl):>5.2f}x")
-        (_, f1, l1, _, _), (_, f2, l2, _, _) = results
+            results.append((klass.__doc__, fi, la, zf, zl, pos))
+        print(f"{'table':>18} {'first page':>11} {'last page':>10} {'zlmdb first':>12} {'zlmdb last':>11} "
+              f"{'ratio':>6} {'position':>9}")
+        for name, fi, la, zf, zl, pos in results:
+            print(f"{name:>18} {fi:>9.2f}ms {la:>8.2f}ms {zf:>10.2f}ms {zl:>9.2f}ms "
+                  f"{(fi + la) / (zf + zl):>5.2f}x {pos:>7.2f}ms")
+        (_, f1, l1, _, _, _), (_, f2, l2, _, _, _) = results
         print(f"1M-record table vs 1K-record table: first page {f2 / f1:.2f}x, last page {l2 / l1:.2f}x")
 
 

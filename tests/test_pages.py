@@ -111,3 +111,21 @@ def test_damaged_pages_are_reported_not_crashed(tmp_path, where):
     r = run_cli(path, "--check", "--verify", timeout=60)
     assert r.returncode == 2 and "damaged" in r.stdout
     assert sha(path) == before
+
+
+def test_rank_equals_cursor_positions(tmp_path, fmt):
+    path = str(tmp_path / "rank")
+    _deep_db(path, fmt, n=8000)
+    with Inspector(path) as ins:
+        snap = ins.snapshot()
+        assert snap.lmdb.depth >= 4
+
+        def keys(txn, pf, meta):
+            return list(txn.cursor().iternext(values=False))
+
+        all_keys = ins.read(keys)
+        probes = all_keys[::397] + [all_keys[-1], b"\0", b"\x00\x03", b"\x00\x03\xff", b"\xff\xff"]
+        for k in probes:
+            expected = sum(1 for x in all_keys if x < k)
+            got = ins.read(lambda txn, pf, meta, k=k: ins.walker.rank(pf, meta, k))
+            assert got == expected, k

@@ -39,6 +39,8 @@ async def test_overview_and_tables(demo_db, size):
         await pilot.press("G")
         await _settle(app, pilot)
         assert app.screen.page.at_end
+        status = str(app.screen.query_one("#table-status", Static).render())
+        assert "records 1,501–1,600 of 1,600" in status, status
         await pilot.press("b")
         await _settle(app, pilot)
         assert not app.screen.page.at_end

@@ -319,7 +319,7 @@ class TreeWalker:
         self.cache: dict[tuple[int, int], TreeSummary] = {}
         self._seen: set[tuple[int, int]] = set()
 
-    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
+    def _begin(self, pf: PageFile, meta: Meta) -> None:
         self._pf = pf
         self._limit = meta.last_pgno
         self._scan_all = bool(meta.main.flags & MDB_DUPSORT)
@@ -328,6 +328,57 @@ class TreeWalker:
         self._cache_hits = 0
         self._seen = set()
         self._visited: set[int] = set()
+
+    def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
+        """How many entries of the main tree have keys below ``key`` (a record's position).
+
+        Descends to the leaf that holds ``key``, adding the entries of every subtree to the
+        left: leaves by their header, branch subtrees by their (cached, on 1.0) summaries.
+        """
+        self._begin(pf, meta)
+        if meta.main.root == P_INVALID:
+            return 0
+        if self._scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth, below = meta.main.root, 1, 0
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, self._limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                lo, hi = 0, n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if pf.node_key(pgno, pf.node(pgno, mid)) < key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                return below + lo
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            lo, hi = 1, n  # the last child whose separator is <= key (node 0 has none)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if pf.node_key(pgno, pf.node(pgno, mid)) <= key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            chosen = lo - 1
+            for i in range(chosen + 1):
+                off = pf.node(pgno, i)
+                lo16, hi16, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
+                child = lo16 | (hi16 << 16) | (nfl << 32)
+                if i == chosen:
+                    pgno = child
+                    break
+                if depth + 1 == meta.main.depth:
+                    cf, cl, cu, _ = pf.header(child, self._limit, "a branch node")
+                    below += pf.numkeys(child, cl, cu)
+                else:
+                    below += self._subtree(child, depth + 1, meta.main.depth).entries
+            depth += 1
+
+    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
+        self._begin(pf, meta)
         reads0 = pf.page_reads
         summary = TreeSummary()
         if meta.main.root != P_INVALID:

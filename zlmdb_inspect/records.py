@@ -370,6 +370,20 @@ class Catalog:
                 return
             anchor, direction = page.records[-1].raw_key[2:], "after"
 
+    def position(self, ins: "Inspector", table: Table, raw_key: bytes) -> int | None:
+        """The 0-based position of a record in its table, from the B-tree's page counts."""
+        from zlmdb_inspect.pages import PageError
+
+        prefix = _slot_prefix(table.slot)
+
+        def body(txn, pf, meta):
+            try:
+                return ins.walker.rank(pf, meta, raw_key) - ins.walker.rank(pf, meta, prefix)
+            except PageError:
+                return None
+
+        return ins.read(body)
+
     # -- sampling for health rules -------------------------------------------------
 
     def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:

@@ -35,3 +35,9 @@ class PageFailed(Message):
 class RecordLoaded(Message):
     record: Record | None
     full: bool
+
+
+@dataclass
+class PositionFound(Message):
+    key: bytes  # the first record of the page it was asked for
+    index: int | None  # its 0-based position in the table

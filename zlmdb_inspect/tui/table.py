@@ -19,7 +19,7 @@ from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.model import Table
 from zlmdb_inspect.records import PREVIEW_BYTES, Page, Record
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, RecordLoaded
+from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, RecordLoaded
 
 PAGE_SIZE = 100
 HEX_PREVIEW = 4096
@@ -103,6 +103,7 @@ class TableScreen(Screen):
         self._start_key = start_key
         self._land: tuple[str, bytes] | None = None  # where the cursor goes once a slid page arrives
         self._more: tuple[bytes, int] | None = None  # (record key, how many times m was pressed)
+        self._position: int | None = None  # index of the page's first record in the table
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -179,11 +180,29 @@ class TableScreen(Screen):
             t.move_cursor(row=len(page.records) - 1, animate=False)
         elif msg.direction == "same" and page.records:
             t.move_cursor(row=min(cursor, len(page.records) - 1), animate=False)
+        self._position = None
         self._status()
         if page.records:
+            self._locate(page.records[0].raw_key)
             self._show(page.records[t.cursor_row if msg.direction in ("last", "before") else 0])
         else:
             self.query_one("#detail", Static).update("No records" + (" match the filter." if self.filter else "."))
+
+    @work(thread=True, exclusive=True, group="position")
+    def _locate(self, raw_key: bytes) -> None:
+        svc = self.app.service
+        try:
+            index = svc.catalog.position(svc.inspector, self.table, raw_key)
+        except Exception:  # noqa: BLE001 - the position is a nicety; the page is what matters
+            index = None
+        if not get_current_worker().is_cancelled:
+            self.post_message(PositionFound(raw_key, index))
+
+    @on(PositionFound)
+    def _position_found(self, msg: PositionFound) -> None:
+        if self.page and self.page.records and self.page.records[0].raw_key == msg.key:
+            self._position = msg.index
+            self._status()
 
     @on(PageFailed)
     def _page_failed(self, msg: PageFailed) -> None:
@@ -193,9 +212,13 @@ class TableScreen(Screen):
         p = self.page
         parts = []
         if p is not None:
-            where = ("whole table" if p.at_start and p.at_end else "first page" if p.at_start
-                     else "last page" if p.at_end else "middle")
-            parts.append(f"{len(p.records)} records shown ({where})")
+            if self._position is not None and p.records and not self.filter:
+                parts.append(f"records {self._position + 1:,}–{self._position + len(p.records):,} "
+                             f"of {self.table.records:,}")
+            else:
+                where = ("whole table" if p.at_start and p.at_end else "first page" if p.at_start
+                         else "last page" if p.at_end else "middle")
+                parts.append(f"{len(p.records)} records shown ({where})")
             if self.filter:
                 parts.append(f"filter {self.filter!r}: {p.scanned:,} records scanned")
         if extra:
