@@ -129,3 +129,15 @@ def test_rank_equals_cursor_positions(tmp_path, fmt):
             expected = sum(1 for x in all_keys if x < k)
             got = ins.read(lambda txn, pf, meta, k=k: ins.walker.rank(pf, meta, k))
             assert got == expected, k
+
+
+def test_key_at_inverts_rank(tmp_path, fmt):
+    path = str(tmp_path / "keyat")
+    _deep_db(path, fmt, n=8000)
+    with Inspector(path) as ins:
+        ins.snapshot()
+        all_keys = ins.read(lambda txn, pf, meta: list(txn.cursor().iternext(values=False)))
+        for i in list(range(0, len(all_keys), 311)) + [len(all_keys) - 1]:
+            got = ins.read(lambda txn, pf, meta, i=i: ins.walker.key_at(pf, meta, i))
+            assert got == all_keys[i], i
+        assert ins.read(lambda txn, pf, meta: ins.walker.key_at(pf, meta, len(all_keys))) is None

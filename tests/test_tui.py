@@ -41,6 +41,18 @@ async def test_overview_and_tables(demo_db, size):
         assert app.screen.page.at_end
         status = str(app.screen.query_one("#table-status", Static).render())
         assert "records 1,501–1,600 of 1,600" in status, status
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        await pilot.press(*"50%", "enter")
+        await _settle(app, pilot)
+        status = str(app.screen.query_one("#table-status", Static).render())
+        assert "records 801–900 of 1,600" in status, status
+        await pilot.press("j")
+        await pilot.pause(0.1)
+        await pilot.press(*"#1234", "enter")
+        await _settle(app, pilot)
+        status = str(app.screen.query_one("#table-status", Static).render())
+        assert "records 1,234–1,333 of 1,600" in status, status
         await pilot.press("b")
         await _settle(app, pilot)
         assert not app.screen.page.at_end

@@ -370,12 +370,44 @@ class TreeWalker:
                 if i == chosen:
                     pgno = child
                     break
-                if depth + 1 == meta.main.depth:
-                    cf, cl, cu, _ = pf.header(child, self._limit, "a branch node")
-                    below += pf.numkeys(child, cl, cu)
-                else:
-                    below += self._subtree(child, depth + 1, meta.main.depth).entries
+                below += self._entries(child, depth + 1, meta.main.depth)
             depth += 1
+
+    def key_at(self, pf: PageFile, meta: Meta, index: int) -> bytes | None:
+        """The key of the entry at 0-based ``index`` in the main tree (the inverse of :meth:`rank`)."""
+        self._begin(pf, meta)
+        if meta.main.root == P_INVALID or not 0 <= index < meta.main.entries:
+            return None
+        if self._scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth = meta.main.root, 1
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, self._limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                if index >= n:
+                    raise PageError(f"leaf {pgno} holds {n} entries, fewer than its parents count")
+                return pf.node_key(pgno, pf.node(pgno, index))
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            for i in range(n):
+                off = pf.node(pgno, i)
+                lo16, hi16, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
+                child = lo16 | (hi16 << 16) | (nfl << 32)
+                size = self._entries(child, depth + 1, meta.main.depth)
+                if index < size or i == n - 1:
+                    pgno = child
+                    break
+                index -= size
+            depth += 1
+
+    def _entries(self, pgno: int, depth: int, max_depth: int) -> int:
+        """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
+        if depth == max_depth:
+            _, lower, upper, _ = self._pf.header(pgno, self._limit, "a branch node")
+            return self._pf.numkeys(pgno, lower, upper)
+        self._visited = set()  # each subtree is checked for cycles on its own
+        return self._subtree(pgno, depth, max_depth).entries
 
     def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
         self._begin(pf, meta)

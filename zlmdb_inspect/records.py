@@ -384,6 +384,21 @@ class Catalog:
 
         return ins.read(body)
 
+    def key_at(self, ins: "Inspector", table: Table, index: int) -> bytes | None:
+        """The key (after the slot prefix) of the record at 0-based ``index`` of the table."""
+        from zlmdb_inspect.pages import PageError
+
+        prefix = _slot_prefix(table.slot)
+
+        def body(txn, pf, meta):
+            try:
+                key = ins.walker.key_at(pf, meta, ins.walker.rank(pf, meta, prefix) + max(0, index))
+            except PageError:
+                return None
+            return key[2:] if key is not None and key[:2] == prefix else None
+
+        return ins.read(body)
+
     # -- sampling for health rules -------------------------------------------------
 
     def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:

@@ -53,7 +53,7 @@ HELP_TEXT = """\
   up / down    move; past either end the window slides on by key
   n, pgdn      next page              b, pgup      previous page
   g, home      first page             G, end       last page
-  j            jump to a key or key prefix
+  j            jump to a key or key prefix, a record (#1000) or 50%
   /            filter on the decoded text
   x            detail as JSON or as hex
   m            show more of a large record

@@ -304,6 +304,16 @@ class TableScreen(Screen):
         def go(text: str | None) -> None:
             if not text:
                 return
+            text = text.strip()
+            if text.startswith("#") or text.endswith("%"):
+                try:
+                    n = float(text.strip("#%").replace(",", ""))
+                except ValueError:
+                    self._status(f"not a position: {text!r}")
+                    return
+                index = int(n) - 1 if text.startswith("#") else int(self.table.records * n / 100)
+                self._jump_to_index(min(max(index, 0), max(self.table.records - 1, 0)))
+                return
             try:
                 key = self.app.service.catalog.parse_key(self.table, text)
             except Exception as e:  # noqa: BLE001
@@ -311,7 +321,23 @@ class TableScreen(Screen):
                 return
             self.load(key, "from")
 
-        self.app.push_screen(Prompt("Jump to key or key prefix (UUID, number, date, text, or hex:…):"), go)
+        self.app.push_screen(Prompt("Jump to a key or key prefix (UUID, number, date, text, hex:…), "
+                                    "a record number (#1000) or a position (50%):"), go)
+
+    @work(thread=True, exclusive=True, group="page")
+    def _jump_to_index(self, index: int) -> None:
+        svc = self.app.service
+        try:
+            key = svc.catalog.key_at(svc.inspector, self.table, index)
+            if key is None:
+                self.post_message(PageFailed(f"no record at position {index + 1:,}"))
+                return
+            page = svc.catalog.read_page(svc.inspector, self.table, key, "from", PAGE_SIZE, self.filter)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(PageLoaded(page, "from"))
 
     def action_filter(self) -> None:
         def go(text: str | None) -> None:
