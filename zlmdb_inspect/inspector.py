@@ -194,6 +194,8 @@ class Inspector:
                 self._follow_writer()
             except PageError as e:
                 raise DamagedError(f"{self.path}: {e}") from None
+            except OSError as e:  # the database went away or became unreadable
+                raise InspectError(f"{self.path}: {e.strerror or e}") from None
             last_err: Exception | None = None
             for _ in range(self.SNAPSHOT_RETRIES):
                 try:
