@@ -18,6 +18,19 @@ async def _settle(app, pilot):
     await pilot.pause(0.1)
 
 
+def _status(app) -> str:
+    return str(app.screen.query_one("#table-status", Static).render())
+
+
+async def _jump(app, pilot, text: str) -> str:
+    """Type ``text`` into the records screen's jump prompt; the status line afterwards."""
+    await pilot.press("j")
+    await pilot.pause(0.1)
+    await pilot.press(*text, "enter")
+    await _settle(app, pilot)
+    return _status(app)
+
+
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_overview_and_tables(demo_db, size):
     before = sha(demo_db)
@@ -39,20 +52,9 @@ async def test_overview_and_tables(demo_db, size):
         await pilot.press("G")
         await _settle(app, pilot)
         assert app.screen.page.at_end
-        status = str(app.screen.query_one("#table-status", Static).render())
-        assert "records 1,501–1,600 of 1,600" in status, status
-        await pilot.press("j")
-        await pilot.pause(0.1)
-        await pilot.press(*"50%", "enter")
-        await _settle(app, pilot)
-        status = str(app.screen.query_one("#table-status", Static).render())
-        assert "records 801–900 of 1,600" in status, status
-        await pilot.press("j")
-        await pilot.pause(0.1)
-        await pilot.press(*"#1234", "enter")
-        await _settle(app, pilot)
-        status = str(app.screen.query_one("#table-status", Static).render())
-        assert "records 1,234–1,333 of 1,600" in status, status
+        assert "records 1,501–1,600 of 1,600" in _status(app)
+        assert "records 801–900 of 1,600" in await _jump(app, pilot, "50%")
+        assert "records 1,234–1,333 of 1,600" in await _jump(app, pilot, "#1234")
         await pilot.press("b")
         await _settle(app, pilot)
         assert not app.screen.page.at_end
@@ -90,10 +92,7 @@ async def test_follow_index_and_jump(demo_db):
         await pilot.press("enter")
         await _settle(app, pilot)
         assert app.screen.table.name == "IndexUsersByName"
-        await pilot.press("j")
-        await pilot.pause(0.1)
-        await pilot.press(*"user000123", "enter")
-        await _settle(app, pilot)
+        await _jump(app, pilot, "user000123")
         assert app.screen.page.records[0].key == "user000123"
         await pilot.press("i")
         await _settle(app, pilot)

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from zlmdb_inspect.fmt import fmt_bytes as _fmt_bytes, fmt_duration as _fmt_duration
+from zlmdb_inspect.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.model import Snapshot
 
 SEVERITY_ORDER = {"critical": 0, "warning": 1, "info": 2}
@@ -119,8 +119,8 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
     if sev:
         out.append(Warning(
             "map-headroom", sev,
-            f"{used:.1f}% of the writer's map ({_fmt_bytes(cap.map_size)}) is used; "
-            f"{_fmt_bytes(cap.headroom_bytes)} left. Raise map_size (maxsize) in the writer before "
+            f"{used:.1f}% of the writer's map ({fmt_bytes(cap.map_size)}) is used; "
+            f"{fmt_bytes(cap.headroom_bytes)} left. Raise map_size (maxsize) in the writer before "
             "writes fail with MapFullError.", PRACTICE["sizing"], figure=used,
             threshold=th.map_used_critical_pct if sev == "critical" else th.map_used_warning_pct))
 
@@ -131,7 +131,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
         if sev:
             out.append(Warning(
                 "map-eta", sev,
-                f"At the current growth rate the map is full in {_fmt_duration(eta)}. Raise map_size "
+                f"At the current growth rate the map is full in {fmt_duration(eta)}. Raise map_size "
                 "or find what is writing.", PRACTICE["mapfull"], figure=round(eta, 1),
                 threshold=th.map_eta_critical_s if sev == "critical" else th.map_eta_warning_s))
 
@@ -142,7 +142,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
             out.append(Warning(
                 "free-pages", "warning",
                 f"{cap.free_pages} pages ({pct:.0f}% of the {used_pages} used) are free but keep the file "
-                f"large ({_fmt_bytes(cap.free_pages * env.page_size)}). A compacting copy "
+                f"large ({fmt_bytes(cap.free_pages * env.page_size)}). A compacting copy "
                 "(mdb_copy -c, or env.copy(path, compact=True)) makes a smaller backup.",
                 PRACTICE["backup"], figure=round(pct, 1), threshold=th.free_pages_warning_pct))
 
@@ -164,7 +164,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
             if long_lag:
                 what.append(f"lags {r.lag} transactions behind")
             if long_held:
-                what.append(f"has held its snapshot for {_fmt_duration(held)}")
+                what.append(f"has held its snapshot for {fmt_duration(held)}")
             out.append(Warning(
                 "long-reader", "warning",
                 f"Reader pid {r.pid}{f' ({r.name})' if r.name else ''} " + " and ".join(what) +
@@ -189,7 +189,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
             out.append(Warning(
                 "large-values", "warning",
                 f"Table {t.label()} stores values larger than half a page on {t.overflow_pages} overflow "
-                f"pages ({_fmt_bytes(t.overflow_bytes)} of values, largest {_fmt_bytes(t.max_value)}). "
+                f"pages ({fmt_bytes(t.overflow_bytes)} of values, largest {fmt_bytes(t.max_value)}). "
                 "Store large blobs outside the database and keep a pointer.",
                 PRACTICE["blobs"], figure=t.max_value, threshold=env.page_size // 2,
                 subject=t.label()))
@@ -219,7 +219,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
         if size >= th.json_table_warning_bytes:
             out.append(Warning(
                 "json-table", "warning",
-                f"Table {table} stores JSON values ({_fmt_bytes(size)}). JSON is for debugging; use "
+                f"Table {table} stores JSON values ({fmt_bytes(size)}). JSON is for debugging; use "
                 "CBOR or FlatBuffers for data at rest.", PRACTICE["json"], figure=size,
                 threshold=th.json_table_warning_bytes, subject=table))
     for table in sorted(found.pickle_tables):

@@ -25,7 +25,6 @@ class Overview(Screen):
 
     def __init__(self) -> None:
         super().__init__()
-        self.refresh_data: Refresh | None = None
         self._timer = None
         self._sort: tuple[str, bool] = ("slot", False)
         self._warning_rows: list = []
@@ -75,10 +74,17 @@ class Overview(Screen):
 
     # -- refresh loop: one worker at a time, timer re-armed after each run ------
 
-    def action_refresh(self) -> None:
+    @property
+    def refresh_data(self) -> Refresh | None:
+        return self.app.last_refresh
+
+    def _disarm(self) -> None:
         if self._timer is not None:
             self._timer.stop()
             self._timer = None
+
+    def action_refresh(self) -> None:
+        self._disarm()
         self._start_refresh()
 
     def _start_refresh(self) -> None:
@@ -106,16 +112,14 @@ class Overview(Screen):
             self.post_message(RefreshDone(ref))
 
     def _arm(self) -> None:
+        self._disarm()
         if self.app.paused:
             return
-        if self._timer is not None:
-            self._timer.stop()
         self._timer = self.set_timer(self.app.interval, self._start_refresh)
 
     @on(RefreshDone)
     def _done(self, msg: RefreshDone) -> None:
         self._busy_since = None
-        self.refresh_data = msg.refresh
         self.app.last_refresh = msg.refresh
         self._render_all(msg.refresh)
         self._arm()
@@ -130,11 +134,7 @@ class Overview(Screen):
 
     def action_pause(self) -> None:
         self.app.paused = not self.app.paused
-        if self.app.paused and self._timer is not None:
-            self._timer.stop()
-            self._timer = None
-        elif not self.app.paused:
-            self._arm()
+        self._arm()  # disarms while paused
         if self.refresh_data:
             self._render_title(self.refresh_data)
 

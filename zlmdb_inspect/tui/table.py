@@ -119,7 +119,8 @@ class TableScreen(Screen):
         if narrow != self.has_class("narrow"):
             self.set_class(narrow, "narrow")
             if self.page is not None:
-                self._page_loaded(PageLoaded(self.page, "same"))
+                t = self.query_one("#records", DataTable)
+                self._render_rows(t.cursor_row)
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < 110, "narrow")
@@ -141,9 +142,15 @@ class TableScreen(Screen):
     # -- loading -------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="page")
-    def load(self, anchor: bytes | None, direction: str) -> None:
+    def load(self, anchor: bytes | None, direction: str, index: int | None = None) -> None:
+        """A page by key; with ``index``, from the record at that position (found by page counts)."""
         svc = self.app.service
         try:
+            if index is not None:
+                anchor = svc.catalog.key_at(svc.inspector, self.table, index)
+                if anchor is None:
+                    self.post_message(PageFailed(f"no record at position {index + 1:,}"))
+                    return
             page = svc.catalog.read_page(svc.inspector, self.table, anchor, direction, PAGE_SIZE, self.filter)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
@@ -154,39 +161,43 @@ class TableScreen(Screen):
     @on(PageLoaded)
     def _page_loaded(self, msg: PageLoaded) -> None:
         page = msg.page
-        t = self.query_one("#records", DataTable)
-        cursor = t.cursor_row
         if not page.records and self.page is not None and msg.direction in ("after", "before"):
             self._status("no more records that way")
             return
         self.page = page
-        with self.app.batch_update():
-            t.clear()
-            for i, r in enumerate(page.records):
-                val = Text(_short(r.value), style="red" if r.error else "")
-                if r.error:
-                    val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
-                t.add_row(key_text(r.key, 30 if self.has_class('narrow') else 46), val, fmt_bytes(r.size), key=str(i))
+        row = 0
         land, self._land = self._land, None
-        if land is not None and page.records:
+        keys = [r.raw_key for r in page.records]
+        if land is not None and keys:
             side, key = land
-            keys = [r.raw_key for r in page.records]
             if side == "after":
                 row = next((i for i, k in enumerate(keys) if k > key), len(keys) - 1)
             else:
                 row = max((i for i, k in enumerate(keys) if k < key), default=0)
-            t.move_cursor(row=row, animate=False)
-        elif msg.direction in ("last", "before") and page.records:
-            t.move_cursor(row=len(page.records) - 1, animate=False)
-        elif msg.direction == "same" and page.records:
-            t.move_cursor(row=min(cursor, len(page.records) - 1), animate=False)
+        elif msg.direction in ("last", "before") and keys:
+            row = len(keys) - 1
+        self._render_rows(row)
         self._position = None
         self._status()
-        if page.records:
-            self._locate(page.records[0].raw_key)
-            self._show(page.records[t.cursor_row if msg.direction in ("last", "before") else 0])
+        if keys:
+            self._locate(keys[0])
         else:
             self.query_one("#detail", Static).update("No records" + (" match the filter." if self.filter else "."))
+
+    def _render_rows(self, cursor: int) -> None:
+        """The page's rows (keys narrower on a narrow screen), cursor at ``cursor``, its detail shown."""
+        t = self.query_one("#records", DataTable)
+        width = 30 if self.has_class("narrow") else 46
+        with self.app.batch_update():
+            t.clear()
+            for i, r in enumerate(self.page.records):
+                val = Text(_short(r.value))
+                if r.error:
+                    val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
+                t.add_row(key_text(r.key, width), val, fmt_bytes(r.size), key=str(i))
+        if self.page.records:
+            t.move_cursor(row=min(cursor, len(self.page.records) - 1), animate=False)
+            self._show(self._current())
 
     @work(thread=True, exclusive=True, group="position")
     def _locate(self, raw_key: bytes) -> None:
@@ -312,7 +323,7 @@ class TableScreen(Screen):
                     self._status(f"not a position: {text!r}")
                     return
                 index = int(n) - 1 if text.startswith("#") else int(self.table.records * n / 100)
-                self._jump_to_index(min(max(index, 0), max(self.table.records - 1, 0)))
+                self.load(None, "from", index=min(max(index, 0), max(self.table.records - 1, 0)))
                 return
             try:
                 key = self.app.service.catalog.parse_key(self.table, text)
@@ -323,21 +334,6 @@ class TableScreen(Screen):
 
         self.app.push_screen(Prompt("Jump to a key or key prefix (UUID, number, date, text, hex:…), "
                                     "a record number (#1000) or a position (50%):"), go)
-
-    @work(thread=True, exclusive=True, group="page")
-    def _jump_to_index(self, index: int) -> None:
-        svc = self.app.service
-        try:
-            key = svc.catalog.key_at(svc.inspector, self.table, index)
-            if key is None:
-                self.post_message(PageFailed(f"no record at position {index + 1:,}"))
-                return
-            page = svc.catalog.read_page(svc.inspector, self.table, key, "from", PAGE_SIZE, self.filter)
-        except Exception as e:  # noqa: BLE001
-            self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
-            return
-        if not get_current_worker().is_cancelled:
-            self.post_message(PageLoaded(page, "from"))
 
     def action_filter(self) -> None:
         def go(text: str | None) -> None:
