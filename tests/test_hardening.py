@@ -16,6 +16,7 @@ import zlmdb
 from textual.widgets import Static
 
 from conftest import build_orm_db, listing, raw_env, run_cli, sha
+from tui_helpers import settle
 
 LIMIT_S = 10
 
@@ -135,18 +136,14 @@ def test_huge_value_preview_is_bounded(tmp_path):
     app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
     async def drive():
         async with app.run_test(size=(120, 40)) as pilot:
-            await pilot.pause(0.2)
+            await settle(pilot)
             await app.workers.wait_for_complete()
             await pilot.press("enter")
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.1)
+            await settle(pilot)
             assert isinstance(app.screen, TableScreen) and app.screen.detail.truncated
             t0 = time.monotonic()
             await pilot.press("m")
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.2)
+            await settle(pilot)
             assert time.monotonic() - t0 < 5
             assert len(app.screen.detail.raw_value) == 8 * PREVIEW_BYTES and app.screen.detail.truncated
 
@@ -222,13 +219,11 @@ async def test_tui_says_damaged_before_browsing(tmp_path):
     open(data, "wb").write(bytes(raw))
     app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=(120, 40)) as pilot:
-        await pilot.pause(0.2)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
+        await settle(pilot)
         assert app.damaged
         assert "DAMAGED" in str(app.screen.query_one("#title", Static).render())
         await pilot.press("enter")
-        await pilot.pause(0.2)
+        await settle(pilot)
         from zlmdb_inspect.tui.overview import Overview
 
         assert isinstance(app.screen, Overview)  # no browsing of a damaged tree
@@ -275,20 +270,16 @@ async def test_tui_on_odd_databases(tmp_path):
         before, files = sha(path), listing(path)
         app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
         async with app.run_test(size=(80, 24)) as pilot:
-            await pilot.pause(0.2)
-            await app.workers.wait_for_complete()
-            await pilot.pause(0.1)
+            await settle(pilot)
             ov = app.screen
             assert isinstance(ov, Overview) and ov.failures == [], name
             assert ov.refresh_data is not None, name
             rows = ov.query_one("#tables-table", DataTable).row_count
             if rows:
                 await pilot.press("enter")
-                await pilot.pause(0.2)
-                await app.workers.wait_for_complete()
-                await pilot.pause(0.1)
+                await settle(pilot)
                 await pilot.press("G", "x", "escape")
-                await pilot.pause(0.1)
+                await settle(pilot)
             for tab in "12345":
                 await pilot.press(tab)
             await pilot.press("q")

@@ -11,6 +11,7 @@ from zlmdb_inspect.cli import Options
 from zlmdb_inspect.demo import build_demo
 from zlmdb_inspect.modes import Service
 from zlmdb_inspect.tui.app import create_app
+from tui_helpers import settle
 
 FIXED = "/tmp/zlmdb-inspect-snapshot-demo"
 
@@ -30,9 +31,7 @@ def _app(path):
 
 
 async def _settle(pilot):
-    await pilot.pause(0.2)
-    await pilot.app.workers.wait_for_complete()
-    await pilot.pause(0.2)
+    await settle(pilot)
 
 
 @pytest.mark.parametrize("keys,name", [

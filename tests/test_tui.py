@@ -6,6 +6,7 @@ import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
 from conftest import sha
+from tui_helpers import settle
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.modes import Service
 from zlmdb_inspect.tui.app import create_app
@@ -13,9 +14,7 @@ from zlmdb_inspect.tui.table import TableScreen
 
 
 async def _settle(app, pilot):
-    await pilot.pause(0.1)
-    await app.workers.wait_for_complete()
-    await pilot.pause(0.1)
+    await settle(pilot)
 
 
 def _status(app) -> str:
@@ -25,7 +24,7 @@ def _status(app) -> str:
 async def _jump(app, pilot, text: str) -> str:
     """Type ``text`` into the records screen's jump prompt; the status line afterwards."""
     await pilot.press("j")
-    await pilot.pause(0.1)
+    await _settle(app, pilot)
     await pilot.press(*text, "enter")
     await _settle(app, pilot)
     return _status(app)
@@ -126,7 +125,7 @@ async def test_sort_tables_by_records(demo_db):
         records = [int(str(t.get_row_at(i)[2]).replace(",", "")) for i in range(t.row_count)]
         assert records == sorted(records, reverse=True)
         await pilot.press("?")
-        await pilot.pause(0.1)
+        await _settle(app, pilot)
         from zlmdb_inspect.tui.app import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
