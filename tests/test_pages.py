@@ -14,12 +14,12 @@ from zlmdb_inspect.cursor_count import cursor_counts
 from zlmdb_inspect.inspector import Inspector
 
 
-def _deep_db(path, fmt, n=12000):
+def _deep_db(path, fmt, n=12000, big=True):
     env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
     with env.begin(write=True) as txn:
         for i in range(n):
             slot = 1 + (i * 7) % 5
-            txn.put(struct.pack(">HI", slot, i) + b"k" * 380, b"v" * (50 if i % 97 else 5000))
+            txn.put(struct.pack(">HI", slot, i) + b"k" * 380, b"v" * (50 if i % 97 or not big else 5000))
         for i in range(50):
             txn.put(b"\0\x09" + struct.pack(">I", i), b"w")
         txn.put(b"\x07", b"short key")
@@ -51,18 +51,31 @@ def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
                 assert t.max_value == 5000
 
 
-def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch):
-    """The per-node walk (used where fields are not little-endian) counts the same."""
+@pytest.mark.parametrize("big", [True, False], ids=["overflow", "no-overflow"])
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, big):
+    """The per-node walk (used where fields are not little-endian) counts the same as the
+    vectorised one, whatever the size of its batches of leaves."""
     from zlmdb_inspect import pages
 
     path = str(tmp_path / "deep")
-    _deep_db(path, "1.0", n=6000)
+    _deep_db(path, fmt, n=6000, big=big)
+    key = lambda s: [(t.slot, t.records, round(t.pages, 6), t.overflow_pages, t.overflow_bytes, t.max_value)
+                     for t in s.tables]
     with Inspector(path) as ins:
         fast = ins.snapshot()
+        assert fast.lmdb.depth >= 3 and (fast.lmdb.overflow_pages > 0) == big
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert fast.short_key_records == expected.pop(-1)
+        assert {t.slot: t.records for t in fast.tables} == expected
+    for batch in (1, 7):  # a batch per bottom branch page, or a few of them
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves", batch)
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves_nodes", batch)
+        with Inspector(path) as ins:
+            assert key(ins.snapshot()) == key(fast), batch
     monkeypatch.setattr(pages, "_LITTLE", False)
     with Inspector(path) as ins:
         slow = ins.snapshot()
-    key = lambda s: [(t.slot, t.records, t.overflow_pages, t.overflow_bytes) for t in s.tables]
     assert key(fast) == key(slow)
 
 

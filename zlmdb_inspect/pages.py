@@ -49,6 +49,8 @@ _U32 = struct.Struct(_E + "I")
 _U64 = struct.Struct(_E + "Q")
 _LITTLE = sys.byteorder == "little"  # the vectorised walk reads little-endian fields
 
+_KINDS = P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2
+
 # Page-header size -> (format name, data version, pagebase, has txnid)
 ENGINES = {16: ("0.9", 1, 0, False), 24: ("1.0", 3, 24, True)}
 
@@ -164,6 +166,8 @@ class PageFile:
             os.close(fd)
         self.buf = memoryview(self._mm)
         self.np = np.frombuffer(self._mm, dtype=np.uint8)
+        self.np16 = np.frombuffer(self._mm, dtype=np.uint16, count=self.file_size // 2)
+        self.np64 = np.frombuffer(self._mm, dtype=np.uint64, count=self.file_size // 8)
         self.hdrsz = self._detect_header()
         self.format, self.data_version, self.pagebase, self.has_txnid = ENGINES[self.hdrsz]
         m0 = self._read_meta(0, 0)
@@ -180,7 +184,7 @@ class PageFile:
         self.metas = (self._read_meta(0, 0), self._read_meta(1, self.page_size))
 
     def close(self) -> None:
-        self.np = None  # type: ignore[assignment]
+        self.np = self.np16 = self.np64 = None  # type: ignore[assignment]
         self.buf.release()
         try:
             self._mm.close()
@@ -238,6 +242,16 @@ class PageFile:
         raise PageError(f"no meta page carries txnid {txnid}")
 
     # -- raw page access -------------------------------------------------
+
+    def u16s(self, addrs: np.ndarray) -> np.ndarray:
+        """The native 16-bit fields at byte addresses ``addrs`` (checked by the caller), as int64."""
+        if (addrs & 1).any():  # LMDB aligns nodes to 2 bytes; a damaged page may not
+            return self.np[addrs].astype(np.int64) | (self.np[addrs + 1].astype(np.int64) << 8)
+        return self.np16[addrs >> 1].astype(np.int64)
+
+    def pgnos_stored(self, bases: np.ndarray) -> np.ndarray:
+        """The page number each page at byte offset ``bases`` (page-aligned) stores, as int64."""
+        return self.np64[bases >> 3].astype(np.int64)
 
     def _check_pgno(self, pgno: int, limit: int, what: str) -> int:
         if pgno < NUM_METAS or pgno > limit or pgno >= self.pages_in_file:
@@ -446,7 +460,7 @@ class TreeWalker:
                 self._cache_hits += 1
                 return hit
         n = pf.numkeys(pgno, lower, upper)
-        kind = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
+        kind = flags & _KINDS
         if kind == P_LEAF:
             out = TreeSummary(leaf_pages=1)
             self._scan_leaf(pgno, n, out)
@@ -457,7 +471,7 @@ class TreeWalker:
             raise PageError(f"branch page {pgno} has no children")
         out = TreeSummary(branch_pages=1)
         if depth + 1 == max_depth and not self._scan_all and _LITTLE:
-            self._bottom(pgno, n, out)
+            self._bottoms([(pgno, n)], [out])
         else:
             children = []
             for i in range(n):
@@ -468,6 +482,8 @@ class TreeWalker:
                 children.append((child, sep))
             if depth + 1 == max_depth and not self._scan_all:
                 self._leaves(children, out)
+            elif depth + 2 == max_depth and not self._scan_all and _LITTLE:
+                self._bottom_level([c for c, _ in children], depth + 1, max_depth, out)
             else:
                 for child, _ in children:
                     out.merge(self._subtree(child, depth + 1, max_depth))
@@ -484,7 +500,7 @@ class TreeWalker:
                 raise PageError(f"page {child} is reachable twice")
             self._visited.add(child)
             flags, lower, upper, _ = pf.header(child, self._limit, "a branch node")
-            if flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2) != P_LEAF:
+            if flags & _KINDS != P_LEAF:
                 raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
             n = pf.numkeys(child, lower, upper)
             out.leaf_pages += 1
@@ -503,93 +519,187 @@ class TreeWalker:
             sp.leaf_pages += 1
             out.entries += n
 
-    def _bottom(self, pgno: int, n: int, out: TreeSummary) -> None:
-        """A bottom branch page, vectorised: its node table and its leaves' headers at once."""
+    def _bottom_level(self, kids: list[int], depth: int, max_depth: int, out: TreeSummary) -> None:
+        """The bottom branch pages under one page, vectorised together.
+
+        One numpy pass per bottom branch page cost more in call overhead than in work
+        (a 10M-record tree has about 1,800 of them); batching them makes a full walk
+        cost tens of milliseconds, which is what a 0.9-format refresh pays every time.
+        """
         pf = self._pf
-        ps, h = pf.page_size, pf.hdrsz
-        page = pf.np[pgno * ps:(pgno + 1) * ps].astype(np.int64)
-        ptrs = page[h:h + 2 * n:2] | (page[h + 1:h + 2 * n:2] << 8)
-        ptrs = ptrs + pf.pagebase
-        if len(ptrs) != n or (ptrs < h).any() or (ptrs + 8 > ps).any():
-            raise PageError(f"branch page {pgno} has nodes outside its page")
+        batch: list[tuple[int, int]] = []
+        outs: list[TreeSummary] = []
+        keys: list[tuple[int, int]] = []
+        for child in kids:
+            flags, lower, upper, txnid = pf.header(child, self._limit, "a branch node")
+            if flags & _KINDS != P_BRANCH:  # not what belongs here: the general walk says why
+                out.merge(self._subtree(child, depth, max_depth))
+                continue
+            if child in self._visited:
+                raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
+            self._visited.add(child)
+            key = (child, txnid)
+            if pf.has_txnid:
+                self._seen.add(key)
+                hit = self.cache.get(key)
+                if hit is not None:
+                    self._cache_hits += 1
+                    out.merge(hit)
+                    continue
+                sub = TreeSummary(branch_pages=1)
+            else:  # nothing is cached: add straight to the parent's summary
+                sub = out
+                out.branch_pages += 1
+            n = pf.numkeys(child, lower, upper)
+            if n < 1:
+                raise PageError(f"branch page {child} has no children")
+            batch.append((child, n))
+            outs.append(sub)
+            keys.append(key)
+        limit = self.batch_leaves_nodes if self._want_space else self.batch_leaves
+        i = 0
+        while i < len(batch):
+            j, leaves = i, 0
+            while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
+                leaves += batch[j][1]
+                j += 1
+            self._bottoms(batch[i:j], outs[i:j])
+            i = j
+        if pf.has_txnid:
+            for key, sub in zip(keys, outs):
+                self.cache[key] = sub
+                out.merge(sub)
 
-        def u16(offs):
-            return page[offs] | (page[offs + 1] << 8)
+    def _bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
+        """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
 
-        children = u16(ptrs) | (u16(ptrs + 2) << 16) | (u16(ptrs + 4) << 32)
-        ks = u16(ptrs + 6)
-        if (ptrs + 8 + ks > ps).any():
-            raise PageError(f"branch page {pgno}: a key runs past the end of its page")
-        k0 = np.minimum(ptrs + 8, ps - 1)
-        seps = np.where(ks >= 2, (page[k0] << 8) | page[np.minimum(k0 + 1, ps - 1)], SHORT_KEY_SLOT)
+        What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
+        """
+        pf = self._pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        m = len(branches)
+        bpg = np.array([b for b, _ in branches], dtype=np.int64)
+        ns = np.array([n for _, n in branches], dtype=np.int64)
+        total = int(ns.sum())
+        br = np.repeat(np.arange(m), ns)  # each node's branch page
+        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
+        bbase = np.repeat(bpg * ps, ns)
+
+        u16 = pf.u16s
+
+        def first_bad(mask) -> int:
+            return int(np.nonzero(mask)[0][0])
+
+        ptrs = u16(bbase + h + 2 * idx) + pb
+        bad = (ptrs < h) | (ptrs + 8 > ps)
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])} has nodes outside its page")
+        node = bbase + ptrs
+        children = u16(node) | (u16(node + 2) << 16) | (u16(node + 4) << 32)
+        ks = u16(node + 6)
+        bad = ptrs + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])}: a key runs past the end of its page")
+        seps = self._slots_at(node, ks, bbase + ps - 1)
         limit = min(self._limit, pf.pages_in_file - 1)
-        if (children < NUM_METAS).any() or (children > limit).any():
-            bad = int(children[(children < NUM_METAS) | (children > limit)][0])
-            raise PageError(f"branch page {pgno} points at page {bad}, outside the file's pages 2..{limit}")
+        bad = (children < NUM_METAS) | (children > limit)
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"branch page {int(bpg[br[k]])} points at page {int(children[k])}, "
+                            f"outside the file's pages 2..{limit}")
         kids = children.tolist()
         before = len(self._visited)
         self._visited.update(kids)
-        if len(self._visited) != before + n:
-            raise PageError(f"a leaf under branch page {pgno} is reachable twice")
-        whole = pf.np
+        if len(self._visited) != before + total:
+            raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         bases = children * ps
-        stored = np.zeros(n, dtype=np.int64)
-        for b in range(8):
-            stored |= whole[bases + b].astype(np.int64) << (8 * b)
-        flags = whole[bases + h - 6].astype(np.int64) | (whole[bases + h - 5].astype(np.int64) << 8)
-        lower = whole[bases + h - 4].astype(np.int64) | (whole[bases + h - 3].astype(np.int64) << 8)
-        upper = whole[bases + h - 2].astype(np.int64) | (whole[bases + h - 1].astype(np.int64) << 8)
-        pf.page_reads += n
-        if (stored != children).any():
-            i = int(np.nonzero(stored != children)[0][0])
-            raise PageError(f"page {kids[i]} stores page number {int(stored[i]) & 0xFFFFFFFFFFFFFFFF}")
-        kinds = flags & (P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2)
-        if (kinds != P_LEAF).any():
-            i = int(np.nonzero(kinds != P_LEAF)[0][0])
-            raise PageError(f"page {kids[i]} should be a leaf but has flags 0x{int(flags[i]):x}")
-        floor = h - pf.pagebase
-        if (lower < floor).any() or (lower > upper).any() or (upper > ps - pf.pagebase).any():
-            raise PageError(f"a leaf under branch page {pgno} has impossible bounds")
+        stored = pf.pgnos_stored(bases)
+        flags = u16(bases + h - 6)
+        lower = u16(bases + h - 4)
+        upper = u16(bases + h - 2)
+        pf.page_reads += total
+        bad = stored != children
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"page {kids[k]} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
+        bad = (flags & _KINDS) != P_LEAF
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"page {kids[k]} should be a leaf but has flags 0x{int(flags[k]):x}")
+        floor = h - pb
+        bad = (lower < floor) | (lower > upper) | (upper > ps - pb)
+        if bad.any():
+            raise PageError(f"leaf {kids[first_bad(bad)]} has impossible bounds")
         nkeys = (lower - floor) >> 1
-        out.leaf_pages += n
         ov = self._leaf_overflow(bases, nkeys) if self._want_space else None
-        known = np.zeros(n, dtype=bool)
-        if n > 2 and not self._scan_all:
-            known[1:-1] = (seps[1:-1] == seps[2:]) & (seps[1:-1] != SHORT_KEY_SLOT)
+        # A leaf between two separators of one slot holds only that slot (keys are sorted);
+        # the first and last leaf of each branch page take their bounds from the key they hold.
+        known = np.zeros(total, dtype=bool)
+        if total > 1:
+            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
+        known &= idx > 0
         if ov is not None:
             known &= ~ov[3]  # leaves holding named or dup databases: read node by node
-        if not self._scan_all:  # keys are sorted: equal first and last slots decide the rest
-            for i in np.nonzero(~known)[0].tolist():
-                nk = int(nkeys[i])
-                if nk and (ov is None or not ov[3][i]):
-                    first = _slot_of(pf.node_key(kids[i], pf.node(kids[i], 0)))
-                    if first != SHORT_KEY_SLOT and first == _slot_of(pf.node_key(kids[i], pf.node(kids[i], nk - 1))):
-                        seps[i] = first
-                        known[i] = True
+        probe = ~known & (nkeys > 0)
+        if ov is not None:
+            probe &= ~ov[3]
+        unk = np.nonzero(probe)[0]
+        if len(unk):
+            first = self._leaf_key_slots(bases[unk], np.zeros(len(unk), dtype=np.int64), kids, unk)
+            last = self._leaf_key_slots(bases[unk], nkeys[unk] - 1, kids, unk)
+            ok = (first == last) & (first != SHORT_KEY_SLOT)
+            seps[unk[ok]] = first[ok]
+            known[unk[ok]] = True
+        for j, (_, n) in enumerate(branches):
+            outs[j].leaf_pages += n
         if known.any():
             slots, inv = np.unique(seps[known], return_inverse=True)
-            recs = np.bincount(inv, weights=nkeys[known]).tolist()
-            pages = np.bincount(inv).tolist()
+            width = len(slots)
+            comb = br[known] * width + inv  # (branch page, slot) pairs
+            size = m * width
+            pages = np.bincount(comb, minlength=size)
+            recs = np.bincount(comb, weights=nkeys[known], minlength=size)
             if ov is not None:
-                ovp = np.bincount(inv, weights=ov[0][known]).tolist()
-                ovb = np.bincount(inv, weights=ov[1][known]).tolist()
-                mx = np.zeros(len(slots), dtype=np.int64)
-                np.maximum.at(mx, inv, ov[2][known])
-                mx = mx.tolist()
-            for j, slot in enumerate(slots.tolist()):
-                sp = out.slots.get(slot)
+                ovp = np.bincount(comb, weights=ov[0][known], minlength=size)
+                ovb = np.bincount(comb, weights=ov[1][known], minlength=size)
+                mx = np.zeros(size, dtype=np.int64)
+                np.maximum.at(mx, comb, ov[2][known])
+            for c in np.nonzero(pages)[0].tolist():
+                j, s = divmod(c, width)
+                o, slot, r = outs[j], int(slots[s]), int(recs[c])
+                sp = o.slots.get(slot)
                 if sp is None:
-                    sp = out.slots[slot] = SlotSpace()
-                sp.records += int(recs[j])
-                sp.leaf_pages += pages[j]
-                out.entries += int(recs[j])
+                    sp = o.slots[slot] = SlotSpace()
+                sp.records += r
+                sp.leaf_pages += int(pages[c])
+                o.entries += r
                 if ov is not None:
-                    sp.overflow_pages += int(ovp[j])
-                    sp.overflow_bytes += int(ovb[j])
-                    sp.max_value = max(sp.max_value, int(mx[j]))
-                    out.overflow_pages += int(ovp[j])
-        for i in np.nonzero(~known)[0].tolist():
-            self._scan_leaf(kids[i], int(nkeys[i]), out)
+                    sp.overflow_pages += int(ovp[c])
+                    sp.overflow_bytes += int(ovb[c])
+                    sp.max_value = max(sp.max_value, int(mx[c]))
+                    o.overflow_pages += int(ovp[c])
+        for k in np.nonzero(~known)[0].tolist():
+            self._scan_leaf(kids[k], int(nkeys[k]), outs[int(br[k])])
+
+    def _slots_at(self, node, ks, last_byte):
+        """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
+        v = self._pf.u16s(np.minimum(node + 8, last_byte - 1))  # the key's first two bytes, big-endian
+        return np.where(ks >= 2, ((v & 0xFF) << 8) | (v >> 8), SHORT_KEY_SLOT)
+
+    def _leaf_key_slots(self, bases, i, kids, which):
+        """Slot of node ``i`` of each leaf at ``bases`` (``kids[which]`` name them in errors)."""
+        pf = self._pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ptr = pf.u16s(bases + h + 2 * i) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"page {kids[int(which[np.nonzero(bad)[0][0]])]}: a node lies outside its page")
+        node = bases + ptr
+        ks = pf.u16s(node + 6)
+        bad = ptr + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"page {kids[int(which[np.nonzero(bad)[0][0]])]}: a key runs past the end of its page")
+        return self._slots_at(node, ks, bases + ps - 1)
 
     def _leaf_overflow(self, bases, nkeys):
         """Per leaf: overflow pages, overflow bytes, largest value, and whether it needs a node scan.
@@ -598,7 +708,7 @@ class TreeWalker:
         overflow pages show only in their node's flags.
         """
         pf = self._pf
-        ps, h, whole = pf.page_size, pf.hdrsz, pf.np
+        ps, h = pf.page_size, pf.hdrsz
         n = len(bases)
         total = int(nkeys.sum())
         zeros = np.zeros(n, dtype=np.int64)
@@ -607,16 +717,12 @@ class TreeWalker:
         leaf = np.repeat(np.arange(n), nkeys)
         starts = np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
         slot_addr = np.repeat(bases + h, nkeys) + 2 * (np.arange(total) - starts)
-        ptr = whole[slot_addr].astype(np.int64) | (whole[slot_addr + 1].astype(np.int64) << 8)
+        ptr = pf.u16s(slot_addr)
         node = np.repeat(bases, nkeys) + ptr + pf.pagebase
         if (ptr + pf.pagebase < h).any() or (ptr + pf.pagebase + 8 > ps).any():
             raise PageError("a leaf node lies outside its page")
-
-        def u16(a):
-            return whole[a].astype(np.int64) | (whole[a + 1].astype(np.int64) << 8)
-
-        nflags = u16(node + 4)
-        dsize = u16(node) | (u16(node + 2) << 16)
+        nflags = pf.u16s(node + 4)
+        dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
         big = (nflags & F_BIGDATA) != 0
         odd = np.bincount(leaf, weights=((nflags & (F_SUBDATA | F_DUPDATA)) != 0), minlength=n) > 0
         ovpages = np.where(big, (h - 1 + dsize) // ps + 1, 0)
@@ -628,6 +734,10 @@ class TreeWalker:
 
     want_space = True
     _want_space = False
+    #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
+    #: when the tree has overflow values).
+    batch_leaves = 16384
+    batch_leaves_nodes = 2048
 
     def _scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
         """Read every node of a leaf: slots, named databases, overflow values."""
