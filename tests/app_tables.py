@@ -1,6 +1,5 @@
 """An 'application' module for --import tests: tables with odd and failing records."""
 
-import uuid
 
 import zlmdb
 

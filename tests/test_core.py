@@ -7,13 +7,12 @@ import shutil
 import struct
 import subprocess
 import sys
-import uuid
 
 import pytest
 import zlmdb
 from zlmdb import lmdb
 
-from conftest import TUsers, build_orm_db, cli_json, raw_env, run_cli, sha
+from conftest import build_orm_db, cli_json, raw_env, run_cli, sha
 
 
 def test_json_counts_match_zlmdb(orm_db, fmt):

@@ -16,7 +16,7 @@ import zlmdb
 from textual.widgets import Static
 
 from conftest import build_orm_db, listing, raw_env, run_cli, sha
-from tui_helpers import settle
+from zlmdb_inspect.tui.settle import settle
 
 LIMIT_S = 10
 

@@ -104,8 +104,6 @@ def test_incremental_refresh_reads_only_what_changed(tmp_path):
 def test_damaged_pages_are_reported_not_crashed(tmp_path, where):
     path = str(tmp_path / "dmg")
     _deep_db(path, "1.0", n=3000)
-    with Inspector(path) as ins:
-        snap = ins.snapshot()
     data = os.path.join(path, "data.mdb")
     raw = bytearray(open(data, "rb").read())
     psize = 4096

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 
 import pytest
@@ -11,7 +10,7 @@ from zlmdb_inspect.cli import Options
 from zlmdb_inspect.demo import build_demo
 from zlmdb_inspect.modes import Service
 from zlmdb_inspect.tui.app import create_app
-from tui_helpers import settle
+from zlmdb_inspect.tui.settle import settle
 
 FIXED = "/tmp/zlmdb-inspect-snapshot-demo"
 
@@ -30,10 +29,6 @@ def _app(path):
     return app
 
 
-async def _settle(pilot):
-    await settle(pilot)
-
-
 @pytest.mark.parametrize("keys,name", [
     ((), "overview"),
     (("2",), "warnings"),
@@ -46,9 +41,9 @@ async def _settle(pilot):
 ])
 def test_screens(fixed_db, snap_compare, keys, name):
     async def run_before(pilot):
-        await _settle(pilot)
+        await settle(pilot)
         for k in keys:
             await pilot.press(k)
-            await _settle(pilot)
+            await settle(pilot)
 
     assert snap_compare(_app(fixed_db), terminal_size=(120, 40), run_before=run_before)

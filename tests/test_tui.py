@@ -6,15 +6,11 @@ import pytest
 from textual.widgets import DataTable, Static, TabbedContent
 
 from conftest import sha
-from tui_helpers import settle
+from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.modes import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.table import TableScreen
-
-
-async def _settle(app, pilot):
-    await settle(pilot)
 
 
 def _status(app) -> str:
@@ -24,9 +20,9 @@ def _status(app) -> str:
 async def _jump(app, pilot, text: str) -> str:
     """Type ``text`` into the records screen's jump prompt; the status line afterwards."""
     await pilot.press("j")
-    await _settle(app, pilot)
+    await settle(pilot)
     await pilot.press(*text, "enter")
-    await _settle(app, pilot)
+    await settle(pilot)
     return _status(app)
 
 
@@ -35,7 +31,7 @@ async def test_overview_and_tables(demo_db, size):
     before = sha(demo_db)
     app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=size) as pilot:
-        await _settle(app, pilot)
+        await settle(pilot)
         screen = app.screen
         t = screen.query_one("#tables-table", DataTable)
         assert t.row_count == 9  # catalog, 7 tables, the orphan slot
@@ -44,37 +40,37 @@ async def test_overview_and_tables(demo_db, size):
         # open Events (slot 4) and page to its end
         t.move_cursor(row=4)
         await pilot.press("enter")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TableScreen) and app.screen.table.name == "Events"
         recs = app.screen.query_one("#records", DataTable)
         assert recs.row_count == 100
         await pilot.press("G")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert app.screen.page.at_end
         assert "records 1,501–1,600 of 1,600" in _status(app)
         assert "records 801–900 of 1,600" in await _jump(app, pilot, "50%")
         assert "records 1,234–1,333 of 1,600" in await _jump(app, pilot, "#1234")
         await pilot.press("b")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert not app.screen.page.at_end
         assert app.screen.detail is not None and app.screen.detail.decoder.endswith("flatbuffers")
         await pilot.press("g")
-        await _settle(app, pilot)
+        await settle(pilot)
         seen = [r.raw_key for r in app.screen.page.records]
         await pilot.press("end")  # the DataTable's own end: last row of the window
         recs.move_cursor(row=recs.row_count - 1)
         await pilot.press("down")  # past the window: it slides by key, the cursor moves on by one
-        await _settle(app, pilot)
+        await settle(pilot)
         cur = app.screen._current()
         assert cur.raw_key > seen[-1] and cur.raw_key == min(r.raw_key for r in app.screen.page.records
                                                             if r.raw_key > seen[-1])
         await pilot.press("up")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert app.screen._current().raw_key == seen[-1]
         await pilot.press("escape")
-        await _settle(app, pilot)
+        await settle(pilot)
         await pilot.press("2")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert app.screen.query_one("#tabs", TabbedContent).active == "warnings"
         w = app.screen.query_one("#warnings-table", DataTable)
         assert w.row_count >= 2
@@ -85,16 +81,16 @@ async def test_overview_and_tables(demo_db, size):
 async def test_follow_index_and_jump(demo_db):
     app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(pilot)
         t = app.screen.query_one("#tables-table", DataTable)
         t.move_cursor(row=2)  # IndexUsersByName
         await pilot.press("enter")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert app.screen.table.name == "IndexUsersByName"
         await _jump(app, pilot, "user000123")
         assert app.screen.page.records[0].key == "user000123"
         await pilot.press("i")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert isinstance(app.screen, TableScreen) and app.screen.table.name == "Users"
         assert app.screen.page.records[0].value["name"] == "user000123"
 
@@ -106,11 +102,11 @@ async def test_refresh_failure_is_shown_not_fatal(tmp_path, demo_db):
     shutil.copytree(demo_db, path)
     app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=(100, 30)) as pilot:
-        await _settle(app, pilot)
+        await settle(pilot)
         with open(f"{path}/data.mdb", "r+b") as f:  # damage the tree after opening
             f.truncate(4096 * 3)
         await pilot.press("r")
-        await _settle(app, pilot)
+        await settle(pilot)
         title = str(app.screen.query_one("#title", Static).render())
         assert "DAMAGED" in title or "failed" in title
 
@@ -118,14 +114,14 @@ async def test_refresh_failure_is_shown_not_fatal(tmp_path, demo_db):
 async def test_sort_tables_by_records(demo_db):
     app = create_app(Service(Options(path=demo_db)), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(pilot)
         t = app.screen.query_one("#tables-table", DataTable)
         await pilot.press("s", "s")  # slot -> name -> records (largest first)
-        await _settle(app, pilot)
+        await settle(pilot)
         records = [int(str(t.get_row_at(i)[2]).replace(",", "")) for i in range(t.row_count)]
         assert records == sorted(records, reverse=True)
         await pilot.press("?")
-        await _settle(app, pilot)
+        await settle(pilot)
         from zlmdb_inspect.tui.app import HelpScreen
 
         assert isinstance(app.screen, HelpScreen)
@@ -137,16 +133,16 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
     cfg.write_text('[thresholds]\nmap_used_warning_pct = 70\n\n[keymap]\n"overview.tab_warnings" = "w"\n')
     app = create_app(Service(Options(path=demo_db, config=str(cfg))), clock_fn=lambda t: "12:00:00")
     async with app.run_test(size=(120, 40)) as pilot:
-        await _settle(app, pilot)
+        await settle(pilot)
         await pilot.press("w")
-        await _settle(app, pilot)
+        await settle(pilot)
         assert app.screen.query_one("#tabs", TabbedContent).active == "warnings"
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Refresh now", "Toggle live refresh", "Open table", "Help"} <= set(titles)
         app.screen.query_one("#tables-table", DataTable).move_cursor(row=1)
         app.screen.action_tab("tables")
         await pilot.press("enter")
-        await _settle(app, pilot)
+        await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
         assert {"Jump to key", "Filter records", "Export record as JSON", "Follow index"} <= set(titles)
 

@@ -14,6 +14,7 @@ import io
 import json
 import math
 import struct
+import time
 import uuid
 import zlib
 from dataclasses import dataclass
@@ -117,8 +118,6 @@ def _part(b: bytes) -> tuple[Any, str]:
     if n == 8:
         be, le = struct.unpack(">Q", b)[0], struct.unpack("<Q", b)[0]
         if _is_ts(be) and _is_ts(le):  # both plausible: the one nearer to now
-            import time
-
             now = time.time_ns()
             return (ts_iso(be), "timestamp") if abs(be - now) <= abs(le - now) else (ts_iso(le), "timestamp-le")
         if _is_ts(be):

@@ -305,7 +305,7 @@ class Inspector:
         oldest = min(active + [meta.txnid])
         reusable = sum(c for t, c in walk.free_records if t < oldest) if walk else None
         cap = Capacity(
-            map_size=map_size, file_size=os.stat(self.data_path).st_size, used_bytes=used,
+            map_size=map_size, file_size=pf.file_size, used_bytes=used,
             headroom_bytes=map_size - used,
             headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
             free_pages=walk.free_pages if walk else None, reusable_pages=reusable,

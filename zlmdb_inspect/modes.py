@@ -105,21 +105,21 @@ class Service:
                        self._verify, self._sampled)
 
     def _sample(self, snap: Snapshot) -> None:
-        """Decode the first records of each table (again only when the data changed)."""
-        self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
+        """Decode the first records of each table when the data changed, then count every record
+        that failed to decode so far (browsing and dumping add to what sampling finds)."""
         tables = tuple((t.slot, t.name) for t in snap.tables)
         now = time.monotonic()
         last = self._sampled_at
-        if last is not None and (last[0] == snap.lmdb.last_txnid or (
-                now - last[1] < self.SAMPLE_EVERY_S and last[2] == tables)):
-            return  # nothing changed, or a live database sampled moments ago with the same tables
-        self._sampled_at = (snap.lmdb.last_txnid, now, tables)
-        stats, pages = self.catalog.sample(self.inspector, snap, self.opts.sample)
-        self._sampled = stats
+        if last is None or (last[0] != snap.lmdb.last_txnid and (
+                now - last[1] >= self.SAMPLE_EVERY_S or last[2] != tables)):
+            # not when nothing changed, nor on a live database sampled moments ago with the same tables
+            self._sampled_at = (snap.lmdb.last_txnid, now, tables)
+            stats, pages = self.catalog.sample(self.inspector, snap, self.opts.sample)
+            self._sampled = stats
+            self.findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
+            self.findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
+            self.findings.index_drift = self.catalog.index_drift(self.inspector, snap, pages)
         self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
-        self.findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
-        self.findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
-        self.findings.index_drift = self.catalog.index_drift(self.inspector, snap, pages)
 
 
 def open_service(opts: "Options") -> Service:

@@ -47,6 +47,7 @@ _E = "<" if sys.byteorder == "little" else ">"
 _U16 = struct.Struct(_E + "H")
 _U32 = struct.Struct(_E + "I")
 _U64 = struct.Struct(_E + "Q")
+_CHILD = struct.Struct(_E + "3H")
 _LITTLE = sys.byteorder == "little"  # the vectorised walk reads little-endian fields
 
 _KINDS = P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2
@@ -287,6 +288,11 @@ class PageFile:
             raise PageError(f"page {pgno} node {i} lies outside its page")
         return base + off
 
+    def child_pgno(self, off: int) -> int:
+        """The page a branch node at ``off`` points to (48 bits in its size and flags fields)."""
+        lo, hi, nfl = _CHILD.unpack_from(self.buf, off)
+        return lo | (hi << 16) | (nfl << 32)
+
     def node_key(self, pgno: int, off: int) -> bytes:
         ksize = _U16.unpack_from(self.buf, off + 6)[0]
         end = off + 8 + ksize
@@ -378,9 +384,7 @@ class TreeWalker:
                     hi = mid
             chosen = lo - 1
             for i in range(chosen + 1):
-                off = pf.node(pgno, i)
-                lo16, hi16, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
-                child = lo16 | (hi16 << 16) | (nfl << 32)
+                child = pf.child_pgno(pf.node(pgno, i))
                 if i == chosen:
                     pgno = child
                     break
@@ -405,9 +409,7 @@ class TreeWalker:
             if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
                 raise PageError(f"page {pgno} is not a branch page where one belongs")
             for i in range(n):
-                off = pf.node(pgno, i)
-                lo16, hi16, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
-                child = lo16 | (hi16 << 16) | (nfl << 32)
+                child = pf.child_pgno(pf.node(pgno, i))
                 size = self._entries(child, depth + 1, meta.main.depth)
                 if index < size or i == n - 1:
                     pgno = child
@@ -473,19 +475,15 @@ class TreeWalker:
         if depth + 1 == max_depth and not self._scan_all and _LITTLE:
             self._bottoms([(pgno, n)], [out])
         else:
-            children = []
-            for i in range(n):
-                off = pf.node(pgno, i)
-                lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
-                child = lo | (hi << 16) | (nfl << 32)
-                sep = pf.node_key(pgno, off) if i else None
-                children.append((child, sep))
-            if depth + 1 == max_depth and not self._scan_all:
-                self._leaves(children, out)
+            offs = [pf.node(pgno, i) for i in range(n)]
+            kids = [pf.child_pgno(off) for off in offs]
+            if depth + 1 == max_depth and not self._scan_all:  # separators bound the leaves' slots
+                self._leaves([(kid, pf.node_key(pgno, off) if i else None)
+                              for i, (kid, off) in enumerate(zip(kids, offs))], out)
             elif depth + 2 == max_depth and not self._scan_all and _LITTLE:
-                self._bottom_level([c for c, _ in children], depth + 1, max_depth, out)
+                self._bottom_level(kids, depth + 1, max_depth, out)
             else:
-                for child, _ in children:
+                for child in kids:
                     out.merge(self._subtree(child, depth + 1, max_depth))
         if pf.has_txnid:
             self.cache[key] = out
@@ -807,9 +805,7 @@ class TreeWalker:
             pages += 1
             if flags & P_BRANCH:
                 for i in range(n):
-                    off = pf.node(pgno, i)
-                    lo, hi, nfl = struct.unpack_from(_E + "3H", pf.buf, off)
-                    stack.append((lo | (hi << 16) | (nfl << 32), depth + 1))
+                    stack.append((pf.child_pgno(pf.node(pgno, i)), depth + 1))
                 continue
             if not flags & P_LEAF:
                 raise PageError(f"free database page {pgno} has flags 0x{flags:x}")

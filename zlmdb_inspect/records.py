@@ -15,10 +15,9 @@ from __future__ import annotations
 import importlib
 import re
 import struct
-import sys
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from zlmdb_inspect import decode
 from zlmdb_inspect.errors import InspectError
@@ -72,6 +71,19 @@ class Page:
 
 def _slot_prefix(slot: int) -> bytes:
     return struct.pack(">H", slot)
+
+
+def _by_pages(ins: "Inspector", fn: Callable) -> Any:
+    """``fn(walker, pagefile, meta)`` in one read transaction; None where the pages cannot be walked."""
+    from zlmdb_inspect.pages import PageError
+
+    def body(txn, pf, meta):
+        try:
+            return fn(ins.walker, pf, meta)
+        except PageError:
+            return None
+
+    return ins.read(body)
 
 
 class Codec:
@@ -372,30 +384,20 @@ class Catalog:
 
     def position(self, ins: "Inspector", table: Table, raw_key: bytes) -> int | None:
         """The 0-based position of a record in its table, from the B-tree's page counts."""
-        from zlmdb_inspect.pages import PageError
-
         prefix = _slot_prefix(table.slot)
-
-        def body(txn, pf, meta):
-            try:
-                return ins.walker.rank(pf, meta, raw_key) - ins.walker.rank(pf, meta, prefix)
-            except PageError:
-                return None
-
-        return ins.read(body)
+        return _by_pages(ins, lambda w, pf, meta: w.rank(pf, meta, raw_key) - w.rank(pf, meta, prefix))
 
     def key_at(self, ins: "Inspector", table: Table, index: int) -> bytes | None:
         """The key (after the slot prefix) of the record at 0-based ``index`` of the table."""
-        from zlmdb_inspect.pages import PageError
-
         prefix = _slot_prefix(table.slot)
+        key = _by_pages(ins, lambda w, pf, meta: w.key_at(pf, meta, w.rank(pf, meta, prefix) + max(0, index)))
+        return key[2:] if key is not None and key[:2] == prefix else None
+
+    def find_target(self, ins: "Inspector", target: bytes, tables: list[Table]) -> Table | None:
+        """The first of ``tables`` holding a record keyed ``target`` (what an index entry points to)."""
 
         def body(txn, pf, meta):
-            try:
-                key = ins.walker.key_at(pf, meta, ins.walker.rank(pf, meta, prefix) + max(0, index))
-            except PageError:
-                return None
-            return key[2:] if key is not None and key[:2] == prefix else None
+            return next((t for t in tables if txn.get(_slot_prefix(t.slot) + target) is not None), None)
 
         return ins.read(body)
 

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from zlmdb_inspect.model import Table
 from zlmdb_inspect.modes import Refresh
 from zlmdb_inspect.records import Page, Record
 
@@ -41,3 +42,9 @@ class RecordLoaded(Message):
 class PositionFound(Message):
     key: bytes  # the first record of the page it was asked for
     index: int | None  # its 0-based position in the table
+
+
+@dataclass
+class TargetFound(Message):
+    table: Table | None  # None: no table holds the record (a dangling index entry)
+    key: bytes

@@ -25,14 +25,10 @@ async def capture(path: str, outdir: str) -> list[str]:
     from zlmdb_inspect.cli import Options
     from zlmdb_inspect.modes import Service
     from zlmdb_inspect.tui.app import create_app
+    from zlmdb_inspect.tui.settle import settle
 
     written = []
     app = create_app(Service(Options(path=path, interval=1.0)), clock_fn=lambda t: "12:00:00")
-
-    async def settle(pilot, t=0.3):
-        await pilot.pause(t)
-        await app.workers.wait_for_complete()
-        await pilot.pause(0.2)
 
     def shot(name: str) -> None:
         f = os.path.join(outdir, f"{name}.svg")
@@ -64,11 +60,12 @@ async def capture(path: str, outdir: str) -> list[str]:
         writer = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         await pilot.press("4")
-        for _ in range(6):
-            await settle(pilot, 1.0)
+        for _ in range(6):  # let refreshes (every second) see the writer
+            await pilot.pause(1.0)
+        await settle(pilot)
         shot("live")
         await pilot.press("3")
-        await settle(pilot, 0.5)
+        await settle(pilot)
         shot("readers")
         writer.wait()
         reader.kill()

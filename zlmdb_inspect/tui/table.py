@@ -19,7 +19,7 @@ from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.model import Table
 from zlmdb_inspect.records import PREVIEW_BYTES, Page, Record
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, RecordLoaded
+from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, RecordLoaded, TargetFound
 
 PAGE_SIZE = 100
 HEX_PREVIEW = 4096
@@ -393,23 +393,17 @@ class TableScreen(Screen):
 
     @work(thread=True, exclusive=True, group="record")
     def _follow(self, target: bytes, tables: list[Table]) -> None:
-        from zlmdb_inspect.records import _slot_prefix
-
-        def find(txn, pf, meta):
-            for t in tables:
-                if txn.get(_slot_prefix(t.slot) + target) is not None:
-                    return t
-            return None
-
+        svc = self.app.service
         try:
-            table = self.app.service.inspector.read(find)
+            table = svc.catalog.find_target(svc.inspector, target, tables)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(str(e)))
             return
-        self.app.call_from_thread(self._open_target, table, target)
+        self.post_message(TargetFound(table, target))
 
-    def _open_target(self, table: Table | None, target: bytes) -> None:
-        if table is None:
+    @on(TargetFound)
+    def _open_target(self, msg: TargetFound) -> None:
+        if msg.table is None:
             self._status("the record it points to is in no table (a dangling index entry)")
             return
-        self.app.push_screen(TableScreen(table, start_key=target))
+        self.app.push_screen(TableScreen(msg.table, start_key=msg.key))

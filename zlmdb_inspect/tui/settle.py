@@ -1,8 +1,8 @@
-"""Waiting for the TUI by condition, not by fixed sleeps.
+"""Waiting for a headless app by condition, not by fixed sleeps (tests and screenshots).
 
-CI machines are slower and busier than ours: a fixed ``pause(0.2)`` once let a snapshot be taken
-before the tables' DataTable had measured its columns (Textual measures them when the widget is
-next idle), so the screen behind the help box was drawn with columns as wide as their headers.
+A fixed ``pause(0.2)`` once let a snapshot be taken on a slower machine before the tables'
+DataTable had measured its columns (Textual measures them when the widget is next idle), so the
+screen behind the help box was drawn with columns as wide as their headers.
 """
 
 from __future__ import annotations
