@@ -1,0 +1,46 @@
+"""Make strings from outside the program (database, paths, /proc) safe to print.
+
+Used by the report modes and, through ``tui/text.py``, by the TUI: control
+characters and bidi overrides are shown as escapes, never sent to a terminal.
+No Textual or Rich here (report modes must start fast).
+"""
+
+from __future__ import annotations
+
+import re
+
+# C0 (tab and newline too: they break columns and lines), DEL, C1, and the Unicode bidi
+# controls that reorder what follows them on screen (Trojan Source).
+_UNSAFE = re.compile(
+    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+ELLIPSIS = "…"
+
+
+def _escape(m: re.Match[str]) -> str:
+    c = m.group(0)
+    o = ord(c)
+    return f"\\x{o:02x}" if o <= 0xFF else f"\\u{o:04x}"
+
+
+def visible(s: object) -> str:
+    """``s`` as text with every control character and bidi override written as an escape."""
+    text = s if isinstance(s, str) else str(s)
+    return _UNSAFE.sub(_escape, text)
+
+
+def clip(s: str, width: int | None) -> str:
+    """Cut ``s`` to at most ``width`` characters, the last one an ellipsis when cut."""
+    if width is None or len(s) <= width:
+        return s
+    if width <= 0:
+        return ""
+    return s[: width - 1] + ELLIPSIS
+
+
+def safe(s: object, width: int | None = None) -> str:
+    """:func:`visible`, then :func:`clip`: one call for a line of plain text output."""
+    return clip(visible(s), width)
+
+
+def has_unsafe(s: str) -> bool:
+    return _UNSAFE.search(s) is not None
