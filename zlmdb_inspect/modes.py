@@ -126,7 +126,7 @@ class Service:
         decoder raises on, from the last sample and from every record seen failing since."""
         out: dict[str, health.Undecodable] = {}
         cat = self.catalog
-        for label in set(self._sampled) | set(cat.failed):
+        for label in set(self._sampled) | set(list(cat.failed)):
             st = self._sampled.get(label, {})
             u = health.Undecodable(
                 sampled=st.get("sampled", 0), codec_sampled=st.get("undecodable", 0),

@@ -140,9 +140,13 @@ class TableProfile:
 
     def notes(self) -> list[str]:
         """One line per finding, for a table's detail (TUI) and ``--json`` ``sampled``."""
-        out = [f"keys {self.key_codec or 'mixed'}, values {self.value_codec or 'mixed'} "
-               f"({'declared by ' + self.app_class if self.app_class and any(self.declared) else 'inferred'}"
-               f" from {self.sampled} sampled records: {self.where})"]
+        def side(codec: str | None, declared: str | None) -> str:
+            if codec is None:
+                return "mixed"
+            return f"{codec} ({'declared' if codec == declared else 'inferred'})"
+
+        out = [f"keys {side(self.key_codec, self.declared[0])}, values {side(self.value_codec, self.declared[1])}"
+               f", from {self.sampled} sampled records ({self.where})"]
         if self.mixed:
             out.append(self.mixed)
         for side, inf in (("keys", self.keys), ("values", self.values)):
@@ -150,9 +154,11 @@ class TableProfile:
                 out.append(f"{inf.misfits} of {inf.sampled} sampled {side} are not {decode.describe(inf.codec)} "
                            f"like the rest of this table ({inf.example})")
         if self.app_keys_broken:
+            how = (f"the built-in decoder of the declared type ({self.key_codec})" if self.key_codec and
+                   self.key_codec == self.declared[0] else f"the inferred codec ({self.key_codec})"
+                   if self.key_codec else "inspection, record by record")
             out.append(f"the application's key decoder ({self.app_class}) raises on all {self.app_key_failed} "
-                       f"sampled keys ({self.app_key_error}); keys are shown by the built-in decoder of the "
-                       f"declared type ({self.key_codec or 'by inspection'})")
+                       f"sampled keys ({self.app_key_error}); keys are shown by {how}")
         elif self.app_key_failed:
             out.append(f"the application's key decoder raises on {self.app_key_failed} of {self.keys.sampled} "
                        f"sampled keys ({self.app_key_error})")
@@ -394,7 +400,12 @@ class Catalog:
 
     def failures(self, table: str, kind: str) -> int:
         """Records of ``table`` seen failing so far with errors of ``kind``."""
-        return sum(1 for k in self.failed.get(table, {}).values() if k == kind)
+        return list(self.failed.get(table, {}).values()).count(kind)  # a copy: workers add to it
+
+    def notes(self, table: Table) -> list[str]:
+        """What sampling found about the table's decoding, one line each (empty before the first sample)."""
+        prof = self.codec(table).profile
+        return prof.notes() if prof is not None else []
 
     def class_for(self, table: Table) -> type | None:
         if not self.classes:
