@@ -227,3 +227,20 @@ def test_codecs_raise_only_mismatch(b, kc, vc):
             pass
     inf = decode.infer_values([b, b, b])
     assert inf.codec is not None and inf.misfits == 0
+
+
+def test_sample_reaches_the_middle_of_a_big_table(tmp_path, fmt):
+    """First and last pages are clean; damage in the middle is found by the random runs."""
+    path = str(tmp_path / "middle")
+    env = raw_env(path, fmt, map_size=64 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(3000):
+            v = b"\xff not cbor" if 1200 <= i < 1800 else cbor2.dumps({"i": i, "created": 1_767_225_600 + i})
+            txn.put(struct.pack(">HQ", 1, i), v)
+    env.close()
+    doc = _json(path)
+    s = doc["sampled"]["slot 1"]
+    assert s["sampled"] <= 200 and "random keys" in s["where"]
+    assert s["value_codec"] == "cbor" and 0 < s["value_misfits"] == s["undecodable"]
+    w = _undecodable(doc)[("slot 1", "warning")]
+    assert f"{s['undecodable']} of {s['sampled']} sampled records" in w["message"]

@@ -634,60 +634,60 @@ class Catalog:
         return prof, recs
 
     def _sample_raw(self, ins: "Inspector", table: Table, n: int) -> tuple[list[tuple[bytes, bytes, int]], str]:
-        """Up to ``n`` (key, value, value size) triples: all of a small table; else the first and last quarter-``n``
-        and short runs at random positions (found from the B-tree's page counts), in key order.
-        Two short read transactions; values over the preview size are cut to it."""
+        """Up to ``n`` (key, value, value size) triples, in key order, in one short read transaction:
+        all of a small table; else the first and the last quarter-``n`` records and short runs from
+        random keys between them (drawn uniformly between the first and last key, so positions
+        follow the key distribution; a cursor seek each, whatever the table's size or format).
+        Values over the preview size are cut to it."""
         import random
 
         prefix = _slot_prefix(table.slot)
         quarter = max(1, n // 4)
-        runs: list[bytes] = []
         total = table.records
-        if total > n:
-            positions = max(1, min(16, (n - 2 * quarter) // 4))
-            run = max(1, (n - 2 * quarter) // positions)
-            rng = random.Random(table.slot * 7919 + total)
-            picks = sorted(rng.sample(range(quarter, max(quarter + 1, total - quarter - run)),
-                                      min(positions, max(1, total - 2 * quarter - run))))
-
-            def keys_at(w, pf, meta):
-                base = w.rank(pf, meta, prefix)
-                return [w.key_at(pf, meta, base + i) for i in picks]
-
-            runs = [k for k in (_by_pages(ins, keys_at) or []) if k is not None and k[:2] == prefix]
-        else:
-            run = 0
+        positions = max(1, min(16, (n - 2 * quarter) // 4))
+        run = max(1, (n - 2 * quarter) // positions)
+        rng = random.Random(table.slot * 7919 + total)
 
         def body(txn, pf, meta):
             cur = txn.cursor()
             got: dict[bytes, tuple[bytes, int]] = {}
 
-            def take(ok: bool, count: int, backwards: bool = False) -> None:
+            def take(ok: bool, count: int, backwards: bool = False) -> bytes | None:
+                k = None
                 while ok and count > 0:
                     k = cur.key()
                     if k[:2] != prefix:
-                        return
+                        break
                     if k not in got:
                         v = cur.value()
                         got[k] = (bytes(v[:PREVIEW_BYTES + 1]), len(v))
                     count -= 1
                     ok = cur.prev() if backwards else cur.next()
+                return k
 
-            take(cur.set_range(prefix), n if total <= n else quarter)
-            if total > n:
-                end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
-                ok = cur.set_range(end) if end else cur.last()
-                take(cur.prev() if ok else cur.last(), quarter, backwards=True)
-                for k in runs:
-                    take(cur.set_range(k), run)
-            return [(k, v, size) for k, (v, size) in sorted(got.items())]
+            if total <= n:
+                take(cur.set_range(prefix), n)
+                return got, 0
+            take(cur.set_range(prefix), quarter)
+            first = min(got) if got else prefix
+            end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+            ok = cur.set_range(end) if end else cur.last()
+            take(cur.prev() if ok else cur.last(), quarter, backwards=True)
+            last = max(got) if got else prefix
+            runs = 0
+            for target in _between(first, last, positions, rng):
+                if cur.set_range(target):
+                    take(True, run)
+                    runs += 1
+            return got, runs
 
-        pairs = ins.read(body)
+        got, runs = ins.read(body)
+        triples = [(k, v, size) for k, (v, size) in sorted(got.items())]
         if total <= n:
-            where = "all records" if len(pairs) >= total else f"the first {len(pairs)}"
+            where = "all records" if len(triples) >= total else f"the first {len(triples)}"
         else:
-            where = f"first {quarter}, last {quarter}, {len(runs)} random runs of {run}"
-        return pairs, where
+            where = f"first {quarter}, last {quarter}, {runs} runs of {run} from random keys"
+        return triples, where
 
     def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:
         """Learn every table's codec from a sample and decode it: errors, pickle and JSON values.
@@ -762,6 +762,19 @@ class Catalog:
             elif t.records > tgt.records and self.codec(t).klass is not None:
                 found.append((t.label(), f"{t.records} entries for {tgt.records} records of {tgt.label()}"))
         return found
+
+
+def _between(lo: bytes, hi: bytes, count: int, rng) -> list[bytes]:
+    """``count`` random keys between ``lo`` and ``hi``: their common prefix, then 8 random bytes
+    drawn between theirs."""
+    common = 0
+    while common < min(len(lo), len(hi)) and lo[common] == hi[common]:
+        common += 1
+    a = int.from_bytes(lo[common:common + 8].ljust(8, b"\0"), "big")
+    b = int.from_bytes(hi[common:common + 8].ljust(8, b"\0"), "big")
+    if b <= a + 1:
+        return []
+    return [lo[:common] + rng.randrange(a + 1, b).to_bytes(8, "big") for _ in range(count)]
 
 
 def _has_before(cur, prefix: bytes, key: bytes) -> bool:
