@@ -225,8 +225,8 @@ def test_codecs_raise_only_mismatch(b, kc, vc):
             json.dumps(fn(c, b))
         except decode.Mismatch:
             pass
-    inf = decode.infer_values([b, b, b])
-    assert inf.codec is not None and inf.misfits == 0
+    for inf in (decode.infer_values([b, b, b]), decode.infer_keys([b, b, b])):
+        assert inf.codec is not None and inf.misfits == 0
 
 
 def test_sample_reaches_the_middle_of_a_big_table(tmp_path, fmt):

@@ -254,7 +254,8 @@ class Codec:
             try:
                 return decode.key_as(codec, kb), codec, None
             except decode.Mismatch as e:
-                k = decode.decode_key(kb)
+                # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
+                k = decode.Decoded(decode.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
                 return k.value, k.decoder, f"key is not {decode.describe(codec)} like the rest of this table: {e}"
         k = decode.decode_key(kb)
         return k.value, k.decoder, k.error and f"key: {k.error}"
@@ -315,7 +316,7 @@ class Codec:
                 errors.append(f"key: {_exc(e)}")
                 kind = "app"
             if kerr:
-                errors.append(kerr)
+                _add(errors, kerr)
                 kind = "codec"
         fallback = None
         if self.pickle and not self.allow_pickle:
@@ -329,10 +330,19 @@ class Codec:
                 vdec, fallback = "built-in:" + vdec, value
                 kind = kind or "app"
                 if verr:
-                    errors.append(verr)
+                    _add(errors, verr)
                     kind = "codec"
         return Record(raw_key, key, value, f"{kdec}|{vdec}", "; ".join(errors) or None, size,
                       fallback=fallback, raw_value=raw_value, error_kind=kind if errors else None)
+
+
+def _add(errors: list[str], builtin: str) -> None:
+    """Add the built-in codec's error; it replaces the application's when it quotes the same exception."""
+    last = errors[-1].split(": ", 1)[-1] if errors else None
+    if last and last in builtin:
+        errors[-1] = builtin
+    else:
+        errors.append(builtin)
 
 
 def _exc(e: Exception) -> str:
