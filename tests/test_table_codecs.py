@@ -209,7 +209,9 @@ def test_time_hint():
     assert decode.time_hint("last_seen_at", 1_767_225_600) == "2026-01-01T00:00:00.000000000Z"
     assert decode.time_hint("timestamp_ms", 1_767_225_600_123) == "2026-01-01T00:00:00.123000000Z"
     assert decode.time_hint("published", ns) == "2026-01-01T00:00:00.123456789Z"  # by range (ns)
+    assert decode.time_hint("createdAt", 1_767_225_600_000) == "2026-01-01T00:00:00.000000000Z"
     assert decode.time_hint("count", 1_767_225_600) is None  # seconds only by name
+    assert decode.time_hint("format", 1_767_225_600) is None and decode.time_hint("stats", 1_767_225_600) is None
     assert decode.time_hint("oid", 2**52) is None and decode.time_hint("created", True) is None
     assert decode.time_hints({"a": {"expires_at": 1_767_225_600}, "n": 3}) == {
         "a.expires_at": "2026-01-01T00:00:00.000000000Z"}
