@@ -169,7 +169,8 @@ def test_mixed_table_said_once_not_per_record(tmp_path, fmt):
     assert {r["decoder"] for r in recs} == {"oid|cbor", "oid|string"}
     doc = _json(path)
     s = doc["sampled"]["slot 1"]
-    assert s["value_codec"] is None and "values mix codecs" in s["mixed"]
+    assert s["value_codec"] is None and "values mix codecs" in s["mixed"] and s["mixed"] in s["notes"]
+    assert "cbor 20" in s["mixed"] and "string 20" in s["mixed"]
     assert not _undecodable(doc)
 
 
