@@ -247,3 +247,12 @@ def test_sample_reaches_the_middle_of_a_big_table(tmp_path, fmt):
     assert s["value_codec"] == "cbor" and 0 < s["value_misfits"] == s["undecodable"]
     w = _undecodable(doc)[("slot 1", "warning")]
     assert f"{s['undecodable']} of {s['sampled']} sampled records" in w["message"]
+
+
+def test_inspection_reads_printable_utf8_as_text():
+    """Record by record too (tables that mix codecs): an e-mail of 20 characters is text, not bytes20."""
+    assert decode.decode_key(b"user0000@example.org").decoder == "string"
+    assert decode.decode_key(b"name0001").value == "name0001"  # not a little-endian timestamp
+    assert decode.decode_value("sixteen chars ok".encode()).decoder == "string"
+    u = uuid.UUID("c84e3ac7-a953-4322-9f70-d5dc2e675fc7")
+    assert decode.infer_values([u.bytes, uuid.uuid4().bytes]).codec == "uuid"

@@ -155,15 +155,15 @@ def decode_key(b: bytes) -> Decoded:
         n = len(b)
         if n == 0:
             return Decoded("", "empty")
+        s = _printable(b)
+        if s is not None and n > 2:  # printable UTF-8 is text (a 20-character e-mail is not bytes20)
+            return Decoded(s, "string")
         if n == 32 and _plausible_uuid(b[:16]) and _plausible_uuid(b[16:]):
             return Decoded([str(uuid.UUID(bytes=b[:16])), str(uuid.UUID(bytes=b[16:]))], "uuid+uuid")
         if n in (1, 2, 8, 16, 20, 32):
             v, name = _part(b)
             if name != "bytes":
                 return Decoded(v, name)
-        s = _printable(b)
-        if s is not None and n not in (8, 16, 24):
-            return Decoded(s, "string")
         for split in _SPLITS:
             if sum(split) == n:
                 parts, names, off = [], [], 0
@@ -266,7 +266,7 @@ def _decode_value(b: bytes, allow_pickle: bool, fbs, fbs_type, depth: int) -> De
             return Decoded(jsonable(cbor_strict(b)), "cbor")
         except Exception:  # noqa: BLE001
             pass
-    if n in (8, 16):
+    if n in (8, 16) and _printable(b) is None:
         v, name = _part(b)
         return Decoded(v, name)
     if n >= 12:
