@@ -31,6 +31,7 @@ from zlmdb_inspect.errors import DamagedError, InspectError
 from zlmdb_inspect.model import (
     Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
 from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
+from zlmdb_inspect.procmaps import ProcMaps
 
 
 def _lmdb():
@@ -122,6 +123,7 @@ class Inspector:
         self._pf: PageFile | None = None
         self.walker = TreeWalker()
         self._lock = threading.Lock()
+        self.procmaps = ProcMaps(self.data_path)
         try:
             self._open_pagefile()
         except PageError as e:
@@ -299,18 +301,8 @@ class Inspector:
             last_pgno=meta.last_pgno, last_txnid=meta.txnid,
             max_readers=info["max_readers"], num_readers=info["num_readers"] if self._locking else 0,
             locking=self._locking)
-        map_size = meta.map_size or info["map_size"]
-        used = (meta.last_pgno + 1) * psize
-        active = [r.txnid for r in readers if r.txnid is not None]
-        oldest = min(active + [meta.txnid])
-        reusable = sum(c for t, c in walk.free_records if t < oldest) if walk else None
-        cap = Capacity(
-            map_size=map_size, file_size=pf.file_size, used_bytes=used,
-            headroom_bytes=map_size - used,
-            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
-            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
-            free_db_pages=walk.free_db_pages if walk else None,
-            used_pct=round(100.0 * used / map_size, 3) if map_size else 100.0)
+        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
+        cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
                          overflow_pages=r.overflow_pages) for k, r in (walk.summary.named_dbs if walk else [])]
@@ -344,7 +336,6 @@ class Inspector:
         for r in readers:
             if r.txnid is not None:
                 r.lag = meta.txnid - r.txnid
-        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         me = os.getpid()
         for r in readers:
             r.alive = alive.get(r.pid)
@@ -355,6 +346,87 @@ class Inspector:
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
             zlmdb=bool(catalog), count_method=method, page_reads=walk.page_reads if walk else 0,
             short_key_records=short)
+
+
+    LARGEST_LEAF_BUDGET = 20000  # leaf pages read per table when naming its largest records
+
+    def largest_values(self, snap: Snapshot, min_bytes: int, n: int = 3) -> dict[int, list[tuple[str, int]]]:
+        """For each table holding a value of ``min_bytes`` or more: its ``n`` largest records as
+        (key in words, value bytes). Read from the leaves' node headers (no value is read), only
+        for such tables, and cached while the table's figures stay the same."""
+        cache = self.__dict__.setdefault("_largest", {})
+        out: dict[int, list[tuple[str, int]]] = {}
+        wanted = [t for t in snap.tables if t.max_value >= min_bytes and t.slot >= 0]
+        todo = []
+        for t in wanted:
+            key = (t.slot, t.records, t.max_value, t.overflow_pages, t.overflow_bytes)
+            if cache.get(t.slot, (None,))[0] == key:
+                out[t.slot] = cache[t.slot][1]
+            else:
+                todo.append((t.slot, key))
+        if not todo:
+            return out
+
+        def scan(txn, pf: PageFile, meta: Meta):
+            return {slot: _largest_in_slot(pf, meta, slot, n, self.LARGEST_LEAF_BUDGET) for slot, _ in todo}
+
+        try:
+            found = self.read(scan)
+        except (InspectError, PageError):
+            return out
+        for slot, key in todo:
+            cache[slot] = (key, found[slot])
+            out[slot] = found[slot]
+        return out
+
+    def _capacity(self, meta: Meta, info: dict, psize: int, file_size: int, walk: WalkResult | None,
+                  readers: list[Reader], alive: dict[int, bool]) -> Capacity:
+        """Capacity against the effective limit: the smallest map of a live process that can write."""
+        meta_size = meta.map_size or info["map_size"]
+        known = {r.pid for r in readers if alive.get(r.pid)}
+        if self._locking:
+            known.add(lockfile.holder(self.lock_path) or 0)
+        maps = self.procmaps.processes(known - {0})
+        writers = [m for m in maps if m.map_size and m.writable is not False]
+        if writers:
+            map_size, source = min(m.map_size for m in writers), "writer"
+            note = None
+            if map_size != meta_size:
+                note = "the smallest map among live processes that can write; the meta page keeps the largest ever set"
+        else:
+            map_size, source = meta_size, "meta"
+            note = ("no live process can write: the next writer's map size decides "
+                    "(LMDB maps at least the meta page's size only when opened with map_size=0)")
+        used = (meta.last_pgno + 1) * psize
+        map_size = max(map_size, used)  # LMDB never maps less than the data already written
+        others = [r for r in readers if r.txnid is not None and r.txnid < meta.txnid]  # not ours: ours is current
+        oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
+        reusable = pinned = None
+        pinned_by = None
+        if walk is not None:
+            reusable = sum(c for t, c in walk.free_records if t < oldest)
+            pinned = 0
+            if others:
+                # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
+                r = min(others, key=lambda x: x.txnid)
+                pinned = sum(c for t, c in walk.free_records if r.txnid <= t < meta.txnid)
+                if pinned:
+                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - r.txnid,
+                                 "alive": alive.get(r.pid),
+                                 "name": lockfile.process_name(r.pid) if alive.get(r.pid) else None}
+        reuse_bytes = (reusable or 0) * psize
+        in_use = used - reuse_bytes
+        available = max(0, map_size - used) + reuse_bytes
+        return Capacity(
+            map_size=map_size, file_size=file_size, used_bytes=used,
+            headroom_bytes=map_size - used,
+            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
+            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
+            free_db_pages=walk.free_db_pages if walk else None,
+            used_pct=round(100.0 * in_use / map_size, 3) if map_size else 100.0,
+            map_size_meta=meta_size, map_source=source, map_note=note,
+            maps=[m.to_dict() for m in maps], in_use_bytes=in_use, available_bytes=available,
+            pinned_pages=pinned, pinned_by=pinned_by)
 
 
 @dataclass
@@ -370,6 +442,63 @@ class _Seen:
     catalog: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     txn_s: float = 0.0
+
+
+def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, budget: int) -> list[tuple[str, int]]:
+    """The ``n`` largest values of one slot, by descending the main tree to that slot's leaves."""
+    from zlmdb_inspect.pages import P_BRANCH, P_INVALID, P_LEAF
+
+    if meta.main.root == P_INVALID:
+        return []
+    lo, hi = struct.pack(">H", slot), struct.pack(">H", slot + 1)
+    best: list[tuple[int, bytes]] = []
+    stack = [(meta.main.root, 1)]
+    leaves = 0
+    limit = meta.last_pgno
+    while stack and leaves < budget:
+        pgno, depth = stack.pop()
+        flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
+        count = pf.numkeys(pgno, lower, upper)
+        if flags & P_LEAF:
+            leaves += 1
+            for i in range(count):
+                off = pf.node(pgno, i)
+                key = pf.node_key(pgno, off)
+                if key[:2] != lo:
+                    continue
+                a, b = struct.unpack_from("=2H", pf.buf, off)
+                size = a | (b << 16)
+                if len(best) < n or size > best[-1][0]:
+                    best.append((size, key))
+                    best.sort(key=lambda x: -x[0])
+                    del best[n:]
+            continue
+        if not flags & P_BRANCH or depth > meta.main.depth:
+            break
+        keys = [pf.node_key(pgno, pf.node(pgno, i)) if i else b"" for i in range(count)]
+        kids = []
+        for i in range(count):
+            nxt = keys[i + 1] if i + 1 < count else None
+            if keys[i] >= hi or (nxt is not None and nxt <= lo):
+                continue  # this child's keys lie wholly before or after the slot
+            kids.append(pf.child_pgno(pf.node(pgno, i)))
+        stack.extend((k, depth + 1) for k in reversed(kids))
+    return [(_key_words(k[2:]), size) for size, k in best]
+
+
+def _key_words(key: bytes) -> str:
+    """A record key as an operator would name it: UUID, OID, text, or hex (shown through textsafe)."""
+    if len(key) == 16:
+        return str(uuid.UUID(bytes=key))
+    if len(key) == 8:
+        return str(struct.unpack(">Q", key)[0])
+    try:
+        text = key.decode("utf-8")
+        if text.isprintable() and text:
+            return repr(text)
+    except UnicodeDecodeError:
+        pass
+    return "hex:" + key[:24].hex() + ("…" if len(key) > 24 else "")
 
 
 def _lmdb_message(e: Exception) -> str:
