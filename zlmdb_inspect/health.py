@@ -399,7 +399,8 @@ def _pinner_text(cap, psize: int) -> str | None:
 
 def _map_mismatch(cap) -> str | None:
     """Live writers that map different sizes, or less than the meta page says."""
-    writers = [m for m in cap.maps if m.get("map_size") and m.get("writable") is not False]
+    writers = [m for m in cap.maps if m.get("map_size") and m.get("writable") is not False
+               and m["map_size"] >= cap.used_bytes]  # smaller ones must adopt the meta page's size to write
     if not writers:
         return None
     sizes = {m["map_size"] for m in writers}

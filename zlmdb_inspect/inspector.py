@@ -387,7 +387,11 @@ class Inspector:
         if self._locking:
             known.add(lockfile.holder(self.lock_path) or 0)
         maps = self.procmaps.processes(known - {0})
-        writers = [m for m in maps if m.map_size and m.writable is not False]
+        used = (meta.last_pgno + 1) * psize
+        # A writer mapping less than the data written cannot write before it adopts the new size
+        # (LMDB fails its next write transaction with MDB_MAP_RESIZED; set_mapsize(0) adopts the
+        # meta page's), so it is no limit. Read-only processes never limit writes.
+        writers = [m for m in maps if m.map_size and m.writable is not False and m.map_size >= used]
         if writers:
             map_size, source = min(m.map_size for m in writers), "writer"
             note = None
@@ -397,7 +401,6 @@ class Inspector:
             map_size, source = meta_size, "meta"
             note = ("no live process can write: the next writer's map size decides "
                     "(LMDB maps at least the meta page's size only when opened with map_size=0)")
-        used = (meta.last_pgno + 1) * psize
         map_size = max(map_size, used)  # LMDB never maps less than the data already written
         others = [r for r in readers if r.txnid is not None and r.txnid < meta.txnid]  # not ours: ours is current
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
