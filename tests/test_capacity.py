@@ -347,3 +347,87 @@ def test_promtool_accepts_the_metrics(tmp_path):
         text = run_cli(path, "--prometheus").stdout
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True)
     assert r.returncode == 0, r.stdout + r.stderr
+
+
+def test_stale_reader_advice_clears_the_slot(tmp_path):
+    """The command the stale-reader warning gives really clears the dead slot, and only that."""
+    import shlex
+    import signal
+
+    path = str(tmp_path / "stale")
+    _seed(path, "1.0", 16 * MiB)
+    with Holder(path, "read") as alive_reader, Holder(path, "pin") as alive_pin:
+        dead = Holder(path, "pin")
+        dead.proc.send_signal(signal.SIGKILL)
+        dead.proc.wait()
+        doc = cli_json(path)
+        w = [x for x in doc["warnings"] if x["id"] == "stale-reader"]
+        assert len(w) == 1 and w[0]["subject"] == str(dead.pid)
+        msg = w[0]["message"]
+        assert "does not clear it when a writer opens" in msg and w[0]["threshold_text"] == "the process must be alive"
+        cmd = msg[msg.index("`python -m") + 1:]
+        cmd = cmd[:cmd.index("`")]
+        argv = shlex.split(cmd)
+        assert argv[:3] == ["python", "-m", "zlmdb._lmdb_vendor"]
+        r = subprocess.run([sys.executable] + argv[1:], capture_output=True, text=True, timeout=30)
+        assert r.returncode == 0 and "Cleaned 1 stale entries" in r.stdout
+        after = cli_json(path)
+        pids = {x["pid"] for x in after["readers"]}
+        assert dead.pid not in pids and alive_pin.pid in pids  # the live reader's slot stays
+        assert "stale-reader" not in _ids(after)
+
+
+def test_format_09_migration_from_the_readme_works(tmp_path):
+    """The README's migration script turns a 0.9 file into a 1.0 file with the same records."""
+    readme = open(os.path.join(HERE, "..", "README.md"), encoding="utf-8").read()
+    section = readme[readme.index("### Migrating a 0.9 database"):]
+    script = section[section.index("```python\n") + 10:]
+    script = script[:script.index("```")]
+    old, new = str(tmp_path / "old"), str(tmp_path / "new")
+    env = raw_env(old, "0.9")
+    with env.begin(write=True) as txn:
+        for i in range(500):
+            txn.put(struct.pack(">HI", 1, i), os.urandom(50 + i * 7))
+    env.close()
+    assert "format-09" in _ids(cli_json(old))
+    before = sha(old)
+    (tmp_path / "migrate.py").write_text(script)
+    r = subprocess.run([sys.executable, str(tmp_path / "migrate.py"), old, new], capture_output=True, text=True,
+                       timeout=60)
+    assert r.returncode == 0, r.stderr
+    doc = cli_json(new)
+    assert doc["lmdb"]["format"] == "1.0" and "format-09" not in _ids(doc)
+    from zlmdb import lmdb
+
+    a = lmdb.open(old, readonly=True, map_size=0, lock=False)
+    b = lmdb.open(new, readonly=True, map_size=0, lock=False)
+    with a.begin() as ta, b.begin() as tb:
+        assert list(ta.cursor()) == list(tb.cursor())
+    a.close()
+    b.close()
+    assert sha(old) == before
+
+
+def test_procmaps_entries_with_a_reason(tmp_path):
+    """A pid known to hold the environment that /proc cannot measure gets a null entry with why."""
+    from zlmdb_inspect.procmaps import ProcMaps
+
+    path = str(tmp_path / "pm")
+    _seed(path, "1.0", 16 * MiB)
+    other = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        with Holder(path, "write", 32 * MiB) as w:
+            pm = ProcMaps(os.path.join(path, "data.mdb"))
+            found = {m.pid: m for m in pm.processes(known=[other.pid, 999_999_999])}
+            assert found[w.pid].map_size == 32 * MiB and found[w.pid].writable is True
+            assert found[other.pid].map_size is None and "shows no mapping" in found[other.pid].reason
+            assert found[999_999_999].map_size is None and "not in this /proc" in found[999_999_999].reason
+            assert os.getpid() not in found  # the inspector's own mapping never counts
+            scans = pm.scans
+            pm.processes(known=[])  # within SCAN_EVERY_S: only the known pids are read again
+            assert pm.scans == scans
+            assert {m.pid for m in pm.processes(known=[], now=time.monotonic() + pm.SCAN_EVERY_S)} == {w.pid}
+            assert pm.scans == scans + 1
+    finally:
+        other.kill()
+        other.wait()
