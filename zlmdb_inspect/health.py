@@ -129,7 +129,8 @@ class Findings:
     eta_state: str | None = None  # "measuring", "growing", "not growing"; None: no history (single run)
     eta_window_s: float = 0.0  # history the rate is measured over
     growth_pinned: bool = False  # most of the growth in that window is pages a reader pins
-    largest: dict[int, list[tuple[str, int]]] = field(default_factory=dict)  # slot -> [(key, value bytes)]
+    # slot -> ([(key, value bytes)], whether the scan was cut short)
+    largest: dict[int, tuple[list[tuple[str, int]], bool]] = field(default_factory=dict)
     undecodable: dict[str, int] = field(default_factory=dict)  # table -> failed records seen
     pickle_tables: list[str] = field(default_factory=list)
     json_tables: dict[str, int] = field(default_factory=dict)  # table -> bytes
@@ -420,8 +421,8 @@ def _large_values(t, th: Thresholds, found: Findings, psize: int) -> Warning | N
     if not t.overflow_pages:
         return None
     share = 100.0 * t.overflow_pages * psize / t.bytes if t.bytes else 0.0
-    keys = found.largest.get(t.slot) or []
-    named = ", ".join(f"{k} ({fmt_bytes(n)})" for k, n in keys)
+    keys, cut = found.largest.get(t.slot) or ([], False)
+    named = ", ".join(f"{k} ({fmt_bytes(n)})" for k, n in keys) + (" (among the records scanned within its time limit)" if cut else "")
     if t.max_value >= th.large_value_warning_bytes:
         return Warning(
             "large-values", "warning",

@@ -348,34 +348,41 @@ class Inspector:
             short_key_records=short)
 
 
-    LARGEST_LEAF_BUDGET = 20000  # leaf pages read per table when naming its largest records
+    LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
+    LARGEST_EVERY_S = 60.0
 
-    def largest_values(self, snap: Snapshot, min_bytes: int, n: int = 3) -> dict[int, list[tuple[str, int]]]:
+    def largest_values(self, snap: Snapshot, min_bytes: int,
+                       n: int = 3) -> dict[int, tuple[list[tuple[str, int]], bool]]:
         """For each table holding a value of ``min_bytes`` or more: its ``n`` largest records as
-        (key in words, value bytes). Read from the leaves' node headers (no value is read), only
-        for such tables, and cached while the table's figures stay the same."""
+        (key in words, value bytes), and whether the scan was cut short. Read from the leaves' node
+        headers (no value is read), only for such tables, cached while the table's figures stay
+        the same."""
         cache = self.__dict__.setdefault("_largest", {})
-        out: dict[int, list[tuple[str, int]]] = {}
+        out: dict[int, tuple[list[tuple[str, int]], bool]] = {}
         wanted = [t for t in snap.tables if t.max_value >= min_bytes and t.slot >= 0]
         todo = []
+        now = time.monotonic()
         for t in wanted:
-            key = (t.slot, t.records, t.max_value, t.overflow_pages, t.overflow_bytes)
-            if cache.get(t.slot, (None,))[0] == key:
-                out[t.slot] = cache[t.slot][1]
+            key = (t.max_value, t.records, t.overflow_pages, t.overflow_bytes)
+            old = cache.get(t.slot)
+            # again when the largest value changed; for other changes of a live table, once a minute
+            if old and (old[0] == key or (old[0][0] == key[0] and now - old[2] < self.LARGEST_EVERY_S)):
+                out[t.slot] = old[1]
             else:
                 todo.append((t.slot, key))
         if not todo:
             return out
 
         def scan(txn, pf: PageFile, meta: Meta):
-            return {slot: _largest_in_slot(pf, meta, slot, n, self.LARGEST_LEAF_BUDGET) for slot, _ in todo}
+            return {slot: _largest_in_slot(pf, meta, slot, n, min_bytes, self.LARGEST_BUDGET_S)
+                    for slot, _ in todo}
 
         try:
             found = self.read(scan)
         except (InspectError, PageError):
             return out
         for slot, key in todo:
-            cache[slot] = (key, found[slot])
+            cache[slot] = (key, found[slot], now)
             out[slot] = found[slot]
         return out
 
@@ -447,34 +454,60 @@ class _Seen:
     txn_s: float = 0.0
 
 
-def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, budget: int) -> list[tuple[str, int]]:
-    """The ``n`` largest values of one slot, by descending the main tree to that slot's leaves."""
+def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,
+                     budget_s: float) -> tuple[list[tuple[str, int]], bool]:
+    """The ``n`` largest values of one slot, and whether the time budget cut the scan short.
+
+    Descends the main tree only into subtrees that can hold the slot's keys, then reads the
+    size field of every node of those leaves in one numpy pass per batch of leaves; keys are
+    read for the few largest only. No value is read.
+    """
+    import numpy as np
+
     from zlmdb_inspect.pages import P_BRANCH, P_INVALID, P_LEAF
 
     if meta.main.root == P_INVALID:
-        return []
+        return [], False
     lo, hi = struct.pack(">H", slot), struct.pack(">H", slot + 1)
-    best: list[tuple[int, bytes]] = []
-    stack = [(meta.main.root, 1)]
-    leaves = 0
     limit = meta.last_pgno
-    while stack and leaves < budget:
+    deadline = time.perf_counter() + budget_s
+    psize, hdr, pbase = pf.page_size, pf.hdrsz, pf.pagebase
+    best: list[tuple[int, int, int]] = []  # (size, pgno, node address)
+    leaves: list[tuple[int, int]] = []  # (pgno, entries)
+
+    def flush() -> None:
+        if not leaves:
+            return
+        pg = np.array([p for p, _ in leaves], dtype=np.int64)
+        cnt = np.array([c for _, c in leaves], dtype=np.int64)
+        leaves.clear()
+        owner = np.repeat(pg, cnt)
+        idx = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        base = owner * psize
+        off = pf.u16s(base + hdr + 2 * idx) + pbase
+        ok = (off >= hdr) & (off + 8 <= psize)  # a damaged pointer is skipped, never followed
+        addr = (base + off)[ok]
+        owner = owner[ok]
+        size = pf.u16s(addr) | (pf.u16s(addr + 2) << 16)
+        k = min(n * 4, len(size))
+        if not k:
+            return
+        top = np.argpartition(-size, k - 1)[:k]
+        best.extend((int(size[i]), int(owner[i]), int(addr[i])) for i in top)
+
+    stack = [(meta.main.root, 1)]
+    cut = False
+    while stack:
+        if time.perf_counter() > deadline:
+            cut = True
+            break
         pgno, depth = stack.pop()
         flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
         count = pf.numkeys(pgno, lower, upper)
         if flags & P_LEAF:
-            leaves += 1
-            for i in range(count):
-                off = pf.node(pgno, i)
-                key = pf.node_key(pgno, off)
-                if key[:2] != lo:
-                    continue
-                a, b = struct.unpack_from("=2H", pf.buf, off)
-                size = a | (b << 16)
-                if len(best) < n or size > best[-1][0]:
-                    best.append((size, key))
-                    best.sort(key=lambda x: -x[0])
-                    del best[n:]
+            leaves.append((pgno, count))
+            if len(leaves) >= 512:
+                flush()
             continue
         if not flags & P_BRANCH or depth > meta.main.depth:
             break
@@ -486,7 +519,15 @@ def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, budget: int) -
                 continue  # this child's keys lie wholly before or after the slot
             kids.append(pf.child_pgno(pf.node(pgno, i)))
         stack.extend((k, depth + 1) for k in reversed(kids))
-    return [(_key_words(k[2:]), size) for size, k in best]
+    flush()
+    out: list[tuple[int, bytes]] = []
+    for size, pgno, addr in sorted(best, reverse=True):
+        if size < min_bytes or len(out) >= n:
+            break
+        key = pf.node_key(pgno, addr)
+        if key[:2] == lo:  # a leaf at the slot's edge holds other slots' keys too
+            out.append((size, key))
+    return [(_key_words(k[2:]), size) for size, k in out], cut
 
 
 def _key_words(key: bytes) -> str:
