@@ -431,3 +431,32 @@ def test_procmaps_entries_with_a_reason(tmp_path):
     finally:
         other.kill()
         other.wait()
+
+
+def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.report import prometheus_text
+
+    path = str(tmp_path / "hist")
+    _seed(path, "1.0", 16 * MiB)
+    with Holder(path, "pin") as h:
+        svc = Service(Options(path=path, thresholds=["eta_min_window_s=0.5"]))
+        try:
+            first = svc.refresh(live=True)
+            assert "zlmdb_time_to_full_seconds" not in _metrics(
+                prometheus_text(first.snapshot, first.warnings, first.eta))  # still measuring
+            time.sleep(0.7)
+            ref = svc.refresh(live=True)
+            text = prometheus_text(ref.snapshot, ref.warnings, ref.eta)
+        finally:
+            svc.close()
+    m = _metrics(text)
+    assert ref.eta.state == "not growing" and m["zlmdb_time_to_full_seconds"][0].value == float("inf")
+    assert "zlmdb_time_to_full_seconds{" in text and "} +Inf" in text
+    hold = m["zlmdb_reader_longest_hold_seconds"][0].value
+    rd = [r for r in ref.snapshot.readers if r.pid == h.pid][0]
+    assert hold == rd.held_s and 0.5 <= hold < 30
+    r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True) \
+        if __import__("shutil").which("promtool") else None
+    assert r is None or r.returncode == 0, r.stdout + r.stderr

@@ -74,14 +74,24 @@ class ProcMaps:
     def __init__(self, data_path: str, proc: str = "/proc"):
         self.data_path = os.path.realpath(data_path)
         self.proc = proc
-        st = os.stat(self.data_path)
+        self.ino = -1
+        self.scans = 0  # full /proc scans so far (measured in tests and benchmarks)
+        self._identify()
+
+    def _identify(self) -> None:
+        """(Re)read data.mdb's device and inode; a replaced file (a restore, a migration) starts over."""
+        try:
+            st = os.stat(self.data_path)
+        except OSError:
+            return
+        if st.st_ino == self.ino:
+            return
         self.ino = st.st_ino
         self.dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}"
         self._ino_tag = b" %d " % self.ino
         self._known: dict[int, str | None] = {}  # pid -> start time, for pids that mapped the file
         self._writable: dict[tuple[int, str | None], bool | None] = {}
         self._scanned_at: float | None = None
-        self.scans = 0  # full /proc scans so far (measured in tests and benchmarks)
 
     # -- one process ----------------------------------------------------------
 
@@ -192,6 +202,7 @@ class ProcMaps:
         """Every process other than this one that maps data.mdb, plus an entry with a reason for each
         ``known`` pid (reader table, lock holders) that is alive but cannot be measured here."""
         now = time.monotonic() if now is None else now
+        self._identify()
         me = os.getpid()
         pids = set(self._known) | {p for p in known if p and p != me}
         if self._scanned_at is None or now - self._scanned_at >= self.SCAN_EVERY_S:
