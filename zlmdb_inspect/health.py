@@ -163,7 +163,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
                if cap.map_source == "writer" else
                "Open the writer with a larger map_size (maxsize) before writes fail with MapFullError.")
         if pinner and (cap.pinned_pages or 0) * psize >= 0.25 * cap.in_use_bytes:
-            fix = f"{pinner} End that read transaction first; raising map_size only postpones MapFullError."
+            fix = f"{pinner} {_unpin(cap, snap.path)} first; raising map_size only postpones MapFullError."
         thr = th.map_used_critical_pct if sev == "critical" else th.map_used_warning_pct
         out.append(Warning(
             "map-headroom", sev,
@@ -193,7 +193,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
             fix = "Raise map_size or find what is writing."
             if found.growth_pinned and pinner:
                 fix = (f"The growth is pages that a reader keeps from reuse, not new data: {pinner} "
-                       "End that read transaction (or restart that process); raising map_size only postpones it.")
+                       f"{_unpin(cap, snap.path)}; raising map_size only postpones it.")
             thr = th.map_eta_critical_s if sev == "critical" else th.map_eta_warning_s
             out.append(Warning(
                 "map-eta", sev,
@@ -211,7 +211,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
             fix = ("A compacting copy (mdb_copy -c, or env.copy(path, compact=True)) makes a smaller backup; "
                    "the writer reuses the reusable ones.")
             if pinner and (cap.pinned_pages or 0) >= 0.5 * cap.free_pages:
-                fix = f"Most of them cannot be reused: {pinner} End that read transaction so the writer reuses them."
+                fix = f"Most of them cannot be reused: {pinner} {_unpin(cap, snap.path)} so the writer reuses them."
             out.append(Warning(
                 "free-pages", "warning",
                 f"{cap.free_pages:,} pages ({pct:.0f}% of the {used_pages:,} used, {fmt_bytes(free_b)}; "
@@ -220,7 +220,7 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
                 threshold=th.free_pages_warning_pct,
                 figure_text=f"{pct:.1f}% of used pages free ({fmt_bytes(free_b)})",
                 threshold_text=f"{th.free_pages_warning_pct:g}% and at least {fmt_bytes(th.free_pages_warning_bytes)}",
-                subject=str(cap.pinned_by["pid"]) if pinner and "End that read" in fix else None))
+                subject=str(cap.pinned_by["pid"]) if pinner and fix.startswith("Most of them") else None))
 
     for r in snap.readers:
         if r.txnid is None or r.own:
@@ -396,6 +396,14 @@ def _pinner_text(cap, psize: int) -> str | None:
         who += ", a dead process's stale slot"
     return (f"{who} pins {fmt_bytes(cap.pinned_pages * psize)} of freed pages "
             f"(its snapshot lags {p['lag']:,} transactions).")
+
+
+def _unpin(cap, path: str) -> str:
+    """What frees the pinned pages: end the reader's transaction, or clear a dead process's slot."""
+    if cap.pinned_by and cap.pinned_by.get("alive") is False:
+        return (f"Clear that stale slot (`python -m zlmdb._lmdb_vendor readers -e {_q(path)} -c`, "
+                "see stale-reader)")
+    return "End that read transaction (or restart that process)"
 
 
 def _map_mismatch(cap) -> str | None:
