@@ -460,3 +460,39 @@ def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
     r = subprocess.run(["promtool", "check", "metrics"], input=text, capture_output=True, text=True) \
         if __import__("shutil").which("promtool") else None
     assert r is None or r.returncode == 0, r.stdout + r.stderr
+
+
+def test_every_warning_has_figure_and_threshold_in_words(tmp_path):
+    """Issue 18: the warning detail never shows None or a dict repr."""
+    from zlmdb_inspect import health
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import Service
+
+    path = str(tmp_path / "words")
+    env = raw_env(path, "0.9", map_size=2 * MiB)
+    with env.begin(write=True) as txn:
+        txn.put(struct.pack(">H", 5) + b"o", b"v")  # orphan-slot
+        for i in range(60):
+            txn.put(struct.pack(">HI", 6, i), os.urandom(20_000))  # near the map's end: map-headroom
+        for i in range(20):
+            txn.put(b"\0\x07" + struct.pack(">Q", i), b"\x80\x04K\x01." )  # pickle values
+    env.close()
+    with Holder(path, "pin") as h:
+        subprocess.run([sys.executable, "-c", (
+            "import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=2 << 20)\n"
+            "for r in range(30):\n"
+            "    with e.begin(write=True) as t: t.put(b'\\x00\\x05o', bytes([r]))\n"), path], check=True)
+        svc = Service(Options(path=path, allow_pickle=True, thresholds=["reader_lag_warning_txns=5", "map_used_warning_pct=20"]))
+        try:
+            ref = svc.refresh(live=True)
+        finally:
+            svc.close()
+    ids = {w.id for w in ref.warnings}
+    assert {"map-headroom", "orphan-slot", "long-reader", "format-09"} <= ids, ids
+    for w in ref.warnings:
+        for text in (w.figure_text, w.threshold_text):
+            assert isinstance(text, str) and text and "None" not in text and "{" not in text, (w.id, text)
+    lr = [w for w in ref.warnings if w.id == "long-reader"][0]
+    assert lr.figure_text.startswith("lag ") and "transactions" in lr.figure_text
+    assert lr.threshold_text == "lag over 5 transactions or held over 60 s"
+    assert set(health.RULES) >= ids

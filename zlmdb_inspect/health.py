@@ -381,7 +381,7 @@ def _fill_texts(w: Warning) -> None:
 
     unit = RULES.get(w.id, "")
     if w.figure_text is None:
-        w.figure_text = words(w.figure, unit) if w.figure is not None else ""
+        w.figure_text = words(w.figure, unit) if w.figure is not None else "found"
     if w.threshold_text is None:
         w.threshold_text = words(w.threshold, unit) if w.threshold is not None else "none (any occurrence)"
 
