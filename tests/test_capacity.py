@@ -496,3 +496,20 @@ def test_every_warning_has_figure_and_threshold_in_words(tmp_path):
     assert lr.figure_text.startswith("lag ") and "transactions" in lr.figure_text
     assert lr.threshold_text == "lag over 5 transactions or held over 60 s"
     assert set(health.RULES) >= ids
+
+
+def test_unmeasured_processes_are_listed_and_noted(tmp_path):
+    """A process /proc cannot measure (another user, another PID namespace) is a null entry with
+    its reason, and the note says the limit may be lower."""
+    from zlmdb_inspect.inspector import Inspector
+    from zlmdb_inspect.procmaps import ProcMap
+
+    path = str(tmp_path / "unmeasured")
+    _seed(path, "1.0", 16 * MiB)
+    with Inspector(path) as ins:
+        why = "permission denied reading /proc/4242/maps (run as the database's owner or root)"
+        ins.procmaps.processes = lambda known=(), now=None: [ProcMap(4242, "crossbar", None, None, why)]
+        cap = ins.snapshot().capacity
+    assert cap.maps == [{"pid": 4242, "name": "crossbar", "map_size": None, "writable": None, "reason": why}]
+    assert cap.map_source == "meta" and cap.map_size == 16 * MiB
+    assert "pid 4242" in cap.map_note and "may be smaller" in cap.map_note

@@ -408,6 +408,11 @@ class Inspector:
             map_size, source = meta_size, "meta"
             note = ("no live process can write: the next writer's map size decides "
                     "(LMDB maps at least the meta page's size only when opened with map_size=0)")
+        unmeasured = [m for m in maps if m.map_size is None]
+        if unmeasured:
+            pids = ", ".join(str(m.pid) for m in unmeasured)
+            note = ((note + "; ") if note else "") + (
+                f"not measured here (see maps[].reason): pid {pids}; their maps may be smaller")
         map_size = max(map_size, used)  # LMDB never maps less than the data already written
         others = [r for r in readers if r.txnid is not None and r.txnid < meta.txnid]  # not ours: ours is current
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
