@@ -70,10 +70,14 @@ def test_free_pages_rule_and_config_file(tmp_path):
         txn.put(b"\0\x01a", b"b")
     env.close()
     doc = cli_json(path)
+    # a few MiB of free pages are no finding by default (floor free_pages_warning_bytes = 64 MiB)
+    assert "free-pages" not in _ids(doc) and doc["capacity"]["free_pages"] > 400
+    doc = cli_json(path, "--threshold", "free_pages_warning_bytes=1048576")
     w = _ids(doc)["free-pages"]
     assert "mdb_copy -c" in w["message"] and "Backup strategies" in w["practice"]
+    assert w["threshold_text"] == "30% and at least 1.0 MiB" and "% of used pages free" in w["figure_text"]
     cfg = tmp_path / "t.toml"
-    cfg.write_text("[thresholds]\nfree_pages_warning_pct = 99.9\n")
+    cfg.write_text("[thresholds]\nfree_pages_warning_pct = 99.9\nfree_pages_warning_bytes = 0\n")
     assert "free-pages" not in _ids(cli_json(path, "--config", str(cfg)))
 
 

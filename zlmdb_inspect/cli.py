@@ -32,6 +32,7 @@ class Options:
     fbs_types: dict[str, str] = field(default_factory=dict)
     allow_pickle: bool = False
     thresholds: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)  # ID=off|info|warning|critical
     config: str | None = None
     verify: bool = False
     sample: int = 200  # records decoded per table for the health rules
@@ -41,6 +42,8 @@ class _Parser(argparse.ArgumentParser):
     """Usage errors are UNKNOWN (exit 3) too, as monitoring plugins report them."""
 
     def error(self, message: str):  # type: ignore[override]
+        if getattr(self, "check_mode", False):
+            _status_unknown(None, f"usage: {message}")
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
 
 
@@ -70,8 +73,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--verify", action="store_true", help="also run zlmdb's full structural verifier on data.mdb")
     p.add_argument("--threshold", action="append", default=[], metavar="NAME=VALUE",
                    help="override a warning threshold (see README)")
+    p.add_argument("--rule", action="append", default=[], metavar="ID=LEVEL",
+                   help="switch a warning rule off or re-grade it: LEVEL is off, info, warning or critical")
     p.add_argument("--config", metavar="FILE.toml",
-                   help="TOML file with a [thresholds] table and a [keymap] table (binding id = keys)")
+                   help="TOML file with [thresholds], [rules] (id = level) and [keymap] (binding id = keys) tables")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="DIR",
                    help="build the demo database in DIR (default: a temporary directory) and open it")
     p.add_argument("--demo-records", type=int, default=2000, metavar="N", help="size of the demo database")
@@ -81,15 +86,46 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def fail(message: str) -> int:
+def _fail(message: str) -> int:
     print(f"{PROG}: error: {message}", file=sys.stderr)
     return EXIT_UNKNOWN
 
 
+fail = _fail
+
+
+def _check_mode(argv: list[str]) -> bool:
+    return "--check" in argv
+
+
+def _status_unknown(path: str | None, why: str) -> None:
+    """--check: every outcome has a status line on stdout, so NRPE/Icinga show why."""
+    from zlmdb_inspect.report import unknown_line
+
+    if path and why.startswith(f"{path}: "):
+        why = why[len(path) + 2:]
+    try:
+        print(unknown_line(path, why), flush=True)
+    except (BrokenPipeError, OSError):
+        pass
+
+
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    parser = build_parser()
+    parser.check_mode = _check_mode(sys.argv[1:] if argv is None else argv)
+    args = parser.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
+    return _main(args)
+
+
+def _main(args) -> int:
     tmp = None
+
+    def fail(message: str) -> int:
+        if args.check:
+            _status_unknown(args.path, message)
+        return _fail(message)
+
     try:
         if args.demo is not None:
             if args.path:
@@ -111,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             return fail("--limit takes a number of records, 0 or more")
         opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
-                       thresholds=args.threshold, config=args.config, verify=args.verify)
+                       thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify)
         if args.json or args.check or args.prometheus:
             from zlmdb_inspect.modes import run_report
 

@@ -31,6 +31,7 @@ from zlmdb_inspect.errors import DamagedError, InspectError
 from zlmdb_inspect.model import (
     Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
 from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
+from zlmdb_inspect.procmaps import ProcMaps
 
 
 def _lmdb():
@@ -122,6 +123,7 @@ class Inspector:
         self._pf: PageFile | None = None
         self.walker = TreeWalker()
         self._lock = threading.Lock()
+        self.procmaps = ProcMaps(self.data_path)
         try:
             self._open_pagefile()
         except PageError as e:
@@ -299,18 +301,8 @@ class Inspector:
             last_pgno=meta.last_pgno, last_txnid=meta.txnid,
             max_readers=info["max_readers"], num_readers=info["num_readers"] if self._locking else 0,
             locking=self._locking)
-        map_size = meta.map_size or info["map_size"]
-        used = (meta.last_pgno + 1) * psize
-        active = [r.txnid for r in readers if r.txnid is not None]
-        oldest = min(active + [meta.txnid])
-        reusable = sum(c for t, c in walk.free_records if t < oldest) if walk else None
-        cap = Capacity(
-            map_size=map_size, file_size=pf.file_size, used_bytes=used,
-            headroom_bytes=map_size - used,
-            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
-            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
-            free_db_pages=walk.free_db_pages if walk else None,
-            used_pct=round(100.0 * used / map_size, 3) if map_size else 100.0)
+        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
+        cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
                          overflow_pages=r.overflow_pages) for k, r in (walk.summary.named_dbs if walk else [])]
@@ -344,7 +336,6 @@ class Inspector:
         for r in readers:
             if r.txnid is not None:
                 r.lag = meta.txnid - r.txnid
-        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         me = os.getpid()
         for r in readers:
             r.alive = alive.get(r.pid)
@@ -355,6 +346,102 @@ class Inspector:
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
             zlmdb=bool(catalog), count_method=method, page_reads=walk.page_reads if walk else 0,
             short_key_records=short)
+
+
+    LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
+    LARGEST_EVERY_S = 60.0
+
+    def largest_values(self, snap: Snapshot, min_bytes: int,
+                       n: int = 3) -> dict[int, tuple[list[tuple[str, int]], bool]]:
+        """For each table holding a value of ``min_bytes`` or more: its ``n`` largest records as
+        (key in words, value bytes), and whether the scan was cut short. Read from the leaves' node
+        headers (no value is read), only for such tables, cached while the table's figures stay
+        the same."""
+        cache = self.__dict__.setdefault("_largest", {})
+        out: dict[int, tuple[list[tuple[str, int]], bool]] = {}
+        wanted = [t for t in snap.tables if t.max_value >= min_bytes and t.slot >= 0]
+        todo = []
+        now = time.monotonic()
+        for t in wanted:
+            key = (t.max_value, t.records, t.overflow_pages, t.overflow_bytes)
+            old = cache.get(t.slot)
+            # again when the largest value changed; for other changes of a live table, once a minute
+            if old and (old[0] == key or (old[0][0] == key[0] and now - old[2] < self.LARGEST_EVERY_S)):
+                out[t.slot] = old[1]
+            else:
+                todo.append((t.slot, key))
+        if not todo:
+            return out
+
+        def scan(txn, pf: PageFile, meta: Meta):
+            return {slot: _largest_in_slot(pf, meta, slot, n, min_bytes, self.LARGEST_BUDGET_S)
+                    for slot, _ in todo}
+
+        try:
+            found = self.read(scan)
+        except (InspectError, PageError):
+            return out
+        for slot, key in todo:
+            cache[slot] = (key, found[slot], now)
+            out[slot] = found[slot]
+        return out
+
+    def _capacity(self, meta: Meta, info: dict, psize: int, file_size: int, walk: WalkResult | None,
+                  readers: list[Reader], alive: dict[int, bool]) -> Capacity:
+        """Capacity against the effective limit: the smallest map of a live process that can write."""
+        meta_size = meta.map_size or info["map_size"]
+        known = {r.pid for r in readers if alive.get(r.pid)}
+        if self._locking:
+            known.add(lockfile.holder(self.lock_path) or 0)
+        maps = self.procmaps.processes(known - {0})
+        used = (meta.last_pgno + 1) * psize
+        # A writer mapping less than the data written cannot write before it adopts the new size
+        # (LMDB fails its next write transaction with MDB_MAP_RESIZED; set_mapsize(0) adopts the
+        # meta page's), so it is no limit. Read-only processes never limit writes.
+        writers = [m for m in maps if m.map_size and m.writable is not False and m.map_size >= used]
+        if writers:
+            map_size, source = min(m.map_size for m in writers), "writer"
+            note = None
+            if map_size != meta_size:
+                note = "the smallest map among live processes that can write; the meta page keeps the largest ever set"
+        else:
+            map_size, source = meta_size, "meta"
+            note = ("no live process can write: the next writer's map size decides "
+                    "(LMDB maps at least the meta page's size only when opened with map_size=0)")
+        unmeasured = [m for m in maps if m.map_size is None]
+        if unmeasured:
+            pids = ", ".join(str(m.pid) for m in unmeasured)
+            note = ((note + "; ") if note else "") + (
+                f"not measured here (see maps[].reason): pid {pids}; their maps may be smaller")
+        map_size = max(map_size, used)  # LMDB never maps less than the data already written
+        others = [r for r in readers if r.txnid is not None and r.txnid < meta.txnid]  # not ours: ours is current
+        oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
+        reusable = pinned = None
+        pinned_by = None
+        if walk is not None:
+            reusable = sum(c for t, c in walk.free_records if t < oldest)
+            pinned = 0
+            if others:
+                # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
+                r = min(others, key=lambda x: x.txnid)
+                pinned = sum(c for t, c in walk.free_records if r.txnid <= t < meta.txnid)
+                if pinned:
+                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - r.txnid,
+                                 "alive": alive.get(r.pid),
+                                 "name": lockfile.process_name(r.pid) if alive.get(r.pid) else None}
+        reuse_bytes = (reusable or 0) * psize
+        in_use = used - reuse_bytes
+        available = max(0, map_size - used) + reuse_bytes
+        return Capacity(
+            map_size=map_size, file_size=file_size, used_bytes=used,
+            headroom_bytes=map_size - used,
+            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
+            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
+            free_db_pages=walk.free_db_pages if walk else None,
+            used_pct=round(100.0 * in_use / map_size, 3) if map_size else 100.0,
+            map_size_meta=meta_size, map_source=source, map_note=note,
+            maps=[m.to_dict() for m in maps], in_use_bytes=in_use, available_bytes=available,
+            pinned_pages=pinned, pinned_by=pinned_by)
 
 
 @dataclass
@@ -370,6 +457,97 @@ class _Seen:
     catalog: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     txn_s: float = 0.0
+
+
+def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,
+                     budget_s: float) -> tuple[list[tuple[str, int]], bool]:
+    """The ``n`` largest values of one slot, and whether the time budget cut the scan short.
+
+    Descends the main tree only into subtrees that can hold the slot's keys, then reads the
+    size field of every node of those leaves in one numpy pass per batch of leaves; keys are
+    read for the few largest only. No value is read.
+    """
+    import numpy as np
+
+    from zlmdb_inspect.pages import P_BRANCH, P_INVALID, P_LEAF
+
+    if meta.main.root == P_INVALID:
+        return [], False
+    lo, hi = struct.pack(">H", slot), struct.pack(">H", slot + 1)
+    limit = meta.last_pgno
+    deadline = time.perf_counter() + budget_s
+    psize, hdr, pbase = pf.page_size, pf.hdrsz, pf.pagebase
+    best: list[tuple[int, int, int]] = []  # (size, pgno, node address)
+    leaves: list[tuple[int, int]] = []  # (pgno, entries)
+
+    def flush() -> None:
+        if not leaves:
+            return
+        pg = np.array([p for p, _ in leaves], dtype=np.int64)
+        cnt = np.array([c for _, c in leaves], dtype=np.int64)
+        leaves.clear()
+        owner = np.repeat(pg, cnt)
+        idx = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        base = owner * psize
+        off = pf.u16s(base + hdr + 2 * idx) + pbase
+        ok = (off >= hdr) & (off + 8 <= psize)  # a damaged pointer is skipped, never followed
+        addr = (base + off)[ok]
+        owner = owner[ok]
+        size = pf.u16s(addr) | (pf.u16s(addr + 2) << 16)
+        k = min(n * 4, len(size))
+        if not k:
+            return
+        top = np.argpartition(-size, k - 1)[:k]
+        best.extend((int(size[i]), int(owner[i]), int(addr[i])) for i in top)
+
+    stack = [(meta.main.root, 1)]
+    cut = False
+    while stack:
+        if time.perf_counter() > deadline:
+            cut = True
+            break
+        pgno, depth = stack.pop()
+        flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
+        count = pf.numkeys(pgno, lower, upper)
+        if flags & P_LEAF:
+            leaves.append((pgno, count))
+            if len(leaves) >= 512:
+                flush()
+            continue
+        if not flags & P_BRANCH or depth > meta.main.depth:
+            break
+        keys = [pf.node_key(pgno, pf.node(pgno, i)) if i else b"" for i in range(count)]
+        kids = []
+        for i in range(count):
+            nxt = keys[i + 1] if i + 1 < count else None
+            if keys[i] >= hi or (nxt is not None and nxt <= lo):
+                continue  # this child's keys lie wholly before or after the slot
+            kids.append(pf.child_pgno(pf.node(pgno, i)))
+        stack.extend((k, depth + 1) for k in reversed(kids))
+    flush()
+    out: list[tuple[int, bytes]] = []
+    for size, pgno, addr in sorted(best, reverse=True):
+        if size < min_bytes or len(out) >= n:
+            break
+        key = pf.node_key(pgno, addr)
+        if key[:2] == lo:  # a leaf at the slot's edge holds other slots' keys too
+            out.append((size, key))
+    return [(_key_words(k[2:]), size) for size, k in out], cut
+
+
+def _key_words(key: bytes) -> str:
+    """A record key as an operator would name it: UUID, OID, text, or hex (shown through textsafe)."""
+    if len(key) == 16:
+        return str(uuid.UUID(bytes=key))
+    if len(key) == 8:
+        return str(struct.unpack(">Q", key)[0])
+    try:
+        text = key.decode("utf-8")
+        if text.isprintable() and text:
+            return repr(text)
+    except UnicodeDecodeError:
+        pass
+    return "hex:" + key[:24].hex() + ("…" if len(key) > 24 else "")
 
 
 def _lmdb_message(e: Exception) -> str:

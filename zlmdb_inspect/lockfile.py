@@ -54,6 +54,24 @@ def in_use(lock_path: str) -> bool:
         os.close(fd)
 
 
+def holder(lock_path: str) -> int | None:
+    """A pid holding LMDB's environment lock (byte 0), or None.
+
+    F_GETLK names one of the holders only (each process holds a shared lock), so
+    this finds one process with the environment open, not all of them; 0 or a pid
+    from another PID namespace is possible and is returned as LMDB reports it.
+    """
+    fd = _open(lock_path)
+    if fd is None:
+        return None
+    try:
+        return _lock_holder(fd, 0)
+    except OSError:
+        return None
+    finally:
+        os.close(fd)
+
+
 def pids_alive(lock_path: str, pids: list[int]) -> dict[int, bool]:
     """For each pid, whether a process holds LMDB's per-pid liveness lock.
 

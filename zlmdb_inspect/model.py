@@ -25,15 +25,50 @@ class LmdbFigures:
 
 @dataclass
 class Capacity:
-    map_size: int  # the size the writer set, from the snapshot's meta page
+    """How full the map is, against the limit that really applies.
+
+    ``map_size`` is the effective limit: the smallest map among live processes that can
+    write (from /proc/PID/maps), else the meta page's value (``map_source`` says which).
+    "In use" counts pages the writer cannot reuse: the high-water mark minus reusable free
+    pages, so deletes and page reuse count.
+    """
+
+    map_size: int  # effective limit (see map_source)
     file_size: int
     used_bytes: int  # (last_pgno + 1) * page_size: LMDB's high-water mark
-    headroom_bytes: int
+    headroom_bytes: int  # map_size - used_bytes: room above the high-water mark
     headroom_pct: float
     free_pages: int | None  # on the freelist, as mdb_stat -f counts them (None: not readable)
     reusable_pages: int | None  # of those, freed before the oldest snapshot still read
     free_db_pages: int | None
-    used_pct: float
+    used_pct: float  # in_use_bytes over map_size
+    map_size_meta: int = 0  # what the meta page says (the largest map any writer set)
+    map_source: str = "meta"  # "writer": a live process that can write maps map_size; "meta": none is live
+    map_note: str | None = None  # why the limit is what it is, in words
+    maps: list[dict] = field(default_factory=list)  # {"pid", "name", "map_size", "writable", "reason"}
+    in_use_bytes: int = 0  # used_bytes - reusable_pages * page_size
+    available_bytes: int = 0  # headroom_bytes + reusable_pages * page_size
+    pinned_pages: int | None = None  # free pages a live reader's snapshot keeps from reuse
+    pinned_by: dict | None = None  # the oldest reader: {"pid", "name", "txnid", "lag"}
+
+    def limit_text(self) -> str:
+        """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""
+        if self.map_source == "writer":
+            who = [m for m in self.maps if m.get("writable") is not False and m.get("map_size") == self.map_size]
+            if who:
+                m = who[0]
+                return f"writer {m.get('name') or '?'} (pid {m['pid']})"
+            return "a live writer"
+        return "the meta page; no live writer"
+
+    def mismatch_text(self) -> str | None:
+        """"writer crossbar (pid 4242) maps 64 MiB; the file's meta page says 2 GiB", when they differ."""
+        from zlmdb_inspect.fmt import fmt_bytes
+
+        if self.map_source != "writer" or self.map_size == self.map_size_meta:
+            return None
+        return (f"{self.limit_text()} maps {fmt_bytes(self.map_size)}; "
+                f"the file's meta page says {fmt_bytes(self.map_size_meta)}")
 
 
 @dataclass

@@ -12,7 +12,7 @@ from zlmdb_inspect import health
 from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Snapshot
-from zlmdb_inspect.monitor import Monitor, Rates
+from zlmdb_inspect.monitor import Eta, Monitor, Rates
 from zlmdb_inspect.report import check_lines, prometheus_down, prometheus_text, report_dict, to_json
 
 if TYPE_CHECKING:
@@ -30,6 +30,12 @@ class Refresh:
     eta_full_s: float | None
     verify_problems: list[str] | None = None
     sampled: dict[str, dict] = field(default_factory=dict)
+    eta: Eta | None = None  # None: a single run, no history
+
+    @property
+    def eta_text(self) -> str:
+        """"12 min", "measuring…" or "not growing", for the capacity line."""
+        return self.eta.text() if self.eta is not None else "not measured"
 
     def to_dict(self, live: bool) -> dict:
         extra = {}
@@ -40,6 +46,9 @@ class Refresh:
                               "window_s": r.window_s,
                               "tables_per_s": {str(k): round(v, 3) for k, v in r.tables_per_s.items()}}
             extra["eta_full_s"] = self.eta_full_s
+            if self.eta is not None:
+                extra["eta"] = {"state": self.eta.state, "window_s": self.eta.window_s,
+                                "bytes_per_s": self.eta.bytes_per_s, "pinned_share": self.eta.pinned_share}
         if self.verify_problems is not None:
             extra["verify"] = {"problems": self.verify_problems, "ok": not self.verify_problems}
         if self.sampled:
@@ -58,11 +67,11 @@ class Service:
     def __init__(self, opts: "Options"):
         self.opts = opts
         try:
-            self.thresholds = health.Thresholds.load(opts.config, opts.thresholds)
+            self.thresholds = health.Thresholds.load(opts.config, opts.thresholds, opts.rules)
         except OSError as e:
             raise InspectError(f"--config {opts.config}: {e.strerror or e}") from None
         except ValueError as e:  # tomllib's errors are ValueErrors too
-            raise InspectError(f"{'--config ' + opts.config if opts.config else '--threshold'}: {e}") from None
+            raise InspectError(f"{'--config ' + opts.config if opts.config else '--threshold/--rule'}: {e}") from None
         from zlmdb_inspect.records import Catalog  # imports the application's modules first
 
         self.catalog: Catalog = Catalog(opts)
@@ -97,12 +106,17 @@ class Service:
         if self.opts.verify and self._verify is None:
             self._verify = self.verify()
         self.findings.damage = list(self._verify or [])[:20]
-        self.findings.eta_full_s = self.monitor.eta_full_s() if live else None
+        eta = self.monitor.eta(self.thresholds.eta_min_window_s) if live else None
+        self.findings.eta_full_s = eta.seconds if eta else None
+        self.findings.eta_state = eta.state if eta else None
+        self.findings.eta_window_s = eta.window_s if eta else 0.0
+        self.findings.growth_pinned = bool(eta and eta.pinned_share is not None and eta.pinned_share >= 0.5)
+        self.findings.largest = self.inspector.largest_values(snap, self.thresholds.large_value_warning_bytes)
         if not any(p.kind == "damaged" for p in snap.problems) and not self._verify:
             self._sample(snap)
         warnings = health.evaluate(snap, self.thresholds, self.findings)
         return Refresh(snap, warnings, self.monitor.rates(), self.findings.eta_full_s,
-                       self._verify, self._sampled)
+                       self._verify, self._sampled, eta)
 
     def _sample(self, snap: Snapshot) -> None:
         """Decode the first records of each table when the data changed, then count every record

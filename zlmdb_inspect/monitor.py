@@ -19,6 +19,27 @@ class Sample:
     readers: int
     file_size: int
     tables: dict[int, int]
+    in_use_bytes: int = 0  # high-water mark minus reusable free pages
+    available_bytes: int = 0
+    pinned_bytes: int = 0
+
+
+@dataclass
+class Eta:
+    """Time until the effective map is full, from the growth of pages in use."""
+
+    seconds: float | None = None  # None: not growing, or still measuring
+    state: str = "measuring"  # "measuring" (history shorter than the minimum window), "growing", "not growing"
+    window_s: float = 0.0
+    bytes_per_s: float | None = None  # growth of pages in use
+    pinned_share: float | None = None  # of that growth, the part that a reader's pinned pages account for
+
+    def text(self) -> str:
+        from zlmdb_inspect.fmt import fmt_duration
+
+        if self.state == "growing" and self.seconds is not None:
+            return fmt_duration(self.seconds)
+        return "measuring…" if self.state == "measuring" else "not growing"
 
 
 @dataclass
@@ -34,6 +55,9 @@ class Rates:
 class Monitor:
     """A bounded ring of samples; rates over the last ``window`` samples."""
 
+    ETA_MIN_WINDOW_S = 30.0  # no time to full from less history than this
+    ETA_WINDOW_S = 300.0  # growth measured over at most this much history
+
     def __init__(self, size: int = 600, window: int = 15):
         self.samples: deque[Sample] = deque(maxlen=size)
         self.window = window
@@ -44,7 +68,10 @@ class Monitor:
                    used_bytes=snap.capacity.used_bytes, map_size=snap.capacity.map_size,
                    free_pages=snap.capacity.free_pages, readers=len(snap.readers),
                    file_size=snap.capacity.file_size,
-                   tables={t.slot: t.records for t in snap.tables})
+                   tables={t.slot: t.records for t in snap.tables},
+                   in_use_bytes=snap.capacity.in_use_bytes or snap.capacity.used_bytes,
+                   available_bytes=snap.capacity.available_bytes,
+                   pinned_bytes=(snap.capacity.pinned_pages or 0) * snap.lmdb.page_size)
         self.samples.append(s)
         seen = {}
         for r in snap.readers:
@@ -75,13 +102,29 @@ class Monitor:
             file_bytes_per_s=round((b.file_size - a.file_size) / dt, 3),
             tables_per_s=tables, window_s=round(dt, 3))
 
-    def eta_full_s(self) -> float | None:
-        """Seconds until the high-water mark reaches the writer's map size, or None if not growing."""
-        r = self.rates()
-        if not r.bytes_per_s or r.bytes_per_s <= 0 or not self.samples:
-            return None
+    def eta(self, min_window_s: float | None = None) -> Eta:
+        """Time until pages in use reach the effective map, over the last ``ETA_WINDOW_S`` of history;
+        "measuring" until that history spans ``min_window_s`` (a 2-second window is noise)."""
+        min_window_s = self.ETA_MIN_WINDOW_S if min_window_s is None else min_window_s
+        if not self.samples:
+            return Eta()
         last = self.samples[-1]
-        return round(max(0.0, (last.map_size - last.used_bytes) / r.bytes_per_s), 1)
+        window = [s for s in self.samples if last.t - s.t <= self.ETA_WINDOW_S]
+        first = window[0]
+        dt = last.t - first.t
+        if dt < min_window_s or dt <= 0:
+            return Eta(window_s=round(max(dt, 0.0), 1))
+        rate = (last.in_use_bytes - first.in_use_bytes) / dt
+        if rate <= 0:
+            return Eta(state="not growing", window_s=round(dt, 1), bytes_per_s=round(rate, 3))
+        pinned = (last.pinned_bytes - first.pinned_bytes) / dt
+        return Eta(seconds=round(max(0.0, last.available_bytes / rate), 1), state="growing",
+                   window_s=round(dt, 1), bytes_per_s=round(rate, 3),
+                   pinned_share=round(max(0.0, min(1.0, pinned / rate)), 3))
+
+    def eta_full_s(self) -> float | None:
+        """Seconds until the map is full, or None (not growing, or still measuring)."""
+        return self.eta().seconds
 
     def series(self, name: str, n: int = 60) -> list[float]:
         """Per-interval deltas (for rates) or values of a figure, for sparklines."""

@@ -6,8 +6,10 @@ import json
 import math
 from typing import Any
 
+from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.health import Warning, worst
 from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.textsafe import safe
 
 
 def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -23,6 +25,13 @@ def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
     return json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
 
 
+def other_readers(snap: Snapshot) -> int | None:
+    """Reader slots of processes other than this inspector; None: the reader table was not read."""
+    if not snap.lmdb.locking:
+        return None
+    return sum(1 for r in snap.readers if not r.own)
+
+
 def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> list[str]:
     """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
     from zlmdb_inspect.health import Thresholds
@@ -31,55 +40,113 @@ def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> lis
     status = worst(warnings).upper()
     cap = snap.capacity
     counts = {s: sum(1 for w in warnings if w.severity == s) for s in ("critical", "warning", "info")}
+    readers = other_readers(snap)
     perf = (f"used_pct={cap.used_pct:.2f}%;{th.map_used_warning_pct:g};{th.map_used_critical_pct:g};0;100 "
+            f"available_bytes={cap.available_bytes}B;;;0;{cap.map_size} "
             f"headroom_bytes={cap.headroom_bytes}B;;;0;{cap.map_size} "
-            f"free_pages={'U' if cap.free_pages is None else cap.free_pages} readers={len(snap.readers)} "
+            f"map_size={cap.map_size}B map_size_meta={cap.map_size_meta}B "
+            f"free_pages={'U' if cap.free_pages is None else cap.free_pages} "
+            f"reusable_pages={'U' if cap.reusable_pages is None else cap.reusable_pages} "
+            f"readers={'U' if readers is None else readers} "
             f"last_txnid={snap.lmdb.last_txnid}c")
-    head = (f"ZLMDB {status} - {snap.path}: {cap.used_pct:.1f}% of map used, "
+    limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
+    head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
+            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; "
             f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info | {perf}")
-    return [head] + [f"{w.severity.upper()}: [{w.id}] {w.message}" for w in warnings]
+    return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
+
+
+def unknown_line(path: str | None, why: str) -> str:
+    """The status line for a check that could not inspect the database (exit 3)."""
+    return f"ZLMDB UNKNOWN - {safe(path or '(no path)')}: {safe(why)}"
 
 
 def _label(v: Any) -> str:
     return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
 
 
-def prometheus_text(snap: Snapshot, warnings: list[Warning]) -> str:
-    """Prometheus text exposition format (for node_exporter's textfile collector)."""
+def _value(value: Any) -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "NaN"
+    if isinstance(value, float) and math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(value) if isinstance(value, float) else str(int(value))
+
+
+def prometheus_text(snap: Snapshot, warnings: list[Warning], eta=None) -> str:
+    """Prometheus text exposition format (for node_exporter's textfile collector).
+
+    A figure that was not measured (reader table not read, no history for a time to full) is
+    left out rather than shown as 0. ``eta`` is a :class:`monitor.Eta` when there is history.
+    """
     lines: list[str] = []
     path = _label(snap.path)
 
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, Any], float]]) -> None:
+    def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, Any], Any]]) -> None:
+        samples = [(lab, v) for lab, v in samples if v is not None]
+        if not samples:
+            return
         lines.append(f"# HELP zlmdb_{name} {help_}")
         lines.append(f"# TYPE zlmdb_{name} {kind}")
         for labels, value in samples:
             all_labels = {"path": path, **{k: _label(v) for k, v in labels.items()}}
             lab = ",".join(f'{k}="{v}"' for k, v in all_labels.items())
-            val = "NaN" if value is None or (isinstance(value, float) and math.isnan(value)) else repr(value) if isinstance(value, float) else str(int(value))
-            lines.append(f"zlmdb_{name}{{{lab}}} {val}")
+            lines.append(f"zlmdb_{name}{{{lab}}} {_value(value)}")
 
     cap, env = snap.capacity, snap.lmdb
-    metric("map_size_bytes", "gauge", "Map size set by the writer.", [({}, cap.map_size)])
+    metric("map_size_bytes", "gauge",
+           "Effective map size: the smallest map of a live process that can write, else the meta page's.",
+           [({}, cap.map_size)])
+    metric("map_size_meta_bytes", "gauge", "Map size stored in the meta page (the largest any writer set).",
+           [({}, cap.map_size_meta)])
+    metric("map_live_writer", "gauge", "1 if a live process that can write sets the map size, 0 if the meta page does.",
+           [({}, 1 if cap.map_source == "writer" else 0)])
+    metric("process_map_bytes", "gauge", "Length of each live process's mapping of data.mdb (/proc/PID/maps).",
+           [({"pid": m["pid"], "process": m.get("name") or "", "writer": "1" if m.get("writable") else "0"},
+             m["map_size"]) for m in cap.maps if m.get("map_size")])
     metric("used_bytes", "gauge", "High-water mark: (last_pgno + 1) * page size.", [({}, cap.used_bytes)])
-    metric("headroom_bytes", "gauge", "Map size minus used bytes.", [({}, cap.headroom_bytes)])
-    metric("used_ratio", "gauge", "Used bytes over map size.", [({}, round(cap.used_pct / 100.0, 6))])
+    metric("in_use_bytes", "gauge", "High-water mark minus reusable free pages.", [({}, cap.in_use_bytes)])
+    metric("available_bytes", "gauge", "Effective map size minus pages in use: room left before MapFullError.",
+           [({}, cap.available_bytes)])
+    metric("headroom_bytes", "gauge", "Effective map size minus the high-water mark.", [({}, cap.headroom_bytes)])
+    metric("used_ratio", "gauge", "Pages in use over the effective map size.", [({}, round(cap.used_pct / 100.0, 6))])
     metric("file_size_bytes", "gauge", "Size of data.mdb.", [({}, cap.file_size)])
     metric("free_pages", "gauge", "Pages on LMDB's freelist.", [({}, cap.free_pages)])
+    metric("reusable_pages", "gauge", "Free pages the writer can reuse now.", [({}, cap.reusable_pages)])
+    metric("pinned_pages", "gauge", "Free pages the oldest reader's snapshot keeps from reuse.",
+           [({}, cap.pinned_pages if env.locking else None)])
+    if eta is not None and eta.state != "measuring":
+        metric("time_to_full_seconds", "gauge", "Seconds until pages in use reach the map (+Inf: not growing).",
+               [({}, float(eta.seconds) if eta.seconds is not None else math.inf)])
     metric("page_size_bytes", "gauge", "LMDB page size.", [({}, env.page_size)])
     metric("entries", "gauge", "Entries in the main database.", [({}, env.entries)])
-    metric("last_txnid", "counter", "Id of the last committed transaction.", [({}, env.last_txnid)])
+    metric("last_txnid", "gauge", "Id of the last committed transaction.", [({}, env.last_txnid)])
+    metric("transactions_total", "counter", "Write transactions committed (the last transaction id).",
+           [({}, env.last_txnid)])
     metric("table_records", "gauge", "Records per table (slot).",
            [({"table": t.name or f"slot-{t.slot}", "slot": t.slot}, t.records) for t in snap.tables])
     metric("table_bytes", "gauge", "Bytes of leaf and overflow pages per table (slot).",
            [({"table": t.name or f"slot-{t.slot}", "slot": t.slot}, t.bytes) for t in snap.tables])
-    metric("readers", "gauge", "Reader slots in use.", [({}, len(snap.readers))])
+    readers = other_readers(snap)
+    metric("readers", "gauge", "Reader slots in use by processes other than this inspector.", [({}, readers)])
     metric("max_readers", "gauge", "Reader slots available.", [({}, env.max_readers)])
-    lag = max((r.lag for r in snap.readers if r.lag is not None and not r.own), default=0)
-    metric("reader_max_lag_txns", "gauge", "Largest lag of a reader behind the last transaction.", [({}, lag)])
-    metric("stale_readers", "gauge", "Reader slots whose process is not alive.",
-           [({}, sum(1 for r in snap.readers if r.alive is False))])
+    if readers is not None:
+        others = [r for r in snap.readers if not r.own]
+        lag = max((r.lag for r in others if r.lag is not None), default=0)
+        metric("reader_max_lag_txns", "gauge", "Largest lag of a reader behind the last transaction.", [({}, lag)])
+        held = [r.held_s for r in others if r.held_s is not None]
+        metric("reader_longest_hold_seconds", "gauge", "Longest time a reader has held one snapshot (observed).",
+               [({}, float(max(held)) if held else (0.0 if not others else None))])
+        metric("stale_readers", "gauge", "Reader slots whose process is not alive.",
+               [({}, sum(1 for r in snap.readers if r.alive is False))])
     metric("warnings", "gauge", "Warnings by severity.",
            [({"severity": s}, sum(1 for w in warnings if w.severity == s)) for s in ("critical", "warning", "info")])
+    active: dict[tuple, int] = {}
+    for w in warnings:  # one series per (id, severity, subject); two damage findings count 2
+        k = (w.id, w.severity, w.subject or "")
+        active[k] = active.get(k, 0) + 1
+    metric("warning", "gauge", "Active warnings (1 each) by rule id, severity and subject.",
+           [({"id": i, "severity": sev, "subject": sub}, n) for (i, sev, sub), n in active.items()])
     metric("up", "gauge", "1 if the database could be inspected.", [({}, 1)])
     return "\n".join(lines) + "\n"
 

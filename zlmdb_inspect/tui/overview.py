@@ -201,7 +201,7 @@ class Overview(Screen):
             w = self._warning_rows[idx]
             self.query_one("#warning-detail", Static).update(Text.assemble(
                 (f"{w.id}", "bold"), f"  ({w.severity})\n", w.message, "\n\n",
-                ("Measured: ", "bold"), str(w.figure), ("   Threshold: ", "bold"), str(w.threshold), "\n",
+                ("Measured: ", "bold"), w.figure_text or "", ("   Threshold: ", "bold"), w.threshold_text or "", "\n",
                 ("Practice: ", "bold"), w.practice))
 
     # -- rendering ---------------------------------------------------------------
@@ -238,16 +238,17 @@ class Overview(Screen):
 
     def _render_capacity(self, ref: Refresh) -> None:
         c = ref.snapshot.capacity
-        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
+        eta = ref.eta_text
         width = 24
         filled = min(width, int(round(width * c.used_pct / 100.0)))
         style = "red" if c.used_pct >= 95 else "yellow" if c.used_pct >= 80 else "green"
         b = "bold"
         self.query_one("#capacity", Static).update(Text.assemble(
             "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
-            (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (the writer's map size)\n",
-            "used ", (fmt_bytes(c.used_bytes), b), "  headroom ", (fmt_bytes(c.headroom_bytes), b),
-            f" ({c.headroom_pct:.1f}%)  file ", (fmt_bytes(c.file_size), b), "\n",
+            (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), f" ({c.mismatch_text() or c.limit_text()})\n",
+            "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
+            f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)  file ",
+            (fmt_bytes(c.file_size), b), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
             "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  map full in ",
             (eta, b)))
@@ -319,7 +320,7 @@ class Overview(Screen):
     def _render_live(self, ref: Refresh) -> None:
         mon = self.app.service.monitor
         r = ref.rates
-        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
+        eta = ref.eta_text
         fastest = sorted(((v, k) for k, v in r.tables_per_s.items() if v > 0), reverse=True)[:3]
         names = {t.slot: t.label() for t in ref.snapshot.tables}
         fast = ", ".join(f"{names.get(k, k)} {v:,.1f}/s" for v, k in fastest) or "none"
