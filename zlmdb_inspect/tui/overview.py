@@ -259,12 +259,15 @@ class Overview(Screen):
             rest.append(" OK ", "bold black on green")
             rest.append(" ")
         state = "paused" if self.app.paused else f"every {self.app.interval:g} s"
-        rest.append(f" refreshed {self.app.clock(s.taken_at)} ({state})")
-        if self.app.damaged:
-            rest.append("  DAMAGED: see Warnings", "bold red")
-        # one line at any width: the path gives way (its start is cut), never the figures
-        width = (self.size.width or self.app.size.width) - rest.cell_len - 2
-        return join(Text(" "), self._path_text(max(12, width)), rest)
+        refreshed = Text(f" refreshed {self.app.clock(s.taken_at)}")
+        damaged = Text("  DAMAGED: see Warnings" if self.app.damaged else "", "bold red")
+        # one line at any width: the path gives way (its start is cut), then the interval
+        total = self.size.width or self.app.size.width
+        tail = Text.assemble(refreshed, f" ({state})", damaged)
+        if total - 2 - rest.cell_len - tail.cell_len < 16:
+            tail = Text.assemble(refreshed, " (paused)" if self.app.paused else "", damaged)
+        width = total - 2 - rest.cell_len - tail.cell_len
+        return join(Text(" "), self._path_text(max(12, width)), rest, tail)
 
     def _path_text(self, width: int) -> Text:
         return literal(self.app.service.path, width, "bold", keep_end=True)
@@ -335,7 +338,7 @@ class Overview(Screen):
         else:
             self.query_one("#warning-detail", Static).update(Text("No warnings: every rule passed."))
         tabs = self.query_one("#tabs", TabbedContent)
-        tabs.get_tab("warnings").label = f"Warnings ({len(ref.warnings)})"
+        tabs.get_tab("warnings").label = Text(f"Warnings ({len(ref.warnings)})")
 
     def _render_readers(self, ref: Refresh) -> None:
         r = self.query_one("#readers-table", DataTable)
@@ -366,9 +369,9 @@ class Overview(Screen):
             fast += [literal(names.get(k, k), NAME_WIDTH), f" {v:,.1f}/s"]
         self.query_one("#live-figures", Static).update(join(
             "transactions ", (fmt_rate(r.txns_per_s, "txn/s"), b), "   records ", (fmt_rate(r.records_per_s, "rec/s"), b),
-            "   growth ", (fmt_rate(r.bytes_per_s, "B/s"), b), "   ", (eta_text(ref.eta_full_s), b), Text("\n"),
-            "fastest-growing tables: ", *(fast or ["none"]), f"   (over the last {r.window_s:.0f} s; "
-            f"{'paused' if self.app.paused else f'every {self.app.interval:g} s'})"))
+            "   growth ", (fmt_rate(r.bytes_per_s, "B/s"), b), Text("\n"), (eta_text(ref.eta_full_s), b),
+            f"   (over the last {r.window_s:.0f} s; {'paused' if self.app.paused else f'every {self.app.interval:g} s'})",
+            Text("\n"), "fastest-growing tables: ", *(fast or ["none"])))
         for name in ("txns", "records", "bytes", "readers"):
             self.query_one(f"#spark-{name}", Sparkline).data = mon.series(name) or [0.0]
 
