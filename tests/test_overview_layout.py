@@ -59,9 +59,11 @@ async def test_sort_column_and_direction_are_marked(demo_db):
             return [c.label.plain for c in t.columns.values()]
 
         assert labels()[0] == "Slot ▲"
+        t.move_cursor(row=4)  # Events: the cursor stays on it when the order changes
         await pilot.press("s")  # by name, A to Z
         await settle(pilot)
         assert labels()[:2] == ["Slot", "Table ▲"]
+        assert str(t.get_cell_at((t.cursor_row, 1))) == "Events"
         await pilot.press("s")  # by records, biggest first
         await settle(pilot)
         assert labels()[2] == "Records ▼" and "▲" not in "".join(labels())

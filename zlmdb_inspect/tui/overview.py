@@ -88,7 +88,8 @@ class Overview(Screen):
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
                            ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
             r.add_column(Text(label), key=key)
-        self.query_one("#title", Static).update(join((self.app.service.path, "bold"), Text("  reading…")))
+        self.query_one("#title", Static).update(join(Text(" "), self._path_text(max(12, self.app.size.width - 14)),
+                                                     Text("  reading…")))
         t.focus()
         self.set_interval(0.5, self._show_progress)
         self.action_refresh()
@@ -212,10 +213,13 @@ class Overview(Screen):
         """Big numbers first for figures, A to Z for text, unless reversed."""
         self._sort = (key, key in ("records", "bytes", "rate") if reverse is None else reverse)
         t = self.query_one("#tables-table", DataTable)
+        current = t.coordinate_to_cell_key(t.cursor_coordinate).row_key if t.row_count else None
         t.clear(columns=True)  # the header marks the sort column and direction
         self._add_table_columns(t)
         if self.refresh_data:
             self._render_tables(self.refresh_data)
+            if current is not None and current in t.rows:  # the cursor stays on its table
+                t.move_cursor(row=t.get_row_index(current), animate=False)
 
     def _add_table_columns(self, t: DataTable) -> None:
         key, rev = self._sort
