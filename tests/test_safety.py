@@ -251,7 +251,7 @@ async def _type(pilot, text: str) -> None:
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str_to_widgets):
     before = sha(hostile_db)
-    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00")
+    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00", interval=3600)
     names = [visible(n)[:39] for n in TABLE_NAMES]
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -259,7 +259,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(ov, Overview) and ov.failures == []
         text = assert_screen_safe(app, *names)
         title, capacity = text.splitlines()[:2]
-        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00" in title  # one line, path cut at its start
+        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title  # one line, path cut at its start
         assert capacity.startswith(" map used ")
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
@@ -301,7 +301,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(scr, TableScreen) and scr.table.slot == 1
         assert_screen_safe(app, visible(TABLE_NAMES[0]), "[/]-0", "[/i]-1", "[@click=app.quit]-2")
         assert len(scr.page.records) == len(KEYS)
-        for i in range(len(KEYS)):
+        for i in range(len(KEYS)) if size[0] >= 160 else (0, 3):  # every record once, at one size
             scr.query_one("#records", DataTable).move_cursor(row=i)
             await settle(pilot)
             rec = scr.detail
