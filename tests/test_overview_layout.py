@@ -69,6 +69,9 @@ async def test_sort_column_and_direction_are_marked(demo_db):
         assert labels()[2] == "Records ▼" and "▲" not in "".join(labels())
         recs = [int(str(t.get_cell_at((i, 2))).replace(",", "")) for i in range(t.row_count)]
         assert recs == sorted(recs, reverse=True)
+        slots = [int(str(t.get_cell_at((i, 0)))) for i in range(t.row_count)]
+        ties = [s for s, n in zip(slots, recs) if recs.count(n) > 1 and n == recs[slots.index(1)]]
+        assert ties == sorted(ties) and len(ties) >= 2  # equal counts stay in slot order
         x = sum(c.get_render_width(t) for c in list(t.columns.values())[:2]) + 2
         await pilot.click("#tables-table", offset=(x, 0))  # the sorted column's header again: reversed
         await settle(pilot)

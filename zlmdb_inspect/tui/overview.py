@@ -312,7 +312,10 @@ class Overview(Screen):
                                                * ref.snapshot.lmdb.page_size)),
                                 Text(""), Text("named LMDB database"), Text("")])
         key, rev = self._sort
-        order = sorted(rows.items(), key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
+        # tables by the column (equal ones by slot, a stable sort), named databases after them
+        tables = sorted(((k, v) for k, v in rows.items() if v[0] is not None), key=lambda kv: kv[1][0].slot)
+        order = sorted(tables, key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
+        order += [(k, v) for k, v in rows.items() if v[0] is None]
         wanted = [k for k, _ in order]
         existing = [str(r.value) for r in t.rows]
         if existing != wanted:
@@ -401,12 +404,9 @@ class Overview(Screen):
 
 
 def _sort_key(tb, key: str, rates: dict):
-    if tb is None:
-        return (1, 0, "")
-    val = {"slot": tb.slot, "name": (tb.name or "").lower(), "records": tb.records, "bytes": tb.bytes,
-           "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower(),
-           "creator": (tb.creator or "").lower()}[key]
-    return (0, val, tb.slot)
+    return {"slot": tb.slot, "name": (tb.name or "").lower(), "records": tb.records, "bytes": tb.bytes,
+            "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower(),
+            "creator": (tb.creator or "").lower()}[key]
 
 
 def clock(ts: float) -> str:
