@@ -121,6 +121,44 @@ tab.label = Text(f"Warnings ({n})")
     assert markup_from_data(good) == []
 
 
+# fields that hold outside strings: given to Text() or a widget, they must pass through literal()/join()
+DATA_ATTRS = {"name", "description", "creator", "key", "value", "error", "message", "path", "decoder",
+              "subject", "thread", "fallback", "practice", "question"}
+RAW_SINKS = {"Text", "assemble", "update", "add_row", "update_cell", "add_column", "Static", "notify", "Label"}
+SAFE_CALLS = {"literal", "join", "key_text", "_short", "safe", "visible", "json_visible", "hexdump"}
+
+
+def _data_fields(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Call) and _name(node.func) in SAFE_CALLS:
+        return []
+    if isinstance(node, ast.Attribute) and node.attr in DATA_ATTRS:
+        return [ast.unparse(node)]
+    return [d for c in ast.iter_child_nodes(node) for d in _data_fields(c)]
+
+
+def raw_data_fields(source: str) -> list[str]:
+    """Data fields handed to Text() or a widget without the literal helper (no escapes, maybe markup)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _name(node.func) in RAW_SINKS:
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg not in ("key", "id", "classes"))]:
+                found += [f"line {node.lineno}: {_name(node.func)}(… {d} …)" for d in _data_fields(arg)]
+    return found
+
+
+def test_data_fields_reach_widgets_only_through_the_helper():
+    found = {p.name: raw_data_fields(p.read_text()) for p in sorted(TUI.glob("*.py"))}
+    assert {k: v for k, v in found.items() if v} == {}
+    bad = '''
+Text.assemble(("decoder ", "bold"), rec.decoder)
+d.update(Text(rec.error, style="red"))
+t.add_row(str(rd.pid), rd.name or "")
+Text(f" {self.app.service.path} ")
+'''
+    assert len(raw_data_fields(bad)) == 5  # update(Text(rec.error)) twice: outer and inner call
+    assert raw_data_fields('join(("decoder ", "bold"), rec.decoder); t.add_row(literal(rd.name, 24))') == []
+
+
 # -- the helper and the renderers: property tests ----------------------------------------
 
 MARKUPISH = st.text(alphabet=st.sampled_from(list("[]/@=!\\:;#'\"ab bold link click") +
