@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
-from textual.widgets import DataTable
+import uuid
 
+import cbor2
+
+from textual.widgets import DataTable, Static
+
+from conftest import raw_env
 from test_safety import screen_text
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.modes import Service
@@ -76,3 +81,24 @@ async def test_sort_column_and_direction_are_marked(demo_db):
         await pilot.click("#tables-table", offset=(x, 0))  # the sorted column's header again: reversed
         await settle(pilot)
         assert labels()[2] == "Records ▲"
+
+
+async def test_class_names_in_the_list_full_names_under_it(tmp_path):
+    # with Twisted installed, zlmdb names each table by its class path (twisted.python.reflect.qual)
+    path = str(tmp_path / "cfx")
+    env = raw_env(path, "1.0")
+    with env.begin(write=True) as txn:
+        oid = "5e1f0000-0000-4000-8000-0000000000c1"
+        txn.put(b"\0\0\0\x01", cbor2.dumps({"oid": oid, "slot": 1, "description": "publications",
+                                              "name": "cfxdb.realmstore._publication.Publications"}))
+        txn.put(b"\0\x01" + uuid.UUID(int=1).bytes, cbor2.dumps({"topic": "com.example"}))
+    env.close()
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        t = app.screen.query_one("#tables-table", DataTable)
+        assert [str(t.get_cell_at((i, 1))) for i in range(t.row_count)] == ["(zlmdb catalog)", "Publications"]
+        t.move_cursor(row=1)
+        await settle(pilot)
+        info = str(app.screen.query_one("#table-info", Static).content)
+        assert info.startswith(f"cfxdb.realmstore._publication.Publications  oid {oid}")

@@ -302,12 +302,15 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
                 assert visible(t.description)[:30] in text
-            ov.query_one("#tables-table", DataTable).scroll_x = 1000  # the creators, scrolled into view
+        # the line under the list: the highlighted table's full name, oid and creator
+        tables = ov.query_one("#tables-table", DataTable)
+        for row, tb in enumerate(ov.refresh_data.snapshot.tables[1:7], start=1):
+            tables.move_cursor(row=row)
             await settle(pilot)
-            text = assert_screen_safe(app)
-            for t in ov.refresh_data.snapshot.tables[1:7]:
-                assert visible(t.creator)[:20] in text
-            ov.query_one("#tables-table", DataTable).scroll_x = 0
+            info = _widget_text(ov.query_one("#table-info", Static))
+            assert info.startswith(visible(tb.name)[:20]) and visible(tb.creator)[:10] in info
+            assert_screen_safe(app)
+        tables.move_cursor(row=0)
         # every tab
         for tab in "2345":
             await pilot.press(tab)
