@@ -8,12 +8,15 @@ terminal. See tests/hostile.py for the database.
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import os
 import pty
 import re
 import select
+import struct
 import sys
+import termios
 import time
 from io import StringIO
 from pathlib import Path
@@ -282,10 +285,6 @@ def no_str_to_widgets(monkeypatch):
     return got
 
 
-async def _type(pilot, text: str) -> None:
-    await pilot.press(*text)
-
-
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str_to_widgets):
     before = sha(hostile_db)
@@ -361,7 +360,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press("j")
         await settle(pilot)
         assert_screen_safe(app, "Jump to a key")
-        await _type(pilot, "[/i]")
+        await pilot.press(*"[/i]")
         await pilot.press("enter")
         await settle(pilot)
         assert scr.page.records[0].key == "[/i]-1"
@@ -369,7 +368,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         # a filter that is markup and an action
         await pilot.press("slash")
         await settle(pilot)
-        await _type(pilot, "[@click")
+        await pilot.press(*"[@click")
         await pilot.press("enter")
         await settle(pilot)
         assert [r.key for r in scr.page.records] == ["[@click=app.quit]-2"]
@@ -377,7 +376,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         # a jump that is not a position: the status quotes it
         await pilot.press("j")
         await settle(pilot)
-        await _type(pilot, "#[/]")
+        await pilot.press(*"#[/]")
         await pilot.press("enter")
         await settle(pilot)
         assert_screen_safe(app)
@@ -405,7 +404,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
-        await _type(pilot, "[/i]")
+        await pilot.press(*"[/i]")
         await settle(pilot)
         assert_screen_safe(app)
         await pilot.press("escape")
@@ -464,10 +463,6 @@ def test_the_real_tui_sends_nothing_from_the_data_to_the_terminal(hostile_db):
     if pid == 0:  # the child: the TUI at 100x30
         os.environ.update(COLUMNS="100", LINES="30", TERM="xterm-256color")
         os.execv(sys.executable, [sys.executable, "-m", "zlmdb_inspect", hostile_db])
-    import fcntl
-    import struct
-    import termios
-
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     out = b""
 
