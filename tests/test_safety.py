@@ -492,3 +492,25 @@ def test_the_real_tui_sends_nothing_from_the_data_to_the_terminal(hostile_db):
     assert not re.search(rb"\x1b]8;[^\x1b]*evil", out)  # no hyperlink to the data's target
     assert b"\\x1b]0;T\\x07" in out  # the path, shown escaped
 
+
+
+async def test_error_messages_quoting_data_are_shown_literally(hostile_db):
+    """A refresh or page read that fails with a message quoting names or keys (as decoders do)."""
+    from zlmdb_inspect.tui.messages import PageFailed, RefreshFailed
+
+    error = f"ValueError: bad key {KEYS[3]!s} in {UNBALANCED} {ACTION}"
+    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00", interval=3600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        ov = app.screen
+        ov.post_message(RefreshFailed(error))
+        await settle(pilot)
+        assert_screen_safe(app, "refresh failed: " + visible(error)[:30])
+        ov.query_one("#tables-table", DataTable).move_cursor(row=1)
+        await pilot.press("enter")
+        await settle(pilot)
+        app.screen.post_message(PageFailed(error))
+        await settle(pilot)
+        assert_screen_safe(app, "read failed: " + visible(error)[:30])
+        await pilot.press("q")
+    assert app.return_code == 0
