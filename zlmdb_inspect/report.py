@@ -9,7 +9,7 @@ from typing import Any
 from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.health import Warning, worst
 from zlmdb_inspect.model import Snapshot
-from zlmdb_inspect.textsafe import safe
+from zlmdb_inspect.textsafe import json_visible, safe, visible
 
 
 def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -22,7 +22,8 @@ def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] |
 
 
 def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
-    return json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+    # valid JSON with no raw DEL, C1 or bidi control from the data (json.dumps escapes C0 itself)
+    return json_visible(json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False))
 
 
 def other_readers(snap: Snapshot) -> int | None:
@@ -52,7 +53,7 @@ def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> lis
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
             f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; "
-            f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info | {perf}")
+            f"{counts['critical']} critical, {counts['warning']} warning{'' if counts['warning'] == 1 else 's'}, {counts['info']} info | {perf}")
     return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
 
 
@@ -62,7 +63,8 @@ def unknown_line(path: str | None, why: str) -> str:
 
 
 def _label(v: Any) -> str:
-    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    """A label value: control characters written visibly (``\\x1b`` once parsed), then Prometheus escapes."""
+    return visible(v).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _value(value: Any) -> str:
