@@ -288,3 +288,28 @@ def test_promtool_checks_and_unit_tests_the_rules():
     with open(os.path.join(d, "zlmdb-alerts.test.yml")) as f:
         tested = set(re.findall(r"alertname: (\w+)", f.read()))
     assert alerts == tested and len(alerts) == 10
+
+
+def test_fleet_check_and_document():
+    from types import SimpleNamespace
+
+    from zlmdb_inspect.fleet_report import fleet_check, fleet_document
+
+    def res(path, *sev):
+        return DatabaseResult(path=path, snapshot=object(),  # type: ignore[arg-type]
+                              warnings=[SimpleNamespace(id="x", severity=s) for s in sev])
+
+    results = [res("/n/a"), res("/n/b", "warning", "info"), res("/n/c", "critical"),
+               DatabaseResult(path="/n/d", error="no such file or directory")]
+    lines, code = fleet_check(results, lambda r: f"ZLMDB {status_of(r).upper()} - {r.path}: fine | used_pct=1%")
+    assert code == 2
+    assert lines[0] == ("ZLMDB CRITICAL - 4 databases: 1 critical, 1 warning, 1 unknown "
+                        "| databases=4 critical=1 warning=1 unknown=1 ok=1")
+    assert lines[1:] == ["ZLMDB OK - /n/a: fine", "ZLMDB WARNING - /n/b: fine", "ZLMDB CRITICAL - /n/c: fine",
+                         "ZLMDB UNKNOWN - /n/d: no such file or directory"]
+    assert fleet_check(results[:1] + results[3:], lambda r: "x")[1] == 3  # unknown is worse than ok
+    assert fleet_check(results[1:2] + results[3:], lambda r: "x")[1] == 1  # warning is worse than unknown
+    doc = fleet_document(results, lambda r: {"path": r.path, "status": status_of(r)})
+    assert doc["status"] == "critical"
+    assert doc["databases"][3] == {"path": "/n/d", "error": "no such file or directory", "status": "unknown"}
+    assert [d["status"] for d in doc["databases"]] == ["ok", "warning", "critical", "unknown"]
