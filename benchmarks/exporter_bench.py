@@ -1,0 +1,103 @@
+"""What a scrape of the exporter costs, against zlmdb's own statistics of the same databases.
+
+Builds N databases (five tables each, R records), starts the exporter on 127.0.0.1 over all of
+them, and times in the same run: zlmdb's ``Database.stats(include_slots=True)`` over every
+database (opened once), a scrape that refreshes every database whose data did not change, a
+scrape within the interval (every refresh reused), and a scrape after another process wrote
+300 records to one database. Prints milliseconds and each one's ratio to zlmdb's stats.
+
+    python benchmarks/exporter_bench.py [N] [R]
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, ".."))
+
+import zlmdb  # noqa: E402
+
+from count_bench import WRITE_300, build  # noqa: E402
+from zlmdb_inspect.exporter import MetricsServer  # noqa: E402
+from zlmdb_inspect.fleet import Fleet  # noqa: E402
+
+
+def open_db(path: str):
+    from zlmdb_inspect.cli import Options
+    from zlmdb_inspect.modes import open_service
+
+    return open_service(Options(path=path))
+
+
+def median_ms(fn, n: int = 15) -> float:
+    xs = []
+    for _ in range(n):
+        t0 = time.perf_counter()
+        fn()
+        xs.append(time.perf_counter() - t0)
+    return statistics.median(xs) * 1000
+
+
+def main(n: int, records: int) -> None:
+    tmp = tempfile.mkdtemp(prefix="exporter-bench-")
+    paths = []
+    for i in range(n):
+        p = os.path.join(tmp, f"db{i}")
+        build(p, records, "1.0")
+        paths.append(p)
+    dbs = [zlmdb.Database(dbpath=p, maxsize=8 * 1024 ** 3, readonly=True) for p in paths]
+    zlmdb_ms = median_ms(lambda: [db.stats(include_slots=True) for db in dbs], 3)
+    for db in dbs:
+        db.__exit__(None, None, None)
+
+    fleet = Fleet(paths, open_db, max_age=0.0)
+    server = MetricsServer(lambda: fleet.results(timeout=30), port=0)
+    url = f"http://127.0.0.1:{server.port}/metrics"
+
+    def scrape() -> bytes:
+        with urllib.request.urlopen(url, timeout=30) as r:
+            return r.read()
+
+    try:
+        t0 = time.perf_counter()
+        body = scrape()
+        first_ms = (time.perf_counter() - t0) * 1000
+        assert body.count(b"zlmdb_up{") == n and b" 0.0\n" not in body.split(b"zlmdb_up{", 1)[1][:200]
+        unchanged_ms = median_ms(scrape)
+        fleet.max_age = 3600.0
+        reused_ms = median_ms(scrape)
+        fleet.max_age = 0.0
+        writes = []
+
+        def after_write() -> None:
+            subprocess.run([sys.executable, "-c", WRITE_300, paths[0]], check=True)
+            t0 = time.perf_counter()
+            scrape()
+            writes.append(time.perf_counter() - t0)
+
+        for _ in range(5):
+            after_write()
+        write_ms = statistics.median(writes) * 1000
+    finally:
+        server.close()
+        fleet.close()
+    print(f"{n} databases of {records:,} records (1.0 format), exporter on 127.0.0.1")
+    print(f"{'what':48} {'ms':>9} {'of zlmdb stats':>15}")
+    for what, ms in ((f"zlmdb Database.stats() of all {n} (opened once)", zlmdb_ms),
+                     ("first scrape (opens every database)", first_ms),
+                     ("scrape, every database refreshed, unchanged", unchanged_ms),
+                     ("scrape within the interval (all reused)", reused_ms),
+                     ("scrape after 300 records written to one", write_ms)):
+        print(f"{what:48} {ms:9.2f} {ms / zlmdb_ms:14.3f}x")
+
+
+if __name__ == "__main__":
+    main(int(sys.argv[1]) if len(sys.argv) > 1 else 8, int(sys.argv[2]) if len(sys.argv) > 2 else 200_000)
