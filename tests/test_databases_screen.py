@@ -24,7 +24,7 @@ class Host(App):
     def on_mount(self) -> None:
         self.push_screen(DatabasesScreen(self.fleet, 60.0, lambda t: "12:00:00"))
 
-    def on_databases_chosen(self, msg: DatabaseChosen) -> None:
+    def on_database_chosen(self, msg: DatabaseChosen) -> None:
         self.chosen.append(msg.path)
 
 
