@@ -42,5 +42,17 @@ def safe(s: object, width: int | None = None) -> str:
     return clip(visible(s), width)
 
 
+_UNSAFE_IN_JSON = re.compile(_UNSAFE.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+
+
+def json_visible(text: str) -> str:
+    """JSON text (from ``json.dumps``) with DEL, C1 and bidi controls written as ``\\uXXXX`` escapes.
+
+    ``json.dumps(..., ensure_ascii=False)`` escapes C0 inside strings but passes the rest through;
+    a raw newline in its output is layout (indent), so it stays.
+    """
+    return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
+
+
 def has_unsafe(s: str) -> bool:
     return _UNSAFE.search(s) is not None

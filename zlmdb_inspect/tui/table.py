@@ -20,6 +20,8 @@ from zlmdb_inspect.model import Table
 from zlmdb_inspect.records import PREVIEW_BYTES, Page, Record
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, RecordLoaded, TargetFound
+from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.textsafe import json_visible
 
 PAGE_SIZE = 100
 HEX_PREVIEW = 4096
@@ -36,7 +38,7 @@ class Prompt(ModalScreen[str | None]):
         self.question, self.value = question, value
 
     def compose(self) -> ComposeResult:
-        yield Static(self.question, id="prompt-label")
+        yield Static(literal(self.question, None), id="prompt-label")
         yield Input(value=self.value, id="prompt-input")
 
     def on_input_submitted(self, event: Input.Submitted) -> None:
@@ -46,12 +48,13 @@ class Prompt(ModalScreen[str | None]):
         self.dismiss(None)
 
 
-def _short(v, width: int = 120) -> str:
+def _short(v, width: int = 120, style: str = "") -> Text:
+    """A decoded value as one literal line (JSON unless it is a string), cut with an ellipsis."""
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return s if len(s) <= width else s[: width - 1] + "…"
+    return literal(s, width, style)
 
 
-def key_text(key, width: int = 46) -> str:
+def key_text(key, width: int = 46) -> Text:
     """A key as the list shows it: composite parts side by side, not as JSON."""
     if isinstance(key, list):
         return _short(" ".join(str(k) for k in key), width)
@@ -129,9 +132,9 @@ class TableScreen(Screen):
         t.add_column("Value", key="value")
         t.add_column("Size", key="size")
         codec = self.app.service.catalog.codec(self.table)
-        self.query_one("#table-title", Static).update(Text.assemble(
+        self.query_one("#table-title", Static).update(join(
             (f" {self.table.label()} ", "bold reverse"), f"  slot {self.table.slot}  ",
-            f"{self.table.records:,} records  decoder: {codec.name}",
+            f"{self.table.records:,} records  decoder: ", codec.name,
             ("" if self.table.metadata else "  (no metadata record)", "yellow")))
         if self._start_key is not None:
             self.load(self._start_key, "from")
@@ -182,7 +185,7 @@ class TableScreen(Screen):
         if keys:
             self._locate(keys[0])
         else:
-            self.query_one("#detail", Static).update("No records" + (" match the filter." if self.filter else "."))
+            self.query_one("#detail", Static).update(Text("No records" + (" match the filter." if self.filter else ".")))
 
     def _render_rows(self, cursor: int) -> None:
         """The page's rows (keys narrower on a narrow screen), cursor at ``cursor``, its detail shown."""
@@ -191,10 +194,10 @@ class TableScreen(Screen):
         with self.app.batch_update():
             t.clear()
             for i, r in enumerate(self.page.records):
-                val = Text(_short(r.value))
+                val = _short(r.value)
                 if r.error:
-                    val = Text.assemble(("⚠ ", "bold red"), (_short(r.error, 50) + "  ", "red"), _short(r.value, 80))
-                t.add_row(key_text(r.key, width), val, fmt_bytes(r.size), key=str(i))
+                    val = join(("⚠ ", "bold red"), _short(r.error, 50, "red"), "  ", _short(r.value, 80))
+                t.add_row(key_text(r.key, width), val, Text(fmt_bytes(r.size)), key=str(i))
         if self.page.records:
             t.move_cursor(row=min(cursor, len(self.page.records) - 1), animate=False)
             self._show(self._current())
@@ -234,7 +237,7 @@ class TableScreen(Screen):
                 parts.append(f"filter {self.filter!r}: {p.scanned:,} records scanned")
         if extra:
             parts.append(extra)
-        self.query_one("#table-status", Static).update("  ·  ".join(parts))
+        self.query_one("#table-status", Static).update(literal("  ·  ".join(parts), None))
 
     # -- detail -------------------------------------------------------------------------
 
@@ -253,12 +256,13 @@ class TableScreen(Screen):
     def _show(self, rec: Record) -> None:
         self.detail = rec
         d = self.query_one("#detail", Static)
-        head = Text.assemble(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes")
+        head = join(("decoder ", "bold"), literal(rec.decoder), ("  size ", "bold"), f"{rec.size:,} bytes")
         if rec.truncated:
             head.append(f"  (first {len(rec.raw_value or b''):,} bytes; m loads more)", style="yellow")
         if rec.error:
             head.append("\nerror: ", style="bold red")
-            head.append(rec.error, style="red")
+            head.append_text(literal(rec.error, 2000, "red"))
+        head.no_wrap = False  # escaped text may wrap in the detail pane
         if self.show_hex:
             body = hexdump(rec.raw_value or b"", width=self.query_one("#detail-pane").size.width - 2)
             d.update(Text.assemble(head, "\n\nkey  ", rec.raw_key.hex(), "\n\n", body))
@@ -266,7 +270,7 @@ class TableScreen(Screen):
         doc = {"key": rec.key, "value": rec.value}
         if rec.error and rec.fallback is not None:
             doc["fallback"] = rec.fallback
-        text = json.dumps(doc, indent=2, ensure_ascii=False, default=str)
+        text = json_visible(json.dumps(doc, indent=2, ensure_ascii=False, default=str))
         limit = TEXT_PREVIEW * 8 ** self._more[1] if self._more and self._more[0] == rec.raw_key else TEXT_PREVIEW
         if len(text) > limit:
             head.append(f"\n{len(text):,} characters; showing the first {limit:,} (m shows more)", style="yellow")
