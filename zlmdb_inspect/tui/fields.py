@@ -1,0 +1,94 @@
+"""Which fields of a table's values form the records list's columns, and how a cell reads.
+
+Values are the application's ``marshal()`` dicts (or built-in decodings); the picker offers the
+top-level fields seen on the current page. Integer fields that are plausible epoch times show as
+ISO times (:mod:`zlmdb_inspect.timefields`).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, Iterable
+
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import ModalScreen
+from textual.widgets import SelectionList, Static
+from textual.widgets.selection_list import Selection
+
+from zlmdb_inspect.timefields import time_hint
+from zlmdb_inspect.tui.text import join, literal
+
+MAX_FIELDS = 60  # offered in the picker
+
+
+def field_names(values: Iterable[Any]) -> list[str]:
+    """Top-level field names of dict values, in order of first appearance."""
+    seen: dict[str, None] = {}
+    for v in values:
+        if isinstance(v, dict):
+            for k in v:
+                seen.setdefault(str(k), None)
+                if len(seen) >= MAX_FIELDS:
+                    return list(seen)
+    return list(seen)
+
+
+def cell_text(v: Any, width: int = 40, name: str = "") -> str:
+    """One value as the list shows it: times as ISO, strings as they are, the rest as JSON."""
+    if name:
+        iso = time_hint(name, v)
+        if iso is not None:
+            return iso
+    if v is None:
+        return ""
+    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+
+
+def with_times(value: Any) -> Any:
+    """A dict value with its epoch-time fields as ISO strings (for the one-line Value column)."""
+    if not isinstance(value, dict):
+        return value
+    out = {}
+    for k, v in value.items():
+        iso = time_hint(str(k), v)
+        out[k] = iso if iso is not None else v
+    return out
+
+
+class FieldPicker(ModalScreen[tuple[list[str], bool] | None]):
+    """Pick the list's columns: space toggles, enter applies, w applies and remembers."""
+
+    BINDINGS = [
+        Binding("escape", "cancel", "Cancel"),
+        Binding("enter", "apply(False)", "Apply", priority=True),
+        Binding("w", "apply(True)", "Apply and remember", priority=True),
+    ]
+
+    def __init__(self, table: str, fields: list[str], chosen: list[str], remember_path: str) -> None:
+        super().__init__()
+        self.table, self.fields, self.chosen, self.remember_path = table, fields, chosen, remember_path
+
+    def compose(self) -> ComposeResult:
+        with Vertical(id="picker-box"):
+            yield Static(join(("Columns of ", "bold"), (self.table, "bold"), width=60), id="picker-title")
+            self.order = [f for f in self.chosen if f in self.fields] + [f for f in self.fields if f not in self.chosen]
+            yield SelectionList[str](*(Selection(literal(f, 60), f, f in self.chosen) for f in self.order),
+                                     id="picker-list")
+            hint = join("space toggles · enter applies · w applies and remembers in ",
+                        (self.remember_path, "italic"), " · escape cancels · none chosen: the Value column",
+                        width=None)
+            hint.no_wrap = False
+            yield Static(hint, id="picker-hint")
+
+    def on_mount(self) -> None:
+        self.query_one(SelectionList).focus()
+
+    def action_apply(self, remember: bool) -> None:
+        chosen = set(self.query_one(SelectionList).selected)
+        self.dismiss(([f for f in self.order if f in chosen], remember))
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
