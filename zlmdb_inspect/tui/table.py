@@ -27,11 +27,11 @@ from zlmdb_inspect.timefields import time_fields
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
-from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, RecordLoaded, TargetFound
+from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, TargetFound
 from zlmdb_inspect.tui.text import join, literal
 
 PAGE_SIZE = 100
-TEXT_PREVIEW = 32 * 1024  # characters of pretty JSON rendered before "m shows more"
+TEXT_PREVIEW = 8 * 1024  # characters of pretty JSON rendered before "m shows more" (~300 lines)
 FULL_CACHE = 8  # fully decoded large records kept while browsing
 VALUE_WIDTH, FIELD_WIDTH = 120, 32  # widest Value / field column, in cells
 
@@ -57,8 +57,11 @@ class Prompt(ModalScreen[str | None]):
 
 
 def _short(v, width: int = 120, style: str = "") -> Text:
-    """A decoded value as one literal line (JSON unless it is a string), cut with an ellipsis."""
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    """A decoded value as one literal line (JSON unless it is a string), cut with an ellipsis.
+
+    Only the start of a large value is encoded: a 1 MiB record costs no more than a small one.
+    """
+    s = v[:width * 4] if isinstance(v, str) else _dumps_bounded(v, width * 4, None)
     return literal(s, width, style)
 
 
@@ -105,6 +108,12 @@ class StatusNote(Message):
     text: str
 
 
+@dataclass
+class FullDecoded(Message):
+    raw_key: bytes
+    record: Record | None  # None: gone, or the read failed (said on the status line)
+
+
 class TableScreen(Screen):
     BINDINGS = bindings.TABLE
 
@@ -125,6 +134,7 @@ class TableScreen(Screen):
         self._position: int | None = None  # index of the page's first record (key order) in the table
         self._full: dict[bytes, Record] = {}  # fully decoded large records, newest last
         self._key_width = 46
+        self._pending_full: set[bytes] = set()  # large records being decoded in full
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -359,7 +369,8 @@ class TableScreen(Screen):
             full = self._full.get(rec.raw_key)
             if full is not None:
                 rec = self.detail = full
-            else:
+            elif rec.raw_key not in self._pending_full:  # once: a thread worker cannot be stopped
+                self._pending_full.add(rec.raw_key)
                 self._load_full(rec.raw_key)
         head = self._head(rec)
         if self.show_hex:
@@ -376,10 +387,11 @@ class TableScreen(Screen):
         if len(text) > limit:
             head.append(f"\nshowing the first {limit:,} characters (m shows more, w saves it all)", style="yellow")
             text = text[:limit] + "\n…"
-        self.query_one("#detail", Static).update(
-            Group(head, Text(""), Syntax(text, "json", word_wrap=True, theme="ansi_dark")))
+        body = Syntax(text, "json", theme="ansi_dark").highlight(text)  # lexed once, not per frame
+        body.rstrip()
+        self.query_one("#detail", Static).update(Group(head, Text(""), body))
 
-    @work(thread=True, exclusive=True, group="full")
+    @work(thread=True, group="full")
     def _load_full(self, raw_key: bytes) -> None:
         """Decode all of a large value off the UI thread; the list showed a preview of it."""
         svc = self.app.service
@@ -387,13 +399,13 @@ class TableScreen(Screen):
             rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, preview=None)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
-            return
-        if not get_current_worker().is_cancelled:
-            self.post_message(RecordLoaded(rec, True))
+            rec = None
+        self.post_message(FullDecoded(raw_key, rec))
 
-    @on(RecordLoaded)
-    def _record_loaded(self, msg: RecordLoaded) -> None:
+    @on(FullDecoded)
+    def _record_loaded(self, msg: FullDecoded) -> None:
         rec = msg.record
+        self._pending_full.discard(msg.raw_key)
         if rec is None:
             return
         self._full[rec.raw_key] = rec
@@ -643,10 +655,13 @@ def _file_name(table: str, raw_key: bytes) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{table}-{raw_key[2:].hex()[:32]}.json")
 
 
-def _dumps_bounded(doc, limit: int) -> str:
-    """Pretty JSON of ``doc``, cut a little past ``limit`` characters without building all of it."""
+def _dumps_bounded(doc, limit: int, indent: int | None = 2) -> str:
+    """JSON of ``doc`` (pretty by default), cut a little past ``limit`` characters without building
+    all of it."""
     out, size = [], 0
-    for chunk in json.JSONEncoder(indent=2, ensure_ascii=False, default=str).iterencode(doc):
+    enc = json.JSONEncoder(indent=indent, ensure_ascii=False, default=str,
+                           separators=(", ", ": ") if indent is None else None)
+    for chunk in enc.iterencode(doc):
         out.append(chunk)
         size += len(chunk)
         if size > limit:
