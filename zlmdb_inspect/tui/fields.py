@@ -35,12 +35,22 @@ def field_names(values: Iterable[Any]) -> list[str]:
     return list(seen)
 
 
+def compact_iso(iso: str) -> str:
+    """``…T22:00:00.000000000Z`` as ``…T22:00:00Z`` (trailing zeros of the fraction dropped) for
+    the list; the detail keeps every digit."""
+    if "." not in iso or not iso.endswith("Z"):
+        return iso
+    head, frac = iso[:-1].split(".", 1)
+    frac = frac.rstrip("0")
+    return f"{head}.{frac}Z" if frac else f"{head}Z"
+
+
 def cell_text(v: Any, width: int = 40, name: str = "") -> str:
     """One value as the list shows it: times as ISO, strings as they are, the rest as JSON."""
     if name:
         iso = time_hint(name, v)
         if iso is not None:
-            return iso
+            return compact_iso(iso)
     if v is None:
         return ""
     return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
@@ -53,7 +63,7 @@ def with_times(value: Any) -> Any:
     out = {}
     for k, v in value.items():
         iso = time_hint(str(k), v)
-        out[k] = iso if iso is not None else v
+        out[k] = compact_iso(iso) if iso is not None else v
     return out
 
 

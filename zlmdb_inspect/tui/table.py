@@ -259,8 +259,8 @@ class TableScreen(Screen):
         labels = ["Key", *(self.columns or ["Value"]), "Size"]
         rows = [self._cells(r, key_width) for r in self.rows]
         widths = [max([cell_len(lb), *(c[i].cell_len for c in rows)]) for i, lb in enumerate(labels)]
-        if not self.columns and avail > 0:  # Value takes what Key and Size leave, so Size stays in view
-            widths[1] = max(12, min(widths[1], avail - (widths[0] + 2) - (widths[2] + 2) - 3))
+        if avail > 0:
+            widths = _fit(widths, avail - 1, value_column=not self.columns)
         with self.app.batch_update():
             t.clear(columns=True)
             keys = ["key", *(f"f:{f}" for f in self.columns), "size"] if self.columns else ["key", "value", "size"]
@@ -616,10 +616,8 @@ class TableScreen(Screen):
             return
         focused = self.focused
         side = self.query_one("#detail-side")
-        if focused is not None and (focused is side or side in focused.ancestors):
-            self.maximize(side, container=False)
-        else:
-            self.maximize(self.query_one("#records"), container=False)
+        in_side = focused is not None and (focused is side or side in focused.ancestors)
+        self.maximized = side if in_side else self.query_one("#records")  # a container: set directly
 
     def action_follow(self) -> None:
         rec = self._current()
@@ -645,6 +643,31 @@ class TableScreen(Screen):
             self._status("the record it points to is in no table (a dangling index entry)")
             return
         self.app.push_screen(TableScreen(msg.table, start_key=msg.key))
+
+
+def _fit(widths: list[int], avail: int, value_column: bool) -> list[int]:
+    """Column widths (Key, fields or Value, Size) that fit ``avail`` cells, so Size stays in view.
+
+    Value takes what the others leave; chosen fields share the room with the key, the widest
+    giving way first (cells end in an ellipsis), none narrower than 8.
+    """
+    w = list(widths)
+    excess = sum(x + 2 for x in w) - avail  # two cells of padding a column
+    if excess <= 0:
+        return w
+    if value_column:
+        w[1] = max(12, w[1] - excess)
+        return w
+    cut = min(excess, max(0, w[0] - 16))  # keys first, down to 16 cells
+    w[0] -= cut
+    excess -= cut
+    while excess > 0:
+        i = max(range(1, len(w) - 1), key=lambda j: w[j])
+        if w[i] <= 8:
+            break
+        w[i] -= 1
+        excess -= 1
+    return w
 
 
 def _flip(direction: str) -> str:
