@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.errors import InspectError
+from zlmdb_inspect.textsafe import safe
 
 PROG = "zlmdb-inspect"
 EXIT_UNKNOWN = 3
@@ -82,7 +83,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def fail(message: str) -> int:
-    print(f"{PROG}: error: {message}", file=sys.stderr)
+    print(f"{PROG}: error: {safe(message)}", file=sys.stderr)  # messages quote paths and names
     return EXIT_UNKNOWN
 
 

@@ -13,6 +13,7 @@ from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Snapshot
 from zlmdb_inspect.monitor import Monitor, Rates
+from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.report import check_lines, prometheus_down, prometheus_text, report_dict, to_json
 
 if TYPE_CHECKING:
@@ -174,7 +175,7 @@ def run_dump(opts: "Options", table: str, limit: int | None, from_key: str | Non
         t = service.catalog.resolve_table(snap, table)
         out = sys.stdout
         for rec in service.catalog.iter_records(service.inspector, t, from_key, limit):
-            out.write(json.dumps(rec.to_json(), ensure_ascii=False, default=str) + "\n")
+            out.write(json_visible(json.dumps(rec.to_json(), ensure_ascii=False, default=str)) + "\n")
     finally:
         service.close()
     return 0

@@ -8,6 +8,7 @@ from typing import Any
 
 from zlmdb_inspect.health import Warning, worst
 from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.textsafe import json_visible, safe, visible
 
 
 def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -20,7 +21,8 @@ def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] |
 
 
 def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
-    return json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False)
+    # valid JSON with no raw DEL, C1 or bidi control from the data (json.dumps escapes C0 itself)
+    return json_visible(json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False))
 
 
 def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> list[str]:
@@ -37,11 +39,13 @@ def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> lis
             f"last_txnid={snap.lmdb.last_txnid}c")
     head = (f"ZLMDB {status} - {snap.path}: {cap.used_pct:.1f}% of map used, "
             f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info | {perf}")
-    return [head] + [f"{w.severity.upper()}: [{w.id}] {w.message}" for w in warnings]
+    # table names and paths may hold control characters: escaped, so no line drives a terminal
+    return [safe(head)] + [safe(f"{w.severity.upper()}: [{w.id}] {w.message}") for w in warnings]
 
 
 def _label(v: Any) -> str:
-    return str(v).replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+    """A label value: control characters written visibly (``\\x1b`` once parsed), then Prometheus escapes."""
+    return visible(v).replace("\\", "\\\\").replace('"', '\\"')
 
 
 def prometheus_text(snap: Snapshot, warnings: list[Warning]) -> str:

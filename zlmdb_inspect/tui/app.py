@@ -14,6 +14,10 @@ from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.overview import Overview, clock
 
 
+TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
+                     for tab in ("tables", "warnings", "readers", "live", "environment"))
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
 
@@ -59,9 +63,8 @@ class InspectorApp(App[int]):
             yield SystemCommand("Refresh now", "Take a new snapshot", ov.action_refresh)
             yield SystemCommand("Toggle live refresh", "Pause or resume the refresh loop", ov.action_pause)
             yield SystemCommand("Open table", "Open the table selected on the Tables tab", ov.action_open_table)
-            for tab in ("tables", "warnings", "readers", "live", "environment"):
-                yield SystemCommand(f"Show {tab}", f"Switch to the {tab} tab",
-                                    lambda tab=tab: (self._back_to_overview(), ov.action_tab(tab)))
+            for tab, title, help_ in TAB_COMMANDS:
+                yield SystemCommand(title, help_, lambda tab=tab: (self._back_to_overview(), ov.action_tab(tab)))
         from zlmdb_inspect.tui.table import TableScreen
 
         if isinstance(screen, TableScreen):

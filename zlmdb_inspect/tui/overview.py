@@ -8,6 +8,7 @@ from rich.text import Text
 from textual import on, work
 from textual.worker import get_current_worker
 from textual.app import ComposeResult
+from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Sparkline, Static, TabbedContent, TabPane
 
@@ -16,8 +17,32 @@ from zlmdb_inspect.fmt import fmt_bytes, fmt_duration, fmt_rate
 from zlmdb_inspect.modes import Refresh
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.messages import RefreshDone, RefreshFailed
+from zlmdb_inspect.tui.text import join, literal
 
 SEV_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "info": "bold white on blue"}
+SEV_NOUN = {"critical": ("critical", "critical"), "warning": ("warning", "warnings"), "info": ("info", "info")}
+# widest cell of a column of data (names, descriptions, messages): longer text is cut with "…"
+NAME_WIDTH, DESCRIPTION_WIDTH, MESSAGE_WIDTH, PROCESS_WIDTH = 40, 60, 100, 24
+TABLE_COLUMNS = (("slot", "Slot"), ("name", "Table"), ("records", "Records"), ("bytes", "Size"),
+                 ("rate", "Rec/s"), ("description", "Description"))
+
+
+class TablesList(DataTable):
+    """The tables: home and end go to the first and last table (a DataTable scrolls sideways)."""
+
+    BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False)]
+
+    def action_first_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=0)
+
+    def action_last_row(self) -> None:
+        if self.row_count:
+            self.move_cursor(row=self.row_count - 1)
+
+
+def eta_text(eta_s: float | None) -> str:
+    return "map not growing" if eta_s is None else f"map full in {fmt_duration(eta_s)}"
 
 
 class Overview(Screen):
@@ -36,7 +61,7 @@ class Overview(Screen):
         yield Static("", id="capacity")
         with TabbedContent(id="tabs", initial="tables"):
             with TabPane("Tables", id="tables"):
-                yield DataTable(id="tables-table", cursor_type="row", zebra_stripes=True)
+                yield TablesList(id="tables-table", cursor_type="row", zebra_stripes=True)
             with TabPane("Warnings", id="warnings"):
                 yield DataTable(id="warnings-table", cursor_type="row")
                 yield Static("", id="warning-detail")
@@ -47,7 +72,7 @@ class Overview(Screen):
                 yield Static("", id="live-figures")
                 for name, label in (("txns", "transactions/s"), ("records", "records/s"),
                                     ("bytes", "growth of used bytes/s"), ("readers", "readers")):
-                    yield Static(label, classes="spark-label")
+                    yield Static(Text(label), classes="spark-label")
                     yield Sparkline([], id=f"spark-{name}", classes="spark")
             with TabPane("Environment", id="environment"):
                 yield Static("", id="env-figures")
@@ -55,19 +80,15 @@ class Overview(Screen):
 
     def on_mount(self) -> None:
         t = self.query_one("#tables-table", DataTable)
-        for key, label in (("slot", "Slot"), ("name", "Table"), ("records", "Records"),
-                           ("bytes", "Size"), ("rate", "Rec/s"), ("description", "Description")):
-            t.add_column(label, key=key)
+        self._add_table_columns(t)
         w = self.query_one("#warnings-table", DataTable)
-        w.add_column("Severity", key="severity")
-        w.add_column("Rule", key="id")
-        w.add_column("About", key="subject")
-        w.add_column("Message", key="message")
+        for key, label in (("severity", "Severity"), ("id", "Rule"), ("subject", "About"), ("message", "Message")):
+            w.add_column(Text(label), key=key)
         r = self.query_one("#readers-table", DataTable)
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
                            ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
-            r.add_column(label, key=key)
-        self.query_one("#title", Static).update(f"[b]{self.app.service.path}[/b]  reading…")
+            r.add_column(Text(label), key=key)
+        self.query_one("#title", Static).update(join((self.app.service.path, "bold"), Text("  reading…")))
         t.focus()
         self.set_interval(0.5, self._show_progress)
         self.action_refresh()
@@ -97,7 +118,7 @@ class Overview(Screen):
             return
         took = time.monotonic() - self._busy_since
         base = (self._title_text(self.refresh_data) if self.refresh_data is not None
-                else Text(f" {self.app.service.path} ", style="bold"))
+                else join(Text(" "), self._path_text(20)))
         base.append(f"  reading and counting… {took:.0f} s", style="bold yellow")
         self.query_one("#title", Static).update(base)
 
@@ -132,7 +153,7 @@ class Overview(Screen):
         self._busy_since = None
         self.failures.append(msg.error)
         self.query_one("#title", Static).update(
-            Text.assemble((f" {self.app.service.path} ", "bold"), ("  refresh failed: ", "bold red"), msg.error))
+            join(Text(" "), self._path_text(30), Text("  refresh failed: ", style="bold red"), msg.error))
         self._arm()
 
     def action_pause(self) -> None:
@@ -193,18 +214,25 @@ class Overview(Screen):
     def _sort_by(self, key: str, reverse: bool | None) -> None:
         """Big numbers first for figures, A to Z for text, unless reversed."""
         self._sort = (key, key in ("records", "bytes", "rate") if reverse is None else reverse)
-        self.notify(f"tables sorted by {key}{' (descending)' if self._sort[1] else ''}", timeout=2)
+        t = self.query_one("#tables-table", DataTable)
+        t.clear(columns=True)  # the header marks the sort column and direction
+        self._add_table_columns(t)
         if self.refresh_data:
             self._render_tables(self.refresh_data)
+
+    def _add_table_columns(self, t: DataTable) -> None:
+        key, rev = self._sort
+        for k, label in TABLE_COLUMNS:
+            t.add_column(Text(label + (" ▼" if rev else " ▲") if k == key else label), key=k)
 
     @on(DataTable.RowHighlighted, "#warnings-table")
     def _warning_highlighted(self, event: DataTable.RowHighlighted) -> None:
         idx = event.cursor_row
         if 0 <= idx < len(self._warning_rows):
             w = self._warning_rows[idx]
-            self.query_one("#warning-detail", Static).update(Text.assemble(
-                (f"{w.id}", "bold"), f"  ({w.severity})\n", w.message, "\n\n",
-                ("Measured: ", "bold"), str(w.figure), ("   Threshold: ", "bold"), str(w.threshold), "\n",
+            self.query_one("#warning-detail", Static).update(join(
+                (w.id, "bold"), f"  ({w.severity})", Text("\n"), literal(w.message, 1000), Text("\n\n"),
+                ("Measured: ", "bold"), str(w.figure), ("   Threshold: ", "bold"), str(w.threshold), Text("\n"),
                 ("Practice: ", "bold"), w.practice))
 
     # -- rendering ---------------------------------------------------------------
@@ -225,35 +253,46 @@ class Overview(Screen):
     def _title_text(self, ref: Refresh) -> Text:
         s = ref.snapshot
         counts = {sev: sum(1 for w in ref.warnings if w.severity == sev) for sev in SEV_STYLE}
-        parts: list = [(f" {s.path} ", "bold"), f" LMDB {s.lmdb.format}  "]
+        rest = Text(f" LMDB {s.lmdb.format}  ")
         for sev, n in counts.items():
             if n:
-                parts.append((f" {n} {sev} ", SEV_STYLE[sev]))
-                parts.append(" ")
+                rest.append(f" {n} {SEV_NOUN[sev][n != 1]} ", SEV_STYLE[sev])
+                rest.append(" ")
         if not any(counts.values()):
-            parts.append((" OK ", "bold black on green"))
-            parts.append(" ")
+            rest.append(" OK ", "bold black on green")
+            rest.append(" ")
         state = "paused" if self.app.paused else f"every {self.app.interval:g} s"
-        parts.append(f" refreshed {self.app.clock(s.taken_at)} ({state})")
-        if self.app.damaged:
-            parts.append(("  DAMAGED: see Warnings", "bold red"))
-        return Text.assemble(*parts)
+        refreshed = Text(f" refreshed {self.app.clock(s.taken_at)}")
+        damaged = Text("  DAMAGED: see Warnings" if self.app.damaged else "", "bold red")
+        # one line at any width: the path gives way (its start is cut), then the interval
+        total = self.size.width or self.app.size.width
+        tail = Text.assemble(refreshed, f" ({state})", damaged)
+        if total - 2 - rest.cell_len - tail.cell_len < 16:
+            tail = Text.assemble(refreshed, " (paused)" if self.app.paused else "", damaged)
+        width = total - 2 - rest.cell_len - tail.cell_len
+        return join(Text(" "), self._path_text(max(12, width)), rest, tail)
+
+    def _path_text(self, width: int) -> Text:
+        return literal(self.app.service.path, width, "bold", keep_end=True)
+
+    def on_resize(self) -> None:
+        if self.refresh_data is not None:
+            self._render_title(self.refresh_data)
 
     def _render_capacity(self, ref: Refresh) -> None:
         c = ref.snapshot.capacity
-        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
         width = 24
         filled = min(width, int(round(width * c.used_pct / 100.0)))
         style = "red" if c.used_pct >= 95 else "yellow" if c.used_pct >= 80 else "green"
         b = "bold"
-        self.query_one("#capacity", Static).update(Text.assemble(
+        self.query_one("#capacity", Static).update(Text.assemble(  # figures only: no data
             "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
             (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (the writer's map size)\n",
             "used ", (fmt_bytes(c.used_bytes), b), "  headroom ", (fmt_bytes(c.headroom_bytes), b),
             f" ({c.headroom_pct:.1f}%)  file ", (fmt_bytes(c.file_size), b), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
-            "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  map full in ",
-            (eta, b)))
+            "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  ",
+            (eta_text(ref.eta_full_s), b)))
 
     def _render_tables(self, ref: Refresh) -> None:
         t = self.query_one("#tables-table", DataTable)
@@ -261,14 +300,16 @@ class Overview(Screen):
         rows = {}
         for tb in ref.snapshot.tables:
             rate = rates.get(tb.slot)
-            name = Text(tb.name or "(no metadata)", style="" if tb.metadata else "italic yellow")
-            rows[str(tb.slot)] = (tb, [str(tb.slot), name, f"{tb.records:,}", fmt_bytes(tb.bytes),
-                                       "" if rate is None else f"{rate:,.1f}", tb.description or ""])
+            name = literal(tb.name or "(no metadata)", NAME_WIDTH, "" if tb.metadata else "italic yellow")
+            rows[str(tb.slot)] = (tb, [Text(str(tb.slot)), name, Text(f"{tb.records:,}"), Text(fmt_bytes(tb.bytes)),
+                                       Text("" if rate is None else f"{rate:,.1f}"),
+                                       literal(tb.description, DESCRIPTION_WIDTH)])
         for db in ref.snapshot.databases:
             key = f"db:{db.name}"
-            rows[key] = (None, ["db", Text(db.name, style="cyan"), f"{db.entries:,}",
-                                fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages) * ref.snapshot.lmdb.page_size),
-                                "", "named LMDB database"])
+            rows[key] = (None, [Text("db"), literal(db.name, NAME_WIDTH, "cyan"), Text(f"{db.entries:,}"),
+                                Text(fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages)
+                                               * ref.snapshot.lmdb.page_size)),
+                                Text(""), Text("named LMDB database")])
         key, rev = self._sort
         order = sorted(rows.items(), key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
         wanted = [k for k, _ in order]
@@ -285,7 +326,7 @@ class Overview(Screen):
             for k, (_, cells) in order:
                 for col, val in zip(cols, cells):
                     if str(t.get_cell(k, col)) != str(val):
-                        t.update_cell(k, col, val)
+                        t.update_cell(k, col, val, update_width=True)  # 9.9 KiB -> 17.9 KiB widens
 
     def _render_warnings(self, ref: Refresh) -> None:
         w = self.query_one("#warnings-table", DataTable)
@@ -293,44 +334,47 @@ class Overview(Screen):
         cursor = w.cursor_row
         w.clear()
         for i, warn in enumerate(ref.warnings):
-            w.add_row(Text(f" {warn.severity} ", style=SEV_STYLE[warn.severity]), warn.id,
-                      warn.subject or "", warn.message, key=str(i))
+            w.add_row(Text(f" {warn.severity} ", style=SEV_STYLE[warn.severity]), literal(warn.id),
+                      literal(warn.subject, NAME_WIDTH), literal(warn.message, MESSAGE_WIDTH), key=str(i))
         if ref.warnings:
             w.move_cursor(row=min(cursor, len(ref.warnings) - 1), animate=False)
         else:
-            self.query_one("#warning-detail", Static).update("No warnings: every rule passed.")
+            self.query_one("#warning-detail", Static).update(Text("No warnings: every rule passed."))
         tabs = self.query_one("#tabs", TabbedContent)
-        tabs.get_tab("warnings").label = f"Warnings ({len(ref.warnings)})"
+        tabs.get_tab("warnings").label = Text(f"Warnings ({len(ref.warnings)})")
 
     def _render_readers(self, ref: Refresh) -> None:
         r = self.query_one("#readers-table", DataTable)
         r.clear()
         for i, rd in enumerate(ref.snapshot.readers):
             alive = Text("yes", style="green") if rd.alive else Text("NO", style="bold red")
-            r.add_row(str(rd.pid), rd.name or "", rd.thread, "-" if rd.txnid is None else str(rd.txnid),
-                      "" if rd.lag is None else str(rd.lag),
-                      "" if rd.held_s is None else fmt_duration(rd.held_s), alive,
-                      "inspector (this snapshot)" if rd.own else "", key=str(i))
+            r.add_row(Text(str(rd.pid)), literal(rd.name, PROCESS_WIDTH), literal(rd.thread, 20),
+                      Text("-" if rd.txnid is None else str(rd.txnid)), Text("" if rd.lag is None else str(rd.lag)),
+                      Text("" if rd.held_s is None else fmt_duration(rd.held_s)), alive,
+                      Text("this inspector" if rd.own else ""), key=str(i))
         env = ref.snapshot.lmdb
         note = (f"{len(ref.snapshot.readers)} reader slots in use of {env.max_readers}."
                 if env.locking else
                 "No process had the database open when the inspector started, so it runs without "
                 "LMDB's lock file (opening it would reset the reader table). Readers appear once a "
                 "process opens the database.")
-        self.query_one("#readers-note", Static).update(note)
+        self.query_one("#readers-note", Static).update(Text(note))
 
     def _render_live(self, ref: Refresh) -> None:
         mon = self.app.service.monitor
         r = ref.rates
-        eta = "not growing" if ref.eta_full_s is None else fmt_duration(ref.eta_full_s)
         fastest = sorted(((v, k) for k, v in r.tables_per_s.items() if v > 0), reverse=True)[:3]
         names = {t.slot: t.label() for t in ref.snapshot.tables}
-        fast = ", ".join(f"{names.get(k, k)} {v:,.1f}/s" for v, k in fastest) or "none"
-        self.query_one("#live-figures", Static).update(
-            f"transactions [b]{fmt_rate(r.txns_per_s, 'txn/s')}[/b]   records [b]{fmt_rate(r.records_per_s, 'rec/s')}[/b]   "
-            f"growth [b]{fmt_rate(r.bytes_per_s, 'B/s')}[/b]   map full in [b]{eta}[/b]\n"
-            f"fastest-growing tables: {fast}   (over the last {r.window_s:.0f} s; "
-            f"{'paused' if self.app.paused else f'every {self.app.interval:g} s'})")
+        b = "bold"
+        fast: list = []
+        for v, k in fastest:
+            fast += [Text(", ")] if fast else []
+            fast += [literal(names.get(k, k), NAME_WIDTH), f" {v:,.1f}/s"]
+        self.query_one("#live-figures", Static).update(join(
+            "transactions ", (fmt_rate(r.txns_per_s, "txn/s"), b), "   records ", (fmt_rate(r.records_per_s, "rec/s"), b),
+            "   growth ", (fmt_rate(r.bytes_per_s, "B/s"), b), Text("\n"), (eta_text(ref.eta_full_s), b),
+            f"   (over the last {r.window_s:.0f} s; {'paused' if self.app.paused else f'every {self.app.interval:g} s'})",
+            Text("\n"), "fastest-growing tables: ", *(fast or ["none"])))
         for name in ("txns", "records", "bytes", "readers"):
             self.query_one(f"#spark-{name}", Sparkline).data = mon.series(name) or [0.0]
 
@@ -349,7 +393,10 @@ class Overview(Screen):
         if ref.verify_problems is not None:
             lines.append("verify: " + ("no problems found" if not ref.verify_problems else
                                        f"{len(ref.verify_problems)} problems: " + "; ".join(ref.verify_problems[:5])))
-        self.query_one("#env-figures", Static).update(Text("\n".join(lines)))
+        out = Text()
+        for i, line in enumerate(lines):  # problems quote names and keys: each line literal
+            out.append_text(join(Text("\n") if i else Text(""), literal(line, 1000)))
+        self.query_one("#env-figures", Static).update(out)
 
 
 def _sort_key(tb, key: str, rates: dict):

@@ -11,15 +11,22 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from zlmdb_inspect.textsafe import safe
+from zlmdb_inspect.textsafe import ELLIPSIS, clip, visible
 
 DEFAULT_WIDTH = 200  # one cell or line never holds more than this many characters
 
 
-def literal(s: object, width: int | None = DEFAULT_WIDTH, style: str = "") -> Text:
-    """``s`` shown literally: escapes for control characters, cut with an ellipsis, no wrapping."""
-    t = Text(safe("" if s is None else s, width), style=style, no_wrap=True, overflow="ellipsis")
-    return t
+def literal(s: object, width: int | None = DEFAULT_WIDTH, style: str = "", keep_end: bool = False) -> Text:
+    """``s`` shown literally: escapes for control characters, cut with an ellipsis, no wrapping.
+
+    ``keep_end`` cuts at the start instead (``…/the/end/of/a/path``): a path's end names it.
+    """
+    text = visible("" if s is None else s)
+    if keep_end and width is not None and len(text) > width:
+        text = ELLIPSIS + text[len(text) - width + 1:] if width > 0 else ""
+    else:
+        text = clip(text, width)
+    return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
 def join(*parts: object, width: int | None = DEFAULT_WIDTH) -> Text:
