@@ -13,12 +13,13 @@ from __future__ import annotations
 import io
 import json
 import math
+import re
 import struct
 import time
 import uuid
 import zlib
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 import cbor2
 
@@ -154,15 +155,15 @@ def decode_key(b: bytes) -> Decoded:
         n = len(b)
         if n == 0:
             return Decoded("", "empty")
+        s = _printable(b)
+        if s is not None and n > 2:  # printable UTF-8 is text (a 20-character e-mail is not bytes20)
+            return Decoded(s, "string")
         if n == 32 and _plausible_uuid(b[:16]) and _plausible_uuid(b[16:]):
             return Decoded([str(uuid.UUID(bytes=b[:16])), str(uuid.UUID(bytes=b[16:]))], "uuid+uuid")
         if n in (1, 2, 8, 16, 20, 32):
             v, name = _part(b)
             if name != "bytes":
                 return Decoded(v, name)
-        s = _printable(b)
-        if s is not None and n not in (8, 16, 24):
-            return Decoded(s, "string")
         for split in _SPLITS:
             if sum(split) == n:
                 parts, names, off = [], [], 0
@@ -265,7 +266,7 @@ def _decode_value(b: bytes, allow_pickle: bool, fbs, fbs_type, depth: int) -> De
             return Decoded(jsonable(cbor_strict(b)), "cbor")
         except Exception:  # noqa: BLE001
             pass
-    if n in (8, 16):
+    if n in (8, 16) and _printable(b) is None:
         v, name = _part(b)
         return Decoded(v, name)
     if n >= 12:
@@ -458,3 +459,344 @@ class FbsSchemas:
             else:
                 out[name] = f"<{bt}>"
         return out
+
+
+# -- one codec per table: named decoders, inferred from a sample -------------------
+#
+# A codec name says how every record of a table is read: key codecs are parts
+# joined by "+" ("uuid", "oid+timestamp-le", "uuid+string"), value codecs a
+# family ("cbor", "json", "string", "uuid", "flatbuffers", "zlib+cbor", ...).
+# ``key_as``/``value_as`` read bytes with a named codec and raise
+# :class:`Mismatch` when the bytes are not what it reads, so a record that
+# differs from the rest of its table is found instead of decoded otherwise.
+
+PART_SIZES = {"uuid": 16, "oid": 8, "uint64": 8, "timestamp": 8, "timestamp-le": 8,
+              "bytes16": 16, "bytes20": 20, "bytes32": 32, "uint16": 2, "uint8": 1}
+VARIABLE_PARTS = ("string", "bytes")
+
+DESCRIBE = {"cbor": "CBOR", "json": "JSON", "string": "UTF-8 text", "uuid": "a 16-byte UUID",
+            "oid": "an 8-byte OID", "timestamp": "an 8-byte timestamp", "timestamp-le": "an 8-byte timestamp",
+            "flatbuffers": "a FlatBuffers table", "pickle": "a pickle", "numpy": "a numpy array",
+            "empty": "empty", "bytes": "bytes"}
+
+
+class Mismatch(ValueError):
+    """The bytes are not what the codec reads."""
+
+
+def describe(codec: str) -> str:
+    if codec in DESCRIBE:
+        return DESCRIBE[codec]
+    if codec.startswith("flatbuffers:"):
+        return f"a FlatBuffers {codec.split(':', 1)[1]}"
+    if codec.startswith("zlib+"):
+        return f"zlib-compressed {describe(codec[5:])}"
+    return codec  # composite keys: their parts say it
+
+
+def _utf8(b: bytes) -> str:
+    try:
+        return b.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise Mismatch(f"not UTF-8 ({e.reason} at byte {e.start})") from None
+
+
+def _read_part(name: str, b: bytes) -> Any:
+    if name == "uuid":
+        return str(uuid.UUID(bytes=b))
+    if name in ("oid", "uint64"):
+        return struct.unpack(">Q", b)[0]
+    if name == "timestamp":
+        return ts_iso(struct.unpack(">Q", b)[0])
+    if name == "timestamp-le":
+        return ts_iso(struct.unpack("<Q", b)[0])
+    if name == "uint16":
+        return struct.unpack(">H", b)[0]
+    if name == "uint8":
+        return b[0]
+    if name == "string":
+        return _utf8(b)
+    return hexs(b)  # bytes, bytes16/20/32
+
+
+def key_parts(codec: str) -> list[str] | None:
+    """The parts of a key codec, or None when it is not one (at most one variable-size part)."""
+    parts = codec.split("+")
+    if any(p not in PART_SIZES and p not in VARIABLE_PARTS for p in parts):
+        return None
+    if sum(1 for p in parts if p in VARIABLE_PARTS) > 1:
+        return None
+    return parts
+
+
+def key_as(codec: str, b: bytes) -> Any:
+    """``b`` read as ``codec`` (a key codec name); :class:`Mismatch` when it does not fit."""
+    if codec == "empty":
+        if b:
+            raise Mismatch(f"{len(b)} bytes, not empty")
+        return ""
+    parts = key_parts(codec)
+    if parts is None:
+        raise Mismatch(f"no key codec {codec!r}")
+    fixed = sum(PART_SIZES.get(p, 0) for p in parts)
+    variable = any(p in VARIABLE_PARTS for p in parts)
+    if (len(b) != fixed) if not variable else (len(b) < fixed):
+        raise Mismatch(f"{len(b)} bytes, not {fixed}" if not variable else f"{len(b)} bytes, fewer than {fixed}")
+    out, off = [], 0
+    for p in parts:
+        size = PART_SIZES.get(p, len(b) - fixed)
+        out.append(_read_part(p, b[off:off + size]))
+        off += size
+    return out[0] if len(out) == 1 else out
+
+
+def value_as(codec: str, b: bytes, allow_pickle: bool = False, fbs=None) -> Any:
+    """``b`` read as ``codec`` (a value codec name); :class:`Mismatch` when it does not fit."""
+    try:
+        return _value_as(codec, b, allow_pickle, fbs)
+    except Mismatch:
+        raise
+    except Exception as e:  # noqa: BLE001 - every decoder failure is a mismatch, never a crash
+        raise Mismatch(f"{type(e).__name__}: {e}") from None
+
+
+def _value_as(codec: str, b: bytes, allow_pickle: bool, fbs) -> Any:
+    if codec == "empty":
+        if b:
+            raise Mismatch(f"{len(b)} bytes, not empty")
+        return None
+    if codec == "cbor":
+        return jsonable(cbor_strict(b))
+    if codec == "json":
+        return jsonable(json.loads(_utf8(b)))
+    if codec == "string":
+        return _utf8(b)
+    if codec == "bytes":
+        return hexs(b)
+    if codec == "flatbuffers":
+        v = flatbuffers_raw(b)
+        if v is None:
+            raise Mismatch("no FlatBuffers table layout")
+        return v
+    if codec.startswith("flatbuffers:"):
+        if fbs is None:
+            raise Mismatch("no --fbs schema")
+        v, err = fbs.decode(b, codec.split(":", 1)[1])
+        if err is not None:
+            raise Mismatch(err)
+        return v
+    if codec == "pickle":
+        if not (is_pickle(b) or is_pickle5_framed(b)):
+            raise Mismatch("no pickle protocol header")
+        return jsonable(load_pickle(b)) if allow_pickle else "pickle (not loaded)"
+    if codec == "numpy":
+        if b[:6] != b"\x93NUMPY":
+            raise Mismatch("no .npy header")
+        import numpy as np
+
+        return jsonable(np.load(io.BytesIO(b), allow_pickle=False))
+    if codec.startswith("zlib+"):
+        try:
+            inner = zlib.decompress(b)
+        except zlib.error as e:
+            raise Mismatch(f"not zlib ({e})") from None
+        return _value_as(codec[5:], inner, allow_pickle, fbs)
+    if key_parts(codec) is not None:  # uuid, oid, timestamp, bytes20+timestamp, ...
+        return key_as(codec, b)
+    raise Mismatch(f"no value codec {codec!r}")
+
+
+def value_family(decoder: str) -> str:
+    """The codec a built-in value decoder's name stands for (``numpy:float64[3]`` -> ``numpy``)."""
+    if decoder.startswith("zlib+"):
+        return "zlib+" + value_family(decoder[5:])
+    return decoder.split(":", 1)[0] if decoder.startswith("numpy:") else decoder
+
+
+# the order in which codecs that read equally many sampled records are preferred
+_KEY_PREFERENCE = ["empty", "string", "oid+timestamp-le+string", "oid+timestamp-le"]
+_VALUE_PREFERENCE = ["empty", "flatbuffers:", "json", "uuid", "string"]
+
+
+def _oid_ts(b: bytes) -> bool:
+    return struct.unpack(">Q", b[:8])[0] <= MAX_OID and _is_ts(struct.unpack("<Q", b[8:16])[0])
+
+
+def key_candidates(b: bytes) -> list[str]:
+    """The key codecs that plausibly read ``b``: its inspection decoder and readings it also fits."""
+    out = []
+    if _printable(b) is not None:
+        out.append("string")
+    if len(b) == 16 and _oid_ts(b):  # zlmdb's OID + numpy datetime64[ns] (native byte order)
+        out.append("oid+timestamp-le")
+    if len(b) > 16 and _oid_ts(b[:16]) and _printable(b[16:]) is not None:
+        out.append("oid+timestamp-le+string")
+    nat = decode_key(b).decoder
+    if nat not in out:
+        out.append(nat)
+    return out
+
+
+def value_candidates(b: bytes, allow_pickle: bool = False, fbs=None, fbs_type: str | None = None) -> list[str]:
+    """The value codecs that plausibly read ``b``."""
+    out = []
+    if fbs is not None and fbs_type and fbs.decode(b, fbs_type)[1] is None:
+        out.append(f"flatbuffers:{fbs_type}")
+    if len(b) == 16 and _plausible_uuid(b):
+        out.append("uuid")
+    if _printable(b) is not None:
+        out.append("string")
+    nat = value_family(decode_value(b, allow_pickle).decoder)
+    if nat not in out:
+        out.append(nat)
+    return out
+
+
+@dataclass
+class Inferred:
+    """What one side (keys or values) of a table's sample says about its codec."""
+
+    codec: str | None  # None: the records mix codecs, each is decoded by inspection
+    sampled: int
+    misfits: int  # sampled records the codec does not read
+    mix: dict[str, int]  # candidate codec -> sampled records it plausibly reads
+    example: str | None = None  # why the first misfit does not fit
+
+    def summary(self) -> str:
+        top = sorted(self.mix.items(), key=lambda kv: -kv[1])[:4]
+        return ", ".join(f"{c} {n}" for c, n in top)
+
+
+def _rank(name: str, preference: list[str]) -> int:
+    for i, p in enumerate(preference):
+        if name == p or (p.endswith(":") and name.startswith(p)):
+            return i
+    return len(preference)
+
+
+def infer(samples: list[bytes], candidates: Callable[[bytes], list[str]], fits: Callable[[str, bytes], Any],
+          preference: list[str]) -> Inferred:
+    """The codec that reads the most sampled records, if few enough records differ from it.
+
+    A table adopts a codec when it reads more samples than it misses and at most
+    one in five (or one) differs: those are the records to flag. Otherwise the
+    table mixes codecs and records are decoded one by one.
+    """
+    mix: dict[str, int] = {}
+    for b in samples:
+        for c in candidates(b):
+            mix[c] = mix.get(c, 0) + 1
+    if not samples:
+        return Inferred(None, 0, 0, {})
+    best = min(mix, key=lambda c: (-mix[c], _rank(c, preference), c))
+    misfits, example = 0, None
+    for b in samples:
+        try:
+            fits(best, b)
+        except Mismatch as e:
+            misfits += 1
+            example = example or str(e)
+    n = len(samples)
+    if n - misfits > misfits and misfits <= max(1, n // 5):
+        return Inferred(best, n, misfits, mix, example)
+    return Inferred(None, n, misfits, mix, example)
+
+
+def infer_keys(samples: list[bytes]) -> Inferred:
+    return infer(samples, key_candidates, key_as, _KEY_PREFERENCE)
+
+
+def infer_values(samples: list[bytes], allow_pickle: bool = False, fbs=None,
+                 fbs_type: str | None = None) -> Inferred:
+    return infer(samples, lambda b: value_candidates(b, allow_pickle, fbs, fbs_type),
+                 lambda c, b: value_as(c, b, allow_pickle, fbs), _VALUE_PREFERENCE)
+
+
+# -- what zlmdb's map classes declare --------------------------------------------------
+
+_TOKENS = re.compile(r"Oid3|Oid|Timestamp|String|Uuid|Bytes16|Bytes20|Bytes32|Uint16|Uint8|Uint64|Slot")
+_TOKEN_PART = {"Oid": "oid", "Timestamp": "timestamp", "String": "string", "Uuid": "uuid",
+               "Bytes16": "bytes16", "Bytes20": "bytes20", "Bytes32": "bytes32", "Uint16": "uint16",
+               "Uint8": "uint8", "Uint64": "uint64", "Slot": "uint16"}
+_VALUE_MIXINS = {"Cbor": "cbor", "Json": "json", "FlatBuffers": "flatbuffers", "Pickle": "pickle",
+                 "Pickle5": "pickle"}
+
+
+def declared(klass: type) -> tuple[str | None, str | None]:
+    """The built-in (key, value) codecs of the types a zlmdb map class declares by its mixins."""
+    key = value = None
+    for base in klass.__mro__:
+        m = re.fullmatch(r"_(\w+?)(Keys|Values)Mixin", base.__name__)
+        if not m or base.__module__ != "zlmdb._types":
+            continue
+        body, side = m.groups()
+        if side == "Keys" and key is None:
+            key = _declared_key(body)
+        elif side == "Values" and value is None:
+            value = _VALUE_MIXINS.get(body) or _declared_key(body)
+    return key, value
+
+
+def _declared_key(body: str) -> str | None:
+    if "Set" in body:
+        return None
+    tokens = _TOKENS.findall(body)
+    if "".join(tokens) != body:
+        return None
+    parts: list[str] = []
+    for t in tokens:
+        parts += ["oid"] * 3 if t == "Oid3" else [_TOKEN_PART[t]]
+    if body.startswith("OidTimestamp"):  # zlmdb writes these datetime64s with tobytes(): native order
+        parts[1] = "timestamp-le"
+    name = "+".join(parts)
+    return name if key_parts(name) is not None else None
+
+
+# -- times for people: ISO renderings of integer fields that hold epoch times -------------
+
+_TIME_NAME = re.compile(r"(^|[_.\-])(created|modified|updated|deleted|expires?|started|stopped|ended|"
+                        r"last_?seen|seen|time|timestamp|ts|date|when)($|[_.\-])|_at$|^at$|timestamp|time$",
+                        re.IGNORECASE)
+_UNITS = ((10**9, "ns"), (10**6, "us"), (10**3, "ms"), (1, "s"))
+
+
+def time_hint(name: str | None, value: Any) -> str | None:
+    """An ISO 8601 UTC rendering of ``value`` when it is a plausible epoch time, else None.
+
+    By field name (``*timestamp*``, ``*_at``, ``created``, ...) an integer in any unit from
+    seconds to nanoseconds between 1990 and 2100 counts; without a telling name only
+    nanoseconds between 2000 and 2100 do (smaller units overlap ids and counters).
+    """
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        return None
+    named = bool(name) and bool(_TIME_NAME.search(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))))
+    lo, hi = (631_152_000, 4_102_444_800) if named else (946_684_800, 4_102_444_800)
+    for scale, _unit in (_UNITS if named else _UNITS[:1]):
+        if lo * scale <= value <= hi * scale:
+            return ts_iso(value * (10**9 // scale))
+    return None
+
+
+def time_hints(value: Any, prefix: str = "", depth: int = 0, out: dict[str, str] | None = None) -> dict[str, str]:
+    """``{field path: ISO time}`` for the epoch-time integers in a decoded value (maps, nested)."""
+    out = {} if out is None else out
+    if depth > 4 or len(out) >= 64:
+        return out
+    if isinstance(value, dict):
+        for k, v in value.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, (dict, list)):
+                time_hints(v, path, depth + 1, out)
+            else:
+                iso = time_hint(str(k), v)
+                if iso:
+                    out[path] = iso
+    elif isinstance(value, list):
+        for i, v in enumerate(value[:64]):
+            if isinstance(v, (dict, list)):
+                time_hints(v, f"{prefix}[{i}]", depth + 1, out)
+    elif not prefix:
+        iso = time_hint(None, value)
+        if iso:
+            out[""] = iso
+    return out

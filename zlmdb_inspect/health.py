@@ -89,11 +89,24 @@ class Warning:
 
 
 @dataclass
+class Undecodable:
+    """One table's records that fail to decode, split by whose decoder fails."""
+
+    sampled: int = 0  # records in the last sample
+    codec_sampled: int = 0  # of those, records the table's codec (no decoder) reads
+    codec_seen: int = 0  # such records seen so far (sampling, browsing, dumping)
+    app_sampled: int = 0  # sampled records only the application's own decoder raises on
+    app_seen: int = 0
+    codec_example: str | None = None
+    app_example: str | None = None
+
+
+@dataclass
 class Findings:
     """What other parts learned that rules turn into warnings (sampling, live history)."""
 
     eta_full_s: float | None = None
-    undecodable: dict[str, int] = field(default_factory=dict)  # table -> failed records seen
+    undecodable: dict[str, Undecodable] = field(default_factory=dict)  # by table
     pickle_tables: list[str] = field(default_factory=list)
     json_tables: dict[str, int] = field(default_factory=dict)  # table -> bytes
     index_drift: list[tuple[str, str]] = field(default_factory=list)  # (index, why)
@@ -207,11 +220,28 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | Non
                                PRACTICE["schema"], figure=p.message,
                                subject=f"slot {p.slot}" if p.slot is not None else None))
 
-    for table, n in sorted(found.undecodable.items()):
-        out.append(Warning(
-            "undecodable", "warning",
-            f"{n} records of {table} failed to decode. Browse the table to see the errors.",
-            PRACTICE["marshal"], figure=n, subject=table))
+    for table, u in sorted(found.undecodable.items()):
+        if isinstance(u, int):  # a bare count: records no decoder reads
+            u = Undecodable(codec_seen=u)
+        bad = max(u.codec_seen, u.codec_sampled)
+        if bad:
+            sampled = f"{u.codec_sampled} of {u.sampled} sampled records" if u.sampled else "records"
+            seen = f" ({u.codec_seen} seen in all)" if u.codec_seen > u.codec_sampled else ""
+            out.append(Warning(
+                "undecodable", "warning",
+                f"Table {table}: {sampled}{seen} cannot be read by any decoder of the table"
+                f"{': ' + u.codec_example if u.codec_example else ''}. Browse the table to see them; "
+                "damaged or foreign records need repair or removal by the application.",
+                PRACTICE["marshal"], figure=bad, subject=table))
+        app = max(u.app_seen, u.app_sampled)
+        if app:
+            sampled = f"{u.app_sampled} of {u.sampled} sampled records" if u.sampled else f"{app} records"
+            out.append(Warning(
+                "undecodable", "info",
+                f"Table {table}: the application's own decoder raises on {sampled}"
+                f"{': ' + u.app_example if u.app_example else ''}. The built-in decoder of the table's "
+                "type reads the bytes, so this is the application's code, not damaged data.",
+                PRACTICE["marshal"], figure=app, subject=table))
     for index, why in found.index_drift:
         out.append(Warning("index-drift", "warning", f"Index {index}: {why}. Rebuild it (rebuild_index).",
                            PRACTICE["indexes"], figure=why, subject=index))

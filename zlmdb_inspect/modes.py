@@ -120,7 +120,28 @@ class Service:
             self.findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
             self.findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
             self.findings.index_drift = self.catalog.index_drift(self.inspector, snap, pages)
-        self.findings.undecodable = {k: len(v) for k, v in self.catalog.failed.items()}
+        self.findings.undecodable = self._undecodable(snap)
+
+    def _undecodable(self, snap: Snapshot) -> dict[str, health.Undecodable]:
+        """Per table: records no decoder of the table reads, and records only the application's
+        decoder raises on, from the last sample and from every record seen failing since."""
+        out: dict[str, health.Undecodable] = {}
+        cat = self.catalog
+        for label in set(self._sampled) | set(list(cat.failed)):
+            st = self._sampled.get(label, {})
+            u = health.Undecodable(
+                sampled=st.get("sampled", 0), codec_sampled=st.get("undecodable", 0),
+                codec_seen=cat.failures(label, "codec"), app_sampled=st.get("app_errors", 0),
+                app_seen=cat.failures(label, "app"),
+                codec_example=cat.failed_example.get((label, "codec")),
+                app_example=cat.failed_example.get((label, "app")))
+            if st.get("app_key_failed") and st.get("app_key_failed") == st.get("sampled"):
+                # said once for the table: its rows carry no error
+                u.app_sampled = max(u.app_sampled, st["app_key_failed"])
+                u.app_example = f"key: {st.get('app_key_error')}"
+            if u.codec_seen or u.codec_sampled or u.app_seen or u.app_sampled:
+                out[label] = u
+        return out
 
 
 def open_service(opts: "Options") -> Service:

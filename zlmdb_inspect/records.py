@@ -41,6 +41,14 @@ class Record:
     fallback: Any = None  # built-in decoding of the same bytes when the application's failed
     raw_value: bytes | None = None
     truncated: bool = False
+    # why ``error`` is set: "codec" (the table's codec does not read these bytes: damage or a
+    # record unlike the rest) or "app" (only the application's decoder raised; built-in read them)
+    error_kind: str | None = None
+
+    def time_hints(self) -> dict[str, str]:
+        """ISO times for the value's epoch-time integer fields (``{"created": "2026-…Z"}``), for display;
+        the value itself stays raw."""
+        return decode.time_hints(self.value)
 
     def to_json(self) -> dict[str, Any]:
         d = {"key": self.key, "value": self.value, "decoder": self.decoder, "error": self.error}
@@ -86,8 +94,93 @@ def _by_pages(ins: "Inspector", fn: Callable) -> Any:
     return ins.read(body)
 
 
+@dataclass
+class TableProfile:
+    """What a sample of one table's records says about decoding all of them.
+
+    ``key_codec``/``value_codec`` are the built-in codecs every record is decoded with
+    (with ``--import``: those of the types the class declares, when its records fit
+    them); None where the sampled records mix codecs, which is said once here rather
+    than on every record.
+    """
+
+    sampled: int
+    where: str  # which records were sampled
+    keys: decode.Inferred
+    values: decode.Inferred
+    app_class: str | None = None
+    declared: tuple[str | None, str | None] = (None, None)
+    app_key_failed: int = 0  # sampled keys the application's key decoder raised on
+    app_key_error: str | None = None
+    app_value_failed: int = 0  # sampled values its decoder or marshal() raised on
+    app_value_error: str | None = None
+    big_values: int = 0  # sampled values too large to take part in the value inference
+
+    @property
+    def key_codec(self) -> str | None:
+        return self.keys.codec
+
+    @property
+    def value_codec(self) -> str | None:
+        return self.values.codec
+
+    @property
+    def app_keys_broken(self) -> bool:
+        """The application's key decoder raises on every sampled key: said once, not per row."""
+        return self.app_key_failed > 0 and self.app_key_failed == self.keys.sampled
+
+    @property
+    def mixed(self) -> str | None:
+        parts = []
+        if self.keys.codec is None and self.keys.sampled:
+            parts.append(f"keys mix codecs ({self.keys.summary()})")
+        if self.values.codec is None and self.values.sampled:
+            parts.append(f"values mix codecs ({self.values.summary()})")
+        return "; ".join(parts) + ": each record is decoded on its own" if parts else None
+
+    def notes(self) -> list[str]:
+        """One line per finding, for a table's detail (TUI) and ``--json`` ``sampled``."""
+        def side(codec: str | None, declared: str | None) -> str:
+            if codec is None:
+                return "mixed"
+            return f"{codec} ({'declared' if codec == declared else 'inferred'})"
+
+        out = [f"keys {side(self.key_codec, self.declared[0])}, values {side(self.value_codec, self.declared[1])}"
+               f", from {self.sampled} sampled records ({self.where})"]
+        if self.mixed:
+            out.append(self.mixed)
+        for side, inf in (("keys", self.keys), ("values", self.values)):
+            if inf.codec and inf.misfits:
+                out.append(f"{inf.misfits} of {inf.sampled} sampled {side} are not {decode.describe(inf.codec)} "
+                           f"like the rest of this table ({inf.example})")
+        if self.app_keys_broken:
+            how = (f"the built-in decoder of the declared type ({self.key_codec})" if self.key_codec and
+                   self.key_codec == self.declared[0] else f"the inferred codec ({self.key_codec})"
+                   if self.key_codec else "inspection, record by record")
+            out.append(f"the application's key decoder ({self.app_class}) raises on all {self.app_key_failed} "
+                       f"sampled keys ({self.app_key_error}); keys are shown by {how}")
+        elif self.app_key_failed:
+            out.append(f"the application's key decoder raises on {self.app_key_failed} of {self.keys.sampled} "
+                       f"sampled keys ({self.app_key_error})")
+        if self.app_value_failed:
+            out.append(f"the application's value decoder or marshal() raises on {self.app_value_failed} of "
+                       f"{self.values.sampled} sampled values ({self.app_value_error})")
+        if self.big_values:
+            out.append(f"{self.big_values} sampled values over {PREVIEW_BYTES // 1024} KiB were not inspected")
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        return {"key_codec": self.key_codec, "value_codec": self.value_codec, "mixed": self.mixed,
+                "key_misfits": self.keys.misfits if self.key_codec else 0,
+                "value_misfits": self.values.misfits if self.value_codec else 0,
+                "app_key_failed": self.app_key_failed, "app_key_error": self.app_key_error,
+                "app_value_failed": self.app_value_failed, "app_value_error": self.app_value_error,
+                "where": self.where, "notes": self.notes()}
+
+
 class Codec:
-    """How one table's records are decoded."""
+    """How one table's records are decoded: the application's class (``--import``) and the
+    table's built-in codecs (its :class:`TableProfile`), with inspection for the rest."""
 
     def __init__(self, table: Table, klass: type | None, opts: "Options", fbs):
         self.table = table
@@ -97,11 +190,19 @@ class Codec:
         self.fbs_type = fbs.type_for(table.name, opts.fbs_types) if fbs is not None else None
         self.pmap = None
         self.pickle = False
+        self.declared: tuple[str | None, str | None] = (None, None)
+        self.profile: TableProfile | None = None
         if klass is not None:
             from zlmdb import _types
 
             self.pickle = issubclass(klass, (_types._PickleValuesMixin, _types._Pickle5ValuesMixin))
             self.pmap = _instantiate(klass, table.slot)
+            key, value = decode.declared(klass)
+            if getattr(klass, "_zlmdb_compress", None):
+                value = None  # compressed values: inferred from what is stored
+            if value == "flatbuffers" and self.fbs_type:
+                value = f"flatbuffers:{self.fbs_type}"
+            self.declared = (key, value)
 
     @property
     def name(self) -> str:
@@ -109,50 +210,143 @@ class Codec:
             return f"{self.klass.__module__}.{self.klass.__name__}"
         return "built-in"
 
+    # -- the table's codec, from a sample --------------------------------------------
+
+    def learn(self, samples: list[tuple[bytes, bytes | None]], where: str) -> TableProfile:
+        """Settle the table's codecs from sampled (key after the slot prefix, value) pairs;
+        a value of None was too large to inspect."""
+        keys = [k for k, _ in samples]
+        values = [v for _, v in samples if v is not None]
+        dkey, dvalue = self.declared
+        kinf = self._infer(keys, dkey, decode.key_as, decode.infer_keys)
+        vinf = self._infer(values, dvalue, lambda c, b: decode.value_as(c, b, self.allow_pickle, self.fbs),
+                           lambda vs: decode.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
+        prof = TableProfile(len(samples), where, kinf, vinf, big_values=len(samples) - len(values),
+                            app_class=self.name if self.klass is not None else None, declared=self.declared)
+        if self.pmap is not None:
+            for k in keys:
+                try:
+                    self.pmap._deserialize_key(k)
+                except Exception as e:  # noqa: BLE001 - the application's decoder failed
+                    prof.app_key_failed += 1
+                    prof.app_key_error = prof.app_key_error or _exc(e)
+            if not (self.pickle and not self.allow_pickle):
+                for v in values:
+                    try:
+                        self._app_value(v)
+                    except Exception as e:  # noqa: BLE001
+                        prof.app_value_failed += 1
+                        prof.app_value_error = prof.app_value_error or _exc(e)
+        self.profile = prof
+        return prof
+
+    @staticmethod
+    def _infer(samples: list[bytes], declared: str | None, fits, infer) -> decode.Inferred:
+        if declared is not None:
+            inf = decode.infer(samples, lambda b: [declared], fits, [])
+            if inf.codec is not None or not samples:
+                return inf
+        return infer(samples)
+
+    def _key(self, kb: bytes) -> tuple[Any, str, str | None]:
+        codec = self.profile.key_codec if self.profile else None
+        if codec is not None:
+            try:
+                return decode.key_as(codec, kb), codec, None
+            except decode.Mismatch as e:
+                # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
+                k = decode.Decoded(decode.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
+                return k.value, k.decoder, f"key is not {decode.describe(codec)} like the rest of this table: {e}"
+        k = decode.decode_key(kb)
+        return k.value, k.decoder, k.error and f"key: {k.error}"
+
+    def _value(self, raw_value: bytes) -> tuple[Any, str, str | None]:
+        codec = self.profile.value_codec if self.profile else None
+        if codec is not None:
+            try:
+                return decode.value_as(codec, raw_value, self.allow_pickle, self.fbs), codec, None
+            except decode.Mismatch as e:
+                v = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
+                return v.value, v.decoder, f"value is not {decode.describe(codec)} like the rest of this table: {e}"
+        v = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
+        return v.value, v.decoder, v.error
+
+    # -- records -------------------------------------------------------------------
+
     def decode(self, raw_key: bytes, raw_value: bytes, preview: int | None = None) -> Record:
         size = len(raw_value)
         truncated = preview is not None and size > preview
         value_bytes = raw_value[:preview] if truncated else raw_value
         kb = raw_key[2:]
         if truncated:
-            d = decode.Decoded(f"({size} bytes; showing the first {preview} as hex) " +
-                               decode.hexs(value_bytes), "preview")
-            return Record(raw_key, decode.decode_key(kb).value, d.value, d.decoder, None, size,
-                          raw_value=value_bytes, truncated=True)
+            key, kdec, kerr = self._key(kb)
+            if self.pmap is not None:
+                try:
+                    key, kdec, kerr = decode.jsonable(self.pmap._deserialize_key(kb)), "app", None
+                except Exception:  # noqa: BLE001 - the full record says why
+                    pass
+            value = f"({size} bytes; showing the first {preview} as hex) " + decode.hexs(value_bytes)
+            return Record(raw_key, key, value, f"{kdec}|preview", kerr, size, raw_value=value_bytes,
+                          truncated=True, error_kind="codec" if kerr else None)
         if self.pmap is None:
-            k = decode.decode_key(kb)
-            v = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
-            err = "; ".join(e for e in (k.error and f"key: {k.error}", v.error) if e) or None
-            return Record(raw_key, k.value, v.value, f"{k.decoder}|{v.decoder}", err, size,
-                          raw_value=raw_value)
+            key, kdec, kerr = self._key(kb)
+            value, vdec, verr = self._value(raw_value)
+            err = "; ".join(e for e in (kerr, verr) if e) or None
+            return Record(raw_key, key, value, f"{kdec}|{vdec}", err, size, raw_value=raw_value,
+                          error_kind="codec" if err else None)
         return self._decode_app(raw_key, kb, raw_value, size)
 
+    def _app_value(self, raw_value: bytes) -> tuple[Any, str]:
+        data = self.pmap._decompress(raw_value)
+        obj = self.pmap._deserialize_value(data)
+        if hasattr(obj, "marshal") and callable(obj.marshal):
+            return decode.jsonable(_marshal(obj)), "app:marshal()"
+        return decode.jsonable(obj), "app"
+
     def _decode_app(self, raw_key: bytes, kb: bytes, raw_value: bytes, size: int) -> Record:
-        errors = []
+        errors: list[str] = []
+        kind = None
         try:
             key = decode.jsonable(self.pmap._deserialize_key(kb))
             kdec = "app"
         except Exception as e:  # noqa: BLE001 - the application's decoder failed
-            errors.append(f"key: {type(e).__name__}: {e}".rstrip(": "))
-            k = decode.decode_key(kb)
-            key, kdec = k.value, k.decoder
+            key, kdec, kerr = self._key(kb)
+            kdec = "built-in:" + kdec
+            if not (self.profile and self.profile.app_keys_broken):  # else said once for the table
+                errors.append(f"key: {_exc(e)}")
+                kind = "app"
+            if kerr:
+                _add(errors, kerr)
+                kind = "codec"
         fallback = None
         if self.pickle and not self.allow_pickle:
             value, vdec = "pickle (not loaded)", "pickle"
         else:
             try:
-                data = self.pmap._decompress(raw_value)
-                obj = self.pmap._deserialize_value(data)
-                if hasattr(obj, "marshal") and callable(obj.marshal):
-                    value, vdec = decode.jsonable(_marshal(obj)), "app:marshal()"
-                else:
-                    value, vdec = decode.jsonable(obj), "app"
+                value, vdec = self._app_value(raw_value)
             except Exception as e:  # noqa: BLE001 - unparseable value or failing marshal()
-                errors.append(f"value: {type(e).__name__}: {e}")
-                d = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
-                value, vdec, fallback = d.value, "built-in:" + d.decoder, d.value
+                errors.append(f"value: {_exc(e)}")
+                value, vdec, verr = self._value(raw_value)
+                vdec, fallback = "built-in:" + vdec, value
+                kind = kind or "app"
+                if verr:
+                    _add(errors, verr)
+                    kind = "codec"
         return Record(raw_key, key, value, f"{kdec}|{vdec}", "; ".join(errors) or None, size,
-                      fallback=fallback, raw_value=raw_value)
+                      fallback=fallback, raw_value=raw_value, error_kind=kind if errors else None)
+
+
+def _add(errors: list[str], builtin: str) -> None:
+    """Add the built-in codec's error; it replaces the application's when it quotes the same exception."""
+    last = errors[-1].split(": ", 1)[-1] if errors else None
+    if last and last in builtin:
+        errors[-1] = builtin
+    else:
+        errors.append(builtin)
+
+
+def _exc(e: Exception) -> str:
+    return f"{type(e).__name__}: {e}".rstrip(": ")
 
 
 class MarshalError(Exception):
@@ -201,13 +395,27 @@ class Catalog:
             except (OSError, ValueError) as e:
                 raise InspectError(f"--fbs: {e}") from None
         self._codecs: dict[tuple, Codec] = {}
-        # keys of records that failed to decode, seen while browsing, dumping or sampling
-        self.failed: dict[str, set[bytes]] = {}
+        # records that failed to decode, seen while browsing, dumping or sampling:
+        # table label -> {raw key: error kind ("codec" or "app")}, and the first error of each kind
+        self.failed: dict[str, dict[bytes, str]] = {}
+        self.failed_example: dict[tuple[str, str], str] = {}
 
     def _note(self, table: Table, records: list[Record]) -> None:
-        bad = {r.raw_key for r in records if r.error}
-        if bad:
-            self.failed.setdefault(table.label(), set()).update(list(bad)[:10_000])
+        for r in records:
+            if r.error and r.error_kind:
+                seen = self.failed.setdefault(table.label(), {})
+                if len(seen) < 10_000:
+                    seen[r.raw_key] = r.error_kind
+                self.failed_example.setdefault((table.label(), r.error_kind), r.error)
+
+    def failures(self, table: str, kind: str) -> int:
+        """Records of ``table`` seen failing so far with errors of ``kind``."""
+        return list(self.failed.get(table, {}).values()).count(kind)  # a copy: workers add to it
+
+    def notes(self, table: Table) -> list[str]:
+        """What sampling found about the table's decoding, one line each (empty before the first sample)."""
+        prof = self.codec(table).profile
+        return prof.notes() if prof is not None else []
 
     def class_for(self, table: Table) -> type | None:
         if not self.classes:
@@ -229,23 +437,34 @@ class Catalog:
         return c
 
     def resolve_table(self, snap: Snapshot, ref: str) -> Table:
-        """A table by full name, bare class name, or slot number."""
-        tables = [t for t in snap.tables]
+        """A table by full name, bare class name (also of the ``--import`` class), or slot number;
+        names match case-insensitively when that leaves one table."""
+        tables = [t for t in snap.tables if t.slot]
         if ref.isdigit():
-            for t in tables:
+            for t in snap.tables:
                 if t.slot == int(ref):
                     return t
             raise InspectError(f"no table in slot {ref}")
-        for t in tables:
-            if t.name == ref:
-                return t
-        bare = [t for t in tables if t.name and t.name.rsplit(".", 1)[-1] == ref]
-        if len(bare) == 1:
-            return bare[0]
-        if len(bare) > 1:
-            raise InspectError(f"{ref!r} names {len(bare)} tables: " + ", ".join(t.name or "" for t in bare))
-        names = ", ".join(t.name or f"slot {t.slot}" for t in tables if t.slot)
-        raise InspectError(f"no table named {ref!r} (tables: {names})")
+
+        def names(t: Table) -> set[str]:
+            out = {t.name} if t.name else set()
+            if t.name:
+                out.add(t.name.rsplit(".", 1)[-1])
+            klass = self.class_for(t)
+            if klass is not None:
+                out |= {klass.__name__, f"{klass.__module__}.{klass.__qualname__}"}
+            return out
+
+        for match in (lambda t: t.name == ref, lambda t: ref in names(t),
+                      lambda t: ref.casefold() in {n.casefold() for n in names(t)}):
+            found = [t for t in tables if match(t)]
+            if len(found) == 1:
+                return found[0]
+            if len(found) > 1:
+                raise InspectError(f"{ref!r} names {len(found)} tables: " +
+                                   ", ".join(f"{t.label()} (slot {t.slot})" for t in found))
+        listed = ", ".join(t.name or f"slot {t.slot}" for t in tables)
+        raise InspectError(f"no table named {ref!r} (tables: {listed})")
 
     # -- key parsing for jumps -------------------------------------------------
 
@@ -296,7 +515,7 @@ class Catalog:
         """
         prefix = _slot_prefix(table.slot)
         end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
-        codec = self.codec(table)
+        codec = self.profiled(ins, table)
         needle = text_filter.lower() if text_filter else None
 
         def body(txn, pf, meta) -> Page:
@@ -357,7 +576,7 @@ class Catalog:
     def read_record(self, ins: "Inspector", table: Table, raw_key: bytes,
                     preview: int | None = PREVIEW_BYTES) -> Record | None:
         """One record by its exact key, decoding at most ``preview`` bytes of its value (None: all)."""
-        codec = self.codec(table)
+        codec = self.profiled(ins, table)
 
         def body(txn, pf, meta):
             v = txn.get(raw_key)
@@ -414,20 +633,98 @@ class Catalog:
 
         return ins.read(body)
 
-    # -- sampling for health rules -------------------------------------------------
+    # -- sampling: each table's codec, and statistics for the health rules ---------------
+
+    def profiled(self, ins: "Inspector", table: Table) -> Codec:
+        """The table's codec, with its profile learnt from a sample first if it has none."""
+        codec = self.codec(table)
+        if codec.profile is None and table.slot:
+            self.learn(ins, table)
+        return codec
+
+    def learn(self, ins: "Inspector", table: Table, n: int | None = None) -> tuple[TableProfile, list[Record]]:
+        """Sample ``table`` (first page, last page, random positions), settle its codec, and
+        return the profile with the sampled records decoded by it."""
+        codec = self.codec(table)
+        triples, where = self._sample_raw(ins, table, n or self.opts.sample)
+        prof = codec.learn([(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
+        recs = []
+        for k, v, size in triples:
+            rec = codec.decode(k, v, PREVIEW_BYTES)
+            rec.size = size
+            recs.append(rec)
+        self._note(table, recs)
+        return prof, recs
+
+    def _sample_raw(self, ins: "Inspector", table: Table, n: int) -> tuple[list[tuple[bytes, bytes, int]], str]:
+        """Up to ``n`` (key, value, value size) triples, in key order, in one short read transaction:
+        all of a small table; else the first and the last quarter-``n`` records and short runs from
+        random keys between them (drawn uniformly between the first and last key, so positions
+        follow the key distribution; a cursor seek each, whatever the table's size or format).
+        Values over the preview size are cut to it."""
+        import random
+
+        prefix = _slot_prefix(table.slot)
+        quarter = max(1, n // 4)
+        total = table.records
+        positions = max(1, min(16, (n - 2 * quarter) // 4))
+        run = max(1, (n - 2 * quarter) // positions)
+        rng = random.Random(table.slot * 7919 + total)
+
+        def body(txn, pf, meta):
+            cur = txn.cursor()
+            got: dict[bytes, tuple[bytes, int]] = {}
+
+            def take(ok: bool, count: int, backwards: bool = False) -> bytes | None:
+                k = None
+                while ok and count > 0:
+                    k = cur.key()
+                    if k[:2] != prefix:
+                        break
+                    if k not in got:
+                        v = cur.value()
+                        got[k] = (bytes(v[:PREVIEW_BYTES + 1]), len(v))
+                    count -= 1
+                    ok = cur.prev() if backwards else cur.next()
+                return k
+
+            if total <= n:
+                take(cur.set_range(prefix), n)
+                return got, 0
+            take(cur.set_range(prefix), quarter)
+            first = min(got) if got else prefix
+            end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+            ok = cur.set_range(end) if end else cur.last()
+            take(cur.prev() if ok else cur.last(), quarter, backwards=True)
+            last = max(got) if got else prefix
+            runs = 0
+            for target in _between(first, last, positions, rng):
+                if cur.set_range(target):
+                    take(True, run)
+                    runs += 1
+            return got, runs
+
+        got, runs = ins.read(body)
+        triples = [(k, v, size) for k, (v, size) in sorted(got.items())]
+        if total <= n:
+            where = "all records" if len(triples) >= total else f"the first {len(triples)}"
+        else:
+            where = f"first {quarter}, last {quarter}, {runs} runs of {run} from random keys"
+        return triples, where
 
     def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:
-        """Decode the first ``n`` records of every table: errors, pickle and JSON values.
+        """Learn every table's codec from a sample and decode it: errors, pickle and JSON values.
 
-        Returns the statistics by table label, and the pages read (for :meth:`index_drift`).
+        Returns the statistics by table label (``--json`` ``sampled``), and the sampled
+        records as pages (for :meth:`index_drift`).
         """
         out: dict[str, dict] = {}
         pages: dict[int, Page] = {}
         for t in snap.tables:
             if t.slot == 0 or not t.records:
                 continue
-            page = pages[t.slot] = self.read_page(ins, t, None, "first", n)
-            recs = page.records
+            prof, recs = self.learn(ins, t, n)
+            pages[t.slot] = Page(recs, True, True, len(recs))
             errors = sum(1 for r in recs if r.error)
             decs = [r.decoder.split("|")[-1] for r in recs]
             pickle = bool(recs) and sum(1 for d in decs if "pickle" in d) * 2 >= len(recs)
@@ -440,9 +737,11 @@ class Catalog:
                 pickle = pickle or codec.pickle
             avg = sum(r.size for r in recs) / len(recs) if recs else 0
             out[t.label()] = {"slot": t.slot, "sampled": len(recs), "errors": errors,
+                              "undecodable": sum(1 for r in recs if r.error_kind == "codec"),
+                              "app_errors": sum(1 for r in recs if r.error_kind == "app"),
                               "pickle": pickle, "json": json_vals,
                               "est_bytes": int(avg * t.records) + t.overflow_bytes,
-                              "decoder": codec.name}
+                              "decoder": codec.name, **prof.to_json()}
         return out, pages
 
     def index_drift(self, ins: "Inspector", snap: Snapshot, pages: dict[int, Page]) -> list[tuple[str, str]]:
@@ -486,6 +785,19 @@ class Catalog:
             elif t.records > tgt.records and self.codec(t).klass is not None:
                 found.append((t.label(), f"{t.records} entries for {tgt.records} records of {tgt.label()}"))
         return found
+
+
+def _between(lo: bytes, hi: bytes, count: int, rng) -> list[bytes]:
+    """``count`` random keys between ``lo`` and ``hi``: their common prefix, then 8 random bytes
+    drawn between theirs."""
+    common = 0
+    while common < min(len(lo), len(hi)) and lo[common] == hi[common]:
+        common += 1
+    a = int.from_bytes(lo[common:common + 8].ljust(8, b"\0"), "big")
+    b = int.from_bytes(hi[common:common + 8].ljust(8, b"\0"), "big")
+    if b <= a + 1:
+        return []
+    return [lo[:common] + rng.randrange(a + 1, b).to_bytes(8, "big") for _ in range(count)]
 
 
 def _has_before(cur, prefix: bytes, key: bytes) -> bool:
