@@ -276,10 +276,19 @@ async def test_title_detail_and_times(cfx, size):
         assert f"table {scr.table.name}" in detail and f"class {cfx['names']['Users']}" in detail
         rec = scr.detail
         raw = rec.value["created"]
-        assert f"(raw {raw} ns)" in detail and "time created 20" in detail
+        assert f"(raw {raw})" in detail and "time created 20" in detail
         value_cell = str(scr.query_one("#records", DataTable).get_row_at(0)[1])
         assert '"created": "20' in value_cell and str(raw) not in value_cell
     assert sha(cfx["path"]) == before
+
+
+async def test_table_notes_said_once_in_the_detail(cfx):
+    app = _app(cfx["path"])
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "Events")
+        detail = _text(scr, "#detail")
+        assert "note the application's key decoder" in detail and "raises on all" in detail
+        assert not any(r.error for r in scr.rows)  # not on every row
 
 
 def test_module_paths_shown_as_class_names():

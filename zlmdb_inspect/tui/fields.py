@@ -2,7 +2,7 @@
 
 Values are the application's ``marshal()`` dicts (or built-in decodings); the picker offers the
 top-level fields seen on the current page. Integer fields that are plausible epoch times show as
-ISO times (:mod:`zlmdb_inspect.timefields`).
+ISO times (:func:`zlmdb_inspect.decode.time_hint`).
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import SelectionList, Static
 from textual.widgets.selection_list import Selection
 
-from zlmdb_inspect.timefields import time_hint
+from zlmdb_inspect.decode import time_hint
 from zlmdb_inspect.tui.text import join, literal
 
 MAX_FIELDS = 60  # offered in the picker

@@ -23,7 +23,6 @@ from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.model import Table
 from zlmdb_inspect.records import Page, Record
 from zlmdb_inspect.textsafe import json_visible
-from zlmdb_inspect.timefields import time_fields
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
@@ -354,8 +353,12 @@ class TableScreen(Screen):
         lines.append(join(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes"))
         if rec.truncated:
             lines[-1].append(f"  (decoding all {rec.size:,} bytes…)", style="yellow")
-        for name, raw, unit, iso in time_fields(rec.value)[:8]:
-            lines.append(join(("time ", "bold"), name, " ", (iso, "cyan"), f"  (raw {raw} {unit})"))
+        for path, iso in list(rec.time_hints().items())[:8]:
+            raw = rec.value.get(path) if isinstance(rec.value, dict) else None
+            lines.append(join(("time ", "bold"), path or "value", " ", (iso, "cyan"),
+                              f"  (raw {raw})" if isinstance(raw, int) else ""))
+        for note in self.app.service.catalog.notes(self.table)[1:]:  # the first says the codecs
+            lines.append(join(("note ", "bold yellow"), (note, "yellow"), width=400))
         head = Text("\n").join(lines)
         if rec.error:
             head.append("\nerror: ", style="bold red")
