@@ -264,6 +264,12 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
                 assert visible(t.description)[:30] in text
+            ov.query_one("#tables-table", DataTable).scroll_x = 1000  # the creators, scrolled into view
+            await settle(pilot)
+            text = assert_screen_safe(app)
+            for t in ov.refresh_data.snapshot.tables[1:7]:
+                assert visible(t.creator)[:20] in text
+            ov.query_one("#tables-table", DataTable).scroll_x = 0
         # every tab
         for tab in "2345":
             await pilot.press(tab)

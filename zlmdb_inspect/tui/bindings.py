@@ -52,7 +52,8 @@ HELP_TEXT = """\
   r            refresh now
   p            pause / resume the live refresh
   + / -        slower / faster refresh
-  s            sort the tables by the next column (or click one)
+  home, end    first / last table
+  s            sort by the next column (or click a header)
 
 [b]Table records[/b]
   up / down    move; past either end the window slides on by key

@@ -24,7 +24,7 @@ SEV_NOUN = {"critical": ("critical", "critical"), "warning": ("warning", "warnin
 # widest cell of a column of data (names, descriptions, messages): longer text is cut with "…"
 NAME_WIDTH, DESCRIPTION_WIDTH, MESSAGE_WIDTH, PROCESS_WIDTH = 40, 60, 100, 24
 TABLE_COLUMNS = (("slot", "Slot"), ("name", "Table"), ("records", "Records"), ("bytes", "Size"),
-                 ("rate", "Rec/s"), ("description", "Description"))
+                 ("rate", "Rec/s"), ("description", "Description"), ("creator", "Creator"))
 
 
 class TablesList(DataTable):
@@ -200,7 +200,7 @@ class Overview(Screen):
     def _table_selected(self) -> None:
         self.action_open_table()
 
-    SORT_KEYS = ("slot", "name", "records", "bytes", "rate", "description")
+    SORT_KEYS = tuple(k for k, _ in TABLE_COLUMNS)
 
     @on(DataTable.HeaderSelected, "#tables-table")
     def _sort_tables(self, event: DataTable.HeaderSelected) -> None:
@@ -303,13 +303,13 @@ class Overview(Screen):
             name = literal(tb.name or "(no metadata)", NAME_WIDTH, "" if tb.metadata else "italic yellow")
             rows[str(tb.slot)] = (tb, [Text(str(tb.slot)), name, Text(f"{tb.records:,}"), Text(fmt_bytes(tb.bytes)),
                                        Text("" if rate is None else f"{rate:,.1f}"),
-                                       literal(tb.description, DESCRIPTION_WIDTH)])
+                                       literal(tb.description, DESCRIPTION_WIDTH), literal(tb.creator, NAME_WIDTH)])
         for db in ref.snapshot.databases:
             key = f"db:{db.name}"
             rows[key] = (None, [Text("db"), literal(db.name, NAME_WIDTH, "cyan"), Text(f"{db.entries:,}"),
                                 Text(fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages)
                                                * ref.snapshot.lmdb.page_size)),
-                                Text(""), Text("named LMDB database")])
+                                Text(""), Text("named LMDB database"), Text("")])
         key, rev = self._sort
         order = sorted(rows.items(), key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
         wanted = [k for k, _ in order]
@@ -403,7 +403,8 @@ def _sort_key(tb, key: str, rates: dict):
     if tb is None:
         return (1, 0, "")
     val = {"slot": tb.slot, "name": (tb.name or "").lower(), "records": tb.records, "bytes": tb.bytes,
-           "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower()}[key]
+           "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower(),
+           "creator": (tb.creator or "").lower()}[key]
     return (0, val, tb.slot)
 
 
