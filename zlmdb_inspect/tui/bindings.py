@@ -61,16 +61,12 @@ HELP_TEXT = """\
   g, home      first page             G, end       last page
   j            jump to a key or key prefix, a record (#1000) or 50%
   /            filter on the decoded text
-  o            newest first (reverse key order) / key order
-  v            choose the value fields shown as columns
+  o            newest first           v            choose columns
+  x            JSON / hex detail      m            more of the JSON
+  c            copy JSON (OSC 52)     w            save to a file
   r            read the page and the record count again
-  x            detail as JSON or as hex (16 bytes a row)
-  m            show more of a large record's JSON
-  c            copy the record as JSON (terminal clipboard, OSC 52)
-  w            save the record as JSON to a new file
   i            index record: open the record it points to
-  tab          move between the list and the detail
-  z            maximize the focused pane (z or escape restores)
+  tab          list / detail          z            maximize pane
   escape       back to the overview
 
 Keys can be remapped by binding id in the --config file's \\[keymap] table.
