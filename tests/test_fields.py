@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zlmdb_inspect.tui.fields import cell_text, compact_iso, field_names, with_times
-from zlmdb_inspect.tui.table import _dumps_bounded, _fit
+from zlmdb_inspect.tui.fields import cell_text, compact_iso, dumps_bounded, field_names, with_times
+from zlmdb_inspect.tui.table import _fit
 
 NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 
@@ -13,8 +13,8 @@ def test_cells_and_times():
     assert with_times(v) == {"created": "2026-01-01T00:00:00Z", "size": 1390, "email": "a@b.c",
                              "modified_at": "2026-01-01T00:00:01Z"}
     assert with_times([NS]) == [NS]
-    assert cell_text(NS + 1_500_000, name="timestamp") == "2026-01-01T00:00:00.0015Z"
-    assert cell_text(1390, name="size") == "1390"
+    assert cell_text(NS + 1_500_000, "timestamp") == "2026-01-01T00:00:00.0015Z"
+    assert cell_text(1390, "size") == "1390"
     assert cell_text({"a": 1}) == '{"a": 1}' and cell_text(None) == "" and cell_text("s") == "s"
     assert compact_iso("2026-01-01T00:00:00.120000000Z") == "2026-01-01T00:00:00.12Z"
     assert compact_iso("datetime64(5ns)") == "datetime64(5ns)"
@@ -23,9 +23,9 @@ def test_cells_and_times():
 
 def test_json_is_encoded_only_as_far_as_shown():
     doc = {"args": [{"i": i, "s": "x" * 40} for i in range(100_000)]}
-    short = _dumps_bounded(doc, 100, None)
+    short = dumps_bounded(doc, 100, None)
     assert short.startswith('{"args": [{"i": 0, "s": "xxx') and len(short) < 200 and short.endswith("…")
-    pretty = _dumps_bounded({"a": 1}, 100)
+    pretty = dumps_bounded({"a": 1}, 100)
     assert pretty == '{\n  "a": 1\n}'
 
 

@@ -45,7 +45,7 @@ def compact_iso(iso: str) -> str:
     return f"{head}.{frac}Z" if frac else f"{head}Z"
 
 
-def cell_text(v: Any, width: int = 40, name: str = "") -> str:
+def cell_text(v: Any, name: str = "") -> str:
     """One value as the list shows it: times as ISO, strings as they are, the rest as JSON."""
     if name:
         iso = time_hint(name, v)
@@ -53,7 +53,7 @@ def cell_text(v: Any, width: int = 40, name: str = "") -> str:
             return compact_iso(iso)
     if v is None:
         return ""
-    return v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
+    return v if isinstance(v, str) else dumps_bounded(v, 400, None)
 
 
 def with_times(value: Any) -> Any:
@@ -102,3 +102,17 @@ class FieldPicker(ModalScreen[tuple[list[str], bool] | None]):
     def action_cancel(self) -> None:
         self.dismiss(None)
 
+
+def dumps_bounded(doc, limit: int, indent: int | None = 2) -> str:
+    """JSON of ``doc`` (pretty by default), cut a little past ``limit`` characters without building
+    all of it."""
+    out, size = [], 0
+    enc = json.JSONEncoder(indent=indent, ensure_ascii=False, default=str,
+                           separators=(", ", ": ") if indent is None else None)
+    for chunk in enc.iterencode(doc):
+        out.append(chunk)
+        size += len(chunk)
+        if size > limit:
+            out.append("…")
+            break
+    return "".join(out)

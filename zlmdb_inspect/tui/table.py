@@ -24,7 +24,7 @@ from zlmdb_inspect.model import Table
 from zlmdb_inspect.records import Page, Record
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
-from zlmdb_inspect.tui.fields import FieldPicker, cell_text, field_names, with_times
+from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, TargetFound
 from zlmdb_inspect.tui.text import join, literal
@@ -60,7 +60,7 @@ def _short(v, width: int = 120, style: str = "") -> Text:
 
     Only the start of a large value is encoded: a 1 MiB record costs no more than a small one.
     """
-    s = v[:width * 4] if isinstance(v, str) else _dumps_bounded(v, width * 4, None)
+    s = v[:width * 4] if isinstance(v, str) else dumps_bounded(v, width * 4, None)
     return literal(s, width, style)
 
 
@@ -235,7 +235,7 @@ class TableScreen(Screen):
         size = Text(fmt_bytes(r.size), justify="right")
         if self.columns:
             v = r.value if isinstance(r.value, dict) else {}
-            cells = [literal(cell_text(v.get(f), FIELD_WIDTH, f), FIELD_WIDTH) for f in self.columns]
+            cells = [literal(cell_text(v.get(f), f), FIELD_WIDTH) for f in self.columns]
             if r.error:
                 cells[0] = join(("⚠ ", "bold red"), cells[0])
             return [key, *cells, size]
@@ -247,9 +247,10 @@ class TableScreen(Screen):
     def _render_rows(self, cursor: int) -> None:
         """The page's rows in display order, cursor at display row ``cursor``, its detail shown.
 
-        Column widths are set from the cells here, not measured by the DataTable when it is next
-        idle: a frame drawn between adding rows and that measurement (or a measurement that ran
-        against rows cleared by a newer page) showed columns as wide as their headers.
+        Column widths are set from the cells here. Auto-width columns are measured by the
+        DataTable later, when it is next idle, and every frame drawn before that measurement
+        shows them as wide as their headers (`Key  Value  Size`, seen once after `j` then `i`);
+        with the widths given, no frame depends on when that measurement runs.
         """
         t = self.query_one("#records", DataTable)
         avail = t.size.width - t.styles.scrollbar_size_vertical  # the scrollbar may come with the rows
@@ -377,7 +378,10 @@ class TableScreen(Screen):
                 self._load_full(rec.raw_key)
         head = self._head(rec)
         if self.show_hex:
-            self.query_one("#hex-head", Static).update(Text("\n").join([head, join(("key ", "bold"), rec.raw_key.hex())]))
+            key = join(("key ", "bold"), rec.raw_key.hex(), width=None)  # at most 1,022 hex digits
+            hex_head = Text("\n").join([head, key])
+            hex_head.no_wrap = False
+            self.query_one("#hex-head", Static).update(hex_head)
             hv = self.query_one("#hex", HexView)
             if hv.data != (rec.raw_value or b""):
                 hv.show(rec.raw_value or b"")
@@ -386,7 +390,7 @@ class TableScreen(Screen):
         if rec.error and rec.fallback is not None:
             doc["fallback"] = rec.fallback
         limit = TEXT_PREVIEW * 8 ** self._more[1] if self._more and self._more[0] == rec.raw_key else TEXT_PREVIEW
-        text = json_visible(_dumps_bounded(doc, limit))
+        text = json_visible(dumps_bounded(doc, limit))
         if len(text) > limit:
             head.append(f"\nshowing the first {limit:,} characters (m shows more, w saves it all)", style="yellow")
             text = text[:limit] + "\n…"
@@ -516,7 +520,7 @@ class TableScreen(Screen):
             if text is None:
                 return
             self.filter = text or None
-            self.load(None, "first")
+            self.load(None, "last" if self.reverse else "first")
 
         self.app.push_screen(Prompt("Filter on the decoded text (empty clears):", self.filter or ""), go)
 
@@ -588,7 +592,7 @@ class TableScreen(Screen):
             return
         try:
             with open(path, "x", encoding="utf-8") as f:
-                f.write(text + "\n")
+                f.writelines((text, "\n"))
         except FileExistsError:
             self.post_message(StatusNote(f"not saved: {path} exists (it is never overwritten)"))
             return
@@ -679,18 +683,3 @@ def _flip(direction: str) -> str:
 
 def _file_name(table: str, raw_key: bytes) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]", "_", f"{table}-{raw_key[2:].hex()[:32]}.json")
-
-
-def _dumps_bounded(doc, limit: int, indent: int | None = 2) -> str:
-    """JSON of ``doc`` (pretty by default), cut a little past ``limit`` characters without building
-    all of it."""
-    out, size = [], 0
-    enc = json.JSONEncoder(indent=indent, ensure_ascii=False, default=str,
-                           separators=(", ", ": ") if indent is None else None)
-    for chunk in enc.iterencode(doc):
-        out.append(chunk)
-        size += len(chunk)
-        if size > limit:
-            out.append("…")
-            break
-    return "".join(out)
