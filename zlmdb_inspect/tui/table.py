@@ -32,6 +32,7 @@ from zlmdb_inspect.tui.text import join, literal
 PAGE_SIZE = 100
 TEXT_PREVIEW = 8 * 1024  # characters of pretty JSON rendered before "m shows more" (~300 lines)
 FULL_CACHE = 8  # fully decoded large records kept while browsing
+AUTO_FULL_BYTES = 16 * 1024 * 1024  # larger values are decoded in full only when asked (m)
 VALUE_WIDTH, FIELD_WIDTH = 120, 32  # widest Value / field column, in cells
 
 
@@ -352,8 +353,11 @@ class TableScreen(Screen):
         if codec.klass is not None:
             lines.append(join(("class ", "bold"), codec.name))
         lines.append(join(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes"))
-        if rec.truncated:
-            lines[-1].append(f"  (decoding all {rec.size:,} bytes…)", style="yellow")
+        if rec.truncated and rec.raw_key in self._pending_full:
+            lines[-1].append(f"  (decoding all {fmt_bytes(rec.size)}…)", style="yellow")
+        elif rec.truncated:
+            lines[-1].append(f"  (the first {fmt_bytes(len(rec.raw_value or b''))} shown; m decodes all "
+                             f"{fmt_bytes(rec.size)})", style="yellow")
         for path, iso in list(rec.time_hints().items())[:8]:
             raw = rec.value.get(path) if isinstance(rec.value, dict) else None
             lines.append(join(("time ", "bold"), path or "value", " ", (iso, "cyan"),
@@ -373,9 +377,8 @@ class TableScreen(Screen):
             full = self._full.get(rec.raw_key)
             if full is not None:
                 rec = self.detail = full
-            elif rec.raw_key not in self._pending_full:  # once: a thread worker cannot be stopped
-                self._pending_full.add(rec.raw_key)
-                self._load_full(rec.raw_key)
+            elif rec.size <= AUTO_FULL_BYTES:
+                self._decode_full(rec.raw_key)
         head = self._head(rec)
         if self.show_hex:
             key = join(("key ", "bold"), rec.raw_key.hex(), width=None)  # at most 1,022 hex digits
@@ -397,6 +400,11 @@ class TableScreen(Screen):
         body = Syntax(text, "json", theme="ansi_dark").highlight(text)  # lexed once, not per frame
         body.rstrip()
         self.query_one("#detail", Static).update(Group(head, Text(""), body))
+
+    def _decode_full(self, raw_key: bytes) -> None:
+        if raw_key not in self._pending_full:  # once: a thread worker cannot be stopped
+            self._pending_full.add(raw_key)
+            self._load_full(raw_key)
 
     @work(thread=True, group="full")
     def _load_full(self, raw_key: bytes) -> None:
@@ -608,9 +616,14 @@ class TableScreen(Screen):
             self._show(self.detail)
 
     def action_more(self) -> None:
-        """Show eight times more of the record's JSON: bounded steps, so the UI never freezes."""
+        """Decode a very large value in full; then show eight times more of its JSON each time
+        (bounded steps, so the UI never freezes)."""
         rec = self.detail or self._current()
         if rec is None:
+            return
+        if rec.truncated and rec.raw_key not in self._full:
+            self._decode_full(rec.raw_key)
+            self._show(rec)
             return
         steps = self._more[1] + 1 if self._more and self._more[0] == rec.raw_key else 1
         self._more = (rec.raw_key, steps)
