@@ -35,3 +35,10 @@ def test_columns_fit_the_width():
     assert sum(x + 2 for x in w) <= 80 and w[0] == 36 and w[2] == 7
     w = _fit([36, 20, 30, 7, 7], 70, value_column=False)  # fields: the key first, then the widest
     assert sum(x + 2 for x in w) <= 70 and w[0] == 16 and w[-1] == 7 and min(w[1:-1]) >= 7
+
+
+def test_value_cells_cut_long_strings_before_encoding():
+    v = {"blob": "hex:" + "ab" * 1_000_000, "created": NS}
+    short = with_times(v, clip=50)
+    assert short == {"blob": "hex:" + "ab" * 23, "created": "2026-01-01T00:00:00Z"}
+    assert with_times("x" * 5000, clip=10) == "x" * 10

@@ -145,12 +145,12 @@ async def test_large_value_decoded_on_first_show_and_hex_view_is_lazy(big_db):
         assert rec is not None and not rec.truncated and rec.size > MIB
         assert rec.decoder.startswith("app|app") and rec.value["name"] == "big"
         detail = _text(scr, "#detail")
-        assert "showing the first 8,192 characters" in detail and "time created 2026-01-01T00:00:00" in detail
+        assert "showing the first 4,096 characters" in detail and "time created 2026-01-01T00:00:00" in detail
         row = scr.query_one("#records", DataTable).get_row_at(0)
         assert '"name": "big"' in str(row[1])  # the list's cell too, not the hex preview
         await pilot.press("m")
         await settle(pilot)
-        assert "showing the first 65,536 characters" in _text(scr, "#detail")
+        assert "showing the first 32,768 characters" in _text(scr, "#detail")
         await pilot.press("x")
         await settle(pilot)
         hv = scr.query_one("#hex", HexView)

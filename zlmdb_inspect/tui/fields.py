@@ -56,14 +56,20 @@ def cell_text(v: Any, name: str = "") -> str:
     return v if isinstance(v, str) else dumps_bounded(v, 400, None)
 
 
-def with_times(value: Any) -> Any:
-    """A dict value with its epoch-time fields as ISO strings (for the one-line Value column)."""
+def with_times(value: Any, clip: int = 1000) -> Any:
+    """A dict value with its epoch-time fields as ISO strings, for the one-line Value column.
+
+    Its strings are cut to ``clip`` characters first: a 2 MiB ``hex:…`` field is not encoded as
+    JSON only to show its first hundred characters.
+    """
+    if isinstance(value, str):
+        return value[:clip]
     if not isinstance(value, dict):
         return value
     out = {}
     for k, v in value.items():
         iso = time_hint(str(k), v)
-        out[k] = compact_iso(iso) if iso is not None else v
+        out[k] = compact_iso(iso) if iso is not None else v[:clip] if isinstance(v, str) else v
     return out
 
 

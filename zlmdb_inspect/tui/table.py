@@ -30,7 +30,7 @@ from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, Ta
 from zlmdb_inspect.tui.text import join, literal
 
 PAGE_SIZE = 100
-TEXT_PREVIEW = 8 * 1024  # characters of pretty JSON rendered before "m shows more" (~300 lines)
+TEXT_PREVIEW = 4 * 1024  # characters of pretty JSON rendered before "m shows more" (~200 lines)
 FULL_CACHE = 8  # fully decoded large records kept while browsing
 AUTO_FULL_BYTES = 16 * 1024 * 1024  # larger values are decoded in full only when asked (m)
 VALUE_WIDTH, FIELD_WIDTH = 120, 32  # widest Value / field column, in cells
@@ -135,6 +135,7 @@ class TableScreen(Screen):
         self._full: dict[bytes, Record] = {}  # fully decoded large records, newest last
         self._key_width = 46
         self._pending_full: set[bytes] = set()  # large records being decoded in full
+        self._shown: tuple | None = None  # what the detail shows now
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -379,6 +380,10 @@ class TableScreen(Screen):
                 rec = self.detail = full
             elif rec.size <= AUTO_FULL_BYTES:
                 self._decode_full(rec.raw_key)
+        shown = (rec, self.show_hex, self._more, rec.raw_key in self._pending_full, self.total)
+        if self._shown is not None and shown[0] is self._shown[0] and shown[1:] == self._shown[1:]:
+            return  # the same detail again (a highlight after a render): not drawn twice
+        self._shown = shown
         head = self._head(rec)
         if self.show_hex:
             key = join(("key ", "bold"), rec.raw_key.hex(), width=None)  # at most 1,022 hex digits
