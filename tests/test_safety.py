@@ -8,12 +8,15 @@ terminal. See tests/hostile.py for the database.
 from __future__ import annotations
 
 import ast
+import fcntl
 import json
 import os
 import pty
 import re
 import select
+import struct
 import sys
+import termios
 import time
 from io import StringIO
 from pathlib import Path
@@ -120,6 +123,44 @@ self.notify(f"{n} things", markup=False)
 tab.label = Text(f"Warnings ({n})")
 '''
     assert markup_from_data(good) == []
+
+
+# fields that hold outside strings: given to Text() or a widget, they must pass through literal()/join()
+DATA_ATTRS = {"name", "description", "creator", "key", "value", "error", "message", "path", "decoder",
+              "subject", "thread", "fallback", "practice", "question"}
+RAW_SINKS = {"Text", "assemble", "update", "add_row", "update_cell", "add_column", "Static", "notify", "Label"}
+SAFE_CALLS = {"literal", "join", "key_text", "_short", "safe", "visible", "json_visible", "hexdump"}
+
+
+def _data_fields(node: ast.AST) -> list[str]:
+    if isinstance(node, ast.Call) and _name(node.func) in SAFE_CALLS:
+        return []
+    if isinstance(node, ast.Attribute) and node.attr in DATA_ATTRS:
+        return [ast.unparse(node)]
+    return [d for c in ast.iter_child_nodes(node) for d in _data_fields(c)]
+
+
+def raw_data_fields(source: str) -> list[str]:
+    """Data fields handed to Text() or a widget without the literal helper (no escapes, maybe markup)."""
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.Call) and _name(node.func) in RAW_SINKS:
+            for arg in [*node.args, *(k.value for k in node.keywords if k.arg not in ("key", "id", "classes"))]:
+                found += [f"line {node.lineno}: {_name(node.func)}(… {d} …)" for d in _data_fields(arg)]
+    return found
+
+
+def test_data_fields_reach_widgets_only_through_the_helper():
+    found = {p.name: raw_data_fields(p.read_text()) for p in sorted(TUI.glob("*.py"))}
+    assert {k: v for k, v in found.items() if v} == {}
+    bad = '''
+Text.assemble(("decoder ", "bold"), rec.decoder)
+d.update(Text(rec.error, style="red"))
+t.add_row(str(rd.pid), rd.name or "")
+Text(f" {self.app.service.path} ")
+'''
+    assert len(raw_data_fields(bad)) == 5  # update(Text(rec.error)) twice: outer and inner call
+    assert raw_data_fields('join(("decoder ", "bold"), rec.decoder); t.add_row(literal(rd.name, 24))') == []
 
 
 # -- the helper and the renderers: property tests ----------------------------------------
@@ -245,14 +286,10 @@ def no_str_to_widgets(monkeypatch):
     return got
 
 
-async def _type(pilot, text: str) -> None:
-    await pilot.press(*text)
-
-
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str_to_widgets):
     before = sha(hostile_db)
-    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00")
+    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00", interval=3600)
     names = [visible(n)[:39] for n in TABLE_NAMES]
     async with app.run_test(size=size) as pilot:
         await settle(pilot)
@@ -260,17 +297,20 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(ov, Overview) and ov.failures == []
         text = assert_screen_safe(app, *names)
         title, capacity = text.splitlines()[:2]
-        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00" in title  # one line, path cut at its start
+        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title  # one line, path cut at its start
         assert capacity.startswith(" map used ")
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
                 assert visible(t.description)[:30] in text
-            ov.query_one("#tables-table", DataTable).scroll_x = 1000  # the creators, scrolled into view
+        # the line under the list: the highlighted table's full name, oid and creator
+        tables = ov.query_one("#tables-table", DataTable)
+        for row, tb in enumerate(ov.refresh_data.snapshot.tables[1:7], start=1):
+            tables.move_cursor(row=row)
             await settle(pilot)
-            text = assert_screen_safe(app)
-            for t in ov.refresh_data.snapshot.tables[1:7]:
-                assert visible(t.creator)[:20] in text
-            ov.query_one("#tables-table", DataTable).scroll_x = 0
+            info = _widget_text(ov.query_one("#table-info", Static))
+            assert info.startswith(visible(tb.name)[:20]) and visible(tb.creator)[:10] in info
+            assert_screen_safe(app)
+        tables.move_cursor(row=0)
         # every tab
         for tab in "2345":
             await pilot.press(tab)
@@ -302,7 +342,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(scr, TableScreen) and scr.table.slot == 1
         assert_screen_safe(app, visible(TABLE_NAMES[0]), "[/]-0", "[/i]-1", "[@click=app.quit]-2")
         assert len(scr.page.records) == len(KEYS)
-        for i in range(len(KEYS)):
+        for i in range(len(KEYS)) if size[0] >= 160 else (0, 3):  # every record once, at one size
             scr.query_one("#records", DataTable).move_cursor(row=i)
             await settle(pilot)
             rec = scr.detail
@@ -323,7 +363,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press("j")
         await settle(pilot)
         assert_screen_safe(app, "Jump to a key")
-        await _type(pilot, "[/i]")
+        await pilot.press(*"[/i]")
         await pilot.press("enter")
         await settle(pilot)
         assert scr.page.records[0].key == "[/i]-1"
@@ -331,7 +371,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         # a filter that is markup and an action
         await pilot.press("slash")
         await settle(pilot)
-        await _type(pilot, "[@click")
+        await pilot.press(*"[@click")
         await pilot.press("enter")
         await settle(pilot)
         assert [r.key for r in scr.page.records] == ["[@click=app.quit]-2"]
@@ -339,7 +379,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         # a jump that is not a position: the status quotes it
         await pilot.press("j")
         await settle(pilot)
-        await _type(pilot, "#[/]")
+        await pilot.press(*"#[/]")
         await pilot.press("enter")
         await settle(pilot)
         assert_screen_safe(app)
@@ -367,7 +407,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press("ctrl+p")
         await settle(pilot)
         assert isinstance(app.screen, CommandPalette)
-        await _type(pilot, "[/i]")
+        await pilot.press(*"[/i]")
         await settle(pilot)
         assert_screen_safe(app)
         await pilot.press("escape")
@@ -426,10 +466,6 @@ def test_the_real_tui_sends_nothing_from_the_data_to_the_terminal(hostile_db):
     if pid == 0:  # the child: the TUI at 100x30
         os.environ.update(COLUMNS="100", LINES="30", TERM="xterm-256color")
         os.execv(sys.executable, [sys.executable, "-m", "zlmdb_inspect", hostile_db])
-    import fcntl
-    import struct
-    import termios
-
     fcntl.ioctl(fd, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 100, 0, 0))
     out = b""
 
@@ -459,3 +495,25 @@ def test_the_real_tui_sends_nothing_from_the_data_to_the_terminal(hostile_db):
     assert not re.search(rb"\x1b]8;[^\x1b]*evil", out)  # no hyperlink to the data's target
     assert b"\\x1b]0;T\\x07" in out  # the path, shown escaped
 
+
+
+async def test_error_messages_quoting_data_are_shown_literally(hostile_db):
+    """A refresh or page read that fails with a message quoting names or keys (as decoders do)."""
+    from zlmdb_inspect.tui.messages import PageFailed, RefreshFailed
+
+    error = f"ValueError: bad key {KEYS[3]!s} in {UNBALANCED} {ACTION}"
+    app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00", interval=3600)
+    async with app.run_test(size=(100, 30)) as pilot:
+        await settle(pilot)
+        ov = app.screen
+        ov.post_message(RefreshFailed(error))
+        await settle(pilot)
+        assert_screen_safe(app, "refresh failed: " + visible(error)[:30])
+        ov.query_one("#tables-table", DataTable).move_cursor(row=1)
+        await pilot.press("enter")
+        await settle(pilot)
+        app.screen.post_message(PageFailed(error))
+        await settle(pilot)
+        assert_screen_safe(app, "read failed: " + visible(error)[:30])
+        await pilot.press("q")
+    assert app.return_code == 0

@@ -38,7 +38,8 @@ def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> lis
             f"free_pages={'U' if cap.free_pages is None else cap.free_pages} readers={len(snap.readers)} "
             f"last_txnid={snap.lmdb.last_txnid}c")
     head = (f"ZLMDB {status} - {snap.path}: {cap.used_pct:.1f}% of map used, "
-            f"{counts['critical']} critical, {counts['warning']} warning, {counts['info']} info | {perf}")
+            f"{counts['critical']} critical, {counts['warning']} warning{'' if counts['warning'] == 1 else 's'}, "
+            f"{counts['info']} info | {perf}")
     # table names and paths may hold control characters: escaped, so no line drives a terminal
     return [safe(head)] + [safe(f"{w.severity.upper()}: [{w.id}] {w.message}") for w in warnings]
 

@@ -11,8 +11,8 @@ import re
 
 # C0 (tab and newline too: they break columns and lines), DEL, C1, and the Unicode bidi
 # controls that reorder what follows them on screen (Trojan Source).
-_UNSAFE = re.compile(
-    "[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+_BEYOND_C0 = "\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff"
+_UNSAFE = re.compile(f"[\x00-\x1f{_BEYOND_C0}]")
 ELLIPSIS = "…"
 
 
@@ -42,7 +42,7 @@ def safe(s: object, width: int | None = None) -> str:
     return clip(visible(s), width)
 
 
-_UNSAFE_IN_JSON = re.compile(_UNSAFE.pattern.replace("\x00-\x1f", "\x00-\x09\x0b-\x1f"))
+_UNSAFE_IN_JSON = re.compile(f"[\x00-\x09\x0b-\x1f{_BEYOND_C0}]")  # all but the newline
 
 
 def json_visible(text: str) -> str:

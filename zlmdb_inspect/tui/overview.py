@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 
 from rich.text import Text
@@ -24,7 +25,8 @@ SEV_NOUN = {"critical": ("critical", "critical"), "warning": ("warning", "warnin
 # widest cell of a column of data (names, descriptions, messages): longer text is cut with "…"
 NAME_WIDTH, DESCRIPTION_WIDTH, MESSAGE_WIDTH, PROCESS_WIDTH = 40, 60, 100, 24
 TABLE_COLUMNS = (("slot", "Slot"), ("name", "Table"), ("records", "Records"), ("bytes", "Size"),
-                 ("rate", "Rec/s"), ("description", "Description"), ("creator", "Creator"))
+                 ("rate", "Rec/s"), ("description", "Description"))
+_QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 
 
 class TablesList(DataTable):
@@ -39,6 +41,13 @@ class TablesList(DataTable):
     def action_last_row(self) -> None:
         if self.row_count:
             self.move_cursor(row=self.row_count - 1)
+
+
+def short_name(tb) -> str:
+    """zlmdb stores a table's full class path (``cfxdb.realmstore._publication.Publications``):
+    the list shows the class name, the line under it the full name."""
+    name = tb.label()
+    return name.rsplit(".", 1)[1] if _QUALIFIED.match(name) else name
 
 
 def eta_text(eta_s: float | None) -> str:
@@ -62,6 +71,7 @@ class Overview(Screen):
         with TabbedContent(id="tabs", initial="tables"):
             with TabPane("Tables", id="tables"):
                 yield TablesList(id="tables-table", cursor_type="row", zebra_stripes=True)
+                yield Static("", id="table-info")
             with TabPane("Warnings", id="warnings"):
                 yield DataTable(id="warnings-table", cursor_type="row")
                 yield Static("", id="warning-detail")
@@ -88,7 +98,8 @@ class Overview(Screen):
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
                            ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
             r.add_column(Text(label), key=key)
-        self.query_one("#title", Static).update(join((self.app.service.path, "bold"), Text("  reading…")))
+        self.query_one("#title", Static).update(join(Text(" "), self._path_text(max(12, self.app.size.width - 14)),
+                                                     Text("  reading…")))
         t.focus()
         self.set_interval(0.5, self._show_progress)
         self.action_refresh()
@@ -215,15 +226,40 @@ class Overview(Screen):
         """Big numbers first for figures, A to Z for text, unless reversed."""
         self._sort = (key, key in ("records", "bytes", "rate") if reverse is None else reverse)
         t = self.query_one("#tables-table", DataTable)
+        current = t.coordinate_to_cell_key(t.cursor_coordinate).row_key if t.row_count else None
         t.clear(columns=True)  # the header marks the sort column and direction
         self._add_table_columns(t)
         if self.refresh_data:
             self._render_tables(self.refresh_data)
+            if current is not None and current in t.rows:  # the cursor stays on its table
+                t.move_cursor(row=t.get_row_index(current), animate=False)
 
     def _add_table_columns(self, t: DataTable) -> None:
         key, rev = self._sort
         for k, label in TABLE_COLUMNS:
             t.add_column(Text(label + (" ▼" if rev else " ▲") if k == key else label), key=k)
+
+    @on(DataTable.RowHighlighted, "#tables-table")
+    def _table_highlighted(self) -> None:
+        self._show_table_info()
+
+    def _show_table_info(self) -> None:
+        """The highlighted table's full name, oid and creator (the list has room for neither)."""
+        t = self.query_one("#tables-table", DataTable)
+        info = self.query_one("#table-info", Static)
+        if self.refresh_data is None or not t.row_count:
+            info.update(Text(""))
+            return
+        key = str(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+        tb = None if key.startswith("db:") else self.refresh_data.snapshot.table_by_slot(int(key))
+        if tb is None:
+            info.update(join(("named LMDB database ", "bold"), key[3:]))
+            return
+        parts: list = [(tb.name or f"slot {tb.slot}: no metadata record", "bold")]
+        for label, value in (("oid", tb.oid), ("creator", tb.creator)):
+            if value:
+                parts += [Text(f"  {label} ", "dim"), value]
+        info.update(join(*parts))
 
     @on(DataTable.RowHighlighted, "#warnings-table")
     def _warning_highlighted(self, event: DataTable.RowHighlighted) -> None:
@@ -300,18 +336,22 @@ class Overview(Screen):
         rows = {}
         for tb in ref.snapshot.tables:
             rate = rates.get(tb.slot)
-            name = literal(tb.name or "(no metadata)", NAME_WIDTH, "" if tb.metadata else "italic yellow")
+            name = literal(short_name(tb) if tb.name else "(no metadata)", NAME_WIDTH,
+                           "" if tb.metadata else "italic yellow")
             rows[str(tb.slot)] = (tb, [Text(str(tb.slot)), name, Text(f"{tb.records:,}"), Text(fmt_bytes(tb.bytes)),
                                        Text("" if rate is None else f"{rate:,.1f}"),
-                                       literal(tb.description, DESCRIPTION_WIDTH), literal(tb.creator, NAME_WIDTH)])
+                                       literal(tb.description, DESCRIPTION_WIDTH)])
         for db in ref.snapshot.databases:
             key = f"db:{db.name}"
             rows[key] = (None, [Text("db"), literal(db.name, NAME_WIDTH, "cyan"), Text(f"{db.entries:,}"),
                                 Text(fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages)
                                                * ref.snapshot.lmdb.page_size)),
-                                Text(""), Text("named LMDB database"), Text("")])
+                                Text(""), Text("named LMDB database")])
         key, rev = self._sort
-        order = sorted(rows.items(), key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
+        # tables by the column (equal ones by slot, a stable sort), named databases after them
+        tables = sorted(((k, v) for k, v in rows.items() if v[0] is not None), key=lambda kv: kv[1][0].slot)
+        order = sorted(tables, key=lambda kv: _sort_key(kv[1][0], key, rates), reverse=rev)
+        order += [(k, v) for k, v in rows.items() if v[0] is None]
         wanted = [k for k, _ in order]
         existing = [str(r.value) for r in t.rows]
         if existing != wanted:
@@ -327,6 +367,7 @@ class Overview(Screen):
                 for col, val in zip(cols, cells):
                     if str(t.get_cell(k, col)) != str(val):
                         t.update_cell(k, col, val, update_width=True)  # 9.9 KiB -> 17.9 KiB widens
+        self._show_table_info()
 
     def _render_warnings(self, ref: Refresh) -> None:
         w = self.query_one("#warnings-table", DataTable)
@@ -364,7 +405,7 @@ class Overview(Screen):
         mon = self.app.service.monitor
         r = ref.rates
         fastest = sorted(((v, k) for k, v in r.tables_per_s.items() if v > 0), reverse=True)[:3]
-        names = {t.slot: t.label() for t in ref.snapshot.tables}
+        names = {t.slot: short_name(t) for t in ref.snapshot.tables}
         b = "bold"
         fast: list = []
         for v, k in fastest:
@@ -400,12 +441,8 @@ class Overview(Screen):
 
 
 def _sort_key(tb, key: str, rates: dict):
-    if tb is None:
-        return (1, 0, "")
-    val = {"slot": tb.slot, "name": (tb.name or "").lower(), "records": tb.records, "bytes": tb.bytes,
-           "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower(),
-           "creator": (tb.creator or "").lower()}[key]
-    return (0, val, tb.slot)
+    return {"slot": tb.slot, "name": short_name(tb).lower() if tb.name else "", "records": tb.records,
+            "bytes": tb.bytes, "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower()}[key]
 
 
 def clock(ts: float) -> str:
