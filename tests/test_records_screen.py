@@ -28,7 +28,8 @@ from zlmdb_inspect.tui.fields import FieldPicker
 from zlmdb_inspect.tui.hexview import PER_ROW, HexView
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.tui.table import Prompt, TableScreen, bare_name
+from zlmdb_inspect.tui.overview import short_name
+from zlmdb_inspect.tui.table import Prompt, TableScreen
 
 MIB = 1024 * 1024
 
@@ -294,8 +295,8 @@ async def test_table_notes_said_once_in_the_detail(cfx):
 def test_module_paths_shown_as_class_names():
     t = Table(slot=12, oid=None, name="cfxdb.realmstore._publication.Publications", description=None,
               creator=None, records=0, metadata=True)
-    assert bare_name(t) == "Publications"
-    assert bare_name(Table(slot=9, oid=None, name=None, description=None, creator=None, records=0,
+    assert short_name(t) == "Publications"
+    assert short_name(Table(slot=9, oid=None, name=None, description=None, creator=None, records=0,
                            metadata=False)) == "slot 9"
 
 

@@ -27,6 +27,7 @@ from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, TargetFound
+from zlmdb_inspect.tui.overview import short_name
 from zlmdb_inspect.tui.text import join, literal
 
 PAGE_SIZE = 100
@@ -70,11 +71,6 @@ def key_text(key, width: int = 46) -> Text:
     if isinstance(key, list):
         return _short(" ".join(str(k) for k in key), width)
     return _short(key if isinstance(key, str) else str(key), width)
-
-
-def bare_name(table: Table) -> str:
-    """``cfxdb.realmstore._publication.Publications`` as ``Publications`` (the title's width)."""
-    return table.name.rsplit(".", 1)[-1] if table.name else f"slot {table.slot}"
 
 
 class RecordList(DataTable):
@@ -172,7 +168,7 @@ class TableScreen(Screen):
     def _title(self) -> None:
         codec = self.app.service.catalog.codec(self.table)
         self.query_one("#table-title", Static).update(join(
-            (f" {bare_name(self.table)} ", "bold reverse"), f"  slot {self.table.slot} · ",
+            (f" {short_name(self.table)} ", "bold reverse"), f"  slot {self.table.slot} · ",
             f"{self.total:,} records", " · newest first" if self.reverse else "",
             " · app decoder" if codec.klass is not None else " · built-in decoders",
             ("" if self.table.metadata else "  (no metadata record)", "yellow")))
@@ -571,7 +567,7 @@ class TableScreen(Screen):
         rec = self._current()
         if rec is None:
             return
-        default = os.path.join(os.getcwd(), _file_name(bare_name(self.table), rec.raw_key))
+        default = os.path.join(os.getcwd(), _file_name(short_name(self.table), rec.raw_key))
 
         def go(path: str | None) -> None:
             if path:
