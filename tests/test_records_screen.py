@@ -224,6 +224,10 @@ def test_prefs_rewrite_only_their_section(tmp_path):
     with pytest.raises(ValueError):
         prefs.save_columns(str(bad), "t", ["a"])
     assert bad.read_text() == "[oops\n"
+    link = tmp_path / "link.toml"
+    link.symlink_to(cfg)
+    prefs.save_columns(str(link), "t", ["a"])
+    assert link.is_symlink() and prefs.load_columns(str(cfg), "t") == ["a"]
     assert prefs.config_path("/x/given.toml") == "/x/given.toml"
     assert prefs.config_path(None) == str(tmp_path / "xdg" / "zlmdb-inspect" / "config.toml")
 

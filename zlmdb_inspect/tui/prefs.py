@@ -73,8 +73,9 @@ def save_columns(path: str, table: str, columns: list[str]) -> None:
         tail = "".join(lines[end:])
         new = "".join(lines[:start]) + section + ("\n" + tail if tail and section else tail)
     tomllib.loads(new)  # never write a file that would not load
-    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
-    tmp = f"{path}.tmp{os.getpid()}"
+    real = os.path.realpath(path)  # a symlinked config stays a symlink
+    os.makedirs(os.path.dirname(real), exist_ok=True)
+    tmp = f"{real}.tmp{os.getpid()}"
     with open(tmp, "w", encoding="utf-8") as f:
         f.write(new)
-    os.replace(tmp, path)
+    os.replace(tmp, real)
