@@ -39,7 +39,8 @@ from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.overview import Overview
 from zlmdb_inspect.tui.settle import settle
-from zlmdb_inspect.tui.table import TableScreen, _short, hexdump, key_text
+from zlmdb_inspect.tui.hexview import HexView, hex_row
+from zlmdb_inspect.tui.table import TableScreen, _short, key_text
 
 TUI = Path(__file__).resolve().parent.parent / "zlmdb_inspect" / "tui"
 
@@ -215,7 +216,7 @@ def test_record_cells_and_detail_show_any_string_literally(s):
     assert json.loads(doc) == {"key": s, "value": {"v": s}}
     assert not has_unsafe(doc.replace("\n", ""))
     raw = s.encode("utf-8", "surrogatepass")
-    assert not has_unsafe(hexdump(raw).replace("\n", ""))
+    assert not has_unsafe("".join("".join(hex_row(raw, off)) for off in range(0, len(raw), 16)))
 
 
 # -- the TUI on a hostile database ------------------------------------------------------
@@ -351,8 +352,10 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
             assert_screen_safe(app)
             await pilot.press("x")  # hex
             await settle(pilot)
-            hexed = _widget_text(scr.query_one("#detail", Static))
-            assert rec.raw_key.hex() in hexed and "00000000  " in hexed and not has_unsafe(hexed.replace("\n", ""))
+            hv = scr.query_one("#hex", HexView)
+            hexed = _widget_text(scr.query_one("#hex-head", Static)) + "\n".join(
+                hv.render_line(y).text for y in range(hv.size.height))
+            assert rec.raw_key.hex() in hexed and "0000  " in hexed and not has_unsafe(hexed.replace("\n", ""))
             assert_screen_safe(app)
             await pilot.press("x")
             await settle(pilot)

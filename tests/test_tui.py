@@ -144,7 +144,8 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Jump to key", "Filter records", "Export record as JSON", "Follow index"} <= set(titles)
+        assert {"Jump to key", "Filter records", "Copy record as JSON", "Save record as JSON", "Follow index",
+                "Choose columns", "Newest first"} <= set(titles)
 
 
 def test_slot_names_full_or_bare_find_the_class(tmp_path):

@@ -53,6 +53,8 @@ def check_path(path: str) -> tuple[str, str]:
     real = os.path.realpath(path)
     if not os.path.exists(real):
         raise InspectError(f"{path}: a symbolic link to {real}, which does not exist")
+    if os.path.basename(real) == "data.mdb" and os.path.isfile(real):  # the file itself: its directory
+        real = os.path.dirname(real)
     if not os.path.isdir(real):
         raise InspectError(f"{path}: not a directory (an LMDB environment is a directory holding data.mdb)")
     data = os.path.join(real, "data.mdb")

@@ -606,6 +606,19 @@ class Catalog:
         prefix = _slot_prefix(table.slot)
         return _by_pages(ins, lambda w, pf, meta: w.rank(pf, meta, raw_key) - w.rank(pf, meta, prefix))
 
+    def locate(self, ins: "Inspector", table: Table, raw_key: bytes) -> tuple[int, int] | None:
+        """(position of ``raw_key``, records in the table) from one read: the total stays current
+        while a writer adds records, so the position shown never passes it."""
+        prefix = _slot_prefix(table.slot)
+        end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+
+        def fn(w, pf, meta):
+            first = w.rank(pf, meta, prefix)
+            last = w.rank(pf, meta, end) if end is not None else meta.main.entries
+            return w.rank(pf, meta, raw_key) - first, last - first
+
+        return _by_pages(ins, fn)
+
     def key_at(self, ins: "Inspector", table: Table, index: int) -> bytes | None:
         """The key (after the slot prefix) of the record at 0-based ``index`` of the table."""
         prefix = _slot_prefix(table.slot)

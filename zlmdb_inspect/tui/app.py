@@ -70,7 +70,12 @@ class InspectorApp(App[int]):
         if isinstance(screen, TableScreen):
             yield SystemCommand("Jump to key", "Go to a key or key prefix", screen.action_jump)
             yield SystemCommand("Filter records", "Filter on the decoded text", screen.action_filter)
-            yield SystemCommand("Export record as JSON", "Copy the selected record as JSON", screen.action_copy)
+            yield SystemCommand("Copy record as JSON", "Send the selected record to the terminal's clipboard "
+                                "(OSC 52)", screen.action_copy)
+            yield SystemCommand("Save record as JSON", "Write the selected record to a new file", screen.action_save)
+            yield SystemCommand("Choose columns", "Pick the value fields shown as the list's columns",
+                                screen.action_columns)
+            yield SystemCommand("Newest first", "Reverse the key order (again: key order)", screen.action_reverse)
             yield SystemCommand("Follow index", "Open the record an index entry points to", screen.action_follow)
         yield SystemCommand("Help", "List every key binding", self.action_help)
 

@@ -30,9 +30,14 @@ TABLE = [
     Binding("j", "jump", "Jump to key", id="table.jump"),
     Binding("slash", "filter", "Filter", key_display="/", id="table.filter"),
     Binding("c", "copy", "Copy JSON", show=False, id="table.copy"),
+    Binding("w", "save", "Save JSON", show=False, id="table.save"),
     Binding("i", "follow", "Follow index", id="table.follow"),
-    Binding("m", "more", "Load full value", show=False, id="table.more"),
+    Binding("m", "more", "Show more", show=False, id="table.more"),
     Binding("x", "toggle_hex", "JSON/hex", id="table.hex"),
+    Binding("v", "columns", "Columns", show=False, id="table.columns"),
+    Binding("o", "reverse", "Newest first", show=False, id="table.reverse"),
+    Binding("r", "reload", "Reload", show=False, id="table.reload"),
+    Binding("z", "maximize_pane", "Maximize", show=False, id="table.maximize"),
 ]
 
 HELP_TEXT = """\
@@ -56,10 +61,12 @@ HELP_TEXT = """\
   g, home      first page             G, end       last page
   j            jump to a key or key prefix, a record (#1000) or 50%
   /            filter on the decoded text
-  x            detail as JSON or as hex
-  m            show more of a large record
-  c            copy the record as JSON
+  o            newest first           v            choose columns
+  x            JSON / hex detail      m            more of the JSON
+  c            copy JSON (OSC 52)     w            save to a file
+  r            read the page and the record count again
   i            index record: open the record it points to
+  tab          list / detail          z            maximize pane
   escape       back to the overview
 
 Keys can be remapped by binding id in the --config file's \\[keymap] table.

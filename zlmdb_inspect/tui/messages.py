@@ -42,6 +42,7 @@ class RecordLoaded(Message):
 class PositionFound(Message):
     key: bytes  # the first record of the page it was asked for
     index: int | None  # its 0-based position in the table
+    total: int | None = None  # records in the table, read in the same transaction
 
 
 @dataclass

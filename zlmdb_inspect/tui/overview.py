@@ -162,6 +162,9 @@ class Overview(Screen):
         self._busy_since = None
         self.app.last_refresh = msg.refresh
         self._render_all(msg.refresh)
+        for screen in self.app.screen_stack:  # open records screens keep their counts current
+            if hasattr(screen, "snapshot_refreshed"):
+                screen.snapshot_refreshed(msg.refresh)
         self._arm()
 
     @on(RefreshFailed)
