@@ -22,7 +22,7 @@ import threading
 import time
 import uuid
 from dataclasses import dataclass, field
-from typing import Callable
+from typing import Callable, TypeVar
 
 import cbor2
 
@@ -32,6 +32,9 @@ from zlmdb_inspect.model import (
     Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
 from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
 from zlmdb_inspect.procmaps import ProcMaps
+
+
+T = TypeVar("T")
 
 
 def _lmdb():
@@ -188,7 +191,7 @@ class Inspector:
 
     # -- transactions ----------------------------------------------------------
 
-    def read(self, fn: Callable) -> object:
+    def read(self, fn: Callable[..., T]) -> T:
         """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
         lmdb = _lmdb()
         with self._lock:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zlmdb_inspect.kinds import ProblemKind
+
 
 @dataclass
 class LmdbFigures:
@@ -119,7 +121,7 @@ class Reader:
 class Problem:
     """Something odd in the database's content, kept as a finding, never fatal."""
 
-    kind: str  # bad-metadata, damaged, count-fallback, ...
+    kind: ProblemKind
     message: str
     slot: int | None = None
 
@@ -141,6 +143,11 @@ class Snapshot:
     count_method: str = "pages"  # "pages", "pages+cache", or "cursor"
     page_reads: int = 0
     short_key_records: int = 0
+
+    @property
+    def damaged(self) -> bool:
+        """The page walk found damage: records are not read from this tree."""
+        return any(p.kind == ProblemKind.DAMAGED for p in self.problems)
 
     def table_by_slot(self, slot: int) -> Table | None:
         for t in self.tables:
