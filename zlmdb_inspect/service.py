@@ -26,7 +26,8 @@ from zlmdb_inspect.monitor import Eta, Monitor, Rates
 from zlmdb_inspect.options import Options, Settings, Thresholds, load_settings
 from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
 
-__all__ = ["Refresh", "Service", "TableDecoding", "open_service", "PREVIEW_BYTES"]
+# what clients may use of the data layer's records, through this door
+__all__ = ["PREVIEW_BYTES", "Record", "RecordWindow", "Refresh", "Service", "TableDecoding", "open_service"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 

@@ -33,7 +33,7 @@ TABLE = [  # the order is the footer's
     Binding("end,G", "last", "Last", show=False, tooltip="last page", id="table.last"),
     Binding("pagedown,n", "next_page", "Next", tooltip="next page", id="table.next"),
     Binding("pageup,b", "prev_page", "Prev", tooltip="previous page", id="table.prev"),
-    Binding("j", "jump", "Jump to key", tooltip="jump to a key or key prefix, a record (#1000) or 50%",
+    Binding("j", "jump", "Jump to key", tooltip="jump to a key or prefix, a record (#1000) or 50%",
             id="table.jump"),
     Binding("slash", "filter", "Filter", key_display="/", tooltip="filter on the decoded text", id="table.filter"),
     Binding("c", "copy", "Copy JSON", show=False, tooltip="copy the record as JSON (OSC 52)", id="table.copy"),

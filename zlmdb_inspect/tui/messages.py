@@ -8,8 +8,7 @@ from textual.message import Message
 
 from zlmdb_inspect.kinds import Direction
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.records import RecordWindow
-from zlmdb_inspect.service import Refresh
+from zlmdb_inspect.service import RecordWindow, Refresh
 
 
 @dataclass

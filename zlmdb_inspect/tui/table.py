@@ -23,8 +23,7 @@ from textual.worker import get_current_worker
 from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.kinds import Direction
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.records import Record, RecordWindow
-from zlmdb_inspect.service import Refresh, Service
+from zlmdb_inspect.service import Record, RecordWindow, Refresh, Service
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
