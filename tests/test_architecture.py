@@ -39,3 +39,46 @@ def test_help_lists_the_keys_in_force():
     assert "\n  r            refresh now" in plain
     remapped = help_text({"overview.refresh": "f5,ctrl+r"}).plain
     assert "\n  f5, ctrl+r   refresh now" in remapped and "\n  r            refresh now" not in remapped
+
+
+def test_workers_share_one_service(demo_db):
+    """Thread workers call one service at once (refreshes, windows, positions): each gets whole
+    results, and what the codecs learn stays consistent."""
+    import threading
+
+    from conftest import sha
+    from zlmdb_inspect.service import Service
+
+    before = sha(demo_db)
+    svc = Service(Options(path=demo_db))
+    errors: list[BaseException] = []
+    try:
+        table = svc.resolve_table(svc.snapshot(), "Events")
+
+        def browse() -> None:
+            try:
+                for _ in range(5):
+                    w = svc.read_window(table, None, Direction.FIRST, 50)
+                    assert len(w.records) == 50 and w.at_start
+                    last = svc.read_window(table, None, Direction.LAST, 50)
+                    assert svc.locate(table, last.records[0].raw_key) == (table.records - 50, table.records)
+            except BaseException as e:  # noqa: BLE001 - reported by the main thread
+                errors.append(e)
+
+        def refresh() -> None:
+            try:
+                for _ in range(3):
+                    assert svc.refresh(live=True).snapshot.table_by_slot(table.slot) is not None
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=f) for f in (browse, browse, refresh, refresh)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        assert svc.sampling_notes(table)  # learnt once, by whichever worker came first
+    finally:
+        svc.close()
+    assert sha(demo_db) == before
