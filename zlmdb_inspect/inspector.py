@@ -276,7 +276,7 @@ class Inspector:
         key = self._file_key(pf, meta)
         last = self._last
         if last is not None and not self._force_walk and (
-                last.key == key or (last.key[0] == key[0] and time.monotonic() < self._next_walk)):
+                last.key == key or time.monotonic() < self._next_walk):
             # unchanged (or a walk is not due yet): only what changes without a commit is read
             seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
                            problems=list(last.problems), fresh=False, key=key,

@@ -146,6 +146,8 @@ class WalkResult:
     free_records: list[tuple[int, int]]  # (txnid that freed them, page count)
     page_reads: int
     cached_subtrees: int
+    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
+    prefetched_bytes: int = 0
 
 
 class _Visited:
@@ -190,6 +192,9 @@ def _slot_of(key: bytes) -> int:
 
 class PageFile:
     """Read-only, bounds-checked view of a ``data.mdb`` file."""
+
+    #: Gathers of more headers than this read the pages in file order.
+    sort_above = 4096
 
     def __init__(self, path: str):
         self.path = path
@@ -301,7 +306,7 @@ class PageFile:
         Little-endian only, like the rest of the vectorised walk: the last header word holds
         pad, flags, lower and upper as four 16-bit fields.
         """
-        if len(pgnos) > 4096:  # in file order: neighbouring pages share page-table and cache lines
+        if len(pgnos) > self.sort_above:  # in file order: neighbours share page-table and cache lines
             order = np.argsort(pgnos)
             hdr = np.empty((len(pgnos), self.np_headers.shape[1]), dtype=np.uint64)
             hdr[order] = self.np_headers[pgnos[order]]
@@ -488,6 +493,11 @@ class TreeWalker:
     def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
         self._begin(pf, meta)
         reads0 = pf.page_reads
+        ahead = None
+        if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
+            from zlmdb_inspect.prefetch import prefetch_tree
+
+            ahead = prefetch_tree(pf, meta)
         summary = TreeSummary()
         if meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
@@ -511,7 +521,8 @@ class TreeWalker:
         if read_free:
             free_pages, free_db_pages, free_records = self._free_db(meta)
         return WalkResult(summary, free_pages, free_db_pages, free_records,
-                          pf.page_reads - reads0, self._cache_hits)
+                          pf.page_reads - reads0, self._cache_hits,
+                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
 
     # -- main tree ---------------------------------------------------------
 
@@ -799,6 +810,8 @@ class TreeWalker:
 
     want_space = True
     _want_space = False
+    #: Read a cold tree's pages ahead of the walk (see :mod:`zlmdb_inspect.prefetch`).
+    prefetch = True
     #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
     #: when the tree has overflow values).
     batch_leaves = 16384

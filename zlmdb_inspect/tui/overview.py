@@ -85,6 +85,7 @@ class Overview(Screen):
 
     def action_refresh(self) -> None:
         self._disarm()
+        self.app.service.inspector.count_now()  # `r`: counts now, even when not due yet
         self._start_refresh()
 
     def _start_refresh(self) -> None:
@@ -232,6 +233,9 @@ class Overview(Screen):
             parts.append(" ")
         state = "paused" if self.app.paused else f"every {self.app.interval:g} s"
         parts.append(f" refreshed {self.app.clock(s.taken_at)} ({state})")
+        if s.counts_txnid != s.lmdb.last_txnid:  # a full count is expensive: it runs less often
+            due = max(0, round((s.counts_next_at or s.taken_at) - time.time()))
+            parts.append(f"  counts as of {self.app.clock(s.counts_at)}, next in {due} s")
         if self.app.damaged:
             parts.append(("  DAMAGED: see Warnings", "bold red"))
         return Text.assemble(*parts)
