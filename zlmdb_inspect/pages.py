@@ -194,7 +194,7 @@ class PageFile:
     """Read-only, bounds-checked view of a ``data.mdb`` file."""
 
     #: Gathers of more headers than this read the pages in file order.
-    sort_above = 4096
+    sort_above = 65536
 
     def __init__(self, path: str):
         self.path = path

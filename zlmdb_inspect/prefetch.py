@@ -18,13 +18,14 @@ import ctypes
 import ctypes.util
 import mmap
 import os
+import random
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
 
-from zlmdb_inspect.pages import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageFile
+from zlmdb_inspect.pages import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageError, PageFile
 
 _libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
 _mincore = getattr(_libc, "mincore", None)
@@ -78,21 +79,66 @@ def resident(pf: PageFile, pgnos: np.ndarray) -> np.ndarray | None:
     return None if per is None else per[pgnos - first]
 
 
+#: Pages of a level checked one by one before deciding it is in memory.
+SAMPLE = 64
+
+
+def _sampled_in_memory(pf: PageFile, pages: np.ndarray) -> bool:
+    """Whether a sample of ``pages`` is all in memory (one ``mincore`` per page: cheap for a few;
+    over a whole file, ``mincore`` looks every page up and costs a tenth of a second)."""
+    if _mincore is None:
+        return True
+    step = max(1, len(pages) // SAMPLE)
+    for pgno in pages[::step][:SAMPLE].tolist():
+        have = _in_memory(pf, pgno, pgno)
+        if have is None or not have.all():
+            return False
+    return True
+
+
+def _looks_warm(pf: PageFile, meta: Meta) -> bool:
+    """Whether every page on a few random root-to-leaf paths is in memory (a warm tree costs
+    these few ``mincore`` calls, not a pass over all branch pages)."""
+    if _mincore is None:
+        return True
+    rng = random.Random(meta.txnid)
+    limit = meta.last_pgno
+    for _ in range(SAMPLE):
+        pgno = meta.main.root
+        for d in range(meta.main.depth):
+            have = _in_memory(pf, pgno, pgno)
+            if have is None or not have.all():
+                return False
+            if d == meta.main.depth - 1:
+                break
+            try:  # only pages already in memory are read here
+                flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
+                n = pf.numkeys(pgno, lower, upper)
+                if not flags & P_BRANCH or n < 1:
+                    return True  # the walk says what is wrong
+                pgno = pf.child_pgno(pf.node(pgno, rng.randrange(n)))
+                if not NUM_METAS <= pgno < pf.pages_in_file:
+                    return True
+            except PageError:
+                return True
+    return True
+
+
 def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
     """Read the main tree's pages that are not in memory, level by level, in file order."""
     out = Prefetched()
     root, depth = meta.main.root, meta.main.depth
     if root == P_INVALID or depth < 1 or not NUM_METAS <= root < pf.pages_in_file:
         return out
-    everything = _in_memory(pf, NUM_METAS, min(meta.last_pgno, pf.pages_in_file - 1))
-    if everything is None or everything.all():
-        return out  # warm (or unknown): the walk reads from memory
+    if _looks_warm(pf, meta):
+        return out
     level = np.array([root], dtype=np.int64)
     limit = min(meta.last_pgno, pf.pages_in_file - 1)
     for d in range(1, depth + 1):
-        level = np.unique(level)
-        have = resident(pf, level)
-        _read(pf, level if have is None else level[~have], out)
+        level = np.sort(level)
+        if not _sampled_in_memory(pf, level):
+            have = resident(pf, level) if len(level) > SAMPLE else None
+            _read(pf, level if have is None else level[~have], out)
         if d == depth:
             break
         level = _children(pf, level, limit)
