@@ -223,6 +223,7 @@ def main() -> None:
     ap.add_argument("--code", action="append", default=[], help="another checkout to time as well")
     ap.add_argument("--cold", action="store_true")
     ap.add_argument("--tui", action="store_true")
+    ap.add_argument("--tui-only", action="store_true", help="skip the counting runs")
     a = ap.parse_args()
     codes = [ROOT] + [os.path.abspath(c) for c in a.code]
     names = {ROOT: "this"} | {c: os.path.basename(c.rstrip("/")) for c in codes[1:]}
@@ -230,7 +231,7 @@ def main() -> None:
           f"{'zlmdb':>9} {'zlmdb':>9} {'--json':>8} {'ratio':>7}   disk read: zlmdb, --json")
     print(f"{'':>10} {'':>10} {'':>4} {'':>19} {'':>6} {'stats()':>9} {'process':>9} {'process':>8}")
     rows = []
-    for n in a.sizes:
+    for n in ([] if a.tui_only else a.sizes):
         for shape in a.shapes:
             for fmt in a.formats:
                 path = shapes.build(a.cache, shape, fmt, n)
@@ -246,7 +247,7 @@ def main() -> None:
                             line += f" {zb / 2**30:>6.2f} GiB {ib / 2**30:>6.2f} GiB"
                         print(line, flush=True)
                         rows.append(line)
-    if a.tui:
+    if a.tui or a.tui_only:
         for n in a.sizes:
             for shape in a.shapes:
                 for fmt in a.formats:

@@ -185,6 +185,7 @@ def test_random_keys_deep_tree_counts_exact(tmp_path, monkeypatch, fmt, big):
         tree_pages = again.lmdb.branch_pages + again.lmdb.leaf_pages
         assert walk.prefetched_pages == tree_pages
         assert walk.prefetched_bytes >= tree_pages * again.lmdb.page_size
+        assert ins.read(lambda txn, pf, meta: prefetch.touch_leaves(pf, meta)) == again.lmdb.leaf_pages
 
 
 def test_read_ahead_stops_quietly_on_a_damaged_branch(tmp_path, monkeypatch):
@@ -201,6 +202,7 @@ def test_read_ahead_stops_quietly_on_a_damaged_branch(tmp_path, monkeypatch):
     with Inspector(path) as ins:
         snap = ins.snapshot()
         assert any(p.kind == "damaged" for p in snap.problems)
+        assert ins.read(lambda txn, pf, meta: prefetch.touch_leaves(pf, meta)) == 0
 
 
 def test_resident_pages_are_not_read_again(tmp_path):

@@ -498,6 +498,10 @@ class TreeWalker:
             from zlmdb_inspect.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
+            if pf.has_txnid and _LITTLE and not self._scan_all:  # 0.9 walks read leaves in file order
+                from zlmdb_inspect.prefetch import touch_leaves
+
+                touch_leaves(pf, meta)
         summary = TreeSummary()
         if meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
