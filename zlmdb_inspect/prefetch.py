@@ -34,7 +34,7 @@ if _mincore is not None:
     _mincore.restype = ctypes.c_int
 
 #: Requests in flight at once.
-THREADS = 16
+THREADS = 64
 #: Pages not needed that may lie between two needed ones and still be read in the same request.
 GAP = 2
 #: Ask the kernel to read (posix_fadvise WILLNEED: no copy into this process) rather than pread.
