@@ -123,9 +123,10 @@ def test_changed_bytes_without_a_commit_are_read_again(tmp_path):
         assert any(p.kind == "damaged" for p in bad.problems)
 
 
-def test_expensive_counts_are_deferred_and_said_so(tmp_path, fmt, monkeypatch):
+def test_expensive_counts_are_deferred_and_said_so(tmp_path, monkeypatch):
+    """0.9-format walks are full walks: when they are expensive they run less often."""
     path = str(tmp_path / "db")
-    _random_db(path, fmt, n=3000)
+    _random_db(path, "0.9", n=3000)
     monkeypatch.setattr(Inspector, "DEFER_ABOVE_S", 0.0)  # every walk counts as expensive
     monkeypatch.setattr(Inspector, "WALK_SHARE", 1e-6)  # and the next is due in a long time
     with Inspector(path) as ins:
@@ -152,6 +153,21 @@ def test_expensive_counts_are_deferred_and_said_so(tmp_path, fmt, monkeypatch):
         _write(path)
         now = ins.snapshot()
         assert now.counts_txnid == now.lmdb.last_txnid and now.counts_next_at is None
+
+
+def test_incremental_walks_are_never_deferred(tmp_path, monkeypatch):
+    """1.0-format walks read only what changed: they run at every refresh whatever the first cost."""
+    path = str(tmp_path / "db")
+    _random_db(path, "1.0", n=3000)
+    monkeypatch.setattr(Inspector, "DEFER_ABOVE_S", 0.0)
+    monkeypatch.setattr(Inspector, "WALK_SHARE", 1e-6)
+    with Inspector(path) as ins:
+        first = ins.snapshot()
+        _write(path)
+        now = ins.snapshot()
+        assert now.counts_txnid == now.lmdb.last_txnid > first.lmdb.last_txnid
+        assert now.table_by_slot(2).records == first.table_by_slot(2).records + 50
+        assert now.count_method == "pages+cache"
 
 
 @pytest.mark.parametrize("big", [False, True], ids=["no-overflow", "overflow"])

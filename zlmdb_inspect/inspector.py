@@ -228,8 +228,8 @@ class Inspector:
         The reader table, the environment's info and process liveness are read every time
         (they change without a commit); the walk, the catalog and the counts are reused
         while the meta page's txnid, the map size and the file are what the last full
-        snapshot saw, and, when a full walk is expensive, between due times (see
-        :meth:`_counts_due`).
+        snapshot saw, and, where every walk is a full one (0.9 format) and it is expensive,
+        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``).
         """
         t_start = time.time()
         seen = self.read(self._take)
@@ -244,8 +244,10 @@ class Inspector:
             self._counted(seen)
         return self._assemble(t_start, seen)
 
-    #: Full walks cheaper than this run at every refresh that saw a new transaction.
-    DEFER_ABOVE_S = 0.05
+    #: Full walks (0.9 format: no page says it is unchanged) that cost less CPU time than this
+    #: run at every refresh that saw a new transaction; 1.0-format walks always do (they read
+    #: only what changed).
+    DEFER_ABOVE_S = 0.1
     #: Otherwise the counts are taken again once the walk's share of time since the last one
     #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
     WALK_SHARE = 0.05
@@ -259,7 +261,7 @@ class Inspector:
         self._last = replace(seen, problems=list(seen.problems), readers=[])
         cost = seen.walk_s
         self._next_walk = (time.monotonic() + cost / self.WALK_SHARE
-                           if cost >= self.DEFER_ABOVE_S else 0.0)
+                           if cost >= self.DEFER_ABOVE_S and not seen.pf.has_txnid else 0.0)
         self._force_walk = False
 
     def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
@@ -284,12 +286,13 @@ class Inspector:
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
+        cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
             seen.walk = self.walker.walk(pf, meta)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
             seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
-        seen.walk_s = time.perf_counter() - t0
+        seen.walk_s = time.thread_time() - cpu0
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
@@ -426,7 +429,7 @@ class _Seen:
     txn_s: float = 0.0
     key: tuple = ()  # see Inspector._file_key
     fresh: bool = True  # False: walk, catalog and counts are the last full snapshot's
-    walk_s: float = 0.0
+    walk_s: float = 0.0  # CPU time of the walk
     counts_txnid: int = 0  # the transaction the counts are from
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
