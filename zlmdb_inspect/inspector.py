@@ -408,7 +408,7 @@ class Inspector:
             path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
             zlmdb=bool(catalog), count_method=method,
-            page_reads=walk.page_reads if walk and seen.fresh else 0, short_key_records=short,
+            page_reads=walk.page_reads if walk else 0, short_key_records=short,
             counts_txnid=seen.counts_txnid or meta.txnid, counts_at=seen.counts_at or t_start,
             counts_next_at=(None if seen.counts_next is None
                             else round(time.time() + max(0.0, seen.counts_next - time.monotonic()), 3)))

@@ -104,7 +104,7 @@ class Snapshot:
     problems: list[Problem] = field(default_factory=list)
     zlmdb: bool = True
     count_method: str = "pages"  # "pages", "pages+cache", or "cursor"
-    page_reads: int = 0  # pages read by this snapshot's walk (0: the counts were reused)
+    page_reads: int = 0  # pages read by the walk the counts come from
     short_key_records: int = 0
     # Counts (tables, freelist) come from the walk of transaction counts_txnid, at counts_at
     # (time.time()). When that is older than last_txnid, a full walk costs enough that it runs

@@ -130,7 +130,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
     root, depth = meta.main.root, meta.main.depth
     if root == P_INVALID or depth < 1 or not NUM_METAS <= root < pf.pages_in_file:
         return out
-    if _looks_warm(pf, meta):
+    reads = pf.page_reads
+    warm = _looks_warm(pf, meta)
+    pf.page_reads = reads  # the walk's figure counts the walk's reads only
+    if warm:
         return out
     level = np.array([root], dtype=np.int64)
     limit = min(meta.last_pgno, pf.pages_in_file - 1)
