@@ -244,9 +244,10 @@ class Inspector:
             self._counted(seen)
         return self._assemble(t_start, seen)
 
-    #: Full walks (0.9 format: no page says it is unchanged) that cost less CPU time than this
-    #: run at every refresh that saw a new transaction; 1.0-format walks always do (they read
-    #: only what changed).
+    #: Walks that cost less CPU time than this run at every refresh that saw a new transaction.
+    #: 0.9-format walks are full walks; a 1.0-format walk reads only what changed since the
+    #: last one (its first, full, walk never delays the next), so it is this expensive only
+    #: under heavy churn.
     DEFER_ABOVE_S = 0.1
     #: Otherwise the counts are taken again once the walk's share of time since the last one
     #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
@@ -261,7 +262,7 @@ class Inspector:
         self._last = replace(seen, problems=list(seen.problems), readers=[])
         cost = seen.walk_s
         self._next_walk = (time.monotonic() + cost / self.WALK_SHARE
-                           if cost >= self.DEFER_ABOVE_S and not seen.pf.has_txnid else 0.0)
+                           if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
         self._force_walk = False
 
     def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
@@ -286,6 +287,7 @@ class Inspector:
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
+        seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
         cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
             seen.walk = self.walker.walk(pf, meta)
@@ -430,6 +432,7 @@ class _Seen:
     key: tuple = ()  # see Inspector._file_key
     fresh: bool = True  # False: walk, catalog and counts are the last full snapshot's
     walk_s: float = 0.0  # CPU time of the walk
+    walk_first: bool = False  # a 1.0-format walk without a cache: its cost says nothing of the next
     counts_txnid: int = 0  # the transaction the counts are from
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
