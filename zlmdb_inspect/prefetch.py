@@ -15,7 +15,6 @@ does not look like a branch page simply ends the prefetch early.
 from __future__ import annotations
 
 import ctypes
-import ctypes.util
 import mmap
 import os
 import random
@@ -27,7 +26,8 @@ import numpy as np
 
 from zlmdb_inspect.pages import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageError, PageFile
 
-_libc = ctypes.CDLL(ctypes.util.find_library("c") or None, use_errno=True)
+_libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols include libc's (find_library
+# would run ldconfig in a child process: a fifth of a second)
 _mincore = getattr(_libc, "mincore", None)
 if _mincore is not None:
     _mincore.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p)
