@@ -147,6 +147,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
         level = _children(pf, level, limit)
         if level is None or not len(level):
             break
+    if out.pages and hasattr(pf._mm, "madvise"):
+        # a cold file: a page the walk still faults in (the freelist's) is read alone, not with
+        # the megabytes of readahead around it
+        pf._mm.madvise(mmap.MADV_RANDOM)
     return out
 
 
