@@ -365,8 +365,9 @@ class PageFile:
     def ovpages(self, dsize: int) -> int:
         return (self.hdrsz - 1 + dsize) // self.page_size + 1
 
-    def read_value(self, pgno: int, off: int, limit: int) -> bytes:
-        """The full value of the leaf node at ``off`` (inline or on overflow pages)."""
+    def read_value(self, pgno: int, off: int, limit: int, head: int | None = None) -> bytes:
+        """The value of the leaf node at ``off`` (inline or on overflow pages); with ``head``,
+        only its first ``head`` bytes (the rest of a large value is neither copied nor touched)."""
         nflags = _U16.unpack_from(self.buf, off + 4)[0]
         dsize = _U16.unpack_from(self.buf, off)[0] | (_U16.unpack_from(self.buf, off + 2)[0] << 16)
         ksize = _U16.unpack_from(self.buf, off + 6)[0]
@@ -380,10 +381,11 @@ class PageFile:
             if op + n > limit + 1 or op + n > self.pages_in_file:
                 raise PageError(f"page {pgno}: overflow value runs past the file")
             self.page_reads += 1
-            return bytes(self.buf[start + self.hdrsz:start + self.hdrsz + dsize])
+            n = dsize if head is None else min(head, dsize)
+            return bytes(self.buf[start + self.hdrsz:start + self.hdrsz + n])
         if doff + dsize > (pgno + 1) * self.page_size:
             raise PageError(f"page {pgno}: a value runs past the end of its page")
-        return bytes(self.buf[doff:doff + dsize])
+        return bytes(self.buf[doff:doff + (dsize if head is None else min(head, dsize))])
 
 
 class TreeWalker:
@@ -904,7 +906,7 @@ class TreeWalker:
                 if nflags & F_BIGDATA:
                     dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
                     pages += pf.ovpages(dsize)
-                head = pf.read_value(pgno, off, self._limit)[:8]
+                head = pf.read_value(pgno, off, self._limit, head=8)
                 if len(head) < 8:
                     raise PageError(f"free database page {pgno} has a short page list")
                 count = int.from_bytes(head, sys.byteorder)
