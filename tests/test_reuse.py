@@ -128,6 +128,7 @@ def test_expensive_counts_are_deferred_and_said_so(tmp_path, monkeypatch):
     _random_db(path, "0.9", n=3000)
     monkeypatch.setattr(Inspector, "DEFER_ABOVE_S", 0.0)  # every walk counts as expensive
     monkeypatch.setattr(Inspector, "WALK_SHARE", 1e-6)  # and the next is due in a long time
+    monkeypatch.setattr(Inspector, "DEFER_MAX_S", 3600.0)
     with Inspector(path) as ins:
         first = ins.snapshot()
         assert first.counts_next_at is None
@@ -139,10 +140,18 @@ def test_expensive_counts_are_deferred_and_said_so(tmp_path, monkeypatch):
         assert stale.counts_at == first.counts_at
         assert stale.counts_next_at is not None and stale.counts_next_at > stale.taken_at
         assert _counts(stale) == _counts(first)
+        monkeypatch.setattr(Inspector, "DEFER_MAX_S", 0.0)  # the cap: due again at once
+        _write(path)
+        ins.count_now()
+        ins.snapshot()
+        _write(path)
+        capped = ins.snapshot()
+        assert capped.counts_txnid == capped.lmdb.last_txnid
+        monkeypatch.setattr(Inspector, "DEFER_MAX_S", 3600.0)
         ins.count_now()  # the TUI's `r`
         fresh = ins.snapshot()
         assert fresh.counts_txnid == fresh.lmdb.last_txnid
-        assert fresh.table_by_slot(2).records == first.table_by_slot(2).records + 50
+        assert fresh.table_by_slot(2).records == first.table_by_slot(2).records + 50  # same 50 keys rewritten
         _write(path)
         assert ins.snapshot().counts_txnid == fresh.lmdb.last_txnid  # deferred again
         monkeypatch.setattr(Inspector, "DEFER_ABOVE_S", 1e9)  # walks cheap again: due at once after the next
@@ -160,6 +169,7 @@ def test_first_full_walk_does_not_delay_incremental_ones(tmp_path, monkeypatch):
     _random_db(path, "1.0", n=3000)
     monkeypatch.setattr(Inspector, "DEFER_ABOVE_S", 0.0)
     monkeypatch.setattr(Inspector, "WALK_SHARE", 1e-6)
+    monkeypatch.setattr(Inspector, "DEFER_MAX_S", 3600.0)
     with Inspector(path) as ins:
         first = ins.snapshot()
         _write(path)

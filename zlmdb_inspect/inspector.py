@@ -252,6 +252,9 @@ class Inspector:
     #: Otherwise the counts are taken again once the walk's share of time since the last one
     #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
     WALK_SHARE = 0.05
+    #: Counts are never older than this (the first walk of a mapping also pays its page faults,
+    #: and would otherwise put the next one far off).
+    DEFER_MAX_S = 15.0
 
     def count_now(self) -> None:
         """Walk at the next snapshot even if the counts are not due yet (the TUI's ``r``)."""
@@ -261,7 +264,7 @@ class Inspector:
         """Keep a pristine copy of a fresh snapshot's reads, and schedule the next walk."""
         self._last = replace(seen, problems=list(seen.problems), readers=[])
         cost = seen.walk_s
-        self._next_walk = (time.monotonic() + cost / self.WALK_SHARE
+        self._next_walk = (time.monotonic() + min(cost / self.WALK_SHARE, self.DEFER_MAX_S)
                            if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
         self._force_walk = False
 
