@@ -125,6 +125,7 @@ class Overview(Screen):
 
     def action_refresh(self) -> None:
         self._disarm()
+        self.app.service.inspector.count_now()  # `r`: counts now, even when not due yet
         self._start_refresh()
 
     def _start_refresh(self) -> None:
@@ -308,11 +309,15 @@ class Overview(Screen):
         state = "paused" if self.app.paused else f"every {self.app.interval:g} s"
         refreshed = Text(f" refreshed {self.app.clock(s.taken_at)}")
         damaged = Text("  DAMAGED: see Warnings" if self.app.damaged else "", "bold red")
+        counts = Text()
+        if s.counts_txnid != s.lmdb.last_txnid:  # a full count is expensive: it runs less often
+            due = max(0, round((s.counts_next_at or s.taken_at) - time.time()))
+            counts = Text(f"  counts as of {self.app.clock(s.counts_at)}, next in {due} s", "yellow")
         # one line at any width: the path gives way (its start is cut), then the interval
         total = self.size.width or self.app.size.width
-        tail = Text.assemble(refreshed, f" ({state})", damaged)
+        tail = Text.assemble(refreshed, f" ({state})", counts, damaged)
         if total - 2 - rest.cell_len - tail.cell_len < 16:
-            tail = Text.assemble(refreshed, " (paused)" if self.app.paused else "", damaged)
+            tail = Text.assemble(refreshed, " (paused)" if self.app.paused else "", counts, damaged)
         width = total - 2 - rest.cell_len - tail.cell_len
         return join(Text(" "), self._path_text(max(12, width)), rest, tail)
 
