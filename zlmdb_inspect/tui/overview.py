@@ -77,6 +77,7 @@ class Overview(Screen):
 
     def action_refresh(self) -> None:
         self._disarm()
+        self.service.count_now()  # `r`: counts now, even when not due yet
         self._start_refresh()
 
     def _start_refresh(self) -> None:
