@@ -31,8 +31,8 @@ from zlmdb_inspect.fleet import Fleet  # noqa: E402
 
 
 def open_db(path: str):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import open_service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import open_service
 
     return open_service(Options(path=path))
 

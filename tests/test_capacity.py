@@ -437,7 +437,8 @@ def test_procmaps_entries_with_a_reason(tmp_path):
 def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
     from zlmdb_inspect.options import Options
     from zlmdb_inspect.service import Service
-    from zlmdb_inspect.report import prometheus_text
+    from zlmdb_inspect.exporter import exposition
+    from zlmdb_inspect.fleet import result_of
 
     path = str(tmp_path / "hist")
     _seed(path, "1.0", 16 * MiB)
@@ -446,10 +447,10 @@ def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
         try:
             first = svc.refresh(live=True)
             assert "zlmdb_time_to_full_seconds" not in _metrics(
-                prometheus_text(first.snapshot, first.warnings, first.eta))  # still measuring
+                exposition([result_of(path, first)]))  # still measuring
             time.sleep(0.7)
             ref = svc.refresh(live=True)
-            text = prometheus_text(ref.snapshot, ref.warnings, ref.eta)
+            text = exposition([result_of(path, ref)])
         finally:
             svc.close()
     m = _metrics(text)

@@ -24,8 +24,8 @@ CONTRIB = os.path.join(ROOT, "contrib")
 
 def open_db(path: str):
     """The service of one database, as the CLI builds it."""
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import open_service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import open_service
 
     return open_service(Options(path=path))
 

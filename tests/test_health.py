@@ -87,8 +87,9 @@ def test_prometheus_exposition(tmp_path):
     r = run_cli(path, "--prometheus")
     assert r.returncode == 0
     text = r.stdout
-    assert re.search(r'^zlmdb_table_records\{path="[^"]+",table="TUsers",slot="\d+"\} 50$', text, re.M)
-    assert re.search(r'^zlmdb_warnings\{path="[^"]+",severity="warning"\} \d+$', text, re.M)
+    # the official client writes labels in name order and values as floats
+    assert re.search(r'^zlmdb_table_records\{path="[^"]+",slot="\d+",table="TUsers"\} 50\.0$', text, re.M)
+    assert re.search(r'^zlmdb_warnings\{path="[^"]+",severity="warning"\} \d+\.0$', text, re.M)
     for line in text.splitlines():
         assert line.startswith("#") or re.match(r'^[a-z_]+\{[^}]*\} [-0-9.e+NaInf]+$', line), line
     helps = [l.split()[2] for l in text.splitlines() if l.startswith("# HELP")]
@@ -99,7 +100,7 @@ def test_missing_database_check_is_unknown(tmp_path):
     r = run_cli(str(tmp_path / "nope"), "--check")
     assert r.returncode == 3
     r = run_cli(str(tmp_path / "nope"), "--prometheus")
-    assert r.returncode == 3 and "zlmdb_up" in r.stdout and r.stdout.strip().endswith(" 0")
+    assert r.returncode == 3 and "zlmdb_up" in r.stdout and r.stdout.strip().endswith(" 0.0")
 
 
 def test_index_drift_json_table_and_reader_slots(tmp_path):

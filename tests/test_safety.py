@@ -34,7 +34,9 @@ from zlmdb_inspect.options import Options
 from zlmdb_inspect.model import Reader
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.panels import ReadersTab
-from zlmdb_inspect.report import check_lines, prometheus_text
+from zlmdb_inspect.exporter import exposition
+from zlmdb_inspect.fleet import result_of
+from zlmdb_inspect.report import check_lines
 from zlmdb_inspect.textsafe import has_unsafe, json_visible, safe, visible
 from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
@@ -435,7 +437,7 @@ def test_check_and_prometheus_carry_no_control_characters(hostile_db):
     lines = check_lines(ref.snapshot, ref.warnings)
     assert lines and not any(has_unsafe(line) for line in lines)
     assert visible(hostile_db) in lines[0] and any(visible(TABLE_NAMES[3]) in line for line in lines)
-    prom = prometheus_text(ref.snapshot, ref.warnings)
+    prom = exposition([result_of(hostile_db, ref)])
     assert not _raw_controls(prom)
     assert '\\\\x1b]0;TITLE\\\\x07osc' in prom  # the label value reads \x1b once parsed
     assert f'table="{ACTION}"' in prom and f'table="{LINK}"' in prom

@@ -38,14 +38,21 @@ def build_parser() -> _Parser:
     p = _Parser(
         prog=PROG,
         description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
-        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect.")
-    p.add_argument("path", nargs="?", help="database directory (holding data.mdb)")
+        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect. Over several databases "
+               "--check exits with the worst: CRITICAL > WARNING > UNKNOWN > OK.")
+    p.add_argument("path", nargs="*", metavar="PATH",
+                   help="database directory (holding data.mdb); a directory without one stands for every "
+                        "database up to 4 levels below it")
     modes = p.add_mutually_exclusive_group()
     modes.add_argument("--json", action="store_true", help="print one JSON report and exit")
     modes.add_argument("--check", action="store_true", help="Nagios-style check: warnings, exit 0/1/2/3")
     modes.add_argument("--prometheus", action="store_true", help="print metrics in Prometheus text format")
     modes.add_argument("--watch", action="store_true", help="print one JSON object per line per refresh")
     modes.add_argument("--dump", metavar="TABLE", help="print a table's records as JSON Lines")
+    modes.add_argument("--serve-metrics", metavar="[HOST:]PORT",
+                       help="serve Prometheus metrics of every database (binds 127.0.0.1 unless HOST is given)")
+    p.add_argument("--output", metavar="FILE",
+                   help="--prometheus: write FILE atomically (temporary file + rename), for the textfile collector")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="--dump: at most N records")
     p.add_argument("--from", dest="from_key", metavar="KEY", help="--dump: start at this key (or key prefix)")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh interval in seconds (default 2)")
@@ -110,7 +117,7 @@ def _main(args: argparse.Namespace) -> int:
 
     def fail(message: str) -> int:
         if args.check:
-            _status_unknown(args.path, message)
+            _status_unknown(args.path[0] if len(args.path) == 1 else None, message)
         return _fail(message)
 
     try:
@@ -128,25 +135,51 @@ def _main(args: argparse.Namespace) -> int:
             return fail("--write-for works with --demo DIR only (it never writes to your databases)")
         elif not args.path:
             return fail("no database path given (try --demo)")
-        else:
-            path = args.path
+        if args.output and not args.prometheus:
+            return fail("--output works with --prometheus only")
         if args.limit is not None and args.limit < 0:
             return fail("--limit takes a number of records, 0 or more")
+        if args.demo is None:
+            from zlmdb_inspect.discover import expand_paths
+
+            try:
+                paths = expand_paths(args.path)
+            except InspectError:
+                if len(args.path) > 1:
+                    raise
+                paths = list(args.path)  # one PATH: opening it says why, after any --config error, as ever
+            path = paths[0]
+            if args.dump and len(paths) > 1:
+                return fail(f"--dump reads one database; {len(paths)} were given")
+        else:
+            paths = [path]
         opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify)
         if args.json or args.check or args.prometheus:
             from zlmdb_inspect.modes import Report, run_report
 
-            return run_report(opts, Report.JSON if args.json else Report.CHECK if args.check else Report.PROMETHEUS)
+            return run_report(opts, Report.JSON if args.json else Report.CHECK if args.check else Report.PROMETHEUS,
+                              paths, args.output)
         if args.watch:
             from zlmdb_inspect.modes import run_watch
 
-            return run_watch(opts, args.count)
+            return run_watch(opts, args.count, paths)
+        if args.serve_metrics:
+            from zlmdb_inspect.modes import run_serve
+
+            return run_serve(opts, args.serve_metrics, paths)
         if args.dump:
             from zlmdb_inspect.modes import run_dump
 
             return run_dump(opts, args.dump, args.limit, args.from_key)
+        if len(paths) > 1:
+            from zlmdb_inspect.modes import open_fleet
+
+            settings, fleet = open_fleet(opts, paths, live=True)
+            from zlmdb_inspect.tui.app import run_fleet_app
+
+            return run_fleet_app(fleet, settings)
         from zlmdb_inspect.service import open_service
 
         service = open_service(opts)  # fail with one line before the screen is taken over

@@ -18,7 +18,7 @@ from prometheus_client.exposition import generate_latest, start_http_server, wri
 from prometheus_client.registry import Collector, CollectorRegistry
 
 from zlmdb_inspect.fleet import DatabaseResult, _text
-from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.report import other_readers
 from zlmdb_inspect.textsafe import visible
 
 Source = Callable[[], Iterable[DatabaseResult]]
@@ -68,13 +68,6 @@ def _label(v: Any) -> str:
     return visible("" if v is None else str(v))
 
 
-def _other_readers(snap: Snapshot) -> int | None:
-    """Reader slots of processes other than this inspector; None: the reader table was not read."""
-    if not snap.lmdb.locking:
-        return None
-    return sum(1 for r in snap.readers if not r.own)
-
-
 def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]:
     """One database's samples by family name; labels after ``path`` in the family's order."""
     out: dict[str, list[Sample]] = {}
@@ -114,7 +107,7 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
     for t in snap.tables:
         add("table_records", t.records, t.name or f"slot-{t.slot}", t.slot)
         add("table_bytes", t.bytes, t.name or f"slot-{t.slot}", t.slot)
-    readers = _other_readers(snap)
+    readers = other_readers(snap)
     add("readers", readers)
     add("max_readers", env.max_readers)
     if readers is not None:
@@ -206,7 +199,9 @@ class MetricsServer:
     def __init__(self, source: Source, host: str = "127.0.0.1", port: int = 0):
         self.registry = registry_for(source)
         self._server, self._thread = start_http_server(port, addr=host, registry=self.registry)
-        self.host, self.port = self._server.server_address[:2]
+        address = self._server.server_address
+        self.host: str = str(address[0])
+        self.port: int = int(address[1])
 
     def close(self) -> None:
         self._server.shutdown()

@@ -7,16 +7,25 @@ Neither imports Textual or Rich (start-up time matters in scripts).
 from __future__ import annotations
 
 import json
+import signal
 import sys
+import threading
 import time
+from collections.abc import Sequence
+from dataclasses import replace
 from enum import StrEnum
 
 from zlmdb_inspect import health
 from zlmdb_inspect.errors import InspectError
-from zlmdb_inspect.options import Options
-from zlmdb_inspect.report import check_lines, prometheus_down, prometheus_text, refresh_dict, to_json
-from zlmdb_inspect.service import open_service
+from zlmdb_inspect.exporter import MetricsServer, exposition, parse_listen, write_atomically
+from zlmdb_inspect.fleet import Fleet
+from zlmdb_inspect.fleet_report import fleet_check, fleet_document
+from zlmdb_inspect.options import Options, Settings, load_settings
+from zlmdb_inspect.report import check_lines, refresh_dict, to_json
+from zlmdb_inspect.service import Service, open_service
 from zlmdb_inspect.textsafe import json_visible
+
+SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
 
 
 class Report(StrEnum):
@@ -27,13 +36,50 @@ class Report(StrEnum):
     PROMETHEUS = "prometheus"
 
 
-def run_report(opts: Options, mode: Report) -> int:
+def open_fleet(opts: Options, paths: Sequence[str], live: bool) -> tuple[Settings, Fleet]:
+    """The services of ``paths`` (opened at their first refresh), with the --config file read once."""
+    settings = load_settings(opts)
+
+    def open_db(path: str) -> Service:
+        return Service(replace(opts, path=path), settings)
+
+    return settings, Fleet(paths, open_db, max_age=opts.interval, live=live)
+
+
+def fleet_of(opts: Options, paths: Sequence[str], live: bool) -> Fleet:
+    return open_fleet(opts, paths, live)[1]
+
+
+def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, output: str | None = None) -> int:
+    """One report over ``paths`` (default: ``opts.path``); one database gives the document and
+    check it always gave, several give the fleet's."""
+    paths = list(paths or [opts.path])
+    if len(paths) == 1 and mode != Report.PROMETHEUS:
+        return _report_one(opts, mode)
+    fleet = fleet_of(opts, paths, live=False)
     try:
-        service = open_service(opts)
-    except InspectError:
-        if mode == Report.PROMETHEUS:
-            sys.stdout.write(prometheus_down(opts.path))
-        raise
+        results = fleet.results()
+    finally:
+        fleet.close()
+    if mode == Report.PROMETHEUS:
+        if output:
+            write_atomically(output, results)
+        else:
+            sys.stdout.write(exposition(results))
+        if len(paths) == 1 and not results[0].up:  # one database: as every mode, one line and exit 3
+            raise InspectError(f"{paths[0]}: {results[0].error}")
+        return 0
+    if mode == Report.JSON:
+        print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False))))
+        return 0
+    th = load_settings(opts).thresholds
+    lines, code = fleet_check(results, lambda r: check_lines(r.detail.snapshot, r.detail.warnings, th)[0])
+    print("\n".join(lines))
+    return code
+
+
+def _report_one(opts: Options, mode: Report) -> int:
+    service = open_service(opts)
     try:
         ref = service.refresh()
     finally:
@@ -41,14 +87,35 @@ def run_report(opts: Options, mode: Report) -> int:
     if mode == Report.JSON:
         print(to_json(refresh_dict(ref, live=False)))
         return 0
-    if mode == Report.CHECK:
-        print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds)))
-        return health.exit_code(ref.warnings)
-    sys.stdout.write(prometheus_text(ref.snapshot, ref.warnings))
+    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds)))
+    return health.exit_code(ref.warnings)
+
+
+def run_watch(opts: Options, count: int | None, paths: Sequence[str] | None = None) -> int:
+    """One JSON object per line per refresh; over several databases, one line per database
+    (``{"path", "error", "status": "unknown"}`` for one that cannot be inspected now)."""
+    paths = list(paths or [opts.path])
+    if len(paths) == 1:
+        return _watch_one(opts, count)
+    fleet = fleet_of(opts, paths, live=True)
+    n = 0
+    try:
+        while count is None or n < count:
+            t0 = time.monotonic()
+            for res in fleet.results(max_age=0.0):
+                doc = refresh_dict(res.detail, live=True) if res.up else {
+                    "path": res.path, "error": res.error, "status": "unknown"}
+                print(to_json(doc, indent=None), flush=True)
+            n += 1
+            if count is not None and n >= count:
+                break
+            time.sleep(max(0.0, opts.interval - (time.monotonic() - t0)))
+    finally:
+        fleet.close()
     return 0
 
 
-def run_watch(opts: Options, count: int | None) -> int:
+def _watch_one(opts: Options, count: int | None) -> int:
     service = open_service(opts)
     n = 0
     try:
@@ -62,6 +129,36 @@ def run_watch(opts: Options, count: int | None) -> int:
             time.sleep(max(0.0, opts.interval - (time.monotonic() - t0)))
     finally:
         service.close()
+    return 0
+
+
+def run_serve(opts: Options, listen: str, paths: Sequence[str] | None = None,
+              stop: threading.Event | None = None) -> int:
+    """``--serve-metrics [HOST:]PORT``: a Prometheus exporter over every database until stopped
+    (SIGTERM, ctrl+c, or ``stop``). Each scrape refreshes what is older than ``--interval``."""
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as e:
+        raise InspectError(str(e)) from None
+    fleet = fleet_of(opts, list(paths or [opts.path]), live=True)
+    try:
+        try:
+            server = MetricsServer(lambda: fleet.results(timeout=SCRAPE_TIMEOUT_S), host, port)
+        except OSError as e:
+            raise InspectError(f"--serve-metrics {listen}: {e.strerror or e}") from None
+        stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        where = f"[{server.host}]" if ":" in server.host else server.host
+        print(f"zlmdb-inspect: serving metrics of {len(fleet.paths)} database(s) on "
+              f"http://{where}:{server.port}/metrics", file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            server.close()
+    finally:
+        fleet.close()
     return 0
 
 

@@ -1,9 +1,8 @@
-"""The report modes' output: JSON document, Nagios check lines, Prometheus text."""
+"""The report modes' output: JSON document and Nagios check lines (metrics: :mod:`zlmdb_inspect.exporter`)."""
 
 from __future__ import annotations
 
 import json
-import math
 from typing import Any
 
 from zlmdb_inspect.findings import Finding
@@ -11,10 +10,9 @@ from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.health import worst
 from zlmdb_inspect.kinds import Severity
 from zlmdb_inspect.model import Snapshot
-from zlmdb_inspect.monitor import Eta
 from zlmdb_inspect.options import Thresholds
 from zlmdb_inspect.service import Refresh
-from zlmdb_inspect.textsafe import json_visible, safe, visible
+from zlmdb_inspect.textsafe import json_visible, safe
 
 
 def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -84,99 +82,3 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
 def unknown_line(path: str | None, why: str) -> str:
     """The status line for a check that could not inspect the database (exit 3)."""
     return f"ZLMDB UNKNOWN - {safe(path or '(no path)')}: {safe(why)}"
-
-
-def _label(v: Any) -> str:
-    """A label value: control characters written visibly (``\\x1b`` once parsed), then Prometheus escapes."""
-    return visible(v).replace("\\", "\\\\").replace('"', '\\"')
-
-
-def _value(value: Any) -> str:
-    if value is None or (isinstance(value, float) and math.isnan(value)):
-        return "NaN"
-    if isinstance(value, float) and math.isinf(value):
-        return "+Inf" if value > 0 else "-Inf"
-    return repr(value) if isinstance(value, float) else str(int(value))
-
-
-def prometheus_text(snap: Snapshot, warnings: list[Finding], eta: Eta | None = None) -> str:
-    """Prometheus text exposition format (for node_exporter's textfile collector).
-
-    A figure that was not measured (reader table not read, no history for a time to full) is
-    left out rather than shown as 0. ``eta`` is a :class:`monitor.Eta` when there is history.
-    """
-    lines: list[str] = []
-    path = _label(snap.path)
-
-    def metric(name: str, kind: str, help_: str, samples: list[tuple[dict[str, Any], Any]]) -> None:
-        samples = [(lab, v) for lab, v in samples if v is not None]
-        if not samples:
-            return
-        lines.append(f"# HELP zlmdb_{name} {help_}")
-        lines.append(f"# TYPE zlmdb_{name} {kind}")
-        for labels, value in samples:
-            all_labels = {"path": path, **{k: _label(v) for k, v in labels.items()}}
-            lab = ",".join(f'{k}="{v}"' for k, v in all_labels.items())
-            lines.append(f"zlmdb_{name}{{{lab}}} {_value(value)}")
-
-    cap, env = snap.capacity, snap.lmdb
-    metric("map_size_bytes", "gauge",
-           "Effective map size: the smallest map of a live process that can write, else the meta page's.",
-           [({}, cap.map_size)])
-    metric("map_size_meta_bytes", "gauge", "Map size stored in the meta page (the largest any writer set).",
-           [({}, cap.map_size_meta)])
-    metric("map_live_writer", "gauge", "1 if a live process that can write sets the map size, 0 if the meta page does.",
-           [({}, 1 if cap.map_source == "writer" else 0)])
-    metric("process_map_bytes", "gauge", "Length of each live process's mapping of data.mdb (/proc/PID/maps).",
-           [({"pid": m["pid"], "process": m.get("name") or "", "writer": "1" if m.get("writable") else "0"},
-             m["map_size"]) for m in cap.maps if m.get("map_size")])
-    metric("used_bytes", "gauge", "High-water mark: (last_pgno + 1) * page size.", [({}, cap.used_bytes)])
-    metric("in_use_bytes", "gauge", "High-water mark minus reusable free pages.", [({}, cap.in_use_bytes)])
-    metric("available_bytes", "gauge", "Effective map size minus pages in use: room left before MapFullError.",
-           [({}, cap.available_bytes)])
-    metric("headroom_bytes", "gauge", "Effective map size minus the high-water mark.", [({}, cap.headroom_bytes)])
-    metric("used_ratio", "gauge", "Pages in use over the effective map size.", [({}, round(cap.used_pct / 100.0, 6))])
-    metric("file_size_bytes", "gauge", "Size of data.mdb.", [({}, cap.file_size)])
-    metric("free_pages", "gauge", "Pages on LMDB's freelist.", [({}, cap.free_pages)])
-    metric("reusable_pages", "gauge", "Free pages the writer can reuse now.", [({}, cap.reusable_pages)])
-    metric("pinned_pages", "gauge", "Free pages the oldest reader's snapshot keeps from reuse.",
-           [({}, cap.pinned_pages if env.locking else None)])
-    if eta is not None and eta.state != "measuring":
-        metric("time_to_full_seconds", "gauge", "Seconds until pages in use reach the map (+Inf: not growing).",
-               [({}, float(eta.seconds) if eta.seconds is not None else math.inf)])
-    metric("page_size_bytes", "gauge", "LMDB page size.", [({}, env.page_size)])
-    metric("entries", "gauge", "Entries in the main database.", [({}, env.entries)])
-    metric("last_txnid", "gauge", "Id of the last committed transaction.", [({}, env.last_txnid)])
-    metric("transactions_total", "counter", "Write transactions committed (the last transaction id).",
-           [({}, env.last_txnid)])
-    metric("table_records", "gauge", "Records per table (slot).",
-           [({"table": t.name or f"slot-{t.slot}", "slot": t.slot}, t.records) for t in snap.tables])
-    metric("table_bytes", "gauge", "Bytes of leaf and overflow pages per table (slot).",
-           [({"table": t.name or f"slot-{t.slot}", "slot": t.slot}, t.bytes) for t in snap.tables])
-    readers = other_readers(snap)
-    metric("readers", "gauge", "Reader slots in use by processes other than this inspector.", [({}, readers)])
-    metric("max_readers", "gauge", "Reader slots available.", [({}, env.max_readers)])
-    if readers is not None:
-        others = [r for r in snap.readers if not r.own]
-        lag = max((r.lag for r in others if r.lag is not None), default=0)
-        metric("reader_max_lag_txns", "gauge", "Largest lag of a reader behind the last transaction.", [({}, lag)])
-        held = [r.held_s for r in others if r.held_s is not None]
-        metric("reader_longest_hold_seconds", "gauge", "Longest time a reader has held one snapshot (observed).",
-               [({}, float(max(held)) if held else (0.0 if not others else None))])
-        metric("stale_readers", "gauge", "Reader slots whose process is not alive.",
-               [({}, sum(1 for r in snap.readers if r.alive is False))])
-    metric("warnings", "gauge", "Warnings by severity.",
-           [({"severity": s}, sum(1 for w in warnings if w.severity == s)) for s in Severity])
-    active: dict[tuple, int] = {}
-    for w in warnings:  # one series per (id, severity, subject); two damage findings count 2
-        k = (w.id, w.severity, w.subject or "")
-        active[k] = active.get(k, 0) + 1
-    metric("warning", "gauge", "Active warnings (1 each) by rule id, severity and subject.",
-           [({"id": i, "severity": sev, "subject": sub}, n) for (i, sev, sub), n in active.items()])
-    metric("up", "gauge", "1 if the database could be inspected.", [({}, 1)])
-    return "\n".join(lines) + "\n"
-
-
-def prometheus_down(path: str) -> str:
-    return (f"# HELP zlmdb_up 1 if the database could be inspected.\n# TYPE zlmdb_up gauge\n"
-            f'zlmdb_up{{path="{_label(path)}"}} 0\n')

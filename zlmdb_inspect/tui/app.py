@@ -13,8 +13,11 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
+from zlmdb_inspect.fleet import Fleet
+from zlmdb_inspect.options import Settings
 from zlmdb_inspect.service import Refresh, Service
 from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.databases import DatabaseChosen, DatabasesScreen
 from zlmdb_inspect.tui.overview import Overview, clock
 
 TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
@@ -58,25 +61,53 @@ class InspectorApp(App[int]):
     interval: reactive[float] = reactive(2.0)
     last_refresh: reactive[Refresh | None] = reactive(None, always_update=True)
 
-    def __init__(self, service: Service, clock_fn: Callable[[float], str] = clock,
-                 interval: float | None = None) -> None:
+    def __init__(self, service: Service | None, clock_fn: Callable[[float], str] = clock,
+                 interval: float | None = None, fleet: Fleet | None = None, settings: Settings | None = None) -> None:
+        """One database (``service``), or several (``fleet``: the app starts on the Databases screen
+        and ``service`` is the one whose overview is open)."""
         super().__init__()
-        self.service = service
+        if service is None and (fleet is None or settings is None):
+            raise ValueError("the app shows a service, or a fleet with its settings")
+        self.fleet = fleet
+        self.settings: Settings = settings if settings is not None else service.settings  # type: ignore[union-attr]
+        self._service = service
         self.clock = clock_fn
-        self.set_reactive(InspectorApp.interval, interval if interval is not None else service.opts.interval)
+        self.set_reactive(InspectorApp.interval, interval if interval is not None else self.settings.options.interval)
+
+    @property
+    def service(self) -> Service:
+        """The database on screen (on the Databases screen: the one opened last)."""
+        if self._service is None:
+            raise LookupError("no database is open")
+        return self._service
 
     @property
     def damaged(self) -> bool:
         return bool(self.last_refresh and self.last_refresh.damaged)
 
     def on_mount(self) -> None:
-        keymap = self.service.settings.keymap
+        keymap = self.settings.keymap
         if keymap:
             self.set_keymap(keymap)
+        if self.fleet is not None:
+            self.push_screen(DatabasesScreen(self.fleet, self.interval, self.clock))
+        else:
+            self.push_screen(Overview())
+
+    def on_database_chosen(self, msg: DatabaseChosen) -> None:
+        """``enter`` on the Databases screen: that database's overview, on the fleet's own service
+        (its history and samples carry on; the service serialises refreshes itself)."""
+        assert self.fleet is not None
+        db = self.fleet.database(msg.path)
+        last = self.fleet.last(msg.path)
+        if not isinstance(db, Service) or last is None or not last.up:
+            return
+        self._service = db
+        self.last_refresh = last.detail
         self.push_screen(Overview())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.service.settings.keymap))
+        self.push_screen(HelpScreen(self.settings.keymap))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
@@ -116,15 +147,25 @@ class InspectorApp(App[int]):
             self.pop_screen()
 
     def on_unmount(self) -> None:
-        self.service.close()
+        if self.fleet is not None:
+            self.fleet.close()
+        elif self._service is not None:
+            self._service.close()
 
 
-def create_app(service: Service, **kw: Any) -> InspectorApp:
+def create_app(service: Service | None, **kw: Any) -> InspectorApp:
     """The one app factory, used by the CLI and the tests."""
     return InspectorApp(service, **kw)
 
 
 def run_app(service: Service) -> int:
     app = create_app(service)
+    app.run()
+    return app.return_code or 0
+
+
+def run_fleet_app(fleet: Fleet, settings: Settings) -> int:
+    """Several databases: the app starts on the Databases screen."""
+    app = create_app(None, fleet=fleet, settings=settings)
     app.run()
     return app.return_code or 0

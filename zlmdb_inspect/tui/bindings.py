@@ -10,7 +10,15 @@ APP = [
     Binding("question_mark", "help", "Help", key_display="?", tooltip="this help (escape closes it)", id="app.help"),
 ]
 
+DATABASES = [  # the order is the footer's
+    Binding("enter", "open_database", "Open database", tooltip="open the selected database's overview",
+            id="databases.open"),
+    Binding("r", "refresh", "Refresh", tooltip="refresh every database now", id="databases.refresh"),
+]
+
 OVERVIEW = [  # the order is the footer's
+    Binding("escape", "databases", "Databases", tooltip="back to the Databases screen (several databases)",
+            id="overview.databases"),
     Binding("r", "refresh", "Refresh", tooltip="refresh now", id="overview.refresh"),
     Binding("p", "pause", "Pause/resume", tooltip="pause / resume the live refresh", id="overview.pause"),
     Binding("plus", "interval(0.5)", "Slower", key_display="+", show=False, tooltip="slower refresh",
@@ -60,7 +68,7 @@ BUILT_IN = {
     "Table records": [("up / down", "move; past either end the window slides on by key"),
                       ("tab", "list / detail")],
 }
-SECTIONS = (("Everywhere", APP), ("Overview", OVERVIEW), ("Table records", TABLE))
+SECTIONS = (("Everywhere", APP), ("Databases", DATABASES), ("Overview", OVERVIEW), ("Table records", TABLE))
 
 _NAMES = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "pagedown": "pgdn", "pageup": "pgup"}
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.timer import Timer
@@ -22,6 +22,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from zlmdb_inspect.fleet import DatabaseResult, Fleet, _text, status_of, worst_status
 from zlmdb_inspect.fmt import fmt_bytes
+from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 
 COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("headroom", "Headroom"),
@@ -93,10 +94,7 @@ def row_cells(res: DatabaseResult, clock: Callable[[float], str]) -> list[Text]:
 class DatabasesScreen(Screen):
     """Every database of the run; ``enter`` opens one (the app pushes its overview)."""
 
-    BINDINGS = [
-        Binding("enter", "open_database", "Open database", id="databases.open"),
-        Binding("r", "refresh", "Refresh", id="databases.refresh"),
-    ]
+    BINDINGS = list[BindingType](bindings.DATABASES)
 
     def __init__(self, fleet: Fleet, interval: float, clock: Callable[[float], str]) -> None:
         super().__init__()
@@ -145,8 +143,9 @@ class DatabasesScreen(Screen):
         res = msg.result
         self._in_flight.discard(res.path)
         t = self.query_one("#databases-table", DataTable)
+        row = res.path  # the row's key, never shown: the cells are literal
         for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock)):
-            t.update_cell(res.path, key, cell, update_width=True)
+            t.update_cell(row, key, cell, update_width=True)
         self._render_title()
         if self._live:
             self._row_timers[res.path] = self.set_timer(self.interval, lambda p=res.path: self._start(p))
@@ -160,7 +159,8 @@ class DatabasesScreen(Screen):
         if done:
             worst = worst_status(statuses)
             parts += [Text("  "), Text(f" {worst.upper()} ", style=STATUS_STYLE[worst])]
-            parts += [Text(f"  {counts['critical']} critical, {counts['warning']} warning, {counts['unknown']} unknown")]
+            parts.append(Text(f"  {counts['critical']} critical, {counts['warning']} warning, "
+                              f"{counts['unknown']} unknown"))
         if len(done) < len(results):
             parts.append(Text(f"  reading {len(results) - len(done)}…", style="yellow"))
         parts.append(Text(f"  every {self.interval:g} s", style="dim"))
@@ -180,7 +180,8 @@ class DatabasesScreen(Screen):
             return
         res = self.fleet.last(path)
         if res is not None and not res.up:
-            self.notify(join(("cannot inspect ", ""), literal(path, keep_end=True), (": ", ""), res.error or ""),
+            # plain text, markup off: the path and the error are data
+            self.notify(join(("cannot inspect ", ""), literal(path, keep_end=True), (": ", ""), res.error or "").plain,
                         title="Database", severity="error", markup=False)
             return
         self.post_message(DatabaseChosen(path))

@@ -61,6 +61,14 @@ class Overview(Screen):
             yield EnvironmentTab().data_bind(Overview.refresh_data)
         yield Footer()
 
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "databases":  # only when the app started on the Databases screen
+            return getattr(self.app, "fleet", None) is not None
+        return True
+
+    def action_databases(self) -> None:
+        self.app.pop_screen()
+
     def on_mount(self) -> None:
         self.query_one(TablesList).focus()
         self.set_interval(0.5, self._show_progress)
