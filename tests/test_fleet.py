@@ -313,3 +313,77 @@ def test_fleet_check_and_document():
     assert doc["status"] == "critical"
     assert doc["databases"][3] == {"path": "/n/d", "error": "no such file or directory", "status": "unknown"}
     assert [d["status"] for d in doc["databases"]] == ["ok", "warning", "critical", "unknown"]
+
+
+# -- the command line over many databases -------------------------------------------------------
+
+def test_cli_json_check_watch_and_prometheus_over_a_node(fleet_dbs, tmp_path):
+    from conftest import run_cli
+
+    counts, broken = fleet_dbs
+    node = str(tmp_path / "node")
+    a, b = list(counts)
+    r = run_cli(node, "--json")
+    assert r.returncode == 0, r.stderr
+    doc = json.loads(r.stdout)
+    assert [d["path"] for d in doc["databases"]] == [a, b, broken]
+    assert doc["databases"][2]["status"] == "unknown" and doc["databases"][2]["error"]
+    tables = {t["name"]: t["records"] for t in doc["databases"][1]["tables"]}
+    assert tables["TUsers"] == counts[b]["TUsers"] == 70
+    assert doc["status"] == "warning"  # orphan slots warn; the broken one is only unknown
+    single = json.loads(run_cli(a, "--json").stdout)  # one database: the document as ever
+    assert single["path"] == a and single["status"] == doc["databases"][0]["status"] and "tables" in single
+
+    r = run_cli(node, "--check")
+    lines = r.stdout.splitlines()
+    assert r.returncode == 1  # WARNING beats UNKNOWN
+    assert lines[0].startswith("ZLMDB WARNING - 3 databases: 0 critical, 2 warning, 1 unknown | databases=3 ")
+    assert lines[1].startswith(f"ZLMDB WARNING - {a}: ") and " | " not in lines[1]
+    assert lines[3].startswith(f"ZLMDB UNKNOWN - {broken}: ") and len(lines) == 4
+    r = run_cli(a, b, "--check", "--rule", "orphan-slot=off")
+    assert r.returncode == 0 and r.stdout.startswith("ZLMDB OK - 2 databases: 0 critical, 0 warning |")
+
+    r = run_cli(node, "--watch", "--count", "2", "--interval", "0.2")
+    assert r.returncode == 0, r.stderr
+    rows = [json.loads(line) for line in r.stdout.splitlines()]
+    assert [d["path"] for d in rows] == [a, b, broken] * 2 and "rates" in rows[3]
+
+    out = tmp_path / "textfile" / "zlmdb.prom"
+    out.parent.mkdir()
+    r = run_cli(node, "--prometheus", "--output", str(out))
+    assert r.returncode == 0 and r.stdout == "" and os.listdir(out.parent) == ["zlmdb.prom"]
+    assert by_path(metrics(out.read_text())["zlmdb_up"]) == {a: 1.0, b: 1.0, broken: 0.0}
+    r = run_cli(str(tmp_path / "node" / "empty-dir-does-not-exist"), a, "--json")
+    assert r.returncode == 0 and json.loads(r.stdout)["databases"][0]["status"] == "unknown"
+    (tmp_path / "void").mkdir()
+    r = run_cli(str(tmp_path / "void"), a, "--json")
+    assert r.returncode == 3 and r.stderr.count("\n") == 1 and "no data.mdb in this directory or up to 4" in r.stderr
+    assert os.listdir(tmp_path / "void") == []
+
+
+def test_serve_metrics_answers_every_scrape(fleet_dbs, tmp_path):
+    import socket
+    import sys
+    import urllib.request
+
+    counts, broken = fleet_dbs
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", str(tmp_path / "node"), "--serve-metrics",
+                             str(port), "--interval", "0.5"], stderr=subprocess.PIPE, text=True)
+    try:
+        line = proc.stderr.readline()
+        assert f"serving metrics of 3 database(s) on http://127.0.0.1:{port}/metrics" in line
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            first = metrics(r.read().decode())
+        assert by_path(first["zlmdb_up"]) == {**{p: 1.0 for p in counts}, broken: 0.0}
+        gone = list(counts)[0]
+        shutil.rmtree(gone)  # a database that disappears: down, the exporter keeps serving
+        time.sleep(0.6)
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=30) as r:
+            second = metrics(r.read().decode())
+        assert by_path(second["zlmdb_up"]) == {gone: 0.0, list(counts)[1]: 1.0, broken: 0.0}
+    finally:
+        proc.terminate()
+        assert proc.wait(timeout=20) == 0
