@@ -79,3 +79,31 @@ async def test_rows_a_broken_database_and_a_slow_one(tmp_path):
         release.set()
         fleet.close()
     assert {p: sha(p) for p in (a, b, slow)} == digests
+
+
+async def test_enter_opens_the_overview_and_escape_returns(tmp_path):
+    from zlmdb_inspect.tui.overview import Overview
+    from zlmdb_inspect.tui.screenshots import build_fleet, fleet_app
+
+    root = str(tmp_path / "crossbar")
+    paths = build_fleet(root)
+    digests = {p: sha(p) for p in paths[1:]}
+    app = fleet_app(root, interval=60.0)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, DatabasesScreen)
+        t = app.screen.query_one("#databases-table", DataTable)
+        t.move_cursor(row=3)  # realms/realm2
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Overview) and app.service.path == paths[3]
+        assert app.last_refresh is not None and app.last_refresh.snapshot.path == paths[3]
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, DatabasesScreen)
+        t.move_cursor(row=1)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, Overview) and app.service.path == paths[1]
+        await pilot.press("escape", "q")
+    assert {p: sha(p) for p in paths[1:]} == digests

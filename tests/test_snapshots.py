@@ -47,3 +47,29 @@ def test_screens(fixed_db, snap_compare, keys, name):
             await settle(pilot)
 
     assert snap_compare(_app(fixed_db), terminal_size=(120, 40), run_before=run_before)
+
+
+FLEET = "/tmp/zlmdb-inspect-snapshot-fleet"
+
+
+@pytest.fixture(scope="module")
+def fixed_fleet():
+    from zlmdb_inspect.tui.screenshots import build_fleet
+
+    shutil.rmtree(FLEET, ignore_errors=True)
+    build_fleet(FLEET)
+    yield FLEET
+    shutil.rmtree(FLEET, ignore_errors=True)
+
+
+def test_databases_screen(fixed_fleet, snap_compare):
+    """Several databases: the Databases screen first, a damaged one with its error in its row."""
+    from zlmdb_inspect.tui.screenshots import fleet_app
+
+    app = fleet_app(fixed_fleet)
+    app.animation_level = "none"
+
+    async def run_before(pilot):
+        await settle(pilot)
+
+    assert snap_compare(app, terminal_size=(120, 40), run_before=run_before)

@@ -8,6 +8,7 @@ own database, and nothing else is spent.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -30,7 +31,7 @@ COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("h
 STATUS_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "unknown": "bold white on grey37",
                 "ok": "green"}
 BAR_CELLS = 8
-PATH_WIDTH, ERROR_WIDTH = 36, 40  # the full error: enter on the row
+PATH_WIDTH, ERROR_WIDTH = 36, 32  # the full error: enter on the row
 
 
 @dataclass
@@ -77,8 +78,23 @@ def eta_cell(res: DatabaseResult) -> Text:
     return Text(e.text(), style="bold red" if _text(e.state) == "growing" else "")
 
 
-def row_cells(res: DatabaseResult, clock: Callable[[float], str]) -> list[Text]:
-    path = literal(res.path, PATH_WIDTH, keep_end=True)
+def common_root(paths: list[str]) -> str:
+    """The directory every path is under (rows show the rest), or "" for paths that share none."""
+    if len(paths) < 2:
+        return ""
+    try:
+        root = os.path.commonpath(paths)
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return "" if root in ("", os.sep) else root
+
+
+def display_name(path: str, root: str) -> str:
+    return os.path.relpath(path, root) if root else path
+
+
+def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "") -> list[Text]:
+    path = literal(display_name(res.path, root), PATH_WIDTH, keep_end=True)
     refreshed = Text(clock(res.refreshed_at) if res.refreshed_at else "–")
     snap = res.snapshot
     if not res.up or snap is None:
@@ -99,6 +115,7 @@ class DatabasesScreen(Screen):
     def __init__(self, fleet: Fleet, interval: float, clock: Callable[[float], str]) -> None:
         super().__init__()
         self.fleet = fleet
+        self.root = common_root(fleet.paths)  # the title names it, the rows the rest of each path
         self.interval = interval
         self.clock = clock
         self._row_timers: dict[str, Timer] = {}
@@ -116,7 +133,7 @@ class DatabasesScreen(Screen):
             t.add_column(Text(label), key=key)
         for p in self.fleet.paths:
             dash = Text("–")
-            t.add_row(literal(p, PATH_WIDTH, keep_end=True), dash, dash, dash, dash, dash, dash,
+            t.add_row(literal(display_name(p, self.root), PATH_WIDTH, keep_end=True), dash, dash, dash, dash, dash, dash,
                       Text("reading…", style="yellow"), key=p)
         t.focus()
         self._render_title()
@@ -144,7 +161,7 @@ class DatabasesScreen(Screen):
         self._in_flight.discard(res.path)
         t = self.query_one("#databases-table", DataTable)
         row = res.path  # the row's key, never shown: the cells are literal
-        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock)):
+        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root)):
             t.update_cell(row, key, cell, update_width=True)
         self._render_title()
         if self._live:
@@ -156,6 +173,8 @@ class DatabasesScreen(Screen):
         statuses = [status_of(r) for r in done]
         counts = {s: statuses.count(s) for s in ("critical", "warning", "unknown")}
         parts: list[object] = [Text(f" {len(self.fleet.paths)} databases", style="bold")]
+        if self.root:
+            parts += [Text(" in "), literal(self.root, 40, "bold", keep_end=True)]
         if done:
             worst = worst_status(statuses)
             parts += [Text("  "), Text(f" {worst.upper()} ", style=STATUS_STYLE[worst])]

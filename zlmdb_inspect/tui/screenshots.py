@@ -4,7 +4,7 @@
 
 Builds the demo database, drives the app headlessly at 120x40, and captures the
 overview, a table's records, a record's detail, the warnings, live monitoring
-after some writes, and the readers.
+after some writes, and the readers; then the Databases screen over a node's databases.
 """
 
 from __future__ import annotations
@@ -75,6 +75,44 @@ async def capture(path: str, outdir: str) -> list[str]:
     return written
 
 
+def build_fleet(root: str) -> list[str]:
+    """A node's databases as the Databases screen shows them: the node's own, two realm stores
+    (one in the 0.9 format, one whose map is 83 % in use) and a damaged cookie store."""
+    from zlmdb_inspect.demo import build_demo
+
+    build_demo(os.path.join(root, "node"), records=2000)
+    build_demo(os.path.join(root, "realms", "realm1"), records=800, lib_version="0.9", seed=2)
+    build_demo(os.path.join(root, "realms", "realm2"), records=1500, map_size=2 << 20, seed=3)
+    os.makedirs(os.path.join(root, "cookies"))
+    with open(os.path.join(root, "cookies", "data.mdb"), "wb") as f:
+        f.write(b"\0" * 8192)  # a file that is not an LMDB database
+    return [os.path.join(root, p) for p in ("cookies", "node", "realms/realm1", "realms/realm2")]
+
+
+def fleet_app(root: str, interval: float = 3600.0):  # type: ignore[no-untyped-def]
+    """The app over ``root``'s databases, starting on the Databases screen (fixed clock)."""
+    from zlmdb_inspect.discover import expand_paths
+    from zlmdb_inspect.modes import open_fleet
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.tui.app import create_app
+
+    opts = Options(path=root, interval=interval)
+    settings, fleet = open_fleet(opts, expand_paths([root]), live=True)
+    return create_app(None, fleet=fleet, settings=settings, clock_fn=lambda t: "12:00:00", interval=interval)
+
+
+async def capture_fleet(root: str, outdir: str) -> list[str]:
+    from zlmdb_inspect.tui.settle import settle
+
+    app = fleet_app(root)
+    f = os.path.join(outdir, "databases.svg")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        app.save_screenshot(f)
+        await pilot.press("q")
+    return [f]
+
+
 def main(argv: list[str]) -> int:
     outdir = argv[0] if argv else "screenshots"
     os.makedirs(outdir, exist_ok=True)
@@ -84,6 +122,9 @@ def main(argv: list[str]) -> int:
         path = os.path.join(tmp, "demo")
         build_demo(path, records=2000)
         files = asyncio.run(capture(path, outdir))
+        fleet_root = os.path.join(tmp, "crossbar")
+        build_fleet(fleet_root)
+        files += asyncio.run(capture_fleet(fleet_root, outdir))
     conv = shutil.which("rsvg-convert")
     for f in files:
         if conv:
