@@ -174,7 +174,7 @@ def _main(args: argparse.Namespace) -> int:
 
             return run_dump(opts, args.dump, args.limit, args.from_key)
         if len(paths) > 1:
-            from zlmdb_inspect.modes import open_fleet
+            from zlmdb_inspect.fleet import open_fleet
 
             settings, fleet = open_fleet(opts, paths, live=True)
             from zlmdb_inspect.tui.app import run_fleet_app

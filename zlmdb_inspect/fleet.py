@@ -13,10 +13,12 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from concurrent.futures import wait as wait_futures
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
 from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.options import Options, Settings, load_settings
+from zlmdb_inspect.service import Service
 
 
 class RefreshLike(Protocol):
@@ -155,6 +157,16 @@ class Fleet:
                     except Exception:  # noqa: BLE001 - closing is best effort
                         pass
                     s.db = None
+
+
+def open_fleet(opts: Options, paths: Sequence[str], live: bool) -> tuple[Settings, Fleet]:
+    """The services of ``paths`` (opened at their first refresh), with the --config file read once."""
+    settings = load_settings(opts)
+
+    def open_db(path: str) -> Service:
+        return Service(replace(opts, path=path), settings)
+
+    return settings, Fleet(paths, open_db, max_age=opts.interval, live=live)
 
 
 STATUS_ORDER = ("critical", "warning", "unknown", "ok")  # worst first: the exit code of a fleet check

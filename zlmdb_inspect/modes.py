@@ -12,17 +12,16 @@ import sys
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from enum import StrEnum
 
 from zlmdb_inspect import health
 from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.exporter import MetricsServer, exposition, parse_listen, write_atomically
-from zlmdb_inspect.fleet import Fleet
+from zlmdb_inspect.fleet import Fleet, open_fleet
 from zlmdb_inspect.fleet_report import fleet_check, fleet_document
-from zlmdb_inspect.options import Options, Settings, load_settings
+from zlmdb_inspect.options import Options, load_settings
 from zlmdb_inspect.report import check_lines, refresh_dict, to_json
-from zlmdb_inspect.service import Service, open_service
+from zlmdb_inspect.service import open_service
 from zlmdb_inspect.textsafe import json_visible
 
 SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
@@ -34,16 +33,6 @@ class Report(StrEnum):
     JSON = "json"
     CHECK = "check"
     PROMETHEUS = "prometheus"
-
-
-def open_fleet(opts: Options, paths: Sequence[str], live: bool) -> tuple[Settings, Fleet]:
-    """The services of ``paths`` (opened at their first refresh), with the --config file read once."""
-    settings = load_settings(opts)
-
-    def open_db(path: str) -> Service:
-        return Service(replace(opts, path=path), settings)
-
-    return settings, Fleet(paths, open_db, max_age=opts.interval, live=live)
 
 
 def fleet_of(opts: Options, paths: Sequence[str], live: bool) -> Fleet:

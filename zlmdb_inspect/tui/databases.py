@@ -133,8 +133,8 @@ class DatabasesScreen(Screen):
             t.add_column(Text(label), key=key)
         for p in self.fleet.paths:
             dash = Text("–")
-            t.add_row(literal(display_name(p, self.root), PATH_WIDTH, keep_end=True), dash, dash, dash, dash, dash, dash,
-                      Text("reading…", style="yellow"), key=p)
+            name = literal(display_name(p, self.root), PATH_WIDTH, keep_end=True)
+            t.add_row(name, *[dash] * (len(COLUMNS) - 2), Text("reading…", style="yellow"), key=p)
         t.focus()
         self._render_title()
         for p in self.fleet.paths:

@@ -89,10 +89,10 @@ def build_fleet(root: str) -> list[str]:
     return [os.path.join(root, p) for p in ("cookies", "node", "realms/realm1", "realms/realm2")]
 
 
-def fleet_app(root: str, interval: float = 3600.0):  # type: ignore[no-untyped-def]
+def fleet_app(root: str, interval: float = 3600.0):
     """The app over ``root``'s databases, starting on the Databases screen (fixed clock)."""
     from zlmdb_inspect.discover import expand_paths
-    from zlmdb_inspect.modes import open_fleet
+    from zlmdb_inspect.fleet import open_fleet
     from zlmdb_inspect.options import Options
     from zlmdb_inspect.tui.app import create_app
 
