@@ -169,8 +169,9 @@ def test_ranges_at_page_and_chunk_boundaries(cfx):
                                 stop=None if b is None else "hex:" + b[2:].hex())
                 want = [k for k in _plain(q, recs) if k >= a and (b is None or k < b)]
                 for chunk_max in (256, 50_000):  # chunks end every 256 records, or never
-                    got, sc = _run(ins, cat, table, q, chunk_max=chunk_max)
-                    assert got == want, (a.hex(), b and b.hex(), chunk_max)
+                    for pages in (True, False):  # leaf pages, or LMDB's cursor
+                        got, sc = _run(ins, cat, table, q, chunk_max=chunk_max, pages=pages)
+                        assert got == want, (a.hex(), b and b.hex(), chunk_max, pages)
         # prev-page key as a prefix range and the whole table by "all"
         got, sc = _run(ins, cat, table, query.Query("all"), chunk_max=256)
         assert got == keys and sc.progress.chunks >= len(keys) // 256
@@ -277,9 +278,25 @@ def test_prefilter_never_skips_a_match_on_odd_values(tmp_path, fmt):
         recs = _all(ins, cat, table)
         texts = [json.dumps(r.value, ensure_ascii=False, default=str) for r in recs[200:]]
         needles = {t[a:b] for t in texts for a in range(len(t)) for b in range(a + 2, min(len(t), a + 9) + 1)}
-        for s in sorted(needles):
+        forced = query.raw_prefilter(cat.profiled(ins, table))
+        assert forced is not None
+        keys_texts = [(r, [json.dumps(r.key, ensure_ascii=False, default=str).encode().lower(),
+                           json.dumps(r.value, ensure_ascii=False, default=str).encode().lower()]) for r in recs]
+        skipped = 0
+        for s in sorted(needles):  # the prefilter's promise, record by record
+            lit = query.compile_query(query.Query("text", s)).literal
+            low = s.encode().lower()
+            for r, texts2 in keys_texts:
+                if any(low in t for t in texts2):
+                    assert lit is None or lit in r.raw_key.lower() or lit in r.raw_value.lower() \
+                        or forced(r.raw_value), (s, r.value)
+                elif lit is not None and not (lit in r.raw_key.lower() or lit in r.raw_value.lower()
+                                              or forced(r.raw_value)):
+                    skipped += 1
+        assert skipped > len(needles)  # and it does skip
+        for s in ("alice", "stored text", "tagged", "compressed", "int key", "tuple", "break"):
             q = query.Query("text", s)
             got, _ = _run(ins, cat, table, q)
-            assert got == _plain(q, recs), s
+            assert got == _plain(q, recs) and got, s
     finally:
         ins.close()

@@ -29,6 +29,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable, Iterator
 
 from zlmdb_inspect.errors import InspectError
+import numpy as np
+
+from zlmdb_inspect.leaves import LeafBatch, LeafWalk
+from zlmdb_inspect.pages import PageError
 
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
@@ -292,6 +296,7 @@ _VERBATIM_VALUES = {"cbor", "string", "bytes", "empty"}
 #: First bytes of values the inspection fallback may decode into text that is not stored as
 #: such: zlib (0x78), JSON with escapes ({ [ "), numpy arrays of unicode (0x93).
 _FALLBACK_FIRST = frozenset(b"x{[\"\x93")
+_FALLBACK_FIRST_LIST = sorted(_FALLBACK_FIRST)
 
 
 def raw_prefilter(codec: "Codec") -> Callable[[bytes], bool] | None:
@@ -357,6 +362,7 @@ class Scan:
     chunk_s: float = 0.03  # a read transaction's time budget
     chunk_max: int = 50_000  # and its most records
     prefilter: bool = True
+    pages: bool = True  # read leaf pages (False: LMDB's cursor)
     progress: Progress = field(default_factory=Progress)
     _cancel: threading.Event = field(default_factory=threading.Event)
 
@@ -418,7 +424,7 @@ class Scan:
         prog = self.progress
         budget, most = self.chunk_s, self.chunk_max
 
-        def body(txn, pf, meta):
+        def by_cursor(txn) -> tuple[list[tuple[bytes, bytes]], bytes, bool, float]:
             t = time.perf_counter()
             cur = txn.cursor()
             out: list[tuple[bytes, bytes]] = []
@@ -438,6 +444,84 @@ class Scan:
                         break
             prog.scanned += n
             return out, last, finished, time.perf_counter() - t
+
+        check_7f = forced is not None and forced(b"\x7f")  # CBOR: values with 0x7f are decoded
+
+        def by_pages(pf, meta) -> tuple[list[tuple[bytes, bytes]], bytes, bool, float]:
+            """The same from the leaf pages, many at once: the literal is searched in each page as
+            a whole; only the records it hits (and values the prefilter forces) are read."""
+            t = time.perf_counter()
+            walk = LeafWalk(pf, meta)
+            leaves = walk.leaves(resume)
+            out: list[tuple[bytes, bytes]] = []
+            last, n, finished = resume, 0, True
+            at_start = True
+            while finished:
+                group = []
+                for leaf in leaves:
+                    if leaf.n:
+                        group.append(leaf)
+                    if len(group) >= 64:
+                        break
+                if not group:
+                    break
+                lb = LeafBatch(walk, group)
+                chosen = np.zeros(len(lb.off), dtype=bool)
+                if lit is not None:
+                    chosen |= lb.big
+                    chosen |= np.isin(lb.first_byte, _FALLBACK_FIRST_LIST)
+                    if check_7f:
+                        chosen[lb.nodes_at(lb.byte_positions(0x7F))] = True
+                    hits = []
+                    for lf in group:
+                        base = lf.pgno * pf.page_size
+                        low = bytes(pf.buf[base:base + pf.page_size]).lower()
+                        p = low.find(lit)
+                        while p >= 0:
+                            hits.append(base + p)
+                            p = low.find(lit, p + 1)
+                    chosen[lb.nodes_at(hits)] = True
+                else:
+                    chosen[:] = True
+                for j, lf in enumerate(group):
+                    a0 = int(lb.first[j])
+                    hi_key = lb.key(a0 + lf.n - 1)
+                    if not at_start and (end is None or hi_key < end):  # the whole page is in range
+                        n += lf.n
+                        last = hi_key
+                        for i in np.flatnonzero(chosen[a0:a0 + lf.n]).tolist():
+                            k, v = lb.key(a0 + i), lb.value(walk, j, a0 + i)
+                            if lit is None or lit in k.lower() or lit in v.lower() or forced(v):  # type: ignore[misc]
+                                out.append((k, v))
+                    else:
+                        for i in range(a0, a0 + lf.n):
+                            k = lb.key(i)
+                            if k < resume or (k == resume and not first):
+                                continue
+                            if (end is not None and k >= end) or k[:2] != prefix:
+                                prog.scanned += n
+                                return out, last, True, time.perf_counter() - t
+                            n += 1
+                            last = k
+                            if chosen[i]:
+                                v = lb.value(walk, j, i)
+                                if lit is None or lit in k.lower() or lit in v.lower() or forced(v):  # type: ignore[misc]
+                                    out.append((k, v))
+                    at_start = False
+                    if n >= most or time.perf_counter() - t > budget:
+                        # the rest of the group is read again by the next chunk
+                        finished = False
+                        break
+            prog.scanned += n
+            return out, last, finished, time.perf_counter() - t
+
+        def body(txn, pf, meta):
+            if self.pages:
+                try:
+                    return by_pages(pf, meta)
+                except PageError:
+                    pass  # damage or an unusual tree: LMDB's cursor reads it (nothing was counted)
+            return by_cursor(txn)
 
         return self.ins.read(body)  # type: ignore[return-value]
 
