@@ -297,6 +297,8 @@ _VERBATIM_VALUES = {"cbor", "string", "bytes", "empty"}
 #: such: zlib (0x78), JSON with escapes ({ [ "), numpy arrays of unicode (0x93).
 _FALLBACK_FIRST = frozenset(b"x{[\"\x93")
 _FALLBACK_FIRST_LIST = sorted(_FALLBACK_FIRST)
+#: CBOR text in chunks: 0x7f, then text chunks (0x60-0x7b) or the break (0xff) right away.
+_INDEFINITE_TEXT = re.compile(b"\x7f[\x60-\x7b\xff]")
 
 
 def raw_prefilter(codec: "Codec") -> Callable[[bytes], bool] | None:
@@ -318,7 +320,7 @@ def raw_prefilter(codec: "Codec") -> Callable[[bytes], bool] | None:
     indefinite = vc == "cbor"  # CBOR text in chunks (0x7f) is not contiguous in the bytes
 
     def forced(v: bytes) -> bool:
-        return bool(v) and (v[0] in _FALLBACK_FIRST or (indefinite and b"\x7f" in v))
+        return bool(v) and (v[0] in _FALLBACK_FIRST or (indefinite and _INDEFINITE_TEXT.search(v) is not None))
 
     return forced
 
@@ -445,7 +447,7 @@ class Scan:
             prog.scanned += n
             return out, last, finished, time.perf_counter() - t
 
-        check_7f = forced is not None and forced(b"\x7f")  # CBOR: values with 0x7f are decoded
+        check_7f = forced is not None and forced(b"\x7f\xff")  # CBOR: values with text in chunks are decoded
 
         def by_pages(pf, meta) -> tuple[list[tuple[bytes, bytes]], bytes, bool, float]:
             """The same from the leaf pages, many at once: the literal is searched in each page as
@@ -471,7 +473,9 @@ class Scan:
                     chosen |= lb.big
                     chosen |= np.isin(lb.first_byte, _FALLBACK_FIRST_LIST)
                     if check_7f:
-                        chosen[lb.nodes_at(lb.byte_positions(0x7F))] = True
+                        pos = lb.byte_positions(0x7F)
+                        nxt = pf.np[np.minimum(pos + 1, len(pf.np) - 1)]
+                        chosen[lb.nodes_at(pos[((nxt >= 0x60) & (nxt <= 0x7B)) | (nxt == 0xFF)])] = True
                     hits = []
                     for lf in group:
                         base = lf.pgno * pf.page_size
