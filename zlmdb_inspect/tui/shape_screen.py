@@ -1,0 +1,115 @@
+"""``h`` on a table's records: histograms of its shape, computed in a worker with progress."""
+
+from __future__ import annotations
+
+import copy
+import threading
+from dataclasses import dataclass
+from typing import Callable
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import VerticalScroll
+from textual.message import Message
+from textual.screen import Screen
+from textual.widgets import Footer, Static
+
+from zlmdb_inspect.fmt import fmt_bytes
+from zlmdb_inspect.shape import Histogram, Shape
+from zlmdb_inspect.tui.text import join, literal
+
+BAR = 40
+
+BINDINGS = [Binding("escape", "back", "Back", id="shape.back")]
+
+
+@dataclass
+class ShapeProgress(Message):
+    shape: Shape
+
+
+@dataclass
+class ShapeFailed(Message):
+    error: str
+
+
+def histogram_text(h: Histogram, sizes: bool) -> Text:
+    """One line per bucket: its range, a bar, the count."""
+    out = Text(no_wrap=True)
+    out.append_text(join((h.name, "bold"), width=None))
+    if h.total:
+        mean = h.mean or 0
+        out.append_text(literal(f"   min {h.min:,} · mean {mean:,.1f} · max {h.max:,} · {h.total:,} records", None))
+    out.append("\n")
+    top = max((c for _, _, c in h.rows()), default=0)
+    for lo, hi, c in h.rows():
+        label = (f"{fmt_bytes(lo)}–{fmt_bytes(hi)}" if sizes else f"{lo:,}–{hi:,}") if hi != lo else \
+            (fmt_bytes(lo) if sizes else f"{lo:,}")
+        bar = "█" * (round(BAR * c / top) if top else 0)
+        out.append_text(literal(f"  {label:>22} ", None))
+        out.append_text(literal(bar.ljust(BAR), None, "cyan"))
+        out.append_text(literal(f" {c:,}\n", None))
+    return out
+
+
+def shape_text(s: Shape, label_key: Callable[[bytes], str]) -> Text:
+    out = Text(no_wrap=True)
+    state = "done" if s.done else ("cancelled" if s.cancelled else "reading…")
+    out.append_text(literal(f"{state}: {s.where}, {s.leaves:,} leaf pages, {s.elapsed:.1f}s\n\n", None))
+    out.append_text(histogram_text(s.key_size, True))
+    out.append("\n")
+    out.append_text(histogram_text(s.value_size, True))
+    out.append("\n")
+    out.append_text(histogram_text(s.per_leaf, False))
+    out.append("\n")
+    out.append_text(join(("Largest records", "bold"), f" ({s.overflow_records:,} values on overflow pages)",
+                         width=None))
+    out.append("\n")
+    for size, key in s.largest:
+        out.append_text(literal(f"  {fmt_bytes(size):>10}  ", None))
+        out.append_text(literal(label_key(key), 100))
+        out.append("\n")
+    return out
+
+
+class ShapeScreen(Screen[None]):
+    BINDINGS = BINDINGS
+
+    def __init__(self, title: str, compute: Callable[[Callable[[Shape], None], threading.Event], Shape],
+                 label_key: Callable[[bytes], str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.compute = compute
+        self.label_key = label_key
+        self.cancel = threading.Event()
+        self.shape: Shape | None = None
+
+    def compose(self) -> ComposeResult:
+        yield Static(literal(self.title_text, None), id="shape-title")
+        with VerticalScroll():
+            yield Static(literal("reading the table's pages…", None), id="shape-body")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        self._run()
+
+    @work(thread=True, exclusive=True, group="shape")
+    def _run(self) -> None:
+        try:
+            s = self.compute(lambda sh: self.post_message(ShapeProgress(copy.deepcopy(sh))), self.cancel)
+            self.post_message(ShapeProgress(s))
+        except Exception as e:  # noqa: BLE001 - damage, the database gone
+            self.post_message(ShapeFailed(f"{type(e).__name__}: {e}"))
+
+    def on_shape_progress(self, msg: ShapeProgress) -> None:
+        self.shape = msg.shape
+        self.query_one("#shape-body", Static).update(shape_text(msg.shape, self.label_key))
+
+    def on_shape_failed(self, msg: ShapeFailed) -> None:
+        self.query_one("#shape-body", Static).update(join(("error: ", "bold red"), msg.error, width=None))
+
+    def action_back(self) -> None:
+        self.cancel.set()
+        self.dismiss(None)
