@@ -128,3 +128,23 @@ def test_changes_as_json(tmp_path):
         assert all(isinstance(d["value"], dict) for d in lines if "value" in d)
     finally:
         ins.close()
+
+
+def test_a_poll_reads_only_what_changed(tmp_path):
+    """1.0: unchanged subtrees come from memory; a poll after one small write reads a part of the pages."""
+    path = str(tmp_path / "db")
+    _build(path, "1.0", 20000)
+    ins = Inspector(path)
+    try:
+        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=5000)
+        f.poll()
+        leaves = len(f.leaves)
+        _write(path, "1.0", 1, 1)
+        before = ins._open_pagefile().page_reads
+        changes = f.poll()
+        reads = ins._open_pagefile().page_reads - before
+        # a changed branch's children are read by header (their txnids); unchanged subtrees not at all
+        assert changes and reads < leaves / 2, (reads, leaves)
+        assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 5000 + 200
+    finally:
+        ins.close()

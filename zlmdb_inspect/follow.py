@@ -30,6 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zlmdb_inspect.leaves import Leaf, LeafWalk
+from zlmdb_inspect.pages import MAX_DEPTH, P_BRANCH, P_INVALID, P_LEAF, PageError
 
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
@@ -74,6 +75,7 @@ class Follower:
     started: bool = False
     last_txnid: int = 0
     leaf_reads: int = 0  # leaves whose records were read (changed ones), over all polls
+    branches: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)  # 1.0: children
 
     @property
     def prefix(self) -> bytes:
@@ -82,6 +84,53 @@ class Follower:
     def _end(self) -> bytes | None:
         return struct.pack(">H", self.table.slot + 1) if self.table.slot < 0xFFFF else None
 
+    def _leaves_in_range(self, pf, meta, prefix: bytes, end: bytes | None) -> list[tuple[int, tuple[int, int]]]:
+        """(page number, identity) of the leaves that may hold keys in [prefix, end), in key order.
+
+        On 1.0 files a branch page seen at the last poll (same page number and txnid) has the
+        same children: its subtree is taken from memory without reading a page.
+        """
+        out: list[tuple[int, tuple[int, int]]] = []
+        branches: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        old = self.branches
+
+        def expand(kids: list[tuple[int, int]]) -> None:
+            for kid in kids:
+                sub = old.get(kid)
+                if sub is not None:
+                    branches[kid] = sub
+                    expand(sub)
+                else:
+                    out.append((kid[0], kid))
+
+        def visit(pgno: int, depth: int) -> tuple[int, int]:
+            if depth > MAX_DEPTH:
+                raise PageError("the tree is deeper than LMDB allows")
+            flags, lower, upper, txnid = pf.header(pgno, meta.last_pgno, "the tree")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                ident = (pgno, txnid) if pf.has_txnid else (pgno, zlib.crc32(pf.buf[pgno * pf.page_size:
+                                                                                   (pgno + 1) * pf.page_size]))
+                out.append((pgno, ident))
+                return ident
+            if not flags & P_BRANCH or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            ident = (pgno, txnid)
+            if pf.has_txnid and ident in old:
+                branches[ident] = old[ident]
+                expand(old[ident])
+                return ident
+            first, last = _child_span(pf, pgno, n, prefix, end)
+            kids = [visit(pf.child_pgno(pf.node(pgno, i)), depth + 1) for i in range(first, last + 1)]
+            if pf.has_txnid:
+                branches[ident] = kids
+            return ident
+
+        if meta.main.root != P_INVALID:
+            visit(meta.main.root, 1)
+        self.branches = branches
+        return out
+
     def poll(self) -> list[Change]:
         """Changes since the previous poll (none on the first: it takes the starting state)."""
         prefix, end = self.prefix, self._end()
@@ -89,20 +138,19 @@ class Follower:
         def body(txn, pf, meta):
             walk = LeafWalk(pf, meta)
             seen: list[tuple[Leaf, tuple[int, int], bytes, bytes, int]] = []
-            for leaf in walk.leaves(prefix):
+            for pgno, ident in self._leaves_in_range(pf, meta, prefix, end):
+                old = self.leaves.get(ident)
+                if old is not None:
+                    seen.append((Leaf(pgno, ident[1] if pf.has_txnid else 0, old.count), ident,
+                                 old.first, old.last, old.count))
+                    continue
+                flags, lower, upper, txnid = pf.header(pgno, meta.last_pgno, "the tree")
+                leaf = Leaf(pgno, txnid, pf.numkeys(pgno, lower, upper))
                 nodes = list(walk.nodes(leaf))
-                if not nodes:
-                    continue
-                first = walk.key(nodes[0][0], nodes[0][2])
-                if end is not None and first >= end:
-                    break
-                last = walk.key(nodes[-1][0], nodes[-1][2])
-                if last < prefix:
-                    continue
-                ident = (leaf.pgno, leaf.txnid) if pf.has_txnid else (leaf.pgno, zlib.crc32(walk.page(leaf)))
-                seen.append((leaf, ident, first, last, len(nodes)))
-                if end is not None and last >= end:
-                    break
+                keys = [k for k in (walk.key(off, ks) for off, _, ks, _ in nodes)
+                        if k[:2] == prefix and (end is None or k < end)]
+                if keys:  # leaves at the range's ends may hold only other tables' records
+                    seen.append((leaf, ident, keys[0], keys[-1], len(keys)))
             new_ids = {s[1] for s in seen}
             gone = [st for ident, st in self.leaves.items() if ident not in new_ids]
             fresh = [s for s in seen if s[1] not in self.leaves]
@@ -117,7 +165,7 @@ class Follower:
             changes: list[Change] = []
             new_state: dict[tuple[int, int], LeafState] = {}
             new_records: dict[bytes, tuple[bytes, int]] = {}
-            for idx, (leaf, ident, first, last, _) in enumerate(seen):
+            for idx, (leaf, ident, first, last, count) in enumerate(seen):
                 exact = idx >= budget_from
                 old = self.leaves.get(ident)
                 if old is not None and (old.records is not None) == exact:
@@ -130,17 +178,18 @@ class Follower:
                 if exact:
                     recs = {}
                     self.leaf_reads += 1
+                    if old is not None:  # known, but not followed exactly until now: its nodes are read
+                        fl, lower, upper, txnid = pf.header(leaf.pgno, meta.last_pgno, "the tree")
+                        leaf = Leaf(leaf.pgno, txnid, pf.numkeys(leaf.pgno, lower, upper))
                     for off, _, ks, _ in walk.nodes(leaf):
                         k = walk.key(off, ks)
-                        if k[:2] != prefix:
+                        if k[:2] != prefix or (end is not None and k >= end):
                             continue
                         v = walk.value(leaf, off)
                         recs[k] = _digest(v)
                         if old is None:
                             new_records[k] = (v, leaf.txnid or meta.txnid)
-                n_in = sum(1 for off, _, ks, _ in walk.nodes(leaf) if walk.key(off, ks)[:2] == prefix) \
-                    if recs is None else len(recs)
-                new_state[ident] = LeafState(ident, max(first, prefix), last, n_in, recs)
+                new_state[ident] = LeafState(ident, first, last, count, recs)
             if self.started:
                 old_records: dict[bytes, bytes] = {}
                 inexact_gone = []
@@ -181,6 +230,23 @@ class Follower:
         out = self.ins.read(body)
         self.started = True
         return out  # type: ignore[return-value]
+
+
+def _child_span(pf, pgno: int, n: int, lo: bytes, hi: bytes | None) -> tuple[int, int]:
+    """The first and last child of a branch page whose key range meets [lo, hi)."""
+
+    def last_at_or_below(key: bytes, strict: bool) -> int:
+        a, b = 1, n  # the last child whose separator is <= key (< key when strict)
+        while a < b:
+            mid = (a + b) // 2
+            sep = pf.node_key(pgno, pf.node(pgno, mid))
+            if sep < key or (not strict and sep == key):
+                a = mid + 1
+            else:
+                b = mid
+        return a - 1
+
+    return last_at_or_below(lo, False), (n - 1 if hi is None else last_at_or_below(hi, True))
 
 
 def _covered(states: list[LeafState], key: bytes) -> bool:
