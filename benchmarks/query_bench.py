@@ -43,7 +43,7 @@ class Session:
         return dict(self.data)
 
     @staticmethod
-    def parse(data: dict) -> "Session":
+    def parse(data: dict) -> Session:
         return Session(data)
 
 

@@ -10,8 +10,8 @@ import sys
 
 import cbor2
 import pytest
-
 from conftest import raw_env
+
 from zlmdb_inspect import follow
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.inspector import Inspector

@@ -13,8 +13,8 @@ import zlib
 import cbor2
 import jq
 import pytest
-
 from conftest import raw_env, sha
+
 from zlmdb_inspect import query
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.inspector import Inspector
@@ -22,7 +22,7 @@ from zlmdb_inspect.pages import P_BRANCH, P_LEAF
 from zlmdb_inspect.records import Catalog
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cfxdb_like  # noqa: E402
+import cfxdb_like
 
 
 @pytest.fixture(scope="module", params=["1.0", "0.9"])
@@ -47,7 +47,7 @@ def _plain(q: query.Query, recs) -> list[bytes]:
     out = []
     prog = jq.compile(q.expr) if q.kind == "jq" else None
     for r in recs:
-        texts = [json.dumps(r.key, ensure_ascii=False, default=str), json.dumps(r.value, ensure_ascii=False, default=str)]
+        texts = [json.dumps(x, ensure_ascii=False, default=str) for x in (r.key, r.value)]
         if q.kind == "text":
             ok = any(q.expr.encode().lower() in t.encode().lower() for t in texts)
         elif q.kind == "regex":
@@ -86,7 +86,7 @@ def test_text_regex_jq_equal_a_plain_filter(cfx, imports):
     before = sha(cfx["path"])
     rng = random.Random(14)
     try:
-        for bare, name in cfx["names"].items():
+        for bare in cfx["names"]:
             table = snap.table_by_slot(cfx["slots"][bare])
             recs = _all(ins, cat, table)
             assert len(recs) == table.records
@@ -220,7 +220,8 @@ def test_bad_expressions_say_why():
 def test_parse_the_tui_syntax():
     assert query.parse("re:^a.c") == query.Query("regex", "^a.c")
     assert query.parse("jq: .value.x == 1") == query.Query("jq", ".value.x == 1")
-    assert query.parse("from:2026-01-01 to:hex:0002 alice bob") == query.Query("text", "alice bob", "2026-01-01", "hex:0002")
+    assert query.parse("from:2026-01-01 to:hex:0002 alice bob") == \
+        query.Query("text", "alice bob", "2026-01-01", "hex:0002")
     assert query.parse("from:abc") == query.Query("all", "", "abc", None)
 
 
@@ -248,7 +249,7 @@ def _odd_values() -> list[bytes]:
     import ipaddress
     import uuid
 
-    items = [{"s": "stored text"}, {"u": uuid.UUID(int=0xABCDEF)}, {"t": dt.datetime(2026, 1, 2, tzinfo=dt.timezone.utc)},
+    items = [{"s": "stored text"}, {"u": uuid.UUID(int=0xABCDEF)}, {"t": dt.datetime(2026, 1, 2, tzinfo=dt.UTC)},
              {"d": decimal.Decimal("1.5")}, {"f": fractions.Fraction(1, 3)}, {"r": re.compile("alice.*bob")},
              {"ip": ipaddress.ip_address("10.1.2.3")}, {"b": b"\x01\x02bytes"}, {"n": float("nan")},
              {"set": {1, 2}}, {1: "int key"}, {(1, "tuple"): "tuple key"}, {"esc": "line\nbreak \"q\" \\ é"},

@@ -8,10 +8,10 @@ import sys
 import threading
 
 import cbor2
+from conftest import raw_env
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from conftest import raw_env
 from zlmdb_inspect import query, shape
 from zlmdb_inspect.cli import Options
 from zlmdb_inspect.inspector import Inspector

@@ -9,8 +9,8 @@ import threading
 
 import cbor2
 import pytest
-
 from conftest import raw_env, sha
+
 from zlmdb_inspect import shape
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Table

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import csv
 import json
-from typing import Any, Iterable, Iterator, TextIO
+from collections.abc import Iterable, Iterator
+from typing import Any, TextIO
 
 from zlmdb_inspect.textsafe import visible
 

@@ -68,8 +68,8 @@ class Change:
 class Follower:
     """Follows one table; :meth:`poll` returns what changed since the previous poll."""
 
-    ins: "Inspector"
-    table: "Table"
+    ins: Inspector
+    table: Table
     exact: int = EXACT_RECORDS
     leaves: dict[tuple[int, int], LeafState] = field(default_factory=dict)
     started: bool = False
@@ -253,7 +253,7 @@ def _covered(states: list[LeafState], key: bytes) -> bool:
     return any(s.first <= key <= s.last for s in states)
 
 
-def to_json(change: Change, catalog: "Catalog", ins: "Inspector", table: "Table") -> dict[str, Any]:
+def to_json(change: Change, catalog: Catalog, ins: Inspector, table: Table) -> dict[str, Any]:
     """A change as ``--dump --follow`` prints it: the key and value decoded like ``--dump``."""
     codec = catalog.profiled(ins, table)
     if change.change == "pages":

@@ -10,11 +10,25 @@ bounds checks, inside the read transaction whose snapshot the meta page describe
 from __future__ import annotations
 
 import struct
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import Iterator
+from typing import Any
 
-from zlmdb_inspect.pages import (F_BIGDATA, F_DUPDATA, F_SUBDATA, MAX_DEPTH, MDB_DUPSORT, P_BRANCH,
-                                 P_INVALID, P_LEAF, Meta, PageError, PageFile)
+import numpy as np
+
+from zlmdb_inspect.pages import (
+    F_BIGDATA,
+    F_DUPDATA,
+    F_SUBDATA,
+    MAX_DEPTH,
+    MDB_DUPSORT,
+    P_BRANCH,
+    P_INVALID,
+    P_LEAF,
+    Meta,
+    PageError,
+    PageFile,
+)
 
 _NODE = struct.Struct("<4H")
 
@@ -124,8 +138,6 @@ class LeafBatch:
     hit, and the first byte of every value. Addresses are byte offsets into the file."""
 
     def __init__(self, walk: LeafWalk, leaves: list[Leaf]):
-        import numpy as np
-
         pf = walk.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
         self.leaves = leaves
@@ -156,10 +168,8 @@ class LeafBatch:
         self._starts = off[self._order]
         self.pf = pf
 
-    def nodes_at(self, positions) -> "object":
+    def nodes_at(self, positions: Any) -> np.ndarray:
         """Indices of the nodes whose key or value holds each file position."""
-        import numpy as np
-
         pos = np.asarray(positions, dtype=np.int64)
         if not len(pos):
             return np.zeros(0, dtype=np.int64)
@@ -168,10 +178,8 @@ class LeafBatch:
         nodes = self._order[i[ok]]
         return nodes[pos[ok] < self.end[nodes]]
 
-    def byte_positions(self, value: int) -> "object":
+    def byte_positions(self, value: int) -> np.ndarray:
         """File positions of every byte ``value`` in these leaves."""
-        import numpy as np
-
         ps = self.pf.page_size
         if not len(self.pg):
             return np.zeros(0, dtype=np.int64)

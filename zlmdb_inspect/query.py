@@ -25,12 +25,13 @@ import json
 import re
 import threading
 import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
-from zlmdb_inspect.errors import InspectError
 import numpy as np
 
+from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.leaves import LeafBatch, LeafWalk
 from zlmdb_inspect.pages import PageError
 
@@ -161,11 +162,10 @@ def verbatim_literal(text: str) -> bytes | None:
 def regex_literals(pattern: str) -> list[str]:
     """Literal texts every match of ``pattern`` contains (top-level runs of plain characters);
     none for case-insensitive or verbose patterns."""
-    try:
-        import re._parser as sre_parse  # type: ignore[import-not-found]
-    except ImportError:  # Python < 3.11
-        import sre_parse  # type: ignore[no-redef]
-    from re._constants import LITERAL  # type: ignore[import-not-found]
+    import importlib
+
+    sre_parse: Any = importlib.import_module("re._parser")  # the stdlib's own parser (Python >= 3.11)
+    LITERAL = importlib.import_module("re._constants").LITERAL
 
     try:
         parsed = sre_parse.parse(pattern)
@@ -204,10 +204,11 @@ def jq_literals(expr: str) -> list[str]:
             cuts.append(i)
     if re.search(r"\||,|//|\bor\b|\bdef\b|\bas\b|\breduce\b|\bforeach\b|\blabel\b|;|\?|\$", masked):
         return []
-    parts, last = [], 0
-    for c in cuts:
-        parts.append(expr[last:c])
-        last = c + 5
+    parts: list[str] = []
+    last = 0
+    for cut in cuts:
+        parts.append(expr[last:cut])
+        last = cut + 5
     parts.append(expr[last:])
     out = []
     for part in parts:
@@ -301,7 +302,7 @@ _FALLBACK_FIRST_LIST = sorted(_FALLBACK_FIRST)
 _INDEFINITE_TEXT = re.compile(b"\x7f[\x60-\x7b\xff]")
 
 
-def raw_prefilter(codec: "Codec") -> Callable[[bytes], bool] | None:
+def raw_prefilter(codec: Codec) -> Callable[[bytes], bool] | None:
     """For tables where it is sound, ``forced(value)``: whether a value must be decoded even
     without the literal (it may decode into text not stored as such). None: decode every record.
 
@@ -355,9 +356,9 @@ class Progress:
 class Scan:
     """One query over one table, from ``start`` to ``stop`` (bytes after the slot prefix)."""
 
-    ins: "Inspector"
-    catalog: "Catalog"
-    table: "Table"
+    ins: Inspector
+    catalog: Catalog
+    table: Table
     compiled: Compiled
     start: bytes | None = None
     stop: bytes | None = None
@@ -377,7 +378,7 @@ class Scan:
         return self._cancel.is_set()
 
     def records(self, limit: int | None = None,
-                on_progress: Callable[[Progress], None] | None = None) -> Iterator["Record"]:
+                on_progress: Callable[[Progress], None] | None = None) -> Iterator[Record]:
         """Matching records in key order, each chunk's after its transaction ended."""
         import struct
 
@@ -530,7 +531,7 @@ class Scan:
         return self.ins.read(body)  # type: ignore[return-value]
 
 
-def key_range(catalog: "Catalog", table: "Table", q: Query) -> tuple[bytes | None, bytes | None]:
+def key_range(catalog: Catalog, table: Table, q: Query) -> tuple[bytes | None, bytes | None]:
     """``q``'s from/to as key bytes after the slot prefix (the syntax of ``--from``)."""
     try:
         start = catalog.parse_key(table, q.start) if q.start else None
@@ -540,7 +541,7 @@ def key_range(catalog: "Catalog", table: "Table", q: Query) -> tuple[bytes | Non
     return start, stop
 
 
-def scan(ins: "Inspector", catalog: "Catalog", table: "Table", q: Query, **kw: Any) -> Scan:
+def scan(ins: Inspector, catalog: Catalog, table: Table, q: Query, **kw: Any) -> Scan:
     """A :class:`Scan` for ``q`` (compiled, its range parsed)."""
     start, stop = key_range(catalog, table, q)
     return Scan(ins, catalog, table, compile_query(q), start, stop, **kw)

@@ -13,8 +13,9 @@ import math
 import struct
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, cast
 
 import numpy as np
 
@@ -111,7 +112,7 @@ class Shape:
                 "largest": [{"key_hex": k.hex(), "bytes": n} for n, k in self.largest]}
 
 
-def compute(ins: "Inspector", table: "Table", max_records: int = MAX_RECORDS,
+def compute(ins: Inspector, table: Table, max_records: int = MAX_RECORDS,
             on_progress: Callable[[Shape], None] | None = None, cancel: threading.Event | None = None,
             chunk_s: float = 0.03) -> Shape:
     """The shape of ``table`` (whole, or sampled beyond ``max_records``), chunk by chunk."""
@@ -126,7 +127,7 @@ def compute(ins: "Inspector", table: "Table", max_records: int = MAX_RECORDS,
             shape.cancelled = True
             break
 
-        def body(txn, pf, meta) -> tuple[bool, bytes | None]:
+        def body(txn, pf, meta, resume: bytes = resume) -> tuple[bool, bytes | None]:
             nonlocal leaf_no
             t = time.perf_counter()
             walk = LeafWalk(pf, meta)
@@ -150,7 +151,7 @@ def compute(ins: "Inspector", table: "Table", max_records: int = MAX_RECORDS,
                 leaf_no += len(group)
             return True, None
 
-        finished, last_key = ins.read(body)  # type: ignore[misc]
+        finished, last_key = cast("tuple[bool, bytes | None]", ins.read(body))
         shape.chunks += 1
         shape.elapsed = time.perf_counter() - t0
         if on_progress is not None:

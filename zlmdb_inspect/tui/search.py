@@ -9,13 +9,13 @@ transactions; after each one the worker posts the progress and the matches found
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
@@ -26,7 +26,7 @@ from zlmdb_inspect.tui.text import join, literal
 
 SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
 
-BINDINGS = [
+BINDINGS: list[BindingType] = [
     Binding("escape", "cancel_or_back", "Cancel/back", id="search.back"),
     Binding("n", "next_match", "Next match", id="search.next"),
     Binding("b", "prev_match", "Previous match", id="search.prev"),

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import copy
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
+from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
@@ -22,7 +22,7 @@ from zlmdb_inspect.tui.text import join, literal
 
 BAR = 40
 
-BINDINGS = [Binding("escape", "back", "Back", id="shape.back")]
+BINDINGS: list[BindingType] = [Binding("escape", "back", "Back", id="shape.back")]
 
 
 @dataclass
@@ -98,7 +98,10 @@ class ShapeScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="shape")
     def _run(self) -> None:
         try:
-            s = self.compute(lambda sh: self.post_message(ShapeProgress(copy.deepcopy(sh))), self.cancel)
+            def progress(sh: Shape) -> None:
+                self.post_message(ShapeProgress(copy.deepcopy(sh)))
+
+            s = self.compute(progress, self.cancel)
             self.post_message(ShapeProgress(s))
         except Exception as e:  # noqa: BLE001 - damage, the database gone
             self.post_message(ShapeFailed(f"{type(e).__name__}: {e}"))
