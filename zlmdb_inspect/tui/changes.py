@@ -14,7 +14,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -38,9 +37,9 @@ class FollowFailed(Message):
     error: str
 
 
-def _cell(v: object, width: int, style: str) -> Text:
+def _text(v: object, width: int) -> str:
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return literal(s[:width * 4], width, style)
+    return s[:width * 4]
 
 
 class ChangesPane(Vertical):
@@ -90,8 +89,9 @@ class ChangesPane(Vertical):
             style = STYLES.get(kind, "")
             key = ch.get("key") if kind != "pages" else f"{ch.get('from')} … {ch.get('to')}"
             value = ch.get("value", "") if kind != "pages" else f"{ch.get('was')} → {ch.get('records')} records"
-            table.add_row(_cell(kind, 8, style), _cell(key, 40, style), _cell(value, 80, style),
-                          _cell(str(ch.get("txnid", "")), 10, style), key=str(i))
+            table.add_row(literal(kind, 8, style), literal(_text(key, 40), 40, style),
+                          literal(_text(value, 80), 80, style), literal(str(ch.get("txnid", "")), 10, style),
+                          key=str(i))
         self.query_one("#changes-title", Static).update(
             join(("Changes", "bold"), f" · {self.seen:,} since following began, newest first", width=None))
 

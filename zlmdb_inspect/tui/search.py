@@ -12,7 +12,6 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
@@ -64,9 +63,10 @@ def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
     return head + f" · ETA {eta_text(p)}"
 
 
-def _line(v: object, width: int) -> Text:
+def _text(v: object, width: int) -> str:
+    """The start of a decoded key or value as one line of text (JSON unless a string)."""
     s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return literal(s[:width * 4], width)
+    return s[:width * 4]
 
 
 class SearchScreen(Screen[bytes | None]):
@@ -118,7 +118,8 @@ class SearchScreen(Screen[bytes | None]):
         table = self.query_one("#search-matches", DataTable)
         for rec in msg.found:
             self.keys.append(rec.raw_key)
-            table.add_row(_line(rec.key, 40), _line(rec.value, 120), key=str(len(self.keys)))
+            table.add_row(literal(_text(rec.key, 40), 40), literal(_text(rec.value, 120), 120),
+                          key=str(len(self.keys)))
         self.query_one("#search-progress", Static).update(literal(progress_text(msg.progress), None))
 
     def on_scan_failed(self, msg: ScanFailed) -> None:
