@@ -4,7 +4,7 @@ Builds one table holding 1 MiB publications of two shapes (a 1 MiB ``payload`` b
 ``args`` of 12,000 small maps, ~1 MiB of CBOR) and measures, in the same run:
 
 - zlmdb's own read of the record: ``table[txn, oid]`` and ``marshal()`` (the baseline);
-- the inspector's full decode (``Catalog.read_record(preview=None)``);
+- the inspector's full decode (``Service.read_record(preview=None)``);
 - on the records screen (headless, 80x24 and 160x48, after one warm-up open): from ``enter``
   and from the first page's arrival until the detail shows the decoded record (bounded JSON
   preview), with the process's CPU time over that span (all threads: on a loaded machine the
@@ -73,20 +73,20 @@ def zlmdb_read(path: str, key: uuid.UUID) -> float:
 
 
 async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tuple[float, ...], tuple[float, float], tuple[float, float]]:
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
     from zlmdb_inspect.tui.hexview import HexView
     from zlmdb_inspect.tui.settle import settle
     from zlmdb_inspect.tui.table import TableScreen
 
-    from zlmdb_inspect.tui.messages import PageLoaded
+    from zlmdb_inspect.tui.messages import WindowLoaded
 
     first_page: list[tuple[float, float]] = []  # when the measured page arrived (wall, CPU)
     measuring = False
 
     def hook(msg) -> None:
-        if measuring and isinstance(msg, PageLoaded) and not first_page:
+        if measuring and isinstance(msg, WindowLoaded) and not first_page:
             first_page.append((time.perf_counter(), time.process_time()))
 
     app = create_app(Service(Options(path=path, imports=["__main__"])), interval=3600)
@@ -106,7 +106,7 @@ async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tu
         else:
             t0 = time.perf_counter()  # from enter: the first page read, then the record decoded in full
             await pilot.press("enter")
-        while not (isinstance(app.screen, TableScreen) and app.screen.page is not None):
+        while not (isinstance(app.screen, TableScreen) and app.screen.window is not None):
             await pilot.pause(0.001)
         paged, cpu0 = first_page[0]
         scr = app.screen
@@ -133,8 +133,8 @@ async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tu
 
 
 def main() -> None:
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     with tempfile.TemporaryDirectory() as d:
         keys = build(d)
@@ -145,7 +145,7 @@ def main() -> None:
         for shape, key in keys.items():
             raw = table.slot.to_bytes(2, "big") + key.bytes
             base = bases[shape]
-            ours = median_ms(lambda: svc.catalog.read_record(svc.inspector, table, raw, preview=None))
+            ours = median_ms(lambda: svc.read_record(table, raw, preview=None))
             print(f"{shape:8s} zlmdb read+parse {base:7.1f} ms   inspector full decode {ours:7.1f} ms "
                   f"(x{ours / base:.1f})")
         svc.close()

@@ -19,9 +19,9 @@ from textual.widgets import DataTable, SelectionList, Static
 
 from cfxdb_like import build
 from conftest import TUsers, run_cli, sha
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import check_path
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui import prefs
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.fields import FieldPicker
@@ -243,7 +243,7 @@ async def test_newest_first_pages_both_ways(cfx):
         await pilot.press("g")  # the newest records
         await settle(pilot)
         keys = [r.raw_key for r in scr.rows]
-        assert keys == sorted(keys, reverse=True) and scr.page.at_end
+        assert keys == sorted(keys, reverse=True) and scr.window.at_end
         assert scr._current().raw_key == keys[0]
         await pilot.press("n")  # older
         await settle(pilot)
@@ -262,7 +262,7 @@ async def test_newest_first_pages_both_ways(cfx):
         assert scr._current().raw_key == max(r.raw_key for r in scr.rows if r.raw_key < bottom)
         await pilot.press("G")  # the oldest
         await settle(pilot)
-        assert scr.rows[-1].raw_key == first_key and scr.page.at_start
+        assert scr.rows[-1].raw_key == first_key and scr.window.at_start
         await pilot.press("o")
         await settle(pilot)
         assert scr.rows[0].raw_key == first_key

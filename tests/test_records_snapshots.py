@@ -7,8 +7,8 @@ import shutil
 import pytest
 
 from cfxdb_like import build
-from zlmdb_inspect.cli import Options
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.options import Options
+from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
 

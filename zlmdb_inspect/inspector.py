@@ -21,8 +21,8 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Callable
+from dataclasses import dataclass, field, replace
+from typing import Callable, TypeVar
 
 import cbor2
 
@@ -32,6 +32,9 @@ from zlmdb_inspect.model import (
     Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
 from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
 from zlmdb_inspect.procmaps import ProcMaps
+
+
+T = TypeVar("T")
 
 
 def _lmdb():
@@ -126,6 +129,9 @@ class Inspector:
         self.walker = TreeWalker()
         self._lock = threading.Lock()
         self.procmaps = ProcMaps(self.data_path)
+        self._last: _Seen | None = None  # the reads of the last full snapshot
+        self._next_walk = 0.0  # monotonic time from which a changed database is walked again
+        self._force_walk = False
         try:
             self._open_pagefile()
         except PageError as e:
@@ -188,7 +194,7 @@ class Inspector:
 
     # -- transactions ----------------------------------------------------------
 
-    def read(self, fn: Callable) -> object:
+    def read(self, fn: Callable[..., T]) -> T:
         """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
         lmdb = _lmdb()
         with self._lock:
@@ -224,29 +230,85 @@ class Inspector:
     # -- snapshot --------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
+        """A snapshot; what cannot have changed since the last one is not read again.
+
+        The reader table, the environment's info and process liveness are read every time
+        (they change without a commit); the walk, the catalog and the counts are reused
+        while the meta page's txnid, the map size and the file are what the last full
+        snapshot saw, and, where every walk is a full one (0.9 format) and it is expensive,
+        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``).
+        """
         t_start = time.time()
         seen = self.read(self._take)
-        if seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
+        if seen.fresh and seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
             # a writer started while we read without a reader slot: pages may have been
             # reused under us; read again, now taking part in its locking
             seen = self.read(self._take)
-        if seen.walk is None:
-            seen.counts = self._cursor_count_subprocess(seen.problems)
+        if seen.fresh:
+            if seen.walk is None:
+                seen.counts = self._cursor_count_subprocess(seen.problems)
+            seen.counts_at = t_start
+            self._counted(seen)
         return self._assemble(t_start, seen)
+
+    #: Walks that cost less CPU time than this run at every refresh that saw a new transaction.
+    #: 0.9-format walks are full walks; a 1.0-format walk reads only what changed since the
+    #: last one (its first, full, walk never delays the next), so it is this expensive only
+    #: under heavy churn.
+    DEFER_ABOVE_S = 0.1
+    #: Otherwise the counts are taken again once the walk's share of time since the last one
+    #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
+    WALK_SHARE = 0.05
+    #: Counts are never older than this (the first walk of a mapping also pays its page faults,
+    #: and would otherwise put the next one far off).
+    DEFER_MAX_S = 15.0
+
+    def count_now(self) -> None:
+        """Walk at the next snapshot even if the counts are not due yet (the TUI's ``r``)."""
+        self._force_walk = True
+
+    def _counted(self, seen: "_Seen") -> None:
+        """Keep a pristine copy of a fresh snapshot's reads, and schedule the next walk."""
+        self._last = replace(seen, problems=list(seen.problems), readers=[])
+        cost = seen.walk_s
+        self._next_walk = (time.monotonic() + min(cost / self.WALK_SHARE, self.DEFER_MAX_S)
+                           if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
+        self._force_walk = False
+
+    def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
+        """What must be unchanged for a snapshot to be reused whole."""
+        st = os.stat(self.data_path)
+        return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
+                meta.last_pgno, self._locking)
 
     def _take(self, txn, pf: PageFile, meta: Meta) -> "_Seen":
         """Everything read inside the one read transaction of a snapshot."""
         t0 = time.perf_counter()
-        seen = _Seen(pf=pf, meta=meta, info=self._env.info(),
-                     readers=parse_readers(self._env.readers()) if self._locking else [])
+        info = self._env.info()
+        readers = parse_readers(self._env.readers()) if self._locking else []
+        key = self._file_key(pf, meta)
+        last = self._last
+        if last is not None and not self._force_walk and (
+                last.key == key or time.monotonic() < self._next_walk):
+            # unchanged (or a walk is not due yet): only what changes without a commit is read
+            seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
+                           problems=list(last.problems), fresh=False, key=key,
+                           counts_next=self._next_walk if last.key != key else None)
+            seen.txn_s = time.perf_counter() - t0
+            return seen
+        seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
+        seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
+        cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
             seen.walk = self.walker.walk(pf, meta)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
             seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
+        seen.walk_s = time.thread_time() - cpu0
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
+        seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
 
@@ -346,8 +408,11 @@ class Inspector:
         return Snapshot(
             path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
-            zlmdb=bool(catalog), count_method=method, page_reads=walk.page_reads if walk else 0,
-            short_key_records=short)
+            zlmdb=bool(catalog), count_method=method,
+            page_reads=walk.page_reads if walk else 0, short_key_records=short,
+            counts_txnid=seen.counts_txnid or meta.txnid, counts_at=seen.counts_at or t_start,
+            counts_next_at=(None if seen.counts_next is None
+                            else round(time.time() + max(0.0, seen.counts_next - time.monotonic()), 3)))
 
 
     LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
@@ -459,6 +524,13 @@ class _Seen:
     catalog: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     txn_s: float = 0.0
+    key: tuple = ()  # see Inspector._file_key
+    fresh: bool = True  # False: walk, catalog and counts are the last full snapshot's
+    walk_s: float = 0.0  # CPU time of the walk
+    walk_first: bool = False  # a 1.0-format walk without a cache: its cost says nothing of the next
+    counts_txnid: int = 0  # the transaction the counts are from
+    counts_at: float = 0.0  # time.time() of the snapshot that counted them
+    counts_next: float | None = None  # monotonic time the stale counts are taken again
 
 
 def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,

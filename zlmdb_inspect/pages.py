@@ -146,6 +146,44 @@ class WalkResult:
     free_records: list[tuple[int, int]]  # (txnid that freed them, page count)
     page_reads: int
     cached_subtrees: int
+    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
+    prefetched_bytes: int = 0
+
+
+class _Visited:
+    """Pages reached in one walk: a bitmap over the file, so a page reached twice (a cycle, or
+    damage) is caught without keeping a Python set of every leaf."""
+
+    def __init__(self, pages: int) -> None:
+        self._pages = pages
+        self._bits: np.ndarray | None = None  # allocated on first use (zeroed lazily by the OS)
+        self._count = 0
+
+    def _map(self) -> np.ndarray:
+        if self._bits is None:
+            self._bits = np.zeros(self._pages, dtype=bool)
+        return self._bits
+
+    def add(self, pgno: int) -> bool:
+        """Mark ``pgno``; False when it was marked already. Pages outside the file are the
+        caller's to reject (its header read checks them)."""
+        if not 0 <= pgno < self._pages:
+            return True
+        bits = self._map()
+        if bits[pgno]:
+            return False
+        bits[pgno] = True
+        self._count += 1
+        return True
+
+    def add_many(self, pgnos: np.ndarray) -> bool:
+        """Mark pages (all inside the file); False when any was marked already or is repeated."""
+        bits = self._map()
+        bits[pgnos] = True
+        count = int(np.count_nonzero(bits))
+        ok = count == self._count + len(pgnos)
+        self._count = count
+        return ok
 
 
 def _slot_of(key: bytes) -> int:
@@ -154,6 +192,9 @@ def _slot_of(key: bytes) -> int:
 
 class PageFile:
     """Read-only, bounds-checked view of a ``data.mdb`` file."""
+
+    #: Gathers of more headers than this read the pages in file order.
+    sort_above = 65536
 
     def __init__(self, path: str):
         self.path = path
@@ -178,6 +219,11 @@ class PageFile:
             raise PageError(f"meta page 0 has an impossible page size {self.page_size}")
         self.metas = (m0, self._read_meta(1, self.page_size))
         self.pages_in_file = self.file_size // self.page_size
+        # each page's first 16 (0.9) or 24 (1.0) header bytes as 64-bit words, indexed by pgno:
+        # one gather reads a page's stored pgno, flags, lower and upper from one cache line
+        self.np_headers = np.lib.stride_tricks.as_strided(
+            self.np64, shape=(self.pages_in_file, self.hdrsz // 8), strides=(self.page_size, 8),
+            writeable=False)
         self.page_reads = 0
 
     def reload_metas(self) -> None:
@@ -185,7 +231,7 @@ class PageFile:
         self.metas = (self._read_meta(0, 0), self._read_meta(1, self.page_size))
 
     def close(self) -> None:
-        self.np = self.np16 = self.np64 = None  # type: ignore[assignment]
+        self.np = self.np16 = self.np64 = self.np_headers = None  # type: ignore[assignment]
         self.buf.release()
         try:
             self._mm.close()
@@ -254,6 +300,22 @@ class PageFile:
         """The page number each page at byte offset ``bases`` (page-aligned) stores, as int64."""
         return self.np64[bases >> 3].astype(np.int64)
 
+    def headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(stored pgno, flags, lower, upper) of the pages ``pgnos`` (checked by the caller), as int64.
+
+        Little-endian only, like the rest of the vectorised walk: the last header word holds
+        pad, flags, lower and upper as four 16-bit fields.
+        """
+        if len(pgnos) > self.sort_above:  # in file order: neighbours share page-table and cache lines
+            order = np.argsort(pgnos)
+            hdr = np.empty((len(pgnos), self.np_headers.shape[1]), dtype=np.uint64)
+            hdr[order] = self.np_headers[pgnos[order]]
+        else:
+            hdr = self.np_headers[pgnos]
+        word = hdr[:, -1]
+        return (hdr[:, 0].astype(np.int64), ((word >> 16) & 0xFFFF).astype(np.int64),
+                ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64))
+
     def _check_pgno(self, pgno: int, limit: int, what: str) -> int:
         if pgno < NUM_METAS or pgno > limit or pgno >= self.pages_in_file:
             raise PageError(f"{what} points at page {pgno}, outside the file's pages 2..{min(limit, self.pages_in_file - 1)}")
@@ -303,8 +365,9 @@ class PageFile:
     def ovpages(self, dsize: int) -> int:
         return (self.hdrsz - 1 + dsize) // self.page_size + 1
 
-    def read_value(self, pgno: int, off: int, limit: int) -> bytes:
-        """The full value of the leaf node at ``off`` (inline or on overflow pages)."""
+    def read_value(self, pgno: int, off: int, limit: int, head: int | None = None) -> bytes:
+        """The value of the leaf node at ``off`` (inline or on overflow pages); with ``head``,
+        only its first ``head`` bytes (the rest of a large value is neither copied nor touched)."""
         nflags = _U16.unpack_from(self.buf, off + 4)[0]
         dsize = _U16.unpack_from(self.buf, off)[0] | (_U16.unpack_from(self.buf, off + 2)[0] << 16)
         ksize = _U16.unpack_from(self.buf, off + 6)[0]
@@ -318,10 +381,11 @@ class PageFile:
             if op + n > limit + 1 or op + n > self.pages_in_file:
                 raise PageError(f"page {pgno}: overflow value runs past the file")
             self.page_reads += 1
-            return bytes(self.buf[start + self.hdrsz:start + self.hdrsz + dsize])
+            n = dsize if head is None else min(head, dsize)
+            return bytes(self.buf[start + self.hdrsz:start + self.hdrsz + n])
         if doff + dsize > (pgno + 1) * self.page_size:
             raise PageError(f"page {pgno}: a value runs past the end of its page")
-        return bytes(self.buf[doff:doff + dsize])
+        return bytes(self.buf[doff:doff + (dsize if head is None else min(head, dsize))])
 
 
 class TreeWalker:
@@ -347,7 +411,10 @@ class TreeWalker:
         self._want_space = self.want_space and meta.main.overflow_pages > 0
         self._cache_hits = 0
         self._seen = set()
-        self._visited: set[int] = set()
+        self._visited = _Visited(pf.pages_in_file)
+        self._defer = False
+        self._pending: list[tuple[int, int]] = []
+        self._acc = TreeSummary()
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -422,17 +489,35 @@ class TreeWalker:
         if depth == max_depth:
             _, lower, upper, _ = self._pf.header(pgno, self._limit, "a branch node")
             return self._pf.numkeys(pgno, lower, upper)
-        self._visited = set()  # each subtree is checked for cycles on its own
+        self._visited = _Visited(self._pf.pages_in_file)  # each subtree is checked on its own
         return self._subtree(pgno, depth, max_depth).entries
 
     def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
         self._begin(pf, meta)
         reads0 = pf.page_reads
+        ahead = None
+        if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
+            from zlmdb_inspect.prefetch import prefetch_tree
+
+            ahead = prefetch_tree(pf, meta)
+            if pf.has_txnid and _LITTLE and not self._scan_all:  # 0.9 walks read leaves in file order
+                from zlmdb_inspect.prefetch import touch_leaves
+
+                touch_leaves(pf, meta)
         summary = TreeSummary()
         if meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
                 raise PageError(f"main tree claims depth {meta.main.depth}")
+            # Without a cache (0.9) every leaf is read: the bottom branch pages of the whole tree
+            # are gathered first and their leaves read in large batches, in file order.
+            self._defer = not pf.has_txnid and not self._scan_all and _LITTLE
             summary = self._subtree(meta.main.root, 1, meta.main.depth)
+            if self._pending:
+                self._run_batches(self._pending, [self._acc] * len(self._pending),
+                                  self.batch_leaves_nodes if self._want_space else self.batch_leaves_deferred)
+            self._defer, self._pending = False, []
+            summary.merge(self._acc)
+            self._acc = TreeSummary()
         if summary.entries != meta.main.entries:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
@@ -442,7 +527,8 @@ class TreeWalker:
         if read_free:
             free_pages, free_db_pages, free_records = self._free_db(meta)
         return WalkResult(summary, free_pages, free_db_pages, free_records,
-                          pf.page_reads - reads0, self._cache_hits)
+                          pf.page_reads - reads0, self._cache_hits,
+                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
 
     # -- main tree ---------------------------------------------------------
 
@@ -450,9 +536,8 @@ class TreeWalker:
         pf = self._pf
         if depth > max_depth:
             raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
-        if pgno in self._visited:
+        if not self._visited.add(pgno):
             raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
-        self._visited.add(pgno)
         flags, lower, upper, txnid = pf.header(pgno, self._limit, "a branch node")
         key = (pgno, txnid)
         if pf.has_txnid:
@@ -494,9 +579,8 @@ class TreeWalker:
         pf = self._pf
         last = len(children) - 1
         for i, (child, sep) in enumerate(children):
-            if child in self._visited:
+            if not self._visited.add(child):
                 raise PageError(f"page {child} is reachable twice")
-            self._visited.add(child)
             flags, lower, upper, _ = pf.header(child, self._limit, "a branch node")
             if flags & _KINDS != P_LEAF:
                 raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
@@ -533,9 +617,8 @@ class TreeWalker:
             if flags & _KINDS != P_BRANCH:  # not what belongs here: the general walk says why
                 out.merge(self._subtree(child, depth, max_depth))
                 continue
-            if child in self._visited:
+            if not self._visited.add(child):
                 raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
-            self._visited.add(child)
             key = (child, txnid)
             if pf.has_txnid:
                 self._seen.add(key)
@@ -545,8 +628,8 @@ class TreeWalker:
                     out.merge(hit)
                     continue
                 sub = TreeSummary(branch_pages=1)
-            else:  # nothing is cached: add straight to the parent's summary
-                sub = out
+            else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
+                sub = self._acc if self._defer else out
                 out.branch_pages += 1
             n = pf.numkeys(child, lower, upper)
             if n < 1:
@@ -554,7 +637,17 @@ class TreeWalker:
             batch.append((child, n))
             outs.append(sub)
             keys.append(key)
-        limit = self.batch_leaves_nodes if self._want_space else self.batch_leaves
+        if self._defer:
+            self._pending += batch
+            return
+        self._run_batches(batch, outs, self.batch_leaves_nodes if self._want_space else self.batch_leaves)
+        if pf.has_txnid:
+            for key, sub in zip(keys, outs):
+                self.cache[key] = sub
+                out.merge(sub)
+
+    def _run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
+        """:meth:`_bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
             j, leaves = i, 0
@@ -563,10 +656,6 @@ class TreeWalker:
                 j += 1
             self._bottoms(batch[i:j], outs[i:j])
             i = j
-        if pf.has_txnid:
-            for key, sub in zip(keys, outs):
-                self.cache[key] = sub
-                out.merge(sub)
 
     def _bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
         """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
@@ -605,29 +694,24 @@ class TreeWalker:
             k = first_bad(bad)
             raise PageError(f"branch page {int(bpg[br[k]])} points at page {int(children[k])}, "
                             f"outside the file's pages 2..{limit}")
-        kids = children.tolist()
-        before = len(self._visited)
-        self._visited.update(kids)
-        if len(self._visited) != before + total:
+        kids = children
+        if not self._visited.add_many(children):
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         bases = children * ps
-        stored = pf.pgnos_stored(bases)
-        flags = u16(bases + h - 6)
-        lower = u16(bases + h - 4)
-        upper = u16(bases + h - 2)
+        stored, flags, lower, upper = pf.headers(children)
         pf.page_reads += total
         bad = stored != children
         if bad.any():
             k = first_bad(bad)
-            raise PageError(f"page {kids[k]} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
+            raise PageError(f"page {int(kids[k])} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
         bad = (flags & _KINDS) != P_LEAF
         if bad.any():
             k = first_bad(bad)
-            raise PageError(f"page {kids[k]} should be a leaf but has flags 0x{int(flags[k]):x}")
+            raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
         floor = h - pb
         bad = (lower < floor) | (lower > upper) | (upper > ps - pb)
         if bad.any():
-            raise PageError(f"leaf {kids[first_bad(bad)]} has impossible bounds")
+            raise PageError(f"leaf {int(kids[first_bad(bad)])} has impossible bounds")
         nkeys = (lower - floor) >> 1
         ov = self._leaf_overflow(bases, nkeys) if self._want_space else None
         # A leaf between two separators of one slot holds only that slot (keys are sorted);
@@ -677,7 +761,7 @@ class TreeWalker:
                     sp.max_value = max(sp.max_value, int(mx[c]))
                     o.overflow_pages += int(ovp[c])
         for k in np.nonzero(~known)[0].tolist():
-            self._scan_leaf(kids[k], int(nkeys[k]), outs[int(br[k])])
+            self._scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
 
     def _slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
@@ -691,12 +775,12 @@ class TreeWalker:
         ptr = pf.u16s(bases + h + 2 * i) + pb
         bad = (ptr < h) | (ptr + 8 > ps)
         if bad.any():
-            raise PageError(f"page {kids[int(which[np.nonzero(bad)[0][0]])]}: a node lies outside its page")
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
         node = bases + ptr
         ks = pf.u16s(node + 6)
         bad = ptr + 8 + ks > ps
         if bad.any():
-            raise PageError(f"page {kids[int(which[np.nonzero(bad)[0][0]])]}: a key runs past the end of its page")
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a key runs past the end of its page")
         return self._slots_at(node, ks, bases + ps - 1)
 
     def _leaf_overflow(self, bases, nkeys):
@@ -732,9 +816,12 @@ class TreeWalker:
 
     want_space = True
     _want_space = False
+    #: Read a cold tree's pages ahead of the walk (see :mod:`zlmdb_inspect.prefetch`).
+    prefetch = True
     #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
     #: when the tree has overflow values).
     batch_leaves = 16384
+    batch_leaves_deferred = 262144  # a whole walk's leaves, sorted by page number per batch
     batch_leaves_nodes = 2048
 
     def _scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
@@ -819,7 +906,7 @@ class TreeWalker:
                 if nflags & F_BIGDATA:
                     dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
                     pages += pf.ovpages(dsize)
-                head = pf.read_value(pgno, off, self._limit)[:8]
+                head = pf.read_value(pgno, off, self._limit, head=8)
                 if len(head) < 8:
                     raise PageError(f"free database page {pgno} has a short page list")
                 count = int.from_bytes(head, sys.byteorder)

@@ -8,7 +8,8 @@ ISO times (:func:`zlmdb_inspect.decode.time_hint`).
 from __future__ import annotations
 
 import json
-from typing import Any, Iterable
+from collections.abc import Iterable
+from typing import Any
 
 from textual.app import ComposeResult
 from textual.binding import Binding

@@ -37,7 +37,7 @@ class HexView(ScrollView, can_focus=True):
     OFFSET_STYLE = Style(dim=True)
     TEXT_STYLE = Style(color="cyan")
 
-    def __init__(self, *, id: str | None = None) -> None:  # noqa: A002
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.data = b""
         self._digits = 8

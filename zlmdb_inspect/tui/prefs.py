@@ -12,27 +12,19 @@ import json
 import os
 import tomllib
 
-SECTION = "columns"
+from zlmdb_inspect.options import COLUMNS_SECTION as SECTION
+from zlmdb_inspect.options import config_path, read_columns
 
-
-def config_path(explicit: str | None) -> str:
-    """Where preferences are read from and written to."""
-    if explicit:
-        return explicit
-    base = os.environ.get("XDG_CONFIG_HOME") or os.path.join(os.path.expanduser("~"), ".config")
-    return os.path.join(base, "zlmdb-inspect", "config.toml")
+__all__ = ["config_path", "load_columns", "save_columns"]
 
 
 def load_columns(path: str, table: str) -> list[str] | None:
     """The remembered columns of ``table``, or None (no file, no entry, unreadable file)."""
     try:
         with open(path, "rb") as f:
-            cols = tomllib.load(f).get(SECTION, {}).get(table)
+            return read_columns(tomllib.load(f)).get(table)
     except (OSError, tomllib.TOMLDecodeError):
         return None
-    if isinstance(cols, list) and all(isinstance(c, str) for c in cols):
-        return cols
-    return None
 
 
 def _section_text(entries: dict[str, list[str]]) -> str:
@@ -49,7 +41,7 @@ def save_columns(path: str, table: str, columns: list[str]) -> None:
     Raises OSError or ValueError with a message fit for the status line.
     """
     try:
-        with open(path, "r", encoding="utf-8") as f:
+        with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
         text = ""

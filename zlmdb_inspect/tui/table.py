@@ -13,6 +13,7 @@ from rich.syntax import Syntax
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
+from textual.binding import BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.message import Message
 from textual.screen import ModalScreen, Screen
@@ -20,14 +21,15 @@ from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
 from zlmdb_inspect.fmt import fmt_bytes
+from zlmdb_inspect.kinds import Direction
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.records import Page, Record
+from zlmdb_inspect.service import Record, RecordWindow, Refresh, Service
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
-from zlmdb_inspect.tui.messages import PageFailed, PageLoaded, PositionFound, TargetFound
-from zlmdb_inspect.tui.overview import short_name
+from zlmdb_inspect.tui.messages import PageFailed, PositionFound, TargetFound, WindowLoaded
+from zlmdb_inspect.tui.panels import short_name
 from zlmdb_inspect.tui.text import join, literal
 
 PAGE_SIZE = 100
@@ -78,7 +80,7 @@ class RecordList(DataTable):
 
     @dataclass
     class Edge(Message):
-        direction: str  # "after" or "before": past the last or the first row on screen
+        direction: Direction  # AFTER or BEFORE: past the last or the first row on screen
 
     class Resized(Message):
         """The list's width changed (screen resized, hex view opened): columns are fitted again."""
@@ -88,13 +90,13 @@ class RecordList(DataTable):
 
     def action_cursor_down(self) -> None:
         if self.row_count and self.cursor_row >= self.row_count - 1:
-            self.post_message(self.Edge("after"))
+            self.post_message(self.Edge(Direction.AFTER))
             return
         super().action_cursor_down()
 
     def action_cursor_up(self) -> None:
         if self.row_count and self.cursor_row <= 0:
-            self.post_message(self.Edge("before"))
+            self.post_message(self.Edge(Direction.BEFORE))
             return
         super().action_cursor_up()
 
@@ -111,27 +113,31 @@ class FullDecoded(Message):
 
 
 class TableScreen(Screen):
-    BINDINGS = bindings.TABLE
+    BINDINGS = list[BindingType](bindings.TABLE)
 
     def __init__(self, table: Table, start_key: bytes | None = None) -> None:
         super().__init__()
         self.table = table
         self.total = table.records  # kept current by each page load, `r` and the app's refresh
-        self.page: Page | None = None
-        self.rows: list[Record] = []  # the page in display order (newest first when reversed)
+        self.window: RecordWindow | None = None
+        self.rows: list[Record] = []  # the window in display order (newest first when reversed)
         self.reverse = False
         self.columns: list[str] = []  # value fields shown as columns; none: the Value column
         self.filter: str | None = None
         self.show_hex = False
         self.detail: Record | None = None
         self._start_key = start_key
-        self._land: tuple[str, bytes] | None = None  # where the cursor goes once a slid page arrives
+        self._land: tuple[Direction, bytes] | None = None  # where the cursor goes once a slid page arrives
         self._more: tuple[bytes, int] | None = None  # (record key, how many times m was pressed)
         self._position: int | None = None  # index of the page's first record (key order) in the table
         self._full: dict[bytes, Record] = {}  # fully decoded large records, newest last
         self._key_width = 46
         self._pending_full: set[bytes] = set()  # large records being decoded in full
         self._shown: tuple | None = None  # what the detail shows now
+
+    @property
+    def service(self) -> Service:
+        return self.app.service  # type: ignore[attr-defined]
 
     def compose(self) -> ComposeResult:
         yield Static("", id="table-title")
@@ -151,30 +157,30 @@ class TableScreen(Screen):
     @on(RecordList.Resized)
     def _rerender(self) -> None:
         """Column widths follow the list's width (no read)."""
-        if self.page is not None:
+        if self.window is not None:
             self._render_rows(self.query_one("#records", DataTable).cursor_row)
 
     def on_mount(self) -> None:
         self.set_class(self.app.size.width < 110, "narrow")
         self.set_class(False, "hex")
-        self.columns = prefs.load_columns(self._prefs_path(), self._prefs_key()) or []
+        self.columns = list(self.service.settings.columns.get(self._prefs_key(), []))
         self._title()
         if self._start_key is not None:
-            self.load(self._start_key, "from")
+            self.load(self._start_key, Direction.FROM)
         else:
-            self.load(None, "first")
+            self.load(None, Direction.FIRST)
         self.query_one("#records", DataTable).focus()
 
     def _title(self) -> None:
-        codec = self.app.service.catalog.codec(self.table)
+        decoding = self.service.decoding(self.table)
         self.query_one("#table-title", Static).update(join(
             (f" {short_name(self.table)} ", "bold reverse"), f"  slot {self.table.slot} · ",
             f"{self.total:,} records", " · newest first" if self.reverse else "",
-            " · app decoder" if codec.klass is not None else " · built-in decoders",
+            " · app decoder" if decoding.app_class is not None else " · built-in decoders",
             ("" if self.table.metadata else "  (no metadata record)", "yellow")))
 
     def _prefs_path(self) -> str:
-        return prefs.config_path(self.app.service.opts.config)
+        return self.service.settings.columns_path
 
     def _prefs_key(self) -> str:
         return self.table.name or f"slot {self.table.slot}"
@@ -182,29 +188,29 @@ class TableScreen(Screen):
     # -- loading -------------------------------------------------------------------
 
     @work(thread=True, exclusive=True, group="page")
-    def load(self, anchor: bytes | None, direction: str, index: int | None = None) -> None:
-        """A page by key; with ``index``, from the record at that position (found by page counts)."""
-        svc = self.app.service
+    def load(self, anchor: bytes | None, direction: Direction, index: int | None = None) -> None:
+        """A window by key; with ``index``, from the record at that position (found by page counts)."""
+        svc = self.service
         try:
             if index is not None:
-                anchor = svc.catalog.key_at(svc.inspector, self.table, index)
+                anchor = svc.key_at(self.table, index)
                 if anchor is None:
                     self.post_message(PageFailed(f"no record at position {index + 1:,}"))
                     return
-            page = svc.catalog.read_page(svc.inspector, self.table, anchor, direction, PAGE_SIZE, self.filter)
+            window = svc.read_window(self.table, anchor, direction, PAGE_SIZE, self.filter)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
             return
         if not get_current_worker().is_cancelled:  # a newer request replaced this one
-            self.post_message(PageLoaded(page, direction))
+            self.post_message(WindowLoaded(window, direction))
 
-    @on(PageLoaded)
-    def _page_loaded(self, msg: PageLoaded) -> None:
-        page = msg.page
-        if not page.records and self.page is not None and msg.direction in ("after", "before"):
+    @on(WindowLoaded)
+    def _window_loaded(self, msg: WindowLoaded) -> None:
+        page = msg.window
+        if not page.records and self.window is not None and msg.direction in (Direction.AFTER, Direction.BEFORE):
             self._status("no more records that way")
             return
-        self.page = page
+        self.window = page
         for i, r in enumerate(page.records):  # a large record decoded before keeps its decoding
             full = self._full.get(r.raw_key)
             if r.truncated and full is not None and full.size == r.size:
@@ -214,11 +220,11 @@ class TableScreen(Screen):
         keys = [r.raw_key for r in page.records]
         if land is not None and keys:
             side, key = land
-            if side == "after":
+            if side is Direction.AFTER:
                 row = next((i for i, k in enumerate(keys) if k > key), len(keys) - 1)
             else:
                 row = max((i for i, k in enumerate(keys) if k < key), default=0)
-        elif msg.direction in ("last", "before") and keys:
+        elif msg.direction.backwards and keys:
             row = len(keys) - 1
         self._render_rows(len(keys) - 1 - row if self.reverse else row)
         self._position = None
@@ -226,7 +232,8 @@ class TableScreen(Screen):
         if keys:
             self._locate(keys[0])
         else:
-            self.query_one("#detail", Static).update(Text("No records" + (" match the filter." if self.filter else ".")))
+            none = "No records" + (" match the filter." if self.filter else ".")
+            self.query_one("#detail", Static).update(Text(none))
 
     def _cells(self, r: Record, key_width: int) -> list[Text]:
         key = key_text(r.key, key_width)
@@ -253,7 +260,8 @@ class TableScreen(Screen):
         t = self.query_one("#records", DataTable)
         avail = t.size.width - t.styles.scrollbar_size_vertical  # the scrollbar may come with the rows
         key_width = self._key_width = min(30 if self.has_class("narrow") else 46, max(16, avail // 2 or 46))
-        self.rows = list(reversed(self.page.records)) if self.reverse else list(self.page.records)
+        records = self.window.records if self.window is not None else []
+        self.rows = list(reversed(records)) if self.reverse else list(records)
         labels = ["Key", *(self.columns or ["Value"]), "Size"]
         rows = [self._cells(r, key_width) for r in self.rows]
         widths = [max([cell_len(lb), *(c[i].cell_len for c in rows)]) for i, lb in enumerate(labels)]
@@ -268,13 +276,14 @@ class TableScreen(Screen):
                 t.add_row(*cells, key=str(i))
         if self.rows:
             t.move_cursor(row=min(max(cursor, 0), len(self.rows) - 1), animate=False)
-            self._show(self._current())
+            rec = self._current()
+            if rec is not None:
+                self._show(rec)
 
     @work(thread=True, exclusive=True, group="position")
     def _locate(self, raw_key: bytes) -> None:
-        svc = self.app.service
         try:
-            found = svc.catalog.locate(svc.inspector, self.table, raw_key)
+            found = self.service.locate(self.table, raw_key)
         except Exception:  # noqa: BLE001 - the position is a nicety; the page is what matters
             found = None
         if not get_current_worker().is_cancelled:
@@ -286,19 +295,19 @@ class TableScreen(Screen):
         if msg.total is not None and msg.total != self.total:
             self.total = msg.total
             self._title()
-        if self.page and self.page.records and self.page.records[0].raw_key == msg.key:
+        if self.window and self.window.records and self.window.records[0].raw_key == msg.key:
             self._position = msg.index
             self._status()
 
-    def snapshot_refreshed(self, ref) -> None:
+    def snapshot_refreshed(self, ref: Refresh) -> None:
         """The app took a new snapshot: if this table's count changed, read position and total again."""
         t = ref.snapshot.table_by_slot(self.table.slot)
         if t is None or t.records == self.total:
             return
         self.total = t.records
         self._title()
-        if self.page and self.page.records:
-            self._locate(self.page.records[0].raw_key)
+        if self.window and self.window.records:
+            self._locate(self.window.records[0].raw_key)
         else:
             self._status()
 
@@ -311,7 +320,7 @@ class TableScreen(Screen):
         self._status(msg.text)
 
     def _status(self, extra: str = "") -> None:
-        p = self.page
+        p = self.window
         parts = []
         if p is not None:
             if self._position is not None and p.records and not self.filter:
@@ -345,10 +354,10 @@ class TableScreen(Screen):
             self._show(rec)
 
     def _head(self, rec: Record) -> Text:
-        codec = self.app.service.catalog.codec(self.table)
+        decoding = self.service.decoding(self.table)
         lines = [join(("table ", "bold"), self.table.label(), f"  slot {self.table.slot}")]
-        if codec.klass is not None:
-            lines.append(join(("class ", "bold"), codec.name))
+        if decoding.app_class is not None:
+            lines.append(join(("class ", "bold"), decoding.app_class))
         lines.append(join(("decoder ", "bold"), rec.decoder, ("  size ", "bold"), f"{rec.size:,} bytes"))
         if rec.truncated and rec.raw_key in self._pending_full:
             lines[-1].append(f"  (decoding all {fmt_bytes(rec.size)}…)", style="yellow")
@@ -359,7 +368,7 @@ class TableScreen(Screen):
             raw = rec.value.get(path) if isinstance(rec.value, dict) else None
             lines.append(join(("time ", "bold"), path or "value", " ", (iso, "cyan"),
                               f"  (raw {raw})" if isinstance(raw, int) else ""))
-        for note in self.app.service.catalog.notes(self.table)[1:]:  # the first says the codecs
+        for note in decoding.notes[1:]:  # the first says the codecs
             lines.append(join(("note ", "bold yellow"), (note, "yellow"), width=400))
         head = Text("\n").join(lines)
         if rec.error:
@@ -410,9 +419,8 @@ class TableScreen(Screen):
     @work(thread=True, group="full")
     def _load_full(self, raw_key: bytes) -> None:
         """Decode all of a large value off the UI thread; the list showed a preview of it."""
-        svc = self.app.service
         try:
-            rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, preview=None)
+            rec = self.service.read_record(self.table, raw_key, preview=None)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
             rec = None
@@ -430,8 +438,8 @@ class TableScreen(Screen):
         for i, r in enumerate(self.rows):
             if r.raw_key == rec.raw_key:
                 self.rows[i] = rec
-                if self.page is not None:
-                    self.page.records[self.page.records.index(r)] = rec
+                if self.window is not None:
+                    self.window.records[self.window.records.index(r)] = rec
                 t = self.query_one("#records", DataTable)
                 cells = self._cells(rec, self._key_width)
                 cols = list(t.columns)
@@ -443,15 +451,16 @@ class TableScreen(Screen):
     @on(RecordList.Edge)
     def _slide(self, msg: RecordList.Edge) -> None:
         """Keep browsing past the window: load the next half page by key, cursor moving on by one."""
-        p = self.page
+        p = self.window
         if p is None or not p.records:
             return
-        direction = _flip(msg.direction) if self.reverse else msg.direction
-        if (direction == "after" and p.at_end) or (direction == "before" and p.at_start):
-            self._status("at the end of the table" if msg.direction == "after" else "at the start of the table")
+        direction = msg.direction.flipped() if self.reverse else msg.direction
+        if (direction is Direction.AFTER and p.at_end) or (direction is Direction.BEFORE and p.at_start):
+            self._status("at the end of the table" if msg.direction is Direction.AFTER
+                         else "at the start of the table")
             return
         mid = p.records[len(p.records) // 2].raw_key
-        self._land = (direction, p.records[-1 if direction == "after" else 0].raw_key)
+        self._land = (direction, p.records[-1 if direction is Direction.AFTER else 0].raw_key)
         self.load(mid[2:], direction)
 
     # -- actions -----------------------------------------------------------------------
@@ -463,42 +472,46 @@ class TableScreen(Screen):
         self.app.pop_screen()
 
     def action_first(self) -> None:
-        self.load(None, "last" if self.reverse else "first")
+        self.load(None, self._start())
 
     def action_last(self) -> None:
-        self.load(None, "first" if self.reverse else "last")
+        self.load(None, Direction.FIRST if self.reverse else Direction.LAST)
 
-    def _page_by_key(self, direction: str) -> None:
-        p = self.page
-        if direction == "after" and p and p.records and not p.at_end:
-            self.load(p.records[-1].raw_key[2:], "after")
-        elif direction == "before" and p and p.records and not p.at_start:
-            self.load(p.records[0].raw_key[2:], "before")
+    def _start(self) -> Direction:
+        """Where the list starts: the first key, or the last when newest first."""
+        return Direction.LAST if self.reverse else Direction.FIRST
+
+    def _page_by_key(self, direction: Direction) -> None:
+        p = self.window
+        if direction is Direction.AFTER and p and p.records and not p.at_end:
+            self.load(p.records[-1].raw_key[2:], Direction.AFTER)
+        elif direction is Direction.BEFORE and p and p.records and not p.at_start:
+            self.load(p.records[0].raw_key[2:], Direction.BEFORE)
         else:
-            self._status("at the end of the table" if direction == "after" else "at the start of the table")
+            self._status("at the end of the table" if direction is Direction.AFTER else "at the start of the table")
 
     def action_next_page(self) -> None:
-        self._page_by_key("before" if self.reverse else "after")
+        self._page_by_key(Direction.BEFORE if self.reverse else Direction.AFTER)
 
     def action_prev_page(self) -> None:
-        self._page_by_key("after" if self.reverse else "before")
+        self._page_by_key(Direction.AFTER if self.reverse else Direction.BEFORE)
 
     def action_reverse(self) -> None:
         """Newest (last key) first, or back to key order; the cursor stays on its record."""
         self.reverse = not self.reverse
         self._title()
-        if self.page is not None:
+        if self.window is not None:
             t = self.query_one("#records", DataTable)
             self._render_rows(len(self.rows) - 1 - t.cursor_row)
             self._status()
 
     def action_reload(self) -> None:
         """Read the page again from its first record, and the table's count with it."""
-        p = self.page
+        p = self.window
         if p is not None and p.records:
-            self.load(p.records[0].raw_key[2:], "from")
+            self.load(p.records[0].raw_key[2:], Direction.FROM)
         else:
-            self.load(None, "last" if self.reverse else "first")
+            self.load(None, self._start())
 
     def action_jump(self) -> None:
         def go(text: str | None) -> None:
@@ -512,14 +525,14 @@ class TableScreen(Screen):
                     self._status(f"not a position: {text!r}")
                     return
                 index = int(n) - 1 if text.startswith("#") else int(self.total * n / 100)
-                self.load(None, "from", index=min(max(index, 0), max(self.total - 1, 0)))
+                self.load(None, Direction.FROM, index=min(max(index, 0), max(self.total - 1, 0)))
                 return
             try:
-                key = self.app.service.catalog.parse_key(self.table, text)
+                key = self.service.parse_key(self.table, text)
             except Exception as e:  # noqa: BLE001
                 self._status(f"cannot read that key: {e}")
                 return
-            self.load(key, "from")
+            self.load(key, Direction.FROM)
 
         self.app.push_screen(Prompt("Jump to a key or key prefix (UUID, number, date, text, hex:…), "
                                     "a record number (#1000) or a position (50%):"), go)
@@ -529,7 +542,7 @@ class TableScreen(Screen):
             if text is None:
                 return
             self.filter = text or None
-            self.load(None, "last" if self.reverse else "first")
+            self.load(None, self._start())
 
         self.app.push_screen(Prompt("Filter on the decoded text (empty clears):", self.filter or ""), go)
 
@@ -544,7 +557,7 @@ class TableScreen(Screen):
             if result is None:
                 return
             self.columns, remember = result
-            if self.page is not None:
+            if self.window is not None:
                 self._render_rows(self.query_one("#records", DataTable).cursor_row)
             if remember:
                 path = self._prefs_path()
@@ -553,6 +566,11 @@ class TableScreen(Screen):
                 except (OSError, ValueError) as e:
                     self._status(f"columns not saved: {e}")
                     return
+                remembered = self.service.settings.columns
+                if self.columns:
+                    remembered[self._prefs_key()] = list(self.columns)
+                else:
+                    remembered.pop(self._prefs_key(), None)
                 self._status(f"columns saved for this table in {path}")
 
         self.app.push_screen(FieldPicker(self.table.label(), fields, self.columns, self._prefs_path()), done)
@@ -579,9 +597,9 @@ class TableScreen(Screen):
     @work(thread=True, exclusive=True, group="export")
     def _export(self, raw_key: bytes, path: str | None) -> None:
         """The whole record as JSON: to the terminal's clipboard (path None) or a new file."""
-        svc = self.app.service
+        svc = self.service
         try:
-            rec = svc.catalog.read_record(svc.inspector, self.table, raw_key, preview=None)
+            rec = svc.read_record(self.table, raw_key, preview=None)
         except Exception as e:  # noqa: BLE001
             self.post_message(StatusNote(f"read failed: {type(e).__name__}: {e}"))
             return
@@ -595,7 +613,7 @@ class TableScreen(Screen):
                 f"record ({len(text):,} characters of JSON) sent to the terminal's clipboard (OSC 52); "
                 "terminals that ignore OSC 52 copy nothing: w saves it to a file"))
             return
-        db_dir = os.path.realpath(svc.inspector.dir)
+        db_dir = os.path.realpath(svc.directory)
         if os.path.realpath(os.path.dirname(os.path.abspath(path))) == db_dir:
             self.post_message(StatusNote("not saved: the database's own directory is never written to"))
             return
@@ -642,7 +660,8 @@ class TableScreen(Screen):
 
     def action_follow(self) -> None:
         rec = self._current()
-        snap = self.app.last_refresh.snapshot if self.app.last_refresh else None
+        last = self.app.last_refresh  # type: ignore[attr-defined]
+        snap = last.snapshot if last else None
         if rec is None or snap is None or rec.points_to is None or rec.raw_value is None:
             self._status("this record does not point to another record")
             return
@@ -650,9 +669,8 @@ class TableScreen(Screen):
 
     @work(thread=True, exclusive=True, group="record")
     def _follow(self, target: bytes, tables: list[Table]) -> None:
-        svc = self.app.service
         try:
-            table = svc.catalog.find_target(svc.inspector, target, tables)
+            table = self.service.find_target(target, tables)
         except Exception as e:  # noqa: BLE001
             self.post_message(PageFailed(str(e)))
             return
@@ -689,10 +707,6 @@ def _fit(widths: list[int], avail: int, value_column: bool) -> list[int]:
         w[i] -= 1
         excess -= 1
     return w
-
-
-def _flip(direction: str) -> str:
-    return "before" if direction == "after" else "after"
 
 
 def _file_name(table: str, raw_key: bytes) -> str:
