@@ -30,9 +30,9 @@ txaio.use_asyncio()
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from zlmdb_inspect import query  # noqa: E402
-from zlmdb_inspect.cli import Options  # noqa: E402
+from zlmdb_inspect.options import Options  # noqa: E402
 from zlmdb_inspect.inspector import Inspector  # noqa: E402
-from zlmdb_inspect.records import Catalog  # noqa: E402
+from zlmdb_inspect.records import TableCodecs  # noqa: E402
 
 
 class Session:
@@ -88,7 +88,7 @@ def plain(path: str, keep) -> tuple[int, float]:
 def inspector(path: str, q: query.Query, imports: list[str]) -> tuple[int, float, query.Progress]:
     ins = Inspector(path)
     try:
-        cat = Catalog(Options(path=path, imports=imports))
+        cat = TableCodecs(Options(path=path, imports=imports))
         snap = ins.snapshot()
         table = next(t for t in snap.tables if t.slot)
         cat.profiled(ins, table)

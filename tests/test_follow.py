@@ -13,10 +13,10 @@ import pytest
 from conftest import raw_env
 
 from zlmdb_inspect import follow
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.records import Catalog
+from zlmdb_inspect.records import TableCodecs
 
 WRITER = os.path.join(os.path.dirname(__file__), "follow_writer.py")
 
@@ -118,7 +118,7 @@ def test_changes_as_json(tmp_path):
     try:
         snap = ins.snapshot()
         table = snap.table_by_slot(1)
-        cat = Catalog(Options(path=path))
+        cat = TableCodecs(Options(path=path))
         f = follow.Follower(ins, table)
         f.poll()
         _write(path, "1.0", 7, 2)

@@ -16,10 +16,10 @@ import pytest
 from conftest import raw_env, sha
 
 from zlmdb_inspect import query
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.pages import P_BRANCH, P_LEAF
-from zlmdb_inspect.records import Catalog
+from zlmdb_inspect.records import TableCodecs
 
 sys.path.insert(0, os.path.dirname(__file__))
 import cfxdb_like
@@ -34,7 +34,7 @@ def cfx(request, tmp_path_factory):
 
 def _open(path: str, imports: bool):
     ins = Inspector(path)
-    cat = Catalog(Options(path=path, imports=["cfxdb_app"] if imports else []))
+    cat = TableCodecs(Options(path=path, imports=["cfxdb_app"] if imports else []))
     return ins, cat, ins.snapshot()
 
 

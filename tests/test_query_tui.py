@@ -13,10 +13,10 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from zlmdb_inspect import query, shape
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.query import Progress
-from zlmdb_inspect.records import Catalog
+from zlmdb_inspect.records import TableCodecs
 from zlmdb_inspect.tui.changes import ChangesPane
 from zlmdb_inspect.tui.search import SearchScreen
 from zlmdb_inspect.tui.settle import settle
@@ -48,7 +48,7 @@ async def test_search_streams_matches_and_moves_between_them(tmp_path):
     path = str(tmp_path / "db")
     _db(path)
     with Inspector(path) as ins:
-        cat = Catalog(Options(path=path))
+        cat = TableCodecs(Options(path=path))
         table = ins.snapshot().table_by_slot(1)
         q = query.parse("t3")
         app = Host(lambda: SearchScreen("Search t3", lambda: query.scan(ins, cat, table, q, chunk_max=256)))

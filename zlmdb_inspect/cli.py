@@ -48,6 +48,14 @@ def build_parser() -> _Parser:
     modes.add_argument("--dump", metavar="TABLE", help="print a table's records as JSON Lines")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="--dump: at most N records")
     p.add_argument("--from", dest="from_key", metavar="KEY", help="--dump: start at this key (or key prefix)")
+    p.add_argument("--to", dest="to_key", metavar="KEY", help="--dump: stop before this key")
+    p.add_argument("--where", metavar="EXPR",
+                   help="--dump: records for which this jq expression yields true, e.g. '.value.topic == \"x\"'")
+    p.add_argument("--grep", metavar="REGEX", help="--dump: records whose key or value JSON text matches")
+    p.add_argument("--follow", action="store_true",
+                   help="--dump: then print one line per change until interrupted (--limit 0: changes only)")
+    p.add_argument("--format", choices=("json", "csv"), default="json",
+                   help="--dump: JSON Lines (default) or CSV with the values' top-level fields as columns")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh interval in seconds (default 2)")
     p.add_argument("--count", type=int, default=None, metavar="N", help="--watch: stop after N refreshes")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -144,9 +152,10 @@ def _main(args: argparse.Namespace) -> int:
 
             return run_watch(opts, args.count)
         if args.dump:
-            from zlmdb_inspect.modes import run_dump
+            from zlmdb_inspect.modes import DumpQuery, run_dump
 
-            return run_dump(opts, args.dump, args.limit, args.from_key)
+            return run_dump(opts, args.dump, DumpQuery(args.limit, args.from_key, args.to_key, args.where,
+                                                       args.grep, args.follow, args.format == "csv"))
         from zlmdb_inspect.service import open_service
 
         service = open_service(opts)  # fail with one line before the screen is taken over

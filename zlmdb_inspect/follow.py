@@ -35,7 +35,7 @@ from zlmdb_inspect.pages import MAX_DEPTH, P_BRANCH, P_INVALID, P_LEAF, PageErro
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
     from zlmdb_inspect.model import Table
-    from zlmdb_inspect.records import Catalog
+    from zlmdb_inspect.records import TableCodecs
 
 EXACT_RECORDS = 100_000
 
@@ -253,7 +253,7 @@ def _covered(states: list[LeafState], key: bytes) -> bool:
     return any(s.first <= key <= s.last for s in states)
 
 
-def to_json(change: Change, catalog: Catalog, ins: Inspector, table: Table) -> dict[str, Any]:
+def to_json(change: Change, catalog: TableCodecs, ins: Inspector, table: Table) -> dict[str, Any]:
     """A change as ``--dump --follow`` prints it: the key and value decoded like ``--dump``."""
     codec = catalog.profiled(ins, table)
     if change.change == "pages":
@@ -266,3 +266,21 @@ def to_json(change: Change, catalog: Catalog, ins: Inspector, table: Table) -> d
         return {"change": change.change, "key": rec.key, "txnid": change.txnid}
     rec = codec.decode(change.key, change.value, None)
     return {"change": change.change, "key": rec.key, "value": rec.value, "txnid": change.txnid}
+
+
+class JsonFollow:
+    """A :class:`Follower` whose changes come out as ``--dump --follow`` prints them."""
+
+    def __init__(self, ins: "Inspector", codecs: "TableCodecs", table: "Table", exact: int = EXACT_RECORDS):
+        self.follower = Follower(ins, table, exact)
+        self.codecs, self.ins, self.table = codecs, ins, table
+
+    def poll(self) -> list[dict[str, Any]]:
+        """The changes since the last poll; each dict also holds its raw key as ``_raw_key``
+        (None for page ranges) for filtering by key range."""
+        out = []
+        for c in self.follower.poll():
+            d = to_json(c, self.codecs, self.ins, self.table)
+            d["_raw_key"] = c.key if c.change != "pages" else None
+            out.append(d)
+        return out

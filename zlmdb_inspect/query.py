@@ -38,7 +38,7 @@ from zlmdb_inspect.pages import PageError
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
     from zlmdb_inspect.model import Table
-    from zlmdb_inspect.records import Catalog, Codec, Record
+    from zlmdb_inspect.records import TableCodecs, Codec, Record
 
 
 class QueryError(InspectError):
@@ -357,7 +357,7 @@ class Scan:
     """One query over one table, from ``start`` to ``stop`` (bytes after the slot prefix)."""
 
     ins: Inspector
-    catalog: Catalog
+    catalog: TableCodecs
     table: Table
     compiled: Compiled
     start: bytes | None = None
@@ -531,7 +531,7 @@ class Scan:
         return self.ins.read(body)  # type: ignore[return-value]
 
 
-def key_range(catalog: Catalog, table: Table, q: Query) -> tuple[bytes | None, bytes | None]:
+def key_range(catalog: TableCodecs, table: Table, q: Query) -> tuple[bytes | None, bytes | None]:
     """``q``'s from/to as key bytes after the slot prefix (the syntax of ``--from``)."""
     try:
         start = catalog.parse_key(table, q.start) if q.start else None
@@ -541,7 +541,7 @@ def key_range(catalog: Catalog, table: Table, q: Query) -> tuple[bytes | None, b
     return start, stop
 
 
-def scan(ins: Inspector, catalog: Catalog, table: Table, q: Query, **kw: Any) -> Scan:
+def scan(ins: Inspector, catalog: TableCodecs, table: Table, q: Query, **kw: Any) -> Scan:
     """A :class:`Scan` for ``q`` (compiled, its range parsed)."""
     start, stop = key_range(catalog, table, q)
     return Scan(ins, catalog, table, compile_query(q), start, stop, **kw)
