@@ -162,3 +162,67 @@ async def test_shape_screen_shows_histograms(tmp_path):
             await pilot.press("escape")
             await settle(pilot)
             assert app.result is None
+
+
+# -- on the records screen ------------------------------------------------------------------
+
+async def test_records_screen_search_follow_and_shape(tmp_path, monkeypatch):
+    from zlmdb_inspect.options import Options as Opts
+    from zlmdb_inspect.service import Service
+    from zlmdb_inspect.tui.app import create_app
+    from zlmdb_inspect.tui.changes import ChangesPane as Pane
+    from zlmdb_inspect.tui.table import Prompt, TableScreen
+
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
+    path = str(tmp_path / "db")
+    _db(path, 3000)
+    app = create_app(Service(Opts(path=path)), clock_fn=lambda t: "12:00:00", interval=0.2)
+    app.animation_level = "none"
+    async with app.run_test(size=(140, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        scr = app.screen
+        assert isinstance(scr, TableScreen)
+        # / : a jq query from the current (first) record; enter on a match shows it in the table
+        await pilot.press("slash")
+        await settle(pilot)
+        assert isinstance(app.screen, Prompt)
+        await pilot.press(*'jq:.value.i == 2345', "enter")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.query_one("#search-matches", DataTable).row_count == 1
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen is scr and scr.rows[0].raw_key == struct.pack(">HQ", 1, 2345)
+        # h : the shape screen
+        await pilot.press("h")
+        await settle(pilot)
+        assert isinstance(app.screen, ShapeScreen) and app.screen.shape.records == 3000
+        await pilot.press("escape")
+        await settle(pilot)
+        # f : the Changes pane; a writer adds records, they show up
+        await pilot.press("f")
+        await pilot.pause(0.5)
+        subprocess_write(path)
+        for _ in range(60):
+            await pilot.pause(0.1)
+            pane = scr.query(Pane)
+            if pane and pane.first().seen:
+                break
+        pane = scr.query_one(Pane)
+        assert pane.seen == 5 and {c["change"] for c in pane.items} == {"insert"}
+        await pilot.press("f")
+        await settle(pilot)
+        assert not scr.query(Pane)
+
+
+def subprocess_write(path: str) -> None:
+    import subprocess
+
+    code = ("import struct, cbor2; from zlmdb import lmdb; "
+            f"env = lmdb.open({path!r}, map_size=64 * 1024 * 1024, lib_version=1); "
+            "txn = env.begin(write=True); "
+            "[txn.put(struct.pack('>HQ', 1, 10**6 + i), cbor2.dumps({'i': i})) for i in range(5)]; "
+            "txn.commit(); env.close()")
+    subprocess.run([sys.executable, "-c", code], check=True, timeout=60)

@@ -31,11 +31,11 @@ from zlmdb_inspect.query import Progress, Query, QueryError, Scan
 from zlmdb_inspect.query import parse as parse_query
 from zlmdb_inspect.query import scan as scan_query
 from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
-from zlmdb_inspect.shape import MAX_RECORDS, Shape
+from zlmdb_inspect.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.shape import compute as compute_shape
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "JsonFollow", "Progress", "Query", "QueryError", "Record", "RecordWindow", "Refresh",
+__all__ = ["PREVIEW_BYTES", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record", "RecordWindow", "Refresh",
            "Scan", "Service", "Shape", "TableDecoding", "open_service", "parse_query"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot

@@ -45,6 +45,12 @@ def _text(v: object, width: int) -> str:
 class ChangesPane(Vertical):
     """Polls ``poll()`` (changes as ``--dump --follow`` prints them) every ``interval`` seconds."""
 
+    DEFAULT_CSS = """
+    ChangesPane { height: 12; border-top: solid $accent; }
+    ChangesPane #changes-title { height: 1; }
+    ChangesPane DataTable { height: 1fr; }
+    """
+
     def __init__(self, poll: Callable[[], list[dict[str, Any]]], interval: float, **kw: Any) -> None:
         super().__init__(**kw)
         self.poll = poll

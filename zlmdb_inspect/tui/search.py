@@ -14,23 +14,17 @@ from dataclasses import dataclass
 
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from zlmdb_inspect.query import Progress, Scan
-from zlmdb_inspect.records import Record
+from zlmdb_inspect.service import Progress, Record, Scan
+from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 
 SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
 
-BINDINGS: list[BindingType] = [
-    Binding("escape", "cancel_or_back", "Cancel/back", id="search.back"),
-    Binding("n", "next_match", "Next match", id="search.next"),
-    Binding("b", "prev_match", "Previous match", id="search.prev"),
-    Binding("enter", "open", "Go to record", id="search.open"),
-]
 
 
 @dataclass
@@ -72,7 +66,12 @@ def _text(v: object, width: int) -> str:
 class SearchScreen(Screen[bytes | None]):
     """Matches of one query; dismissed with the raw key of the chosen match (or None)."""
 
-    BINDINGS = BINDINGS
+    BINDINGS = list[BindingType](bindings.SEARCH)
+    DEFAULT_CSS = """
+    SearchScreen #search-title { height: 1; background: $panel; }
+    SearchScreen #search-progress { height: 1; }
+    SearchScreen DataTable { height: 1fr; }
+    """
 
     def __init__(self, title: str, make_scan: Callable[[], Scan]) -> None:
         super().__init__()

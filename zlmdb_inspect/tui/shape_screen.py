@@ -10,24 +10,25 @@ from dataclasses import dataclass
 from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding, BindingType
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Footer, Static
 
 from zlmdb_inspect.fmt import fmt_bytes
-from zlmdb_inspect.shape import Histogram, Shape
+from zlmdb_inspect.service import Histogram, Shape
+from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 
 BAR = 40
 
-BINDINGS: list[BindingType] = [Binding("escape", "back", "Back", id="shape.back")]
 
 
 @dataclass
 class ShapeProgress(Message):
     shape: Shape
+    labels: dict[bytes, str]  # the largest records' keys as the table shows them
 
 
 @dataclass
@@ -54,7 +55,7 @@ def histogram_text(h: Histogram, sizes: bool) -> Text:
     return out
 
 
-def shape_text(s: Shape, label_key: Callable[[bytes], str]) -> Text:
+def shape_text(s: Shape, labels: dict[bytes, str]) -> Text:
     out = Text(no_wrap=True)
     state = "done" if s.done else ("cancelled" if s.cancelled else "reading…")
     out.append_text(literal(f"{state}: {s.where}, {s.leaves:,} leaf pages, {s.elapsed:.1f}s\n\n", None))
@@ -69,13 +70,16 @@ def shape_text(s: Shape, label_key: Callable[[bytes], str]) -> Text:
     out.append("\n")
     for size, key in s.largest:
         out.append_text(literal(f"  {fmt_bytes(size):>10}  ", None))
-        out.append_text(literal(label_key(key), 100))
+        out.append_text(literal(labels.get(key, "hex:" + key.hex()), 100))
         out.append("\n")
     return out
 
 
 class ShapeScreen(Screen[None]):
-    BINDINGS = BINDINGS
+    BINDINGS = list[BindingType](bindings.SHAPE)
+    DEFAULT_CSS = """
+    ShapeScreen #shape-title { height: 1; background: $panel; }
+    """
 
     def __init__(self, title: str, compute: Callable[[Callable[[Shape], None], threading.Event], Shape],
                  label_key: Callable[[bytes], str]) -> None:
@@ -98,17 +102,21 @@ class ShapeScreen(Screen[None]):
     @work(thread=True, exclusive=True, group="shape")
     def _run(self) -> None:
         try:
-            def progress(sh: Shape) -> None:
-                self.post_message(ShapeProgress(copy.deepcopy(sh)))
+            labels: dict[bytes, str] = {}
 
-            s = self.compute(progress, self.cancel)
-            self.post_message(ShapeProgress(s))
+            def progress(sh: Shape) -> None:
+                for _, key in sh.largest:
+                    if key not in labels:
+                        labels[key] = self.label_key(key)
+                self.post_message(ShapeProgress(copy.deepcopy(sh), dict(labels)))
+
+            progress(self.compute(progress, self.cancel))
         except Exception as e:  # noqa: BLE001 - damage, the database gone
             self.post_message(ShapeFailed(f"{type(e).__name__}: {e}"))
 
     def on_shape_progress(self, msg: ShapeProgress) -> None:
         self.shape = msg.shape
-        self.query_one("#shape-body", Static).update(shape_text(msg.shape, self.label_key))
+        self.query_one("#shape-body", Static).update(shape_text(msg.shape, msg.labels))
 
     def on_shape_failed(self, msg: ShapeFailed) -> None:
         self.query_one("#shape-body", Static).update(join(("error: ", "bold red"), msg.error, width=None))
