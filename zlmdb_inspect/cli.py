@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from typing import NoReturn
@@ -32,6 +33,9 @@ class _Parser(argparse.ArgumentParser):
         if self.check_mode:
             _status_unknown(None, f"usage: {message}")
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
+
+
+DEMO_WRITE_S = 24 * 3600  # the demo's writer stops with the TUI, at the latest after a day
 
 
 def build_parser() -> _Parser:
@@ -161,6 +165,12 @@ def _main(args: argparse.Namespace) -> int:
         service = open_service(opts)  # fail with one line before the screen is taken over
         from zlmdb_inspect.tui.app import run_app
 
+        if args.demo is not None:  # the demo is alive: a writer in a child process while the TUI is open
+            writer = _start_demo_writer(path)
+            try:
+                return run_app(service)
+            finally:
+                _stop(writer)
         return run_app(service)
     except InspectError as e:
         return fail(str(e))
@@ -173,6 +183,23 @@ def _main(args: argparse.Namespace) -> int:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_demo_writer(path: str) -> subprocess.Popen:
+    """``--demo DIR --write-for`` in a child process (its own session: Ctrl-C in the TUI is not its)."""
+    return subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", str(DEMO_WRITE_S)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
