@@ -47,7 +47,7 @@ def eta_text(p: Progress) -> str:
 
 def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
     """"scanned 120,000 of 2,000,000 · 310,000 records/s · 3 matches · ETA 6s"."""
-    total = f" of {p.total:,}" if p.total else ""
+    total = f" of {p.total:,}" if p.total and p.total >= p.scanned else ""  # the count grows while a writer adds
     head = f"scanned {p.scanned:,}{total} · {p.rate:,.0f} records/s · {p.matches:,} matches"
     if p.cancelled:
         return head + " · cancelled"

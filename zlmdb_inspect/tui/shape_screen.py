@@ -36,43 +36,32 @@ class ShapeFailed(Message):
     error: str
 
 
-def histogram_text(h: Histogram, sizes: bool) -> Text:
-    """One line per bucket: its range, a bar, the count."""
-    out = Text(no_wrap=True)
-    out.append_text(join((h.name, "bold"), width=None))
+def histogram_text(h: Histogram, sizes: bool) -> list[Text]:
+    """A heading, then one line per bucket: its range, a bar, the count."""
+    head = join((h.name, "bold"), width=None)
     if h.total:
-        mean = h.mean or 0
-        out.append_text(literal(f"   min {h.min:,} · mean {mean:,.1f} · max {h.max:,} · {h.total:,} records", None))
-    out.append("\n")
+        head.append_text(literal(f"   min {h.min:,} · mean {h.mean or 0:,.1f} · max {h.max:,}", None))
+    lines = [head]
     top = max((c for _, _, c in h.rows()), default=0)
     for lo, hi, c in h.rows():
         label = (f"{fmt_bytes(lo)}–{fmt_bytes(hi)}" if sizes else f"{lo:,}–{hi:,}") if hi != lo else \
             (fmt_bytes(lo) if sizes else f"{lo:,}")
         bar = "█" * (round(BAR * c / top) if top else 0)
-        out.append_text(literal(f"  {label:>22} ", None))
-        out.append_text(literal(bar.ljust(BAR), None, "cyan"))
-        out.append_text(literal(f" {c:,}\n", None))
-    return out
+        lines.append(join(f"  {label:>20} ", (bar.ljust(BAR), "cyan"), f" {c:,}", width=None))
+    return lines
 
 
 def shape_text(s: Shape, labels: dict[bytes, str]) -> Text:
-    out = Text(no_wrap=True)
     state = "done" if s.done else ("cancelled" if s.cancelled else "reading…")
-    out.append_text(literal(f"{state}: {s.where}, {s.leaves:,} leaf pages, {s.elapsed:.1f}s\n\n", None))
-    out.append_text(histogram_text(s.key_size, True))
-    out.append("\n")
-    out.append_text(histogram_text(s.value_size, True))
-    out.append("\n")
-    out.append_text(histogram_text(s.per_leaf, False))
-    out.append("\n")
-    out.append_text(join(("Largest records", "bold"), f" ({s.overflow_records:,} values on overflow pages)",
-                         width=None))
-    out.append("\n")
+    lines = [literal(f"{state}: {s.where}, {s.leaves:,} leaf pages, {s.elapsed:.1f}s", None), Text("")]
+    for h, sizes in ((s.key_size, True), (s.value_size, True), (s.per_leaf, False)):
+        lines += histogram_text(h, sizes) + [Text("")]
+    lines.append(join(("Largest records", "bold"), f"   ({s.overflow_records:,} values on overflow pages)",
+                      width=None))
     for size, key in s.largest:
-        out.append_text(literal(f"  {fmt_bytes(size):>10}  ", None))
-        out.append_text(literal(labels.get(key, "hex:" + key.hex()), 100))
-        out.append("\n")
-    return out
+        lines.append(join(f"  {fmt_bytes(size):>10}  ", literal(labels.get(key, "hex:" + key.hex()), 100),
+                          width=None))
+    return Text("\n").join(lines)
 
 
 class ShapeScreen(Screen[None]):

@@ -552,15 +552,18 @@ class TableScreen(Screen):
             self.last_search = text
             q = parse_query(text)
             row = self.query_one("#records", DataTable).cursor_row
-            if q.start is None and self.rows and 0 <= row < len(self.rows) and not self.reverse:
+            what = q.describe()
+            at_first = row == 0 and self.window is not None and self.window.at_start
+            if q.start is None and self.rows and 0 <= row < len(self.rows) and not self.reverse and not at_first:
                 q = Query(q.kind, q.expr, "hex:" + self.rows[row].raw_key[2:].hex(), q.stop)
+                what = Query(q.kind, q.expr, None, q.stop).describe() + ", from the selected record"
             svc, table = self.service, self.table
 
             def found(raw_key: bytes | None) -> None:
                 if raw_key is not None:
                     self.load(raw_key[2:], Direction.FROM)
 
-            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {q.describe()} ",
+            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ",
                                               lambda: svc.query(table, q)), found)
 
         self.app.push_screen(Prompt("Search the whole table: text, re:REGEX or jq:EXPR "
@@ -586,7 +589,7 @@ class TableScreen(Screen):
     def action_shape(self) -> None:
         svc, table = self.service, self.table
         self.app.push_screen(ShapeScreen(
-            f" Shape of {short_name(table)}: {table.records:,} records ",
+            f" Shape of {short_name(table)} ",
             lambda progress, cancel: svc.shape(table, progress, cancel),
             lambda key: svc.key_text(table, key)))
 
