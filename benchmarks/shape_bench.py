@@ -203,7 +203,7 @@ class Tui:
 
 def last_txnid(path: str) -> int:
     sys.path.insert(0, ROOT)
-    from zlmdb_inspect.pages import PageFile
+    from zlmdb_inspect.pageformat import PageFile
 
     pf = PageFile(os.path.join(path, "data.mdb"))
     try:

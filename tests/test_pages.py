@@ -56,7 +56,7 @@ def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
 def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, big):
     """The per-node walk (used where fields are not little-endian) counts the same as the
     vectorised one, whatever the size of its batches of leaves."""
-    from zlmdb_inspect import pages
+    from zlmdb_inspect import walk as pages
 
     path = str(tmp_path / "deep")
     _deep_db(path, fmt, n=6000, big=big)

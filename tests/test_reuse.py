@@ -12,7 +12,8 @@ import sys
 import pytest
 
 from conftest import raw_env
-from zlmdb_inspect import pages, prefetch
+from zlmdb_inspect import prefetch
+from zlmdb_inspect import walk as pages
 from zlmdb_inspect.cursor_count import cursor_counts
 from zlmdb_inspect.inspector import Inspector
 

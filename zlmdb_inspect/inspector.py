@@ -21,23 +21,24 @@ import sys
 import threading
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field, replace
-from typing import Callable, TypeVar
+from typing import Any, TypeVar
 
 import cbor2
 
 from zlmdb_inspect import lockfile
 from zlmdb_inspect.errors import DamagedError, InspectError
-from zlmdb_inspect.model import (
-    Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
-from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
+from zlmdb_inspect.kinds import ProblemKind
+from zlmdb_inspect.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
+from zlmdb_inspect.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.procmaps import ProcMaps
-
+from zlmdb_inspect.walk import TreeWalker, WalkResult
 
 T = TypeVar("T")
 
 
-def _lmdb():
+def _lmdb() -> Any:
     from zlmdb import lmdb  # imported late: zlmdb pulls in numpy and friends
 
     return lmdb
@@ -123,7 +124,7 @@ class Inspector:
         self.path = path
         self.dir, self.data_path = check_path(path)
         self.lock_path = os.path.join(self.dir, "lock.mdb")
-        self._env = None
+        self._env: Any = None  # zlmdb.lmdb.Environment, opened read-only
         self._locking = False
         self._pf: PageFile | None = None
         self.walker = TreeWalker()
@@ -170,7 +171,7 @@ class Inspector:
                 self._pf.close()
                 self._pf = None
 
-    def __enter__(self) -> "Inspector":
+    def __enter__(self) -> Inspector:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -267,7 +268,7 @@ class Inspector:
         """Walk at the next snapshot even if the counts are not due yet (the TUI's ``r``)."""
         self._force_walk = True
 
-    def _counted(self, seen: "_Seen") -> None:
+    def _counted(self, seen: _Seen) -> None:
         """Keep a pristine copy of a fresh snapshot's reads, and schedule the next walk."""
         self._last = replace(seen, problems=list(seen.problems), readers=[])
         cost = seen.walk_s
@@ -281,7 +282,7 @@ class Inspector:
         return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
                 meta.last_pgno, self._locking)
 
-    def _take(self, txn, pf: PageFile, meta: Meta) -> "_Seen":
+    def _take(self, txn, pf: PageFile, meta: Meta) -> _Seen:
         """Everything read inside the one read transaction of a snapshot."""
         t0 = time.perf_counter()
         info = self._env.info()
@@ -303,7 +304,7 @@ class Inspector:
             seen.walk = self.walker.walk(pf, meta)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
-            seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
+            seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
         seen.walk_s = time.thread_time() - cpu0
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
@@ -324,9 +325,9 @@ class Inspector:
                 ok = cur.next()
                 continue
             meta, err = parse_slot_metadata(key, cur.value())
-            if err:
+            if err or meta is None:
                 slot = struct.unpack(">H", key[2:4])[0] if len(key) >= 4 else None
-                problems.append(Problem("bad-metadata", err, slot))
+                problems.append(Problem(ProblemKind.BAD_METADATA, err or "no metadata", slot))
             else:
                 cat.append(meta)
             ok = cur.next()
@@ -334,26 +335,27 @@ class Inspector:
 
     def _cursor_count_subprocess(self, problems: list[Problem]) -> dict:
         """Count through LMDB's cursor in a child process, so a crash cannot take us down."""
-        from zlmdb_inspect.pages import SlotSpace
+        from zlmdb_inspect.walk import SlotSpace
 
         cmd = [sys.executable, "-m", "zlmdb_inspect.cursor_count", self.dir,
                "1" if self._locking else "0"]
         try:
             out = subprocess.run(cmd, capture_output=True, timeout=10, text=True)
         except subprocess.TimeoutExpired:
-            problems.append(Problem("damaged", "counting through LMDB's cursor did not finish in 10 s"))
+            problems.append(Problem(ProblemKind.DAMAGED, "counting through LMDB's cursor did not finish in 10 s"))
             return {}
         if out.returncode != 0:
             why = (f"LMDB crashed reading the tree (signal {-out.returncode})" if out.returncode < 0
                    else (out.stderr.strip().splitlines() or ["failed"])[-1])
-            problems.append(Problem("damaged", f"counting through LMDB's cursor failed: {why}"))
+            problems.append(Problem(ProblemKind.DAMAGED, f"counting through LMDB's cursor failed: {why}"))
             return {}
-        problems.append(Problem("count-fallback", "records were counted through LMDB's cursor, not the page walk"))
+        problems.append(Problem(ProblemKind.COUNT_FALLBACK,
+                                "records were counted through LMDB's cursor, not the page walk"))
         import json
 
         return {int(k): SlotSpace(records=v) for k, v in json.loads(out.stdout).items()}
 
-    def _assemble(self, t_start: float, seen: "_Seen") -> Snapshot:
+    def _assemble(self, t_start: float, seen: _Seen) -> Snapshot:
         pf, meta, info, readers, problems = seen.pf, seen.meta, seen.info, seen.readers, seen.problems
         catalog, counts, walk = seen.catalog, seen.counts, seen.walk
         psize = pf.page_size
@@ -396,7 +398,8 @@ class Inspector:
                 t.bytes = int(round((sp.leaf_pages + sp.overflow_pages) * psize))
             tables.append(t)
         if short:
-            problems.append(Problem("short-keys", f"{short} records have keys shorter than 2 bytes (no slot)"))
+            problems.append(Problem(ProblemKind.SHORT_KEYS,
+                                    f"{short} records have keys shorter than 2 bytes (no slot)"))
         for r in readers:
             if r.txnid is not None:
                 r.lag = meta.txnid - r.txnid
@@ -467,7 +470,7 @@ class Inspector:
         # meta page's), so it is no limit. Read-only processes never limit writes.
         writers = [m for m in maps if m.map_size and m.writable is not False and m.map_size >= used]
         if writers:
-            map_size, source = min(m.map_size for m in writers), "writer"
+            map_size, source = min(m.map_size or 0 for m in writers), "writer"  # all measured
             note = None
             if map_size != meta_size:
                 note = "the smallest map among live processes that can write; the meta page keeps the largest ever set"
@@ -490,10 +493,11 @@ class Inspector:
             pinned = 0
             if others:
                 # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
-                r = min(others, key=lambda x: x.txnid)
-                pinned = sum(c for t, c in walk.free_records if r.txnid <= t < meta.txnid)
+                r = min(others, key=lambda x: x.txnid or 0)  # all have one
+                since = r.txnid or 0
+                pinned = sum(c for t, c in walk.free_records if since <= t < meta.txnid)
                 if pinned:
-                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - r.txnid,
+                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - since,
                                  "alive": alive.get(r.pid),
                                  "name": lockfile.process_name(r.pid) if alive.get(r.pid) else None}
         reuse_bytes = (reusable or 0) * psize
@@ -543,7 +547,7 @@ def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int
     """
     import numpy as np
 
-    from zlmdb_inspect.pages import P_BRANCH, P_INVALID, P_LEAF
+    from zlmdb_inspect.pageformat import P_BRANCH, P_INVALID, P_LEAF
 
     if meta.main.root == P_INVALID:
         return [], False

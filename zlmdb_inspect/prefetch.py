@@ -24,7 +24,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from zlmdb_inspect.pages import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageError, PageFile
+from zlmdb_inspect.pageformat import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageError, PageFile
 
 _libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols include libc's (find_library
 # would run ldconfig in a child process: a fifth of a second)
@@ -66,7 +66,7 @@ def _in_memory(pf: PageFile, first: int, last: int) -> np.ndarray | None:
         return None
     per = (vec & 1).astype(bool)
     if ratio > 1:
-        per = per.reshape(-1, ratio).all(axis=1)
+        per = np.asarray(per.reshape(-1, ratio).all(axis=1))
     return per
 
 
@@ -144,9 +144,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
             _read(pf, level if have is None else level[~have], out)
         if d == depth:
             break
-        level = _children(pf, level, limit)
-        if level is None or not len(level):
+        below = _children(pf, level, limit)
+        if below is None or not len(below):
             break
+        level = below
     if out.pages and hasattr(pf._mm, "madvise"):
         # a cold file: a page the walk still faults in (the freelist's) is read alone, not with
         # the megabytes of readahead around it
@@ -167,9 +168,10 @@ def touch_leaves(pf: PageFile, meta: Meta) -> int:
     limit = min(meta.last_pgno, pf.pages_in_file - 1)
     level = np.array([root], dtype=np.int64)
     for _ in range(depth - 1):
-        level = _children(pf, np.sort(level), limit)
-        if level is None or not len(level):
+        below = _children(pf, np.sort(level), limit)
+        if below is None or not len(below):
             return 0
+        level = below
     level.sort()
     for i in range(0, len(level), 1 << 18):
         pf.np_headers[level[i:i + (1 << 18)], 0].sum()  # the values do not matter, the touch does

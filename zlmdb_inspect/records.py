@@ -92,7 +92,7 @@ def _slot_prefix(slot: int) -> bytes:
 
 def _by_pages(ins: Inspector, fn: Callable) -> Any:
     """``fn(walker, pagefile, meta)`` in one read transaction; None where the pages cannot be walked."""
-    from zlmdb_inspect.pages import PageError
+    from zlmdb_inspect.pageformat import PageError
 
     def body(txn, pf, meta):
         try:

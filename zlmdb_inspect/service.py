@@ -108,6 +108,10 @@ class Service:
     def close(self) -> None:
         self._inspector.close()
 
+    def count_now(self) -> None:
+        """Walk the tree at the next refresh even if the counts are not due yet (the TUI's ``r``)."""
+        self._inspector.count_now()
+
     def snapshot(self) -> Snapshot:
         """One snapshot without history or health (``--dump`` checks the tree first)."""
         return self._inspector.snapshot()

@@ -63,7 +63,11 @@ def refresh_state(app: Any) -> str:
 
 
 class RefreshView:
-    """A panel drawn from a refresh: ``show(ref)`` draws it; the reactive calls it."""
+    """A panel drawn from a refresh: ``show(ref)`` draws it; the reactive calls it.
+
+    Each widget handles its own messages, so a refresh can arrive before a panel's ``on_mount``
+    ran: ``show`` must not depend on it (tables get their columns from ``_columns``, at either).
+    """
 
     refresh_data: reactive[Refresh | None] = reactive(None, always_update=True)
 
@@ -88,7 +92,8 @@ class TitleBar(RefreshView, Static):
     """
 
     def on_mount(self) -> None:
-        self.update(join(Text(" "), self._path(max(12, self.app.size.width - 14)), Text("  reading…")))
+        if self.refresh_data is None:
+            self.update(join(Text(" "), self._path(max(12, self.app.size.width - 14)), Text("  reading…")))
         self.watch(self.app, "paused", self._redraw, init=False)
         self.watch(self.app, "interval", self._redraw, init=False)
 
@@ -119,11 +124,15 @@ class TitleBar(RefreshView, Static):
             rest.append(" ")
         refreshed = Text(f" refreshed {app.clock(s.taken_at)}")
         damaged = Text("  DAMAGED: see Warnings" if ref.damaged else "", "bold red")
+        deferred = Text()
+        if s.counts_txnid != s.lmdb.last_txnid:  # a full count is expensive: it runs less often
+            due = max(0, round((s.counts_next_at or s.taken_at) - time.time()))
+            deferred = Text(f"  counts as of {app.clock(s.counts_at)}, next in {due} s", "yellow")
         # one line at any width: the path gives way (its start is cut), then the interval
         total = self.screen.size.width or app.size.width
-        tail = Text.assemble(refreshed, f" ({refresh_state(app)})", damaged)
+        tail = Text.assemble(refreshed, f" ({refresh_state(app)})", deferred, damaged)
         if total - 2 - rest.cell_len - tail.cell_len < 16:
-            tail = Text.assemble(refreshed, " (paused)" if app.paused else "", damaged)
+            tail = Text.assemble(refreshed, " (paused)" if app.paused else "", deferred, damaged)
         width = total - 2 - rest.cell_len - tail.cell_len
         return join(Text(" "), self._path(max(12, width)), rest, tail)
 
@@ -210,7 +219,12 @@ class TablesTab(RefreshView, TabPane):
         yield Static("", id="table-info")
 
     def on_mount(self) -> None:
-        self._add_columns(self.query_one(TablesList))
+        self._columns()
+
+    def _columns(self) -> None:
+        t = self.query_one(TablesList)
+        if not t.columns:
+            self._add_columns(t)
 
     def selected_key(self) -> str | None:
         """The highlighted row's key: a slot number, or ``db:NAME`` for a named database."""
@@ -267,6 +281,7 @@ class TablesTab(RefreshView, TabPane):
         info.update(join(*parts))
 
     def show(self, ref: Refresh) -> None:
+        self._columns()
         t = self.query_one(TablesList)
         rates = ref.rates.tables_per_s
         rows: dict[str, tuple[Table | None, list[Text]]] = {}
@@ -337,7 +352,12 @@ class WarningsTab(RefreshView, TabPane):
         yield Static("", id="warning-detail")
 
     def on_mount(self) -> None:
+        self._columns()
+
+    def _columns(self) -> None:
         w = self.query_one("#warnings-table", DataTable)
+        if w.columns:
+            return
         for key, label in (("severity", "Severity"), ("id", "Rule"), ("subject", "About"), ("message", "Message")):
             w.add_column(Text(label), key=key)
 
@@ -352,6 +372,7 @@ class WarningsTab(RefreshView, TabPane):
                 Text("\n"), ("Practice: ", "bold"), w.practice))
 
     def show(self, ref: Refresh) -> None:
+        self._columns()
         w = self.query_one("#warnings-table", DataTable)
         self.rows = ref.warnings
         cursor = w.cursor_row
@@ -386,12 +407,18 @@ class ReadersTab(RefreshView, TabPane):
         yield Static("", id="readers-note")
 
     def on_mount(self) -> None:
+        self._columns()
+
+    def _columns(self) -> None:
         r = self.query_one("#readers-table", DataTable)
+        if r.columns:
+            return
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
                            ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
             r.add_column(Text(label), key=key)
 
     def show(self, ref: Refresh) -> None:
+        self._columns()
         r = self.query_one("#readers-table", DataTable)
         r.clear()
         for i, rd in enumerate(ref.snapshot.readers):
