@@ -30,8 +30,8 @@ txaio.use_asyncio()
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 from zlmdb_inspect import query  # noqa: E402
-from zlmdb_inspect.options import Options  # noqa: E402
 from zlmdb_inspect.inspector import Inspector  # noqa: E402
+from zlmdb_inspect.options import Options  # noqa: E402
 from zlmdb_inspect.records import TableCodecs  # noqa: E402
 
 

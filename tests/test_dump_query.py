@@ -15,11 +15,10 @@ import time
 
 import jq
 import pytest
-
 from conftest import raw_env, run_cli, sha
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cfxdb_like  # noqa: E402
+import cfxdb_like
 
 TESTS = os.path.dirname(__file__)
 

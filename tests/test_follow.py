@@ -13,9 +13,9 @@ import pytest
 from conftest import raw_env
 
 from zlmdb_inspect import follow
-from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Table
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.records import TableCodecs
 
 WRITER = os.path.join(os.path.dirname(__file__), "follow_writer.py")

@@ -16,9 +16,9 @@ import pytest
 from conftest import raw_env, sha
 
 from zlmdb_inspect import query
-from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
-from zlmdb_inspect.pages import P_BRANCH, P_LEAF
+from zlmdb_inspect.options import Options
+from zlmdb_inspect.pageformat import P_BRANCH, P_LEAF
 from zlmdb_inspect.records import TableCodecs
 
 sys.path.insert(0, os.path.dirname(__file__))
@@ -133,7 +133,7 @@ def test_the_prefilter_skips_decoding(cfx):
 
 def _leaf_first_keys(path: str) -> list[bytes]:
     """The first key of every leaf page, in key order (the tree walked by hand)."""
-    from zlmdb_inspect.pages import PageFile
+    from zlmdb_inspect.pageformat import PageFile
 
     pf = PageFile(os.path.join(path, "data.mdb"))
     meta = pf.current_meta()

@@ -13,8 +13,8 @@ from textual.app import App
 from textual.widgets import DataTable, Static
 
 from zlmdb_inspect import query, shape
-from zlmdb_inspect.options import Options
 from zlmdb_inspect.inspector import Inspector
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.query import Progress
 from zlmdb_inspect.records import TableCodecs
 from zlmdb_inspect.tui.changes import ChangesPane

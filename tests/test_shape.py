@@ -14,7 +14,7 @@ from conftest import raw_env, sha
 from zlmdb_inspect import shape
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.pages import F_BIGDATA, P_BRANCH, P_LEAF, PageFile
+from zlmdb_inspect.pageformat import F_BIGDATA, P_BRANCH, P_LEAF, PageFile
 
 
 def _build(path: str, fmt: str, n: int) -> None:

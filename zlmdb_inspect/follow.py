@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from zlmdb_inspect.leaves import Leaf, LeafWalk
-from zlmdb_inspect.pages import MAX_DEPTH, P_BRANCH, P_INVALID, P_LEAF, PageError
+from zlmdb_inspect.pageformat import MAX_DEPTH, P_BRANCH, P_INVALID, P_LEAF, PageError
 
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
@@ -229,7 +229,7 @@ class Follower:
 
         out = self.ins.read(body)
         self.started = True
-        return out  # type: ignore[return-value]
+        return out
 
 
 def _child_span(pf, pgno: int, n: int, lo: bytes, hi: bytes | None) -> tuple[int, int]:
@@ -271,7 +271,7 @@ def to_json(change: Change, catalog: TableCodecs, ins: Inspector, table: Table) 
 class JsonFollow:
     """A :class:`Follower` whose changes come out as ``--dump --follow`` prints them."""
 
-    def __init__(self, ins: "Inspector", codecs: "TableCodecs", table: "Table", exact: int = EXACT_RECORDS):
+    def __init__(self, ins: Inspector, codecs: TableCodecs, table: Table, exact: int = EXACT_RECORDS):
         self.follower = Follower(ins, table, exact)
         self.codecs, self.ins, self.table = codecs, ins, table
 

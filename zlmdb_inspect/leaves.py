@@ -16,7 +16,7 @@ from typing import Any
 
 import numpy as np
 
-from zlmdb_inspect.pages import (
+from zlmdb_inspect.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
     F_SUBDATA,

@@ -33,12 +33,12 @@ import numpy as np
 
 from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.leaves import LeafBatch, LeafWalk
-from zlmdb_inspect.pages import PageError
+from zlmdb_inspect.pageformat import PageError
 
 if TYPE_CHECKING:
     from zlmdb_inspect.inspector import Inspector
     from zlmdb_inspect.model import Table
-    from zlmdb_inspect.records import TableCodecs, Codec, Record
+    from zlmdb_inspect.records import Codec, Record, TableCodecs
 
 
 class QueryError(InspectError):
@@ -528,7 +528,7 @@ class Scan:
                     pass  # damage or an unusual tree: LMDB's cursor reads it (nothing was counted)
             return by_cursor(txn)
 
-        return self.ins.read(body)  # type: ignore[return-value]
+        return self.ins.read(body)
 
 
 def key_range(catalog: TableCodecs, table: Table, q: Query) -> tuple[bytes | None, bytes | None]:

@@ -21,12 +21,12 @@ from dataclasses import dataclass, field
 
 from zlmdb_inspect import health
 from zlmdb_inspect.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.kinds import Direction, ErrorKind, RuleId
 from zlmdb_inspect.model import Snapshot, Table
 from zlmdb_inspect.monitor import Eta, Monitor, Rates
 from zlmdb_inspect.options import Options, Settings, Thresholds, load_settings
-from zlmdb_inspect.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.query import Progress, Query, QueryError, Scan
 from zlmdb_inspect.query import parse as parse_query
 from zlmdb_inspect.query import scan as scan_query
@@ -35,8 +35,8 @@ from zlmdb_inspect.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.shape import compute as compute_shape
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record", "RecordWindow", "Refresh",
-           "Scan", "Service", "Shape", "TableDecoding", "open_service", "parse_query"]
+__all__ = ["PREVIEW_BYTES", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record", "RecordWindow",
+           "Refresh", "Scan", "Service", "Shape", "TableDecoding", "open_service", "parse_query"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 

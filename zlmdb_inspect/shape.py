@@ -15,7 +15,7 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -151,7 +151,7 @@ def compute(ins: Inspector, table: Table, max_records: int = MAX_RECORDS,
                 leaf_no += len(group)
             return True, None
 
-        finished, last_key = cast("tuple[bool, bytes | None]", ins.read(body))
+        finished, last_key = ins.read(body)
         shape.chunks += 1
         shape.elapsed = time.perf_counter() - t0
         if on_progress is not None:

@@ -26,8 +26,8 @@ from zlmdb_inspect.model import Table
 from zlmdb_inspect.service import Query, Record, RecordWindow, Refresh, Service, parse_query
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
-from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.changes import ChangesPane, ChangesPolled
+from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PositionFound, TargetFound, WindowLoaded
 from zlmdb_inspect.tui.panels import short_name
