@@ -145,10 +145,7 @@ class TreeWalker:
     the same number and bytes of its parent), so it is walked in full.
     """
 
-    def __init__(self) -> None:
-        self.cache: dict[tuple[int, int], TreeSummary] = {}
-
-    want_space = True
+    want_space = True  # read leaf nodes for overflow values (where the tree has any)
     #: Read a cold tree's pages ahead of the walk (see :mod:`zlmdb_inspect.prefetch`).
     prefetch = True
     #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
@@ -157,6 +154,8 @@ class TreeWalker:
     batch_leaves_deferred = 262144  # a whole walk's leaves, sorted by page number per batch
     batch_leaves_nodes = 2048
 
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -414,7 +413,7 @@ class _Walk:
                 out.merge(sub)
 
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
-        """:meth:`_bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
+        """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
             j, leaves = i, 0
