@@ -58,10 +58,11 @@ FLEET = "/tmp/zlmdb-inspect-snapshot-fleet"
 def fixed_fleet():
     from zlmdb_inspect.tui.screenshots import build_fleet
 
-    shutil.rmtree(FLEET, ignore_errors=True)
-    build_fleet(FLEET)
-    yield FLEET
-    shutil.rmtree(FLEET, ignore_errors=True)
+    with fixed_path(FLEET):
+        shutil.rmtree(FLEET, ignore_errors=True)
+        build_fleet(FLEET)
+        yield FLEET
+        shutil.rmtree(FLEET, ignore_errors=True)
 
 
 def test_databases_screen(fixed_fleet, snap_compare):
