@@ -207,18 +207,21 @@ def _maps_file(pid: int, data_path: str, proc: str) -> bool | None:
     return False
 
 
-def resolve(lock: WriterLock, data_path: str, candidates: Iterable[int] = (), proc: str = "/proc") -> WriterLock:
+def resolve(lock: WriterLock, data_path: str, candidates: Iterable[int] = (), mapping: Iterable[int] = (),
+            proc: str = "/proc") -> WriterLock:
     """Fill in the pid and names of a held lock's thread, checked against the processes that map
-    ``data_path``: a thread id from another PID namespace can name an unrelated local thread."""
+    ``data_path`` (``mapping``: pids already seen mapping it, e.g. by ``ProcMaps``; others are
+    read from /proc): a thread id from another PID namespace can name an unrelated local thread."""
     if not lock.held or lock.tid is None:
         return lock
     tid = lock.tid
-    pid = thread_group(tid, candidates, proc)
+    mapping = set(mapping)
+    pid = thread_group(tid, [*mapping, *candidates], proc)
     if pid is None:
         lock.reason = (f"thread {tid} holds the write lock but is not in this /proc "
                        "(another PID namespace or container?)")
         return lock
-    maps = _maps_file(pid, data_path, proc)
+    maps = True if pid in mapping else _maps_file(pid, data_path, proc)
     name = _comm(f"{proc}/{pid}/comm")
     if maps is False:
         lock.reason = (f"thread id {tid} holds the write lock, but here it is a thread of pid {pid} "
@@ -232,7 +235,8 @@ def resolve(lock: WriterLock, data_path: str, candidates: Iterable[int] = (), pr
     return lock
 
 
-def writer(lock_path: str, data_path: str, candidates: Iterable[int] = (), live: bool | None = None,
-           proc: str = "/proc") -> WriterLock:
-    """Read the writer mutex and place its owner: the one call a refresh makes."""
-    return resolve(read(lock_path, live), data_path, candidates, proc)
+def writer(lock_path: str, data_path: str, candidates: Iterable[int] = (), mapping: Iterable[int] = (),
+           live: bool | None = None, proc: str = "/proc") -> WriterLock:
+    """Read the writer mutex and place its owner: the one call a refresh makes. ``candidates``:
+    pids likely to hold it (reader table); ``mapping``: pids known to map data.mdb."""
+    return resolve(read(lock_path, live), data_path, candidates, mapping, proc)
