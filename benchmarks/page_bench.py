@@ -2,7 +2,7 @@
 
 Builds tables of 1,000 and 1,000,000 records in one database and reads 100
 records at the start and at the end of each, through the inspector
-(``Catalog.read_page``: one short read transaction, ``set_range`` by key, decoded)
+(``Service.read_window``: one short read transaction, ``set_range`` by key, decoded)
 and through zlmdb's own ``select(limit=100)`` / ``select(reverse=True, limit=100)``,
 measured in the same run, and the position of the last page ("records N–M of T", counted from
 the B-tree's pages). Prints milliseconds and ratios.
@@ -57,8 +57,8 @@ def best(fn, n: int = 20) -> float:
 
 
 def main() -> None:
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "db")
@@ -79,13 +79,13 @@ def main() -> None:
             zf, zl = best(z_first), best(z_last)
             db.__exit__(None, None, None)
             svc = Service(Options(path=path))
-            snap = svc.inspector.snapshot()
-            table = svc.catalog.resolve_table(snap, klass.__name__)
-            fi = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "first", 100))
-            la = best(lambda: svc.catalog.read_page(svc.inspector, table, None, "last", 100))
-            last_key = svc.catalog.read_page(svc.inspector, table, None, "last", 100).records[0].raw_key
-            pos = best(lambda: svc.catalog.position(svc.inspector, table, last_key))
-            assert svc.catalog.position(svc.inspector, table, last_key) == table.records - 100
+            snap = svc.snapshot()
+            table = svc.resolve_table(snap, klass.__name__)
+            fi = best(lambda: svc.read_window(table, None, "first", 100))
+            la = best(lambda: svc.read_window(table, None, "last", 100))
+            last_key = svc.read_window(table, None, "last", 100).records[0].raw_key
+            pos = best(lambda: svc.position(table, last_key))
+            assert svc.position(table, last_key) == table.records - 100
             svc.close()
             results.append((klass.__doc__, fi, la, zf, zl, pos))
         print(f"{'table':>18} {'first page':>11} {'last page':>10} {'zlmdb first':>12} {'zlmdb last':>11} "

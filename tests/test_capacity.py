@@ -16,6 +16,7 @@ import zlmdb
 from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import cli_json, raw_env, run_cli, sha
+from zlmdb_inspect.report import refresh_dict
 
 HERE = os.path.dirname(__file__)
 MiB = 1024 * 1024
@@ -130,8 +131,8 @@ def test_two_writers_with_different_maps_and_a_reader(tmp_path):
 
 
 def test_deletes_then_reuse_count_as_available(tmp_path):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     path = str(tmp_path / "reuse")
     env = raw_env(path, "1.0", map_size=16 * MiB)
@@ -174,8 +175,8 @@ def test_deletes_then_reuse_count_as_available(tmp_path):
 
 
 def test_no_eta_warning_before_thirty_seconds_of_history(tmp_path):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     path = str(tmp_path / "young")
     _seed(path, "1.0", 2 * MiB)
@@ -190,14 +191,14 @@ def test_no_eta_warning_before_thirty_seconds_of_history(tmp_path):
         ref = svc.refresh(live=True)
         assert ref.eta.state == "measuring" and ref.eta_full_s is None
         assert "map-eta" not in {w.id for w in ref.warnings}
-        assert ref.to_dict(live=True)["eta"]["state"] == "measuring"
+        assert refresh_dict(ref, live=True)["eta"]["state"] == "measuring"
     finally:
         svc.close()
 
 
 def test_pinning_reader_is_named_as_the_cause(tmp_path):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     path = str(tmp_path / "pin")
     env = raw_env(path, "1.0", map_size=256 * MiB)
@@ -434,8 +435,8 @@ def test_procmaps_entries_with_a_reason(tmp_path):
 
 
 def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.report import prometheus_text
 
     path = str(tmp_path / "hist")
@@ -465,8 +466,8 @@ def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
 def test_every_warning_has_figure_and_threshold_in_words(tmp_path):
     """Issue 18: the warning detail never shows None or a dict repr."""
     from zlmdb_inspect import health
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     path = str(tmp_path / "words")
     env = raw_env(path, "0.9", map_size=2 * MiB)

@@ -116,8 +116,8 @@ def test_held_reader_then_killed(tmp_path, fmt):
 async def test_tui_follows_a_growing_writer(tmp_path):
     import asyncio
 
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
     from zlmdb_inspect.tui.overview import Overview
 
@@ -151,8 +151,8 @@ async def test_tui_follows_a_growing_writer(tmp_path):
 
 
 def test_tables_appear_and_disappear_and_writer_restarts(tmp_path):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     path = str(tmp_path / "tables")
     _seed(path, "1.0")

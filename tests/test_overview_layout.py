@@ -10,8 +10,9 @@ from textual.widgets import DataTable, Static
 
 from conftest import raw_env
 from test_safety import screen_text
-from zlmdb_inspect.cli import Options
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.options import Options
+from zlmdb_inspect.service import Service
+from zlmdb_inspect.tui.panels import TablesTab
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
 
@@ -38,7 +39,7 @@ async def test_sizes_widen_when_a_refresh_makes_them_longer(demo_db):
         await settle(pilot)
         ref = ov.refresh_data
         ref.snapshot.tables[1].bytes = 1023 * 1024 + 900  # "1023.9 KiB": wider than any size before
-        ov._render_tables(ref)  # same rows: cells updated in place
+        ov.query_one(TablesTab).show(ref)  # same rows: cells updated in place
         await settle(pilot)
         assert "1023.9 KiB" in screen_text(app)
 

@@ -56,7 +56,7 @@ def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
 def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, big):
     """The per-node walk (used where fields are not little-endian) counts the same as the
     vectorised one, whatever the size of its batches of leaves."""
-    from zlmdb_inspect import pages
+    from zlmdb_inspect import walk as pages
 
     path = str(tmp_path / "deep")
     _deep_db(path, fmt, n=6000, big=big)
@@ -68,9 +68,11 @@ def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, bi
         expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
         assert fast.short_key_records == expected.pop(-1)
         assert {t.slot: t.records for t in fast.tables} == expected
-    for batch in (1, 7):  # a batch per bottom branch page, or a few of them
+    for batch, sort_above in ((1, 0), (7, 0), (7, 10**9)):  # a batch per bottom branch page, or a few
         monkeypatch.setattr(pages.TreeWalker, "batch_leaves", batch)
         monkeypatch.setattr(pages.TreeWalker, "batch_leaves_nodes", batch)
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves_deferred", batch)
+        monkeypatch.setattr(pages.PageFile, "sort_above", sort_above)  # leaf headers in file order, or not
         with Inspector(path) as ins:
             assert key(ins.snapshot()) == key(fast), batch
     monkeypatch.setattr(pages, "_LITTLE", False)

@@ -118,22 +118,22 @@ def test_decoders_never_raise(b):
 
 
 def test_paging_by_key(demo_db):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     svc = Service(Options(path=demo_db))
     try:
-        snap = svc.inspector.snapshot()
-        t = svc.catalog.resolve_table(snap, "Events")
-        first = svc.catalog.read_page(svc.inspector, t, None, "first", 50)
+        snap = svc.snapshot()
+        t = svc.resolve_table(snap, "Events")
+        first = svc.read_window(t, None, "first", 50)
         assert first.at_start and not first.at_end and len(first.records) == 50
-        nxt = svc.catalog.read_page(svc.inspector, t, first.records[-1].raw_key[2:], "after", 50)
+        nxt = svc.read_window(t, first.records[-1].raw_key[2:], "after", 50)
         assert nxt.records[0].raw_key > first.records[-1].raw_key
-        back = svc.catalog.read_page(svc.inspector, t, nxt.records[0].raw_key[2:], "before", 50)
+        back = svc.read_window(t, nxt.records[0].raw_key[2:], "before", 50)
         assert [r.raw_key for r in back.records] == [r.raw_key for r in first.records]
-        last = svc.catalog.read_page(svc.inspector, t, None, "last", 50)
+        last = svc.read_window(t, None, "last", 50)
         assert last.at_end and len(last.records) == 50
-        total = sum(1 for _ in svc.catalog.iter_records(svc.inspector, t, None, None))
+        total = sum(1 for _ in svc.iter_records(t, None, None))
         assert total == t.records
     finally:
         svc.close()

@@ -30,16 +30,18 @@ from textual.widgets import DataTable, Static
 
 from conftest import run_cli, sha
 from hostile import ACTION, DIR_NAME, HOSTILE, KEYS, LINK, TABLE_NAMES, UNBALANCED, build_hostile_db
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.model import Reader
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.service import Service
+from zlmdb_inspect.tui.panels import ReadersTab
 from zlmdb_inspect.report import check_lines, prometheus_text
 from zlmdb_inspect.textsafe import has_unsafe, json_visible, safe, visible
 from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.overview import Overview
 from zlmdb_inspect.tui.settle import settle
-from zlmdb_inspect.tui.table import TableScreen, _short, hexdump, key_text
+from zlmdb_inspect.tui.hexview import HexView, hex_row
+from zlmdb_inspect.tui.table import TableScreen, _short, key_text
 
 TUI = Path(__file__).resolve().parent.parent / "zlmdb_inspect" / "tui"
 
@@ -215,7 +217,7 @@ def test_record_cells_and_detail_show_any_string_literally(s):
     assert json.loads(doc) == {"key": s, "value": {"v": s}}
     assert not has_unsafe(doc.replace("\n", ""))
     raw = s.encode("utf-8", "surrogatepass")
-    assert not has_unsafe(hexdump(raw).replace("\n", ""))
+    assert not has_unsafe("".join("".join(hex_row(raw, off)) for off in range(0, len(raw), 16)))
 
 
 # -- the TUI on a hostile database ------------------------------------------------------
@@ -325,7 +327,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         ref = ov.refresh_data
         ref.snapshot.readers.append(Reader(pid=4242, thread="\x1b[2J" + UNBALANCED, txnid=1,
                                            name=ACTION + "\x1b]0;T\x07", alive=False))
-        ov._render_readers(ref)
+        ov.query_one(ReadersTab).show(ref)
         await pilot.press("3")
         await settle(pilot)
         assert_screen_safe(app, visible(ACTION + "\x1b]0;T\x07")[:20])
@@ -340,7 +342,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         scr = app.screen
         assert isinstance(scr, TableScreen) and scr.table.slot == 1
         assert_screen_safe(app, visible(TABLE_NAMES[0]), "[/]-0", "[/i]-1", "[@click=app.quit]-2")
-        assert len(scr.page.records) == len(KEYS)
+        assert len(scr.window.records) == len(KEYS)
         for i in range(len(KEYS)) if size[0] >= 160 else (0, 3):  # every record once, at one size
             scr.query_one("#records", DataTable).move_cursor(row=i)
             await settle(pilot)
@@ -351,8 +353,10 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
             assert_screen_safe(app)
             await pilot.press("x")  # hex
             await settle(pilot)
-            hexed = _widget_text(scr.query_one("#detail", Static))
-            assert rec.raw_key.hex() in hexed and "00000000  " in hexed and not has_unsafe(hexed.replace("\n", ""))
+            hv = scr.query_one("#hex", HexView)
+            hexed = _widget_text(scr.query_one("#hex-head", Static)) + "\n".join(
+                hv.render_line(y).text for y in range(hv.size.height))
+            assert rec.raw_key.hex() in hexed and "0000  " in hexed and not has_unsafe(hexed.replace("\n", ""))
             assert_screen_safe(app)
             await pilot.press("x")
             await settle(pilot)
@@ -363,7 +367,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press(*"[/i]")
         await pilot.press("enter")
         await settle(pilot)
-        assert scr.page.records[0].key == "[/i]-1"
+        assert scr.window.records[0].key == "[/i]-1"
         assert_screen_safe(app, "[/i]-1")
         # a filter that is markup and an action
         await pilot.press("slash")
@@ -371,7 +375,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         await pilot.press(*"[@click")
         await pilot.press("enter")
         await settle(pilot)
-        assert [r.key for r in scr.page.records] == ["[@click=app.quit]-2"]
+        assert [r.key for r in scr.window.records] == ["[@click=app.quit]-2"]
         assert_screen_safe(app, "filter '[@click'")
         # a jump that is not a position: the status quotes it
         await pilot.press("j")

@@ -6,9 +6,9 @@ import shutil
 
 import pytest
 
-from zlmdb_inspect.cli import Options
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.demo import build_demo
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
 

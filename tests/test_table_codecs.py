@@ -113,14 +113,14 @@ def test_deviants_flagged_in_dump_records_and_json(cfx, imported):
 
 
 def test_records_api_marks_rows_and_gives_times(cfx):
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
 
     svc = Service(Options(path=cfx["path"]))
     try:
-        snap = svc.inspector.snapshot()
-        t = svc.catalog.resolve_table(snap, "Nodes")
-        page = svc.catalog.read_page(svc.inspector, t, None, "first", 50)
+        snap = svc.snapshot()
+        t = svc.resolve_table(snap, "Nodes")
+        page = svc.read_window(t, None, "first", 50)
         bad = [r for r in page.records if r.error]
         assert len(bad) == 2 and all(r.error_kind == "codec" for r in bad)
         good = next(r for r in page.records if not r.error)
@@ -128,9 +128,9 @@ def test_records_api_marks_rows_and_gives_times(cfx):
         assert hints["created_at"] == decode.ts_iso(good.value["created_at"])
         assert "last_seen_at" in hints and "config" not in hints
         assert good.size >= 3 * 1024  # cfxdb's normal record sizes
-        prof = svc.catalog.codec(t).profile
-        assert prof is not None and prof.value_codec == "cbor" and prof.sampled == cfx["counts"]["Nodes"]
-        assert any("2 of 10 sampled values are not CBOR" in n for n in prof.notes())
+        notes = svc.sampling_notes(t)  # the first line names the codecs and the sample
+        assert notes and "values cbor (" in notes[0] and f"from {cfx['counts']['Nodes']} sampled records" in notes[0]
+        assert any("2 of 10 sampled values are not CBOR" in n for n in notes)
         ref = svc.refresh()
         assert ref.sampled["Events"]["key_codec"] == "oid+timestamp-le"
         assert ref.sampled["Events"]["sampled"] <= svc.opts.sample

@@ -7,8 +7,8 @@ from textual.widgets import DataTable, Static, TabbedContent
 
 from conftest import sha
 from zlmdb_inspect.tui.settle import settle
-from zlmdb_inspect.cli import Options
-from zlmdb_inspect.modes import Service
+from zlmdb_inspect.options import Options
+from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.table import TableScreen
 
@@ -46,23 +46,23 @@ async def test_overview_and_tables(demo_db, size):
         assert recs.row_count == 100
         await pilot.press("G")
         await settle(pilot)
-        assert app.screen.page.at_end
+        assert app.screen.window.at_end
         assert "records 1,501–1,600 of 1,600" in _status(app)
         assert "records 801–900 of 1,600" in await _jump(app, pilot, "50%")
         assert "records 1,234–1,333 of 1,600" in await _jump(app, pilot, "#1234")
         await pilot.press("b")
         await settle(pilot)
-        assert not app.screen.page.at_end
+        assert not app.screen.window.at_end
         assert app.screen.detail is not None and app.screen.detail.decoder.endswith("flatbuffers")
         await pilot.press("g")
         await settle(pilot)
-        seen = [r.raw_key for r in app.screen.page.records]
+        seen = [r.raw_key for r in app.screen.window.records]
         await pilot.press("end")  # the DataTable's own end: last row of the window
         recs.move_cursor(row=recs.row_count - 1)
         await pilot.press("down")  # past the window: it slides by key, the cursor moves on by one
         await settle(pilot)
         cur = app.screen._current()
-        assert cur.raw_key > seen[-1] and cur.raw_key == min(r.raw_key for r in app.screen.page.records
+        assert cur.raw_key > seen[-1] and cur.raw_key == min(r.raw_key for r in app.screen.window.records
                                                             if r.raw_key > seen[-1])
         await pilot.press("up")
         await settle(pilot)
@@ -88,11 +88,11 @@ async def test_follow_index_and_jump(demo_db):
         await settle(pilot)
         assert app.screen.table.name == "IndexUsersByName"
         await _jump(app, pilot, "user000123")
-        assert app.screen.page.records[0].key == "user000123"
+        assert app.screen.window.records[0].key == "user000123"
         await pilot.press("i")
         await settle(pilot)
         assert isinstance(app.screen, TableScreen) and app.screen.table.name == "Users"
-        assert app.screen.page.records[0].value["name"] == "user000123"
+        assert app.screen.window.records[0].value["name"] == "user000123"
 
 
 async def test_refresh_failure_is_shown_not_fatal(tmp_path, demo_db):
@@ -144,7 +144,8 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Jump to key", "Filter records", "Export record as JSON", "Follow index"} <= set(titles)
+        assert {"Jump to key", "Filter records", "Copy record as JSON", "Save record as JSON", "Follow index",
+                "Choose columns", "Newest first"} <= set(titles)
 
 
 def test_slot_names_full_or_bare_find_the_class(tmp_path):
@@ -155,9 +156,9 @@ def test_slot_names_full_or_bare_find_the_class(tmp_path):
     import app_tables
 
     from zlmdb_inspect.model import Table
-    from zlmdb_inspect.records import Catalog
+    from zlmdb_inspect.records import TableCodecs
 
-    cat = Catalog(Options(path=str(tmp_path), imports=["app_tables"]))
+    cat = TableCodecs(Options(path=str(tmp_path), imports=["app_tables"]))
     full = Table(slot=9, oid="11111111-1111-4111-8111-111111111111", name="app_tables.Pairs",
                  description=None, creator=None, records=0, metadata=True)
     bare = Table(slot=9, oid="11111111-1111-4111-8111-111111111111", name="Pairs",

@@ -12,43 +12,29 @@ import shutil
 import signal
 import sys
 import tempfile
-from dataclasses import dataclass, field
+from typing import NoReturn
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.errors import InspectError
+from zlmdb_inspect.options import Options
 from zlmdb_inspect.textsafe import safe
 
 PROG = "zlmdb-inspect"
 EXIT_UNKNOWN = 3
 
 
-@dataclass
-class Options:
-    """Everything the data layer needs from the command line (also built by tests)."""
-
-    path: str
-    interval: float = 2.0
-    imports: list[str] = field(default_factory=list)
-    fbs: list[str] = field(default_factory=list)
-    fbs_types: dict[str, str] = field(default_factory=dict)
-    allow_pickle: bool = False
-    thresholds: list[str] = field(default_factory=list)
-    rules: list[str] = field(default_factory=list)  # ID=off|info|warning|critical
-    config: str | None = None
-    verify: bool = False
-    sample: int = 200  # records decoded per table for the health rules
-
-
 class _Parser(argparse.ArgumentParser):
     """Usage errors are UNKNOWN (exit 3) too, as monitoring plugins report them."""
 
-    def error(self, message: str):  # type: ignore[override]
-        if getattr(self, "check_mode", False):
+    check_mode = False
+
+    def error(self, message: str) -> NoReturn:
+        if self.check_mode:
             _status_unknown(None, f"usage: {message}")
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
     p = _Parser(
         prog=PROG,
         description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
@@ -119,7 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     return _main(args)
 
 
-def _main(args) -> int:
+def _main(args: argparse.Namespace) -> int:
     tmp = None
 
     def fail(message: str) -> int:
@@ -150,9 +136,9 @@ def _main(args) -> int:
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify)
         if args.json or args.check or args.prometheus:
-            from zlmdb_inspect.modes import run_report
+            from zlmdb_inspect.modes import Report, run_report
 
-            return run_report(opts, "json" if args.json else "check" if args.check else "prometheus")
+            return run_report(opts, Report.JSON if args.json else Report.CHECK if args.check else Report.PROMETHEUS)
         if args.watch:
             from zlmdb_inspect.modes import run_watch
 
@@ -161,7 +147,7 @@ def _main(args) -> int:
             from zlmdb_inspect.modes import run_dump
 
             return run_dump(opts, args.dump, args.limit, args.from_key)
-        from zlmdb_inspect.modes import open_service
+        from zlmdb_inspect.service import open_service
 
         service = open_service(opts)  # fail with one line before the screen is taken over
         from zlmdb_inspect.tui.app import run_app
@@ -181,7 +167,7 @@ def _main(args) -> int:
 
 
 def _pairs(items: list[str]) -> dict[str, str]:
-    out = {}
+    out: dict[str, str] = {}
     for item in items:
         if "=" not in item:
             raise InspectError(f"--fbs-type takes TABLE=TYPE, not {item!r}")
@@ -190,7 +176,7 @@ def _pairs(items: list[str]) -> dict[str, str]:
     return out
 
 
-def _prepare_demo(args) -> tuple[str, str | None]:
+def _prepare_demo(args: argparse.Namespace) -> tuple[str, str | None]:
     from zlmdb_inspect.demo import build_demo
 
     tmp = None

@@ -18,8 +18,9 @@ import struct
 import time
 import uuid
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any
 
 import cbor2
 
@@ -45,7 +46,7 @@ def ts_iso(ns: int) -> str:
 
     sec, frac = divmod(ns, 10**9)
     try:
-        base = dt.datetime.fromtimestamp(sec, dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S")
+        base = dt.datetime.fromtimestamp(sec, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S")
     except (OverflowError, OSError, ValueError):
         return f"datetime64({ns}ns)"
     return f"{base}.{frac:09d}Z"
@@ -443,11 +444,11 @@ class FbsSchemas:
                     out[name] = vals
                 elif et == BT.Obj and not schema.Objects(t.Index()).IsStruct():
                     sub = schema.Objects(t.Index())
-                    vals = []
+                    objs: list[dict[str, Any]] = []
                     for i in range(ln):
                         ep = tgt + 4 + 4 * i
-                        vals.append(self._table(schema, sub, b, ep + struct.unpack_from("<I", b, ep)[0], depth + 1))
-                    out[name] = vals
+                        objs.append(self._table(schema, sub, b, ep + struct.unpack_from("<I", b, ep)[0], depth + 1))
+                    out[name] = objs
                 else:
                     out[name] = f"<vector of type {et}>"
             elif bt == BT.Obj:

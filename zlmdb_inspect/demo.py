@@ -102,6 +102,7 @@ def write_for(path: str, seconds: float, rate: int = 200, grow: bool = True,
     Returns the number of transactions committed.
     """
     from zlmdb import lmdb
+
     from zlmdb_inspect import demo_app as app
 
     db = _open(path, 0, None)

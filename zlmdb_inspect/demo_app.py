@@ -11,9 +11,9 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
+import flatbuffers
 import numpy as np
 import zlmdb
-import flatbuffers
 
 from zlmdb_inspect.demo_schema import demo_generated as fbs
 
@@ -36,7 +36,7 @@ class User:
                 "created": self.created, "roles": list(self.roles), "quota": self.quota}
 
     @staticmethod
-    def parse(data: dict[str, Any]) -> "User":
+    def parse(data: dict[str, Any]) -> User:
         return User(oid=uuid.UUID(data["oid"]), name=data.get("name"), email=data.get("email"),
                     created=data.get("created"), roles=data.get("roles"), quota=data.get("quota"))
 
@@ -52,7 +52,7 @@ class Attachment:
                 "size": len(self.data), "data": self.data}
 
     @staticmethod
-    def parse(data: dict[str, Any]) -> "Attachment":
+    def parse(data: dict[str, Any]) -> Attachment:
         return Attachment(data["oid"], data["filename"], data["content_type"], data["data"])
 
 
@@ -75,7 +75,7 @@ class Session:
                 "left_at": self.left_at or None, "transport": self.transport.hex()}
 
     @staticmethod
-    def cast(buf: bytes) -> "Session":
+    def cast(buf: bytes) -> Session:
         return Session(fbs.Session.GetRootAs(buf, 0))
 
     def build(self, builder: flatbuffers.Builder) -> int:
@@ -109,7 +109,7 @@ class Event:
                 "payload_size": self.payload_size, "acknowledged": self.acknowledged}
 
     @staticmethod
-    def cast(buf: bytes) -> "Event":
+    def cast(buf: bytes) -> Event:
         return Event(fbs.Event.GetRootAs(buf, 0))
 
     def build(self, builder: flatbuffers.Builder) -> int:

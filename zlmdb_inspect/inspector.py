@@ -21,20 +21,24 @@ import sys
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
-from typing import Callable
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
 
 import cbor2
 
 from zlmdb_inspect import lockfile
 from zlmdb_inspect.errors import DamagedError, InspectError
-from zlmdb_inspect.model import (
-    Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table)
-from zlmdb_inspect.pages import SHORT_KEY_SLOT, Meta, PageError, PageFile, TreeWalker, WalkResult
+from zlmdb_inspect.kinds import ProblemKind
+from zlmdb_inspect.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
+from zlmdb_inspect.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.procmaps import ProcMaps
+from zlmdb_inspect.walk import TreeWalker, WalkResult
+
+T = TypeVar("T")
 
 
-def _lmdb():
+def _lmdb() -> Any:
     from zlmdb import lmdb  # imported late: zlmdb pulls in numpy and friends
 
     return lmdb
@@ -53,6 +57,8 @@ def check_path(path: str) -> tuple[str, str]:
     real = os.path.realpath(path)
     if not os.path.exists(real):
         raise InspectError(f"{path}: a symbolic link to {real}, which does not exist")
+    if os.path.basename(real) == "data.mdb" and os.path.isfile(real):  # the file itself: its directory
+        real = os.path.dirname(real)
     if not os.path.isdir(real):
         raise InspectError(f"{path}: not a directory (an LMDB environment is a directory holding data.mdb)")
     data = os.path.join(real, "data.mdb")
@@ -118,12 +124,15 @@ class Inspector:
         self.path = path
         self.dir, self.data_path = check_path(path)
         self.lock_path = os.path.join(self.dir, "lock.mdb")
-        self._env = None
+        self._env: Any = None  # zlmdb.lmdb.Environment, opened read-only
         self._locking = False
         self._pf: PageFile | None = None
         self.walker = TreeWalker()
         self._lock = threading.Lock()
         self.procmaps = ProcMaps(self.data_path)
+        self._last: _Seen | None = None  # the reads of the last full snapshot
+        self._next_walk = 0.0  # monotonic time from which a changed database is walked again
+        self._force_walk = False
         try:
             self._open_pagefile()
         except PageError as e:
@@ -162,7 +171,7 @@ class Inspector:
                 self._pf.close()
                 self._pf = None
 
-    def __enter__(self) -> "Inspector":
+    def __enter__(self) -> Inspector:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -186,7 +195,7 @@ class Inspector:
 
     # -- transactions ----------------------------------------------------------
 
-    def read(self, fn: Callable) -> object:
+    def read(self, fn: Callable[..., T]) -> T:
         """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
         lmdb = _lmdb()
         with self._lock:
@@ -222,29 +231,85 @@ class Inspector:
     # -- snapshot --------------------------------------------------------------
 
     def snapshot(self) -> Snapshot:
+        """A snapshot; what cannot have changed since the last one is not read again.
+
+        The reader table, the environment's info and process liveness are read every time
+        (they change without a commit); the walk, the catalog and the counts are reused
+        while the meta page's txnid, the map size and the file are what the last full
+        snapshot saw, and, where every walk is a full one (0.9 format) and it is expensive,
+        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``).
+        """
         t_start = time.time()
         seen = self.read(self._take)
-        if seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
+        if seen.fresh and seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
             # a writer started while we read without a reader slot: pages may have been
             # reused under us; read again, now taking part in its locking
             seen = self.read(self._take)
-        if seen.walk is None:
-            seen.counts = self._cursor_count_subprocess(seen.problems)
+        if seen.fresh:
+            if seen.walk is None:
+                seen.counts = self._cursor_count_subprocess(seen.problems)
+            seen.counts_at = t_start
+            self._counted(seen)
         return self._assemble(t_start, seen)
 
-    def _take(self, txn, pf: PageFile, meta: Meta) -> "_Seen":
+    #: Walks that cost less CPU time than this run at every refresh that saw a new transaction.
+    #: 0.9-format walks are full walks; a 1.0-format walk reads only what changed since the
+    #: last one (its first, full, walk never delays the next), so it is this expensive only
+    #: under heavy churn.
+    DEFER_ABOVE_S = 0.1
+    #: Otherwise the counts are taken again once the walk's share of time since the last one
+    #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
+    WALK_SHARE = 0.05
+    #: Counts are never older than this (the first walk of a mapping also pays its page faults,
+    #: and would otherwise put the next one far off).
+    DEFER_MAX_S = 15.0
+
+    def count_now(self) -> None:
+        """Walk at the next snapshot even if the counts are not due yet (the TUI's ``r``)."""
+        self._force_walk = True
+
+    def _counted(self, seen: _Seen) -> None:
+        """Keep a pristine copy of a fresh snapshot's reads, and schedule the next walk."""
+        self._last = replace(seen, problems=list(seen.problems), readers=[])
+        cost = seen.walk_s
+        self._next_walk = (time.monotonic() + min(cost / self.WALK_SHARE, self.DEFER_MAX_S)
+                           if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
+        self._force_walk = False
+
+    def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
+        """What must be unchanged for a snapshot to be reused whole."""
+        st = os.stat(self.data_path)
+        return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
+                meta.last_pgno, self._locking)
+
+    def _take(self, txn, pf: PageFile, meta: Meta) -> _Seen:
         """Everything read inside the one read transaction of a snapshot."""
         t0 = time.perf_counter()
-        seen = _Seen(pf=pf, meta=meta, info=self._env.info(),
-                     readers=parse_readers(self._env.readers()) if self._locking else [])
+        info = self._env.info()
+        readers = parse_readers(self._env.readers()) if self._locking else []
+        key = self._file_key(pf, meta)
+        last = self._last
+        if last is not None and not self._force_walk and (
+                last.key == key or time.monotonic() < self._next_walk):
+            # unchanged (or a walk is not due yet): only what changes without a commit is read
+            seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
+                           problems=list(last.problems), fresh=False, key=key,
+                           counts_next=self._next_walk if last.key != key else None)
+            seen.txn_s = time.perf_counter() - t0
+            return seen
+        seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
+        seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
+        cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
             seen.walk = self.walker.walk(pf, meta)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
-            seen.problems.append(Problem("damaged", f"the page walk stopped: {e}"))
+            seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
+        seen.walk_s = time.thread_time() - cpu0
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
+        seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
 
@@ -260,9 +325,9 @@ class Inspector:
                 ok = cur.next()
                 continue
             meta, err = parse_slot_metadata(key, cur.value())
-            if err:
+            if err or meta is None:
                 slot = struct.unpack(">H", key[2:4])[0] if len(key) >= 4 else None
-                problems.append(Problem("bad-metadata", err, slot))
+                problems.append(Problem(ProblemKind.BAD_METADATA, err or "no metadata", slot))
             else:
                 cat.append(meta)
             ok = cur.next()
@@ -270,26 +335,27 @@ class Inspector:
 
     def _cursor_count_subprocess(self, problems: list[Problem]) -> dict:
         """Count through LMDB's cursor in a child process, so a crash cannot take us down."""
-        from zlmdb_inspect.pages import SlotSpace
+        from zlmdb_inspect.walk import SlotSpace
 
         cmd = [sys.executable, "-m", "zlmdb_inspect.cursor_count", self.dir,
                "1" if self._locking else "0"]
         try:
             out = subprocess.run(cmd, capture_output=True, timeout=10, text=True)
         except subprocess.TimeoutExpired:
-            problems.append(Problem("damaged", "counting through LMDB's cursor did not finish in 10 s"))
+            problems.append(Problem(ProblemKind.DAMAGED, "counting through LMDB's cursor did not finish in 10 s"))
             return {}
         if out.returncode != 0:
             why = (f"LMDB crashed reading the tree (signal {-out.returncode})" if out.returncode < 0
                    else (out.stderr.strip().splitlines() or ["failed"])[-1])
-            problems.append(Problem("damaged", f"counting through LMDB's cursor failed: {why}"))
+            problems.append(Problem(ProblemKind.DAMAGED, f"counting through LMDB's cursor failed: {why}"))
             return {}
-        problems.append(Problem("count-fallback", "records were counted through LMDB's cursor, not the page walk"))
+        problems.append(Problem(ProblemKind.COUNT_FALLBACK,
+                                "records were counted through LMDB's cursor, not the page walk"))
         import json
 
         return {int(k): SlotSpace(records=v) for k, v in json.loads(out.stdout).items()}
 
-    def _assemble(self, t_start: float, seen: "_Seen") -> Snapshot:
+    def _assemble(self, t_start: float, seen: _Seen) -> Snapshot:
         pf, meta, info, readers, problems = seen.pf, seen.meta, seen.info, seen.readers, seen.problems
         catalog, counts, walk = seen.catalog, seen.counts, seen.walk
         psize = pf.page_size
@@ -332,7 +398,8 @@ class Inspector:
                 t.bytes = int(round((sp.leaf_pages + sp.overflow_pages) * psize))
             tables.append(t)
         if short:
-            problems.append(Problem("short-keys", f"{short} records have keys shorter than 2 bytes (no slot)"))
+            problems.append(Problem(ProblemKind.SHORT_KEYS,
+                                    f"{short} records have keys shorter than 2 bytes (no slot)"))
         for r in readers:
             if r.txnid is not None:
                 r.lag = meta.txnid - r.txnid
@@ -344,8 +411,11 @@ class Inspector:
         return Snapshot(
             path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
-            zlmdb=bool(catalog), count_method=method, page_reads=walk.page_reads if walk else 0,
-            short_key_records=short)
+            zlmdb=bool(catalog), count_method=method,
+            page_reads=walk.page_reads if walk else 0, short_key_records=short,
+            counts_txnid=seen.counts_txnid or meta.txnid, counts_at=seen.counts_at or t_start,
+            counts_next_at=(None if seen.counts_next is None
+                            else round(time.time() + max(0.0, seen.counts_next - time.monotonic()), 3)))
 
 
     LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
@@ -400,7 +470,7 @@ class Inspector:
         # meta page's), so it is no limit. Read-only processes never limit writes.
         writers = [m for m in maps if m.map_size and m.writable is not False and m.map_size >= used]
         if writers:
-            map_size, source = min(m.map_size for m in writers), "writer"
+            map_size, source = min(m.map_size or 0 for m in writers), "writer"  # all measured
             note = None
             if map_size != meta_size:
                 note = "the smallest map among live processes that can write; the meta page keeps the largest ever set"
@@ -423,10 +493,11 @@ class Inspector:
             pinned = 0
             if others:
                 # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
-                r = min(others, key=lambda x: x.txnid)
-                pinned = sum(c for t, c in walk.free_records if r.txnid <= t < meta.txnid)
+                r = min(others, key=lambda x: x.txnid or 0)  # all have one
+                since = r.txnid or 0
+                pinned = sum(c for t, c in walk.free_records if since <= t < meta.txnid)
                 if pinned:
-                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - r.txnid,
+                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - since,
                                  "alive": alive.get(r.pid),
                                  "name": lockfile.process_name(r.pid) if alive.get(r.pid) else None}
         reuse_bytes = (reusable or 0) * psize
@@ -457,6 +528,13 @@ class _Seen:
     catalog: list[dict] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     txn_s: float = 0.0
+    key: tuple = ()  # see Inspector._file_key
+    fresh: bool = True  # False: walk, catalog and counts are the last full snapshot's
+    walk_s: float = 0.0  # CPU time of the walk
+    walk_first: bool = False  # a 1.0-format walk without a cache: its cost says nothing of the next
+    counts_txnid: int = 0  # the transaction the counts are from
+    counts_at: float = 0.0  # time.time() of the snapshot that counted them
+    counts_next: float | None = None  # monotonic time the stale counts are taken again
 
 
 def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,
@@ -469,7 +547,7 @@ def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int
     """
     import numpy as np
 
-    from zlmdb_inspect.pages import P_BRANCH, P_INVALID, P_LEAF
+    from zlmdb_inspect.pageformat import P_BRANCH, P_INVALID, P_LEAF
 
     if meta.main.root == P_INVALID:
         return [], False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from zlmdb_inspect.kinds import ProblemKind
+
 
 @dataclass
 class LmdbFigures:
@@ -119,7 +121,7 @@ class Reader:
 class Problem:
     """Something odd in the database's content, kept as a finding, never fatal."""
 
-    kind: str  # bad-metadata, damaged, count-fallback, ...
+    kind: ProblemKind
     message: str
     slot: int | None = None
 
@@ -139,8 +141,19 @@ class Snapshot:
     problems: list[Problem] = field(default_factory=list)
     zlmdb: bool = True
     count_method: str = "pages"  # "pages", "pages+cache", or "cursor"
-    page_reads: int = 0
+    page_reads: int = 0  # pages read by the walk the counts come from
     short_key_records: int = 0
+    # Counts (tables, freelist) come from the walk of transaction counts_txnid, at counts_at
+    # (time.time()). When that is older than last_txnid, a full walk costs enough that it runs
+    # less often than the refresh: the next one is due at counts_next_at.
+    counts_txnid: int = 0
+    counts_at: float = 0.0
+    counts_next_at: float | None = None
+
+    @property
+    def damaged(self) -> bool:
+        """The page walk found damage: records are not read from this tree."""
+        return any(p.kind == ProblemKind.DAMAGED for p in self.problems)
 
     def table_by_slot(self, slot: int) -> Table | None:
         for t in self.tables:

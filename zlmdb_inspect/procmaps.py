@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Iterable
 
 O_ACCMODE = 0o3
 
@@ -180,7 +180,7 @@ class ProcMaps:
     # -- all processes ----------------------------------------------------------
 
     def _scan(self) -> set[int]:
-        found = set()
+        found: set[int] = set()
         me = os.getpid()
         try:
             names = os.listdir(self.proc)

@@ -13,18 +13,22 @@ key with ``set_range``, so its cost does not depend on the table's size.
 from __future__ import annotations
 
 import importlib
+import json
 import re
 import struct
+import threading
 import uuid
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Callable, Iterator
+from typing import TYPE_CHECKING, Any
 
 from zlmdb_inspect import decode
 from zlmdb_inspect.errors import InspectError
+from zlmdb_inspect.kinds import Decoders, Direction, ErrorKind
 from zlmdb_inspect.model import Snapshot, Table
+from zlmdb_inspect.options import Options
 
 if TYPE_CHECKING:
-    from zlmdb_inspect.cli import Options
     from zlmdb_inspect.inspector import Inspector
 
 PREVIEW_BYTES = 64 * 1024  # what the TUI decodes of a value unless asked for more
@@ -35,15 +39,18 @@ class Record:
     raw_key: bytes  # including the 2-byte slot prefix
     key: Any
     value: Any
-    decoder: str
+    decoders: Decoders
     error: str | None
     size: int  # bytes of the stored value
     fallback: Any = None  # built-in decoding of the same bytes when the application's failed
     raw_value: bytes | None = None
     truncated: bool = False
-    # why ``error`` is set: "codec" (the table's codec does not read these bytes: damage or a
-    # record unlike the rest) or "app" (only the application's decoder raised; built-in read them)
-    error_kind: str | None = None
+    error_kind: ErrorKind | None = None  # why ``error`` is set
+
+    @property
+    def decoder(self) -> str:
+        """``key|value`` decoder names, as ``--dump`` writes them."""
+        return str(self.decoders)
 
     def time_hints(self) -> dict[str, str]:
         """ISO times for the value's epoch-time integer fields (``{"created": "2026-…Z"}``), for display;
@@ -61,7 +68,7 @@ class Record:
         """For index records: the oid (UUID or OID) of the record they point to."""
         if isinstance(self.value, str) and _UUID_RE.match(self.value):
             return self.value
-        if self.decoder.endswith("oid") and isinstance(self.value, int):
+        if self.decoders.value.endswith("oid") and isinstance(self.value, int):
             return str(self.value)
         return None
 
@@ -70,7 +77,9 @@ _UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f
 
 
 @dataclass
-class Page:
+class RecordWindow:
+    """Consecutive records of one table, read by key (what the records screen shows at once)."""
+
     records: list[Record]
     at_start: bool  # no record of the table before the first one here
     at_end: bool  # no record after the last one
@@ -81,9 +90,9 @@ def _slot_prefix(slot: int) -> bytes:
     return struct.pack(">H", slot)
 
 
-def _by_pages(ins: "Inspector", fn: Callable) -> Any:
+def _by_pages(ins: Inspector, fn: Callable) -> Any:
     """``fn(walker, pagefile, meta)`` in one read transaction; None where the pages cannot be walked."""
-    from zlmdb_inspect.pages import PageError
+    from zlmdb_inspect.pageformat import PageError
 
     def body(txn, pf, meta):
         try:
@@ -149,9 +158,9 @@ class TableProfile:
                f", from {self.sampled} sampled records ({self.where})"]
         if self.mixed:
             out.append(self.mixed)
-        for side, inf in (("keys", self.keys), ("values", self.values)):
+        for which, inf in (("keys", self.keys), ("values", self.values)):
             if inf.codec and inf.misfits:
-                out.append(f"{inf.misfits} of {inf.sampled} sampled {side} are not {decode.describe(inf.codec)} "
+                out.append(f"{inf.misfits} of {inf.sampled} sampled {which} are not {decode.describe(inf.codec)} "
                            f"like the rest of this table ({inf.example})")
         if self.app_keys_broken:
             how = (f"the built-in decoder of the declared type ({self.key_codec})" if self.key_codec and
@@ -182,13 +191,13 @@ class Codec:
     """How one table's records are decoded: the application's class (``--import``) and the
     table's built-in codecs (its :class:`TableProfile`), with inspection for the rest."""
 
-    def __init__(self, table: Table, klass: type | None, opts: "Options", fbs):
+    def __init__(self, table: Table, klass: type | None, opts: Options, fbs):
         self.table = table
         self.klass = klass
         self.allow_pickle = opts.allow_pickle
         self.fbs = fbs
         self.fbs_type = fbs.type_for(table.name, opts.fbs_types) if fbs is not None else None
-        self.pmap = None
+        self.pmap: Any = None  # the application's PersistentMap (``--import``): its own decoders
         self.pickle = False
         self.declared: tuple[str | None, str | None] = (None, None)
         self.profile: TableProfile | None = None
@@ -286,14 +295,14 @@ class Codec:
                 except Exception:  # noqa: BLE001 - the full record says why
                     pass
             value = f"({size} bytes; showing the first {preview} as hex) " + decode.hexs(value_bytes)
-            return Record(raw_key, key, value, f"{kdec}|preview", kerr, size, raw_value=value_bytes,
-                          truncated=True, error_kind="codec" if kerr else None)
+            return Record(raw_key, key, value, Decoders(kdec, "preview"), kerr, size, raw_value=value_bytes,
+                          truncated=True, error_kind=ErrorKind.CODEC if kerr else None)
         if self.pmap is None:
             key, kdec, kerr = self._key(kb)
             value, vdec, verr = self._value(raw_value)
             err = "; ".join(e for e in (kerr, verr) if e) or None
-            return Record(raw_key, key, value, f"{kdec}|{vdec}", err, size, raw_value=raw_value,
-                          error_kind="codec" if err else None)
+            return Record(raw_key, key, value, Decoders(kdec, vdec), err, size, raw_value=raw_value,
+                          error_kind=ErrorKind.CODEC if err else None)
         return self._decode_app(raw_key, kb, raw_value, size)
 
     def _app_value(self, raw_value: bytes) -> tuple[Any, str]:
@@ -305,7 +314,7 @@ class Codec:
 
     def _decode_app(self, raw_key: bytes, kb: bytes, raw_value: bytes, size: int) -> Record:
         errors: list[str] = []
-        kind = None
+        kind: ErrorKind | None = None
         try:
             key = decode.jsonable(self.pmap._deserialize_key(kb))
             kdec = "app"
@@ -314,10 +323,10 @@ class Codec:
             kdec = "built-in:" + kdec
             if not (self.profile and self.profile.app_keys_broken):  # else said once for the table
                 errors.append(f"key: {_exc(e)}")
-                kind = "app"
+                kind = ErrorKind.APP
             if kerr:
                 _add(errors, kerr)
-                kind = "codec"
+                kind = ErrorKind.CODEC
         fallback = None
         if self.pickle and not self.allow_pickle:
             value, vdec = "pickle (not loaded)", "pickle"
@@ -328,11 +337,11 @@ class Codec:
                 errors.append(f"value: {_exc(e)}")
                 value, vdec, verr = self._value(raw_value)
                 vdec, fallback = "built-in:" + vdec, value
-                kind = kind or "app"
+                kind = kind or ErrorKind.APP
                 if verr:
                     _add(errors, verr)
-                    kind = "codec"
-        return Record(raw_key, key, value, f"{kdec}|{vdec}", "; ".join(errors) or None, size,
+                    kind = ErrorKind.CODEC
+        return Record(raw_key, key, value, Decoders(kdec, vdec), "; ".join(errors) or None, size,
                       fallback=fallback, raw_value=raw_value, error_kind=kind if errors else None)
 
 
@@ -360,7 +369,7 @@ def _marshal(obj):
         raise MarshalError(f"marshal() raised {type(e).__name__}: {e}") from None
 
 
-def _instantiate(klass: type, slot: int):
+def _instantiate(klass: Any, slot: int) -> Any:
     kw: dict[str, Any] = {"compress": klass._zlmdb_compress}
     if klass._zlmdb_marshal is not None or klass._zlmdb_parse is not None:
         kw.update(marshal=klass._zlmdb_marshal, unmarshal=klass._zlmdb_parse)
@@ -372,12 +381,17 @@ def _instantiate(klass: type, slot: int):
         return klass(slot)
 
 
-class Catalog:
-    """Resolves tables to codecs; reads pages, samples and dumps."""
+class TableCodecs:
+    """Every table's codec: resolves tables to codecs; reads windows of records, samples and dumps.
 
-    def __init__(self, opts: "Options"):
+    One instance per database, owned by the service; the state it learns (profiles, records
+    seen failing) is shared by the service's worker threads under its own lock.
+    """
+
+    def __init__(self, opts: Options):
         self.opts = opts
-        self.classes: dict[str, type] = {}
+        self._lock = threading.RLock()
+        self.classes: dict[str, Any] = {}
         for mod in opts.imports:  # before any Database exists: some choose txaio's framework here
             try:
                 importlib.import_module(mod)
@@ -396,21 +410,31 @@ class Catalog:
                 raise InspectError(f"--fbs: {e}") from None
         self._codecs: dict[tuple, Codec] = {}
         # records that failed to decode, seen while browsing, dumping or sampling:
-        # table label -> {raw key: error kind ("codec" or "app")}, and the first error of each kind
-        self.failed: dict[str, dict[bytes, str]] = {}
-        self.failed_example: dict[tuple[str, str], str] = {}
+        # table label -> {raw key: whose decoder failed}, and the first error of each kind
+        self.failed: dict[str, dict[bytes, ErrorKind]] = {}
+        self.failed_example: dict[tuple[str, ErrorKind], str] = {}
 
     def _note(self, table: Table, records: list[Record]) -> None:
-        for r in records:
-            if r.error and r.error_kind:
-                seen = self.failed.setdefault(table.label(), {})
-                if len(seen) < 10_000:
-                    seen[r.raw_key] = r.error_kind
-                self.failed_example.setdefault((table.label(), r.error_kind), r.error)
+        with self._lock:
+            for r in records:
+                if r.error and r.error_kind:
+                    seen = self.failed.setdefault(table.label(), {})
+                    if len(seen) < 10_000:
+                        seen[r.raw_key] = r.error_kind
+                    self.failed_example.setdefault((table.label(), r.error_kind), r.error)
 
-    def failures(self, table: str, kind: str) -> int:
+    def failures(self, table: str, kind: ErrorKind) -> int:
         """Records of ``table`` seen failing so far with errors of ``kind``."""
-        return list(self.failed.get(table, {}).values()).count(kind)  # a copy: workers add to it
+        with self._lock:
+            return list(self.failed.get(table, {}).values()).count(kind)
+
+    def failed_tables(self) -> list[str]:
+        with self._lock:
+            return list(self.failed)
+
+    def failed_example_of(self, table: str, kind: ErrorKind) -> str | None:
+        with self._lock:
+            return self.failed_example.get((table, kind))
 
     def notes(self, table: Table) -> list[str]:
         """What sampling found about the table's decoding, one line each (empty before the first sample)."""
@@ -431,10 +455,11 @@ class Catalog:
 
     def codec(self, table: Table) -> Codec:
         key = (table.slot, table.oid, table.name)
-        c = self._codecs.get(key)
-        if c is None:
-            c = self._codecs[key] = Codec(table, self.class_for(table), self.opts, self.fbs)
-        return c
+        with self._lock:
+            c = self._codecs.get(key)
+            if c is None:
+                c = self._codecs[key] = Codec(table, self.class_for(table), self.opts, self.fbs)
+            return c
 
     def resolve_table(self, snap: Snapshot, ref: str) -> Table:
         """A table by full name, bare class name (also of the ``--import`` class), or slot number;
@@ -505,20 +530,17 @@ class Catalog:
 
     # -- reading -----------------------------------------------------------------
 
-    def read_page(self, ins: "Inspector", table: Table, anchor: bytes | None, direction: str,
-                  n: int, text_filter: str | None = None, scan_limit: int = 20000,
-                  preview: int | None = PREVIEW_BYTES) -> Page:
-        """``n`` records of ``table``.
-
-        direction: ``first``; ``last``; ``from`` (keys >= anchor); ``after`` (keys > anchor);
-        ``before`` (the n records before anchor, in key order).
-        """
+    def read_window(self, ins: Inspector, table: Table, anchor: bytes | None, direction: Direction,
+                    n: int, text_filter: str | None = None, scan_limit: int = 20000,
+                    preview: int | None = PREVIEW_BYTES) -> RecordWindow:
+        """``n`` records of ``table`` from ``anchor`` (a key after the slot prefix) in ``direction``."""
+        direction = Direction(direction)
         prefix = _slot_prefix(table.slot)
         end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
         codec = self.profiled(ins, table)
         needle = text_filter.lower() if text_filter else None
 
-        def body(txn, pf, meta) -> Page:
+        def body(txn, pf, meta) -> RecordWindow:
             cur = txn.cursor()
             out: list[Record] = []
             scanned = 0
@@ -529,23 +551,21 @@ class Catalog:
             def keep(rec: Record) -> bool:
                 if needle is None:
                     return True
-                import json
-
                 text = json.dumps([rec.key, rec.value, rec.error], ensure_ascii=False, default=str).lower()
                 return needle in text
 
-            backwards = direction in ("last", "before")
-            if direction == "first":
+            backwards = direction.backwards
+            if direction is Direction.FIRST:
                 ok = cur.set_range(prefix)
-            elif direction == "last":
+            elif direction is Direction.LAST:
                 ok = cur.set_range(end) if end else cur.last()
                 ok = cur.prev() if ok else cur.last()
-            elif direction == "before":
+            elif direction is Direction.BEFORE:
                 ok = cur.set_range(prefix + (anchor or b""))
                 ok = cur.prev() if ok else cur.last()
             else:
                 ok = cur.set_range(prefix + (anchor or b""))
-                if ok and direction == "after" and cur.key() == prefix + (anchor or b""):
+                if ok and direction is Direction.AFTER and cur.key() == prefix + (anchor or b""):
                     ok = cur.next()
             while ok and len(out) < n and scanned < scan_limit:
                 k = cur.key()
@@ -559,21 +579,21 @@ class Catalog:
             more = ok and in_table(cur.key())
             if backwards:
                 out.reverse()
-                at_start, at_end = not more, direction == "last"
+                at_start, at_end = not more, direction is Direction.LAST
             else:
                 at_end = not more
-                at_start = direction == "first"
+                at_start = direction is Direction.FIRST
             if out and not backwards and not at_start:
                 at_start = not _has_before(cur, prefix, out[0].raw_key)
             if out and backwards and not at_end:
                 at_end = not _has_after(cur, prefix, out[-1].raw_key)
-            return Page(out, at_start, at_end, scanned)
+            return RecordWindow(out, at_start, at_end, scanned)
 
-        page = ins.read(body)
-        self._note(table, page.records)
-        return page
+        window: RecordWindow = ins.read(body)
+        self._note(table, window.records)
+        return window
 
-    def read_record(self, ins: "Inspector", table: Table, raw_key: bytes,
+    def read_record(self, ins: Inspector, table: Table, raw_key: bytes,
                     preview: int | None = PREVIEW_BYTES) -> Record | None:
         """One record by its exact key, decoding at most ``preview`` bytes of its value (None: all)."""
         codec = self.profiled(ins, table)
@@ -586,33 +606,46 @@ class Catalog:
 
         return ins.read(body)
 
-    def iter_records(self, ins: "Inspector", table: Table, from_key: str | None,
+    def iter_records(self, ins: Inspector, table: Table, from_key: str | None,
                      limit: int | None, batch: int = 1000) -> Iterator[Record]:
         """All (or ``limit``) records with their full values, a short transaction per batch."""
         anchor = self.parse_key(table, from_key) if from_key else None
-        direction = "from" if anchor is not None else "first"
+        direction = Direction.FROM if anchor is not None else Direction.FIRST
         done = 0
         while limit is None or done < limit:
             want = batch if limit is None else min(batch, limit - done)
-            page = self.read_page(ins, table, anchor, direction, want, scan_limit=want, preview=None)
-            yield from page.records
-            done += len(page.records)
-            if page.at_end or not page.records:
+            window = self.read_window(ins, table, anchor, direction, want, scan_limit=want, preview=None)
+            yield from window.records
+            done += len(window.records)
+            if window.at_end or not window.records:
                 return
-            anchor, direction = page.records[-1].raw_key[2:], "after"
+            anchor, direction = window.records[-1].raw_key[2:], Direction.AFTER
 
-    def position(self, ins: "Inspector", table: Table, raw_key: bytes) -> int | None:
+    def position(self, ins: Inspector, table: Table, raw_key: bytes) -> int | None:
         """The 0-based position of a record in its table, from the B-tree's page counts."""
         prefix = _slot_prefix(table.slot)
         return _by_pages(ins, lambda w, pf, meta: w.rank(pf, meta, raw_key) - w.rank(pf, meta, prefix))
 
-    def key_at(self, ins: "Inspector", table: Table, index: int) -> bytes | None:
+    def locate(self, ins: Inspector, table: Table, raw_key: bytes) -> tuple[int, int] | None:
+        """(position of ``raw_key``, records in the table) from one read: the total stays current
+        while a writer adds records, so the position shown never passes it."""
+        prefix = _slot_prefix(table.slot)
+        end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+
+        def fn(w, pf, meta):
+            first = w.rank(pf, meta, prefix)
+            last = w.rank(pf, meta, end) if end is not None else meta.main.entries
+            return w.rank(pf, meta, raw_key) - first, last - first
+
+        return _by_pages(ins, fn)
+
+    def key_at(self, ins: Inspector, table: Table, index: int) -> bytes | None:
         """The key (after the slot prefix) of the record at 0-based ``index`` of the table."""
         prefix = _slot_prefix(table.slot)
         key = _by_pages(ins, lambda w, pf, meta: w.key_at(pf, meta, w.rank(pf, meta, prefix) + max(0, index)))
         return key[2:] if key is not None and key[:2] == prefix else None
 
-    def find_target(self, ins: "Inspector", target: bytes, tables: list[Table]) -> Table | None:
+    def find_target(self, ins: Inspector, target: bytes, tables: list[Table]) -> Table | None:
         """The first of ``tables`` holding a record keyed ``target`` (what an index entry points to)."""
 
         def body(txn, pf, meta):
@@ -622,14 +655,16 @@ class Catalog:
 
     # -- sampling: each table's codec, and statistics for the health rules ---------------
 
-    def profiled(self, ins: "Inspector", table: Table) -> Codec:
+    def profiled(self, ins: Inspector, table: Table) -> Codec:
         """The table's codec, with its profile learnt from a sample first if it has none."""
         codec = self.codec(table)
         if codec.profile is None and table.slot:
-            self.learn(ins, table)
+            with self._lock:  # one worker learns it; others wait rather than sample again
+                if codec.profile is None:
+                    self.learn(ins, table)
         return codec
 
-    def learn(self, ins: "Inspector", table: Table, n: int | None = None) -> tuple[TableProfile, list[Record]]:
+    def learn(self, ins: Inspector, table: Table, n: int | None = None) -> tuple[TableProfile, list[Record]]:
         """Sample ``table`` (first page, last page, random positions), settle its codec, and
         return the profile with the sampled records decoded by it."""
         codec = self.codec(table)
@@ -643,7 +678,7 @@ class Catalog:
         self._note(table, recs)
         return prof, recs
 
-    def _sample_raw(self, ins: "Inspector", table: Table, n: int) -> tuple[list[tuple[bytes, bytes, int]], str]:
+    def _sample_raw(self, ins: Inspector, table: Table, n: int) -> tuple[list[tuple[bytes, bytes, int]], str]:
         """Up to ``n`` (key, value, value size) triples, in key order, in one short read transaction:
         all of a small table; else the first and the last quarter-``n`` records and short runs from
         random keys between them (drawn uniformly between the first and last key, so positions
@@ -699,21 +734,21 @@ class Catalog:
             where = f"first {quarter}, last {quarter}, {runs} runs of {run} from random keys"
         return triples, where
 
-    def sample(self, ins: "Inspector", snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, Page]]:
+    def sample(self, ins: Inspector, snap: Snapshot, n: int) -> tuple[dict[str, dict], dict[int, RecordWindow]]:
         """Learn every table's codec from a sample and decode it: errors, pickle and JSON values.
 
         Returns the statistics by table label (``--json`` ``sampled``), and the sampled
-        records as pages (for :meth:`index_drift`).
+        records as windows (for :meth:`index_drift`).
         """
         out: dict[str, dict] = {}
-        pages: dict[int, Page] = {}
+        pages: dict[int, RecordWindow] = {}
         for t in snap.tables:
             if t.slot == 0 or not t.records:
                 continue
             prof, recs = self.learn(ins, t, n)
-            pages[t.slot] = Page(recs, True, True, len(recs))
+            pages[t.slot] = RecordWindow(recs, True, True, len(recs))
             errors = sum(1 for r in recs if r.error)
-            decs = [r.decoder.split("|")[-1] for r in recs]
+            decs = [r.decoders.value for r in recs]
             pickle = bool(recs) and sum(1 for d in decs if "pickle" in d) * 2 >= len(recs)
             json_vals = bool(recs) and sum(1 for d in decs if d.endswith("json")) * 2 >= len(recs)
             codec = self.codec(t)
@@ -724,14 +759,15 @@ class Catalog:
                 pickle = pickle or codec.pickle
             avg = sum(r.size for r in recs) / len(recs) if recs else 0
             out[t.label()] = {"slot": t.slot, "sampled": len(recs), "errors": errors,
-                              "undecodable": sum(1 for r in recs if r.error_kind == "codec"),
-                              "app_errors": sum(1 for r in recs if r.error_kind == "app"),
+                              "undecodable": sum(1 for r in recs if r.error_kind is ErrorKind.CODEC),
+                              "app_errors": sum(1 for r in recs if r.error_kind is ErrorKind.APP),
                               "pickle": pickle, "json": json_vals,
                               "est_bytes": int(avg * t.records) + t.overflow_bytes,
                               "decoder": codec.name, **prof.to_json()}
         return out, pages
 
-    def index_drift(self, ins: "Inspector", snap: Snapshot, pages: dict[int, Page]) -> list[tuple[str, str]]:
+    def index_drift(self, ins: Inspector, snap: Snapshot,
+                    pages: dict[int, RecordWindow]) -> list[tuple[str, str]]:
         """Index-like tables (values are oids of another table's records), checked by sampling.
 
         An index's target is the table whose keys hold the sampled values; entries
@@ -749,14 +785,14 @@ class Catalog:
             if not page.records or len(targets) < len(page.records):
                 continue
 
-            def probe(txn, pf, meta, targets=targets):
+            def probe(txn, pf, meta, targets=targets, t=t):
                 hits: dict[int, int] = {}
                 for slot in by_slot:
                     if slot == t.slot:
                         continue
                     prefix = _slot_prefix(slot)
                     hits[slot] = sum(1 for v in targets[:20] if txn.get(prefix + v) is not None)
-                best = max(hits, key=hits.get, default=None)
+                best = max(hits, key=lambda s: hits[s], default=None)
                 if best is None or hits[best] == 0:
                     return None, 0
                 prefix = _slot_prefix(best)

@@ -6,19 +6,44 @@ import json
 import math
 from typing import Any
 
+from zlmdb_inspect.findings import Finding
 from zlmdb_inspect.fmt import fmt_bytes
-from zlmdb_inspect.health import Warning, worst
+from zlmdb_inspect.health import worst
+from zlmdb_inspect.kinds import Severity
 from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.monitor import Eta
+from zlmdb_inspect.options import Thresholds
+from zlmdb_inspect.service import Refresh
 from zlmdb_inspect.textsafe import json_visible, safe, visible
 
 
-def report_dict(snap: Snapshot, warnings: list[Warning], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] | None = None) -> dict[str, Any]:
     d = snap.to_dict()
     d["warnings"] = [w.to_dict() for w in warnings]
     d["status"] = worst(warnings)
     if extra:
         d.update(extra)
     return d
+
+
+def refresh_dict(ref: Refresh, live: bool) -> dict[str, Any]:
+    """The ``--json`` document of a refresh; ``live`` (``--watch``) adds rates and time to full."""
+    extra: dict[str, Any] = {}
+    if live:
+        r = ref.rates
+        extra["rates"] = {"txns_per_s": r.txns_per_s, "records_per_s": r.records_per_s,
+                          "bytes_per_s": r.bytes_per_s, "file_bytes_per_s": r.file_bytes_per_s,
+                          "window_s": r.window_s,
+                          "tables_per_s": {str(k): round(v, 3) for k, v in r.tables_per_s.items()}}
+        extra["eta_full_s"] = ref.eta_full_s
+        if ref.eta is not None:
+            extra["eta"] = {"state": ref.eta.state, "window_s": ref.eta.window_s,
+                            "bytes_per_s": ref.eta.bytes_per_s, "pinned_share": ref.eta.pinned_share}
+    if ref.verify_problems is not None:
+        extra["verify"] = {"problems": ref.verify_problems, "ok": not ref.verify_problems}
+    if ref.sampled:
+        extra["sampled"] = ref.sampled
+    return report_dict(ref.snapshot, ref.warnings, extra)
 
 
 def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
@@ -33,14 +58,12 @@ def other_readers(snap: Snapshot) -> int | None:
     return sum(1 for r in snap.readers if not r.own)
 
 
-def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> list[str]:
+def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None) -> list[str]:
     """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
-    from zlmdb_inspect.health import Thresholds
-
     th = thresholds or Thresholds()
     status = worst(warnings).upper()
     cap = snap.capacity
-    counts = {s: sum(1 for w in warnings if w.severity == s) for s in ("critical", "warning", "info")}
+    counts = {s: sum(1 for w in warnings if w.severity == s) for s in Severity}
     readers = other_readers(snap)
     perf = (f"used_pct={cap.used_pct:.2f}%;{th.map_used_warning_pct:g};{th.map_used_critical_pct:g};0;100 "
             f"available_bytes={cap.available_bytes}B;;;0;{cap.map_size} "
@@ -53,7 +76,8 @@ def check_lines(snap: Snapshot, warnings: list[Warning], thresholds=None) -> lis
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
             f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; "
-            f"{counts['critical']} critical, {counts['warning']} warning{'' if counts['warning'] == 1 else 's'}, {counts['info']} info | {perf}")
+            f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
+            f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
     return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
 
 
@@ -75,7 +99,7 @@ def _value(value: Any) -> str:
     return repr(value) if isinstance(value, float) else str(int(value))
 
 
-def prometheus_text(snap: Snapshot, warnings: list[Warning], eta=None) -> str:
+def prometheus_text(snap: Snapshot, warnings: list[Finding], eta: Eta | None = None) -> str:
     """Prometheus text exposition format (for node_exporter's textfile collector).
 
     A figure that was not measured (reader table not read, no history for a time to full) is
@@ -142,7 +166,7 @@ def prometheus_text(snap: Snapshot, warnings: list[Warning], eta=None) -> str:
         metric("stale_readers", "gauge", "Reader slots whose process is not alive.",
                [({}, sum(1 for r in snap.readers if r.alive is False))])
     metric("warnings", "gauge", "Warnings by severity.",
-           [({"severity": s}, sum(1 for w in warnings if w.severity == s)) for s in ("critical", "warning", "info")])
+           [({"severity": s}, sum(1 for w in warnings if w.severity == s)) for s in Severity])
     active: dict[tuple, int] = {}
     for w in warnings:  # one series per (id, severity, subject); two damage findings count 2
         k = (w.id, w.severity, w.subject or "")

@@ -1,62 +1,84 @@
-"""The Textual application: a thin client of :class:`zlmdb_inspect.modes.Service`."""
+"""The Textual application: a thin client of :class:`zlmdb_inspect.service.Service`."""
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable, Iterable
+from typing import Any
 
+from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
+from textual.binding import BindingType
 from textual.containers import VerticalScroll
+from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from zlmdb_inspect.modes import Refresh, Service
+from zlmdb_inspect.service import Refresh, Service
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.overview import Overview, clock
-
 
 TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
                      for tab in ("tables", "warnings", "readers", "live", "environment"))
 
 
+def help_text(keymap: dict[str, str]) -> Text:
+    """Every key binding in force (remapped keys included), by screen."""
+    out = Text()
+    for i, (title, rows) in enumerate(bindings.help_rows(keymap)):
+        out.append("\n" if i else "")
+        out.append(title, "bold")
+        for keys, what in rows:
+            out.append(f"\n  {keys:<12} {what}")
+        out.append("\n")
+    out.append("\nKeys can be remapped by binding id in the --config file's [keymap] table.")
+    return out
+
+
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
 
+    def __init__(self, keymap: dict[str, str]) -> None:
+        super().__init__()
+        self.keymap = keymap
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(bindings.HELP_TEXT, id="help-text")
+            yield Static(help_text(self.keymap), id="help-text")
 
-    def action_dismiss(self) -> None:
+    async def action_dismiss(self, result: Any = None) -> None:
         self.dismiss(None)
 
 
 class InspectorApp(App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "zlmdb-inspect"
-    BINDINGS = bindings.APP
+    BINDINGS = list[BindingType](bindings.APP)
+
+    paused: reactive[bool] = reactive(False)
+    interval: reactive[float] = reactive(2.0)
+    last_refresh: reactive[Refresh | None] = reactive(None, always_update=True)
 
     def __init__(self, service: Service, clock_fn: Callable[[float], str] = clock,
                  interval: float | None = None) -> None:
         super().__init__()
         self.service = service
         self.clock = clock_fn
-        self.interval = interval if interval is not None else service.opts.interval
-        self.paused = False
-        self.last_refresh: Refresh | None = None
+        self.set_reactive(InspectorApp.interval, interval if interval is not None else service.opts.interval)
 
     @property
     def damaged(self) -> bool:
-        return bool(self.last_refresh and any(w.id == "damaged" for w in self.last_refresh.warnings))
+        return bool(self.last_refresh and self.last_refresh.damaged)
 
     def on_mount(self) -> None:
-        keymap = load_keymap(self.service.opts.config)
+        keymap = self.service.settings.keymap
         if keymap:
             self.set_keymap(keymap)
         self.push_screen(Overview())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen())
+        self.push_screen(HelpScreen(self.service.settings.keymap))
 
-    def get_system_commands(self, screen: Screen):
+    def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)
         ov = self._overview()
         if ov is not None:
@@ -64,13 +86,18 @@ class InspectorApp(App[int]):
             yield SystemCommand("Toggle live refresh", "Pause or resume the refresh loop", ov.action_pause)
             yield SystemCommand("Open table", "Open the table selected on the Tables tab", ov.action_open_table)
             for tab, title, help_ in TAB_COMMANDS:
-                yield SystemCommand(title, help_, lambda tab=tab: (self._back_to_overview(), ov.action_tab(tab)))
+                yield SystemCommand(title, help_, lambda tab=tab: self._show_tab(ov, tab))
         from zlmdb_inspect.tui.table import TableScreen
 
         if isinstance(screen, TableScreen):
             yield SystemCommand("Jump to key", "Go to a key or key prefix", screen.action_jump)
             yield SystemCommand("Filter records", "Filter on the decoded text", screen.action_filter)
-            yield SystemCommand("Export record as JSON", "Copy the selected record as JSON", screen.action_copy)
+            yield SystemCommand("Copy record as JSON", "Send the selected record to the terminal's clipboard "
+                                "(OSC 52)", screen.action_copy)
+            yield SystemCommand("Save record as JSON", "Write the selected record to a new file", screen.action_save)
+            yield SystemCommand("Choose columns", "Pick the value fields shown as the list's columns",
+                                screen.action_columns)
+            yield SystemCommand("Newest first", "Reverse the key order (again: key order)", screen.action_reverse)
             yield SystemCommand("Follow index", "Open the record an index entry points to", screen.action_follow)
         yield SystemCommand("Help", "List every key binding", self.action_help)
 
@@ -80,6 +107,10 @@ class InspectorApp(App[int]):
                 return s
         return None
 
+    def _show_tab(self, ov: Overview, tab: str) -> None:
+        self._back_to_overview()
+        ov.action_tab(tab)
+
     def _back_to_overview(self) -> None:
         while len(self.screen_stack) > 2 and not isinstance(self.screen, Overview):
             self.pop_screen()
@@ -88,17 +119,7 @@ class InspectorApp(App[int]):
         self.service.close()
 
 
-def load_keymap(config: str | None) -> dict[str, str]:
-    """``[keymap]`` of the TOML config: binding id (see tui/bindings.py) = comma-separated keys."""
-    if not config:
-        return {}
-    import tomllib
-
-    with open(config, "rb") as f:
-        return {str(k): str(v) for k, v in tomllib.load(f).get("keymap", {}).items()}
-
-
-def create_app(service: Service, **kw) -> InspectorApp:
+def create_app(service: Service, **kw: Any) -> InspectorApp:
     """The one app factory, used by the CLI and the tests."""
     return InspectorApp(service, **kw)
 

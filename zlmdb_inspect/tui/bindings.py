@@ -1,66 +1,80 @@
-"""Every key binding in one place; ids let users remap keys."""
+"""Every key binding in one place; ids let users remap keys (``[keymap]``), and the help
+screen is generated from these bindings with the keys in force."""
+
+from __future__ import annotations
 
 from textual.binding import Binding
 
 APP = [
-    Binding("q", "quit", "Quit", id="app.quit"),
-    Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
+    Binding("q", "quit", "Quit", tooltip="quit", id="app.quit"),
+    Binding("question_mark", "help", "Help", key_display="?", tooltip="this help (escape closes it)", id="app.help"),
 ]
 
-OVERVIEW = [
-    Binding("r", "refresh", "Refresh", id="overview.refresh"),
-    Binding("p", "pause", "Pause/resume", id="overview.pause"),
-    Binding("plus", "interval(0.5)", "Slower", key_display="+", show=False, id="overview.slower"),
-    Binding("minus", "interval(-0.5)", "Faster", key_display="-", show=False, id="overview.faster"),
-    Binding("enter", "open_table", "Open table", id="overview.open_table"),
-    Binding("s", "sort", "Sort", id="overview.sort"),
-    Binding("1", "tab('tables')", "Tables", show=False, id="overview.tab_tables"),
-    Binding("2", "tab('warnings')", "Warnings", show=False, id="overview.tab_warnings"),
-    Binding("3", "tab('readers')", "Readers", show=False, id="overview.tab_readers"),
-    Binding("4", "tab('live')", "Live", show=False, id="overview.tab_live"),
-    Binding("5", "tab('environment')", "Environment", show=False, id="overview.tab_env"),
+OVERVIEW = [  # the order is the footer's
+    Binding("r", "refresh", "Refresh", tooltip="refresh now", id="overview.refresh"),
+    Binding("p", "pause", "Pause/resume", tooltip="pause / resume the live refresh", id="overview.pause"),
+    Binding("plus", "interval(0.5)", "Slower", key_display="+", show=False, tooltip="slower refresh",
+            id="overview.slower"),
+    Binding("minus", "interval(-0.5)", "Faster", key_display="-", show=False, tooltip="faster refresh",
+            id="overview.faster"),
+    Binding("enter", "open_table", "Open table", tooltip="open the selected table (Tables tab)",
+            id="overview.open_table"),
+    Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)", id="overview.sort"),
+    Binding("1", "tab('tables')", "Tables", show=False, tooltip="Tables tab", id="overview.tab_tables"),
+    Binding("2", "tab('warnings')", "Warnings", show=False, tooltip="Warnings tab", id="overview.tab_warnings"),
+    Binding("3", "tab('readers')", "Readers", show=False, tooltip="Readers tab", id="overview.tab_readers"),
+    Binding("4", "tab('live')", "Live", show=False, tooltip="Live tab", id="overview.tab_live"),
+    Binding("5", "tab('environment')", "Environment", show=False, tooltip="Environment tab", id="overview.tab_env"),
 ]
 
-TABLE = [
-    Binding("escape", "back", "Back", id="table.back"),
-    Binding("home,g", "first", "First", show=False, id="table.first"),
-    Binding("end,G", "last", "Last", show=False, id="table.last"),
-    Binding("pagedown,n", "next_page", "Next", id="table.next"),
-    Binding("pageup,b", "prev_page", "Prev", id="table.prev"),
-    Binding("j", "jump", "Jump to key", id="table.jump"),
-    Binding("slash", "filter", "Filter", key_display="/", id="table.filter"),
-    Binding("c", "copy", "Copy JSON", show=False, id="table.copy"),
-    Binding("i", "follow", "Follow index", id="table.follow"),
-    Binding("m", "more", "Load full value", show=False, id="table.more"),
-    Binding("x", "toggle_hex", "JSON/hex", id="table.hex"),
+TABLE = [  # the order is the footer's
+    Binding("escape", "back", "Back", tooltip="back to the overview", id="table.back"),
+    Binding("home,g", "first", "First", show=False, tooltip="first page", id="table.first"),
+    Binding("end,G", "last", "Last", show=False, tooltip="last page", id="table.last"),
+    Binding("pagedown,n", "next_page", "Next", tooltip="next page", id="table.next"),
+    Binding("pageup,b", "prev_page", "Prev", tooltip="previous page", id="table.prev"),
+    Binding("j", "jump", "Jump to key", tooltip="jump to a key or prefix, a record (#1000) or 50%",
+            id="table.jump"),
+    Binding("slash", "filter", "Filter", key_display="/", tooltip="filter on the decoded text", id="table.filter"),
+    Binding("c", "copy", "Copy JSON", show=False, tooltip="copy the record as JSON (OSC 52)", id="table.copy"),
+    Binding("w", "save", "Save JSON", show=False, tooltip="save the record as JSON to a file", id="table.save"),
+    Binding("i", "follow", "Follow index", tooltip="index record: open the record it points to",
+            id="table.follow"),
+    Binding("m", "more", "Show more", show=False, tooltip="more of the JSON (a large value: all of it)",
+            id="table.more"),
+    Binding("x", "toggle_hex", "JSON/hex", tooltip="JSON / hex detail", id="table.hex"),
+    Binding("v", "columns", "Columns", show=False, tooltip="choose the value fields shown as columns",
+            id="table.columns"),
+    Binding("o", "reverse", "Newest first", show=False, tooltip="newest first (again: key order)",
+            id="table.reverse"),
+    Binding("r", "reload", "Reload", show=False, tooltip="read the page and the record count again",
+            id="table.reload"),
+    Binding("z", "maximize_pane", "Maximize", show=False, tooltip="maximize the focused pane (again: restore)",
+            id="table.maximize"),
 ]
 
-HELP_TEXT = """\
-[b]Everywhere[/b]
-  q            quit
-  ?            this help (escape closes it)
-  ctrl+p       command palette
+# keys Textual's own widgets handle (not remappable here), shown with the bindings
+BUILT_IN = {
+    "Everywhere": [("ctrl+p", "command palette")],
+    "Overview": [("home, end", "first / last table")],
+    "Table records": [("up / down", "move; past either end the window slides on by key"),
+                      ("tab", "list / detail")],
+}
+SECTIONS = (("Everywhere", APP), ("Overview", OVERVIEW), ("Table records", TABLE))
 
-[b]Overview[/b]
-  1 .. 5       tabs: tables, warnings, readers, live, environment
-  enter        open the selected table (Tables tab)
-  r            refresh now
-  p            pause / resume the live refresh
-  + / -        slower / faster refresh
-  home, end    first / last table
-  s            sort by the next column (or click a header)
+_NAMES = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "pagedown": "pgdn", "pageup": "pgup"}
 
-[b]Table records[/b]
-  up / down    move; past either end the window slides on by key
-  n, pgdn      next page              b, pgup      previous page
-  g, home      first page             G, end       last page
-  j            jump to a key or key prefix, a record (#1000) or 50%
-  /            filter on the decoded text
-  x            detail as JSON or as hex
-  m            show more of a large record
-  c            copy the record as JSON
-  i            index record: open the record it points to
-  escape       back to the overview
 
-Keys can be remapped by binding id in the --config file's \\[keymap] table.
-"""
+def keys_in_force(binding: Binding, keymap: dict[str, str]) -> str:
+    """The binding's keys as the user presses them, after ``[keymap]`` remapping."""
+    keys = keymap.get(binding.id or "", binding.key)
+    return ", ".join(_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def help_rows(keymap: dict[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section, [(keys, what they do)]) for every binding, keys as remapped."""
+    out = []
+    for title, bindings in SECTIONS:
+        rows = [(keys_in_force(b, keymap), b.tooltip or b.description) for b in bindings]
+        out.append((title, rows + BUILT_IN.get(title, [])))
+    return out

@@ -6,9 +6,9 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
+from zlmdb_inspect.kinds import Direction
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.modes import Refresh
-from zlmdb_inspect.records import Page, Record
+from zlmdb_inspect.service import RecordWindow, Refresh
 
 
 @dataclass
@@ -22,9 +22,9 @@ class RefreshFailed(Message):
 
 
 @dataclass
-class PageLoaded(Message):
-    page: Page
-    direction: str
+class WindowLoaded(Message):
+    window: RecordWindow
+    direction: Direction
 
 
 @dataclass
@@ -33,15 +33,10 @@ class PageFailed(Message):
 
 
 @dataclass
-class RecordLoaded(Message):
-    record: Record | None
-    full: bool
-
-
-@dataclass
 class PositionFound(Message):
-    key: bytes  # the first record of the page it was asked for
+    key: bytes  # the first record of the window it was asked for
     index: int | None  # its 0-based position in the table
+    total: int | None = None  # records in the table, read in the same transaction
 
 
 @dataclass

@@ -22,8 +22,8 @@ HOLD_SNAPSHOT = ("import sys, time; from zlmdb import lmdb; e = lmdb.open(sys.ar
 
 
 async def capture(path: str, outdir: str) -> list[str]:
-    from zlmdb_inspect.cli import Options
-    from zlmdb_inspect.modes import Service
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
     from zlmdb_inspect.tui.settle import settle
 
@@ -56,6 +56,7 @@ async def capture(path: str, outdir: str) -> list[str]:
         shot("warnings")
         # a reader that keeps its snapshot while the writer commits: it shows up lagging
         reader = subprocess.Popen([sys.executable, "-c", HOLD_SNAPSHOT, path], stdout=subprocess.PIPE, text=True)
+        assert reader.stdout is not None
         reader.stdout.readline()
         writer = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", "6"],
                                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)

@@ -1,0 +1,248 @@
+"""The service: the one door to a database for every client (TUI, report modes).
+
+One :class:`Service` per database. It owns the inspector (LMDB, the page walk), the
+table codecs (decoding, sampling), the history (rates, time to full) and the health
+findings, and offers the operations clients need. Clients never touch those objects.
+
+Methods block (LMDB, file I/O): the TUI calls them from thread workers only. Workers
+share one service: a refresh runs under the service's lock (one at a time, its state
+changed by one thread), reads of records go through the inspector's lock, and the
+codecs guard what they learn with their own.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+
+from zlmdb_inspect import health
+from zlmdb_inspect.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.inspector import Inspector
+from zlmdb_inspect.kinds import Direction, ErrorKind, RuleId
+from zlmdb_inspect.model import Snapshot, Table
+from zlmdb_inspect.monitor import Eta, Monitor, Rates
+from zlmdb_inspect.options import Options, Settings, Thresholds, load_settings
+from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
+
+# what clients may use of the data layer's records, through this door
+__all__ = ["PREVIEW_BYTES", "Record", "RecordWindow", "Refresh", "Service", "TableDecoding", "open_service"]
+
+SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
+
+
+@dataclass
+class Refresh:
+    """One refresh: the snapshot, what the history says about it, and the findings."""
+
+    snapshot: Snapshot
+    warnings: list[Finding]
+    rates: Rates
+    eta_full_s: float | None
+    verify_problems: list[str] | None = None
+    sampled: dict[str, dict] = field(default_factory=dict)
+    eta: Eta | None = None  # None: a single run, no history
+    series: dict[str, list[float]] = field(default_factory=dict)  # SERIES over the recent history
+
+    @property
+    def damaged(self) -> bool:
+        """The walk or the verifier found damage: records are not read from this tree."""
+        return any(w.id == RuleId.DAMAGED for w in self.warnings)
+
+    @property
+    def eta_text(self) -> str:
+        """"12 min", "measuring…" or "not growing", for the capacity line."""
+        return self.eta.text() if self.eta is not None else "not measured"
+
+
+@dataclass
+class TableDecoding:
+    """How a table's records are decoded, for a records screen's title and detail."""
+
+    app_class: str | None  # the application's class (``--import``), or None: built-in decoders
+    notes: list[str]  # what sampling found, one line each (the first names the codecs)
+
+
+class Service:
+    """Inspector + codecs + history + health for one database, behind one set of operations."""
+
+    SAMPLE_EVERY_S = 30.0  # decoding samples of every table is not worth doing at every refresh
+
+    def __init__(self, opts: Options, settings: Settings | None = None):
+        self.opts = opts
+        self.settings = settings or load_settings(opts)
+        self._codecs = TableCodecs(opts)  # imports the application's modules first
+        self._inspector = Inspector(opts.path)
+        self._monitor = Monitor()
+        self._findings = Findings()
+        self._lock = threading.RLock()  # refreshes: monitor, findings and samples change together
+        self._verify: list[str] | None = None
+        self._sampled_at: tuple[int, float, tuple] | None = None  # (txnid, monotonic time, tables)
+        self._sampled: dict[str, dict] = {}
+
+    # -- the database as a whole -------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        return self.opts.path
+
+    @property
+    def directory(self) -> str:
+        """The environment's directory (never written to)."""
+        return self._inspector.dir
+
+    @property
+    def thresholds(self) -> Thresholds:
+        return self.settings.thresholds
+
+    def close(self) -> None:
+        self._inspector.close()
+
+    def count_now(self) -> None:
+        """Walk the tree at the next refresh even if the counts are not due yet (the TUI's ``r``)."""
+        self._inspector.count_now()
+
+    def snapshot(self) -> Snapshot:
+        """One snapshot without history or health (``--dump`` checks the tree first)."""
+        return self._inspector.snapshot()
+
+    def verify(self) -> list[str]:
+        """zlmdb's full structural verifier (pure Python, reads the whole file)."""
+        from zlmdb._lmdb_vendor import verify as v
+
+        try:
+            return v.verify(self._inspector.dir)
+        except v.VerifyError as e:
+            return [str(e)]
+        except OSError as e:
+            return [f"cannot read the data file: {e.strerror or e}"]
+
+    def refresh(self, live: bool = False) -> Refresh:
+        """A snapshot, added to the history, sampled when due, with every rule's findings."""
+        with self._lock:
+            return self._refresh(live)
+
+    def _refresh(self, live: bool) -> Refresh:
+        snap = self._inspector.snapshot()
+        self._monitor.add(snap)
+        th, found = self.thresholds, self._findings
+        if self.opts.verify and self._verify is None:
+            self._verify = self.verify()
+        found.damage = list(self._verify or [])[:20]
+        eta = self._monitor.eta(th.eta_min_window_s) if live else None
+        found.eta_full_s = eta.seconds if eta else None
+        found.eta_state = eta.state if eta else None
+        found.eta_window_s = eta.window_s if eta else 0.0
+        found.growth_pinned = bool(eta and eta.pinned_share is not None and eta.pinned_share >= 0.5)
+        found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
+        if not snap.damaged and not self._verify:
+            self._sample(snap)
+        warnings = health.evaluate(snap, th, found)
+        series = {name: self._monitor.series(name) for name in SERIES} if live else {}
+        return Refresh(snap, warnings, self._monitor.rates(), found.eta_full_s,
+                       self._verify, self._sampled, eta, series)
+
+    def _sample(self, snap: Snapshot) -> None:
+        """Decode the first records of each table when the data changed, then count every record
+        that failed to decode so far (browsing and dumping add to what sampling finds)."""
+        tables = tuple((t.slot, t.name) for t in snap.tables)
+        now = time.monotonic()
+        last = self._sampled_at
+        if last is None or (last[0] != snap.lmdb.last_txnid and (
+                now - last[1] >= self.SAMPLE_EVERY_S or last[2] != tables)):
+            # not when nothing changed, nor on a live database sampled moments ago with the same tables
+            self._sampled_at = (snap.lmdb.last_txnid, now, tables)
+            stats, windows = self._codecs.sample(self._inspector, snap, self.opts.sample)
+            self._sampled = stats
+            self._findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
+            self._findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
+            self._findings.index_drift = self._codecs.index_drift(self._inspector, snap, windows)
+        self._findings.undecodable = self._undecodable()
+
+    def _undecodable(self) -> dict[str, Undecodable]:
+        """Per table: records no decoder of the table reads, and records only the application's
+        decoder raises on, from the last sample and from every record seen failing since."""
+        out: dict[str, Undecodable] = {}
+        cat = self._codecs
+        for label in set(self._sampled) | set(cat.failed_tables()):
+            st = self._sampled.get(label, {})
+            u = Undecodable(
+                sampled=st.get("sampled", 0), codec_sampled=st.get("undecodable", 0),
+                codec_seen=cat.failures(label, ErrorKind.CODEC), app_sampled=st.get("app_errors", 0),
+                app_seen=cat.failures(label, ErrorKind.APP),
+                codec_example=cat.failed_example_of(label, ErrorKind.CODEC),
+                app_example=cat.failed_example_of(label, ErrorKind.APP))
+            if st.get("app_key_failed") and st.get("app_key_failed") == st.get("sampled"):
+                # said once for the table: its rows carry no error
+                u.app_sampled = max(u.app_sampled, st["app_key_failed"])
+                u.app_example = f"key: {st.get('app_key_error')}"
+            if u.codec_seen or u.codec_sampled or u.app_seen or u.app_sampled:
+                out[label] = u
+        return out
+
+    def series(self, name: str) -> list[float]:
+        """A figure over the recent history (see ``SERIES``), for sparklines."""
+        with self._lock:
+            return self._monitor.series(name)
+
+    # -- one table's records --------------------------------------------------------
+
+    def resolve_table(self, snap: Snapshot, ref: str) -> Table:
+        """A table by full name, class name or slot number (``--dump TABLE``)."""
+        return self._codecs.resolve_table(snap, ref)
+
+    def decoding(self, table: Table) -> TableDecoding:
+        codec = self._codecs.codec(table)
+        return TableDecoding(codec.name if codec.klass is not None else None, self._codecs.notes(table))
+
+    def read_window(self, table: Table, anchor: bytes | None, direction: Direction, n: int,
+                    text_filter: str | None = None, scan_limit: int = 20000,
+                    preview: int | None = PREVIEW_BYTES) -> RecordWindow:
+        """``n`` records of ``table`` from ``anchor`` (a key after the slot prefix; None: from
+        either end) in ``direction``, values decoded up to ``preview`` bytes (None: all)."""
+        return self._codecs.read_window(self._inspector, table, anchor, Direction(direction), n,
+                                        text_filter, scan_limit, preview)
+
+    def read_record(self, table: Table, raw_key: bytes, preview: int | None = PREVIEW_BYTES) -> Record | None:
+        """One record by its exact key (None: gone)."""
+        return self._codecs.read_record(self._inspector, table, raw_key, preview)
+
+    def iter_records(self, table: Table, from_key: str | None, limit: int | None) -> Iterator[Record]:
+        """All (or ``limit``) records from ``from_key`` as a user types it, full values, a short
+        read transaction per batch."""
+        return self._codecs.iter_records(self._inspector, table, from_key, limit)
+
+    def parse_key(self, table: Table, text: str) -> bytes:
+        """What a user types as a key (UUID, number, date, text, ``hex:…``), as key bytes."""
+        return self._codecs.parse_key(table, text)
+
+    def position(self, table: Table, raw_key: bytes) -> int | None:
+        """0-based position of a record in its table, from the B-tree's page counts."""
+        return self._codecs.position(self._inspector, table, raw_key)
+
+    def locate(self, table: Table, raw_key: bytes) -> tuple[int, int] | None:
+        """(position of ``raw_key``, records in the table), read in one transaction."""
+        return self._codecs.locate(self._inspector, table, raw_key)
+
+    def key_at(self, table: Table, index: int) -> bytes | None:
+        """The key (after the slot prefix) of the record at 0-based ``index``."""
+        return self._codecs.key_at(self._inspector, table, index)
+
+    def find_target(self, target: bytes, tables: list[Table]) -> Table | None:
+        """Following an index entry: the first of ``tables`` holding a record keyed ``target``."""
+        return self._codecs.find_target(self._inspector, target, tables)
+
+    def sampling_notes(self, table: Table) -> list[str]:
+        """What sampling found about the table's decoding (empty before the first sample)."""
+        return self._codecs.notes(table)
+
+    def largest_values(self, snap: Snapshot, min_bytes: int,
+                       n: int = 3) -> dict[int, tuple[list[tuple[str, int]], bool]]:
+        """Per table holding values of ``min_bytes`` or more: its ``n`` largest records."""
+        return self._inspector.largest_values(snap, min_bytes, n)
+
+
+def open_service(opts: Options) -> Service:
+    """A service for ``opts.path``; fails with ``InspectError`` (one line) when it cannot inspect."""
+    return Service(opts)

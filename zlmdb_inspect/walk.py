@@ -1,0 +1,670 @@
+"""The walk over one snapshot's B-tree: per-slot counts and space, positions, the freelist.
+
+Counting records per zlmdb slot through a cursor visits every key; the B-tree
+already knows most of the answer. A leaf whose key range lies inside one slot
+(its bounds come from the separator keys in its parent) contributes the entry
+count in its page header, so keys are read only on leaves where one slot ends
+and the next begins. The pages themselves are read through
+:class:`~zlmdb_inspect.pageformat.PageFile`.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from dataclasses import dataclass, field
+from typing import NamedTuple
+
+import numpy as np
+
+from zlmdb_inspect.pageformat import (
+    _E,
+    _KINDS,
+    _LITTLE,
+    _U16,
+    F_BIGDATA,
+    F_DUPDATA,
+    F_SUBDATA,
+    MAX_DEPTH,
+    MDB_DUPSORT,
+    NUM_METAS,
+    P_BRANCH,
+    P_INVALID,
+    P_LEAF,
+    SHORT_KEY_SLOT,
+    DbRecord,
+    Meta,
+    PageError,
+    PageFile,
+    slot_of,
+)
+
+
+@dataclass
+class SlotSpace:
+    """Records and space of one slot (or of the short-key bucket)."""
+
+    records: int = 0
+    leaf_pages: float = 0.0  # a leaf shared by two slots is split by entries
+    overflow_pages: int = 0
+    overflow_bytes: int = 0
+    value_bytes: int = 0  # inline + overflow value bytes, where nodes were read
+    max_value: int = 0
+
+    def add(self, other: SlotSpace) -> None:
+        self.records += other.records
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.overflow_bytes += other.overflow_bytes
+        self.value_bytes += other.value_bytes
+        self.max_value = max(self.max_value, other.max_value)
+
+
+@dataclass
+class TreeSummary:
+    """What a subtree holds, per slot. Immutable once cached."""
+
+    slots: dict[int, SlotSpace] = field(default_factory=dict)
+    branch_pages: int = 0
+    leaf_pages: int = 0
+    overflow_pages: int = 0
+    entries: int = 0
+    named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
+
+    def merge(self, other: TreeSummary) -> None:
+        for slot, sp in other.slots.items():
+            mine = self.slots.get(slot)
+            if mine is None:
+                mine = self.slots[slot] = SlotSpace()
+            mine.add(sp)
+        self.branch_pages += other.branch_pages
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.entries += other.entries
+        self.named_dbs.extend(other.named_dbs)
+
+
+@dataclass
+class WalkResult:
+    """Per-slot counts and space of the main tree, and the freelist."""
+
+    summary: TreeSummary
+    free_pages: int
+    free_db_pages: int
+    free_records: list[tuple[int, int]]  # (txnid that freed them, page count)
+    page_reads: int
+    cached_subtrees: int
+    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
+    prefetched_bytes: int = 0
+
+
+class _Visited:
+    """Pages reached in one walk: a bitmap over the file, so a page reached twice (a cycle, or
+    damage) is caught without keeping a Python set of every leaf."""
+
+    def __init__(self, pages: int) -> None:
+        self._pages = pages
+        self._bits: np.ndarray | None = None  # allocated on first use (zeroed lazily by the OS)
+        self._count = 0
+
+    def _map(self) -> np.ndarray:
+        if self._bits is None:
+            self._bits = np.zeros(self._pages, dtype=bool)
+        return self._bits
+
+    def add(self, pgno: int) -> bool:
+        """Mark ``pgno``; False when it was marked already. Pages outside the file are the
+        caller's to reject (its header read checks them)."""
+        if not 0 <= pgno < self._pages:
+            return True
+        bits = self._map()
+        if bits[pgno]:
+            return False
+        bits[pgno] = True
+        self._count += 1
+        return True
+
+    def add_many(self, pgnos: np.ndarray) -> bool:
+        """Mark pages (all inside the file); False when any was marked already or is repeated."""
+        bits = self._map()
+        bits[pgnos] = True
+        count = int(np.count_nonzero(bits))
+        ok = count == self._count + len(pgnos)
+        self._count = count
+        return ok
+
+
+class TreeWalker:
+    """Walks one snapshot's main tree and free database.
+
+    With the 1.0 format every page carries the id of the transaction that wrote
+    it, and a written page never changes: a subtree whose root has the same
+    (page number, txnid) as in an earlier walk holds exactly what it held then.
+    Those summaries are kept in ``cache`` so a refresh reads only what changed.
+    The 0.9 format has no such stamp (a page can be freed and rewritten under
+    the same number and bytes of its parent), so it is walked in full.
+    """
+
+    want_space = True  # read leaf nodes for overflow values (where the tree has any)
+    #: Read a cold tree's pages ahead of the walk (see :mod:`zlmdb_inspect.prefetch`).
+    prefetch = True
+    #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
+    #: when the tree has overflow values).
+    batch_leaves = 16384
+    batch_leaves_deferred = 262144  # a whole walk's leaves, sorted by page number per batch
+    batch_leaves_nodes = 2048
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
+
+    def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
+        """How many entries of the main tree have keys below ``key`` (a record's position).
+
+        Descends to the leaf that holds ``key``, adding the entries of every subtree to the
+        left: leaves by their header, branch subtrees by their (cached, on 1.0) summaries.
+        """
+        w = _Walk(self, pf, meta)
+        if meta.main.root == P_INVALID:
+            return 0
+        if w.scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth, below = meta.main.root, 1, 0
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, w.limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                lo, hi = 0, n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if pf.node_key(pgno, pf.node(pgno, mid)) < key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                return below + lo
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            lo, hi = 1, n  # the last child whose separator is <= key (node 0 has none)
+            while lo < hi:
+                mid = (lo + hi) // 2
+                if pf.node_key(pgno, pf.node(pgno, mid)) <= key:
+                    lo = mid + 1
+                else:
+                    hi = mid
+            chosen = lo - 1
+            for i in range(chosen + 1):
+                child = pf.child_pgno(pf.node(pgno, i))
+                if i == chosen:
+                    pgno = child
+                    break
+                below += w.entries(child, depth + 1, meta.main.depth)
+            depth += 1
+
+    def key_at(self, pf: PageFile, meta: Meta, index: int) -> bytes | None:
+        """The key of the entry at 0-based ``index`` in the main tree (the inverse of :meth:`rank`)."""
+        w = _Walk(self, pf, meta)
+        if meta.main.root == P_INVALID or not 0 <= index < meta.main.entries:
+            return None
+        if w.scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth = meta.main.root, 1
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, w.limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                if index >= n:
+                    raise PageError(f"leaf {pgno} holds {n} entries, fewer than its parents count")
+                return pf.node_key(pgno, pf.node(pgno, index))
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            for i in range(n):
+                child = pf.child_pgno(pf.node(pgno, i))
+                size = w.entries(child, depth + 1, meta.main.depth)
+                if index < size or i == n - 1:
+                    pgno = child
+                    break
+                index -= size
+            depth += 1
+
+    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
+        w = _Walk(self, pf, meta)
+        reads0 = pf.page_reads
+        ahead = None
+        if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
+            from zlmdb_inspect.prefetch import prefetch_tree
+
+            ahead = prefetch_tree(pf, meta)
+            if pf.has_txnid and _LITTLE and not w.scan_all:  # 0.9 walks read leaves in file order
+                from zlmdb_inspect.prefetch import touch_leaves
+
+                touch_leaves(pf, meta)
+        summary = TreeSummary()
+        if meta.main.root != P_INVALID:
+            if meta.main.depth > MAX_DEPTH:
+                raise PageError(f"main tree claims depth {meta.main.depth}")
+            # Without a cache (0.9) every leaf is read: the bottom branch pages of the whole tree
+            # are gathered first and their leaves read in large batches, in file order.
+            w.defer = not pf.has_txnid and not w.scan_all and _LITTLE
+            summary = w.subtree(meta.main.root, 1, meta.main.depth)
+            if w.pending:
+                w.run_batches(w.pending, [w.acc] * len(w.pending),
+                              self.batch_leaves_nodes if w.want_space else self.batch_leaves_deferred)
+            w.defer, w.pending = False, []
+            summary.merge(w.acc)
+        if summary.entries != meta.main.entries:
+            raise PageError(
+                f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
+        if pf.has_txnid:  # keep only what this snapshot still uses
+            self.cache = {k: v for k, v in self.cache.items() if k in w.seen}
+        free_pages, free_db_pages = 0, 0
+        free_records: list[tuple[int, int]] = []
+        if read_free:
+            free_pages, free_db_pages, free_records = w.free_db(meta)
+        return WalkResult(summary, free_pages, free_db_pages, free_records,
+                          pf.page_reads - reads0, w.cache_hits,
+                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
+
+
+class LeafSpace(NamedTuple):
+    """Per leaf of a batch: what its nodes say about values on overflow pages."""
+
+    pages: np.ndarray  # overflow pages
+    bytes: np.ndarray  # bytes of values on overflow pages
+    largest: np.ndarray  # largest value
+    node_scan: np.ndarray  # holds named or dup databases: read node by node
+
+
+class _Walk:
+    """One walk's state (one snapshot's pages); the walker keeps only what outlives it (the cache)."""
+
+    def __init__(self, walker: TreeWalker, pf: PageFile, meta: Meta) -> None:
+        self.walker = walker
+        self.pf = pf
+        self.limit = meta.last_pgno
+        self.scan_all = bool(meta.main.flags & MDB_DUPSORT)
+        # Overflow values are only seen in their leaf's nodes: read nodes when the tree has any.
+        self.want_space = walker.want_space and meta.main.overflow_pages > 0
+        self.cache_hits = 0
+        self.seen: set[tuple[int, int]] = set()  # (pgno, txnid) of the subtrees this snapshot uses
+        self.visited = _Visited(pf.pages_in_file)
+        self.defer = False  # gather bottom branch pages for batches over the whole tree
+        self.pending: list[tuple[int, int]] = []
+        self.acc = TreeSummary()  # what deferred batches add up to
+
+    def entries(self, pgno: int, depth: int, max_depth: int) -> int:
+        """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
+        if depth == max_depth:
+            _, lower, upper, _ = self.pf.header(pgno, self.limit, "a branch node")
+            return self.pf.numkeys(pgno, lower, upper)
+        self.visited = _Visited(self.pf.pages_in_file)  # each subtree is checked on its own
+        return self.subtree(pgno, depth, max_depth).entries
+
+    def subtree(self, pgno: int, depth: int, max_depth: int) -> TreeSummary:
+        pf = self.pf
+        if depth > max_depth:
+            raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
+        if not self.visited.add(pgno):
+            raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
+        flags, lower, upper, txnid = pf.header(pgno, self.limit, "a branch node")
+        key = (pgno, txnid)
+        if pf.has_txnid:
+            self.seen.add(key)
+            hit = self.walker.cache.get(key)
+            if hit is not None and flags & P_BRANCH:
+                self.cache_hits += 1
+                return hit
+        n = pf.numkeys(pgno, lower, upper)
+        kind = flags & _KINDS
+        if kind == P_LEAF:
+            out = TreeSummary(leaf_pages=1)
+            self.scan_leaf(pgno, n, out)
+            return out
+        if kind != P_BRANCH:
+            raise PageError(f"page {pgno} has page flags 0x{flags:x} where a tree page belongs")
+        if n < 1:
+            raise PageError(f"branch page {pgno} has no children")
+        out = TreeSummary(branch_pages=1)
+        if depth + 1 == max_depth and not self.scan_all and _LITTLE:
+            self.bottoms([(pgno, n)], [out])
+        else:
+            offs = [pf.node(pgno, i) for i in range(n)]
+            kids = [pf.child_pgno(off) for off in offs]
+            if depth + 1 == max_depth and not self.scan_all:  # separators bound the leaves' slots
+                self.leaves([(kid, pf.node_key(pgno, off) if i else None)
+                              for i, (kid, off) in enumerate(zip(kids, offs))], out)
+            elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
+                self.bottom_level(kids, depth + 1, max_depth, out)
+            else:
+                for child in kids:
+                    out.merge(self.subtree(child, depth + 1, max_depth))
+        if pf.has_txnid:
+            self.walker.cache[key] = out
+        return out
+
+    def leaves(self, children: list[tuple[int, bytes | None]], out: TreeSummary) -> None:
+        """Children of a bottom branch page: header counts where the slot is known."""
+        pf = self.pf
+        last = len(children) - 1
+        for i, (child, sep) in enumerate(children):
+            if not self.visited.add(child):
+                raise PageError(f"page {child} is reachable twice")
+            flags, lower, upper, _ = pf.header(child, self.limit, "a branch node")
+            if flags & _KINDS != P_LEAF:
+                raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
+            n = pf.numkeys(child, lower, upper)
+            out.leaf_pages += 1
+            slot = None
+            if 0 < i < last:
+                s1, s2 = slot_of(sep or b""), slot_of(children[i + 1][1] or b"")  # set for i > 0
+                if s1 == s2 and s1 != SHORT_KEY_SLOT:
+                    slot = s1
+            if slot is None or self.scan_all or self.want_space:
+                self.scan_leaf(child, n, out)
+                continue
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += n
+            sp.leaf_pages += 1
+            out.entries += n
+
+    def bottom_level(self, kids: list[int], depth: int, max_depth: int, out: TreeSummary) -> None:
+        """The bottom branch pages under one page, vectorised together.
+
+        One numpy pass per bottom branch page cost more in call overhead than in work
+        (a 10M-record tree has about 1,800 of them); batching them makes a full walk
+        cost tens of milliseconds, which is what a 0.9-format refresh pays every time.
+        """
+        pf = self.pf
+        batch: list[tuple[int, int]] = []
+        outs: list[TreeSummary] = []
+        keys: list[tuple[int, int]] = []
+        for child in kids:
+            flags, lower, upper, txnid = pf.header(child, self.limit, "a branch node")
+            if flags & _KINDS != P_BRANCH:  # not what belongs here: the general walk says why
+                out.merge(self.subtree(child, depth, max_depth))
+                continue
+            if not self.visited.add(child):
+                raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
+            key = (child, txnid)
+            if pf.has_txnid:
+                self.seen.add(key)
+                hit = self.walker.cache.get(key)
+                if hit is not None:
+                    self.cache_hits += 1
+                    out.merge(hit)
+                    continue
+                sub = TreeSummary(branch_pages=1)
+            else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
+                sub = self.acc if self.defer else out
+                out.branch_pages += 1
+            n = pf.numkeys(child, lower, upper)
+            if n < 1:
+                raise PageError(f"branch page {child} has no children")
+            batch.append((child, n))
+            outs.append(sub)
+            keys.append(key)
+        if self.defer:
+            self.pending += batch
+            return
+        self.run_batches(batch, outs, self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves)
+        if pf.has_txnid:
+            for key, sub in zip(keys, outs):
+                self.walker.cache[key] = sub
+                out.merge(sub)
+
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
+        """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
+        i = 0
+        while i < len(batch):
+            j, leaves = i, 0
+            while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
+                leaves += batch[j][1]
+                j += 1
+            self.bottoms(batch[i:j], outs[i:j])
+            i = j
+
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
+        """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
+
+        What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
+        """
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        m = len(branches)
+        bpg = np.array([b for b, _ in branches], dtype=np.int64)
+        ns = np.array([n for _, n in branches], dtype=np.int64)
+        total = int(ns.sum())
+        br = np.repeat(np.arange(m), ns)  # each node's branch page
+        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
+        bbase = np.repeat(bpg * ps, ns)
+
+        u16 = pf.u16s
+
+        def first_bad(mask) -> int:
+            return int(np.nonzero(mask)[0][0])
+
+        ptrs = u16(bbase + h + 2 * idx) + pb
+        bad = (ptrs < h) | (ptrs + 8 > ps)
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])} has nodes outside its page")
+        node = bbase + ptrs
+        children = u16(node) | (u16(node + 2) << 16) | (u16(node + 4) << 32)
+        ks = u16(node + 6)
+        bad = ptrs + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])}: a key runs past the end of its page")
+        seps = self.slots_at(node, ks, bbase + ps - 1)
+        limit = min(self.limit, pf.pages_in_file - 1)
+        bad = (children < NUM_METAS) | (children > limit)
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"branch page {int(bpg[br[k]])} points at page {int(children[k])}, "
+                            f"outside the file's pages 2..{limit}")
+        kids = children
+        if not self.visited.add_many(children):
+            raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
+        bases = children * ps
+        stored, flags, lower, upper = pf.headers(children)
+        pf.page_reads += total
+        bad = stored != children
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"page {int(kids[k])} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
+        bad = (flags & _KINDS) != P_LEAF
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
+        floor = h - pb
+        bad = (lower < floor) | (lower > upper) | (upper > ps - pb)
+        if bad.any():
+            raise PageError(f"leaf {int(kids[first_bad(bad)])} has impossible bounds")
+        nkeys = (lower - floor) >> 1
+        ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
+        # A leaf between two separators of one slot holds only that slot (keys are sorted);
+        # the first and last leaf of each branch page take their bounds from the key they hold.
+        known = np.zeros(total, dtype=bool)
+        if total > 1:
+            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
+        known &= idx > 0
+        if ov is not None:
+            known &= ~ov.node_scan  # leaves holding named or dup databases: read node by node
+        probe = ~known & (nkeys > 0)
+        if ov is not None:
+            probe &= ~ov.node_scan
+        unk = np.nonzero(probe)[0]
+        if len(unk):
+            first = self.leaf_key_slots(bases[unk], np.zeros(len(unk), dtype=np.int64), kids, unk)
+            last = self.leaf_key_slots(bases[unk], nkeys[unk] - 1, kids, unk)
+            ok = (first == last) & (first != SHORT_KEY_SLOT)
+            seps[unk[ok]] = first[ok]
+            known[unk[ok]] = True
+        for j, (_, n) in enumerate(branches):
+            outs[j].leaf_pages += n
+        if known.any():
+            slots, inv = np.unique(seps[known], return_inverse=True)
+            width = len(slots)
+            comb = br[known] * width + inv  # (branch page, slot) pairs
+            size = m * width
+            pages = np.bincount(comb, minlength=size)
+            recs = np.bincount(comb, weights=nkeys[known], minlength=size)
+            if ov is not None:
+                ovp = np.bincount(comb, weights=ov.pages[known], minlength=size)
+                ovb = np.bincount(comb, weights=ov.bytes[known], minlength=size)
+                mx = np.zeros(size, dtype=np.int64)
+                np.maximum.at(mx, comb, ov.largest[known])
+            for c in np.nonzero(pages)[0].tolist():
+                j, s = divmod(c, width)
+                o, slot, r = outs[j], int(slots[s]), int(recs[c])
+                sp = o.slots.get(slot)
+                if sp is None:
+                    sp = o.slots[slot] = SlotSpace()
+                sp.records += r
+                sp.leaf_pages += int(pages[c])
+                o.entries += r
+                if ov is not None:
+                    sp.overflow_pages += int(ovp[c])
+                    sp.overflow_bytes += int(ovb[c])
+                    sp.max_value = max(sp.max_value, int(mx[c]))
+                    o.overflow_pages += int(ovp[c])
+        for k in np.nonzero(~known)[0].tolist():
+            self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
+
+    def slots_at(self, node, ks, last_byte):
+        """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
+        v = self.pf.u16s(np.minimum(node + 8, last_byte - 1))  # the key's first two bytes, big-endian
+        return np.where(ks >= 2, ((v & 0xFF) << 8) | (v >> 8), SHORT_KEY_SLOT)
+
+    def leaf_key_slots(self, bases, i, kids, which):
+        """Slot of node ``i`` of each leaf at ``bases`` (``kids[which]`` name them in errors)."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ptr = pf.u16s(bases + h + 2 * i) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
+        node = bases + ptr
+        ks = pf.u16s(node + 6)
+        bad = ptr + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a key runs past the end of its page")
+        return self.slots_at(node, ks, bases + ps - 1)
+
+    def leaf_overflow(self, bases: np.ndarray, nkeys: np.ndarray) -> LeafSpace:
+        """Per leaf: overflow pages, overflow bytes, largest value, and whether it needs a node scan.
+
+        Reads every node header of the leaves at once (numpy), because values on
+        overflow pages show only in their node's flags.
+        """
+        pf = self.pf
+        ps, h = pf.page_size, pf.hdrsz
+        n = len(bases)
+        total = int(nkeys.sum())
+        zeros = np.zeros(n, dtype=np.int64)
+        if total == 0:
+            return LeafSpace(zeros, zeros, zeros, np.zeros(n, dtype=bool))
+        leaf = np.repeat(np.arange(n), nkeys)
+        starts = np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
+        slot_addr = np.repeat(bases + h, nkeys) + 2 * (np.arange(total) - starts)
+        ptr = pf.u16s(slot_addr)
+        node = np.repeat(bases, nkeys) + ptr + pf.pagebase
+        if (ptr + pf.pagebase < h).any() or (ptr + pf.pagebase + 8 > ps).any():
+            raise PageError("a leaf node lies outside its page")
+        nflags = pf.u16s(node + 4)
+        dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
+        big = (nflags & F_BIGDATA) != 0
+        odd = np.bincount(leaf, weights=((nflags & (F_SUBDATA | F_DUPDATA)) != 0), minlength=n) > 0
+        ovpages = np.where(big, (h - 1 + dsize) // ps + 1, 0)
+        ov_pages = np.bincount(leaf, weights=ovpages, minlength=n).astype(np.int64)
+        ov_bytes = np.bincount(leaf, weights=np.where(big, dsize, 0), minlength=n).astype(np.int64)
+        largest = np.zeros(n, dtype=np.int64)
+        np.maximum.at(largest, leaf, dsize)
+        return LeafSpace(ov_pages, ov_bytes, largest, odd)
+
+    def scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
+        """Read every node of a leaf: slots, named databases, overflow values."""
+        pf = self.pf
+        buf = pf.buf
+        page_end = (pgno + 1) * pf.page_size
+        per_slot: dict[int, int] = {}
+        for i in range(n):
+            off = pf.node(pgno, i)
+            lo, hi, nflags, ksize = struct.unpack_from(_E + "4H", buf, off)
+            if off + 8 + ksize > page_end:
+                raise PageError(f"page {pgno}: a key runs past the end of its page")
+            dsize = lo | (hi << 16)
+            slot = (buf[off + 8] << 8 | buf[off + 9]) if ksize >= 2 else SHORT_KEY_SLOT
+            if nflags & F_SUBDATA and not nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if dsize != 48 or doff + 48 > page_end:
+                    raise PageError(f"page {pgno}: a named database record is malformed")
+                out.named_dbs.append((bytes(buf[off + 8:off + 8 + ksize]), DbRecord.parse(buf, doff)))
+                out.entries += 1
+                continue
+            count = 1
+            if nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if nflags & F_SUBDATA:
+                    count = DbRecord.parse(buf, doff).entries
+                else:
+                    sub_lower = _U16.unpack_from(buf, doff + pf.hdrsz - 4)[0]
+                    count = (sub_lower - (pf.hdrsz - pf.pagebase)) >> 1
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += count
+            sp.value_bytes += dsize
+            if dsize > sp.max_value:
+                sp.max_value = dsize
+            if nflags & F_BIGDATA:
+                ov = pf.ovpages(dsize)
+                sp.overflow_pages += ov
+                sp.overflow_bytes += dsize
+                out.overflow_pages += ov
+            per_slot[slot] = per_slot.get(slot, 0) + count
+            out.entries += count
+        total = sum(per_slot.values()) or 1
+        for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
+            out.slots[slot].leaf_pages += c / total
+
+    def free_db(self, meta: Meta) -> tuple[int, int, list[tuple[int, int]]]:
+        """Pages on the freelist, as ``mdb_stat -f`` counts them."""
+        pf = self.pf
+        db = meta.free
+        if db.root == P_INVALID:
+            return 0, 0, []
+        records: list[tuple[int, int]] = []
+        pages = 0
+        stack = [(db.root, 1)]
+        visited: set[int] = set()
+        while stack:
+            pgno, depth = stack.pop()
+            if depth > MAX_DEPTH or pgno in visited:
+                raise PageError("the free database has a cycle or impossible depth")
+            visited.add(pgno)
+            flags, lower, upper, _ = pf.header(pgno, self.limit, "the free database")
+            n = pf.numkeys(pgno, lower, upper)
+            pages += 1
+            if flags & P_BRANCH:
+                for i in range(n):
+                    stack.append((pf.child_pgno(pf.node(pgno, i)), depth + 1))
+                continue
+            if not flags & P_LEAF:
+                raise PageError(f"free database page {pgno} has flags 0x{flags:x}")
+            for i in range(n):
+                off = pf.node(pgno, i)
+                key = pf.node_key(pgno, off)
+                if len(key) != 8:
+                    raise PageError(f"free database page {pgno} has a {len(key)}-byte key")
+                txnid = int.from_bytes(key, sys.byteorder)
+                nflags = _U16.unpack_from(pf.buf, off + 4)[0]
+                if nflags & F_BIGDATA:
+                    dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
+                    pages += pf.ovpages(dsize)
+                head = pf.read_value(pgno, off, self.limit, head=8)
+                if len(head) < 8:
+                    raise PageError(f"free database page {pgno} has a short page list")
+                count = int.from_bytes(head, sys.byteorder)
+                if count > self.limit:
+                    raise PageError(f"free database record {txnid} lists {count} pages")
+                records.append((txnid, count))
+        return sum(c for _, c in records), pages, records
