@@ -245,7 +245,7 @@ def test_unbatched_writer_is_told_from_a_batching_one_at_the_same_record_rate(tm
     assert done["txns"] / done["seconds"] >= 100  # the writer really committed that fast
     b = batching(mon.samples, window=100)
     assert b.commits_per_s >= 100 and b.records_per_commit == pytest.approx(1.0, abs=0.05)
-    assert b.attributed() == [1] and b.per_commit(1) == pytest.approx(1.0, abs=0.05)
+    assert b.attributed() == [1] and b.share(1) == 1.0
     assert unbatched(b)
     assert not unbatched(b, min_txns_per_s=1000)
 
@@ -262,15 +262,22 @@ def test_unbatched_writer_is_told_from_a_batching_one_at_the_same_record_rate(tm
 
 def test_commits_that_change_no_count_are_not_judged():
     class S:
-        def __init__(self, t, txnid, tables):
-            self.t, self.last_txnid, self.tables, self.entries = t, txnid, tables, sum(tables.values())
+        def __init__(self, t, txnid, tables, counts_txnid=None):
+            self.t, self.last_txnid, self.tables = t, txnid, tables
+            self.entries = sum(tables.values())
+            self.counts_txnid = txnid if counts_txnid is None else counts_txnid
 
     updates_only = [S(0, 100, {0: 1, 1: 500}), S(1, 200, {0: 1, 1: 500}), S(2, 300, {0: 1, 1: 500})]
     b = batching(updates_only)
     assert b.commits_per_s == 100 and b.records_per_commit is None and not unbatched(b)
-    # inserts into one table and deletes from another do not cancel out
-    mixed = [S(0, 0, {1: 10, 2: 10}), S(1, 50, {1: 35, 2: 0}), S(2, 100, {1: 60, 2: 0})]
+    # the split by table: inserts into one table, deletes from another
+    mixed = [S(0, 0, {1: 10, 2: 10}), S(1, 50, {1: 35, 2: 10}), S(2, 100, {1: 60, 2: 0})]
     b = batching(mixed)
-    assert b.records_changed == 60 and b.tables == {1: 50, 2: 10} and b.attributed() == [1, 2]
-    assert b.records_per_commit == 0.6 and unbatched(b)
+    assert b.records_changed == 25 + 15 and b.tables == {1: 50, 2: 10} and b.attributed() == [1, 2]
+    assert b.records_per_commit == 0.4 and unbatched(b) and b.share(2) == pytest.approx(1 / 6)
     assert batching(mixed[:1]) is None
+    # a deferred walk repeats the previous counts: the split compares walks of different transactions
+    deferred = [S(0, 0, {1: 10}), S(1, 50, {1: 10}, counts_txnid=0), S(2, 100, {1: 110})]
+    deferred[1].entries = 60
+    b = batching(deferred)
+    assert b.records_changed == 100 and b.tables == {1: 100} and b.records_per_commit == 1.0

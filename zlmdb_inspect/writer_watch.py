@@ -9,11 +9,11 @@ long one). The duration is a lower bound (the transaction may have begun before 
 seen). A thread that only aborts (or commits nothing, which LMDB does not count) and begins
 again between every two refreshes cannot be told from one long transaction from outside.
 
-Batching. Commits per second are the txnid's growth. Records changed per commit are what
-record counts show: inserts and deletes, per table, summed over each refresh interval as
-absolute changes. An update in place changes no count and is invisible from outside, so
-``records_per_commit`` is a lower bound, and ``None`` when commits changed no count at all
-(then nothing is judged).
+Batching. Commits per second are the txnid's growth. Records changed per commit are what the
+record count shows: inserts and deletes, summed over each refresh interval as absolute
+changes (zlmdb keeps every table in LMDB's main database, whose meta page counts its entries).
+An update in place changes no count and is invisible from outside, so ``records_per_commit``
+is a lower bound, and ``None`` when commits changed no count at all (then nothing is judged).
 """
 
 from __future__ import annotations
@@ -31,8 +31,9 @@ class SampleLike(Protocol):
 
     t: float
     last_txnid: int
-    entries: int
-    tables: dict[int, int]
+    entries: int  # the main database's entries (every zlmdb table's records), from the meta page
+    tables: dict[int, int]  # slot -> records, as counted at counts_txnid
+    counts_txnid: int
 
 
 @dataclass
@@ -69,11 +70,14 @@ class WriterWatch:
     def __init__(self) -> None:
         self._since: tuple[tuple[int, int | None], int | None, float] | None = None  # (tid, pid), txnid, first seen
         self._observed = 0
+        self._seen: dict[int, tuple[str | None, float]] = {}  # pid -> (name, last seen holding the lock)
 
     def observe(self, lock: WriterLock, t: float) -> WriterState:
         """The state at time ``t`` (seconds, any clock the caller keeps using)."""
         self._observed += 1
         st = WriterState(lock.state, lock.pid, lock.tid, lock.name, lock.thread_name, None, lock.reason)
+        if lock.held and lock.pid is not None:
+            self._seen[lock.pid] = (lock.name, t)
         if not lock.held:
             self._since = None
             return st
@@ -85,6 +89,11 @@ class WriterWatch:
             # first seen now: held for less than an interval, unknown at the very first observation
             st.held_s = 0.0 if self._observed > 1 else None
         return st
+
+    def seen(self, since: float) -> list[tuple[int, str | None]]:
+        """(pid, name) of the processes seen holding the write lock at or after ``since``."""
+        self._seen = {pid: v for pid, v in self._seen.items() if v[1] >= since}
+        return sorted((pid, name) for pid, (name, _) in self._seen.items())
 
 
 def single(lock: WriterLock) -> WriterState:
@@ -99,22 +108,32 @@ class Batching:
     window_s: float
     commits: int
     commits_per_s: float
-    records_changed: int  # inserts + deletes seen in record counts (updates are not visible)
+    records_changed: int  # inserts and deletes seen in the record count (updates are not visible)
     records_per_commit: float | None  # None: commits changed no record count, nothing to judge
-    tables: dict[int, int] = field(default_factory=dict)  # slot -> records changed in the window
+    tables: dict[int, int] = field(default_factory=dict)  # slot -> records changed, from the table counts
 
     def attributed(self) -> list[int]:
-        """Slots whose record counts changed, most first: every counted change is theirs."""
+        """Slots whose record counts changed, most first."""
         return sorted((s for s, n in self.tables.items() if n), key=lambda s: (-self.tables[s], s))
 
-    def per_commit(self, slot: int) -> float | None:
-        if not self.commits:
-            return None
-        return round(self.tables.get(slot, 0) / self.commits, 2)
+    def share(self, slot: int) -> float:
+        """The part of the counted changes that is ``slot``'s (0 to 1)."""
+        total = sum(self.tables.values())
+        return self.tables.get(slot, 0) / total if total else 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"window_s": self.window_s, "commits": self.commits, "commits_per_s": self.commits_per_s,
+                "records_changed": self.records_changed, "records_per_commit": self.records_per_commit,
+                "tables": {str(k): v for k, v in self.tables.items()}}
 
 
 def batching(samples: Sequence[SampleLike], window: int = 15) -> Batching | None:
-    """Figures over the last ``window`` samples (the monitor's rates window); None under two samples."""
+    """Figures over the last ``window`` samples (the monitor's rates window); None under two samples.
+
+    The total comes from the entry count of each snapshot's meta page, which belongs to the same
+    transaction as its txnid; the split by table from the table counts, compared only between
+    walks of different transactions (a deferred walk repeats the previous counts).
+    """
     recent = list(samples)[-window:]
     if len(recent) < 2:
         return None
@@ -122,19 +141,17 @@ def batching(samples: Sequence[SampleLike], window: int = 15) -> Batching | None
     if dt <= 0:
         return None
     commits = max(0, recent[-1].last_txnid - recent[0].last_txnid)
+    changed = sum(abs(b.entries - a.entries) for a, b in pairwise(recent))
     per_table: dict[int, int] = {}
-    changed = 0
-    for a, b in pairwise(recent):
-        if b.tables or a.tables:
-            for slot in set(a.tables) | set(b.tables):
-                if slot == 0:
-                    continue  # zlmdb's catalog, not the application's records
-                d = abs(b.tables.get(slot, 0) - a.tables.get(slot, 0))
-                if d:
-                    per_table[slot] = per_table.get(slot, 0) + d
-                    changed += d
-        else:  # a plain LMDB environment: the main database's entries
-            changed += abs(b.entries - a.entries)
+    counted = recent[0]
+    for s in recent[1:]:
+        if s.counts_txnid == counted.counts_txnid:
+            continue
+        for slot in set(counted.tables) | set(s.tables):
+            d = abs(s.tables.get(slot, 0) - counted.tables.get(slot, 0))
+            if d and slot != 0:  # slot 0: zlmdb's catalog, not the application's records
+                per_table[slot] = per_table.get(slot, 0) + d
+        counted = s
     per_commit = round(changed / commits, 2) if commits and changed else None
     return Batching(window_s=round(dt, 3), commits=commits, commits_per_s=round(commits / dt, 2),
                     records_changed=changed, records_per_commit=per_commit, tables=per_table)
