@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import hashlib
 import json
 import os
@@ -38,6 +40,18 @@ class TPairs(zlmdb.MapUuidUuidCbor):
 @zlmdb.table("5e1f0000-0000-4000-8000-000000000004")
 class TPickles(zlmdb.MapOidPickle):
     """pickles"""
+
+
+@contextlib.contextmanager
+def fixed_path(path: str):
+    """Hold a fixed path (snapshot tests need one: it is drawn on screen) for one test module.
+
+    Test runs of other checkouts on the same machine use the same path: they wait here
+    instead of rebuilding the database under a running test.
+    """
+    with open(path + ".lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        yield path
 
 
 def sha(path: str) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import fixed_path
 
 from cfxdb_like import build
 from zlmdb_inspect.options import Options
@@ -19,12 +20,13 @@ EVENTS = ("down",) * 4 + ("enter",)  # slot 4
 
 @pytest.fixture(scope="module")
 def cfx_db(tmp_path_factory):
-    shutil.rmtree(FIXED, ignore_errors=True)
-    build(FIXED, "0.9")
-    cfg = tmp_path_factory.mktemp("cfg") / "config.toml"
-    cfg.write_text('[columns]\n"Users" = ["email", "created", "authid"]\n')
-    yield FIXED, str(cfg)
-    shutil.rmtree(FIXED, ignore_errors=True)
+    with fixed_path(FIXED):
+        shutil.rmtree(FIXED, ignore_errors=True)
+        build(FIXED, "0.9")
+        cfg = tmp_path_factory.mktemp("cfg") / "config.toml"
+        cfg.write_text('[columns]\n"Users" = ["email", "created", "authid"]\n')
+        yield FIXED, str(cfg)
+        shutil.rmtree(FIXED, ignore_errors=True)
 
 
 @pytest.fixture(autouse=True)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from conftest import fixed_path
 
 from zlmdb_inspect.options import Options
 from zlmdb_inspect.demo import build_demo
@@ -17,10 +18,11 @@ FIXED = "/tmp/zlmdb-inspect-snapshot-demo"
 
 @pytest.fixture(scope="module")
 def fixed_db():
-    shutil.rmtree(FIXED, ignore_errors=True)
-    build_demo(FIXED, records=300)
-    yield FIXED
-    shutil.rmtree(FIXED, ignore_errors=True)
+    with fixed_path(FIXED):
+        shutil.rmtree(FIXED, ignore_errors=True)
+        build_demo(FIXED, records=300)
+        yield FIXED
+        shutil.rmtree(FIXED, ignore_errors=True)
 
 
 def _app(path):

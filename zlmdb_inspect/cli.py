@@ -10,6 +10,7 @@ import argparse
 import os
 import shutil
 import signal
+import subprocess
 import sys
 import tempfile
 from typing import NoReturn
@@ -34,6 +35,9 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
 
 
+DEMO_WRITE_S = 24 * 3600  # the demo's writer stops with the TUI, at the latest after a day
+
+
 def build_parser() -> _Parser:
     p = _Parser(
         prog=PROG,
@@ -48,6 +52,14 @@ def build_parser() -> _Parser:
     modes.add_argument("--dump", metavar="TABLE", help="print a table's records as JSON Lines")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="--dump: at most N records")
     p.add_argument("--from", dest="from_key", metavar="KEY", help="--dump: start at this key (or key prefix)")
+    p.add_argument("--to", dest="to_key", metavar="KEY", help="--dump: stop before this key")
+    p.add_argument("--where", metavar="EXPR",
+                   help="--dump: records for which this jq expression yields true, e.g. '.value.topic == \"x\"'")
+    p.add_argument("--grep", metavar="REGEX", help="--dump: records whose key or value JSON text matches")
+    p.add_argument("--follow", action="store_true",
+                   help="--dump: then print one line per change until interrupted (--limit 0: changes only)")
+    p.add_argument("--format", choices=("json", "csv"), default="json",
+                   help="--dump: JSON Lines (default) or CSV with the values' top-level fields as columns")
     p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh interval in seconds (default 2)")
     p.add_argument("--count", type=int, default=None, metavar="N", help="--watch: stop after N refreshes")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
@@ -144,14 +156,21 @@ def _main(args: argparse.Namespace) -> int:
 
             return run_watch(opts, args.count)
         if args.dump:
-            from zlmdb_inspect.modes import run_dump
+            from zlmdb_inspect.modes import DumpQuery, run_dump
 
-            return run_dump(opts, args.dump, args.limit, args.from_key)
+            return run_dump(opts, args.dump, DumpQuery(args.limit, args.from_key, args.to_key, args.where,
+                                                       args.grep, args.follow, args.format == "csv"))
         from zlmdb_inspect.service import open_service
 
         service = open_service(opts)  # fail with one line before the screen is taken over
         from zlmdb_inspect.tui.app import run_app
 
+        if args.demo is not None:  # the demo is alive: a writer in a child process while the TUI is open
+            writer = _start_demo_writer(path)
+            try:
+                return run_app(service)
+            finally:
+                _stop(writer)
         return run_app(service)
     except InspectError as e:
         return fail(str(e))
@@ -164,6 +183,23 @@ def _main(args: argparse.Namespace) -> int:
     finally:
         if tmp:
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def _start_demo_writer(path: str) -> subprocess.Popen:
+    """``--demo DIR --write-for`` in a child process (its own session: Ctrl-C in the TUI is not its)."""
+    return subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", str(DEMO_WRITE_S)],
+                            stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+
+
+def _stop(child: subprocess.Popen) -> None:
+    if child.poll() is None:
+        child.terminate()
+        try:
+            child.wait(timeout=5)
+        except subprocess.TimeoutExpired:
+            child.kill()
+            child.wait()
 
 
 def _pairs(items: list[str]) -> dict[str, str]:

@@ -12,24 +12,33 @@ codecs guard what they learn with their own.
 
 from __future__ import annotations
 
+import json
+import struct
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from zlmdb_inspect import health, writerlock
 from zlmdb_inspect.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.kinds import Direction, ErrorKind, RuleId
 from zlmdb_inspect.model import Snapshot, Table
 from zlmdb_inspect.monitor import Eta, Monitor, Rates
 from zlmdb_inspect.options import Options, Settings, Thresholds, load_settings
+from zlmdb_inspect.query import Progress, Query, QueryError, Scan
+from zlmdb_inspect.query import parse as parse_query
+from zlmdb_inspect.query import scan as scan_query
 from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
+from zlmdb_inspect.shape import MAX_RECORDS, Histogram, Shape
+from zlmdb_inspect.shape import compute as compute_shape
 from zlmdb_inspect.writer_watch import Batching, WriterState, WriterWatch, batching, single
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Batching", "Record", "RecordWindow", "Refresh", "Service", "TableDecoding",
-           "WriterState", "open_service"]
+__all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record",
+           "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "WriterState", "open_service",
+           "parse_query"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 
@@ -263,6 +272,30 @@ class Service:
                        n: int = 3) -> dict[int, tuple[list[tuple[str, int]], bool]]:
         """Per table holding values of ``min_bytes`` or more: its ``n`` largest records."""
         return self._inspector.largest_values(snap, min_bytes, n)
+
+
+    # -- whole tables: queries, follow mode, shape ----------------------------------------
+
+    def query(self, table: Table, q: Query, chunk_s: float = 0.03) -> Scan:
+        """A scan of ``table`` for ``q`` (not started: iterate ``records()``, cancel from any
+        thread); :class:`QueryError` when the expression or a key of the range is bad."""
+        return scan_query(self._inspector, self._codecs, table, q, chunk_s=chunk_s)
+
+    def follow(self, table: Table, exact: int = EXACT_RECORDS) -> JsonFollow:
+        """A follower of ``table``'s changes; its first ``poll()`` takes the starting state."""
+        return JsonFollow(self._inspector, self._codecs, table, exact)
+
+    def shape(self, table: Table, on_progress: Callable[[Shape], None] | None = None,
+              cancel: threading.Event | None = None, max_records: int = MAX_RECORDS) -> Shape:
+        """Histograms of ``table``'s key and value sizes and records per leaf (sampled beyond
+        ``max_records``), in short read transactions."""
+        return compute_shape(self._inspector, table, max_records, on_progress, cancel)
+
+    def key_text(self, table: Table, raw_key: bytes) -> str:
+        """A raw key (after the slot prefix) as the table's codec shows it, as text."""
+        key = self._codecs.profiled(self._inspector, table).decode(
+            struct.pack(">H", table.slot) + raw_key, b"", 0).key
+        return key if isinstance(key, str) else json.dumps(key, ensure_ascii=False, default=str)
 
 
 def open_service(opts: Options) -> Service:

@@ -27,6 +27,15 @@ OVERVIEW = [  # the order is the footer's
     Binding("5", "tab('environment')", "Environment", show=False, tooltip="Environment tab", id="overview.tab_env"),
 ]
 
+SEARCH = [
+    Binding("escape", "cancel_or_back", "Cancel/back", tooltip="cancel the scan (again: back)", id="search.back"),
+    Binding("n", "next_match", "Next match", tooltip="the next match", id="search.next"),
+    Binding("b", "prev_match", "Previous match", tooltip="the previous match", id="search.prev"),
+    Binding("enter", "open", "Go to record", tooltip="show the match in the table", id="search.open"),
+]
+
+SHAPE = [Binding("escape", "back", "Back", tooltip="back to the records (stops reading)", id="shape.back")]
+
 TABLE = [  # the order is the footer's
     Binding("escape", "back", "Back", tooltip="back to the overview", id="table.back"),
     Binding("home,g", "first", "First", show=False, tooltip="first page", id="table.first"),
@@ -35,7 +44,14 @@ TABLE = [  # the order is the footer's
     Binding("pageup,b", "prev_page", "Prev", tooltip="previous page", id="table.prev"),
     Binding("j", "jump", "Jump to key", tooltip="jump to a key or prefix, a record (#1000) or 50%",
             id="table.jump"),
-    Binding("slash", "filter", "Filter", key_display="/", tooltip="filter on the decoded text", id="table.filter"),
+    Binding("slash", "search", "Search", key_display="/",
+            tooltip="search the whole table: text, re:, jq:, from:/to:", id="table.search"),
+    Binding("F", "filter", "Filter page", show=False, tooltip="filter the page on the decoded text",
+            id="table.filter"),
+    Binding("f", "follow_changes", "Changes", tooltip="follow the table's changes (again: stop)",
+            id="table.changes"),
+    Binding("h", "shape", "Shape", tooltip="the table's shape: sizes, the largest records",
+            id="table.shape"),
     Binding("c", "copy", "Copy JSON", show=False, tooltip="copy the record as JSON (OSC 52)", id="table.copy"),
     Binding("w", "save", "Save JSON", show=False, tooltip="save the record as JSON to a file", id="table.save"),
     Binding("i", "follow", "Follow index", tooltip="index record: open the record it points to",

@@ -4,7 +4,8 @@
 
 Builds the demo database, drives the app headlessly at 120x40, and captures the
 overview, a table's records, a record's detail, the warnings, live monitoring
-after some writes, and the readers.
+after some writes, the readers, a table's changes followed live, a search and a
+table's shape.
 """
 
 from __future__ import annotations
@@ -71,6 +72,38 @@ async def capture(path: str, outdir: str) -> list[str]:
         writer.wait()
         reader.kill()
         reader.wait()
+        # a time-ordered table: its changes followed live (f), a search (/), its shape (h)
+        await pilot.press("1")
+        await settle(pilot)
+        tables = app.screen.query_one("#tables-table", DataTable)
+        names = [str(tables.get_row_at(i)[1]) for i in range(tables.row_count)]
+        tables.move_cursor(row=next(i for i, n in enumerate(names) if n.endswith("Events")))
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("G")
+        await settle(pilot)
+        await pilot.press("f")
+        writer = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", "4"],
+                                  stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for _ in range(3):
+            await pilot.pause(1.0)
+        await settle(pilot)
+        shot("follow")
+        writer.wait()
+        await pilot.press("f", "g")
+        await settle(pilot)
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"re:telemetry.*1[0-9]{2},", "enter")
+        await settle(pilot)
+        shot("search")
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.press("h")
+        await settle(pilot)
+        shot("shape")
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("q")
     return written
 

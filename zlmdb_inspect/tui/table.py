@@ -23,13 +23,16 @@ from textual.worker import get_current_worker
 from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.kinds import Direction
 from zlmdb_inspect.model import Table
-from zlmdb_inspect.service import Record, RecordWindow, Refresh, Service
+from zlmdb_inspect.service import Query, Record, RecordWindow, Refresh, Service, parse_query
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
+from zlmdb_inspect.tui.changes import ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PositionFound, TargetFound, WindowLoaded
 from zlmdb_inspect.tui.panels import short_name
+from zlmdb_inspect.tui.search import SearchScreen
+from zlmdb_inspect.tui.shape_screen import ShapeScreen
 from zlmdb_inspect.tui.text import join, literal
 
 PAGE_SIZE = 100
@@ -124,6 +127,7 @@ class TableScreen(Screen):
         self.reverse = False
         self.columns: list[str] = []  # value fields shown as columns; none: the Value column
         self.filter: str | None = None
+        self.last_search = ""
         self.show_hex = False
         self.detail: Record | None = None
         self._start_key = start_key
@@ -536,6 +540,58 @@ class TableScreen(Screen):
 
         self.app.push_screen(Prompt("Jump to a key or key prefix (UUID, number, date, text, hex:…), "
                                     "a record number (#1000) or a position (50%):"), go)
+
+    # -- whole table: search, follow, shape --------------------------------------------
+
+    def action_search(self) -> None:
+        """A query over the whole table from the current record (unless ``from:`` says where),
+        scanned in a worker on the search screen; the chosen match is shown here."""
+        def go(text: str | None) -> None:
+            if not text or not text.strip():
+                return
+            self.last_search = text
+            q = parse_query(text)
+            row = self.query_one("#records", DataTable).cursor_row
+            what = q.describe()
+            at_first = row == 0 and self.window is not None and self.window.at_start
+            if q.start is None and self.rows and 0 <= row < len(self.rows) and not self.reverse and not at_first:
+                q = Query(q.kind, q.expr, "hex:" + self.rows[row].raw_key[2:].hex(), q.stop)
+                what = Query(q.kind, q.expr, None, q.stop).describe() + ", from the selected record"
+            svc, table = self.service, self.table
+
+            def found(raw_key: bytes | None) -> None:
+                if raw_key is not None:
+                    self.load(raw_key[2:], Direction.FROM)
+
+            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ",
+                                              lambda: svc.query(table, q)), found)
+
+        self.app.push_screen(Prompt("Search the whole table: text, re:REGEX or jq:EXPR "
+                                    "(first, optionally: from:KEY to:KEY)", self.last_search), go)
+
+    def action_follow_changes(self) -> None:
+        """The "Changes" pane: the table's inserts, updates and deletes as they happen (again: closed)."""
+        panes = self.query(ChangesPane)
+        if panes:
+            panes.remove()
+            self._status("stopped following the table's changes")
+            return
+        follower = self.service.follow(self.table)
+        self.mount(ChangesPane(follower.poll, self.app.interval, id="changes"),  # type: ignore[attr-defined]
+                   before=self.query_one("#table-status"))
+        self._status("following the table's changes (f again: stop)")
+
+    def on_changes_polled(self, msg: ChangesPolled) -> None:
+        """New records of a time-ordered table arrive at its end: a window there stays there."""
+        if msg.changes and self.window is not None and self.window.at_end and not self.reverse:
+            self.load(None, Direction.LAST)
+
+    def action_shape(self) -> None:
+        svc, table = self.service, self.table
+        self.app.push_screen(ShapeScreen(
+            f" Shape of {short_name(table)} ",
+            lambda progress, cancel: svc.shape(table, progress, cancel),
+            lambda key: svc.key_text(table, key)))
 
     def action_filter(self) -> None:
         def go(text: str | None) -> None:
