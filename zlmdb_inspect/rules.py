@@ -292,17 +292,18 @@ def unbatched_writes(c: Context) -> list[Finding]:
     who = ", ".join(f"pid {pid} ({name or '?'})" for pid, name in c.found.writers_seen)
     seen = f" Seen holding the write lock: {who}." if who else ""
     rpc = b.records_per_commit
+    records = f"{rpc:g} record{'' if rpc == 1 else 's'}"
     return [Finding(
         RuleId.UNBATCHED_WRITES, WARNING,
         f"{b.commits_per_s:,.0f} commits/s over the last {fmt_duration(b.window_s)}, each changing "
-        f"{rpc:g} records on average (inserts and deletes; updates in place are not visible from "
+        f"{records} on average (inserts and deletes; updates in place are not visible from "
         f"outside).{where}{seen} Every commit writes new pages from the root to each changed leaf and a "
         "meta page, and syncs to disk unless sync is off: put many writes in one transaction (one "
         "`with db.begin(write=True)` per batch).", PRACTICE["batch"],
         figure={"commits_per_s": b.commits_per_s, "records_per_commit": rpc},
         threshold={"commits_per_s": th.unbatched_min_txns_per_s,
                    "records_per_commit": th.unbatched_max_records_per_txn},
-        subject=subject, figure_text=f"{b.commits_per_s:,.0f} commits/s, {rpc:g} records per commit",
+        subject=subject, figure_text=f"{b.commits_per_s:,.0f} commits/s, {records} per commit",
         threshold_text=f"more than {th.unbatched_min_txns_per_s:g} commits/s with fewer than "
                        f"{th.unbatched_max_records_per_txn:g} records per commit")]
 
