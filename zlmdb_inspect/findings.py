@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zlmdb_inspect.kinds import RuleId, Severity
+from zlmdb_inspect.writer_watch import Batching, WriterState
 
 
 @dataclass
@@ -55,3 +56,6 @@ class Findings:
     json_tables: dict[str, int] = field(default_factory=dict)  # table -> bytes
     index_drift: list[tuple[str, str]] = field(default_factory=list)  # (index, why)
     damage: list[str] = field(default_factory=list)
+    writer: WriterState | None = None  # the write lock's holder (held_s observed across refreshes when live)
+    batching: Batching | None = None  # commits and record changes over the rates window (live only)
+    writers_seen: list[tuple[int, str | None]] = field(default_factory=list)  # (pid, name) in that window

@@ -90,6 +90,8 @@ class RuleId(StrEnum):
     JSON_TABLE = "json-table"
     PICKLE_TABLE = "pickle-table"
     FORMAT_09 = "format-09"
+    LONG_WRITE_TXN = "long-write-txn"
+    UNBATCHED_WRITES = "unbatched-writes"
 
 
 class ErrorKind(StrEnum):

@@ -22,6 +22,7 @@ class Sample:
     in_use_bytes: int = 0  # high-water mark minus reusable free pages
     available_bytes: int = 0
     pinned_bytes: int = 0
+    counts_txnid: int = 0  # the transaction ``tables`` were counted at (a deferred walk lags last_txnid)
 
 
 @dataclass
@@ -71,7 +72,8 @@ class Monitor:
                    tables={t.slot: t.records for t in snap.tables},
                    in_use_bytes=snap.capacity.in_use_bytes or snap.capacity.used_bytes,
                    available_bytes=snap.capacity.available_bytes,
-                   pinned_bytes=(snap.capacity.pinned_pages or 0) * snap.lmdb.page_size)
+                   pinned_bytes=(snap.capacity.pinned_pages or 0) * snap.lmdb.page_size,
+                   counts_txnid=snap.counts_txnid or snap.lmdb.last_txnid)
         self.samples.append(s)
         seen = {}
         for r in snap.readers:

@@ -26,8 +26,9 @@ def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] |
 
 def refresh_dict(ref: Refresh, live: bool) -> dict[str, Any]:
     """The ``--json`` document of a refresh; ``live`` (``--watch``) adds rates and time to full."""
-    extra: dict[str, Any] = {}
+    extra: dict[str, Any] = {"writer": ref.writer.to_json() if ref.writer is not None else None}
     if live:
+        extra["batching"] = ref.batching.to_dict() if ref.batching is not None else None
         r = ref.rates
         extra["rates"] = {"txns_per_s": r.txns_per_s, "records_per_s": r.records_per_s,
                           "bytes_per_s": r.bytes_per_s, "file_bytes_per_s": r.file_bytes_per_s,

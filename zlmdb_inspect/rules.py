@@ -18,12 +18,14 @@ from zlmdb_inspect.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.kinds import ProblemKind, RuleId, Severity
 from zlmdb_inspect.model import Capacity, Snapshot, Table
 from zlmdb_inspect.options import Thresholds
+from zlmdb_inspect.writer_watch import unbatched
 
 PRACTICE = {
     "sizing": "Deployment Considerations: Database sizing (map_size)",
     "backup": "Deployment Considerations: Backup strategies",
     "multiprocess": "Deployment Considerations: Multi-process access",
     "long-txn": "Common Anti-Patterns to Avoid: Don't use long-lived write transactions",
+    "batch": "Common Anti-Patterns to Avoid: Don't commit after every write (batch!)",
     "short-txn": "Transaction Patterns: Short-lived write transactions",
     "blobs": "Common Anti-Patterns to Avoid: Don't store large blobs directly (use pointers)",
     "stats": "Monitoring and Debugging: Database statistics (db.stats())",
@@ -225,7 +227,8 @@ def long_reader(c: Context) -> list[Finding]:
         if long_held and held is not None:
             what.append(f"has held its snapshot for {fmt_duration(held)}")
         pinned = _pinned_by(c, r.pid)
-        note = f" (it pins {fmt_bytes(pinned)} of freed pages now)" if pinned else ""
+        note = (f" (it pins {pinned // c.psize:,} freed pages, {fmt_bytes(pinned)}, that the writer cannot "
+                "reuse while it reads, so the file grows although records are deleted)") if pinned else ""
         figs = []
         if r.lag is not None:
             figs.append(f"lag {r.lag:,} transactions")
@@ -234,7 +237,7 @@ def long_reader(c: Context) -> list[Finding]:
         out.append(Finding(
             RuleId.LONG_READER, WARNING,
             f"Reader pid {r.pid}{f' ({r.name})' if r.name else ''} " + " and ".join(what) +
-            f". A long read transaction stops LMDB from reusing pages, so the file grows{note}; keep read "
+            f". A long read transaction stops LMDB from reusing pages{note or ', so the file grows'}; keep read "
             "transactions short.", PRACTICE["short-txn"],
             figure={"lag": r.lag, "held_s": held},
             threshold={"lag": th.reader_lag_warning_txns, "held_s": th.reader_held_warning_s},
@@ -242,6 +245,67 @@ def long_reader(c: Context) -> list[Finding]:
             threshold_text=f"lag over {th.reader_lag_warning_txns:,} transactions or held over "
                            f"{fmt_duration(th.reader_held_warning_s)}"))
     return out
+
+
+@rule(RuleId.LONG_WRITE_TXN, "s")
+def long_write_txn(c: Context) -> list[Finding]:
+    """One thread inside a write transaction, seen at every refresh without a commit, for long."""
+    w, th = c.found.writer, c.th
+    if w is None or not w.held or w.held_s is None:
+        return []
+    held = w.held_s
+    sev = CRITICAL if held >= th.write_txn_critical_s else WARNING if held >= th.write_txn_warning_s else None
+    if sev is None:
+        return []
+    thr = th.write_txn_critical_s if sev == CRITICAL else th.write_txn_warning_s
+    who = (f"Writer pid {w.pid}{f' ({w.name})' if w.name else ''}, thread {w.tid},"
+           if w.pid is not None else f"Writer thread {w.tid} ({w.reason}),")
+    return [Finding(
+        RuleId.LONG_WRITE_TXN, sev,
+        f"{who} has held LMDB's write lock for {fmt_duration(held)} without committing. Every other "
+        "write transaction, in this and any other process, waits until it ends, and nothing it wrote "
+        "is visible to readers until it commits. Keep write transactions short: read and compute "
+        "outside them, then write and commit at once.", PRACTICE["short-txn"],
+        figure=held, threshold=thr, subject=str(w.pid) if w.pid is not None else f"thread {w.tid}",
+        figure_text=f"write txn open {fmt_duration(held)}",
+        threshold_text=f"open {fmt_duration(th.write_txn_warning_s)} (critical "
+                       f"{fmt_duration(th.write_txn_critical_s)})")]
+
+
+@rule(RuleId.UNBATCHED_WRITES)
+def unbatched_writes(c: Context) -> list[Finding]:
+    """Many commits a second, each changing about one record: writes not batched."""
+    b, th = c.found.batching, c.th
+    if b is None or b.records_per_commit is None or not unbatched(
+            b, th.unbatched_min_txns_per_s, th.unbatched_max_records_per_txn):
+        return []
+    labels = {t.slot: t.label() for t in c.snap.tables}
+    slots = b.attributed()
+    subject = None
+    where = ""
+    if len(slots) == 1:
+        subject = labels.get(slots[0], f"slot {slots[0]}")
+        where = f" The changes are all in table {subject}."
+    elif slots:
+        where = " Changes by table: " + ", ".join(
+            f"{labels.get(s, f'slot {s}')} {100 * b.share(s):.0f}%" for s in slots[:5]) + "."
+    who = ", ".join(f"pid {pid} ({name or '?'})" for pid, name in c.found.writers_seen)
+    seen = f" Seen holding the write lock: {who}." if who else ""
+    rpc = b.records_per_commit
+    records = f"{rpc:g} record{'' if rpc == 1 else 's'}"
+    return [Finding(
+        RuleId.UNBATCHED_WRITES, WARNING,
+        f"{b.commits_per_s:,.0f} commits/s over the last {fmt_duration(b.window_s)}, each changing "
+        f"{records} on average (inserts and deletes; updates in place are not visible from "
+        f"outside).{where}{seen} Every commit writes new pages from the root to each changed leaf and a "
+        "meta page, and syncs to disk unless sync is off: put many writes in one transaction (one "
+        "`with db.begin(write=True)` per batch).", PRACTICE["batch"],
+        figure={"commits_per_s": b.commits_per_s, "records_per_commit": rpc},
+        threshold={"commits_per_s": th.unbatched_min_txns_per_s,
+                   "records_per_commit": th.unbatched_max_records_per_txn},
+        subject=subject, figure_text=f"{b.commits_per_s:,.0f} commits/s, {records} per commit",
+        threshold_text=f"more than {th.unbatched_min_txns_per_s:g} commits/s with fewer than "
+                       f"{th.unbatched_max_records_per_txn:g} records per commit")]
 
 
 @rule(RuleId.READER_SLOTS, "%")

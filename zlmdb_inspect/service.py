@@ -19,7 +19,7 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
-from zlmdb_inspect import health
+from zlmdb_inspect import health, writerlock
 from zlmdb_inspect.findings import Finding, Findings, Undecodable
 from zlmdb_inspect.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.inspector import Inspector
@@ -33,10 +33,12 @@ from zlmdb_inspect.query import scan as scan_query
 from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
 from zlmdb_inspect.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.shape import compute as compute_shape
+from zlmdb_inspect.writer_watch import Batching, WriterState, WriterWatch, batching, single
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record", "RecordWindow",
-           "Refresh", "Scan", "Service", "Shape", "TableDecoding", "open_service", "parse_query"]
+__all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record",
+           "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "WriterState", "open_service",
+           "parse_query"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 
@@ -53,6 +55,8 @@ class Refresh:
     sampled: dict[str, dict] = field(default_factory=dict)
     eta: Eta | None = None  # None: a single run, no history
     series: dict[str, list[float]] = field(default_factory=dict)  # SERIES over the recent history
+    writer: WriterState | None = None  # the write lock's holder now (held_s across refreshes when live)
+    batching: Batching | None = None  # commits and records changed per commit (live only)
 
     @property
     def damaged(self) -> bool:
@@ -84,6 +88,7 @@ class Service:
         self._codecs = TableCodecs(opts)  # imports the application's modules first
         self._inspector = Inspector(opts.path)
         self._monitor = Monitor()
+        self._writer_watch = WriterWatch()
         self._findings = Findings()
         self._lock = threading.RLock()  # refreshes: monitor, findings and samples change together
         self._verify: list[str] | None = None
@@ -145,12 +150,29 @@ class Service:
         found.eta_window_s = eta.window_s if eta else 0.0
         found.growth_pinned = bool(eta and eta.pinned_share is not None and eta.pinned_share >= 0.5)
         found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
+        self._watch_writer(snap, live)
         if not snap.damaged and not self._verify:
             self._sample(snap)
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
         return Refresh(snap, warnings, self._monitor.rates(), found.eta_full_s,
-                       self._verify, self._sampled, eta, series)
+                       self._verify, self._sampled, eta, series, found.writer, found.batching)
+
+    def _watch_writer(self, snap: Snapshot, live: bool) -> None:
+        """The write lock's holder from lock.mdb (a pread); live: how long it has held it, and how
+        the writers batch over the rates window."""
+        ins, found = self._inspector, self._findings
+        lock = writerlock.writer(
+            ins.lock_path, ins.data_path, candidates=[r.pid for r in snap.readers if not r.own],
+            mapping=[m["pid"] for m in snap.capacity.maps if m.get("map_size")])
+        now = time.time()
+        if not live:
+            found.writer, found.batching, found.writers_seen = single(lock), None, []
+            return
+        found.writer = self._writer_watch.observe(lock, now)
+        found.batching = batching(self._monitor.samples, self._monitor.window)
+        since = now - found.batching.window_s if found.batching else now
+        found.writers_seen = self._writer_watch.seen(since)
 
     def _sample(self, snap: Snapshot) -> None:
         """Decode the first records of each table when the data changed, then count every record

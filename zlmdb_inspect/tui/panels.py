@@ -58,6 +58,23 @@ def eta_text(ref: Refresh) -> str:
     return "map not growing"
 
 
+#: the writer is shown once it has held the write lock this long (seen at two refreshes without a commit)
+WRITER_SHOWN_AFTER_S = 1.0
+
+
+def writer_text(ref: Refresh, th: Thresholds, name_width: int = 16) -> Text | None:
+    """"writer pid 4242 crossbar: write txn open 34 s" while a write transaction has been open for
+    more than a moment; None otherwise. Yellow or red from the long-write-txn thresholds."""
+    w = ref.writer
+    if w is None or not w.held or w.held_s is None or w.held_s < WRITER_SHOWN_AFTER_S:
+        return None
+    style = ("bold red" if w.held_s >= th.write_txn_critical_s else
+             "bold yellow" if w.held_s >= th.write_txn_warning_s else "")
+    who = (join(Text(f"writer pid {w.pid} ", style), literal(w.name or "?", name_width, style))
+           if w.pid is not None else Text(f"writer thread {w.tid}", style))
+    return join(who, Text(f": write txn open {fmt_duration(w.held_s)}", style))
+
+
 def refresh_state(app: Any) -> str:
     return "paused" if app.paused else f"every {app.interval:g} s"
 
@@ -122,6 +139,9 @@ class TitleBar(RefreshView, Static):
         if not any(counts.values()):
             rest.append(" OK ", "bold black on green")
             rest.append(" ")
+        writer = writer_text(ref, app.service.thresholds)
+        if writer is not None:
+            rest = join(rest, writer, Text("  "))
         refreshed = Text(f" refreshed {app.clock(s.taken_at)}")
         damaged = Text("  DAMAGED: see Warnings" if ref.damaged else "", "bold red")
         deferred = Text()
@@ -397,12 +417,18 @@ class ReadersTab(RefreshView, TabPane):
         padding: 0 1;
         color: $text-muted;
     }
+    ReadersTab #writer-line {
+        height: auto;
+        padding: 0 1;
+        display: none;
+    }
     """
 
     def __init__(self) -> None:
         super().__init__("Readers", id="readers")
 
     def compose(self) -> ComposeResult:
+        yield Static("", id="writer-line")
         yield DataTable(id="readers-table", cursor_type="row")
         yield Static("", id="readers-note")
 
@@ -434,6 +460,25 @@ class ReadersTab(RefreshView, TabPane):
                 "LMDB's lock file (opening it would reset the reader table). Readers appear once a "
                 "process opens the database.")
         self.query_one("#readers-note", Static).update(Text(note))
+        self._writer(ref)
+
+    def _writer(self, ref: Refresh) -> None:
+        """The writer line: a write transaction open for more than a moment, or why the writer
+        cannot be read on this host."""
+        line = self.query_one("#writer-line", Static)
+        w = ref.writer
+        text = writer_text(ref, self.app.service.thresholds, PROCESS_WIDTH)  # type: ignore[attr-defined]
+        if text is not None and w is not None:
+            if w.tid is not None and w.pid is not None:
+                text.append_text(join(Text(f" (thread {w.tid}"),
+                                      (f" {w.thread_name}" if w.thread_name and w.thread_name != w.name else "", ""),
+                                      Text(")")))
+            if w.reason:
+                text.append_text(join(Text("; "), (w.reason, "")))
+        elif w is not None and w.state == "unknown":
+            text = join(Text("writer: not readable here: "), (w.reason or "", ""))
+        line.display = text is not None
+        line.update(text if text is not None else Text())
 
 
 class LiveTab(RefreshView, TabPane):
