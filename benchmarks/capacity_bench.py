@@ -12,13 +12,15 @@ and each one's share of the snapshot.
 
 from __future__ import annotations
 
+import functools
 import os
-import statistics
 import struct
 import subprocess
 import sys
 import tempfile
 import time
+
+import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -29,13 +31,7 @@ from zlmdb_inspect.inspector import Inspector  # noqa: E402
 from zlmdb_inspect.procmaps import ProcMaps  # noqa: E402
 
 
-def median_ms(fn, n: int = 30) -> float:
-    xs = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        xs.append(time.perf_counter() - t0)
-    return statistics.median(xs) * 1000
+median_ms = functools.partial(timing.median_ms, n=30)
 
 
 def main() -> None:

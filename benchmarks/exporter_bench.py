@@ -11,6 +11,7 @@ scrape within the interval (every refresh reused), and a scrape after another pr
 
 from __future__ import annotations
 
+import functools
 import os
 import statistics
 import subprocess
@@ -18,6 +19,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+
+import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -37,13 +40,7 @@ def open_db(path: str):
     return open_service(Options(path=path))
 
 
-def median_ms(fn, n: int = 15) -> float:
-    xs = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        xs.append(time.perf_counter() - t0)
-    return statistics.median(xs) * 1000
+median_ms = functools.partial(timing.median_ms, n=15)
 
 
 def main(n: int, records: int) -> None:

@@ -16,12 +16,14 @@ Builds one table holding 1 MiB publications of two shapes (a 1 MiB ``payload`` b
 
 from __future__ import annotations
 
+import functools
 import asyncio
 import os
-import statistics
 import tempfile
 import time
 import uuid
+
+import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
 
 import txaio
 import zlmdb
@@ -50,13 +52,7 @@ def build(path: str) -> dict[str, uuid.UUID]:
     return keys
 
 
-def median_ms(fn, n: int = 7) -> float:
-    times = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return statistics.median(times) * 1000
+median_ms = functools.partial(timing.median_ms, n=7)
 
 
 def zlmdb_read(path: str, key: uuid.UUID) -> float:

@@ -11,14 +11,15 @@ nothing to place). Prints milliseconds and each one's share of the snapshot.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
-import statistics
 import struct
 import subprocess
 import sys
 import tempfile
-import time
+
+import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
@@ -29,13 +30,7 @@ from zlmdb_inspect import writerlock
 from zlmdb_inspect.inspector import Inspector
 
 
-def median_ms(fn, n: int = 200) -> float:
-    xs = []
-    for _ in range(n):
-        t0 = time.perf_counter()
-        fn()
-        xs.append(time.perf_counter() - t0)
-    return statistics.median(xs) * 1000
+median_ms = functools.partial(timing.median_ms, n=200)
 
 
 def main() -> None:
