@@ -12,7 +12,6 @@ and each one's share of the snapshot.
 
 from __future__ import annotations
 
-import functools
 import os
 import struct
 import subprocess
@@ -31,7 +30,8 @@ from zlmdb_inspect.inspector import Inspector  # noqa: E402
 from zlmdb_inspect.procmaps import ProcMaps  # noqa: E402
 
 
-median_ms = functools.partial(timing.median_ms, n=30)
+def median_ms(fn, n: int = 30) -> float:
+    return timing.median_ms(fn, n)
 
 
 def main() -> None:

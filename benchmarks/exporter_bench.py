@@ -11,7 +11,6 @@ scrape within the interval (every refresh reused), and a scrape after another pr
 
 from __future__ import annotations
 
-import functools
 import os
 import statistics
 import subprocess
@@ -40,7 +39,8 @@ def open_db(path: str):
     return open_service(Options(path=path))
 
 
-median_ms = functools.partial(timing.median_ms, n=15)
+def median_ms(fn, n: int = 15) -> float:
+    return timing.median_ms(fn, n)
 
 
 def main(n: int, records: int) -> None:

@@ -16,7 +16,6 @@ Builds one table holding 1 MiB publications of two shapes (a 1 MiB ``payload`` b
 
 from __future__ import annotations
 
-import functools
 import asyncio
 import os
 import tempfile
@@ -52,7 +51,8 @@ def build(path: str) -> dict[str, uuid.UUID]:
     return keys
 
 
-median_ms = functools.partial(timing.median_ms, n=7)
+def median_ms(fn, n: int = 7) -> float:
+    return timing.median_ms(fn, n)
 
 
 def zlmdb_read(path: str, key: uuid.UUID) -> float:
