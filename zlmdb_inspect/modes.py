@@ -18,7 +18,6 @@ from typing import TextIO
 
 from zlmdb_inspect import csvout, health
 from zlmdb_inspect.errors import InspectError
-from zlmdb_inspect.exporter import MetricsServer, exposition, parse_listen, write_atomically
 from zlmdb_inspect.fleet import Fleet, open_fleet
 from zlmdb_inspect.fleet_report import fleet_check, fleet_document
 from zlmdb_inspect.options import Options, load_settings
@@ -53,6 +52,8 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
     finally:
         fleet.close()
     if mode == Report.PROMETHEUS:
+        from zlmdb_inspect.exporter import exposition, write_atomically  # prometheus_client: ~60 ms to import
+
         if output:
             write_atomically(output, results)
         else:
@@ -127,6 +128,8 @@ def run_serve(opts: Options, listen: str, paths: Sequence[str] | None = None,
               stop: threading.Event | None = None) -> int:
     """``--serve-metrics [HOST:]PORT``: a Prometheus exporter over every database until stopped
     (SIGTERM, ctrl+c, or ``stop``). Each scrape refreshes what is older than ``--interval``."""
+    from zlmdb_inspect.exporter import MetricsServer, parse_listen
+
     try:
         host, port = parse_listen(listen)
     except ValueError as e:
