@@ -68,15 +68,9 @@ class LeafWalk:
                 break
             if not flags & P_BRANCH or n < 1:
                 raise PageError(f"page {pgno} is not a branch page where one belongs")
-            lo, hi = 1, n  # the last child whose separator is <= key
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if pf.node_key(pgno, pf.node(pgno, mid)) <= key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            path.append([pgno, lo - 1, n])
-            pgno = pf.child_pgno(pf.node(pgno, lo - 1))
+            i = pf.branch_index(pgno, n, key)
+            path.append([pgno, i, n])
+            pgno = pf.child_pgno(pf.node(pgno, i))
         else:
             raise PageError("the tree is deeper than LMDB allows")
         yield Leaf(pgno, txnid, n)

@@ -266,6 +266,18 @@ class PageFile:
             raise PageError(f"page {pgno}: a key runs past the end of its page")
         return bytes(self.buf[off + 8:end])
 
+    def branch_index(self, pgno: int, n: int, key: bytes) -> int:
+        """Index of the last child of branch page ``pgno`` (``n`` nodes) whose separator is <= ``key``
+        (node 0 has no separator: it takes everything below node 1's)."""
+        lo, hi = 1, n
+        while lo < hi:
+            mid = (lo + hi) // 2
+            if self.node_key(pgno, self.node(pgno, mid)) <= key:
+                lo = mid + 1
+            else:
+                hi = mid
+        return lo - 1
+
     def ovpages(self, dsize: int) -> int:
         return (self.hdrsz - 1 + dsize) // self.page_size + 1
 

@@ -183,14 +183,7 @@ class TreeWalker:
                 return below + lo
             if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
                 raise PageError(f"page {pgno} is not a branch page where one belongs")
-            lo, hi = 1, n  # the last child whose separator is <= key (node 0 has none)
-            while lo < hi:
-                mid = (lo + hi) // 2
-                if pf.node_key(pgno, pf.node(pgno, mid)) <= key:
-                    lo = mid + 1
-                else:
-                    hi = mid
-            chosen = lo - 1
+            chosen = pf.branch_index(pgno, n, key)
             for i in range(chosen + 1):
                 child = pf.child_pgno(pf.node(pgno, i))
                 if i == chosen:
