@@ -11,10 +11,11 @@ import sys
 
 import pytest
 
-from conftest import raw_env
+from conftest import raw_env, sha
 from zlmdb_inspect import prefetch
 from zlmdb_inspect import walk as pages
 from zlmdb_inspect.cursor_count import cursor_counts
+from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.inspector import Inspector
 
 WRITE = ("import sys,struct; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], map_size=0)\n"
@@ -242,3 +243,45 @@ def test_resident_pages_are_not_read_again(tmp_path):
         ins.snapshot()
         walk = ins.read(lambda txn, pf, meta: pages.TreeWalker().walk(pf, meta))
         assert walk.prefetched_pages == 0
+
+
+def test_first_refresh_started_ahead_is_the_first_one_returned(tmp_path, fmt):
+    """The TUI starts the first walk before it imports Textual; its first worker gets that result."""
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
+
+    path = str(tmp_path / "db")
+    _random_db(path, fmt, n=3000)
+    before = sha(path)
+    with Inspector(path) as ins:
+        expected = _counts(ins.snapshot())
+    svc = Service(Options(path=path))
+    try:
+        svc.refresh_ahead()
+        svc.refresh_ahead()  # a second call does not start a second walk
+        first = svc.refresh(live=True)
+        assert _counts(first.snapshot) == expected
+        assert svc._ahead is None
+        second = svc.refresh(live=True)  # the next refresh is a new one (the snapshot is reused)
+        assert second is not first and _counts(second.snapshot) == expected
+    finally:
+        svc.close()
+    assert sha(path) == before
+
+
+def test_first_refresh_started_ahead_hands_over_its_error(tmp_path):
+    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.service import Service
+
+    path = str(tmp_path / "db")
+    _random_db(path, "0.9", n=2000)
+    svc = Service(Options(path=path))
+    try:
+        def boom():
+            raise InspectError("the data file went away")
+        svc._inspector.snapshot = boom  # type: ignore[method-assign]
+        svc.refresh_ahead()
+        with pytest.raises(InspectError, match="went away"):
+            svc.refresh(live=True)
+    finally:
+        svc.close()

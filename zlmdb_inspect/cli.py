@@ -196,6 +196,7 @@ def _main(args: argparse.Namespace) -> int:
         from zlmdb_inspect.service import open_service
 
         service = open_service(opts)  # fail with one line before the screen is taken over
+        service.refresh_ahead()  # the first walk runs while Textual is imported and the screen built
         from zlmdb_inspect.tui.app import run_app
 
         if args.demo is not None:  # the demo is alive: a writer in a child process while the TUI is open

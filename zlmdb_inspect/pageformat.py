@@ -15,6 +15,7 @@ import mmap
 import os
 import struct
 import sys
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -210,14 +211,58 @@ class PageFile:
         pad, flags, lower and upper as four 16-bit fields.
         """
         if len(pgnos) > self.sort_above:  # in file order: neighbours share page-table and cache lines
-            order = np.argsort(pgnos)
+            order = self._file_order(pgnos)
             hdr = np.empty((len(pgnos), self.np_headers.shape[1]), dtype=np.uint64)
-            hdr[order] = self.np_headers[pgnos[order]]
+            hdr[order] = self._gather(pgnos[order])
         else:
             hdr = self.np_headers[pgnos]
         word = hdr[:, -1]
         return (hdr[:, 0].astype(np.int64), ((word >> 16) & 0xFFFF).astype(np.int64),
                 ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64))
+
+    def _file_order(self, pgnos: np.ndarray) -> np.ndarray:
+        """The permutation that sorts ``pgnos`` (inside the file). Distinct page numbers (a tree's
+        leaves) are placed by a pass over the file's pages, several times faster than argsort."""
+        pos = np.full(self.pages_in_file, -1, dtype=np.int64)
+        pos[pgnos] = np.arange(len(pgnos))
+        order = pos[pos >= 0]
+        return order if len(order) == len(pgnos) else np.argsort(pgnos, kind="stable")
+
+    #: Threads that fault in a large gather's pages (the kernel maps pages for several at once;
+    #: numpy releases the GIL while it gathers).
+    gather_threads = min(4, os.cpu_count() or 1)
+
+    def _gather(self, pgnos: np.ndarray) -> np.ndarray:
+        """Header words of pages ``pgnos`` (sorted): the first touch of each page is a page
+        fault, so a large gather is split into contiguous parts read in parallel."""
+        parts = self.gather_threads if len(pgnos) >= 4 * self.sort_above else 1
+        if parts < 2:
+            return self.np_headers[pgnos]
+        out = np.empty((len(pgnos), self.np_headers.shape[1]), dtype=np.uint64)
+        bounds = np.linspace(0, len(pgnos), parts + 1).astype(np.int64).tolist()
+
+        errors: list[BaseException] = []
+
+        def part(i: int) -> None:
+            a, b = bounds[i], bounds[i + 1]
+            try:
+                out[a:b] = self.np_headers[pgnos[a:b]]
+            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+                errors.append(e)
+
+        threads = [threading.Thread(target=part, args=(i,)) for i in range(1, parts)]
+        for t in threads:
+            t.start()
+        part(0)
+        for t in threads:
+            t.join()
+        if errors:
+            raise errors[0]
+        return out
+
+    def touch(self, pgnos: np.ndarray) -> None:
+        """Map pages ``pgnos`` (sorted, inside the file) by reading their headers."""
+        self._gather(pgnos)
 
     def _check_pgno(self, pgno: int, limit: int, what: str) -> int:
         if pgno < NUM_METAS or pgno > limit or pgno >= self.pages_in_file:

@@ -173,8 +173,8 @@ def touch_leaves(pf: PageFile, meta: Meta) -> int:
             return 0
         level = below
     level.sort()
-    for i in range(0, len(level), 1 << 18):
-        pf.np_headers[level[i:i + (1 << 18)], 0].sum()  # the values do not matter, the touch does
+    for i in range(0, len(level), 1 << 20):  # the values do not matter, the touch does
+        pf.touch(level[i:i + (1 << 20)])
     return len(level)
 
 

@@ -94,6 +94,7 @@ class Service:
         self._verify: list[str] | None = None
         self._sampled_at: tuple[int, float, tuple] | None = None  # (txnid, monotonic time, tables)
         self._sampled: dict[str, dict] = {}
+        self._ahead: tuple[threading.Thread, dict] | None = None  # a first refresh started early
 
     # -- the database as a whole -------------------------------------------------
 
@@ -134,8 +135,38 @@ class Service:
 
     def refresh(self, live: bool = False) -> Refresh:
         """A snapshot, added to the history, sampled when due, with every rule's findings."""
+        ahead = self._ahead
+        if ahead is not None and live:
+            self._ahead = None
+            thread, box = ahead
+            thread.join()
+            if "error" in box:
+                raise box["error"]
+            return box["refresh"]
         with self._lock:
             return self._refresh(live)
+
+    def refresh_ahead(self) -> None:
+        """Start the first live refresh in a thread now; the next ``refresh(live=True)`` returns it.
+
+        The TUI calls this before it imports Textual and builds its screens: on a big database
+        the walk (mostly numpy and page faults, which release the GIL) runs alongside that
+        work, and the first frame shows the counts sooner.
+        """
+        if self._ahead is not None:
+            return
+        box: dict = {}
+
+        def run() -> None:
+            try:
+                with self._lock:
+                    box["refresh"] = self._refresh(True)
+            except BaseException as e:  # noqa: BLE001 - handed to whoever asks for the refresh
+                box["error"] = e
+
+        thread = threading.Thread(target=run, name="zlmdb-inspect-first-refresh", daemon=True)
+        thread.start()
+        self._ahead = (thread, box)
 
     def _refresh(self, live: bool) -> Refresh:
         snap = self._inspector.snapshot()

@@ -151,7 +151,7 @@ class TreeWalker:
     #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
     #: when the tree has overflow values).
     batch_leaves = 16384
-    batch_leaves_deferred = 262144  # a whole walk's leaves, sorted by page number per batch
+    batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
     batch_leaves_nodes = 2048
 
     def __init__(self) -> None:
@@ -620,13 +620,18 @@ class _Walk:
             out.slots[slot].leaf_pages += c / total
 
     def free_db(self, meta: Meta) -> tuple[int, int, list[tuple[int, int]]]:
-        """Pages on the freelist, as ``mdb_stat -f`` counts them."""
+        """Pages on the freelist, as ``mdb_stat -f`` counts them.
+
+        A busy database has tens of thousands of freelist records; reading them one node at a
+        time cost a fifth of a second of a 10M-record walk, so the branch pages are walked
+        page by page and the leaves' nodes read at once (numpy), every field checked.
+        """
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
             return 0, 0, []
-        records: list[tuple[int, int]] = []
         pages = 0
+        leaves: list[int] = []
         stack = [(db.root, 1)]
         visited: set[int] = set()
         while stack:
@@ -643,7 +648,85 @@ class _Walk:
                 continue
             if not flags & P_LEAF:
                 raise PageError(f"free database page {pgno} has flags 0x{flags:x}")
-            for i in range(n):
+            if n:
+                leaves.append(pgno)
+        if not leaves:
+            return 0, pages, []
+        if not _LITTLE:  # the vectorised read below is little-endian only
+            return self._free_leaves_nodes(leaves, pages)
+        txnids, counts, ov_pages = self._free_leaves(np.array(leaves, dtype=np.int64))
+        return int(counts.sum()), pages + ov_pages, list(zip(txnids.tolist(), counts.tolist()))
+
+    def _free_leaves(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(txnid, page count) of every record on the free database's leaves, and the overflow
+        pages their lists use."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by header()
+        nkeys = (lower - (h - pb)) >> 1
+        total = int(nkeys.sum())
+        leaf = np.repeat(np.arange(len(leaves)), nkeys)
+        bases = np.repeat(leaves * ps, nkeys)
+        idx = np.arange(total) - np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
+        ptr = pf.u16s(bases + h + 2 * idx) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"free database page {int(leaves[leaf[np.nonzero(bad)[0][0]]])}: "
+                            "a node lies outside its page")
+        node = bases + ptr
+        dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
+        nflags = pf.u16s(node + 4)
+        ksize = pf.u16s(node + 6)
+        bad = ksize != 8
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database page {int(leaves[leaf[k]])} has a {int(ksize[k])}-byte key")
+        end = bases + ps
+        big = (nflags & F_BIGDATA) != 0
+        doff = node + 16  # an 8-byte key: no padding in either format
+        bad = (doff + np.where(big, 8, np.maximum(dsize, 8)) > end) | (dsize < 8)
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database page {int(leaves[leaf[k]])} has a short page list or "
+                            "a value that runs past its page")
+        txnids = self._u64s(node + 8)
+        limit = min(self.limit, pf.pages_in_file - 1)
+        count_at = doff
+        ov_total = 0
+        if big.any():
+            ops = self._u64s(doff[big]).astype(np.int64)  # >= 2**63 turns negative: out of range
+            n = (h - 1 + dsize[big]) // ps + 1
+            bad = (ops < NUM_METAS) | (ops + n - 1 > limit)
+            if bad.any():
+                k = int(np.nonzero(big)[0][np.nonzero(bad)[0][0]])
+                raise PageError(f"free database page {int(leaves[leaf[k]])}: overflow value runs "
+                                "outside the file")
+            pf.page_reads += len(ops)
+            count_at = doff.copy()
+            count_at[big] = ops * ps + h
+            ov_total = int(n.sum())
+        counts = self._u64s(count_at)
+        bad = counts > np.uint64(self.limit)
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database record {int(txnids[k])} lists {int(counts[k])} pages")
+        return txnids, counts.astype(np.int64), ov_total
+
+    def _u64s(self, addrs: np.ndarray) -> np.ndarray:
+        """The native 64-bit words at byte addresses ``addrs`` (checked by the caller; 2-aligned)."""
+        pf = self.pf
+        if not (addrs & 7).any():
+            return pf.np64[addrs >> 3]
+        w = [pf.u16s(addrs + 2 * i).astype(np.uint64) for i in range(4)]
+        return w[0] | (w[1] << np.uint64(16)) | (w[2] << np.uint64(32)) | (w[3] << np.uint64(48))
+
+    def _free_leaves_nodes(self, leaves: list[int], pages: int) -> tuple[int, int, list[tuple[int, int]]]:
+        """The freelist records node by node (big-endian machines)."""
+        pf = self.pf
+        records: list[tuple[int, int]] = []
+        for pgno in leaves:
+            _, lower, upper, _ = pf.header(pgno, self.limit, "the free database")
+            for i in range(pf.numkeys(pgno, lower, upper)):
                 off = pf.node(pgno, i)
                 key = pf.node_key(pgno, off)
                 if len(key) != 8:

@@ -20,6 +20,7 @@ from textual.containers import Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Static
 
+from zlmdb_inspect.tui.datatable import MeasuredTable
 from zlmdb_inspect.tui.text import join, literal
 
 KEEP = 200
@@ -61,7 +62,7 @@ class ChangesPane(Vertical):
 
     def compose(self) -> ComposeResult:
         yield Static(literal("Changes (following…)", None), id="changes-title")
-        table: DataTable = DataTable(id="changes-list", cursor_type="row")
+        table: DataTable = MeasuredTable(id="changes-list", cursor_type="row")
         table.add_columns("Change", "Key", "Value", "Txn")
         yield table
 

@@ -24,6 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from zlmdb_inspect.fleet import DatabaseResult, Fleet, _text, status_of, worst_status
 from zlmdb_inspect.fmt import fmt_bytes
 from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.datatable import MeasuredTable
 from zlmdb_inspect.tui.text import join, literal
 
 COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("headroom", "Headroom"),
@@ -124,7 +125,7 @@ class DatabasesScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
-        yield DataTable(id="databases-table", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="databases-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
     def on_mount(self) -> None:

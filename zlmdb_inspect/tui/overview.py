@@ -74,7 +74,7 @@ class Overview(Screen):
         self.set_interval(0.5, self._show_progress)
         self.watch(self.app, "paused", self._arm, init=False)  # pausing disarms, resuming re-arms
         self.watch(self.app, "interval", self._arm, init=False)
-        self.action_refresh()
+        self._start_refresh()  # the first snapshot counts anyway (it may be under way already)
 
     # -- refresh loop: one worker at a time, timer re-armed after each run ------
 

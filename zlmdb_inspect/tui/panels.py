@@ -24,6 +24,7 @@ from zlmdb_inspect.kinds import Severity
 from zlmdb_inspect.model import Table
 from zlmdb_inspect.options import Thresholds
 from zlmdb_inspect.service import SERIES, Refresh
+from zlmdb_inspect.tui.datatable import MeasuredTable
 from zlmdb_inspect.tui.text import join, literal
 
 SEV_STYLE = {Severity.CRITICAL: "bold white on red", Severity.WARNING: "bold black on yellow",
@@ -202,7 +203,7 @@ class CapacityPanel(RefreshView, Static):
             (eta_text(ref), b)))
 
 
-class TablesList(DataTable):
+class TablesList(MeasuredTable):
     """The tables: home and end go to the first and last table (a DataTable scrolls sideways)."""
 
     BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False)]
@@ -368,7 +369,7 @@ class WarningsTab(RefreshView, TabPane):
         self.rows: list[Finding] = []
 
     def compose(self) -> ComposeResult:
-        yield DataTable(id="warnings-table", cursor_type="row")
+        yield MeasuredTable(id="warnings-table", cursor_type="row")
         yield Static("", id="warning-detail")
 
     def on_mount(self) -> None:
@@ -429,7 +430,7 @@ class ReadersTab(RefreshView, TabPane):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="writer-line")
-        yield DataTable(id="readers-table", cursor_type="row")
+        yield MeasuredTable(id="readers-table", cursor_type="row")
         yield Static("", id="readers-note")
 
     def on_mount(self) -> None:

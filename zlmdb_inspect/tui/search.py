@@ -21,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from zlmdb_inspect.service import Progress, Record, Scan
 from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.datatable import MeasuredTable
 from zlmdb_inspect.tui.text import join, literal
 
 SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
@@ -85,7 +86,7 @@ class SearchScreen(Screen[bytes | None]):
     def compose(self) -> ComposeResult:
         yield Static(literal(self.title_text, None), id="search-title")
         yield Static(literal("starting…", None), id="search-progress")
-        table: DataTable = DataTable(id="search-matches", cursor_type="row", zebra_stripes=True)
+        table: DataTable = MeasuredTable(id="search-matches", cursor_type="row", zebra_stripes=True)
         table.add_columns("Key", "Value")
         yield table
         yield Footer()

@@ -27,6 +27,7 @@ from zlmdb_inspect.service import Query, Record, RecordWindow, Refresh, Service,
 from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.changes import ChangesPane, ChangesPolled
+from zlmdb_inspect.tui.datatable import MeasuredTable
 from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PositionFound, TargetFound, WindowLoaded
@@ -78,7 +79,7 @@ def key_text(key, width: int = 46) -> Text:
     return _short(key if isinstance(key, str) else str(key), width)
 
 
-class RecordList(DataTable):
+class RecordList(MeasuredTable):
     """The visible window of records; moving past either end slides the window by key."""
 
     @dataclass
