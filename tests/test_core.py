@@ -89,6 +89,56 @@ def test_free_pages_equal_mdb_stat(tmp_path):
     assert doc["capacity"]["free_pages"] == free
 
 
+def _freelist_db(path: str, fmt: str) -> None:
+    """Freelist records small and large: one transaction frees thousands of pages at once (its
+    page list lies on overflow pages), many others free a few each."""
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(40000):
+            txn.put(struct.pack(">HI", 1, i), os.urandom(180))
+    for round_ in range(30):
+        with env.begin(write=True) as txn:
+            for i in range(round_, 40000, 997):
+                txn.put(struct.pack(">HI", 1, i), os.urandom(180))
+    with env.begin(write=True) as txn:
+        for i in range(0, 40000, 2):
+            txn.delete(struct.pack(">HI", 1, i))
+    env.close()
+
+
+def test_freelist_vectorised_read_equals_node_by_node(tmp_path, fmt):
+    from zlmdb_inspect.pageformat import PageFile
+    from zlmdb_inspect.walk import TreeWalker, _Walk
+
+    path = str(tmp_path / "free")
+    _freelist_db(path, fmt)
+    before = sha(path)
+    pf = PageFile(os.path.join(path, "data.mdb"))
+    try:
+        meta = pf.current_meta()
+        w = _Walk(TreeWalker(), pf, meta)
+        free, pages, records = w.free_db(meta)
+        leaves, tree_pages = [], 0
+        stack = [meta.free.root]
+        while stack:  # the free database's pages, for the node-by-node reader
+            pgno = stack.pop()
+            tree_pages += 1
+            flags, lower, upper, _ = pf.header(pgno, meta.last_pgno, "test")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & 1:  # a branch page
+                stack += [pf.child_pgno(pf.node(pgno, i)) for i in range(n)]
+            else:
+                leaves.append(pgno)
+        expect_free, overflow_pages, expect_records = w._free_leaves_nodes(leaves, 0)
+        assert sorted(records) == sorted(expect_records) and len(records) > 1
+        assert free == expect_free > 0
+        assert overflow_pages > 0  # a record's page list lies on overflow pages
+        assert pages == tree_pages + overflow_pages
+    finally:
+        pf.close()
+    assert sha(path) == before
+
+
 def test_bad_metadata_is_reported_not_fatal(tmp_path, fmt):
     path = str(tmp_path / "badmeta")
     env = raw_env(path, fmt)

@@ -8,17 +8,17 @@ from __future__ import annotations
 
 import argparse
 import os
-import shutil
 import signal
-import subprocess
 import sys
-import tempfile
-from typing import NoReturn
+from typing import TYPE_CHECKING, NoReturn
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.errors import InspectError
 from zlmdb_inspect.options import Options
 from zlmdb_inspect.textsafe import safe
+
+if TYPE_CHECKING:
+    import subprocess
 
 PROG = "zlmdb-inspect"
 EXIT_UNKNOWN = 3
@@ -216,17 +216,23 @@ def _main(args: argparse.Namespace) -> int:
         return fail(f"{type(e).__name__}: {e}")
     finally:
         if tmp:
+            import shutil
+
             shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _start_demo_writer(path: str) -> subprocess.Popen:
     """``--demo DIR --write-for`` in a child process (its own session: Ctrl-C in the TUI is not its)."""
+    import subprocess
+
     return subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", str(DEMO_WRITE_S)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
 
 
 def _stop(child: subprocess.Popen) -> None:
+    import subprocess
+
     if child.poll() is None:
         child.terminate()
         try:
@@ -253,6 +259,8 @@ def _prepare_demo(args: argparse.Namespace) -> tuple[str, str | None]:
     if args.demo:
         path = args.demo
     else:
+        import tempfile
+
         tmp = tempfile.mkdtemp(prefix="zlmdb-inspect-demo-")
         path = os.path.join(tmp, "demo")
     if not os.path.exists(os.path.join(path, "data.mdb")):

@@ -23,7 +23,6 @@ one ``{"change": "pages", "from": first key, "to": last key, "records": new coun
 
 from __future__ import annotations
 
-import hashlib
 import struct
 import zlib
 from dataclasses import dataclass, field
@@ -41,6 +40,8 @@ EXACT_RECORDS = 100_000
 
 
 def _digest(v: bytes) -> bytes:
+    import hashlib  # follow mode only
+
     return hashlib.blake2b(v, digest_size=12).digest()
 
 

@@ -8,7 +8,6 @@ hands to every client. Nothing here imports another layer: every module may read
 from __future__ import annotations
 
 import os
-import tomllib
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -131,6 +130,8 @@ def read_columns(data: dict[str, Any]) -> dict[str, list[str]]:
 
 def _read_toml(path: str) -> dict[str, Any]:
     with open(path, "rb") as f:
+        import tomllib  # only when there is a file (~9 ms of a report's start otherwise)
+
         return tomllib.load(f)
 
 
@@ -149,6 +150,6 @@ def load_settings(opts: Options) -> Settings:
     if not opts.config:  # remembered columns live in the default config file too; never fatal
         try:
             data = _read_toml(path)
-        except (OSError, tomllib.TOMLDecodeError):
+        except (OSError, ValueError):  # TOMLDecodeError is a ValueError
             data = {}
     return Settings(opts, thresholds, keymap, read_columns(data), path)

@@ -19,7 +19,6 @@ import mmap
 import os
 import random
 import threading
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -243,6 +242,8 @@ def _read(pf: PageFile, pages: np.ndarray, out: Prefetched) -> None:
         if workers == 1:
             read(runs)
         else:
+            from concurrent.futures import ThreadPoolExecutor  # a cold tree only
+
             with ThreadPoolExecutor(workers) as ex:
                 list(ex.map(read, [runs[i * share:(i + 1) * share] for i in range(workers)]))
     finally:

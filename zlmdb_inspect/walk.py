@@ -689,12 +689,12 @@ class _Walk:
             k = int(np.nonzero(bad)[0][0])
             raise PageError(f"free database page {int(leaves[leaf[k]])} has a short page list or "
                             "a value that runs past its page")
-        txnids = self._u64s(node + 8)
+        txnids = pf.u64s(node + 8)
         limit = min(self.limit, pf.pages_in_file - 1)
         count_at = doff
         ov_total = 0
         if big.any():
-            ops = self._u64s(doff[big]).astype(np.int64)  # >= 2**63 turns negative: out of range
+            ops = pf.u64s(doff[big]).astype(np.int64)  # >= 2**63 turns negative: out of range
             n = (h - 1 + dsize[big]) // ps + 1
             bad = (ops < NUM_METAS) | (ops + n - 1 > limit)
             if bad.any():
@@ -705,20 +705,12 @@ class _Walk:
             count_at = doff.copy()
             count_at[big] = ops * ps + h
             ov_total = int(n.sum())
-        counts = self._u64s(count_at)
+        counts = pf.u64s(count_at)
         bad = counts > np.uint64(self.limit)
         if bad.any():
             k = int(np.nonzero(bad)[0][0])
             raise PageError(f"free database record {int(txnids[k])} lists {int(counts[k])} pages")
         return txnids, counts.astype(np.int64), ov_total
-
-    def _u64s(self, addrs: np.ndarray) -> np.ndarray:
-        """The native 64-bit words at byte addresses ``addrs`` (checked by the caller; 2-aligned)."""
-        pf = self.pf
-        if not (addrs & 7).any():
-            return pf.np64[addrs >> 3]
-        w = [pf.u16s(addrs + 2 * i).astype(np.uint64) for i in range(4)]
-        return w[0] | (w[1] << np.uint64(16)) | (w[2] << np.uint64(32)) | (w[3] << np.uint64(48))
 
     def _free_leaves_nodes(self, leaves: list[int], pages: int) -> tuple[int, int, list[tuple[int, int]]]:
         """The freelist records node by node (big-endian machines)."""
