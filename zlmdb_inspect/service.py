@@ -95,6 +95,7 @@ class Service:
         self._sampled_at: tuple[int, float, tuple] | None = None  # (txnid, monotonic time, tables)
         self._sampled: dict[str, dict] = {}
         self._ahead: tuple[threading.Thread, dict] | None = None  # a first refresh started early
+        self._ahead_lock = threading.Lock()
 
     # -- the database as a whole -------------------------------------------------
 
@@ -135,9 +136,12 @@ class Service:
 
     def refresh(self, live: bool = False) -> Refresh:
         """A snapshot, added to the history, sampled when due, with every rule's findings."""
-        ahead = self._ahead
-        if ahead is not None and live:
-            self._ahead = None
+        if live and self._ahead is not None:
+            with self._ahead_lock:  # handed to one caller only
+                ahead, self._ahead = self._ahead, None
+        else:
+            ahead = None
+        if ahead is not None:
             thread, box = ahead
             thread.join()
             if "error" in box:
