@@ -258,8 +258,9 @@ class Inspector:
     #: under heavy churn.
     DEFER_ABOVE_S = 0.1
     #: Otherwise the counts are taken again once the walk's share of time since the last one
-    #: falls to this (0.05: walking costs at most ~5 % of a core under a busy writer).
-    WALK_SHARE = 0.05
+    #: falls to this (0.04: walking costs at most ~4 % of a core under a busy writer, so that with
+    #: the rest of a refresh the TUI stays within 5 %).
+    WALK_SHARE = 0.04
     #: Counts are never older than this (the first walk of a mapping also pays its page faults,
     #: and would otherwise put the next one far off).
     DEFER_MAX_S = 15.0
@@ -489,13 +490,13 @@ class Inspector:
         reusable = pinned = None
         pinned_by = None
         if walk is not None:
-            reusable = sum(c for t, c in walk.free_records if t < oldest)
+            reusable = walk.free_pages_between(0, oldest)
             pinned = 0
             if others:
                 # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
                 r = min(others, key=lambda x: x.txnid or 0)  # all have one
                 since = r.txnid or 0
-                pinned = sum(c for t, c in walk.free_records if since <= t < meta.txnid)
+                pinned = walk.free_pages_between(since, meta.txnid)
                 if pinned:
                     pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - since,
                                  "alive": alive.get(r.pid),
