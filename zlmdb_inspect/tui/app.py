@@ -59,7 +59,7 @@ class InspectorApp(App[int]):
 
     paused: reactive[bool] = reactive(False)
     interval: reactive[float] = reactive(2.0)
-    last_refresh: reactive[Refresh | None] = reactive(None, always_update=True)
+    last_refresh: reactive[Refresh | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, service: Service | None, clock_fn: Callable[[float], str] = clock,
                  interval: float | None = None, fleet: Fleet | None = None, settings: Settings | None = None) -> None:

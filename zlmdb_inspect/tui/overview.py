@@ -38,7 +38,8 @@ __all__ = ["Overview", "TablesList", "clock", "eta_text", "short_name"]
 class Overview(Screen):
     BINDINGS = list[BindingType](bindings.OVERVIEW)
 
-    refresh_data: reactive[Refresh | None] = reactive(None, always_update=True)
+    # no repaint of the whole widget (the screen, for the overview): each panel redraws what changed
+    refresh_data: reactive[Refresh | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self) -> None:
         super().__init__()

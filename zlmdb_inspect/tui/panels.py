@@ -80,6 +80,20 @@ def refresh_state(app: Any) -> str:
     return "paused" if app.paused else f"every {app.interval:g} s"
 
 
+def set_content(widget: Static, content: Text) -> None:
+    """Show ``content`` in ``widget``: nothing when it shows that already, and no new layout of
+    the screen when the widget's height does not follow its content.
+
+    A refresh every 2 s updated a dozen Statics, each asking for a layout of the whole screen:
+    most of the TUI's CPU while nothing changed.
+    """
+    if getattr(widget, "_shown", None) == content:
+        return
+    widget._shown = content  # type: ignore[attr-defined]
+    height = widget.styles.height
+    widget.update(content, layout=height is None or height.is_auto)
+
+
 class RefreshView:
     """A panel drawn from a refresh: ``show(ref)`` draws it; the reactive calls it.
 
@@ -87,7 +101,8 @@ class RefreshView:
     ran: ``show`` must not depend on it (tables get their columns from ``_columns``, at either).
     """
 
-    refresh_data: reactive[Refresh | None] = reactive(None, always_update=True)
+    # no repaint of the whole widget (the screen, for the overview): each panel redraws what changed
+    refresh_data: reactive[Refresh | None] = reactive(None, always_update=True, repaint=False)
 
     def watch_refresh_data(self, ref: Refresh | None) -> None:
         if ref is not None:
@@ -111,7 +126,7 @@ class TitleBar(RefreshView, Static):
 
     def on_mount(self) -> None:
         if self.refresh_data is None:
-            self.update(join(Text(" "), self._path(max(12, self.app.size.width - 14)), Text("  reading…")))
+            set_content(self, join(Text(" "), self._path(max(12, self.app.size.width - 14)), Text("  reading…")))
         self.watch(self.app, "paused", self._redraw, init=False)
         self.watch(self.app, "interval", self._redraw, init=False)
 
@@ -126,7 +141,7 @@ class TitleBar(RefreshView, Static):
         return literal(self.app.service.path, width, "bold", keep_end=True)  # type: ignore[attr-defined]
 
     def show(self, ref: Refresh) -> None:
-        self.update(self.text(ref))
+        set_content(self, self.text(ref))
 
     def text(self, ref: Refresh) -> Text:
         app: Any = self.app
@@ -161,10 +176,10 @@ class TitleBar(RefreshView, Static):
         """While a snapshot takes longer than a moment (a big database, a cursor count), say so."""
         base = self.text(self.refresh_data) if self.refresh_data is not None else join(Text(" "), self._path(20))
         base.append(f"  reading and counting… {took:.0f} s", style="bold yellow")
-        self.update(base)
+        set_content(self, base)
 
     def show_failure(self, error: str) -> None:
-        self.update(join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"), error))
+        set_content(self, join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"), error))
 
 
 class CapacityPanel(RefreshView, Static):
@@ -191,7 +206,7 @@ class CapacityPanel(RefreshView, Static):
         style = ("red" if c.used_pct >= th.map_used_critical_pct else
                  "yellow" if c.used_pct >= th.map_used_warning_pct else "green")
         b = "bold"
-        self.update(Text.assemble(  # figures, and process names through literal()
+        set_content(self, Text.assemble(  # figures, and process names through literal()
             "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
             (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (",
             literal(c.mismatch_text() or c.limit_text(), 160), ")\n",
@@ -289,17 +304,17 @@ class TablesTab(RefreshView, TabPane):
         info = self.query_one("#table-info", Static)
         key = self.selected_key()
         if self.refresh_data is None or key is None:
-            info.update(Text(""))
+            set_content(info, Text(""))
             return
         tb = None if key.startswith("db:") else self.refresh_data.snapshot.table_by_slot(int(key))
         if tb is None:
-            info.update(join(("named LMDB database ", "bold"), key[3:]))
+            set_content(info, join(("named LMDB database ", "bold"), key[3:]))
             return
         parts: list = [(tb.name or f"slot {tb.slot}: no metadata record", "bold")]
         for label, value in (("oid", tb.oid), ("creator", tb.creator)):
             if value:
                 parts += [Text(f"  {label} ", "dim"), value]
-        info.update(join(*parts))
+        set_content(info, join(*parts))
 
     def show(self, ref: Refresh) -> None:
         self._columns()
@@ -367,6 +382,7 @@ class WarningsTab(RefreshView, TabPane):
     def __init__(self) -> None:
         super().__init__("Warnings", id="warnings")
         self.rows: list[Finding] = []
+        self._shown_rows: list[tuple] | None = None
 
     def compose(self) -> ComposeResult:
         yield MeasuredTable(id="warnings-table", cursor_type="row")
@@ -387,7 +403,7 @@ class WarningsTab(RefreshView, TabPane):
         idx = event.cursor_row
         if 0 <= idx < len(self.rows):
             w = self.rows[idx]
-            self.query_one("#warning-detail", Static).update(join(
+            set_content(self.query_one("#warning-detail", Static), join(
                 (w.id, "bold"), f"  ({w.severity})", Text("\n"), literal(w.message, 1000), Text("\n\n"),
                 ("Measured: ", "bold"), w.figure_text or "", ("   Threshold: ", "bold"), w.threshold_text or "",
                 Text("\n"), ("Practice: ", "bold"), w.practice))
@@ -395,6 +411,12 @@ class WarningsTab(RefreshView, TabPane):
     def show(self, ref: Refresh) -> None:
         self._columns()
         w = self.query_one("#warnings-table", DataTable)
+        shown = [(x.severity, x.id, x.subject, x.message, x.figure_text, x.threshold_text, x.practice)
+                 for x in ref.warnings]  # everything the table and the detail show
+        if shown == self._shown_rows and w.row_count == len(shown):
+            self.rows = ref.warnings  # the same warnings: the table and the tab's label stay as they are
+            return
+        self._shown_rows = shown
         self.rows = ref.warnings
         cursor = w.cursor_row
         w.clear()
@@ -404,7 +426,7 @@ class WarningsTab(RefreshView, TabPane):
         if ref.warnings:
             w.move_cursor(row=min(cursor, len(ref.warnings) - 1), animate=False)
         else:
-            self.query_one("#warning-detail", Static).update(Text("No warnings: every rule passed."))
+            set_content(self.query_one("#warning-detail", Static), Text("No warnings: every rule passed."))
         tabs = self.screen.query_one(TabbedContent)
         tabs.get_tab("warnings").label = Text(f"Warnings ({len(ref.warnings)})")
 
@@ -460,7 +482,7 @@ class ReadersTab(RefreshView, TabPane):
                 "No process had the database open when the inspector started, so it runs without "
                 "LMDB's lock file (opening it would reset the reader table). Readers appear once a "
                 "process opens the database.")
-        self.query_one("#readers-note", Static).update(Text(note))
+        set_content(self.query_one("#readers-note", Static), Text(note))
         self._writer(ref)
 
     def _writer(self, ref: Refresh) -> None:
@@ -479,7 +501,7 @@ class ReadersTab(RefreshView, TabPane):
         elif w is not None and w.state == "unknown":
             text = join(Text("writer: not readable here: "), (w.reason or "", ""))
         line.display = text is not None
-        line.update(text if text is not None else Text())
+        set_content(line, text if text is not None else Text())
 
 
 class LiveTab(RefreshView, TabPane):
@@ -530,7 +552,7 @@ class LiveTab(RefreshView, TabPane):
         for v, k in fastest:
             fast += [Text(", ")] if fast else []
             fast += [literal(names.get(k, k), NAME_WIDTH), f" {v:,.1f}/s"]
-        self.query_one("#live-figures", Static).update(join(
+        set_content(self.query_one("#live-figures", Static), join(
             "transactions ", (fmt_rate(r.txns_per_s, "txn/s"), b),
             "   records ", (fmt_rate(r.records_per_s, "rec/s"), b),
             "   growth ", (fmt_rate(r.bytes_per_s, "B/s"), b), Text("\n"), (eta_text(ref), b),
@@ -539,7 +561,7 @@ class LiveTab(RefreshView, TabPane):
         for name in SERIES:
             data = ref.series.get(name) or [0.0]
             self.query_one(f"#spark-{name}", Sparkline).data = data
-            self.query_one(f"#spark-label-{name}", Static).update(join(
+            set_content(self.query_one(f"#spark-label-{name}", Static), join(
                 SPARK_LABELS[name], "   now ", (spark_figure(name, data[-1]), b),
                 " · peak ", (spark_figure(name, max(data)), b)))
 
@@ -588,7 +610,7 @@ class EnvironmentTab(RefreshView, TabPane):
         out = Text()
         for i, line in enumerate(lines):  # problems quote names and keys: each line literal
             out.append_text(join(Text("\n") if i else Text(""), literal(line, 1000)))
-        self.query_one("#env-figures", Static).update(out)
+        set_content(self.query_one("#env-figures", Static), out)
 
 
 def clock(ts: float) -> str:
