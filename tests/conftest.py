@@ -54,6 +54,12 @@ def fixed_path(path: str):
         yield path
 
 
+def space_key(snap) -> list[tuple]:
+    """What a walk says of each table: records, pages, overflow pages and bytes, largest value."""
+    return [(t.slot, t.records, round(t.pages, 6), t.overflow_pages, t.overflow_bytes, t.max_value)
+            for t in snap.tables]
+
+
 def sha(path: str) -> str:
     with open(os.path.join(path, "data.mdb"), "rb") as f:
         return hashlib.sha256(f.read()).hexdigest()

@@ -9,7 +9,7 @@ import sys
 
 import pytest
 
-from conftest import raw_env, run_cli, sha
+from conftest import raw_env, run_cli, sha, space_key
 from zlmdb_inspect.cursor_count import cursor_counts
 from zlmdb_inspect.inspector import Inspector
 
@@ -60,8 +60,7 @@ def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, bi
 
     path = str(tmp_path / "deep")
     _deep_db(path, fmt, n=6000, big=big)
-    key = lambda s: [(t.slot, t.records, round(t.pages, 6), t.overflow_pages, t.overflow_bytes, t.max_value)
-                     for t in s.tables]
+    key = space_key
     with Inspector(path) as ins:
         fast = ins.snapshot()
         assert fast.lmdb.depth >= 3 and (fast.lmdb.overflow_pages > 0) == big

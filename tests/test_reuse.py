@@ -11,7 +11,7 @@ import sys
 
 import pytest
 
-from conftest import raw_env, sha
+from conftest import raw_env, sha, space_key
 from zlmdb_inspect import prefetch
 from zlmdb_inspect import walk as pages
 from zlmdb_inspect.cursor_count import cursor_counts
@@ -191,8 +191,7 @@ def test_random_keys_deep_tree_counts_exact(tmp_path, monkeypatch, fmt, big):
     the read-ahead of every tree page count what LMDB's cursor counts."""
     path = str(tmp_path / "db")
     _random_db(path, fmt, n=9000, big=big)
-    key = lambda s: [(t.slot, t.records, round(t.pages, 6), t.overflow_pages, t.overflow_bytes, t.max_value)
-                     for t in s.tables]
+    key = space_key
     with Inspector(path) as ins:
         snap = ins.snapshot()
         assert snap.lmdb.depth >= 4 and (snap.lmdb.overflow_pages > 0) == big
