@@ -214,7 +214,6 @@ def test_random_keys_deep_tree_counts_exact(tmp_path, monkeypatch, fmt, big):
         tree_pages = again.lmdb.branch_pages + again.lmdb.leaf_pages
         assert walk.prefetched_pages == tree_pages
         assert walk.prefetched_bytes >= tree_pages * again.lmdb.page_size
-        assert ins.read(lambda txn, pf, meta: prefetch.touch_leaves(pf, meta)) == again.lmdb.leaf_pages
 
 
 def test_read_ahead_stops_quietly_on_a_damaged_branch(tmp_path, monkeypatch):
@@ -231,7 +230,6 @@ def test_read_ahead_stops_quietly_on_a_damaged_branch(tmp_path, monkeypatch):
     with Inspector(path) as ins:
         snap = ins.snapshot()
         assert any(p.kind == "damaged" for p in snap.problems)
-        assert ins.read(lambda txn, pf, meta: prefetch.touch_leaves(pf, meta)) == 0
 
 
 def test_resident_pages_are_not_read_again(tmp_path):
@@ -284,3 +282,77 @@ def test_first_refresh_started_ahead_hands_over_its_error(tmp_path):
             svc.refresh(live=True)
     finally:
         svc.close()
+
+
+def test_a_first_walk_that_stops_at_damage_caches_nothing(tmp_path):
+    """A 1.0 first walk puts its summaries together after its whole-tree batches: when a leaf in
+    them is damaged, no summary of the unfinished walk may be kept for the next one."""
+    from zlmdb_inspect.pageformat import PageError, PageFile
+
+    path = str(tmp_path / "db")
+    _random_db(path, "1.0", n=9000)
+    data = os.path.join(path, "data.mdb")
+    pf = PageFile(data)
+    try:
+        meta = pf.current_meta()
+        leaves = []
+        for pgno in range(2, pf.pages_in_file):
+            if pgno != meta.main.root and int(pf.np_headers[pgno, -1] >> 16) & 0xFFFF == 0x02:
+                leaves.append(pgno)
+        victim, psize = leaves[len(leaves) // 2], pf.page_size
+        hdrsz = pf.hdrsz
+    finally:
+        pf.close()
+    walker = pages.TreeWalker()
+    pf = PageFile(data)
+    try:
+        good = walker.walk(pf, pf.current_meta())
+        assert good.summary.entries == 9004 and walker.cache
+    finally:
+        pf.close()
+    with open(data, "r+b") as f:  # the leaf's flags: no longer a leaf
+        f.seek(victim * psize + hdrsz - 6)
+        f.write(b"\x10\x00")
+    walker = pages.TreeWalker()
+    pf = PageFile(data)
+    try:
+        with pytest.raises(PageError, match=f"page {victim}"):
+            walker.walk(pf, pf.current_meta())
+        assert walker.cache == {}
+    finally:
+        pf.close()
+
+
+def test_slot_codes_by_counting_equal_numpy_unique():
+    import numpy as np
+
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(-1, 65536, 5000), rng.integers(-1, 3, 100_000), np.array([65535, -1, 7, 7])):
+        slots, inv = pages._codes(values.astype(np.int64))
+        want_slots, want_inv = np.unique(values, return_inverse=True)
+        assert (slots == want_slots).all() and (inv == want_inv).all()
+
+
+def test_a_large_mapping_is_unmapped_by_threads(tmp_path, monkeypatch):
+    """Closing drops the mapping's pages from several threads first; counts and file unchanged."""
+    from zlmdb_inspect.pageformat import PageFile
+
+    path = str(tmp_path / "db")
+    _random_db(path, "0.9", n=3000)
+    data = os.path.join(path, "data.mdb")
+    before = sha(path)
+    monkeypatch.setattr(PageFile, "unmap_parallel_above", 0)
+    monkeypatch.setattr(PageFile, "gather_threads", 3)
+    calls = []
+    from zlmdb_inspect import pageformat
+
+    monkeypatch.setattr(pageformat, "_unmap_in_parallel",
+                        lambda addr, length, threads, real=pageformat._unmap_in_parallel:
+                        calls.append((length, threads)) or real(addr, length, threads))
+    for _ in range(2):
+        pf = PageFile(data)
+        walk = pages.TreeWalker().walk(pf, pf.current_meta())
+        assert walk.summary.entries == 3004
+        pf.close()
+    assert calls == [(os.path.getsize(data), 3)] * 2
+    assert sha(path) == before

@@ -154,29 +154,6 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
     return out
 
 
-def touch_leaves(pf: PageFile, meta: Meta) -> int:
-    """Map the main tree's leaf pages in file order before a walk that reads them in tree order.
-
-    The first read of a mapped page costs a fault that maps its neighbours too; in file order
-    the faults are fewer and cheaper than in the (random) order of a tree of random keys.
-    Returns the leaves touched; stops quietly where the tree does not look right.
-    """
-    root, depth = meta.main.root, meta.main.depth
-    if root == P_INVALID or depth < 2 or not NUM_METAS <= root < pf.pages_in_file:
-        return 0
-    limit = min(meta.last_pgno, pf.pages_in_file - 1)
-    level = np.array([root], dtype=np.int64)
-    for _ in range(depth - 1):
-        below = _children(pf, np.sort(level), limit)
-        if below is None or not len(below):
-            return 0
-        level = below
-    level.sort()
-    for i in range(0, len(level), 1 << 20):  # the values do not matter, the touch does
-        pf.touch(level[i:i + (1 << 20)])
-    return len(level)
-
-
 def _children(pf: PageFile, pages: np.ndarray, limit: int) -> np.ndarray | None:
     """Child page numbers of branch pages ``pages``; None when any is not a plausible branch page."""
     ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase

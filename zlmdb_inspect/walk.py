@@ -12,8 +12,9 @@ from __future__ import annotations
 
 import struct
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import NamedTuple
+from typing import NamedTuple, cast
 
 import numpy as np
 
@@ -159,7 +160,6 @@ class TreeWalker:
     batch_leaves = 16384
     batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
     batch_leaves_nodes = 2048
-
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
 
@@ -232,22 +232,16 @@ class TreeWalker:
             from zlmdb_inspect.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
-            if pf.has_txnid and _LITTLE and not w.scan_all:  # 0.9 walks read leaves in file order
-                from zlmdb_inspect.prefetch import touch_leaves
-
-                touch_leaves(pf, meta)
         summary = TreeSummary()
         if meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
                 raise PageError(f"main tree claims depth {meta.main.depth}")
-            # Without a cache (0.9) every leaf is read: the bottom branch pages of the whole tree
-            # are gathered first and their leaves read in large batches, in file order.
-            w.defer = not pf.has_txnid and not w.scan_all and _LITTLE
+            # Where every leaf is read (0.9, or a 1.0 walk with nothing cached), the bottom branch
+            # pages of the whole tree are gathered first and their leaves read in large batches,
+            # in file order, by several threads; the summaries are put together afterwards.
+            w.defer = not w.scan_all and _LITTLE and (not pf.has_txnid or not self.cache)
             summary = w.subtree(meta.main.root, 1, meta.main.depth)
-            if w.pending:
-                w.run_batches(w.pending, [w.acc] * len(w.pending),
-                              self.batch_leaves_nodes if w.want_space else self.batch_leaves_deferred)
-            w.defer, w.pending = False, []
+            w.finish()
             summary.merge(w.acc)
         if summary.entries != meta.main.entries:
             raise PageError(
@@ -261,6 +255,16 @@ class TreeWalker:
         return WalkResult(summary, free_pages, free_db_pages, free_records,
                           pf.page_reads - reads0, w.cache_hits,
                           ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
+
+
+def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(seps, return_inverse=True)`` for slots (-1..65535), by counting: no sort of
+    a 10M-record tree's 600k leaves."""
+    present = np.bincount(seps + 1, minlength=1 << 16 | 1)
+    slots = np.nonzero(present)[0] - 1
+    code = np.zeros(len(present), dtype=np.int64)
+    code[slots + 1] = np.arange(len(slots))
+    return slots, code[seps + 1]
 
 
 class LeafSpace(NamedTuple):
@@ -287,7 +291,45 @@ class _Walk:
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.pending: list[tuple[int, int]] = []
-        self.acc = TreeSummary()  # what deferred batches add up to
+        self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
+        self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
+        # deferred, in the order a walk without deferral does them (children before parents)
+        self.merges: list[tuple[TreeSummary, TreeSummary]] = []
+        self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
+
+    def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
+        if self.defer:
+            self.merges.append((out, child))
+        else:
+            out.merge(child)
+
+    def _cache(self, key: tuple[int, int], out: TreeSummary) -> None:
+        """A summary is cached only once complete: a walk that stops at damage caches nothing
+        it had not finished."""
+        if self.defer:
+            self.to_cache.append((key, out))
+        else:
+            self.walker.cache[key] = out
+
+    def finish(self) -> None:
+        """Run the deferred batches, then the merges and cache entries that wait for them."""
+        if self.pending:
+            self.run_deferred()
+        self.defer = False
+        for out, child in self.merges:
+            out.merge(child)
+        for key, out in self.to_cache:
+            self.walker.cache[key] = out
+        self.merges, self.to_cache = [], []
+
+    def run_deferred(self) -> None:
+        """The deferred bottom branch pages, in batches (each read in file order). Splitting
+        them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
+        threads took longer and twice the CPU of one (whose page gathers use threads already)."""
+        batch, outs = self.pending, self.pending_outs
+        self.pending, self.pending_outs = [], []
+        limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
 
     def entries(self, pgno: int, depth: int, max_depth: int) -> int:
         """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
@@ -334,9 +376,9 @@ class _Walk:
                 self.bottom_level(kids, depth + 1, max_depth, out)
             else:
                 for child in kids:
-                    out.merge(self.subtree(child, depth + 1, max_depth))
+                    self._merge(out, self.subtree(child, depth + 1, max_depth))
         if pf.has_txnid:
-            self.walker.cache[key] = out
+            self._cache(key, out)
         return out
 
     def leaves(self, children: list[tuple[int, bytes | None]], out: TreeSummary) -> None:
@@ -375,16 +417,16 @@ class _Walk:
         """
         pf = self.pf
         batch: list[tuple[int, int]] = []
-        outs: list[TreeSummary] = []
+        outs: list[TreeSummary | None] = []
         keys: list[tuple[int, int]] = []
-        for child in kids:
-            flags, lower, upper, txnid = pf.header(child, self.limit, "a branch node")
+        for child, flags, lower, upper, txnid in self._branch_headers(kids):
             if flags & _KINDS != P_BRANCH:  # not what belongs here: the general walk says why
-                out.merge(self.subtree(child, depth, max_depth))
+                self._merge(out, self.subtree(child, depth, max_depth))
                 continue
             if not self.visited.add(child):
                 raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
             key = (child, txnid)
+            sub: TreeSummary | None
             if pf.has_txnid:
                 self.seen.add(key)
                 hit = self.walker.cache.get(key)
@@ -394,7 +436,7 @@ class _Walk:
                     continue
                 sub = TreeSummary(branch_pages=1)
             else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
-                sub = self.acc if self.defer else out
+                sub = None if self.defer else out
                 out.branch_pages += 1
             n = pf.numkeys(child, lower, upper)
             if n < 1:
@@ -404,12 +446,35 @@ class _Walk:
             keys.append(key)
         if self.defer:
             self.pending += batch
-            return
-        self.run_batches(batch, outs, self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves)
+            self.pending_outs += outs
+        else:
+            self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
+                             if self.want_space else self.walker.batch_leaves)
         if pf.has_txnid:
             for key, sub in zip(keys, outs):
-                self.walker.cache[key] = sub
-                out.merge(sub)
+                assert sub is not None
+                self._cache(key, sub)
+                self._merge(out, sub)
+
+    def _branch_headers(self, kids: list[int]) -> Iterator[tuple[int, int, int, int, int]]:
+        """(pgno, flags, lower, upper, txnid) of pages ``kids``, read at once (a 10M-record tree has
+        thousands of bottom branch pages); what :meth:`PageFile.header` checks is checked here."""
+        pf = self.pf
+        arr = np.array(kids, dtype=np.int64)
+        if not len(arr) or not ((arr >= NUM_METAS) & (arr <= self.limit) & (arr < pf.pages_in_file)).all():
+            for child in kids:  # header() says which page is out of range
+                yield (child, *pf.header(child, self.limit, "a branch node"))
+            return
+        hdr = pf.np_headers[arr]
+        word = hdr[:, -1]
+        txnids = hdr[:, 1].tolist() if pf.has_txnid else [0] * len(kids)
+        rows = zip(kids, hdr[:, 0].tolist(), ((word >> 16) & 0xFFFF).tolist(), ((word >> 32) & 0xFFFF).tolist(),
+                   (word >> 48).tolist(), txnids)
+        for child, stored, flags, lower, upper, txnid in rows:
+            pf.page_reads += 1
+            if stored != child:
+                raise PageError(f"page {child} stores page number {stored}")
+            yield child, flags, lower, upper, txnid
 
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
@@ -447,8 +512,9 @@ class _Walk:
         if bad.any():
             raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])} has nodes outside its page")
         node = bbase + ptrs
-        children = u16(node) | (u16(node + 2) << 16) | (u16(node + 4) << 32)
-        ks = u16(node + 6)
+        word = pf.np64_at[node]  # little-endian: child page number (48 bits), key size
+        children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
+        ks = (word >> np.uint64(48)).astype(np.int64)
         bad = ptrs + 8 + ks > ps
         if bad.any():
             raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])}: a key runs past the end of its page")
@@ -462,9 +528,9 @@ class _Walk:
         kids = children
         if not self.visited.add_many(children):
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
+        pf.page_reads += total
         bases = children * ps
         stored, flags, lower, upper = pf.headers(children)
-        pf.page_reads += total
         bad = stored != children
         if bad.any():
             k = first_bad(bad)
@@ -500,7 +566,7 @@ class _Walk:
         for j, (_, n) in enumerate(branches):
             outs[j].leaf_pages += n
         if known.any():
-            slots, inv = np.unique(seps[known], return_inverse=True)
+            slots, inv = _codes(seps[known])
             width = len(slots)
             comb = br[known] * width + inv  # (branch page, slot) pairs
             size = m * width
