@@ -111,3 +111,24 @@ def test_follow_prints_each_change_and_ends_cleanly_on_ctrl_c(tmp_path):
 def test_dump_without_a_query_is_unchanged(demo_db):
     r = run_cli(demo_db, "--dump", "Events", "--limit", "3")
     assert r.returncode == 0 and len(r.stdout.splitlines()) == 3
+
+
+def test_the_program_exits_at_once_without_losing_output(tmp_path):
+    """``python -m`` and the console script end with ``os._exit`` after ``main``: everything
+    written to a pipe (far more than a pipe's buffer) arrives, and so does an error line."""
+    path = str(tmp_path / "db")
+    env = raw_env(path, "1.0", map_size=64 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\0\0\1", b"\xa0")
+        for i in range(20_000):
+            txn.put(struct.pack(">HQ", 1, i), b"\x63abc")
+    env.close()
+    before = sha(path)
+    r = run_cli(path, "--dump", "1")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 20_000 and r.stdout.endswith("\n")
+    r = run_cli(path, "--json")
+    assert r.returncode == 0 and {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000, r.stderr
+    bad = run_cli(str(tmp_path / "nothing-here"), "--json")
+    assert bad.returncode == 3 and "no such file or directory" in bad.stderr
+    assert sha(path) == before and not os.path.exists(tmp_path / "nothing-here")

@@ -1,3 +1,3 @@
-from zlmdb_inspect.cli import main
+from zlmdb_inspect.cli import entry
 
-raise SystemExit(main())
+entry()
