@@ -276,9 +276,15 @@ def last_txnid(path: str) -> int:
         pf.close()
 
 
-def tui_run(path: str, code: str, first_table_records: int) -> tuple[float, float, float, float]:
-    """(s to the first frame with counts, idle share of a core, share under a writer, its txn/s)."""
+def tui_run(path: str, code: str) -> tuple[float, float, float, float]:
+    """(s to the first frame with counts, idle share of a core, share under a writer, its txn/s).
+
+    The counts to wait for come from a ``--json`` run after the cache is warm: it also maps the
+    pages once, as the application's own process has them mapped (the first process to map pages
+    that were only read into the cache pays about two seconds more on this file)."""
     warm_cache(path)
+    out = run([sys.executable, "-m", "zlmdb_inspect", path, "--json"], env=code_env(ROOT))[3]
+    first_table_records = inspector_counts(out)[1]  # the writer adds records: counted before each run
     tui = Tui(path, code)
     try:
         first = tui.wait_for(f"{first_table_records:,}".encode())
@@ -341,10 +347,8 @@ def main() -> None:
             for shape in a.shapes:
                 for fmt in a.formats:
                     path = shapes.db_path(a.cache, shape, fmt, n)
-                    for code in codes:  # the writer adds records: counted again before each run
-                        out = run([sys.executable, "-m", "zlmdb_inspect", path, "--json"], env=code_env(ROOT))[3]
-                        t1 = inspector_counts(out)[1]
-                        first, idle, busy, rate = tui_run(path, code, t1)
+                    for code in codes:
+                        first, idle, busy, rate = tui_run(path, code)
                         print(f"TUI {n:>10,} {shape:>10} {fmt:>4} {names[code]:>6} first frame {first:5.2f}s  "
                               f"idle {100 * idle:5.1f}% of a core  under a writer ({rate:.0f} txn/s) "
                               f"{100 * busy:5.1f}%", flush=True)

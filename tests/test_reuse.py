@@ -59,10 +59,10 @@ def test_unchanged_snapshot_is_reused_and_readers_are_read_again(tmp_path, fmt, 
         readers = []
         real_take = ins._take
 
-        def take(txn, pf, meta):
+        def take(txn, pf, meta, remember=True):
             env = ins._env
             readers.append(env.readers() if ins.locking else None)
-            return real_take(txn, pf, meta)
+            return real_take(txn, pf, meta, remember)
         monkeypatch.setattr(ins, "_take", take)
 
         again = ins.snapshot()
@@ -274,7 +274,7 @@ def test_first_refresh_started_ahead_hands_over_its_error(tmp_path):
     _random_db(path, "0.9", n=2000)
     svc = Service(Options(path=path))
     try:
-        def boom():
+        def boom(remember=True):
             raise InspectError("the data file went away")
         svc._inspector.snapshot = boom  # type: ignore[method-assign]
         svc.refresh_ahead()
@@ -356,3 +356,26 @@ def test_a_large_mapping_is_unmapped_by_threads(tmp_path, monkeypatch):
         pf.close()
     assert calls == [(os.path.getsize(data), 3)] * 2
     assert sha(path) == before
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_a_one_shot_walk_counts_the_same_and_keeps_nothing(tmp_path, fmt):
+    from zlmdb_inspect.pageformat import PageFile
+
+    path = str(tmp_path / "db")
+    _random_db(path, fmt, n=9000)
+    pf = PageFile(os.path.join(path, "data.mdb"))
+    try:
+        meta = pf.current_meta()
+        kept, once = pages.TreeWalker(), pages.TreeWalker()
+        a = kept.walk(pf, meta)
+        b = once.walk(pf, meta, remember=False)
+        assert a.summary.slots == b.summary.slots and a.summary.entries == b.summary.entries == 9004
+        assert (a.summary.branch_pages, a.summary.leaf_pages) == (b.summary.branch_pages, b.summary.leaf_pages)
+        assert (len(kept.cache) > 0) == (fmt == "1.0") and once.cache == {}
+    finally:
+        pf.close()
+    with Inspector(path) as ins:  # what report modes do: a snapshot that remembers nothing
+        snap = ins.snapshot(remember=False)
+        assert _counts(snap) == {s: sp.records for s, sp in a.summary.slots.items()}
+        assert ins.walker.cache == {}

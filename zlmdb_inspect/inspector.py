@@ -230,21 +230,26 @@ class Inspector:
 
     # -- snapshot --------------------------------------------------------------
 
-    def snapshot(self) -> Snapshot:
+    def snapshot(self, remember: bool = True) -> Snapshot:
         """A snapshot; what cannot have changed since the last one is not read again.
 
         The reader table, the environment's info and process liveness are read every time
         (they change without a commit); the walk, the catalog and the counts are reused
         while the meta page's txnid, the map size and the file are what the last full
         snapshot saw, and, where every walk is a full one (0.9 format) and it is expensive,
-        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``).
+        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``). ``remember``: False
+        where no snapshot follows (a one-shot run): nothing is kept for an incremental walk.
         """
         t_start = time.time()
-        seen = self.read(self._take)
+
+        def take(txn, pf: PageFile, meta: Meta) -> _Seen:
+            return self._take(txn, pf, meta, remember)
+
+        seen = self.read(take)
         if seen.fresh and seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
             # a writer started while we read without a reader slot: pages may have been
             # reused under us; read again, now taking part in its locking
-            seen = self.read(self._take)
+            seen = self.read(take)
         if seen.fresh:
             if seen.walk is None:
                 seen.counts = self._cursor_count_subprocess(seen.problems)
@@ -283,7 +288,7 @@ class Inspector:
         return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
                 meta.last_pgno, self._locking)
 
-    def _take(self, txn, pf: PageFile, meta: Meta) -> _Seen:
+    def _take(self, txn, pf: PageFile, meta: Meta, remember: bool = True) -> _Seen:
         """Everything read inside the one read transaction of a snapshot."""
         t0 = time.perf_counter()
         info = self._env.info()
@@ -302,7 +307,7 @@ class Inspector:
         seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
         cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
-            seen.walk = self.walker.walk(pf, meta)
+            seen.walk = self.walker.walk(pf, meta, remember=remember)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
             seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))

@@ -173,7 +173,7 @@ class Service:
         self._ahead = (thread, box)
 
     def _refresh(self, live: bool) -> Refresh:
-        snap = self._inspector.snapshot()
+        snap = self._inspector.snapshot(remember=live)
         self._monitor.add(snap)
         th, found = self.thresholds, self._findings
         if self.opts.verify and self._verify is None:

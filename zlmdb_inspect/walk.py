@@ -224,8 +224,10 @@ class TreeWalker:
                 index -= size
             depth += 1
 
-    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True) -> WalkResult:
-        w = _Walk(self, pf, meta)
+    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True, remember: bool = True) -> WalkResult:
+        """Counts and space of one snapshot. ``remember``: keep the 1.0 subtree summaries for the
+        next walk (a one-shot run has none: it is spared building thousands of them)."""
+        w = _Walk(self, pf, meta, remember)
         reads0 = pf.page_reads
         ahead = None
         if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
@@ -238,15 +240,15 @@ class TreeWalker:
                 raise PageError(f"main tree claims depth {meta.main.depth}")
             # Where every leaf is read (0.9, or a 1.0 walk with nothing cached), the bottom branch
             # pages of the whole tree are gathered first and their leaves read in large batches,
-            # in file order, by several threads; the summaries are put together afterwards.
-            w.defer = not w.scan_all and _LITTLE and (not pf.has_txnid or not self.cache)
+            # each in file order; the summaries are put together afterwards.
+            w.defer = not w.scan_all and _LITTLE and (not w.cacheable or not self.cache)
             summary = w.subtree(meta.main.root, 1, meta.main.depth)
             w.finish()
             summary.merge(w.acc)
         if summary.entries != meta.main.entries:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
-        if pf.has_txnid:  # keep only what this snapshot still uses
+        if w.cacheable:  # keep only what this snapshot still uses
             self.cache = {k: v for k, v in self.cache.items() if k in w.seen}
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
@@ -279,9 +281,11 @@ class LeafSpace(NamedTuple):
 class _Walk:
     """One walk's state (one snapshot's pages); the walker keeps only what outlives it (the cache)."""
 
-    def __init__(self, walker: TreeWalker, pf: PageFile, meta: Meta) -> None:
+    def __init__(self, walker: TreeWalker, pf: PageFile, meta: Meta, remember: bool = True) -> None:
         self.walker = walker
         self.pf = pf
+        # 1.0 pages carry the writing transaction's id: summaries of subtrees are looked up and kept
+        self.cacheable = pf.has_txnid and remember
         self.limit = meta.last_pgno
         self.scan_all = bool(meta.main.flags & MDB_DUPSORT)
         # Overflow values are only seen in their leaf's nodes: read nodes when the tree has any.
@@ -347,7 +351,7 @@ class _Walk:
             raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
         flags, lower, upper, txnid = pf.header(pgno, self.limit, "a branch node")
         key = (pgno, txnid)
-        if pf.has_txnid:
+        if self.cacheable:
             self.seen.add(key)
             hit = self.walker.cache.get(key)
             if hit is not None and flags & P_BRANCH:
@@ -377,7 +381,7 @@ class _Walk:
             else:
                 for child in kids:
                     self._merge(out, self.subtree(child, depth + 1, max_depth))
-        if pf.has_txnid:
+        if self.cacheable:
             self._cache(key, out)
         return out
 
@@ -427,7 +431,7 @@ class _Walk:
                 raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
             key = (child, txnid)
             sub: TreeSummary | None
-            if pf.has_txnid:
+            if self.cacheable:
                 self.seen.add(key)
                 hit = self.walker.cache.get(key)
                 if hit is not None:
@@ -450,7 +454,7 @@ class _Walk:
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
                              if self.want_space else self.walker.batch_leaves)
-        if pf.has_txnid:
+        if self.cacheable:
             for key, sub in zip(keys, outs):
                 assert sub is not None
                 self._cache(key, sub)
