@@ -263,9 +263,9 @@ class Inspector:
     #: under heavy churn.
     DEFER_ABOVE_S = 0.1
     #: Otherwise the counts are taken again once the walk's share of time since the last one
-    #: falls to this (0.04: walking costs at most ~4 % of a core under a busy writer, so that with
-    #: the rest of a refresh the TUI stays within 5 %).
-    WALK_SHARE = 0.04
+    #: falls to this (0.03: walking costs at most ~3 % of a core under a busy writer; the rest of a
+    #: refresh and drawing what changed add about 2 %, and the TUI stays within 5 %).
+    WALK_SHARE = 0.03
     #: Counts are never older than this (the first walk of a mapping also pays its page faults,
     #: and would otherwise put the next one far off).
     DEFER_MAX_S = 15.0

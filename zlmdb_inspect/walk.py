@@ -160,6 +160,7 @@ class TreeWalker:
     batch_leaves = 16384
     batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
     batch_leaves_nodes = 2048
+
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
 
