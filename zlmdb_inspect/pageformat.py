@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -122,12 +123,29 @@ def _unmap_in_parallel(addr: int, length: int, threads: int) -> None:
     def drop(i: int) -> None:
         _madvise(cuts[i], cuts[i + 1] - cuts[i], dontneed)  # a failure leaves the work to munmap
 
-    workers = [threading.Thread(target=drop, args=(i,)) for i in range(1, threads)]
+    _run_parts(drop, threads)
+
+
+def _run_parts(fn: Callable[[int], None], parts: int) -> None:
+    """``fn(i)`` for every part ``i``: part 0 in the caller's thread, the others in threads of
+    their own; the first error, by part, is raised here."""
+    errors: list[BaseException | None] = [None] * parts
+
+    def run(i: int) -> None:
+        try:
+            fn(i)
+        except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
+            errors[i] = e
+
+    workers = [threading.Thread(target=run, args=(i,)) for i in range(1, parts)]
     for t in workers:
         t.start()
-    drop(0)
+    run(0)
     for t in workers:
         t.join()
+    for e in errors:
+        if e is not None:
+            raise e
 
 
 class PageFile:
@@ -296,23 +314,10 @@ class PageFile:
         out = np.empty((len(pgnos), self.np_headers.shape[1]), dtype=np.uint64)
         bounds = np.linspace(0, len(pgnos), parts + 1).astype(np.int64).tolist()
 
-        errors: list[BaseException] = []
-
         def part(i: int) -> None:
-            a, b = bounds[i], bounds[i + 1]
-            try:
-                out[a:b] = self.np_headers[pgnos[a:b]]
-            except BaseException as e:  # noqa: BLE001 - raised in the caller's thread below
-                errors.append(e)
+            out[bounds[i]:bounds[i + 1]] = self.np_headers[pgnos[bounds[i]:bounds[i + 1]]]
 
-        threads = [threading.Thread(target=part, args=(i,)) for i in range(1, parts)]
-        for t in threads:
-            t.start()
-        part(0)
-        for t in threads:
-            t.join()
-        if errors:
-            raise errors[0]
+        _run_parts(part, parts)
         return out
 
     def _check_pgno(self, pgno: int, limit: int, what: str) -> int:
