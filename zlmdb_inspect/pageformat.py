@@ -113,7 +113,10 @@ def _unmap_in_parallel(addr: int, length: int, threads: int) -> None:
     if _madvise is None:
         import ctypes  # numpy has imported it already
 
-        fn = ctypes.CDLL(None, use_errno=True).madvise  # ctypes releases the GIL during the call
+        try:
+            fn = ctypes.CDLL(None, use_errno=True).madvise  # ctypes releases the GIL during the call
+        except (OSError, AttributeError):  # munmap does the work alone
+            return
         fn.argtypes = (ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int)
         fn.restype = ctypes.c_int
         _madvise = fn
