@@ -7,7 +7,7 @@ the file; sequential keys: packed leaves in file order), format and size, built 
 * warm: a whole ``zlmdb-inspect DB --json`` process against a whole process running zlmdb's
   ``Database.stats(include_slots=True)`` (and that call's own time), counts checked equal; the
   file is first put in the page cache page by page, as LMDB's own reads leave it (``--warm
-  sequential`` adds runs with the file read in order, as a backup leaves it: see WARM);
+  sequential``: read in order, as a backup leaves it; ``--warm pages sequential``: both; see WARM);
 * cold (``--cold``): the same after the page cache was dropped (``echo 3 >
   /proc/sys/vm/drop_caches``; where that is refused, ``posix_fadvise(DONTNEED)`` on the file),
   with the bytes each process read from disk (``ru_inblock``);
@@ -20,7 +20,7 @@ the file; sequential keys: packed leaves in file order), format and size, built 
 Warm ``--json`` times are the best of three runs (a one-second process on a shared machine);
 zlmdb's, which take tens of seconds, are one run.
 
-    python benchmarks/shape_bench.py /work/benchdata --sizes 1000000 10000000 --cold --tui
+    python benchmarks/shape_bench.py /work/benchdata --sizes 1000000 10000000 --warm pages sequential --cold --tui
 """
 
 from __future__ import annotations
