@@ -266,15 +266,9 @@ class PageFile:
         return self.np16[addrs >> 1].astype(np.int64)
 
     def u64s(self, addrs: np.ndarray) -> np.ndarray:
-        """The native 64-bit words at byte addresses ``addrs`` (checked by the caller), as uint64."""
-        if not (addrs & 7).any():
-            return self.np64[addrs >> 3]
-        w = [self.u16s(addrs + 2 * i).astype(np.uint64) for i in range(4)]  # little-endian only
-        return w[0] | (w[1] << np.uint64(16)) | (w[2] << np.uint64(32)) | (w[3] << np.uint64(48))
-
-    def pgnos_stored(self, bases: np.ndarray) -> np.ndarray:
-        """The page number each page at byte offset ``bases`` (page-aligned) stores, as int64."""
-        return self.np64[bases >> 3].astype(np.int64)
+        """The native 64-bit words at byte addresses ``addrs`` (any alignment; checked by the
+        caller), as uint64."""
+        return self.np64_at[addrs]
 
     def headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, ...]:
         """(stored pgno, flags, lower, upper) of the pages ``pgnos`` (checked by the caller), as int64.

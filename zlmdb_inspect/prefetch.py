@@ -172,7 +172,7 @@ def _children(pf: PageFile, pages: np.ndarray, limit: int) -> np.ndarray | None:
     if ((ptrs < h) | (ptrs + 8 > ps)).any():
         return None
     node = bases + ptrs
-    kids = pf.u16s(node) | (pf.u16s(node + 2) << 16) | (pf.u16s(node + 4) << 32)
+    kids = (pf.u64s(node) & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)  # a node's child: 48 bits
     if ((kids < NUM_METAS) | (kids > limit)).any():
         return None
     return kids

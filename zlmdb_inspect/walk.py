@@ -93,16 +93,16 @@ class WalkResult:
     free_pages: int
     free_db_pages: int
     free_records: np.ndarray  # rows of (txnid that freed them, page count), int64
+    page_reads: int
+    cached_subtrees: int
+    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
+    prefetched_bytes: int = 0
 
     def free_pages_between(self, first: int, end: int) -> int:
         """Pages on the freelist freed by transactions ``first <= txnid < end`` (a refresh asks
         this of ~30k records on a busy database: summed by numpy, not in a Python loop)."""
         t = self.free_records[:, 0]
         return int(self.free_records[(t >= first) & (t < end), 1].sum())
-    page_reads: int
-    cached_subtrees: int
-    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
-    prefetched_bytes: int = 0
 
 
 class _Visited:
@@ -517,7 +517,7 @@ class _Walk:
         if bad.any():
             raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])} has nodes outside its page")
         node = bbase + ptrs
-        word = pf.np64_at[node]  # little-endian: child page number (48 bits), key size
+        word = pf.u64s(node)  # little-endian: child page number (48 bits), key size
         children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
         ks = (word >> np.uint64(48)).astype(np.int64)
         bad = ptrs + 8 + ks > ps
