@@ -101,6 +101,56 @@ def test_incremental_refresh_reads_only_what_changed(tmp_path):
         assert {t.slot: t.records for t in second.tables} == expected
 
 
+CHANGE_SCATTERED = """
+import random, struct, sys
+from zlmdb import lmdb
+env = lmdb.open(sys.argv[1], map_size=0)
+rng = random.Random(int(sys.argv[2]))
+for _ in range(4):  # a few commits, each touching leaves all over the tree
+    with env.begin(write=True) as txn:
+        for _ in range(150):
+            slot = rng.randrange(1, 6)
+            txn.put(struct.pack(">HI", slot, rng.randrange(20000, 10**6)) + b"k" * 380,
+                    b"n" * (5000 if rng.random() < 0.05 else 60))
+        for _ in range(100):
+            i = rng.randrange(12000)
+            txn.delete(struct.pack(">HI", 1 + (i * 7) % 5, i) + b"k" * 380)
+"""
+
+
+def _walk_key(w) -> tuple:
+    s = w.summary
+    slots = sorted((slot, sp.records, round(sp.leaf_pages, 6), sp.overflow_pages, sp.overflow_bytes, sp.max_value)
+                   for slot, sp in s.slots.items())
+    free = sorted(map(tuple, w.free_records.tolist()))
+    return slots, s.branch_pages, s.leaf_pages, s.overflow_pages, s.entries, w.free_pages, w.free_db_pages, free
+
+
+def test_incremental_walk_after_scattered_changes_equals_a_full_walk(tmp_path):
+    """A 1.0 walk that reuses the summaries of unchanged subtrees (depth 4, changes in leaves all
+    over the tree, values on overflow pages added and removed) says what a walk from scratch says."""
+    from zlmdb_inspect.walk import TreeWalker
+
+    path = str(tmp_path / "scatter")
+    _deep_db(path, "1.0")
+    with Inspector(path) as ins:
+        inc = TreeWalker()
+        first = ins.read(lambda txn, pf, meta: inc.walk(pf, meta))
+        assert ins.snapshot().lmdb.depth >= 4
+        for seed in range(3):
+            subprocess.run([sys.executable, "-c", CHANGE_SCATTERED, path, str(seed)], check=True)
+            again = ins.read(lambda txn, pf, meta: inc.walk(pf, meta))
+            full = ins.read(lambda txn, pf, meta: TreeWalker().walk(pf, meta))
+            assert again.cached_subtrees > 10 and full.cached_subtrees == 0
+            assert again.page_reads < full.page_reads
+            assert _walk_key(again) == _walk_key(full)
+            snap = ins.snapshot()  # the inspector's own walker, incremental too
+            assert snap.count_method == "pages+cache"
+            expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+            assert snap.short_key_records == expected.pop(-1)
+            assert {t.slot: t.records for t in snap.tables} == expected
+
+
 @pytest.mark.parametrize("where", ["branch", "leaf"])
 def test_damaged_pages_are_reported_not_crashed(tmp_path, where):
     path = str(tmp_path / "dmg")

@@ -375,9 +375,10 @@ class Inspector:
             locking=self._locking)
         alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
+        found = sorted(walk.summary.named_dbs, key=lambda kr: kr[0]) if walk else []  # in key order, as LMDB lists them
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
-                         overflow_pages=r.overflow_pages) for k, r in (walk.summary.named_dbs if walk else [])]
+                         overflow_pages=r.overflow_pages) for k, r in found]
         method = "cursor" if walk is None else "pages+cache" if walk.cached_subtrees else "pages"
 
         by_slot = {c["slot"]: c for c in catalog}

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 import sys
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import NamedTuple, cast
 
@@ -84,6 +83,22 @@ class TreeSummary:
         self.entries += other.entries
         self.named_dbs.extend(other.named_dbs)
 
+    def merge_many(self, others: list[TreeSummary]) -> None:
+        """:meth:`merge` of many (an incremental walk merges thousands of cached summaries)."""
+        self.branch_pages += sum(o.branch_pages for o in others)
+        self.leaf_pages += sum(o.leaf_pages for o in others)
+        self.overflow_pages += sum(o.overflow_pages for o in others)
+        self.entries += sum(o.entries for o in others)
+        slots = self.slots
+        for o in others:
+            for slot, sp in o.slots.items():
+                mine = slots.get(slot)
+                if mine is None:
+                    mine = slots[slot] = SlotSpace()
+                mine.add(sp)
+            if o.named_dbs:
+                self.named_dbs.extend(o.named_dbs)
+
 
 @dataclass
 class WalkResult:
@@ -130,6 +145,21 @@ class _Visited:
         bits[pgno] = True
         self._count += 1
         return True
+
+    def add_new(self, pgnos: np.ndarray) -> int | None:
+        """Mark a few pages (all inside the file); the first marked already or repeated, else None."""
+        bits = self._map()
+        marked = bits[pgnos]
+        if marked.any():
+            return int(pgnos[int(np.argmax(marked))])
+        if len(pgnos) > 1:
+            u = np.sort(pgnos)
+            same = u[1:] == u[:-1]
+            if same.any():
+                return int(u[1:][int(np.argmax(same))])
+        bits[pgnos] = True
+        self._count += len(pgnos)
+        return None
 
     def add_many(self, pgnos: np.ndarray) -> bool:
         """Mark pages (all inside the file); False when any was marked already or is repeated."""
@@ -239,10 +269,11 @@ class TreeWalker:
         if meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
                 raise PageError(f"main tree claims depth {meta.main.depth}")
-            # Where every leaf is read (0.9, or a 1.0 walk with nothing cached), the bottom branch
-            # pages of the whole tree are gathered first and their leaves read in large batches,
-            # each in file order; the summaries are put together afterwards.
-            w.defer = not w.scan_all and _LITTLE and (not w.cacheable or not self.cache)
+            # The bottom branch pages to read (all of them; on a 1.0 walk with a cache, those that
+            # changed) are gathered over the whole tree first and their leaves read in large
+            # batches, each in file order; the summaries are put together afterwards. (One batch
+            # per parent page made an incremental walk on a busy 10M-record database 2.5x dearer.)
+            w.defer = not w.scan_all and _LITTLE
             summary = w.subtree(meta.main.root, 1, meta.main.depth)
             w.finish()
             summary.merge(w.acc)
@@ -250,7 +281,8 @@ class TreeWalker:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
         if w.cacheable:  # keep only what this snapshot still uses
-            self.cache = {k: v for k, v in self.cache.items() if k in w.seen}
+            for k in self.cache.keys() - w.seen:
+                del self.cache[k]
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
         if read_free:
@@ -371,14 +403,15 @@ class _Walk:
         out = TreeSummary(branch_pages=1)
         if depth + 1 == max_depth and not self.scan_all and _LITTLE:
             self.bottoms([(pgno, n)], [out])
+        elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
+            below = self._branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
+            self.bottom_level(below, depth + 1, max_depth, out)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
             if depth + 1 == max_depth and not self.scan_all:  # separators bound the leaves' slots
                 self.leaves([(kid, pf.node_key(pgno, off) if i else None)
                               for i, (kid, off) in enumerate(zip(kids, offs))], out)
-            elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
-                self.bottom_level(kids, depth + 1, max_depth, out)
             else:
                 for child in kids:
                     self._merge(out, self.subtree(child, depth + 1, max_depth))
@@ -413,42 +446,62 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def bottom_level(self, kids: list[int], depth: int, max_depth: int, out: TreeSummary) -> None:
-        """The bottom branch pages under one page, vectorised together.
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
+        """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
         (a 10M-record tree has about 1,800 of them); batching them makes a full walk
         cost tens of milliseconds, which is what a 0.9-format refresh pays every time.
+        Their headers are read and checked at once too: an incremental (1.0) walk looks up
+        thousands of them in its cache at every refresh of a busy database.
         """
         pf = self.pf
-        batch: list[tuple[int, int]] = []
-        outs: list[TreeSummary | None] = []
-        keys: list[tuple[int, int]] = []
-        for child, flags, lower, upper, txnid in self._branch_headers(kids):
-            if flags & _KINDS != P_BRANCH:  # not what belongs here: the general walk says why
+        if not len(kids) or not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
+            for child in kids.tolist():  # the general walk says which page is out of range
                 self._merge(out, self.subtree(child, depth, max_depth))
-                continue
-            if not self.visited.add(child):
-                raise PageError(f"page {child} is reachable twice (a cycle or a shared page)")
-            key = (child, txnid)
-            sub: TreeSummary | None
-            if self.cacheable:
-                self.seen.add(key)
-                hit = self.walker.cache.get(key)
-                if hit is not None:
-                    self.cache_hits += 1
-                    out.merge(hit)
-                    continue
-                sub = TreeSummary(branch_pages=1)
-            else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
-                sub = None if self.defer else out
-                out.branch_pages += 1
-            n = pf.numkeys(child, lower, upper)
-            if n < 1:
-                raise PageError(f"branch page {child} has no children")
-            batch.append((child, n))
-            outs.append(sub)
-            keys.append(key)
+            return
+        hdr = pf.np_headers[kids]
+        pf.page_reads += len(kids)
+        bad = hdr[:, 0] != kids.astype(np.uint64)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(kids[k])} stores page number {int(hdr[k, 0])}")
+        word = hdr[:, -1]
+        branch = ((word >> 16) & _KINDS) == P_BRANCH
+        if not branch.all():  # not what belongs here: the general walk says why
+            for child in kids[~branch].tolist():
+                self._merge(out, self.subtree(child, depth, max_depth))
+            kids, hdr, word = kids[branch], hdr[branch], word[branch]
+        repeated = self.visited.add_new(kids)
+        if repeated is not None:
+            raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
+        lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
+        floor = pf.hdrsz - pf.pagebase
+        bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(kids[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
+        ns = (lower - floor) >> 1
+        if (ns < 1).any():
+            raise PageError(f"branch page {int(kids[int(np.argmax(ns < 1))])} has no children")
+        batch = list(zip(kids.tolist(), ns.tolist()))
+        outs: list[TreeSummary | None]
+        keys: list[tuple[int, int]] = []
+        if self.cacheable:
+            keys = list(zip(kids.tolist(), hdr[:, 1].tolist()))
+            self.seen.update(keys)
+            get = self.walker.cache.get
+            found = [get(key) for key in keys]
+            hits = [f for f in found if f is not None]
+            if hits:
+                self.cache_hits += len(hits)
+                out.merge_many(hits)
+                batch = [b for b, f in zip(batch, found) if f is None]
+                keys = [key for key, f in zip(keys, found) if f is None]
+            outs = [TreeSummary(branch_pages=1) for _ in batch]
+        else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
+            outs = [None if self.defer else out] * len(batch)
+            out.branch_pages += len(batch)
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
@@ -460,26 +513,6 @@ class _Walk:
                 assert sub is not None
                 self._cache(key, sub)
                 self._merge(out, sub)
-
-    def _branch_headers(self, kids: list[int]) -> Iterator[tuple[int, int, int, int, int]]:
-        """(pgno, flags, lower, upper, txnid) of pages ``kids``, read at once (a 10M-record tree has
-        thousands of bottom branch pages); what :meth:`PageFile.header` checks is checked here."""
-        pf = self.pf
-        arr = np.array(kids, dtype=np.int64)
-        if not len(arr) or not ((arr >= NUM_METAS) & (arr <= self.limit) & (arr < pf.pages_in_file)).all():
-            for child in kids:  # header() says which page is out of range
-                yield (child, *pf.header(child, self.limit, "a branch node"))
-            return
-        hdr = pf.np_headers[arr]
-        word = hdr[:, -1]
-        txnids = hdr[:, 1].tolist() if pf.has_txnid else [0] * len(kids)
-        rows = zip(kids, hdr[:, 0].tolist(), ((word >> 16) & 0xFFFF).tolist(), ((word >> 32) & 0xFFFF).tolist(),
-                   (word >> 48).tolist(), txnids)
-        for child, stored, flags, lower, upper, txnid in rows:
-            pf.page_reads += 1
-            if stored != child:
-                raise PageError(f"page {child} stores page number {stored}")
-            yield child, flags, lower, upper, txnid
 
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
@@ -503,26 +536,11 @@ class _Walk:
         bpg = np.array([b for b, _ in branches], dtype=np.int64)
         ns = np.array([n for _, n in branches], dtype=np.int64)
         total = int(ns.sum())
-        br = np.repeat(np.arange(m), ns)  # each node's branch page
-        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
-        bbase = np.repeat(bpg * ps, ns)
-
-        u16 = pf.u16s
+        br, idx, bbase, node, children, ks = self._branch_nodes(bpg, ns)
 
         def first_bad(mask) -> int:
             return int(np.nonzero(mask)[0][0])
 
-        ptrs = u16(bbase + h + 2 * idx) + pb
-        bad = (ptrs < h) | (ptrs + 8 > ps)
-        if bad.any():
-            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])} has nodes outside its page")
-        node = bbase + ptrs
-        word = pf.u64s(node)  # little-endian: child page number (48 bits), key size
-        children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
-        ks = (word >> np.uint64(48)).astype(np.int64)
-        bad = ptrs + 8 + ks > ps
-        if bad.any():
-            raise PageError(f"branch page {int(bpg[br[first_bad(bad)]])}: a key runs past the end of its page")
         seps = self.slots_at(node, ks, bbase + ps - 1)
         limit = min(self.limit, pf.pages_in_file - 1)
         bad = (children < NUM_METAS) | (children > limit)
@@ -598,6 +616,29 @@ class _Walk:
                     o.overflow_pages += int(ovp[c])
         for k in np.nonzero(~known)[0].tolist():
             self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
+
+    def _branch_nodes(self, bpg: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every node of branch pages ``bpg`` (``ns`` nodes each; headers checked), at once:
+        (its page's index in ``bpg``, its index in that page, the page's offset, its offset,
+        the child page number, the key size), checked to lie inside the page."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        total = int(ns.sum())
+        br = np.repeat(np.arange(len(bpg)), ns)  # each node's branch page
+        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
+        bbase = np.repeat(bpg * ps, ns)
+        ptrs = pf.u16s(bbase + h + 2 * idx) + pb
+        bad = (ptrs < h) | (ptrs + 8 > ps)
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])} has nodes outside its page")
+        node = bbase + ptrs
+        word = pf.u64s(node)  # little-endian: child page number (48 bits), key size
+        children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
+        ks = (word >> np.uint64(48)).astype(np.int64)
+        bad = ptrs + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])}: a key runs past the end of its page")
+        return br, idx, bbase, node, children, ks
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
@@ -700,13 +741,19 @@ class _Walk:
         """Pages on the freelist, as ``mdb_stat -f`` counts them.
 
         A busy database has tens of thousands of freelist records; reading them one node at a
-        time cost a fifth of a second of a 10M-record walk, so the branch pages are walked
-        page by page and the leaves' nodes read at once (numpy), every field checked.
+        time cost a fifth of a second of a 10M-record walk, so its pages are read a level at a
+        time and the leaves' nodes at once (numpy), every field checked.
         """
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
+        if _LITTLE:
+            found, pages = self._free_tree(db.root)
+            if not len(found):
+                return 0, pages, np.zeros((0, 2), dtype=np.int64)
+            txnids, counts, ov_pages = self._free_leaves(found)
+            return int(counts.sum()), pages + ov_pages, np.stack([txnids.astype(np.int64), counts], axis=1)
         pages = 0
         leaves: list[int] = []
         stack = [(db.root, 1)]
@@ -729,18 +776,57 @@ class _Walk:
                 leaves.append(pgno)
         if not leaves:
             return 0, pages, np.zeros((0, 2), dtype=np.int64)
-        if not _LITTLE:  # the vectorised read below is little-endian only
-            free, pages, records = self._free_leaves_nodes(leaves, pages)
-            return free, pages, np.array(records, dtype=np.int64).reshape(-1, 2)
-        txnids, counts, ov_pages = self._free_leaves(np.array(leaves, dtype=np.int64))
-        return int(counts.sum()), pages + ov_pages, np.stack([txnids.astype(np.int64), counts], axis=1)
+        free, pages, records = self._free_leaves_nodes(leaves, pages)  # big-endian machines
+        return free, pages, np.array(records, dtype=np.int64).reshape(-1, 2)
+
+    def _free_tree(self, root: int) -> tuple[np.ndarray, int]:
+        """The free database's non-empty leaves and its page count, a level at a time (a busy
+        database's freelist has thousands of pages, read again at every refresh of a 1.0 walk)."""
+        pf = self.pf
+        level = np.array([root], dtype=np.int64)
+        visited = _Visited(pf.pages_in_file)
+        leaves, pages, depth = [], 0, 1
+        limit = min(self.limit, pf.pages_in_file - 1)
+        floor = pf.hdrsz - pf.pagebase
+        while len(level):
+            out = (level < NUM_METAS) | (level > limit)
+            if out.any():
+                raise PageError(f"the free database points at page {int(level[int(np.argmax(out))])}, "
+                                f"outside the file's pages 2..{limit}")
+            if depth > MAX_DEPTH or visited.add_new(level) is not None:
+                raise PageError("the free database has a cycle or impossible depth")
+            hdr = pf.np_headers[level]
+            pf.page_reads += len(level)
+            pages += len(level)
+            bad = hdr[:, 0] != level.astype(np.uint64)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise PageError(f"page {int(level[k])} stores page number {int(hdr[k, 0])}")
+            word = hdr[:, -1]
+            flags = ((word >> 16) & 0xFFFF).astype(np.int64)
+            lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
+            bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise PageError(f"page {int(level[k])} has impossible bounds lower={int(lower[k])} "
+                                f"upper={int(upper[k])}")
+            n = (lower - floor) >> 1
+            branch, leaf = (flags & P_BRANCH) != 0, (flags & P_LEAF) != 0
+            bad = ~branch & ~leaf
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise PageError(f"free database page {int(level[k])} has flags 0x{int(flags[k]):x}")
+            leaves.append(level[leaf & ~branch & (n > 0)])
+            level = self._branch_nodes(level[branch], n[branch])[4] if branch.any() else level[:0]
+            depth += 1
+        return np.concatenate(leaves), pages
 
     def _free_leaves(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """(txnid, page count) of every record on the free database's leaves, and the overflow
         pages their lists use."""
         pf = self.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by header()
+        _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by _free_tree()
         nkeys = (lower - (h - pb)) >> 1
         total = int(nkeys.sum())
         leaf = np.repeat(np.arange(len(leaves)), nkeys)
