@@ -270,6 +270,28 @@ class PageFile:
         caller), as uint64."""
         return self.np64_at[addrs]
 
+    def branch_nodes(self, bpg: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, ...]:
+        """Every node of branch pages ``bpg`` (``ns`` nodes each; headers checked), at once:
+        (its page's index in ``bpg``, its index in that page, the page's offset, its offset,
+        the child page number, the key size), checked to lie inside the page. Little-endian only."""
+        ps, h, pb = self.page_size, self.hdrsz, self.pagebase
+        total = int(ns.sum())
+        br = np.repeat(np.arange(len(bpg)), ns)  # each node's branch page
+        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
+        bbase = np.repeat(bpg * ps, ns)
+        ptrs = self.u16s(bbase + h + 2 * idx) + pb
+        bad = (ptrs < h) | (ptrs + 8 > ps)
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])} has nodes outside its page")
+        node = bbase + ptrs
+        word = self.u64s(node)  # little-endian: child page number (48 bits), key size
+        children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
+        ks = (word >> np.uint64(48)).astype(np.int64)
+        bad = ptrs + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])}: a key runs past the end of its page")
+        return br, idx, bbase, node, children, ks
+
     def headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, ...]:
         """(stored pgno, flags, lower, upper) of the pages ``pgnos`` (checked by the caller), as int64.
 

@@ -163,16 +163,12 @@ def _children(pf: PageFile, pages: np.ndarray, limit: int) -> np.ndarray | None:
             or (lower > upper).any() or (upper > ps - pb).any()):
         return None
     ns = (lower - floor) >> 1
-    total = int(ns.sum())
-    if total == 0:
+    if int(ns.sum()) == 0:
         return None
-    bases = np.repeat(pages * ps, ns)
-    idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)
-    ptrs = pf.u16s(bases + h + 2 * idx) + pb
-    if ((ptrs < h) | (ptrs + 8 > ps)).any():
+    try:
+        kids = pf.branch_nodes(pages, ns)[4]
+    except PageError:
         return None
-    node = bases + ptrs
-    kids = (pf.u64s(node) & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)  # a node's child: 48 bits
     if ((kids < NUM_METAS) | (kids > limit)).any():
         return None
     return kids

@@ -404,7 +404,7 @@ class _Walk:
         if depth + 1 == max_depth and not self.scan_all and _LITTLE:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
-            below = self._branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
+            below = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
             self.bottom_level(below, depth + 1, max_depth, out)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
@@ -460,28 +460,15 @@ class _Walk:
             for child in kids.tolist():  # the general walk says which page is out of range
                 self._merge(out, self.subtree(child, depth, max_depth))
             return
-        hdr = pf.np_headers[kids]
-        pf.page_reads += len(kids)
-        bad = hdr[:, 0] != kids.astype(np.uint64)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PageError(f"page {int(kids[k])} stores page number {int(hdr[k, 0])}")
-        word = hdr[:, -1]
-        branch = ((word >> 16) & _KINDS) == P_BRANCH
+        hdr, flags, ns = self._headers(kids)
+        branch = (flags & _KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
-            kids, hdr, word = kids[branch], hdr[branch], word[branch]
+            kids, hdr, ns = kids[branch], hdr[branch], ns[branch]
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
-        lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
-        floor = pf.hdrsz - pf.pagebase
-        bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PageError(f"page {int(kids[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
-        ns = (lower - floor) >> 1
         if (ns < 1).any():
             raise PageError(f"branch page {int(kids[int(np.argmax(ns < 1))])} has no children")
         batch = list(zip(kids.tolist(), ns.tolist()))
@@ -514,6 +501,26 @@ class _Walk:
                 self._cache(key, sub)
                 self._merge(out, sub)
 
+    def _headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Header rows, flags and node counts of a few pages ``pgnos`` (inside the file), read at
+        once, with what :meth:`PageFile.header` and :meth:`PageFile.numkeys` check checked."""
+        pf = self.pf
+        hdr = pf.np_headers[pgnos]
+        pf.page_reads += len(pgnos)
+        bad = hdr[:, 0] != pgnos.astype(np.uint64)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(pgnos[k])} stores page number {int(hdr[k, 0])}")
+        word = hdr[:, -1]
+        flags = ((word >> 16) & 0xFFFF).astype(np.int64)
+        lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
+        floor = pf.hdrsz - pf.pagebase
+        bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(pgnos[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
+        return hdr, flags, (lower - floor) >> 1
+
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
@@ -536,7 +543,7 @@ class _Walk:
         bpg = np.array([b for b, _ in branches], dtype=np.int64)
         ns = np.array([n for _, n in branches], dtype=np.int64)
         total = int(ns.sum())
-        br, idx, bbase, node, children, ks = self._branch_nodes(bpg, ns)
+        br, idx, bbase, node, children, ks = self.pf.branch_nodes(bpg, ns)
 
         def first_bad(mask) -> int:
             return int(np.nonzero(mask)[0][0])
@@ -616,29 +623,6 @@ class _Walk:
                     o.overflow_pages += int(ovp[c])
         for k in np.nonzero(~known)[0].tolist():
             self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
-
-    def _branch_nodes(self, bpg: np.ndarray, ns: np.ndarray) -> tuple[np.ndarray, ...]:
-        """Every node of branch pages ``bpg`` (``ns`` nodes each; headers checked), at once:
-        (its page's index in ``bpg``, its index in that page, the page's offset, its offset,
-        the child page number, the key size), checked to lie inside the page."""
-        pf = self.pf
-        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        total = int(ns.sum())
-        br = np.repeat(np.arange(len(bpg)), ns)  # each node's branch page
-        idx = np.arange(total) - np.repeat(np.cumsum(ns) - ns, ns)  # its index in that page
-        bbase = np.repeat(bpg * ps, ns)
-        ptrs = pf.u16s(bbase + h + 2 * idx) + pb
-        bad = (ptrs < h) | (ptrs + 8 > ps)
-        if bad.any():
-            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])} has nodes outside its page")
-        node = bbase + ptrs
-        word = pf.u64s(node)  # little-endian: child page number (48 bits), key size
-        children = (word & np.uint64(0xFFFF_FFFF_FFFF)).astype(np.int64)
-        ks = (word >> np.uint64(48)).astype(np.int64)
-        bad = ptrs + 8 + ks > ps
-        if bad.any():
-            raise PageError(f"branch page {int(bpg[br[int(np.argmax(bad))]])}: a key runs past the end of its page")
-        return br, idx, bbase, node, children, ks
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
@@ -787,7 +771,6 @@ class _Walk:
         visited = _Visited(pf.pages_in_file)
         leaves, pages, depth = [], 0, 1
         limit = min(self.limit, pf.pages_in_file - 1)
-        floor = pf.hdrsz - pf.pagebase
         while len(level):
             out = (level < NUM_METAS) | (level > limit)
             if out.any():
@@ -795,29 +778,15 @@ class _Walk:
                                 f"outside the file's pages 2..{limit}")
             if depth > MAX_DEPTH or visited.add_new(level) is not None:
                 raise PageError("the free database has a cycle or impossible depth")
-            hdr = pf.np_headers[level]
-            pf.page_reads += len(level)
+            _, flags, n = self._headers(level)
             pages += len(level)
-            bad = hdr[:, 0] != level.astype(np.uint64)
-            if bad.any():
-                k = int(np.argmax(bad))
-                raise PageError(f"page {int(level[k])} stores page number {int(hdr[k, 0])}")
-            word = hdr[:, -1]
-            flags = ((word >> 16) & 0xFFFF).astype(np.int64)
-            lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
-            bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
-            if bad.any():
-                k = int(np.argmax(bad))
-                raise PageError(f"page {int(level[k])} has impossible bounds lower={int(lower[k])} "
-                                f"upper={int(upper[k])}")
-            n = (lower - floor) >> 1
             branch, leaf = (flags & P_BRANCH) != 0, (flags & P_LEAF) != 0
             bad = ~branch & ~leaf
             if bad.any():
                 k = int(np.argmax(bad))
                 raise PageError(f"free database page {int(level[k])} has flags 0x{int(flags[k]):x}")
             leaves.append(level[leaf & ~branch & (n > 0)])
-            level = self._branch_nodes(level[branch], n[branch])[4] if branch.any() else level[:0]
+            level = self.pf.branch_nodes(level[branch], n[branch])[4] if branch.any() else level[:0]
             depth += 1
         return np.concatenate(leaves), pages
 
