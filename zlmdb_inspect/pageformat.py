@@ -308,6 +308,25 @@ class PageFile:
         return (hdr[:, 0].astype(np.int64), ((word >> 16) & 0xFFFF).astype(np.int64),
                 ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64))
 
+    def checked_headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(flags, node count) of the pages ``pgnos`` (inside the file), with what :meth:`header`
+        and :meth:`numkeys` check checked for all of them at once."""
+        stored, flags, lower, upper = self.headers(pgnos)
+        bad = stored != pgnos
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(pgnos[k])} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
+        floor = self.hdrsz - self.pagebase
+        bad = (lower < floor) | (lower > upper) | (upper > self.page_size - self.pagebase)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(pgnos[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
+        return flags, (lower - floor) >> 1
+
+    def txnids(self, pgnos: np.ndarray) -> np.ndarray:
+        """The id of the transaction that wrote each page ``pgnos`` (1.0 format only), as uint64."""
+        return self.np_headers[pgnos, 1]
+
     def _file_order(self, pgnos: np.ndarray) -> np.ndarray:
         """The permutation that sorts ``pgnos`` (inside the file). Distinct page numbers that are
         a good share of the file's pages (a tree's leaves) are placed by a pass over the file's

@@ -156,16 +156,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
 
 def _children(pf: PageFile, pages: np.ndarray, limit: int) -> np.ndarray | None:
     """Child page numbers of branch pages ``pages``; None when any is not a plausible branch page."""
-    ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-    stored, flags, lower, upper = pf.headers(pages)
-    floor = h - pb
-    if ((stored != pages).any() or ((flags & P_BRANCH) == 0).any() or (lower < floor).any()
-            or (lower > upper).any() or (upper > ps - pb).any()):
-        return None
-    ns = (lower - floor) >> 1
-    if int(ns.sum()) == 0:
-        return None
     try:
+        flags, ns = pf.checked_headers(pages)
+        if ((flags & P_BRANCH) == 0).any() or int(ns.sum()) == 0:
+            return None
         kids = pf.branch_nodes(pages, ns)[4]
     except PageError:
         return None

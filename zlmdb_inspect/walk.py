@@ -460,12 +460,13 @@ class _Walk:
             for child in kids.tolist():  # the general walk says which page is out of range
                 self._merge(out, self.subtree(child, depth, max_depth))
             return
-        hdr, flags, ns = self._headers(kids)
+        flags, ns = pf.checked_headers(kids)
+        pf.page_reads += len(kids)
         branch = (flags & _KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
-            kids, hdr, ns = kids[branch], hdr[branch], ns[branch]
+            kids, ns = kids[branch], ns[branch]
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
@@ -475,7 +476,7 @@ class _Walk:
         outs: list[TreeSummary | None]
         keys: list[tuple[int, int]] = []
         if self.cacheable:
-            keys = list(zip(kids.tolist(), hdr[:, 1].tolist()))
+            keys = list(zip(kids.tolist(), pf.txnids(kids).tolist()))
             self.seen.update(keys)
             get = self.walker.cache.get
             found = [get(key) for key in keys]
@@ -501,26 +502,6 @@ class _Walk:
                 self._cache(key, sub)
                 self._merge(out, sub)
 
-    def _headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Header rows, flags and node counts of a few pages ``pgnos`` (inside the file), read at
-        once, with what :meth:`PageFile.header` and :meth:`PageFile.numkeys` check checked."""
-        pf = self.pf
-        hdr = pf.np_headers[pgnos]
-        pf.page_reads += len(pgnos)
-        bad = hdr[:, 0] != pgnos.astype(np.uint64)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PageError(f"page {int(pgnos[k])} stores page number {int(hdr[k, 0])}")
-        word = hdr[:, -1]
-        flags = ((word >> 16) & 0xFFFF).astype(np.int64)
-        lower, upper = ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64)
-        floor = pf.hdrsz - pf.pagebase
-        bad = (lower < floor) | (lower > upper) | (upper > pf.page_size - pf.pagebase)
-        if bad.any():
-            k = int(np.argmax(bad))
-            raise PageError(f"page {int(pgnos[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
-        return hdr, flags, (lower - floor) >> 1
-
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
@@ -538,12 +519,12 @@ class _Walk:
         What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
         """
         pf = self.pf
-        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ps = pf.page_size
         m = len(branches)
         bpg = np.array([b for b, _ in branches], dtype=np.int64)
         ns = np.array([n for _, n in branches], dtype=np.int64)
         total = int(ns.sum())
-        br, idx, bbase, node, children, ks = self.pf.branch_nodes(bpg, ns)
+        br, idx, bbase, node, children, ks = pf.branch_nodes(bpg, ns)
 
         def first_bad(mask) -> int:
             return int(np.nonzero(mask)[0][0])
@@ -560,20 +541,11 @@ class _Walk:
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         pf.page_reads += total
         bases = children * ps
-        stored, flags, lower, upper = pf.headers(children)
-        bad = stored != children
-        if bad.any():
-            k = first_bad(bad)
-            raise PageError(f"page {int(kids[k])} stores page number {int(stored[k]) & 0xFFFFFFFFFFFFFFFF}")
+        flags, nkeys = pf.checked_headers(children)
         bad = (flags & _KINDS) != P_LEAF
         if bad.any():
             k = first_bad(bad)
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
-        floor = h - pb
-        bad = (lower < floor) | (lower > upper) | (upper > ps - pb)
-        if bad.any():
-            raise PageError(f"leaf {int(kids[first_bad(bad)])} has impossible bounds")
-        nkeys = (lower - floor) >> 1
         ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
         # A leaf between two separators of one slot holds only that slot (keys are sorted);
         # the first and last leaf of each branch page take their bounds from the key they hold.
@@ -778,7 +750,8 @@ class _Walk:
                                 f"outside the file's pages 2..{limit}")
             if depth > MAX_DEPTH or visited.add_new(level) is not None:
                 raise PageError("the free database has a cycle or impossible depth")
-            _, flags, n = self._headers(level)
+            flags, n = pf.checked_headers(level)
+            pf.page_reads += len(level)
             pages += len(level)
             branch, leaf = (flags & P_BRANCH) != 0, (flags & P_LEAF) != 0
             bad = ~branch & ~leaf
