@@ -153,20 +153,31 @@ class Inspector:
     def _open_env(self) -> None:
         lmdb = _lmdb()
         self._locking = lockfile.in_use(self.lock_path)
+        if self._locking:  # one descriptor to lock.mdb for as long as LMDB holds locks on it (lockfile)
+            lockfile.hold(self.lock_path)
         try:
             self._env = lmdb.open(
                 self.dir, readonly=True, map_size=0, create=False, lock=self._locking,
                 max_spare_txns=0, max_dbs=0, readahead=False)
         except lmdb.Error as e:
+            self._close_env()
             raise InspectError(f"{self.path}: LMDB cannot open it: {_lmdb_message(e)}") from None
         except OSError as e:
+            self._close_env()
             raise InspectError(f"{self.path}: {e.strerror or e}") from None
+
+    def _close_env(self) -> None:
+        """Close LMDB's environment, then let go of our descriptor to its lock file."""
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+        if self._locking:
+            lockfile.release(self.lock_path)
+            self._locking = False
 
     def close(self) -> None:
         with self._lock:
-            if self._env is not None:
-                self._env.close()
-                self._env = None
+            self._close_env()
             if self._pf is not None:
                 self._pf.close()
                 self._pf = None
@@ -185,8 +196,7 @@ class Inspector:
         """Adopt what a live writer changed since the last snapshot."""
         if not self._locking and lockfile.in_use(self.lock_path):
             # a process opened the database after us: take part in its locking now
-            self._env.close()
-            self._env = None
+            self._close_env()
             self._open_env()
         pf = self._open_pagefile()
         meta = pf.current_meta()

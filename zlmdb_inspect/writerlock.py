@@ -127,22 +127,15 @@ def read(lock_path: str, live: bool | None = None) -> WriterLock:
         live = lockfile.in_use(lock_path)
     if not live:
         return WriterLock("closed", reason="no process has the environment open")
-    try:
-        fd = os.open(lock_path, os.O_RDONLY | os.O_CLOEXEC)
-    except OSError as e:
-        return WriterLock("unknown", reason=f"cannot open lock.mdb: {e.strerror or e}")
-    try:
-        out = WriterLock("unknown", reason="not read")
-        for _ in range(TORN_READ_RETRIES):  # the owner may change between the two fields' writes
-            try:
-                out = parse(os.pread(fd, READ_BYTES, 0))
-            except OSError as e:
-                return WriterLock("unknown", reason=f"cannot read lock.mdb: {e.strerror or e}")
-            if not (out.state == "unknown" and out.reason and out.reason.startswith("the writer mutex's fields")):
-                break
-        return out
-    finally:
-        os.close(fd)
+    out = WriterLock("unknown", reason="not read")
+    for _ in range(TORN_READ_RETRIES):  # the owner may change between the two fields' writes
+        try:  # through lockfile's descriptor: closing one of our own would drop this process's LMDB locks
+            out = parse(lockfile.read_bytes(lock_path, READ_BYTES))
+        except OSError as e:
+            return WriterLock("unknown", reason=f"cannot read lock.mdb: {e.strerror or e}")
+        if not (out.state == "unknown" and out.reason and out.reason.startswith("the writer mutex's fields")):
+            break
+    return out
 
 
 # -- the thread's process ---------------------------------------------------------------
