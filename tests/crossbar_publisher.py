@@ -46,14 +46,14 @@ async def _run(args: argparse.Namespace) -> dict:
     loop = asyncio.get_running_loop()
 
     class Sub(ApplicationSession):
-        async def onJoin(self, details):  # noqa: N802 (autobahn's name)
+        async def onJoin(self, details):
             def on_event(*_a, **_kw):
                 tally["received"] += 1
             await self.subscribe(on_event, "com.example.", options=SubscribeOptions(match="prefix"))
             joined["sub"].set_result(self)
 
     class Pub(ApplicationSession):
-        async def onJoin(self, details):  # noqa: N802
+        async def onJoin(self, details):
             joined["pub"].set_result(self)
 
     runners = []
