@@ -1,0 +1,112 @@
+"""An autobahn client for the Crossbar node tests, run by the crossbar venv's python (not the test venv's).
+
+It publishes acknowledged events to ``com.example.<n>`` at a rate, bounded by a count and a time, and
+prints its tally as one JSON object on stdout. With ``--subscribe`` a second session subscribes to the
+prefix ``com.example.`` (the realm store's event-history subscription), so the store also keeps one
+Event per publication. With ``--fill DIR`` it publishes until DIR/data.mdb has not grown while
+``--stalled-acks`` consecutive publishes were acknowledged (Crossbar goes on acknowledging after its
+store hit MapFullError, storing nothing): the tally then says when the file last grew.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import time
+
+import txaio
+
+txaio.use_asyncio()
+
+from autobahn.asyncio.wamp import ApplicationRunner, ApplicationSession  # noqa: E402
+from autobahn.wamp.types import PublishOptions, SubscribeOptions  # noqa: E402
+
+
+def _parse() -> argparse.Namespace:
+    p = argparse.ArgumentParser()
+    p.add_argument("--url", required=True)
+    p.add_argument("--realm", default="realm1")
+    p.add_argument("--count", type=int, default=1000, help="publishes at most")
+    p.add_argument("--rate", type=float, default=150.0, help="publishes per second")
+    p.add_argument("--seconds", type=float, default=30.0, help="publishing ends after this long")
+    p.add_argument("--payload", type=int, default=16, help="bytes of text in each event")
+    p.add_argument("--subscribe", action="store_true")
+    p.add_argument("--fill", metavar="DIR", help="stop once DIR/data.mdb stopped growing")
+    p.add_argument("--stalled-acks", type=int, default=300)
+    return p.parse_args()
+
+
+async def _run(args: argparse.Namespace) -> dict:
+    tally = {"published": 0, "acknowledged": 0, "failed": 0, "received": 0, "seconds": 0.0,
+             "last_growth_at": None, "data_mdb_size": None, "stalled_acks": 0, "stop": "count"}
+    joined: dict[str, asyncio.Future] = {}
+    loop = asyncio.get_running_loop()
+
+    class Sub(ApplicationSession):
+        async def onJoin(self, details):
+            def on_event(*_a, **_kw):
+                tally["received"] += 1
+            await self.subscribe(on_event, "com.example.", options=SubscribeOptions(match="prefix"))
+            joined["sub"].set_result(self)
+
+    class Pub(ApplicationSession):
+        async def onJoin(self, details):
+            joined["pub"].set_result(self)
+
+    runners = []
+    names = (["sub"] if args.subscribe else []) + ["pub"]
+    for name in names:
+        joined[name] = loop.create_future()
+        runner = ApplicationRunner(args.url, args.realm)
+        runners.append(await runner.run(Sub if name == "sub" else Pub, start_loop=False))
+        await asyncio.wait_for(joined[name], 20)
+    pub: ApplicationSession = joined["pub"].result()
+    data_mdb = os.path.join(args.fill, "data.mdb") if args.fill else None
+    size = os.stat(data_mdb).st_size if data_mdb else None
+    payload = "x" * args.payload
+    started = time.monotonic()
+    opts = PublishOptions(acknowledge=True, exclude_me=False)
+    while tally["published"] < args.count:
+        now = time.monotonic()
+        if now - started >= args.seconds:
+            tally["stop"] = "time"
+            break
+        due = started + tally["published"] / args.rate
+        if due > now:
+            await asyncio.sleep(due - now)
+        tally["published"] += 1
+        try:
+            await pub.publish(f"com.example.{tally['published'] % 10}", tally["published"], payload, options=opts)
+            tally["acknowledged"] += 1
+        except Exception as e:  # noqa: BLE001 (counted and reported, the tally says how many)
+            tally["failed"] += 1
+            tally["error"] = repr(e)
+        if data_mdb:
+            new = os.stat(data_mdb).st_size
+            if new != size:
+                size, tally["last_growth_at"], tally["stalled_acks"] = new, time.time(), 0
+            else:
+                tally["stalled_acks"] += 1
+                if tally["stalled_acks"] >= args.stalled_acks:
+                    tally["stop"] = "stalled"
+                    break
+    tally["seconds"] = round(time.monotonic() - started, 3)
+    tally["data_mdb_size"] = size
+    await asyncio.sleep(0.5)  # events still in flight to the subscriber
+    for name in names:
+        joined[name].result().leave()
+    await asyncio.sleep(0.3)
+    return tally
+
+
+def main() -> None:
+    tally = asyncio.run(_run(_parse()))
+    print(json.dumps(tally), flush=True)
+    sys.exit(0)
+
+
+if __name__ == "__main__":
+    main()
