@@ -57,7 +57,7 @@ class Sim:
 def test_steady_growth_within_5pct_and_counts_down_with_the_clock():
     sim, rate = Sim(), 100 * 1024  # B/s
     prev = None
-    for i in range(200):
+    for _ in range(200):
         e = sim.step(int(rate * sim.dt))
         if sim.t - T0 < F + sim.dt:
             continue
@@ -71,7 +71,7 @@ def test_steady_growth_within_5pct_and_counts_down_with_the_clock():
 def test_jitter_of_50pct_within_25pct():
     rng = random.Random(26)
     sim, rate = Sim(dt=1.0), 200 * 1024
-    for i in range(400):
+    for _ in range(400):
         e = sim.step(int(rate * sim.dt * rng.uniform(0.5, 1.5)))
         if sim.t - T0 >= F + 2:
             assert e.state == GROWING and e.seconds == pytest.approx(sim.available / rate, rel=0.25)

@@ -28,13 +28,14 @@ Why it works the way it does (/work/shared/reference/time-to-full.md):
 from __future__ import annotations
 
 import statistics
-from collections import deque
 import time as _time
+from collections import deque
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from zlmdb_inspect.fmt import fmt_bytes, fmt_duration
+from zlmdb_inspect.model import Snapshot
 
 MEASURING, GROWING, IDLE, NOT_GROWING, FULL = "measuring", "growing", "idle", "not growing", "full"
 STATES = (MEASURING, GROWING, IDLE, NOT_GROWING, FULL)
@@ -83,6 +84,11 @@ class TimeToFull:
         if self.state in (IDLE, NOT_GROWING):
             return f"{self.state} since {clock(self.since)}" if self.since is not None else self.state
         return "measuring…" + (f" ({self.note})" if self.note else "")
+
+    def headline(self) -> str:
+        """The capacity line's words: "map full in 4 min at …", "map idle since 20:59:24",
+        "time to full: measuring…"."""
+        return f"time to full: {self.text()}" if self.state == MEASURING else f"map {self.text()}"
 
     def basis(self) -> str:
         """" at 2.0 MiB/s over the last 30 s" (and the pinned share), or "" without a rate."""
@@ -255,6 +261,9 @@ def estimate(points: Sequence[Point], fast_s: float = 30.0, slow_s: float = 300.
     net = last.in_use - seg[0].in_use
     steps = [seg[i].in_use - seg[i - 1].in_use for i in growth]  # the largest single growth: noise
     stalled = last.t - last_growth_t > stall_s
+    if len(growth) == 1 and not stalled and last_commit_at is not None:
+        out.note = "one growth so far"  # one step is no trend yet
+        return out
     flat = len(growth) < 2 or net <= max(steps, default=0)
     if stalled or flat:
         no_commit = last_commit_at is None or last.t - last_commit_at > stall_s
@@ -275,3 +284,22 @@ def estimate(points: Sequence[Point], fast_s: float = 30.0, slow_s: float = 300.
     out.state, out.seconds, out.window, out.window_s = GROWING, round(seconds, 1), name, round(best.span, 1)
     out.bytes_per_s, out.pinned_share = round(best.rate, 3), best.pinned_share
     return out
+
+
+def live_writer(snap: Snapshot) -> bool:
+    """A live process maps data.mdb writable (/proc/PID/maps, as ``capacity.maps`` lists them)."""
+    return any(m.get("map_size") and m.get("writable") is not False for m in snap.capacity.maps)
+
+
+def snapshot_need(snap: Snapshot) -> int:
+    """:func:`commit_need_bytes` from what one snapshot holds."""
+    return commit_need_bytes(snap.lmdb.page_size, snap.lmdb.depth, snap.capacity.last_commit_freed_pages,
+                             max((t.max_value for t in snap.tables), default=0))
+
+
+def point_of(snap: Snapshot) -> Point:
+    """One snapshot as a point of the series."""
+    cap = snap.capacity
+    return Point(snap.taken_at, cap.in_use_bytes or cap.used_bytes, cap.available_bytes, snap.lmdb.last_txnid,
+                 cap.map_size, (cap.pinned_pages or 0) * snap.lmdb.page_size, snapshot_need(snap),
+                 snap.lmdb.page_size, live_writer(snap))
