@@ -141,7 +141,13 @@ def perfdata(e: TimeToFull, warn_s: float, crit_s: float) -> str:
 FLOOR_PAGES = 32
 
 
-def commit_need_bytes(page_size: int, depth: int, last_commit_freed_pages: int | None, largest_value: int) -> int:
+#: on small maps, a share of the map (up to SMALL_MAP_NEED_MAX) counts as one commit's need
+SMALL_MAP_SHARE = 0.12
+SMALL_MAP_NEED_MAX = 1024 * 1024
+
+
+def commit_need_bytes(page_size: int, depth: int, last_commit_freed_pages: int | None, largest_value: int,
+                      map_size: int = 0) -> int:
     """One commit's growth as a single snapshot tells it, for "full" without history.
 
     A commit copies every page it changes (copy on write): at least the path from the root to
@@ -151,11 +157,15 @@ def commit_need_bytes(page_size: int, depth: int, last_commit_freed_pages: int |
     that many pages in a row. The floor, ``FLOOR_PAGES`` (128 KiB at 4 KiB pages), is what a
     commit of a few dozen small records takes with splits and the free list's own update: the
     2 MiB map written until MapFullError had 27 pages left, which no commit of 20 records found
-    room in. On a large map that floor is far below the percent-in-use thresholds.
+    room in. On a small map one ordinary commit is a large share of it (a 2 MiB map written with
+    100-record commits failed with 208 KiB, 10% of the map, available), and a single snapshot
+    cannot see a commit's size when it only appended: there ``SMALL_MAP_SHARE`` of the map
+    counts, capped at ``SMALL_MAP_NEED_MAX`` (1 MiB, so maps from 8 MiB up are judged by the
+    floors above and the percent-in-use thresholds).
     """
     pages = max(FLOOR_PAGES, 2 * (depth + 2), last_commit_freed_pages or 0,
                 -(-largest_value // page_size) + depth + 1 if largest_value else 0)
-    return pages * page_size
+    return max(pages * page_size, int(min(SMALL_MAP_SHARE * map_size, SMALL_MAP_NEED_MAX)))
 
 
 @dataclass(frozen=True)
@@ -294,7 +304,7 @@ def live_writer(snap: Snapshot) -> bool:
 def snapshot_need(snap: Snapshot) -> int:
     """:func:`commit_need_bytes` from what one snapshot holds."""
     return commit_need_bytes(snap.lmdb.page_size, snap.lmdb.depth, snap.capacity.last_commit_freed_pages,
-                             max((t.max_value for t in snap.tables), default=0))
+                             max((t.max_value for t in snap.tables), default=0), snap.capacity.map_size)
 
 
 def point_of(snap: Snapshot) -> Point:
