@@ -51,7 +51,6 @@ class Monitor:
 
     ETA_MIN_WINDOW_S = 30.0  # no time to full from less history than this
     ETA_WINDOW_S = 300.0  # the slow window: growth measured over at most this much history
-    ETA_FAST_S = 30.0  # the fast window, which catches bursts
 
     def __init__(self, size: int = 600, window: int = 15):
         self.samples: deque[Sample] = deque(maxlen=size)
@@ -103,7 +102,8 @@ class Monitor:
         """Time to full over the history (:func:`~zlmdb_inspect.timetofull.estimate`);
         "measuring" until it spans ``min_window_s`` (a 2-second window is noise)."""
         min_window_s = self.ETA_MIN_WINDOW_S if min_window_s is None else min_window_s
-        return estimate([s.point() for s in self.samples], fast_s=self.ETA_FAST_S, slow_s=self.ETA_WINDOW_S,
+        # the warm-up is the fast window (eta_min_window_s): "measuring" until there is one of history
+        return estimate([s.point() for s in self.samples], fast_s=min_window_s, slow_s=self.ETA_WINDOW_S,
                         min_history_s=min_window_s)
 
     def eta_full_s(self) -> float | None:
