@@ -121,6 +121,8 @@ def test_idle_within_the_stall_limit_and_never_a_rising_countdown(gap):
         e = sim.step(0, commits=0)
         if e.state == GROWING:
             assert e.seconds is not None and e.seconds <= prev  # never rises while nothing is written
+            if prev != math.inf and prev > sim.dt:  # counts down with the clock
+                assert prev - e.seconds == pytest.approx(sim.dt, abs=0.2)
             prev = e.seconds
         elif left_at is None:
             left_at = sim.t
@@ -152,7 +154,7 @@ def test_full_is_full_from_the_first_sample_and_stays_full():
     e = sim2.step(sim2.available - 3 * PAGE)  # less than one commit's growth is left
     assert e.state == FULL and e.seconds == 0
     full_at = e.since
-    for _ in range(100):  # rate now 0, txnid stopped, the writer lives: full, writes failing
+    for _ in range(300):  # rate 0, txnid stopped, the writer lives: full, writes failing, past the slow window
         e = sim2.step(0, commits=0)
         assert e.state == FULL and e.since == full_at and e.seconds == 0
     assert e.writes_failing and "MapFullError" in e.text() and "full since" in e.text()
