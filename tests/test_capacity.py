@@ -17,6 +17,7 @@ from prometheus_client.parser import text_string_to_metric_families
 
 from conftest import cli_json, raw_env, run_cli, sha
 from zlmdb_inspect.report import refresh_dict
+from zlmdb_inspect.fmt import fmt_duration
 
 HERE = os.path.dirname(__file__)
 MiB = 1024 * 1024
@@ -156,20 +157,22 @@ def test_deletes_then_reuse_count_as_available(tmp_path):
         assert cap.in_use_bytes == cap.used_bytes - cap.reusable_pages * psize
         assert first.eta.state == "measuring" and first.eta_text == "measuring…"
         time.sleep(1.1)
-        assert svc.refresh(live=True).eta.state == "not growing"
+        assert svc.refresh(live=True).eta.state == "idle"  # no commit, nothing grows
         high_water = cap.used_bytes
         # a writer refills the freed pages: the high-water mark stays, pages in use grow
         code = ("import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=16 << 20)\n"
                 "with e.begin(write=True) as t:\n"
-                "    [t.put(struct.pack('>HI', 3, i), b'z' * 300) for i in range(6000)]\n")
-        subprocess.run([sys.executable, "-c", code, path], check=True)
-        time.sleep(1.1)
-        ref = svc.refresh(live=True)
+                "    [t.put(struct.pack('>HI', 3, int(sys.argv[2]) + i), b'z' * 300) for i in range(3000)]\n")
+        for start in (0, 3000):  # two growths: one is no trend yet
+            subprocess.run([sys.executable, "-c", code, path, str(start)], check=True)
+            time.sleep(1.1)
+            ref = svc.refresh(live=True)
         cap2 = ref.snapshot.capacity
         assert cap2.used_bytes == high_water  # freed pages were reused: the file did not grow
         assert cap2.available_bytes < cap.available_bytes - 1 * MiB
         assert ref.eta.state == "growing" and ref.eta.seconds is not None and ref.eta.window_s >= 1
         assert ref.eta.seconds == pytest.approx(cap2.available_bytes / ref.eta.bytes_per_s, rel=0.01)
+        assert ref.eta.text().startswith(f"full in {fmt_duration(ref.eta.seconds)} at ")
     finally:
         svc.close()
 
@@ -216,9 +219,10 @@ def test_pinning_reader_is_named_as_the_cause(tmp_path):
                                                      "map_eta_critical_s=1"]))
         try:
             svc.refresh(live=True)
-            subprocess.run([sys.executable, "-c", update, path, "6"], check=True)
-            time.sleep(1.1)
-            ref = svc.refresh(live=True)
+            for _ in range(2):  # two growths: one is no trend yet
+                subprocess.run([sys.executable, "-c", update, path, "3"], check=True)
+                time.sleep(1.1)
+                ref = svc.refresh(live=True)
             cap = ref.snapshot.capacity
             assert cap.pinned_by["pid"] == reader.pid and cap.pinned_by["txnid"] == reader.info["txnid"]
             assert cap.pinned_pages > 1000 and cap.reusable_pages < cap.pinned_pages
@@ -454,7 +458,7 @@ def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
         finally:
             svc.close()
     m = _metrics(text)
-    assert ref.eta.state == "not growing" and m["zlmdb_time_to_full_seconds"][0].value == float("inf")
+    assert ref.eta.state == "idle" and m["zlmdb_time_to_full_seconds"][0].value == float("inf")
     assert "zlmdb_time_to_full_seconds{" in text and "} +Inf" in text
     hold = m["zlmdb_reader_longest_hold_seconds"][0].value
     rd = [r for r in ref.snapshot.readers if r.pid == h.pid][0]

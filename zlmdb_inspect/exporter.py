@@ -8,7 +8,6 @@ measured (reader table not read, no history for a time to full) is left out, nev
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from typing import Any
@@ -19,6 +18,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 
 from zlmdb_inspect.fleet import DatabaseResult, _text
 from zlmdb_inspect.report import other_readers
+from zlmdb_inspect.service import prometheus_value
 from zlmdb_inspect.textsafe import visible
 
 Source = Callable[[], Iterable[DatabaseResult]]
@@ -42,7 +42,8 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("free_pages", "gauge", "Pages on LMDB's freelist.", ()),
     ("reusable_pages", "gauge", "Free pages the writer can reuse now.", ()),
     ("pinned_pages", "gauge", "Free pages the oldest reader's snapshot keeps from reuse.", ()),
-    ("time_to_full_seconds", "gauge", "Seconds until pages in use reach the map (+Inf: not growing).", ()),
+    ("time_to_full_seconds", "gauge",
+     "Seconds until pages in use reach the map (0: full; +Inf: idle or not growing; absent while measuring).", ()),
     ("page_size_bytes", "gauge", "LMDB page size.", ()),
     ("entries", "gauge", "Entries in the main database.", ()),
     ("last_txnid", "gauge", "Id of the last committed transaction.", ()),
@@ -97,9 +98,7 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
     add("free_pages", cap.free_pages)
     add("reusable_pages", cap.reusable_pages)
     add("pinned_pages", cap.pinned_pages if env.locking else None)
-    eta = res.eta
-    if eta is not None and _text(eta.state) != "measuring":
-        add("time_to_full_seconds", float(eta.seconds) if eta.seconds is not None else math.inf)
+    add("time_to_full_seconds", prometheus_value(res.eta))
     add("page_size_bytes", env.page_size)
     add("entries", env.entries)
     add("last_txnid", env.last_txnid)

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from zlmdb_inspect.kinds import RuleId, Severity
+from zlmdb_inspect.timetofull import TimeToFull
 from zlmdb_inspect.writer_watch import Batching, WriterState
 
 
@@ -45,9 +46,9 @@ class Undecodable:
 class Findings:
     """What other parts learned that rules turn into warnings (sampling, live history)."""
 
-    eta_full_s: float | None = None
-    eta_state: str | None = None  # "measuring", "growing", "not growing"; None: no history (single run)
-    eta_window_s: float = 0.0  # history the rate is measured over
+    # time to full over the live history; a single run: the snapshot's levels only ("measuring" or "full")
+    time_to_full: TimeToFull | None = None
+    history: bool = False  # live: time_to_full comes from a history of refreshes
     growth_pinned: bool = False  # most of the growth in that window is pages a reader pins
     # slot -> ([(key, value bytes)], whether the scan was cut short)
     largest: dict[int, tuple[list[tuple[str, int]], bool]] = field(default_factory=dict)

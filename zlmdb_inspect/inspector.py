@@ -529,7 +529,9 @@ class Inspector:
             used_pct=round(100.0 * in_use / map_size, 3) if map_size else 100.0,
             map_size_meta=meta_size, map_source=source, map_note=note,
             maps=[m.to_dict() for m in maps], in_use_bytes=in_use, available_bytes=available,
-            pinned_pages=pinned, pinned_by=pinned_by)
+            pinned_pages=pinned, pinned_by=pinned_by,
+            last_commit_freed_pages=walk.free_pages_between(int(walk.free_records[:, 0].max()), meta.txnid + 1)
+            if walk is not None and len(walk.free_records) else None)
 
 
 @dataclass

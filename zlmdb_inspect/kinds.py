@@ -78,6 +78,7 @@ class RuleId(StrEnum):
     MAP_HEADROOM = "map-headroom"
     MAP_MISMATCH = "map-mismatch"
     MAP_ETA = "map-eta"
+    WRITES_STALLED = "writes-stalled"
     FREE_PAGES = "free-pages"
     LONG_READER = "long-reader"
     STALE_READER = "stale-reader"

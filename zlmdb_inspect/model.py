@@ -52,6 +52,7 @@ class Capacity:
     available_bytes: int = 0  # headroom_bytes + reusable_pages * page_size
     pinned_pages: int | None = None  # free pages a live reader's snapshot keeps from reuse
     pinned_by: dict | None = None  # the oldest reader: {"pid", "name", "txnid", "lag"}
+    last_commit_freed_pages: int | None = None  # pages the newest free-list record holds (one commit's)
 
     def limit_text(self) -> str:
         """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""

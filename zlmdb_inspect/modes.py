@@ -65,7 +65,7 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False))))
         return 0
     th = load_settings(opts).thresholds
-    lines, code = fleet_check(results, lambda r: check_lines(r.detail.snapshot, r.detail.warnings, th)[0])
+    lines, code = fleet_check(results, lambda r: check_lines(r.detail.snapshot, r.detail.warnings, th, r.detail.eta)[0])
     print("\n".join(lines))
     return code
 
@@ -79,7 +79,7 @@ def _report_one(opts: Options, mode: Report) -> int:
     if mode == Report.JSON:
         print(to_json(refresh_dict(ref, live=False)))
         return 0
-    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds)))
+    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds, ref.eta)))
     return health.exit_code(ref.warnings)
 
 

@@ -6,6 +6,7 @@ from collections import deque
 from dataclasses import dataclass, field
 
 from zlmdb_inspect.model import Snapshot
+from zlmdb_inspect.timetofull import Point, TimeToFull, estimate, live_writer, snapshot_need
 
 
 @dataclass
@@ -23,24 +24,16 @@ class Sample:
     available_bytes: int = 0
     pinned_bytes: int = 0
     counts_txnid: int = 0  # the transaction ``tables`` were counted at (a deferred walk lags last_txnid)
+    need_bytes: int = 0  # one commit's growth as the snapshot tells it (timetofull.snapshot_need)
+    page_size: int = 4096
+    writer: bool = False  # a live process maps the file writable
+
+    def point(self) -> Point:
+        return Point(self.t, self.in_use_bytes, self.available_bytes, self.last_txnid, self.map_size,
+                     self.pinned_bytes, self.need_bytes, self.page_size, self.writer)
 
 
-@dataclass
-class Eta:
-    """Time until the effective map is full, from the growth of pages in use."""
-
-    seconds: float | None = None  # None: not growing, or still measuring
-    state: str = "measuring"  # "measuring" (history shorter than the minimum window), "growing", "not growing"
-    window_s: float = 0.0
-    bytes_per_s: float | None = None  # growth of pages in use
-    pinned_share: float | None = None  # of that growth, the part that a reader's pinned pages account for
-
-    def text(self) -> str:
-        from zlmdb_inspect.fmt import fmt_duration
-
-        if self.state == "growing" and self.seconds is not None:
-            return fmt_duration(self.seconds)
-        return "measuring…" if self.state == "measuring" else "not growing"
+Eta = TimeToFull  # the name clients used before
 
 
 @dataclass
@@ -57,7 +50,7 @@ class Monitor:
     """A bounded ring of samples; rates over the last ``window`` samples."""
 
     ETA_MIN_WINDOW_S = 30.0  # no time to full from less history than this
-    ETA_WINDOW_S = 300.0  # growth measured over at most this much history
+    ETA_WINDOW_S = 300.0  # the slow window: growth measured over at most this much history
 
     def __init__(self, size: int = 600, window: int = 15):
         self.samples: deque[Sample] = deque(maxlen=size)
@@ -73,7 +66,8 @@ class Monitor:
                    in_use_bytes=snap.capacity.in_use_bytes or snap.capacity.used_bytes,
                    available_bytes=snap.capacity.available_bytes,
                    pinned_bytes=(snap.capacity.pinned_pages or 0) * snap.lmdb.page_size,
-                   counts_txnid=snap.counts_txnid or snap.lmdb.last_txnid)
+                   counts_txnid=snap.counts_txnid or snap.lmdb.last_txnid,
+                   need_bytes=snapshot_need(snap), page_size=snap.lmdb.page_size, writer=live_writer(snap))
         self.samples.append(s)
         seen = {}
         for r in snap.readers:
@@ -104,28 +98,16 @@ class Monitor:
             file_bytes_per_s=round((b.file_size - a.file_size) / dt, 3),
             tables_per_s=tables, window_s=round(dt, 3))
 
-    def eta(self, min_window_s: float | None = None) -> Eta:
-        """Time until pages in use reach the effective map, over the last ``ETA_WINDOW_S`` of history;
-        "measuring" until that history spans ``min_window_s`` (a 2-second window is noise)."""
+    def eta(self, min_window_s: float | None = None) -> TimeToFull:
+        """Time to full over the history (:func:`~zlmdb_inspect.timetofull.estimate`);
+        "measuring" until it spans ``min_window_s`` (a 2-second window is noise)."""
         min_window_s = self.ETA_MIN_WINDOW_S if min_window_s is None else min_window_s
-        if not self.samples:
-            return Eta()
-        last = self.samples[-1]
-        window = [s for s in self.samples if last.t - s.t <= self.ETA_WINDOW_S]
-        first = window[0]
-        dt = last.t - first.t
-        if dt < min_window_s or dt <= 0:
-            return Eta(window_s=round(max(dt, 0.0), 1))
-        rate = (last.in_use_bytes - first.in_use_bytes) / dt
-        if rate <= 0:
-            return Eta(state="not growing", window_s=round(dt, 1), bytes_per_s=round(rate, 3))
-        pinned = (last.pinned_bytes - first.pinned_bytes) / dt
-        return Eta(seconds=round(max(0.0, last.available_bytes / rate), 1), state="growing",
-                   window_s=round(dt, 1), bytes_per_s=round(rate, 3),
-                   pinned_share=round(max(0.0, min(1.0, pinned / rate)), 3))
+        # the warm-up is the fast window (eta_min_window_s): "measuring" until there is one of history
+        return estimate([s.point() for s in self.samples], fast_s=min_window_s, slow_s=self.ETA_WINDOW_S,
+                        min_history_s=min_window_s)
 
     def eta_full_s(self) -> float | None:
-        """Seconds until the map is full, or None (not growing, or still measuring)."""
+        """Seconds until the map is full (0: full), or None (not growing, idle, or still measuring)."""
         return self.eta().seconds
 
     def series(self, name: str, n: int = 60) -> list[float]:

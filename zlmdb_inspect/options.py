@@ -52,6 +52,7 @@ class Thresholds:
     large_value_warning_bytes: int = 64 * 1024
     large_values_overflow_pct: float = 50.0  # info: a table whose bytes are mostly overflow pages
     eta_min_window_s: float = 30.0  # no time-to-full warning from less history than this
+    writes_stalled_s: float = 30.0  # a live writer that was committing has committed nothing this long (map full)
     write_txn_warning_s: float = 10.0  # the same thread has held LMDB's write lock this long (observed)
     write_txn_critical_s: float = 60.0
     unbatched_min_txns_per_s: float = 20.0  # more commits a second than this ...

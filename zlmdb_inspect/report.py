@@ -11,7 +11,7 @@ from zlmdb_inspect.health import worst
 from zlmdb_inspect.kinds import Severity
 from zlmdb_inspect.model import Snapshot
 from zlmdb_inspect.options import Thresholds
-from zlmdb_inspect.service import Refresh
+from zlmdb_inspect.service import Refresh, TimeToFull, perfdata
 from zlmdb_inspect.textsafe import json_visible, safe
 
 
@@ -34,10 +34,9 @@ def refresh_dict(ref: Refresh, live: bool) -> dict[str, Any]:
                           "bytes_per_s": r.bytes_per_s, "file_bytes_per_s": r.file_bytes_per_s,
                           "window_s": r.window_s,
                           "tables_per_s": {str(k): round(v, 3) for k, v in r.tables_per_s.items()}}
-        extra["eta_full_s"] = ref.eta_full_s
+        extra["eta_full_s"] = ref.eta.seconds if ref.eta is not None else None
         if ref.eta is not None:
-            extra["eta"] = {"state": ref.eta.state, "window_s": ref.eta.window_s,
-                            "bytes_per_s": ref.eta.bytes_per_s, "pinned_share": ref.eta.pinned_share}
+            extra["eta"] = ref.eta.to_dict()
     if ref.verify_problems is not None:
         extra["verify"] = {"problems": ref.verify_problems, "ok": not ref.verify_problems}
     if ref.sampled:
@@ -57,9 +56,11 @@ def other_readers(snap: Snapshot) -> int | None:
     return sum(1 for r in snap.readers if not r.own)
 
 
-def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None) -> list[str]:
+def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
+                eta: TimeToFull | None = None) -> list[str]:
     """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
     th = thresholds or Thresholds()
+    eta = eta or TimeToFull()
     status = worst(warnings).upper()
     cap = snap.capacity
     counts = {s: sum(1 for w in warnings if w.severity == s) for s in Severity}
@@ -71,10 +72,11 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"free_pages={'U' if cap.free_pages is None else cap.free_pages} "
             f"reusable_pages={'U' if cap.reusable_pages is None else cap.reusable_pages} "
             f"readers={'U' if readers is None else readers} "
-            f"last_txnid={snap.lmdb.last_txnid}c")
+            f"last_txnid={snap.lmdb.last_txnid}c "
+            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
-            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; "
+            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline()}; "
             f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
             f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
     return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]

@@ -18,6 +18,7 @@ from zlmdb_inspect.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.kinds import ProblemKind, RuleId, Severity
 from zlmdb_inspect.model import Capacity, Snapshot, Table
 from zlmdb_inspect.options import Thresholds
+from zlmdb_inspect.timetofull import FULL, GROWING, TimeToFull, clock, live_writer, snapshot_need
 from zlmdb_inspect.writer_watch import unbatched
 
 PRACTICE = {
@@ -93,7 +94,10 @@ def damaged(c: Context) -> list[Finding]:
 @rule(RuleId.MAP_HEADROOM, "%")
 def map_headroom(c: Context) -> list[Finding]:
     cap, th, used = c.cap, c.th, c.cap.used_pct
-    sev = CRITICAL if used >= th.map_used_critical_pct else WARNING if used >= th.map_used_warning_pct else None
+    tt = c.found.time_to_full
+    full = tt is not None and tt.state == FULL
+    sev = CRITICAL if used >= th.map_used_critical_pct or full else \
+        WARNING if used >= th.map_used_warning_pct else None
     if sev is None:
         return []
     reuse = (cap.reusable_pages or 0) * c.psize
@@ -103,6 +107,11 @@ def map_headroom(c: Context) -> list[Finding]:
     if c.pinner and (cap.pinned_pages or 0) * c.psize >= 0.25 * cap.in_use_bytes:
         fix = f"{c.pinner} {_unpin(cap, c.snap.path)} first; raising map_size only postpones MapFullError."
     thr = th.map_used_critical_pct if sev == CRITICAL else th.map_used_warning_pct
+    if full and tt is not None:
+        need = max(tt.commit_bytes, snapshot_need(c.snap))
+        fix = (f"The map is full: less is available than one commit needs (about {fmt_bytes(need)}, from the "
+               f"largest commit seen, the tree's depth and the largest value). "
+               + (_failing(tt) if tt.writes_failing else "") + fix)
     return [Finding(
         RuleId.MAP_HEADROOM, sev,
         f"{used:.1f}% of the map is in use ({fmt_bytes(cap.in_use_bytes)} of {fmt_bytes(cap.map_size)}: "
@@ -111,6 +120,38 @@ def map_headroom(c: Context) -> list[Finding]:
         f"reusable free pages). {fix}", PRACTICE["sizing"], figure=used, threshold=thr,
         figure_text=f"{used:.1f}% of {fmt_bytes(cap.map_size)} in use ({fmt_bytes(cap.available_bytes)} available)",
         threshold_text=f"{thr:g}% in use")]
+
+
+def _failing(tt: TimeToFull) -> str:
+    since = clock(tt.last_commit_at) if tt.last_commit_at is not None else "?"
+    return (f"No commit since {since} while the writer lives: its commits most likely fail with MapFullError "
+            "since then, and the application may be dropping data. ")
+
+
+@rule(RuleId.WRITES_STALLED, "s")
+def writes_stalled(c: Context) -> list[Finding]:
+    """A live writer that was committing has committed nothing for a while, with less space left than
+    its recent commits took: its commits fail with MapFullError (the application may not say so)."""
+    tt, th, cap = c.found.time_to_full, c.th, c.cap
+    if tt is None or not c.found.history or tt.last_commit_at is None or not live_writer(c.snap):
+        return []
+    stalled = c.snap.taken_at - tt.last_commit_at
+    short = (tt.state == FULL or cap.available_bytes < tt.commit_bytes
+             or cap.available_bytes <= 0.01 * cap.map_size)
+    if stalled < th.writes_stalled_s or not short:
+        return []
+    since = clock(tt.last_commit_at)
+    return [Finding(
+        RuleId.WRITES_STALLED, CRITICAL,
+        f"Writes stopped at {since}: {cap.limit_text()} maps the file but has committed nothing for "
+        f"{fmt_duration(stalled)} (last txnid {c.snap.lmdb.last_txnid:,}), and only "
+        f"{fmt_bytes(cap.available_bytes)} is available, less than its recent commits took "
+        f"({fmt_bytes(tt.commit_bytes)} in one commit) or 1% of the map. Its commits most likely fail with "
+        "MapFullError, and the application may be dropping data: raise map_size (maxsize) and restart the "
+        "writer.", PRACTICE["mapfull"], figure=round(stalled, 1), threshold=th.writes_stalled_s,
+        figure_text=f"no commit for {fmt_duration(stalled)}, {fmt_bytes(cap.available_bytes)} available",
+        threshold_text=f"no commit for {fmt_duration(th.writes_stalled_s)} with less available than a recent "
+                       "commit took")]
 
 
 @rule(RuleId.MAP_MISMATCH, "B")
@@ -132,9 +173,10 @@ def map_mismatch(c: Context) -> list[Finding]:
 @rule(RuleId.MAP_ETA, "s")
 def map_eta(c: Context) -> list[Finding]:
     found, th, cap = c.found, c.th, c.cap
-    eta = found.eta_full_s
-    if eta is None or found.eta_state != "growing" or found.eta_window_s < th.eta_min_window_s:
-        return []
+    tt = found.time_to_full
+    if tt is None or tt.state != GROWING or tt.seconds is None or not found.history:
+        return []  # only while growing: full is map-headroom's, idle and not growing are no countdown
+    eta = tt.seconds
     sev = CRITICAL if eta < th.map_eta_critical_s else WARNING if eta < th.map_eta_warning_s else None
     if sev is None:
         return []
@@ -146,8 +188,8 @@ def map_eta(c: Context) -> list[Finding]:
     thr = th.map_eta_critical_s if sev == CRITICAL else th.map_eta_warning_s
     return [Finding(
         RuleId.MAP_ETA, sev,
-        f"At the growth rate of the last {fmt_duration(found.eta_window_s)} the map ({fmt_bytes(cap.map_size)}, "
-        f"{cap.limit_text()}) is full in {fmt_duration(eta)}. {fix}", PRACTICE["mapfull"], figure=round(eta, 1),
+        f"The map ({fmt_bytes(cap.map_size)}, {cap.limit_text()}) is {tt.text()}. {fix}",
+        PRACTICE["mapfull"], figure=round(eta, 1),
         threshold=thr, figure_text=f"full in {fmt_duration(eta)}",
         threshold_text=f"less than {fmt_duration(thr)}",
         subject=str(cap.pinned_by["pid"]) if found.growth_pinned and pinner and cap.pinned_by else None)]

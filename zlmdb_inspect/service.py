@@ -25,7 +25,7 @@ from zlmdb_inspect.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.inspector import Inspector
 from zlmdb_inspect.kinds import Direction, ErrorKind, RuleId
 from zlmdb_inspect.model import Snapshot, Table
-from zlmdb_inspect.monitor import Eta, Monitor, Rates
+from zlmdb_inspect.monitor import Monitor, Rates
 from zlmdb_inspect.options import Options, Settings, Thresholds, load_settings
 from zlmdb_inspect.query import Progress, Query, QueryError, Scan
 from zlmdb_inspect.query import parse as parse_query
@@ -33,12 +33,13 @@ from zlmdb_inspect.query import scan as scan_query
 from zlmdb_inspect.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
 from zlmdb_inspect.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.shape import compute as compute_shape
+from zlmdb_inspect.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.writer_watch import Batching, WriterState, WriterWatch, batching, single
 
 # what clients may use of the data layer's records, through this door
 __all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record",
-           "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "WriterState", "open_service",
-           "parse_query"]
+           "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "TimeToFull", "WriterState",
+           "open_service", "parse_query", "perfdata", "prometheus_value"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 
@@ -53,7 +54,7 @@ class Refresh:
     eta_full_s: float | None
     verify_problems: list[str] | None = None
     sampled: dict[str, dict] = field(default_factory=dict)
-    eta: Eta | None = None  # None: a single run, no history
+    eta: TimeToFull | None = None  # a single run: the snapshot's levels only ("measuring" or "full")
     series: dict[str, list[float]] = field(default_factory=dict)  # SERIES over the recent history
     writer: WriterState | None = None  # the write lock's holder now (held_s across refreshes when live)
     batching: Batching | None = None  # commits and records changed per commit (live only)
@@ -65,7 +66,7 @@ class Refresh:
 
     @property
     def eta_text(self) -> str:
-        """"12 min", "measuring…" or "not growing", for the capacity line."""
+        """"full in 12 min at …", "idle since 20:59:24", "measuring…" (:meth:`TimeToFull.text`)."""
         return self.eta.text() if self.eta is not None else "not measured"
 
 
@@ -179,18 +180,17 @@ class Service:
         if self.opts.verify and self._verify is None:
             self._verify = self.verify()
         found.damage = list(self._verify or [])[:20]
-        eta = self._monitor.eta(th.eta_min_window_s) if live else None
-        found.eta_full_s = eta.seconds if eta else None
-        found.eta_state = eta.state if eta else None
-        found.eta_window_s = eta.window_s if eta else 0.0
-        found.growth_pinned = bool(eta and eta.pinned_share is not None and eta.pinned_share >= 0.5)
+        # live: over the history; one run: the snapshot's levels only ("measuring", or "full")
+        eta = self._monitor.eta(th.eta_min_window_s) if live else estimate([point_of(snap)])
+        found.time_to_full, found.history = eta, live
+        found.growth_pinned = bool(eta.pinned_share is not None and eta.pinned_share >= 0.5)
         found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
         self._watch_writer(snap, live)
         if not snap.damaged and not self._verify:
             self._sample(snap)
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
-        return Refresh(snap, warnings, self._monitor.rates(), found.eta_full_s,
+        return Refresh(snap, warnings, self._monitor.rates(), eta.seconds,
                        self._verify, self._sampled, eta, series, found.writer, found.batching)
 
     def _watch_writer(self, snap: Snapshot, live: bool) -> None:

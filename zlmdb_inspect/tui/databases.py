@@ -76,7 +76,7 @@ def eta_cell(res: DatabaseResult) -> Text:
     e = res.eta
     if e is None:
         return Text("–")
-    return Text(e.text(), style="bold red" if _text(e.state) == "growing" else "")
+    return Text(e.text(), style="bold red" if _text(e.state) in ("growing", "full") else "")
 
 
 def common_root(paths: list[str]) -> str:

@@ -49,14 +49,7 @@ def short_name(tb: Table) -> str:
 
 def eta_text(ref: Refresh) -> str:
     """A sentence about time to full: measured over enough history, or saying why not."""
-    e = ref.eta
-    if e is None:
-        return "map not growing" if ref.eta_full_s is None else f"map full in {fmt_duration(ref.eta_full_s)}"
-    if e.state == "measuring":
-        return "time to full: measuring…"
-    if e.state == "growing" and e.seconds is not None:
-        return f"map full in {fmt_duration(e.seconds)}"
-    return "map not growing"
+    return ref.eta.headline() if ref.eta is not None else "time to full: not measured"
 
 
 #: the writer is shown once it has held the write lock this long (seen at two refreshes without a commit)
