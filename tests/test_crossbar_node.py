@@ -158,7 +158,6 @@ def test_fill_reports_map_full(filled) -> None:
     assert cap["used_pct"] >= 80 and "map-headroom" in [w["id"] for w in last["warnings"]], (cap, last["warnings"])
 
 
-@pytest.mark.xfail(strict=False, reason="needs the eta branch (writes-stalled rule, eta.state 'full')")
 def test_fill_writes_stalled_and_full(filled) -> None:
     _, _, lines, last_commit = filled
     stalled = [ln["taken_at"] for ln in lines if _stalled(ln)]
@@ -200,7 +199,6 @@ def _locks(inode: int, pid: int) -> list[tuple[str, str, str]]:
     return out
 
 
-@pytest.mark.xfail(strict=False, reason="needs the lock fix (the inspector dropped its own LMDB locks)")
 def test_watch_holds_lmdb_locks(node: CrossbarNode) -> None:
     inode = os.stat(os.path.join(node.db, "lock.mdb")).st_ino
     watch = Watch(node.db)
