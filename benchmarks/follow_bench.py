@@ -124,7 +124,8 @@ def run(mode: str, args: argparse.Namespace) -> dict:
     ready = os.path.join(d, "ready")
     me = os.path.abspath(__file__)
     w = subprocess.Popen([sys.executable, me, "--role", "writer", "--path", path, "--seconds", str(args.seconds),
-                          "--rate", str(args.rate), "--first", str(args.start + 1), "--ready", ready], stdout=subprocess.PIPE, text=True)
+                          "--rate", str(args.rate), "--first", str(args.start + 1), "--ready", ready],
+                         stdout=subprocess.PIPE, text=True)
     m = subprocess.Popen([sys.executable, me, "--role", mode, "--path", path, "--seconds", str(args.seconds),
                           "--interval", str(args.interval), "--every", str(args.every), "--ready", ready],
                          stdout=subprocess.PIPE, text=True, cwd=ROOT)

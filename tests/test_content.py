@@ -126,3 +126,40 @@ def test_hostile_embedded_content_stays_data():
     for _ in range(200):  # bytes in CBOR in bytes ...: bounded, no recursion error
         nested = cbor2.dumps([nested])
     assert "nested too deep" in json.dumps(jsonable(nested))
+
+
+# -- item 10: the Changes pane's order and its times -------------------------------------
+
+from textual.app import App  # noqa: E402
+
+from zlmdb_inspect.tui.changes import ORDER, ChangesPane, newest_first  # noqa: E402
+
+TS = 1_796_418_180_123_456_789  # 2026-12-04T21:03:00.123456789Z
+
+
+def test_newest_first_orders_a_poll_by_txnid_then_key_descending():
+    polled = [{"change": "insert", "key": k, "txnid": t} for k, t in ((1, 9), (2, 7), (3, 9), (4, 8))]
+    assert [c["key"] for c in newest_first(polled)] == [3, 1, 4, 2]
+
+
+async def test_changes_pane_is_newest_first_and_shows_times_as_the_record_list_does():
+    polls = [[{"change": "insert", "key": 1, "value": {"timestamp": TS, "n": 1}, "txnid": 6},
+              {"change": "insert", "key": 2, "value": {"timestamp": TS, "n": 2}, "txnid": 5}],
+             [{"change": "update", "key": 1, "value": {"timestamp": TS, "n": 3}, "txnid": 7}]]
+
+    class PaneApp(App):
+        def compose(self):
+            yield ChangesPane(lambda: polls.pop(0) if polls else [], 0.05)
+
+    app = PaneApp()
+    async with app.run_test(size=(160, 24)) as pilot:
+        for _ in range(20):
+            await pilot.pause(0.05)
+            if not polls:
+                break
+        await pilot.pause(0.2)
+        t = app.query_one("#changes-list", DataTable)
+        rows = [[str(t.get_cell_at((r, c))) for c in range(4)] for r in range(t.row_count)]
+        assert [(r[0], r[1], r[3]) for r in rows] == [("update", "1", "7"), ("insert", "1", "6"), ("insert", "2", "5")]
+        assert rows[0][2] == '{"timestamp": "2026-12-04T21:03:00.123456789Z", "n": 3}'
+        assert ORDER in str(app.query_one("#changes-title", Static).content)
