@@ -66,7 +66,8 @@ def writer(path: str, first: int, rate: float, seconds: float, ready: str) -> No
     print(json.dumps({"first": first, "end": oid}), flush=True)
 
 
-def measured(path: str, mode: str, seconds: float, interval: float, every: float, ready: str) -> None:
+def measured(path: str, mode: str, seconds: float, interval: float, every: float, ready: str,
+             first: int, rate: float) -> None:
     """Runs as the TUI's workers do, in this process; prints one JSON line per sample and a summary."""
     from zlmdb_inspect.options import Options
     from zlmdb_inspect.service import Service
@@ -80,7 +81,9 @@ def measured(path: str, mode: str, seconds: float, interval: float, every: float
         follower.poll()  # the starting state
     open(ready, "w").close()  # in the benchmark's temporary directory, not the database's
     items: list[dict] = []
-    inserted: dict[int, int] = {}
+    # how often each OID was reported inserted: one byte each, allocated before measuring (a dict of
+    # 70,000 ints would itself grow this process by ~7 MiB)
+    seen = bytearray(int(rate * seconds * 1.5) + 1000)
     other = 0
     t0 = c0 = None
     next_sample = 0.0
@@ -92,8 +95,8 @@ def measured(path: str, mode: str, seconds: float, interval: float, every: float
         if follower is not None:
             changes = follower.poll()
             for ch in changes:
-                if ch["change"] == "insert":
-                    inserted[ch["key"]] = inserted.get(ch["key"], 0) + 1
+                if ch["change"] == "insert" and 0 <= ch["key"] - first < len(seen):
+                    seen[ch["key"] - first] = min(seen[ch["key"] - first] + 1, 255)
                 else:
                     other += 1
             items = (list(reversed(changes)) + items)[:KEEP]  # what the pane keeps
@@ -108,11 +111,14 @@ def measured(path: str, mode: str, seconds: float, interval: float, every: float
     if follower is not None:  # the writer's last records: one more poll after it stopped
         time.sleep(interval)
         for ch in follower.poll():
-            if ch["change"] == "insert":
-                inserted[ch["key"]] = inserted.get(ch["key"], 0) + 1
+            if ch["change"] == "insert" and 0 <= ch["key"] - first < len(seen):
+                seen[ch["key"] - first] = min(seen[ch["key"] - first] + 1, 255)
+            else:
+                other += 1
     cpu = (cpu_s() - c0) / (time.monotonic() - t0) if t0 is not None and c0 is not None else float("nan")
-    print(json.dumps({"done": True, "cpu_share": cpu, "samples": samples, "inserted": sorted(inserted),
-                      "dups": sum(1 for v in inserted.values() if v > 1), "other": other, "kept": len(items)}),
+    inserted = [first + i for i, c in enumerate(seen) if c]
+    print(json.dumps({"done": True, "cpu_share": cpu, "samples": samples, "inserted": inserted,
+                      "dups": sum(1 for c in seen if c > 1), "other": other, "kept": len(items)}),
           flush=True)
 
 
@@ -127,7 +133,8 @@ def run(mode: str, args: argparse.Namespace) -> dict:
                           "--rate", str(args.rate), "--first", str(args.start + 1), "--ready", ready],
                          stdout=subprocess.PIPE, text=True)
     m = subprocess.Popen([sys.executable, me, "--role", mode, "--path", path, "--seconds", str(args.seconds),
-                          "--interval", str(args.interval), "--every", str(args.every), "--ready", ready],
+                          "--interval", str(args.interval), "--every", str(args.every), "--ready", ready,
+                          "--first", str(args.start + 1), "--rate", str(args.rate)],
                          stdout=subprocess.PIPE, text=True, cwd=ROOT)
     summary: dict = {}
     assert m.stdout is not None
@@ -181,7 +188,8 @@ def main() -> None:
         writer(args.path, args.first, args.rate, args.seconds, args.ready)
         return
     if args.role in ("follow", "none"):
-        measured(args.path, args.role, args.seconds, args.interval, args.every, args.ready)
+        measured(args.path, args.role, args.seconds, args.interval, args.every, args.ready, args.first,
+                 args.rate)
         return
     results = {mode: run(mode, args) for mode in args.modes.split(",")}
     for mode, s in results.items():
