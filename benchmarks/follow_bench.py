@@ -5,7 +5,8 @@ A writer process adds cfxdb-shaped publications (FlatBuffers, CBOR args/kwargs, 
 measured process opens the database through ``service.Service`` and, every ``--interval`` seconds
 as the TUI does, refreshes the overview and (``follow``) polls ``Service.follow(table).poll()``
 (what the Changes pane calls), keeping the newest ``KEEP`` changes as the pane does. It prints its
-resident memory (VmRSS, /proc/self/status) at intervals and its CPU share (utime+stime from
+resident memory (RssAnon: its own memory; and VmRSS, which also counts the mapped database
+pages it touched, growing with the file, /proc/self/status) at intervals and its CPU share (utime+stime from
 /proc/self/stat over wall time), then the same run without following (``none``). Before printing
 the follow run's figures it checks that the follower reported every record the writer inserted,
 once each.
@@ -32,12 +33,14 @@ sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
 import cfxdb_publications as pubs  # noqa: E402
 
 
-def rss_mib() -> float:
+def rss_mib(field: str = "RssAnon") -> float:
+    """Resident memory from /proc/self/status. ``RssAnon`` is the process's own memory; ``VmRSS``
+    also counts the database's mapped pages it touched (``RssFile``), which grow with the file."""
     with open("/proc/self/status") as f:
         for line in f:
-            if line.startswith("VmRSS:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) / 1024
-    raise RuntimeError("no VmRSS")
+    raise RuntimeError(f"no {field}")
 
 
 def cpu_s() -> float:
@@ -105,7 +108,9 @@ def measured(path: str, mode: str, seconds: float, interval: float, every: float
             t0, c0 = time.monotonic(), cpu_s()
         if now >= next_sample:
             samples.append((round(now), round(rss_mib(), 1)))
-            print(json.dumps({"t": round(now), "rss_mib": round(rss_mib(), 1)}), flush=True)
+            print(json.dumps({"t": round(now), "rss_mib": round(rss_mib(), 1),
+                              "vmrss_mib": round(rss_mib("VmRSS"), 1)}),
+                  flush=True)
             next_sample += every
         time.sleep(max(0.0, interval - (time.monotonic() - tick)))
     if follower is not None:  # the writer's last records: one more poll after it stopped
@@ -143,7 +148,8 @@ def run(mode: str, args: argparse.Namespace) -> dict:
         if d_.get("done"):
             summary = d_
         else:
-            print(f"  {mode:6} t={d_['t']:4d}s  RSS {d_['rss_mib']:7.1f} MiB", flush=True)
+            print(f"  {mode:6} t={d_['t']:4d}s  RssAnon {d_['rss_mib']:7.1f} MiB  VmRSS {d_['vmrss_mib']:7.1f} MiB",
+                  flush=True)
     m.wait()
     out, _ = w.communicate()
     summary["writer"] = json.loads(out.strip().splitlines()[-1])
