@@ -132,7 +132,8 @@ tab.label = Text(f"Warnings ({n})")
 DATA_ATTRS = {"name", "description", "creator", "key", "value", "error", "message", "path", "decoder",
               "subject", "thread", "fallback", "practice", "question"}
 RAW_SINKS = {"Text", "assemble", "update", "add_row", "update_cell", "add_column", "Static", "notify", "Label"}
-SAFE_CALLS = {"literal", "join", "key_text", "_short", "safe", "visible", "json_visible", "hexdump"}
+SAFE_CALLS = {"literal", "join", "key_text", "_short", "value_text", "prose_text", "safe", "visible", "json_visible",
+              "hexdump"}
 
 
 def _data_fields(node: ast.AST) -> list[str]:

@@ -291,7 +291,7 @@ class Codec:
             key, kdec, kerr = self._key(kb)
             if self.pmap is not None:
                 try:
-                    key, kdec, kerr = decode.jsonable(self.pmap._deserialize_key(kb)), "app", None
+                    key, kdec, kerr = decode.jsonable(self.pmap._deserialize_key(kb), embeds=False), "app", None
                 except Exception:  # noqa: BLE001 - the full record says why
                     pass
             value = f"({size} bytes; showing the first {preview} as hex) " + decode.hexs(value_bytes)
@@ -316,7 +316,7 @@ class Codec:
         errors: list[str] = []
         kind: ErrorKind | None = None
         try:
-            key = decode.jsonable(self.pmap._deserialize_key(kb))
+            key = decode.jsonable(self.pmap._deserialize_key(kb), embeds=False)
             kdec = "app"
         except Exception as e:  # noqa: BLE001 - the application's decoder failed
             key, kdec, kerr = self._key(kb)

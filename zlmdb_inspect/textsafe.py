@@ -54,5 +54,23 @@ def json_visible(text: str) -> str:
     return _UNSAFE_IN_JSON.sub(lambda m: f"\\u{ord(m.group(0)):04x}", text)
 
 
+_WHITESPACE = re.compile(r"[ \t\n\r\f\v]+")
+_PARAGRAPH = re.compile(r"\n[ \t\r\f\v]*\n")
+
+
+def prose(s: object, first_paragraph: bool = False) -> str:
+    """Prose (a table's description or creator, often a docstring) as one line of text.
+
+    Layout whitespace (newlines, tabs, runs of spaces, a docstring's indentation) is one space,
+    so ``"Persisted publications.\\n\\n    Map ..."`` reads as a sentence; any other control
+    character is still escaped as :func:`visible` does. ``first_paragraph`` keeps the text before
+    the first blank line (a list's cell). Keys and values never go through this: their bytes count.
+    """
+    text = s if isinstance(s, str) else str(s)
+    if first_paragraph:
+        text = _PARAGRAPH.split(text.strip("\n\r\t\f\v "), maxsplit=1)[0]
+    return visible(_WHITESPACE.sub(" ", text).strip(" "))
+
+
 def has_unsafe(s: str) -> bool:
     return _UNSAFE.search(s) is not None

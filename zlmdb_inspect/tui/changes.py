@@ -2,13 +2,15 @@
 
 A timer starts a thread worker every refresh interval; it polls the table's
 :class:`zlmdb_inspect.follow.Follower` (one short read transaction) and posts the changes.
-Newest first, at most ``KEEP`` rows; inserts and updates highlighted, deletes struck through,
-page-range changes (beyond the exactly followed records) in italics.
+Newest first, at most ``KEEP`` rows: a poll's changes go on top of the earlier ones (the order
+they were seen); within one poll by the transaction that wrote them (the record's leaf's txnid on
+1.0 files, where known), newest first, and by key, last first, among equal ones (time-ordered keys:
+newest on top). Inserts and updates highlighted, deletes struck through, page-range changes
+(beyond the exactly followed records) in italics. Keys and values render as the record list's.
 """
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -21,6 +23,7 @@ from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from zlmdb_inspect.tui.datatable import MeasuredTable
+from zlmdb_inspect.tui.fields import key_text, value_text
 from zlmdb_inspect.tui.text import join, literal
 
 KEEP = 200
@@ -38,9 +41,15 @@ class FollowFailed(Message):
     error: str
 
 
-def _text(v: object, width: int) -> str:
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return s[:width * 4]
+ORDER = "newest first: by poll, then txnid, then key"
+
+
+def newest_first(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One poll's changes (as ``JsonFollow.poll`` gives them, in key order) newest first: by txnid,
+    then by key, both descending."""
+    keyed = list(enumerate(changes))  # key order, as polled: its index stands for the key
+    keyed.sort(key=lambda ic: (ic[1].get("txnid") or 0, ic[0]), reverse=True)
+    return [c for _, c in keyed]
 
 
 class ChangesPane(Vertical):
@@ -87,20 +96,22 @@ class ChangesPane(Vertical):
         if not msg.changes:
             return
         self.seen += len(msg.changes)
-        # newest first: a poll's changes (in key order) go on top, the oldest fall off the end
-        self.items = (list(reversed(msg.changes)) + self.items)[:KEEP]
+        # newest first: a poll's changes go on top, the oldest fall off the end
+        self.items = (newest_first(msg.changes) + self.items)[:KEEP]
         table = self.query_one("#changes-list", DataTable)
         table.clear()
         for i, ch in enumerate(self.items):
             kind = ch.get("change", "?")
             style = STYLES.get(kind, "")
-            key = ch.get("key") if kind != "pages" else f"{ch.get('from')} … {ch.get('to')}"
-            value = ch.get("value", "") if kind != "pages" else f"{ch.get('was')} → {ch.get('records')} records"
-            table.add_row(literal(kind, 8, style), literal(_text(key, 40), 40, style),
-                          literal(_text(value, 80), 80, style), literal(str(ch.get("txnid", "")), 10, style),
+            if kind == "pages":
+                key = join(key_text(ch.get("from"), 19, style), (" … ", style), key_text(ch.get("to"), 19, style))
+                value = literal(f"{ch.get('was')} → {ch.get('records')} records", 80, style)
+            else:
+                key, value = key_text(ch.get("key"), 40, style), value_text(ch.get("value", ""), 80, style)
+            table.add_row(literal(kind, 8, style), key, value, literal(str(ch.get("txnid", "")), 10, style),
                           key=str(i))
         self.query_one("#changes-title", Static).update(
-            join(("Changes", "bold"), f" · {self.seen:,} since following began, newest first", width=None))
+            join(("Changes", "bold"), f" · {self.seen:,} since following began, {ORDER}", width=None))
 
     def on_follow_failed(self, msg: FollowFailed) -> None:
         self._busy = False

@@ -11,6 +11,7 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
@@ -72,6 +73,27 @@ def with_times(value: Any, clip: int = 1000) -> Any:
         iso = time_hint(str(k), v)
         out[k] = compact_iso(iso) if iso is not None else v[:clip] if isinstance(v, str) else v
     return out
+
+
+def short_text(v: Any, width: int = 120, style: str = "") -> Text:
+    """A decoded value as one literal line (JSON unless it is a string), cut with an ellipsis.
+
+    Only the start of a large value is encoded: a 1 MiB record costs no more than a small one.
+    """
+    s = v[:width * 4] if isinstance(v, str) else dumps_bounded(v, width * 4, None)
+    return literal(s, width, style)
+
+
+def value_text(value: Any, width: int = 120, style: str = "") -> Text:
+    """A record's value as every list shows it (records, matches, changes): epoch times as ISO."""
+    return short_text(with_times(value), width, style)
+
+
+def key_text(key: Any, width: int = 46, style: str = "") -> Text:
+    """A key as every list shows it: composite parts side by side, not as JSON."""
+    if isinstance(key, list):
+        return short_text(" ".join(str(k) for k in key), width, style)
+    return short_text(key if isinstance(key, str) else str(key), width, style)
 
 
 class FieldPicker(ModalScreen[tuple[list[str], bool] | None]):

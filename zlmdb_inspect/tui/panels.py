@@ -25,7 +25,7 @@ from zlmdb_inspect.model import Table
 from zlmdb_inspect.options import Thresholds
 from zlmdb_inspect.service import SERIES, Refresh
 from zlmdb_inspect.tui.datatable import MeasuredTable
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, prose_text
 
 SEV_STYLE = {Severity.CRITICAL: "bold white on red", Severity.WARNING: "bold black on yellow",
              Severity.INFO: "bold white on blue"}
@@ -293,7 +293,8 @@ class TablesTab(RefreshView, TabPane):
         self.show_info()
 
     def show_info(self) -> None:
-        """The highlighted table's full name, oid and creator (the list has room for neither)."""
+        """The highlighted table's full name, oid, creator and whole description (the list has room for
+        neither, and shows only the description's first paragraph)."""
         info = self.query_one("#table-info", Static)
         key = self.selected_key()
         if self.refresh_data is None or key is None:
@@ -304,9 +305,11 @@ class TablesTab(RefreshView, TabPane):
             set_content(info, join(("named LMDB database ", "bold"), key[3:]))
             return
         parts: list = [(tb.name or f"slot {tb.slot}: no metadata record", "bold")]
-        for label, value in (("oid", tb.oid), ("creator", tb.creator)):
+        if tb.oid:
+            parts += [Text("  oid ", "dim"), tb.oid]
+        for label, value in (("creator", tb.creator), ("description", tb.description)):
             if value:
-                parts += [Text(f"  {label} ", "dim"), value]
+                parts += [Text(f"  {label} ", "dim"), prose_text(value, 2000)]
         set_content(info, join(*parts))
 
     def show(self, ref: Refresh) -> None:
@@ -320,7 +323,7 @@ class TablesTab(RefreshView, TabPane):
                            "" if tb.metadata else "italic yellow")
             rows[str(tb.slot)] = (tb, [Text(str(tb.slot)), name, Text(f"{tb.records:,}"), Text(fmt_bytes(tb.bytes)),
                                        Text("" if rate is None else f"{rate:,.1f}"),
-                                       literal(tb.description, DESCRIPTION_WIDTH)])
+                                       prose_text(tb.description, DESCRIPTION_WIDTH, first_paragraph=True)])
         for db in ref.snapshot.databases:
             rows[f"db:{db.name}"] = (None, [
                 Text("db"), literal(db.name, NAME_WIDTH, "cyan"), Text(f"{db.entries:,}"),

@@ -8,7 +8,6 @@ transactions; after each one the worker posts the progress and the matches found
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -22,6 +21,7 @@ from textual.widgets import DataTable, Footer, Static
 from zlmdb_inspect.service import Progress, Record, Scan
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.datatable import MeasuredTable
+from zlmdb_inspect.tui.fields import key_text, value_text
 from zlmdb_inspect.tui.text import join, literal
 
 SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
@@ -56,12 +56,6 @@ def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
         more = f" (the first {shown_limit:,} are shown)" if p.matches >= shown_limit else ""
         return head + f" · done in {p.elapsed:.1f}s" + more
     return head + f" · ETA {eta_text(p)}"
-
-
-def _text(v: object, width: int) -> str:
-    """The start of a decoded key or value as one line of text (JSON unless a string)."""
-    s = v if isinstance(v, str) else json.dumps(v, ensure_ascii=False, default=str)
-    return s[:width * 4]
 
 
 class SearchScreen(Screen[bytes | None]):
@@ -118,7 +112,7 @@ class SearchScreen(Screen[bytes | None]):
         table = self.query_one("#search-matches", DataTable)
         for rec in msg.found:
             self.keys.append(rec.raw_key)
-            table.add_row(literal(_text(rec.key, 40), 40), literal(_text(rec.value, 120), 120),
+            table.add_row(key_text(rec.key, 40), value_text(rec.value, 120),
                           key=str(len(self.keys)))
         self.query_one("#search-progress", Static).update(literal(progress_text(msg.progress), None))
 

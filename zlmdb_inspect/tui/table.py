@@ -28,7 +28,8 @@ from zlmdb_inspect.textsafe import json_visible
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.changes import ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.datatable import MeasuredTable
-from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, with_times
+from zlmdb_inspect.tui.fields import FieldPicker, cell_text, dumps_bounded, field_names, key_text, value_text
+from zlmdb_inspect.tui.fields import short_text as _short
 from zlmdb_inspect.tui.hexview import HexView
 from zlmdb_inspect.tui.messages import PageFailed, PositionFound, TargetFound, WindowLoaded
 from zlmdb_inspect.tui.panels import short_name
@@ -61,22 +62,6 @@ class Prompt(ModalScreen[str | None]):
 
     def action_cancel(self) -> None:
         self.dismiss(None)
-
-
-def _short(v, width: int = 120, style: str = "") -> Text:
-    """A decoded value as one literal line (JSON unless it is a string), cut with an ellipsis.
-
-    Only the start of a large value is encoded: a 1 MiB record costs no more than a small one.
-    """
-    s = v[:width * 4] if isinstance(v, str) else dumps_bounded(v, width * 4, None)
-    return literal(s, width, style)
-
-
-def key_text(key, width: int = 46) -> Text:
-    """A key as the list shows it: composite parts side by side, not as JSON."""
-    if isinstance(key, list):
-        return _short(" ".join(str(k) for k in key), width)
-    return _short(key if isinstance(key, str) else str(key), width)
 
 
 class RecordList(MeasuredTable):
@@ -249,9 +234,9 @@ class TableScreen(Screen):
             if r.error:
                 cells[0] = join(("⚠ ", "bold red"), cells[0])
             return [key, *cells, size]
-        val = _short(with_times(r.value), VALUE_WIDTH)
+        val = value_text(r.value, VALUE_WIDTH)
         if r.error:
-            val = join(("⚠ ", "bold red"), _short(r.error, 50, "red"), "  ", _short(with_times(r.value), 80))
+            val = join(("⚠ ", "bold red"), _short(r.error, 50, "red"), "  ", value_text(r.value, 80))
         return [key, val, size]
 
     def _render_rows(self, cursor: int) -> None:

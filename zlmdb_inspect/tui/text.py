@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from zlmdb_inspect.textsafe import ELLIPSIS, clip, visible
+from zlmdb_inspect.textsafe import ELLIPSIS, clip, prose, visible
 
 DEFAULT_WIDTH = 200  # one cell or line never holds more than this many characters
 
@@ -27,6 +27,12 @@ def literal(s: object, width: int | None = DEFAULT_WIDTH, style: str = "", keep_
     else:
         text = clip(text, width)
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")
+
+
+def prose_text(s: object, width: int | None = DEFAULT_WIDTH, style: str = "", first_paragraph: bool = False) -> Text:
+    """A description or creator as literal prose: layout whitespace is one space (``textsafe.prose``)."""
+    return Text(clip(prose("" if s is None else s, first_paragraph), width), style=style, no_wrap=True,
+                overflow="ellipsis")
 
 
 def join(*parts: object, width: int | None = DEFAULT_WIDTH) -> Text:
