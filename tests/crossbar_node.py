@@ -1,7 +1,8 @@
 """A real Crossbar.io node for the tests: ``crossbar edge start`` with a cfxdb realm store, and its publisher.
 
 Crossbar (``pip install '.[crossbar]'``, pinned in pyproject) is found in the directory
-``ZLMDB_INSPECT_CROSSBAR`` names (a venv's ``bin``), else next to the test interpreter. Where it
+``ZLMDB_INSPECT_CROSSBAR`` names (a venv's ``bin``; .ci/run makes ``.ci-crossbar/``), else next to the test
+interpreter. Where it
 is missing the tests skip with the reason; with ``CI=true`` they fail instead (.ci/run installs it,
 a missing node there is a broken run, not a skipped one).
 

@@ -169,7 +169,6 @@ def _screen_text(app) -> str:
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
-@pytest.mark.xfail(strict=False, reason="needs the content branch (descriptions as prose)")
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)])
 async def test_descriptions_as_prose(node: CrossbarNode, size) -> None:
     app = create_app(Service(Options(path=node.db)), clock_fn=lambda t: "12:00:00")
