@@ -230,10 +230,10 @@ class TablesTab(RefreshView, TabPane):
 
     DEFAULT_CSS = """
     TablesTab #table-info {
-        height: 1;
+        height: auto;
+        max-height: 3;
         padding: 0 1;
         background: $panel;
-        text-wrap: nowrap;
         text-overflow: ellipsis;
     }
     """
@@ -305,11 +305,12 @@ class TablesTab(RefreshView, TabPane):
             set_content(info, join(("named LMDB database ", "bold"), key[3:]))
             return
         parts: list = [(tb.name or f"slot {tb.slot}: no metadata record", "bold")]
-        if tb.oid:
-            parts += [Text("  oid ", "dim"), tb.oid]
-        for label, value in (("creator", tb.creator), ("description", tb.description)):
+        # the description first: at 80 columns it is what the list cut; up to three lines, then an ellipsis
+        for label, value in (("description", tb.description), ("creator", tb.creator)):
             if value:
                 parts += [Text(f"  {label} ", "dim"), prose_text(value, 2000)]
+        if tb.oid:
+            parts += [Text("  oid ", "dim"), tb.oid]
         set_content(info, join(*parts))
 
     def show(self, ref: Refresh) -> None:
