@@ -26,8 +26,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 
 from zlmdb import lmdb  # noqa: E402
 
-from zlmdb_inspect.inspector import Inspector  # noqa: E402
-from zlmdb_inspect.procmaps import ProcMaps  # noqa: E402
+from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
+from zlmdb_inspect.storage.procmaps import ProcMaps  # noqa: E402
 
 
 def median_ms(fn, n: int = 30) -> float:

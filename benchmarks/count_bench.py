@@ -61,7 +61,7 @@ WRITE_300 = ("import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv
 
 def inspector_counts(path: str) -> tuple[dict[int, int], float, float]:
     """Counts and the time of a cold snapshot, then of a refresh after 300 new records."""
-    from zlmdb_inspect.inspector import Inspector
+    from zlmdb_inspect.storage.inspector import Inspector
 
     with Inspector(path) as ins:
         t0 = time.perf_counter()

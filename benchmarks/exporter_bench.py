@@ -28,12 +28,12 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 import zlmdb  # noqa: E402
 
 from count_bench import WRITE_300, build  # noqa: E402
-from zlmdb_inspect.exporter import MetricsServer  # noqa: E402
-from zlmdb_inspect.fleet import Fleet  # noqa: E402
+from zlmdb_inspect.reports.prometheus import MetricsServer  # noqa: E402
+from zlmdb_inspect.service.fleet import Fleet  # noqa: E402
 
 
 def open_db(path: str):
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import open_service
 
     return open_service(Options(path=path))

@@ -72,9 +72,9 @@ def writer(path: str, first: int, rate: float, seconds: float, ready: str) -> No
 def measured(path: str, mode: str, seconds: float, interval: float, every: float, ready: str,
              first: int, rate: float) -> None:
     """Runs as the TUI's workers do, in this process; prints one JSON line per sample and a summary."""
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
-    from zlmdb_inspect.tui.changes import KEEP
+    from zlmdb_inspect.tui.widgets.changes import KEEP
 
     svc = Service(Options(path=path))
     ref = svc.refresh()

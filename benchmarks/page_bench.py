@@ -57,7 +57,7 @@ def best(fn, n: int = 20) -> float:
 
 
 def main() -> None:
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
 
     with tempfile.TemporaryDirectory() as tmp:

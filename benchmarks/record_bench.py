@@ -69,12 +69,12 @@ def zlmdb_read(path: str, key: uuid.UUID) -> float:
 
 
 async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tuple[float, ...], tuple[float, float], tuple[float, float]]:
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
-    from zlmdb_inspect.tui.hexview import HexView
+    from zlmdb_inspect.tui.widgets.hexview import HexView
     from zlmdb_inspect.tui.settle import settle
-    from zlmdb_inspect.tui.table import TableScreen
+    from zlmdb_inspect.tui.screens.records import TableScreen
 
     from zlmdb_inspect.tui.messages import WindowLoaded
 
@@ -129,7 +129,7 @@ async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tu
 
 
 def main() -> None:
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
 
     with tempfile.TemporaryDirectory() as d:

@@ -267,7 +267,7 @@ class Tui:
 
 def last_txnid(path: str) -> int:
     sys.path.insert(0, ROOT)
-    from zlmdb_inspect.pageformat import PageFile
+    from zlmdb_inspect.storage.pageformat import PageFile
 
     pf = PageFile(os.path.join(path, "data.mdb"))
     try:

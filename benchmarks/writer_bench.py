@@ -25,8 +25,8 @@ sys.path.insert(0, os.path.join(HERE, ".."))
 
 from zlmdb import lmdb
 
-from zlmdb_inspect import writerlock
-from zlmdb_inspect.inspector import Inspector
+from zlmdb_inspect.storage import writerlock
+from zlmdb_inspect.storage.inspector import Inspector
 
 
 def median_ms(fn, n: int = 200) -> float:

@@ -20,6 +20,24 @@ from zlmdb import lmdb
 txaio.use_asyncio()
 
 FORMATS = ["1.0", "0.9"]
+TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(TESTS_DIR)
+SUPPORT = os.path.join(TESTS_DIR, "support")  # builders, the applications' modules (--import cfxdb_app), helper processes
+sys.path.insert(0, SUPPORT)
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, os.environ.get("PYTHONPATH")) if p)
+
+
+def open_db(path: str):
+    """The service of one database, as the CLI builds it."""
+    from zlmdb_inspect.core.options import Options
+    from zlmdb_inspect.service import open_service
+
+    return open_service(Options(path=path))
+
+
+def screen_text(app) -> str:
+    """What the app's current screen shows, as plain lines."""
+    return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
 
 
 @zlmdb.table("5e1f0000-0000-4000-8000-000000000001", marshal=lambda o: o, parse=lambda d: d)

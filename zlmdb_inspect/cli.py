@@ -13,9 +13,9 @@ import sys
 from typing import TYPE_CHECKING, NoReturn
 
 from zlmdb_inspect import __version__
-from zlmdb_inspect.errors import InspectError
-from zlmdb_inspect.options import Options
-from zlmdb_inspect.textsafe import safe
+from zlmdb_inspect.core.errors import InspectError
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.core.textsafe import safe
 
 if TYPE_CHECKING:
     import subprocess
@@ -111,7 +111,7 @@ def _check_mode(argv: list[str]) -> bool:
 
 def _status_unknown(path: str | None, why: str) -> None:
     """--check: every outcome has a status line on stdout, so NRPE/Icinga show why."""
-    from zlmdb_inspect.report import unknown_line
+    from zlmdb_inspect.reports.document import unknown_line
 
     if path and why.startswith(f"{path}: "):
         why = why[len(path) + 2:]
@@ -173,7 +173,7 @@ def _main(args: argparse.Namespace) -> int:
         if args.limit is not None and args.limit < 0:
             return fail("--limit takes a number of records, 0 or more")
         if args.demo is None:
-            from zlmdb_inspect.discover import expand_paths
+            from zlmdb_inspect.service.discover import expand_paths
 
             try:
                 paths = expand_paths(args.path)
@@ -190,25 +190,25 @@ def _main(args: argparse.Namespace) -> int:
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify)
         if args.json or args.check or args.prometheus:
-            from zlmdb_inspect.modes import Report, run_report
+            from zlmdb_inspect.reports.modes import Report, run_report
 
             return run_report(opts, Report.JSON if args.json else Report.CHECK if args.check else Report.PROMETHEUS,
                               paths, args.output)
         if args.watch:
-            from zlmdb_inspect.modes import run_watch
+            from zlmdb_inspect.reports.modes import run_watch
 
             return run_watch(opts, args.count, paths)
         if args.serve_metrics:
-            from zlmdb_inspect.modes import run_serve
+            from zlmdb_inspect.reports.modes import run_serve
 
             return run_serve(opts, args.serve_metrics, paths)
         if args.dump:
-            from zlmdb_inspect.modes import DumpQuery, run_dump
+            from zlmdb_inspect.reports.modes import DumpQuery, run_dump
 
             return run_dump(opts, args.dump, DumpQuery(args.limit, args.from_key, args.to_key, args.where,
                                                        args.grep, args.follow, args.format == "csv"))
         if len(paths) > 1:
-            from zlmdb_inspect.fleet import open_fleet
+            from zlmdb_inspect.service.fleet import open_fleet
 
             settings, fleet = open_fleet(opts, paths, live=True)
             from zlmdb_inspect.tui.app import run_fleet_app

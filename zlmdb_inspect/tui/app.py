@@ -13,12 +13,12 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
 
-from zlmdb_inspect.fleet import Fleet
-from zlmdb_inspect.options import Settings
+from zlmdb_inspect.core.options import Settings
 from zlmdb_inspect.service import Refresh, Service
+from zlmdb_inspect.service.fleet import Fleet
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.databases import DatabaseChosen, DatabasesScreen
-from zlmdb_inspect.tui.overview import Overview, clock
+from zlmdb_inspect.tui.screens.databases import DatabaseChosen, DatabasesScreen
+from zlmdb_inspect.tui.screens.overview import Overview, clock
 
 TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
                      for tab in ("tables", "warnings", "readers", "live", "environment"))
@@ -118,7 +118,7 @@ class InspectorApp(App[int]):
             yield SystemCommand("Open table", "Open the table selected on the Tables tab", ov.action_open_table)
             for tab, title, help_ in TAB_COMMANDS:
                 yield SystemCommand(title, help_, lambda tab=tab: self._show_tab(ov, tab))
-        from zlmdb_inspect.tui.table import TableScreen
+        from zlmdb_inspect.tui.screens.records import TableScreen
 
         if isinstance(screen, TableScreen):
             yield SystemCommand("Jump to key", "Go to a key or key prefix", screen.action_jump)

@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 from textual.message import Message
 
-from zlmdb_inspect.kinds import Direction
-from zlmdb_inspect.model import Table
+from zlmdb_inspect.core.kinds import Direction
+from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.service import RecordWindow, Refresh
 
 

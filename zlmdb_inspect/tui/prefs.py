@@ -12,8 +12,8 @@ import json
 import os
 import tomllib
 
-from zlmdb_inspect.options import COLUMNS_SECTION as SECTION
-from zlmdb_inspect.options import config_path, read_columns
+from zlmdb_inspect.core.options import COLUMNS_SECTION as SECTION
+from zlmdb_inspect.core.options import config_path, read_columns
 
 __all__ = ["config_path", "load_columns", "save_columns"]
 

@@ -23,7 +23,7 @@ HOLD_SNAPSHOT = ("import sys, time; from zlmdb import lmdb; e = lmdb.open(sys.ar
 
 
 async def capture(path: str, outdir: str) -> list[str]:
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
     from zlmdb_inspect.tui.settle import settle
@@ -124,9 +124,9 @@ def build_fleet(root: str) -> list[str]:
 
 def fleet_app(root: str, interval: float = 3600.0):
     """The app over ``root``'s databases, starting on the Databases screen (fixed clock)."""
-    from zlmdb_inspect.discover import expand_paths
-    from zlmdb_inspect.fleet import open_fleet
-    from zlmdb_inspect.options import Options
+    from zlmdb_inspect.core.options import Options
+    from zlmdb_inspect.service.discover import expand_paths
+    from zlmdb_inspect.service.fleet import open_fleet
     from zlmdb_inspect.tui.app import create_app
 
     opts = Options(path=root, interval=interval)

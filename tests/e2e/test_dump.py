@@ -1,0 +1,135 @@
+"""--dump with --where, --grep, --from/--to, --limit, --format csv and --follow."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import signal
+import struct
+import subprocess
+import sys
+import time
+
+import jq
+import pytest
+from conftest import raw_env, run_cli, sha
+from conftest import SUPPORT
+
+sys.path.insert(0, SUPPORT)
+import cfxdb_like
+
+TESTS = SUPPORT
+
+
+def _cli(*args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([TESTS, os.environ.get("PYTHONPATH", "")]))
+    return subprocess.run([sys.executable, "-m", "zlmdb_inspect", *args], capture_output=True, text=True,
+                          timeout=120, env=env)
+
+
+@pytest.fixture(scope="module", params=["1.0", "0.9"])
+def cfx(request, tmp_path_factory):
+    path = str(tmp_path_factory.mktemp("dq") / f"cfx-{request.param}")
+    return cfxdb_like.build(path, fmt=request.param)
+
+
+def _lines(r: subprocess.CompletedProcess) -> list[dict]:
+    assert r.returncode == 0, r.stderr
+    return [json.loads(x) for x in r.stdout.splitlines()]
+
+
+@pytest.mark.parametrize("imports", [[], ["--import", "cfxdb_app"]])
+def test_where_and_grep_equal_a_filter_over_the_dump(cfx, imports):
+    before = sha(cfx["path"])
+    everything = _lines(_cli(cfx["path"], "--dump", "Events", *imports))
+    assert len(everything) == cfx["counts"]["Events"]
+    prog = jq.compile('.value.topic == "com.example.topic3" and .value.session > 1002')
+    want = [d for d in everything if prog.input_value({"key": d["key"], "value": d["value"]}).first() is True]
+    got = _lines(_cli(cfx["path"], "--dump", "Events", *imports,
+                      "--where", '.value.topic == "com.example.topic3" and .value.session > 1002'))
+    assert got == want and got
+    rx = re.compile(r"topic[12]")
+    want = [d for d in everything if rx.search(json.dumps(d["key"], ensure_ascii=False))
+            or rx.search(json.dumps(d["value"], ensure_ascii=False))]
+    got = _lines(_cli(cfx["path"], "--dump", "Events", *imports, "--grep", r"topic[12]", "--limit", "7"))
+    assert got == want[:7]
+    assert sha(cfx["path"]) == before
+
+
+def test_from_to_is_a_half_open_range(cfx):
+    everything = _lines(_cli(cfx["path"], "--dump", "Users"))
+    keys = [d["key"] for d in everything]
+    got = _lines(_cli(cfx["path"], "--dump", "Users", "--from", keys[5], "--to", keys[9]))
+    assert [d["key"] for d in got] == keys[5:9]
+
+
+def test_bad_expressions_are_one_line_and_exit_3(cfx):
+    for args in (["--where", ".value.topic =="], ["--grep", "topic("], ["--where", ".a", "--grep", "b"]):
+        r = _cli(cfx["path"], "--dump", "Events", *args)
+        assert r.returncode == 3 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, (args, r.stderr)
+        assert r.stderr.startswith("zlmdb-inspect: error: ")
+
+
+def test_format_csv(cfx):
+    r = _cli(cfx["path"], "--dump", "Users", "--format", "csv", "--import", "cfxdb_app")
+    assert r.returncode == 0, r.stderr
+    rows = list(csv.reader(io.StringIO(r.stdout)))
+    assert rows[0][:5] == ["key", "oid", "email", "authid", "created"]
+    assert len(rows) == 1 + cfx["counts"]["Users"]
+    assert {row[2] for row in rows[1:]} == set(cfx["emails"])
+
+
+def test_follow_prints_each_change_and_ends_cleanly_on_ctrl_c(tmp_path):
+    path = str(tmp_path / "db")
+    env = raw_env(path, "1.0")
+    with env.begin(write=True) as txn:
+        for i in range(100):
+            txn.put(struct.pack(">HQ", 1, i), json.dumps({"i": i}).encode())
+    env.close()
+    cmd = [sys.executable, "-m", "zlmdb_inspect", path, "--dump", "1", "--limit", "0", "--follow",
+           "--interval", "0.2"]
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        time.sleep(1.5)  # the starting state is taken
+        subprocess.run([sys.executable, os.path.join(TESTS, "follow_writer.py"), path, "1.0", "3", "4"],
+                       check=True, timeout=60)
+        time.sleep(1.5)
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0, err
+    lines = [json.loads(x) for x in out.splitlines()]
+    assert lines and all(d["change"] in ("insert", "update", "delete") for d in lines)
+    assert all(("value" in d) == (d["change"] != "delete") and "txnid" in d for d in lines)
+    assert len({(d["change"], json.dumps(d["key"])) for d in lines}) == len(lines)  # each change once
+
+
+def test_dump_without_a_query_is_unchanged(demo_db):
+    r = run_cli(demo_db, "--dump", "Events", "--limit", "3")
+    assert r.returncode == 0 and len(r.stdout.splitlines()) == 3
+
+
+def test_the_program_exits_at_once_without_losing_output(tmp_path):
+    """``python -m`` and the console script end with ``os._exit`` after ``main``: everything
+    written to a pipe (far more than a pipe's buffer) arrives, and so does an error line."""
+    path = str(tmp_path / "db")
+    env = raw_env(path, "1.0", map_size=64 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\0\0\1", b"\xa0")
+        for i in range(20_000):
+            txn.put(struct.pack(">HQ", 1, i), b"\x63abc")
+    env.close()
+    before = sha(path)
+    r = run_cli(path, "--dump", "1")
+    assert r.returncode == 0, r.stderr
+    assert len(r.stdout.splitlines()) == 20_000 and r.stdout.endswith("\n")
+    r = run_cli(path, "--json")
+    assert r.returncode == 0 and {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000, r.stderr
+    bad = run_cli(str(tmp_path / "nothing-here"), "--json")
+    assert bad.returncode == 3 and "no such file or directory" in bad.stderr
+    assert sha(path) == before and not os.path.exists(tmp_path / "nothing-here")

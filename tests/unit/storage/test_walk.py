@@ -1,0 +1,238 @@
+"""The page walker: exact counts at any depth, incremental refresh, damage never crashes."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+
+import pytest
+
+from conftest import raw_env, run_cli, sha, space_key
+from zlmdb_inspect.storage.cursor_count import cursor_counts
+from zlmdb_inspect.storage.inspector import Inspector
+
+
+def _deep_db(path, fmt, n=12000, big=True):
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            slot = 1 + (i * 7) % 5
+            txn.put(struct.pack(">HI", slot, i) + b"k" * 380, b"v" * (50 if i % 97 or not big else 5000))
+        for i in range(50):
+            txn.put(b"\0\x09" + struct.pack(">I", i), b"w")
+        txn.put(b"\x07", b"short key")
+    env.close()
+
+
+def test_counts_equal_cursor_counts_at_depth_4(tmp_path, fmt):
+    path = str(tmp_path / "deep")
+    _deep_db(path, fmt)
+    with Inspector(path) as ins:
+        snap = ins.snapshot()
+        assert snap.lmdb.depth >= 4
+        walked = {t.slot: t.records for t in snap.tables}
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert snap.short_key_records == expected.pop(-1) == 1
+        assert walked == expected
+        assert sum(t.overflow_pages for t in snap.tables) == snap.lmdb.overflow_pages
+        assert snap.count_method == "pages"
+        hdr = 24 if fmt == "1.0" else 16
+        per_page = (hdr - 1 + 5000) // 4096 + 1
+        big = {}
+        for i in range(0, 12000, 97):
+            slot = 1 + (i * 7) % 5
+            big[slot] = big.get(slot, 0) + 1
+        for t in snap.tables:
+            assert t.overflow_pages == big.get(t.slot, 0) * per_page, t.slot
+            assert t.overflow_bytes == big.get(t.slot, 0) * 5000
+            if t.slot in big:
+                assert t.max_value == 5000
+
+
+@pytest.mark.parametrize("big", [True, False], ids=["overflow", "no-overflow"])
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, big):
+    """The per-node walk (used where fields are not little-endian) counts the same as the
+    vectorised one, whatever the size of its batches of leaves."""
+    from zlmdb_inspect.storage import walk as pages
+
+    path = str(tmp_path / "deep")
+    _deep_db(path, fmt, n=6000, big=big)
+    key = space_key
+    with Inspector(path) as ins:
+        fast = ins.snapshot()
+        assert fast.lmdb.depth >= 3 and (fast.lmdb.overflow_pages > 0) == big
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert fast.short_key_records == expected.pop(-1)
+        assert {t.slot: t.records for t in fast.tables} == expected
+    for batch, sort_above in ((1, 0), (7, 0), (7, 10**9)):  # a batch per bottom branch page, or a few
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves", batch)
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves_nodes", batch)
+        monkeypatch.setattr(pages.TreeWalker, "batch_leaves_deferred", batch)
+        monkeypatch.setattr(pages.PageFile, "sort_above", sort_above)  # leaf headers in file order, or not
+        with Inspector(path) as ins:
+            assert key(ins.snapshot()) == key(fast), batch
+    monkeypatch.setattr(pages, "_LITTLE", False)
+    with Inspector(path) as ins:
+        slow = ins.snapshot()
+    assert key(fast) == key(slow)
+
+
+def test_incremental_refresh_reads_only_what_changed(tmp_path):
+    path = str(tmp_path / "inc")
+    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(200_000):
+            txn.put(struct.pack(">HQ", 1 + i % 3, i), b"v" * 40)
+    env.close()
+    with Inspector(path) as ins:
+        first = ins.snapshot()
+        code = ("import sys,struct; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], map_size=0)\n"
+                "with e.begin(write=True) as t:\n"
+                "    [t.put(struct.pack('>HQ', 2, 10_000_000 + i), b'n' * 40) for i in range(300)]")
+        subprocess.run([sys.executable, "-c", code, path], check=True)
+        second = ins.snapshot()
+        assert second.count_method == "pages+cache"
+        assert second.page_reads * 10 < first.page_reads, (first.page_reads, second.page_reads)
+        assert second.table_by_slot(2).records == first.table_by_slot(2).records + 300
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        assert {t.slot: t.records for t in second.tables} == expected
+
+
+CHANGE_SCATTERED = """
+import random, struct, sys
+from zlmdb import lmdb
+env = lmdb.open(sys.argv[1], map_size=0)
+rng = random.Random(int(sys.argv[2]))
+for _ in range(4):  # a few commits, each touching leaves all over the tree
+    with env.begin(write=True) as txn:
+        for _ in range(150):
+            slot = rng.randrange(1, 6)
+            txn.put(struct.pack(">HI", slot, rng.randrange(20000, 10**6)) + b"k" * 380,
+                    b"n" * (5000 if rng.random() < 0.05 else 60))
+        for _ in range(100):
+            i = rng.randrange(12000)
+            txn.delete(struct.pack(">HI", 1 + (i * 7) % 5, i) + b"k" * 380)
+"""
+
+
+def _walk_key(w) -> tuple:
+    s = w.summary
+    slots = sorted((slot, sp.records, round(sp.leaf_pages, 6), sp.overflow_pages, sp.overflow_bytes, sp.max_value)
+                   for slot, sp in s.slots.items())
+    free = sorted(map(tuple, w.free_records.tolist()))
+    return slots, s.branch_pages, s.leaf_pages, s.overflow_pages, s.entries, w.free_pages, w.free_db_pages, free
+
+
+def test_incremental_walk_after_scattered_changes_equals_a_full_walk(tmp_path):
+    """A 1.0 walk that reuses the summaries of unchanged subtrees (depth 4, changes in leaves all
+    over the tree, values on overflow pages added and removed) says what a walk from scratch says."""
+    from zlmdb_inspect.storage.walk import TreeWalker
+
+    path = str(tmp_path / "scatter")
+    _deep_db(path, "1.0")
+    with Inspector(path) as ins:
+        inc = TreeWalker()
+        first = ins.read(lambda txn, pf, meta: inc.walk(pf, meta))
+        assert ins.snapshot().lmdb.depth >= 4
+        for seed in range(3):
+            subprocess.run([sys.executable, "-c", CHANGE_SCATTERED, path, str(seed)], check=True)
+            again = ins.read(lambda txn, pf, meta: inc.walk(pf, meta))
+            full = ins.read(lambda txn, pf, meta: TreeWalker().walk(pf, meta))
+            assert again.cached_subtrees > 10 and full.cached_subtrees == 0
+            assert again.page_reads < full.page_reads
+            assert _walk_key(again) == _walk_key(full)
+            snap = ins.snapshot()  # the inspector's own walker, incremental too
+            assert snap.count_method == "pages+cache"
+            expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+            assert snap.short_key_records == expected.pop(-1)
+            assert {t.slot: t.records for t in snap.tables} == expected
+
+
+@pytest.mark.parametrize("where", ["branch", "leaf"])
+def test_damaged_pages_are_reported_not_crashed(tmp_path, where):
+    path = str(tmp_path / "dmg")
+    _deep_db(path, "1.0", n=3000)
+    data = os.path.join(path, "data.mdb")
+    raw = bytearray(open(data, "rb").read())
+    psize = 4096
+    target = None
+    for pg in range(2, len(raw) // psize):
+        flags = struct.unpack_from("<H", raw, pg * psize + 18)[0]
+        if (where == "branch" and flags & 1) or (where == "leaf" and flags & 2 and pg > 10):
+            target = pg
+    raw[target * psize:target * psize + 24] = os.urandom(24)
+    open(data, "wb").write(bytes(raw))
+    before = sha(path)
+    for mode in (["--json"], ["--check"], ["--dump", "1"]):
+        r = run_cli(path, *mode, timeout=30)
+        assert r.returncode in (0, 2, 3), r.stderr
+        assert "Traceback" not in r.stderr
+    r = run_cli(path, "--check", "--verify", timeout=60)
+    assert r.returncode == 2 and "damaged" in r.stdout
+    assert sha(path) == before
+
+
+def test_rank_equals_cursor_positions(tmp_path, fmt):
+    path = str(tmp_path / "rank")
+    _deep_db(path, fmt, n=8000)
+    with Inspector(path) as ins:
+        snap = ins.snapshot()
+        assert snap.lmdb.depth >= 4
+
+        def keys(txn, pf, meta):
+            return list(txn.cursor().iternext(values=False))
+
+        all_keys = ins.read(keys)
+        probes = all_keys[::397] + [all_keys[-1], b"\0", b"\x00\x03", b"\x00\x03\xff", b"\xff\xff"]
+        for k in probes:
+            expected = sum(1 for x in all_keys if x < k)
+            got = ins.read(lambda txn, pf, meta, k=k: ins.walker.rank(pf, meta, k))
+            assert got == expected, k
+
+
+def test_key_at_inverts_rank(tmp_path, fmt):
+    path = str(tmp_path / "keyat")
+    _deep_db(path, fmt, n=8000)
+    with Inspector(path) as ins:
+        ins.snapshot()
+        all_keys = ins.read(lambda txn, pf, meta: list(txn.cursor().iternext(values=False)))
+        for i in list(range(0, len(all_keys), 311)) + [len(all_keys) - 1]:
+            got = ins.read(lambda txn, pf, meta, i=i: ins.walker.key_at(pf, meta, i))
+            assert got == all_keys[i], i
+        assert ins.read(lambda txn, pf, meta: ins.walker.key_at(pf, meta, len(all_keys))) is None
+
+
+def test_headers_in_file_order_and_in_threads_equal_a_plain_gather(tmp_path, monkeypatch):
+    """The large-batch path of ``PageFile.headers`` (counting-sort order, parallel gather) reads
+    exactly what plain indexing reads, for distinct, repeated and unsorted page numbers."""
+    import numpy as np
+
+    from zlmdb_inspect.storage.pageformat import PageFile
+
+    path = str(tmp_path / "h")
+    env = raw_env(path, "0.9")
+    with env.begin(write=True) as txn:
+        for i in range(20000):
+            txn.put(struct.pack(">HI", 1, i), b"v" * 100)
+    env.close()
+    pf = PageFile(os.path.join(path, "data.mdb"))
+    try:
+        rng = np.random.default_rng(7)
+        pages = pf.pages_in_file
+        distinct = rng.permutation(np.arange(2, pages))
+        repeated = rng.integers(2, pages, size=3 * pages)
+        sparse = rng.choice(np.arange(2, pages), size=max(1, pages // 20), replace=False)
+        for pgnos in (distinct, repeated, sparse):
+            plain = pf.np_headers[pgnos]
+            expect = (plain[:, 0].astype(np.int64), ((plain[:, -1] >> 16) & 0xFFFF).astype(np.int64))
+            monkeypatch.setattr(pf, "sort_above", 1)
+            monkeypatch.setattr(pf, "gather_threads", 3)
+            stored, flags, _, _ = pf.headers(pgnos)
+            assert (stored == expect[0]).all() and (flags == expect[1]).all()
+            order = pf._file_order(pgnos)
+            assert (np.diff(pgnos[order]) >= 0).all()
+    finally:
+        pf.close()

@@ -1,0 +1,151 @@
+"""Follow mode: every change between two polls, once, from the changed leaves only."""
+
+from __future__ import annotations
+
+import os
+import random
+import struct
+import subprocess
+import sys
+
+import cbor2
+import pytest
+from conftest import raw_env
+from conftest import SUPPORT
+
+from zlmdb_inspect.tables import follow
+from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.core.model import Table
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.tables.records import TableCodecs
+
+WRITER = os.path.join(SUPPORT, "follow_writer.py")
+
+
+def _build(path: str, fmt: str, n: int) -> None:
+    env = raw_env(path, fmt, map_size=64 * 1024 * 1024)
+    rng = random.Random(5)
+    with env.begin(write=True) as txn:
+        for i in range(n):
+            txn.put(struct.pack(">HQ", 1, rng.getrandbits(40)), cbor2.dumps({"i": i, "pad": "x" * (i % 200)}))
+        for i in range(50):
+            txn.put(struct.pack(">HQ", 2, i), b"\xa1ai\x01")
+    env.close()
+
+
+def _state(ins: Inspector) -> dict[bytes, bytes]:
+    return ins.read(lambda txn, pf, meta: {k: v for k, v in txn.cursor().iternext() if k[:2] == b"\x00\x01"})
+
+
+def _write(path: str, fmt: str, seed: int, txns: int) -> None:
+    subprocess.run([sys.executable, WRITER, path, fmt, str(seed), str(txns)], check=True, timeout=60)
+
+
+def _net(before: dict, after: dict) -> dict[tuple[str, bytes], bytes | None]:
+    out: dict[tuple[str, bytes], bytes | None] = {}
+    for k, v in after.items():
+        if k not in before:
+            out[("insert", k)] = v
+        elif before[k] != v:
+            out[("update", k)] = v
+    for k in before:
+        if k not in after:
+            out[("delete", k)] = None
+    return out
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_every_change_once(tmp_path, fmt):
+    path = str(tmp_path / "db")
+    _build(path, fmt, 2000)
+    ins = Inspector(path)
+    try:
+        table = Table(1, None, None, None, None, 2000, False)
+        f = follow.Follower(ins, table)
+        assert f.poll() == []
+        leaves = len(f.leaves)
+        before = _state(ins)
+        for step in range(8):
+            _write(path, fmt, step, txns=1 + step % 4)
+            changes = f.poll()
+            after = _state(ins)
+            got = {(c.change, c.key): c.value for c in changes}
+            assert len(got) == len(changes)  # each change once
+            assert got == _net(before, after), step
+            assert all(c.change != "pages" for c in changes)
+            if fmt == "1.0":
+                assert all(c.txnid <= f.last_txnid for c in changes)
+            before = after
+        # only changed leaves were read: a few per step, not the table's
+        assert f.leaf_reads < leaves + 8 * 40
+        assert f.poll() == []  # nothing changed, nothing reported
+    finally:
+        ins.close()
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_beyond_the_exact_records_changes_are_page_ranges(tmp_path, fmt):
+    path = str(tmp_path / "db")
+    _build(path, fmt, 2000)
+    ins = Inspector(path)
+    try:
+        table = Table(1, None, None, None, None, 2000, False)
+        f = follow.Follower(ins, table, exact=300)
+        f.poll()
+        assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 300
+        before = _state(ins)
+        for step in range(4):
+            _write(path, fmt, 100 + step, txns=3)
+            changes = f.poll()
+            after = _state(ins)
+            truth = _net(before, after)
+            exact = {(c.change, c.key): c.value for c in changes if c.change != "pages"}
+            ranges = [(c.key, c.to_key) for c in changes if c.change == "pages"]
+            for kind_key, v in exact.items():
+                assert truth[kind_key] == v  # what is reported exactly is true
+            for kind_key in truth:
+                if kind_key not in exact:  # the rest lies in a reported page range
+                    assert any(a <= kind_key[1] <= b for a, b in ranges), kind_key
+            assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 300 + 200
+            before = after
+    finally:
+        ins.close()
+
+
+def test_changes_as_json(tmp_path):
+    path = str(tmp_path / "db")
+    _build(path, "1.0", 100)
+    ins = Inspector(path)
+    try:
+        snap = ins.snapshot()
+        table = snap.table_by_slot(1)
+        cat = TableCodecs(Options(path=path))
+        f = follow.Follower(ins, table)
+        f.poll()
+        _write(path, "1.0", 7, 2)
+        lines = [follow.to_json(c, cat, ins, table) for c in f.poll()]
+        assert lines and all(set(d) == ({"change", "key", "txnid"} if d["change"] == "delete"
+                                        else {"change", "key", "value", "txnid"}) for d in lines)
+        assert all(isinstance(d["value"], dict) for d in lines if "value" in d)
+    finally:
+        ins.close()
+
+
+def test_a_poll_reads_only_what_changed(tmp_path):
+    """1.0: unchanged subtrees come from memory; a poll after one small write reads a part of the pages."""
+    path = str(tmp_path / "db")
+    _build(path, "1.0", 20000)
+    ins = Inspector(path)
+    try:
+        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=5000)
+        f.poll()
+        leaves = len(f.leaves)
+        _write(path, "1.0", 1, 1)
+        before = ins._open_pagefile().page_reads
+        changes = f.poll()
+        reads = ins._open_pagefile().page_reads - before
+        # a changed branch's children are read by header (their txnids); unchanged subtrees not at all
+        assert changes and reads < leaves / 2, (reads, leaves)
+        assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 5000 + 200
+    finally:
+        ins.close()

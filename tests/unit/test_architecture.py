@@ -1,0 +1,84 @@
+"""The seams of the architecture step: rules registry, types instead of strings, help from bindings."""
+
+from __future__ import annotations
+
+import json
+
+from zlmdb_inspect.core.kinds import Decoders, Direction, RuleId, Severity
+from zlmdb_inspect.core.options import Options, load_settings
+from zlmdb_inspect.health.rules import REGISTRY
+
+
+def test_every_rule_id_has_one_registered_rule():
+    assert set(REGISTRY) == set(RuleId)
+    assert all(r.id is k for k, r in REGISTRY.items())
+
+
+def test_enums_read_as_their_strings():
+    assert json.dumps({"s": Severity.WARNING, "d": Direction.AFTER}) == '{"s": "warning", "d": "after"}'
+    assert f"{Severity.CRITICAL}".upper() == "CRITICAL" and Direction.BEFORE.backwards
+    assert Direction.AFTER.flipped() is Direction.BEFORE and Direction.BEFORE.flipped() is Direction.AFTER
+    d = Decoders("uuid", "cbor")
+    assert str(d) == "uuid|cbor" and d.value == "cbor"
+
+
+def test_config_is_read_once_into_settings(tmp_path):
+    cfg = tmp_path / "c.toml"
+    cfg.write_text('[thresholds]\nmap_used_warning_pct = 70\n[rules]\n"format-09" = "off"\n'
+                   '[keymap]\n"overview.refresh" = "f5"\n[columns]\n"app.Users" = ["email"]\n')
+    s = load_settings(Options(path="/nowhere", config=str(cfg), rules=["format-09=warning"]))
+    assert s.thresholds.map_used_warning_pct == 70 and s.thresholds.rules[RuleId.FORMAT_09] == "warning"
+    assert s.keymap == {"overview.refresh": "f5"} and s.columns == {"app.Users": ["email"]}
+    assert s.columns_path == str(cfg)
+
+
+def test_help_lists_the_keys_in_force():
+    from zlmdb_inspect.tui.app import help_text
+
+    plain = help_text({}).plain
+    assert "\n  r            refresh now" in plain
+    remapped = help_text({"overview.refresh": "f5,ctrl+r"}).plain
+    assert "\n  f5, ctrl+r   refresh now" in remapped and "\n  r            refresh now" not in remapped
+
+
+def test_workers_share_one_service(demo_db):
+    """Thread workers call one service at once (refreshes, windows, positions): each gets whole
+    results, and what the codecs learn stays consistent."""
+    import threading
+
+    from conftest import sha
+    from zlmdb_inspect.service import Service
+
+    before = sha(demo_db)
+    svc = Service(Options(path=demo_db))
+    errors: list[BaseException] = []
+    try:
+        table = svc.resolve_table(svc.snapshot(), "Events")
+
+        def browse() -> None:
+            try:
+                for _ in range(5):
+                    w = svc.read_window(table, None, Direction.FIRST, 50)
+                    assert len(w.records) == 50 and w.at_start
+                    last = svc.read_window(table, None, Direction.LAST, 50)
+                    assert svc.locate(table, last.records[0].raw_key) == (table.records - 50, table.records)
+            except BaseException as e:  # noqa: BLE001 - reported by the main thread
+                errors.append(e)
+
+        def refresh() -> None:
+            try:
+                for _ in range(3):
+                    assert svc.refresh(live=True).snapshot.table_by_slot(table.slot) is not None
+            except BaseException as e:  # noqa: BLE001
+                errors.append(e)
+
+        threads = [threading.Thread(target=f) for f in (browse, browse, refresh, refresh)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join(60)
+        assert not errors, errors
+        assert svc.sampling_notes(table)  # learnt once, by whichever worker came first
+    finally:
+        svc.close()
+    assert sha(demo_db) == before

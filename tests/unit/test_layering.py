@@ -1,0 +1,27 @@
+"""The layers are import-linter contracts (pyproject.toml, run by .ci/run); here, what only a
+run shows: report modes never load Textual, and the contracts hold for this checkout."""
+
+from __future__ import annotations
+
+import pathlib
+import shutil
+import subprocess
+import sys
+
+import pytest
+
+ROOT = pathlib.Path(__file__).resolve().parent.parent.parent
+
+
+def test_report_modes_do_not_load_textual(demo_db):
+    code = ("import sys; from zlmdb_inspect.cli import main; "
+            "[main([sys.argv[1], m]) for m in ('--json', '--check', '--prometheus')]; "
+            "sys.stderr.write(str(any(k.startswith(('textual', 'rich')) for k in sys.modules)))")
+    r = subprocess.run([sys.executable, "-c", code, demo_db], capture_output=True, text=True)
+    assert r.stderr.strip().endswith("False"), r.stderr
+
+
+@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+def test_import_contracts_hold():
+    r = subprocess.run(["lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    assert r.returncode == 0 and "0 broken" in r.stdout, r.stdout[-3000:]

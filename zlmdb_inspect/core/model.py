@@ -1,0 +1,166 @@
+"""Plain data the data layer hands to its clients (TUI, JSON, checks, metrics)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from zlmdb_inspect.core.kinds import ProblemKind
+
+
+@dataclass
+class LmdbFigures:
+    format: str  # "0.9" or "1.0"
+    library: str  # version of the LMDB engine reading it
+    page_size: int
+    depth: int
+    branch_pages: int
+    leaf_pages: int
+    overflow_pages: int
+    entries: int
+    last_pgno: int
+    last_txnid: int
+    max_readers: int
+    num_readers: int
+    locking: bool  # False: no process had the database open, so no lock was taken
+
+
+@dataclass
+class Capacity:
+    """How full the map is, against the limit that really applies.
+
+    ``map_size`` is the effective limit: the smallest map among live processes that can
+    write (from /proc/PID/maps), else the meta page's value (``map_source`` says which).
+    "In use" counts pages the writer cannot reuse: the high-water mark minus reusable free
+    pages, so deletes and page reuse count.
+    """
+
+    map_size: int  # effective limit (see map_source)
+    file_size: int
+    used_bytes: int  # (last_pgno + 1) * page_size: LMDB's high-water mark
+    headroom_bytes: int  # map_size - used_bytes: room above the high-water mark
+    headroom_pct: float
+    free_pages: int | None  # on the freelist, as mdb_stat -f counts them (None: not readable)
+    reusable_pages: int | None  # of those, freed before the oldest snapshot still read
+    free_db_pages: int | None
+    used_pct: float  # in_use_bytes over map_size
+    map_size_meta: int = 0  # what the meta page says (the largest map any writer set)
+    map_source: str = "meta"  # "writer": a live process that can write maps map_size; "meta": none is live
+    map_note: str | None = None  # why the limit is what it is, in words
+    maps: list[dict] = field(default_factory=list)  # {"pid", "name", "map_size", "writable", "reason"}
+    in_use_bytes: int = 0  # used_bytes - reusable_pages * page_size
+    available_bytes: int = 0  # headroom_bytes + reusable_pages * page_size
+    pinned_pages: int | None = None  # free pages a live reader's snapshot keeps from reuse
+    pinned_by: dict | None = None  # the oldest reader: {"pid", "name", "txnid", "lag"}
+    last_commit_freed_pages: int | None = None  # pages the newest free-list record holds (one commit's)
+
+    def limit_text(self) -> str:
+        """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""
+        if self.map_source == "writer":
+            who = [m for m in self.maps if m.get("writable") is not False and m.get("map_size") == self.map_size]
+            if who:
+                m = who[0]
+                return f"writer {m.get('name') or '?'} (pid {m['pid']})"
+            return "a live writer"
+        return "the meta page; no live writer"
+
+    def mismatch_text(self) -> str | None:
+        """"writer crossbar (pid 4242) maps 64 MiB; the file's meta page says 2 GiB", when they differ."""
+        from zlmdb_inspect.core.fmt import fmt_bytes
+
+        if self.map_source != "writer" or self.map_size == self.map_size_meta:
+            return None
+        return (f"{self.limit_text()} maps {fmt_bytes(self.map_size)}; "
+                f"the file's meta page says {fmt_bytes(self.map_size_meta)}")
+
+
+@dataclass
+class Table:
+    slot: int
+    oid: str | None
+    name: str | None
+    description: str | None
+    creator: str | None
+    records: int
+    metadata: bool
+    pages: float = 0.0
+    overflow_pages: int = 0
+    overflow_bytes: int = 0
+    bytes: int = 0
+    max_value: int = 0
+    kind: str = "slot"  # "slot", or "catalog" for slot 0
+
+    def label(self) -> str:
+        return self.name or f"slot {self.slot}"
+
+
+@dataclass
+class NamedDb:
+    """A named sub-database of a plain LMDB environment."""
+
+    name: str
+    entries: int
+    depth: int
+    branch_pages: int
+    leaf_pages: int
+    overflow_pages: int
+
+
+@dataclass
+class Reader:
+    pid: int
+    thread: str
+    txnid: int | None
+    name: str | None = None
+    lag: int | None = None
+    held_s: float | None = None
+    alive: bool | None = None
+    own: bool = False
+
+
+@dataclass
+class Problem:
+    """Something odd in the database's content, kept as a finding, never fatal."""
+
+    kind: ProblemKind
+    message: str
+    slot: int | None = None
+
+
+@dataclass
+class Snapshot:
+    """Everything one short read transaction saw."""
+
+    path: str
+    taken_at: float  # time.time()
+    txn_ms: float  # how long the read transaction was open
+    lmdb: LmdbFigures
+    capacity: Capacity
+    tables: list[Table]
+    databases: list[NamedDb]
+    readers: list[Reader]
+    problems: list[Problem] = field(default_factory=list)
+    zlmdb: bool = True
+    count_method: str = "pages"  # "pages", "pages+cache", or "cursor"
+    page_reads: int = 0  # pages read by the walk the counts come from
+    short_key_records: int = 0
+    # Counts (tables, freelist) come from the walk of transaction counts_txnid, at counts_at
+    # (time.time()). When that is older than last_txnid, a full walk costs enough that it runs
+    # less often than the refresh: the next one is due at counts_next_at.
+    counts_txnid: int = 0
+    counts_at: float = 0.0
+    counts_next_at: float | None = None
+
+    @property
+    def damaged(self) -> bool:
+        """The page walk found damage: records are not read from this tree."""
+        return any(p.kind == ProblemKind.DAMAGED for p in self.problems)
+
+    def table_by_slot(self, slot: int) -> Table | None:
+        for t in self.tables:
+            if t.slot == slot:
+                return t
+        return None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)

@@ -1,0 +1,87 @@
+"""The report modes' output: JSON document and Nagios check lines (metrics: :mod:`zlmdb_inspect.reports.prometheus`)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from zlmdb_inspect.core.fmt import fmt_bytes
+from zlmdb_inspect.core.kinds import Severity
+from zlmdb_inspect.core.model import Snapshot
+from zlmdb_inspect.core.options import Thresholds
+from zlmdb_inspect.core.textsafe import json_visible, safe
+from zlmdb_inspect.health import worst
+from zlmdb_inspect.health.findings import Finding
+from zlmdb_inspect.service import Refresh, TimeToFull, perfdata
+
+
+def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] | None = None) -> dict[str, Any]:
+    d = snap.to_dict()
+    d["warnings"] = [w.to_dict() for w in warnings]
+    d["status"] = worst(warnings)
+    if extra:
+        d.update(extra)
+    return d
+
+
+def refresh_dict(ref: Refresh, live: bool) -> dict[str, Any]:
+    """The ``--json`` document of a refresh; ``live`` (``--watch``) adds rates and time to full."""
+    extra: dict[str, Any] = {"writer": ref.writer.to_json() if ref.writer is not None else None}
+    if live:
+        extra["batching"] = ref.batching.to_dict() if ref.batching is not None else None
+        r = ref.rates
+        extra["rates"] = {"txns_per_s": r.txns_per_s, "records_per_s": r.records_per_s,
+                          "bytes_per_s": r.bytes_per_s, "file_bytes_per_s": r.file_bytes_per_s,
+                          "window_s": r.window_s,
+                          "tables_per_s": {str(k): round(v, 3) for k, v in r.tables_per_s.items()}}
+        extra["eta_full_s"] = ref.eta.seconds if ref.eta is not None else None
+        if ref.eta is not None:
+            extra["eta"] = ref.eta.to_dict()
+    if ref.verify_problems is not None:
+        extra["verify"] = {"problems": ref.verify_problems, "ok": not ref.verify_problems}
+    if ref.sampled:
+        extra["sampled"] = ref.sampled
+    return report_dict(ref.snapshot, ref.warnings, extra)
+
+
+def to_json(doc: dict[str, Any], indent: int | None = 2) -> str:
+    # valid JSON with no raw DEL, C1 or bidi control from the data (json.dumps escapes C0 itself)
+    return json_visible(json.dumps(doc, indent=indent, ensure_ascii=False, default=str, allow_nan=False))
+
+
+def other_readers(snap: Snapshot) -> int | None:
+    """Reader slots of processes other than this inspector; None: the reader table was not read."""
+    if not snap.lmdb.locking:
+        return None
+    return sum(1 for r in snap.readers if not r.own)
+
+
+def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
+                eta: TimeToFull | None = None) -> list[str]:
+    """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
+    th = thresholds or Thresholds()
+    eta = eta or TimeToFull()
+    status = worst(warnings).upper()
+    cap = snap.capacity
+    counts = {s: sum(1 for w in warnings if w.severity == s) for s in Severity}
+    readers = other_readers(snap)
+    perf = (f"used_pct={cap.used_pct:.2f}%;{th.map_used_warning_pct:g};{th.map_used_critical_pct:g};0;100 "
+            f"available_bytes={cap.available_bytes}B;;;0;{cap.map_size} "
+            f"headroom_bytes={cap.headroom_bytes}B;;;0;{cap.map_size} "
+            f"map_size={cap.map_size}B map_size_meta={cap.map_size_meta}B "
+            f"free_pages={'U' if cap.free_pages is None else cap.free_pages} "
+            f"reusable_pages={'U' if cap.reusable_pages is None else cap.reusable_pages} "
+            f"readers={'U' if readers is None else readers} "
+            f"last_txnid={snap.lmdb.last_txnid}c "
+            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
+    limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
+    head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
+            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline()}; "
+            f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
+            f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
+    return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
+
+
+def unknown_line(path: str | None, why: str) -> str:
+    """The status line for a check that could not inspect the database (exit 3)."""
+    return f"ZLMDB UNKNOWN - {safe(path or '(no path)')}: {safe(why)}"

@@ -1,0 +1,239 @@
+"""The report modes: ``--json``, ``--check``, ``--prometheus``, ``--watch``, ``--dump``.
+
+Thin clients of the service; their output formats live in :mod:`zlmdb_inspect.reports.document`.
+Neither imports Textual or Rich (start-up time matters in scripts).
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import sys
+import threading
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import TextIO
+
+from zlmdb_inspect import health
+from zlmdb_inspect.core.errors import InspectError
+from zlmdb_inspect.core.options import Options, load_settings
+from zlmdb_inspect.core.textsafe import json_visible
+from zlmdb_inspect.reports import csvout
+from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
+from zlmdb_inspect.reports.fleet import fleet_check, fleet_document
+from zlmdb_inspect.service import JsonFollow, Query, Scan, open_service
+from zlmdb_inspect.service.fleet import Fleet, open_fleet
+
+SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
+
+
+class Report(StrEnum):
+    """The one-shot reports."""
+
+    JSON = "json"
+    CHECK = "check"
+    PROMETHEUS = "prometheus"
+
+
+def fleet_of(opts: Options, paths: Sequence[str], live: bool) -> Fleet:
+    return open_fleet(opts, paths, live)[1]
+
+
+def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, output: str | None = None) -> int:
+    """One report over ``paths`` (default: ``opts.path``); one database gives the document and
+    check it always gave, several give the fleet's."""
+    paths = list(paths or [opts.path])
+    if len(paths) == 1 and mode != Report.PROMETHEUS:
+        return _report_one(opts, mode)
+    fleet = fleet_of(opts, paths, live=False)
+    try:
+        results = fleet.results()
+    finally:
+        fleet.close()
+    if mode == Report.PROMETHEUS:
+        from zlmdb_inspect.reports.prometheus import exposition, write_atomically  # prometheus_client: ~60 ms to import
+
+        if output:
+            write_atomically(output, results)
+        else:
+            sys.stdout.write(exposition(results))
+        if len(paths) == 1 and not results[0].up:  # one database: as every mode, one line and exit 3
+            raise InspectError(f"{paths[0]}: {results[0].error}")
+        return 0
+    if mode == Report.JSON:
+        print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False))))
+        return 0
+    th = load_settings(opts).thresholds
+    lines, code = fleet_check(results, lambda r: check_lines(r.detail.snapshot, r.detail.warnings, th, r.detail.eta)[0])
+    print("\n".join(lines))
+    return code
+
+
+def _report_one(opts: Options, mode: Report) -> int:
+    service = open_service(opts)
+    try:
+        ref = service.refresh()
+    finally:
+        service.close()
+    if mode == Report.JSON:
+        print(to_json(refresh_dict(ref, live=False)))
+        return 0
+    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds, ref.eta)))
+    return health.exit_code(ref.warnings)
+
+
+def run_watch(opts: Options, count: int | None, paths: Sequence[str] | None = None) -> int:
+    """One JSON object per line per refresh; over several databases, one line per database
+    (``{"path", "error", "status": "unknown"}`` for one that cannot be inspected now)."""
+    paths = list(paths or [opts.path])
+    if len(paths) == 1:
+        return _watch_one(opts, count)
+    fleet = fleet_of(opts, paths, live=True)
+    n = 0
+    try:
+        while count is None or n < count:
+            t0 = time.monotonic()
+            for res in fleet.results(max_age=0.0):
+                doc = refresh_dict(res.detail, live=True) if res.up else {
+                    "path": res.path, "error": res.error, "status": "unknown"}
+                print(to_json(doc, indent=None), flush=True)
+            n += 1
+            if count is not None and n >= count:
+                break
+            time.sleep(max(0.0, opts.interval - (time.monotonic() - t0)))
+    finally:
+        fleet.close()
+    return 0
+
+
+def _watch_one(opts: Options, count: int | None) -> int:
+    service = open_service(opts)
+    n = 0
+    try:
+        while count is None or n < count:
+            t0 = time.monotonic()
+            ref = service.refresh(live=True)
+            print(to_json(refresh_dict(ref, live=True), indent=None), flush=True)
+            n += 1
+            if count is not None and n >= count:
+                break
+            time.sleep(max(0.0, opts.interval - (time.monotonic() - t0)))
+    finally:
+        service.close()
+    return 0
+
+
+def run_serve(opts: Options, listen: str, paths: Sequence[str] | None = None,
+              stop: threading.Event | None = None) -> int:
+    """``--serve-metrics [HOST:]PORT``: a Prometheus exporter over every database until stopped
+    (SIGTERM, ctrl+c, or ``stop``). Each scrape refreshes what is older than ``--interval``."""
+    from zlmdb_inspect.reports.prometheus import MetricsServer, parse_listen
+
+    try:
+        host, port = parse_listen(listen)
+    except ValueError as e:
+        raise InspectError(str(e)) from None
+    fleet = fleet_of(opts, list(paths or [opts.path]), live=True)
+    try:
+        try:
+            server = MetricsServer(lambda: fleet.results(timeout=SCRAPE_TIMEOUT_S), host, port)
+        except OSError as e:
+            raise InspectError(f"--serve-metrics {listen}: {e.strerror or e}") from None
+        stop = stop or threading.Event()
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGTERM, lambda *_: stop.set())
+        where = f"[{server.host}]" if ":" in server.host else server.host
+        print(f"zlmdb-inspect: serving metrics of {len(fleet.paths)} database(s) on "
+              f"http://{where}:{server.port}/metrics", file=sys.stderr, flush=True)
+        try:
+            while not stop.wait(1.0):
+                pass
+        finally:
+            server.close()
+    finally:
+        fleet.close()
+    return 0
+
+
+@dataclass
+class DumpQuery:
+    """What ``--dump`` selects and how it prints it."""
+
+    limit: int | None = None
+    from_key: str | None = None
+    to_key: str | None = None
+    where: str | None = None  # jq expression
+    grep: str | None = None  # regular expression
+    follow: bool = False
+    csv: bool = False
+
+    def query(self) -> Query:
+        if self.where is not None and self.grep is not None:
+            raise InspectError("give --where or --grep, not both")
+        kind, expr = ("jq", self.where) if self.where is not None else \
+            ("regex", self.grep) if self.grep is not None else ("all", "")
+        return Query(kind, expr or "", self.from_key, self.to_key)
+
+
+def run_dump(opts: Options, table: str, how: DumpQuery | None = None) -> int:
+    """Records as JSON Lines (or CSV): the whole table, a key range, those a query matches;
+    with ``follow``, then one line per change until interrupted (exit 0 after a whole line)."""
+    how = how or DumpQuery()
+    if how.follow and how.csv:
+        raise InspectError("--follow prints JSON Lines; it does not combine with --format csv")
+    service = open_service(opts)
+    out = sys.stdout
+    try:
+        snap = service.snapshot()
+        if snap.damaged:
+            raise InspectError(f"{opts.path}: the database is damaged ({snap.problems[0].message}); "
+                               "records are not read from a damaged tree")
+        t = service.resolve_table(snap, table)
+        scan = service.query(t, how.query())  # a bad expression or key fails here, before any output
+        follower = service.follow(t) if how.follow else None
+        if follower is not None:
+            follower.poll()  # the starting state: what changes after it is reported
+        records = scan.records(limit=how.limit) if how.limit != 0 else iter(())
+        if how.csv:
+            csvout.write((rec.to_json() for rec in records), out)
+        else:
+            for rec in records:
+                out.write(_line(rec.to_json()))
+        out.flush()
+        if follower is not None:
+            _follow(follower, scan, opts.interval, out)
+    except KeyboardInterrupt:
+        if not how.follow:
+            raise
+    finally:
+        service.close()
+    return 0
+
+
+def _line(obj: dict) -> str:
+    return json_visible(json.dumps(obj, ensure_ascii=False, default=str)) + "\n"
+
+
+def _follow(follower: JsonFollow, scan: Scan, interval: float, out: TextIO) -> None:
+    """One line per change, a poll per interval; changes of records outside the key range,
+    or inserts and updates the query does not match, are not printed."""
+    start = scan.start or b""
+    prefix_len = 2
+    while True:
+        time.sleep(interval)
+        lines = []
+        for ch in follower.poll():
+            raw = ch.pop("_raw_key", None)
+            if raw is not None:
+                k = raw[prefix_len:]
+                if k < start or (scan.stop is not None and k >= scan.stop):
+                    continue
+            if ch["change"] in ("insert", "update") and not scan.compiled.match(
+                    {"key": ch["key"], "value": ch["value"]}):
+                continue
+            lines.append(_line(ch))
+        if lines:
+            out.write("".join(lines))  # whole lines only: Ctrl-C ends after the last complete one
+            out.flush()

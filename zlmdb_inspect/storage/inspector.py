@@ -1,0 +1,652 @@
+"""Open a zlmdb environment strictly read-only and take short snapshots of it.
+
+Rules this module keeps, because the database belongs to a live system:
+
+* nothing is created: the path must already hold ``data.mdb``; without a
+  ``lock.mdb``, or when no process has the environment open, LMDB runs
+  without locking (opening with locking as the only user would make LMDB
+  re-initialise ``lock.mdb`` and so clear its reader table);
+* the map size is adopted from the writer (``map_size=0``), and re-adopted
+  with ``set_mapsize(0)`` when the writer has grown it;
+* each snapshot is one read transaction, closed before the snapshot returns.
+"""
+
+from __future__ import annotations
+
+import os
+import stat as stat_mod
+import struct
+import subprocess
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+from typing import Any, TypeVar
+
+import cbor2
+
+from zlmdb_inspect.core.errors import DamagedError, InspectError
+from zlmdb_inspect.core.kinds import ProblemKind
+from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
+from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
+from zlmdb_inspect.storage.procmaps import ProcMaps
+from zlmdb_inspect.storage.walk import TreeWalker, WalkResult
+
+T = TypeVar("T")
+
+
+def _lmdb() -> Any:
+    from zlmdb import lmdb  # imported late: zlmdb pulls in numpy and friends
+
+    return lmdb
+
+
+def check_path(path: str) -> tuple[str, str]:
+    """Resolve ``path`` to (directory, data.mdb) or raise with what is wrong."""
+    try:
+        os.lstat(path)
+    except FileNotFoundError:
+        raise InspectError(f"{path}: no such file or directory") from None
+    except PermissionError:
+        raise InspectError(f"{path}: permission denied (a parent directory cannot be searched)") from None
+    except OSError as e:
+        raise InspectError(f"{path}: {e.strerror or e}") from None
+    real = os.path.realpath(path)
+    if not os.path.exists(real):
+        raise InspectError(f"{path}: a symbolic link to {real}, which does not exist")
+    if os.path.basename(real) == "data.mdb" and os.path.isfile(real):  # the file itself: its directory
+        real = os.path.dirname(real)
+    if not os.path.isdir(real):
+        raise InspectError(f"{path}: not a directory (an LMDB environment is a directory holding data.mdb)")
+    data = os.path.join(real, "data.mdb")
+    try:
+        st = os.stat(data)
+    except FileNotFoundError:
+        raise InspectError(f"{path}: no data.mdb in this directory, so no LMDB database here") from None
+    except PermissionError:
+        raise InspectError(f"{path}: permission denied (the directory cannot be searched)") from None
+    if not stat_mod.S_ISREG(st.st_mode):
+        raise InspectError(f"{data}: not a regular file")
+    if not os.access(data, os.R_OK):
+        raise InspectError(f"{data}: permission denied")
+    if st.st_size == 0:
+        raise InspectError(f"{data}: the file is empty (0 bytes)")
+    return real, data
+
+
+def parse_slot_metadata(key: bytes, value: bytes) -> tuple[dict | None, str | None]:
+    """A slot-0 record as (fields, None), or (None, why it cannot be read)."""
+    if len(key) != 4:
+        return None, f"metadata key {key.hex()} is {len(key)} bytes, not 4"
+    try:
+        data = cbor2.loads(value)
+    except Exception as e:  # noqa: BLE001 - any decoder failure is a finding
+        return None, f"metadata for slot {struct.unpack('>H', key[2:4])[0]} is not CBOR ({type(e).__name__}: {e})"
+    slot = struct.unpack(">H", key[2:4])[0]
+    if not isinstance(data, dict):
+        return None, f"metadata for slot {slot} is a CBOR {type(data).__name__}, not a map"
+    oid = data.get("oid")
+    try:
+        oid = str(uuid.UUID(str(oid))) if oid is not None else None
+    except ValueError:
+        return None, f"metadata for slot {slot} has an invalid oid {oid!r}"
+    if oid is None:
+        return None, f"metadata for slot {slot} has no oid"
+    if data.get("slot") not in (None, slot):
+        return None, f"metadata under slot {slot} claims slot {data.get('slot')!r}"
+    for k in ("name", "description", "creator"):
+        if data.get(k) is not None and not isinstance(data.get(k), str):
+            return None, f"metadata for slot {slot} has a non-text {k}"
+    return {"slot": slot, "oid": oid, "name": data.get("name"),
+            "description": data.get("description"), "creator": data.get("creator")}, None
+
+
+def parse_readers(text: str) -> list[Reader]:
+    out = []
+    for line in text.splitlines()[1:]:
+        parts = line.split()
+        if len(parts) != 3 or not parts[0].isdigit():
+            continue
+        txnid = int(parts[2]) if parts[2].isdigit() else None
+        out.append(Reader(pid=int(parts[0]), thread=parts[1], txnid=txnid))
+    return out
+
+
+class Inspector:
+    """One read-only view of an environment. Calls are serialised by a lock (workers share it)."""
+
+    SNAPSHOT_RETRIES = 5
+
+    def __init__(self, path: str):
+        self.path = path
+        self.dir, self.data_path = check_path(path)
+        self.lock_path = os.path.join(self.dir, "lock.mdb")
+        self._env: Any = None  # zlmdb.lmdb.Environment, opened read-only
+        self._locking = False
+        self._pf: PageFile | None = None
+        self.walker = TreeWalker()
+        self._lock = threading.Lock()
+        self.procmaps = ProcMaps(self.data_path)
+        self._last: _Seen | None = None  # the reads of the last full snapshot
+        self._next_walk = 0.0  # monotonic time from which a changed database is walked again
+        self._force_walk = False
+        try:
+            self._open_pagefile()
+        except PageError as e:
+            raise InspectError(f"{path}: {e}") from None
+        self._open_env()
+
+    # -- opening -------------------------------------------------------------
+
+    def _open_pagefile(self) -> PageFile:
+        size = os.stat(self.data_path).st_size
+        if self._pf is None or self._pf.file_size != size:
+            old = self._pf
+            self._pf = PageFile(self.data_path)
+            if old is not None:
+                old.close()
+        return self._pf
+
+    def _open_env(self) -> None:
+        lmdb = _lmdb()
+        self._locking = lockfile.in_use(self.lock_path)
+        if self._locking:  # one descriptor to lock.mdb for as long as LMDB holds locks on it (lockfile)
+            lockfile.hold(self.lock_path)
+        try:
+            self._env = lmdb.open(
+                self.dir, readonly=True, map_size=0, create=False, lock=self._locking,
+                max_spare_txns=0, max_dbs=0, readahead=False)
+        except lmdb.Error as e:
+            self._close_env()
+            raise InspectError(f"{self.path}: LMDB cannot open it: {_lmdb_message(e)}") from None
+        except OSError as e:
+            self._close_env()
+            raise InspectError(f"{self.path}: {e.strerror or e}") from None
+
+    def _close_env(self) -> None:
+        """Close LMDB's environment, then let go of our descriptor to its lock file."""
+        if self._env is not None:
+            self._env.close()
+            self._env = None
+        if self._locking:
+            lockfile.release(self.lock_path)
+            self._locking = False
+
+    def close(self) -> None:
+        with self._lock:
+            self._close_env()
+            if self._pf is not None:
+                self._pf.close()
+                self._pf = None
+
+    def __enter__(self) -> Inspector:
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    @property
+    def locking(self) -> bool:
+        return self._locking
+
+    def _follow_writer(self) -> None:
+        """Adopt what a live writer changed since the last snapshot."""
+        if not self._locking and lockfile.in_use(self.lock_path):
+            # a process opened the database after us: take part in its locking now
+            self._close_env()
+            self._open_env()
+        pf = self._open_pagefile()
+        meta = pf.current_meta()
+        if meta.map_size and meta.map_size != self._env.info()["map_size"]:
+            self._env.set_mapsize(0)
+
+    # -- transactions ----------------------------------------------------------
+
+    def read(self, fn: Callable[..., T]) -> T:
+        """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
+        lmdb = _lmdb()
+        with self._lock:
+            if self._env is None:
+                raise InspectError(f"{self.path}: the inspector was closed")
+            try:
+                self._follow_writer()
+            except PageError as e:
+                raise DamagedError(f"{self.path}: {e}") from None
+            except OSError as e:  # the database went away or became unreadable
+                raise InspectError(f"{self.path}: {e.strerror or e}") from None
+            last_err: Exception | None = None
+            for _ in range(self.SNAPSHOT_RETRIES):
+                try:
+                    txn = self._env.begin(buffers=False)
+                except lmdb.MapResizedError:
+                    self._env.set_mapsize(0)
+                    continue
+                except lmdb.Error as e:
+                    raise InspectError(f"{self.path}: cannot start a read transaction: {_lmdb_message(e)}") from None
+                try:
+                    pf = self._open_pagefile()
+                    try:
+                        meta = pf.meta_for(txn.id())
+                    except PageError as e:  # the writer overwrote that meta already
+                        last_err = e
+                        continue
+                    return fn(txn, pf, meta)
+                finally:
+                    txn.abort()
+            raise InspectError(f"{self.path}: could not find the snapshot's meta page ({last_err})")
+
+    # -- snapshot --------------------------------------------------------------
+
+    def snapshot(self, remember: bool = True) -> Snapshot:
+        """A snapshot; what cannot have changed since the last one is not read again.
+
+        The reader table, the environment's info and process liveness are read every time
+        (they change without a commit); the walk, the catalog and the counts are reused
+        while the meta page's txnid, the map size and the file are what the last full
+        snapshot saw, and, where every walk is a full one (0.9 format) and it is expensive,
+        until the next is due (see ``DEFER_ABOVE_S`` and ``WALK_SHARE``). ``remember``: False
+        where no snapshot follows (a one-shot run): nothing is kept for an incremental walk.
+        """
+        t_start = time.time()
+
+        def take(txn, pf: PageFile, meta: Meta) -> _Seen:
+            return self._take(txn, pf, meta, remember)
+
+        seen = self.read(take)
+        if seen.fresh and seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
+            # a writer started while we read without a reader slot: pages may have been
+            # reused under us; read again, now taking part in its locking
+            seen = self.read(take)
+        if seen.fresh:
+            if seen.walk is None:
+                seen.counts = self._cursor_count_subprocess(seen.problems)
+            seen.counts_at = t_start
+            self._counted(seen)
+        return self._assemble(t_start, seen)
+
+    #: Walks that cost less CPU time than this run at every refresh that saw a new transaction.
+    #: 0.9-format walks are full walks; a 1.0-format walk reads only what changed since the
+    #: last one (its first, full, walk never delays the next), so it is this expensive only
+    #: under heavy churn.
+    DEFER_ABOVE_S = 0.1
+    #: Otherwise the counts are taken again once the walk's share of time since the last one
+    #: falls to this (0.03: walking costs at most ~3 % of a core under a busy writer; the rest of a
+    #: refresh and drawing what changed add about 2 %, and the TUI stays within 5 %).
+    WALK_SHARE = 0.03
+    #: Counts are never older than this (the first walk of a mapping also pays its page faults,
+    #: and would otherwise put the next one far off).
+    DEFER_MAX_S = 15.0
+
+    def count_now(self) -> None:
+        """Walk at the next snapshot even if the counts are not due yet (the TUI's ``r``)."""
+        self._force_walk = True
+
+    def _counted(self, seen: _Seen) -> None:
+        """Keep a pristine copy of a fresh snapshot's reads, and schedule the next walk."""
+        self._last = replace(seen, problems=list(seen.problems), readers=[])
+        cost = seen.walk_s
+        self._next_walk = (time.monotonic() + min(cost / self.WALK_SHARE, self.DEFER_MAX_S)
+                           if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
+        self._force_walk = False
+
+    def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
+        """What must be unchanged for a snapshot to be reused whole."""
+        st = os.stat(self.data_path)
+        return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
+                meta.last_pgno, self._locking)
+
+    def _take(self, txn, pf: PageFile, meta: Meta, remember: bool = True) -> _Seen:
+        """Everything read inside the one read transaction of a snapshot."""
+        t0 = time.perf_counter()
+        info = self._env.info()
+        readers = parse_readers(self._env.readers()) if self._locking else []
+        key = self._file_key(pf, meta)
+        last = self._last
+        if last is not None and not self._force_walk and (
+                last.key == key or time.monotonic() < self._next_walk):
+            # unchanged (or a walk is not due yet): only what changes without a commit is read
+            seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
+                           problems=list(last.problems), fresh=False, key=key,
+                           counts_next=self._next_walk if last.key != key else None)
+            seen.txn_s = time.perf_counter() - t0
+            return seen
+        seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
+        seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
+        cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
+        try:
+            seen.walk = self.walker.walk(pf, meta, remember=remember)
+            seen.counts = seen.walk.summary.slots
+        except PageError as e:
+            seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
+        seen.walk_s = time.thread_time() - cpu0
+        if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
+            seen.catalog, problems = self._catalog(txn)
+            seen.problems += problems
+        seen.counts_txnid = meta.txnid
+        seen.txn_s = time.perf_counter() - t0
+        return seen
+
+    def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
+        cat, problems = [], []
+        cur = txn.cursor()
+        ok = cur.set_range(b"")
+        while ok:
+            key = cur.key()
+            if key[:2] > b"\0\0" and len(key) >= 2:
+                break
+            if len(key) < 2:
+                ok = cur.next()
+                continue
+            meta, err = parse_slot_metadata(key, cur.value())
+            if err or meta is None:
+                slot = struct.unpack(">H", key[2:4])[0] if len(key) >= 4 else None
+                problems.append(Problem(ProblemKind.BAD_METADATA, err or "no metadata", slot))
+            else:
+                cat.append(meta)
+            ok = cur.next()
+        return cat, problems
+
+    def _cursor_count_subprocess(self, problems: list[Problem]) -> dict:
+        """Count through LMDB's cursor in a child process, so a crash cannot take us down."""
+        from zlmdb_inspect.storage.walk import SlotSpace
+
+        cmd = [sys.executable, "-m", "zlmdb_inspect.storage.cursor_count", self.dir,
+               "1" if self._locking else "0"]
+        try:
+            out = subprocess.run(cmd, capture_output=True, timeout=10, text=True)
+        except subprocess.TimeoutExpired:
+            problems.append(Problem(ProblemKind.DAMAGED, "counting through LMDB's cursor did not finish in 10 s"))
+            return {}
+        if out.returncode != 0:
+            why = (f"LMDB crashed reading the tree (signal {-out.returncode})" if out.returncode < 0
+                   else (out.stderr.strip().splitlines() or ["failed"])[-1])
+            problems.append(Problem(ProblemKind.DAMAGED, f"counting through LMDB's cursor failed: {why}"))
+            return {}
+        problems.append(Problem(ProblemKind.COUNT_FALLBACK,
+                                "records were counted through LMDB's cursor, not the page walk"))
+        import json
+
+        return {int(k): SlotSpace(records=v) for k, v in json.loads(out.stdout).items()}
+
+    def _assemble(self, t_start: float, seen: _Seen) -> Snapshot:
+        pf, meta, info, readers, problems = seen.pf, seen.meta, seen.info, seen.readers, seen.problems
+        catalog, counts, walk = seen.catalog, seen.counts, seen.walk
+        psize = pf.page_size
+        library = ".".join(str(x) for x in self._env.lib_version())
+        figures = LmdbFigures(
+            format=pf.format, library=library, page_size=psize, depth=meta.main.depth,
+            branch_pages=meta.main.branch_pages, leaf_pages=meta.main.leaf_pages,
+            overflow_pages=meta.main.overflow_pages, entries=meta.main.entries,
+            last_pgno=meta.last_pgno, last_txnid=meta.txnid,
+            max_readers=info["max_readers"], num_readers=info["num_readers"] if self._locking else 0,
+            locking=self._locking)
+        alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
+        cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
+        found = sorted(walk.summary.named_dbs, key=lambda kr: kr[0]) if walk else []  # in key order, as LMDB lists them
+        named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
+                         depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
+                         overflow_pages=r.overflow_pages) for k, r in found]
+        method = "cursor" if walk is None else "pages+cache" if walk.cached_subtrees else "pages"
+
+        by_slot = {c["slot"]: c for c in catalog}
+        tables: list[Table] = []
+        short = 0
+        for slot in sorted(set(counts) | set(by_slot)):
+            if slot == SHORT_KEY_SLOT:
+                short = counts[slot].records
+                continue
+            sp = counts.get(slot)
+            c = by_slot.get(slot)
+            t = Table(slot=slot, oid=c["oid"] if c else None, name=c["name"] if c else None,
+                      description=c["description"] if c else None,
+                      creator=c["creator"] if c else None,
+                      records=sp.records if sp else 0, metadata=c is not None or slot == 0,
+                      kind="catalog" if slot == 0 else "slot")
+            if slot == 0:
+                t.name, t.description = "(zlmdb catalog)", "one metadata record per table"
+            if sp is not None:
+                t.pages = round(sp.leaf_pages, 2)
+                t.overflow_pages = sp.overflow_pages
+                t.overflow_bytes = sp.overflow_bytes
+                t.max_value = sp.max_value
+                t.bytes = int(round((sp.leaf_pages + sp.overflow_pages) * psize))
+            tables.append(t)
+        if short:
+            problems.append(Problem(ProblemKind.SHORT_KEYS,
+                                    f"{short} records have keys shorter than 2 bytes (no slot)"))
+        for r in readers:
+            if r.txnid is not None:
+                r.lag = meta.txnid - r.txnid
+        me = os.getpid()
+        for r in readers:
+            r.alive = alive.get(r.pid)
+            r.name = lockfile.process_name(r.pid) if r.alive else None
+            r.own = r.pid == me and r.txnid == meta.txnid
+        return Snapshot(
+            path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
+            capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
+            zlmdb=bool(catalog), count_method=method,
+            page_reads=walk.page_reads if walk else 0, short_key_records=short,
+            counts_txnid=seen.counts_txnid or meta.txnid, counts_at=seen.counts_at or t_start,
+            counts_next_at=(None if seen.counts_next is None
+                            else round(time.time() + max(0.0, seen.counts_next - time.monotonic()), 3)))
+
+
+    LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
+    LARGEST_EVERY_S = 60.0
+
+    def largest_values(self, snap: Snapshot, min_bytes: int,
+                       n: int = 3) -> dict[int, tuple[list[tuple[str, int]], bool]]:
+        """For each table holding a value of ``min_bytes`` or more: its ``n`` largest records as
+        (key in words, value bytes), and whether the scan was cut short. Read from the leaves' node
+        headers (no value is read), only for such tables, cached while the table's figures stay
+        the same."""
+        cache = self.__dict__.setdefault("_largest", {})
+        out: dict[int, tuple[list[tuple[str, int]], bool]] = {}
+        wanted = [t for t in snap.tables if t.max_value >= min_bytes and t.slot >= 0]
+        todo = []
+        now = time.monotonic()
+        for t in wanted:
+            key = (t.max_value, t.records, t.overflow_pages, t.overflow_bytes)
+            old = cache.get(t.slot)
+            # again when the largest value changed; for other changes of a live table, once a minute
+            if old and (old[0] == key or (old[0][0] == key[0] and now - old[2] < self.LARGEST_EVERY_S)):
+                out[t.slot] = old[1]
+            else:
+                todo.append((t.slot, key))
+        if not todo:
+            return out
+
+        def scan(txn, pf: PageFile, meta: Meta):
+            return {slot: _largest_in_slot(pf, meta, slot, n, min_bytes, self.LARGEST_BUDGET_S)
+                    for slot, _ in todo}
+
+        try:
+            found = self.read(scan)
+        except (InspectError, PageError):
+            return out
+        for slot, key in todo:
+            cache[slot] = (key, found[slot], now)
+            out[slot] = found[slot]
+        return out
+
+    def _capacity(self, meta: Meta, info: dict, psize: int, file_size: int, walk: WalkResult | None,
+                  readers: list[Reader], alive: dict[int, bool]) -> Capacity:
+        """Capacity against the effective limit: the smallest map of a live process that can write."""
+        meta_size = meta.map_size or info["map_size"]
+        known = {r.pid for r in readers if alive.get(r.pid)}
+        if self._locking:
+            known.add(lockfile.holder(self.lock_path) or 0)
+        maps = self.procmaps.processes(known - {0})
+        used = (meta.last_pgno + 1) * psize
+        # A writer mapping less than the data written cannot write before it adopts the new size
+        # (LMDB fails its next write transaction with MDB_MAP_RESIZED; set_mapsize(0) adopts the
+        # meta page's), so it is no limit. Read-only processes never limit writes.
+        writers = [m for m in maps if m.map_size and m.writable is not False and m.map_size >= used]
+        if writers:
+            map_size, source = min(m.map_size or 0 for m in writers), "writer"  # all measured
+            note = None
+            if map_size != meta_size:
+                note = "the smallest map among live processes that can write; the meta page keeps the largest ever set"
+        else:
+            map_size, source = meta_size, "meta"
+            note = ("no live process can write: the next writer's map size decides "
+                    "(LMDB maps at least the meta page's size only when opened with map_size=0)")
+        unmeasured = [m for m in maps if m.map_size is None]
+        if unmeasured:
+            pids = ", ".join(str(m.pid) for m in unmeasured)
+            note = ((note + "; ") if note else "") + (
+                f"not measured here (see maps[].reason): pid {pids}; their maps may be smaller")
+        map_size = max(map_size, used)  # LMDB never maps less than the data already written
+        others = [r for r in readers if r.txnid is not None and r.txnid < meta.txnid]  # not ours: ours is current
+        oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
+        reusable = pinned = None
+        pinned_by = None
+        if walk is not None:
+            reusable = walk.free_pages_between(0, oldest)
+            pinned = 0
+            if others:
+                # pages freed after the oldest reader's snapshot, which only that snapshot keeps from reuse
+                r = min(others, key=lambda x: x.txnid or 0)  # all have one
+                since = r.txnid or 0
+                pinned = walk.free_pages_between(since, meta.txnid)
+                if pinned:
+                    pinned_by = {"pid": r.pid, "thread": r.thread, "txnid": r.txnid, "lag": meta.txnid - since,
+                                 "alive": alive.get(r.pid),
+                                 "name": lockfile.process_name(r.pid) if alive.get(r.pid) else None}
+        reuse_bytes = (reusable or 0) * psize
+        in_use = used - reuse_bytes
+        available = max(0, map_size - used) + reuse_bytes
+        return Capacity(
+            map_size=map_size, file_size=file_size, used_bytes=used,
+            headroom_bytes=map_size - used,
+            headroom_pct=round(100.0 * (map_size - used) / map_size, 3) if map_size else 0.0,
+            free_pages=walk.free_pages if walk else None, reusable_pages=reusable,
+            free_db_pages=walk.free_db_pages if walk else None,
+            used_pct=round(100.0 * in_use / map_size, 3) if map_size else 100.0,
+            map_size_meta=meta_size, map_source=source, map_note=note,
+            maps=[m.to_dict() for m in maps], in_use_bytes=in_use, available_bytes=available,
+            pinned_pages=pinned, pinned_by=pinned_by,
+            last_commit_freed_pages=walk.free_pages_between(int(walk.free_records[:, 0].max()), meta.txnid + 1)
+            if walk is not None and len(walk.free_records) else None)
+
+
+@dataclass
+class _Seen:
+    """What one read transaction saw, before it is turned into a :class:`Snapshot`."""
+
+    pf: PageFile
+    meta: Meta
+    info: dict
+    readers: list[Reader]
+    walk: WalkResult | None = None  # None: the page walk failed (damage)
+    counts: dict = field(default_factory=dict)
+    catalog: list[dict] = field(default_factory=list)
+    problems: list[Problem] = field(default_factory=list)
+    txn_s: float = 0.0
+    key: tuple = ()  # see Inspector._file_key
+    fresh: bool = True  # False: walk, catalog and counts are the last full snapshot's
+    walk_s: float = 0.0  # CPU time of the walk
+    walk_first: bool = False  # a 1.0-format walk without a cache: its cost says nothing of the next
+    counts_txnid: int = 0  # the transaction the counts are from
+    counts_at: float = 0.0  # time.time() of the snapshot that counted them
+    counts_next: float | None = None  # monotonic time the stale counts are taken again
+
+
+def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,
+                     budget_s: float) -> tuple[list[tuple[str, int]], bool]:
+    """The ``n`` largest values of one slot, and whether the time budget cut the scan short.
+
+    Descends the main tree only into subtrees that can hold the slot's keys, then reads the
+    size field of every node of those leaves in one numpy pass per batch of leaves; keys are
+    read for the few largest only. No value is read.
+    """
+    import numpy as np
+
+    from zlmdb_inspect.storage.pageformat import P_BRANCH, P_INVALID, P_LEAF
+
+    if meta.main.root == P_INVALID:
+        return [], False
+    lo, hi = struct.pack(">H", slot), struct.pack(">H", slot + 1)
+    limit = meta.last_pgno
+    deadline = time.perf_counter() + budget_s
+    psize, hdr, pbase = pf.page_size, pf.hdrsz, pf.pagebase
+    best: list[tuple[int, int, int]] = []  # (size, pgno, node address)
+    leaves: list[tuple[int, int]] = []  # (pgno, entries)
+
+    def flush() -> None:
+        if not leaves:
+            return
+        pg = np.array([p for p, _ in leaves], dtype=np.int64)
+        cnt = np.array([c for _, c in leaves], dtype=np.int64)
+        leaves.clear()
+        owner = np.repeat(pg, cnt)
+        idx = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
+        base = owner * psize
+        off = pf.u16s(base + hdr + 2 * idx) + pbase
+        ok = (off >= hdr) & (off + 8 <= psize)  # a damaged pointer is skipped, never followed
+        addr = (base + off)[ok]
+        owner = owner[ok]
+        size = pf.u16s(addr) | (pf.u16s(addr + 2) << 16)
+        k = min(n * 4, len(size))
+        if not k:
+            return
+        top = np.argpartition(-size, k - 1)[:k]
+        best.extend((int(size[i]), int(owner[i]), int(addr[i])) for i in top)
+
+    stack = [(meta.main.root, 1)]
+    cut = False
+    while stack:
+        if time.perf_counter() > deadline:
+            cut = True
+            break
+        pgno, depth = stack.pop()
+        flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
+        count = pf.numkeys(pgno, lower, upper)
+        if flags & P_LEAF:
+            leaves.append((pgno, count))
+            if len(leaves) >= 512:
+                flush()
+            continue
+        if not flags & P_BRANCH or depth > meta.main.depth:
+            break
+        keys = [pf.node_key(pgno, pf.node(pgno, i)) if i else b"" for i in range(count)]
+        kids = []
+        for i in range(count):
+            nxt = keys[i + 1] if i + 1 < count else None
+            if keys[i] >= hi or (nxt is not None and nxt <= lo):
+                continue  # this child's keys lie wholly before or after the slot
+            kids.append(pf.child_pgno(pf.node(pgno, i)))
+        stack.extend((k, depth + 1) for k in reversed(kids))
+    flush()
+    out: list[tuple[int, bytes]] = []
+    for size, pgno, addr in sorted(best, reverse=True):
+        if size < min_bytes or len(out) >= n:
+            break
+        key = pf.node_key(pgno, addr)
+        if key[:2] == lo:  # a leaf at the slot's edge holds other slots' keys too
+            out.append((size, key))
+    return [(_key_words(k[2:]), size) for size, k in out], cut
+
+
+def _key_words(key: bytes) -> str:
+    """A record key as an operator would name it: UUID, OID, text, or hex (shown through textsafe)."""
+    if len(key) == 16:
+        return str(uuid.UUID(bytes=key))
+    if len(key) == 8:
+        return str(struct.unpack(">Q", key)[0])
+    try:
+        text = key.decode("utf-8")
+        if text.isprintable() and text:
+            return repr(text)
+    except UnicodeDecodeError:
+        pass
+    return "hex:" + key[:24].hex() + ("…" if len(key) > 24 else "")
+
+
+def _lmdb_message(e: Exception) -> str:
+    msg = str(e)
+    return msg.split(": ", 1)[1] if msg.startswith(("b'", "/")) and ": " in msg else msg

@@ -1,0 +1,190 @@
+"""The main tree's leaf pages in key order, from any key, read from the file's pages.
+
+LMDB's cursor (zlmdb binds it through CFFI) costs microseconds a record; a leaf page
+holds tens of records and can be searched as one buffer. Queries skip whole pages that
+cannot hold a match, histograms count a page's records from its header, and follow mode
+compares the pages two snapshots reach. Every page is read through :class:`PageFile`'s
+bounds checks, inside the read transaction whose snapshot the meta page describes.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from zlmdb_inspect.storage.pageformat import (
+    F_BIGDATA,
+    F_DUPDATA,
+    F_SUBDATA,
+    MAX_DEPTH,
+    MDB_DUPSORT,
+    P_BRANCH,
+    P_INVALID,
+    P_LEAF,
+    Meta,
+    PageError,
+    PageFile,
+)
+
+_NODE = struct.Struct("<4H")
+
+
+@dataclass(frozen=True)
+class Leaf:
+    pgno: int
+    txnid: int  # the transaction that wrote the page (0 in the 0.9 format)
+    n: int  # records
+
+
+class LeafWalk:
+    """Leaves of one snapshot's main tree, in key order."""
+
+    def __init__(self, pf: PageFile, meta: Meta):
+        if meta.main.flags & MDB_DUPSORT:
+            raise PageError("a DUPSORT main database is not walked by leaves")
+        self.pf = pf
+        self.meta = meta
+        self.limit = meta.last_pgno
+
+    def _header(self, pgno: int) -> tuple[int, int, int]:
+        flags, lower, upper, txnid = self.pf.header(pgno, self.limit, "the tree")
+        return flags, self.pf.numkeys(pgno, lower, upper), txnid
+
+    def leaves(self, key: bytes = b"") -> Iterator[Leaf]:
+        """From the leaf that holds ``key`` (or would), to the end of the tree."""
+        root = self.meta.main.root
+        if root == P_INVALID:
+            return
+        pf = self.pf
+        path: list[list[int]] = []  # [pgno, child index, children]
+        pgno = root
+        for _ in range(MAX_DEPTH + 1):
+            flags, n, txnid = self._header(pgno)
+            if flags & P_LEAF:
+                break
+            if not flags & P_BRANCH or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            i = pf.branch_index(pgno, n, key)
+            path.append([pgno, i, n])
+            pgno = pf.child_pgno(pf.node(pgno, i))
+        else:
+            raise PageError("the tree is deeper than LMDB allows")
+        yield Leaf(pgno, txnid, n)
+        while path:
+            top = path[-1]
+            top[1] += 1
+            if top[1] >= top[2]:
+                path.pop()
+                continue
+            pgno = pf.child_pgno(pf.node(top[0], top[1]))
+            while True:  # down the leftmost side
+                if len(path) > MAX_DEPTH:
+                    raise PageError("the tree is deeper than LMDB allows")
+                flags, n, txnid = self._header(pgno)
+                if flags & P_LEAF:
+                    yield Leaf(pgno, txnid, n)
+                    break
+                if not flags & P_BRANCH or n < 1:
+                    raise PageError(f"page {pgno} is not a branch page where one belongs")
+                path.append([pgno, 0, n])
+                pgno = pf.child_pgno(pf.node(pgno, 0))
+
+    def nodes(self, leaf: Leaf) -> Iterator[tuple[int, int, int, int]]:
+        """(offset, flags, key size, value size) of each node of ``leaf``."""
+        pf = self.pf
+        end = (leaf.pgno + 1) * pf.page_size
+        buf = pf.buf
+        for i in range(leaf.n):
+            off = pf.node(leaf.pgno, i)
+            lo, hi, nflags, ksize = _NODE.unpack_from(buf, off)
+            if off + 8 + ksize > end:
+                raise PageError(f"page {leaf.pgno}: a key runs past the end of its page")
+            if nflags & (F_SUBDATA | F_DUPDATA):
+                raise PageError(f"page {leaf.pgno}: a named or DUPSORT database record in the main tree")
+            yield off, nflags, ksize, lo | (hi << 16)
+
+    def key(self, off: int, ksize: int) -> bytes:
+        return bytes(self.pf.buf[off + 8:off + 8 + ksize])
+
+    def value(self, leaf: Leaf, off: int) -> bytes:
+        return self.pf.read_value(leaf.pgno, off, self.limit)
+
+    def inline(self, off: int, nflags: int, ksize: int, dsize: int) -> bytes | None:
+        """The value's bytes when stored on the leaf (None: on overflow pages)."""
+        if nflags & F_BIGDATA:
+            return None
+        doff = off + 8 + ((ksize + 1) & ~1 if self.pf.has_txnid else ksize)
+        return bytes(self.pf.buf[doff:doff + dsize])
+
+    def page(self, leaf: Leaf) -> bytes:
+        base = leaf.pgno * self.pf.page_size
+        return bytes(self.pf.buf[base:base + self.pf.page_size])
+
+
+
+class LeafBatch:
+    """The nodes of many leaves at once (numpy over the file's mapping), checked against their
+    pages: where each key and value lies, so that a search over whole pages finds the records it
+    hit, and the first byte of every value. Addresses are byte offsets into the file."""
+
+    def __init__(self, walk: LeafWalk, leaves: list[Leaf]):
+        pf = walk.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        self.leaves = leaves
+        ns = np.array([lf.n for lf in leaves], dtype=np.int64)
+        pg = np.array([lf.pgno for lf in leaves], dtype=np.int64)
+        total = int(ns.sum())
+        self.first = np.cumsum(ns) - ns  # index of each leaf's first node
+        idx = np.arange(total) - np.repeat(self.first, ns)
+        bases = np.repeat(pg * ps, ns)
+        ptr = pf.u16s(bases + h + 2 * idx) + pb
+        if total and ((ptr < h) | (ptr + 8 > ps) | (ptr & 1 == 1)).any():
+            raise PageError("a leaf node lies outside its page")
+        off = bases + ptr
+        ks = pf.u16s(off + 6)
+        flags = pf.u16s(off + 4)
+        ds = pf.u16s(off) | (pf.u16s(off + 2) << 16)
+        doff = off + 8 + (((ks + 1) & ~1) if pf.has_txnid else ks)
+        big = (flags & F_BIGDATA) != 0
+        end = np.where(big, doff + 8, doff + ds)
+        if total and ((off + 8 + ks > bases + ps) | (end > bases + ps)).any():
+            raise PageError("a key or value runs past the end of its leaf")
+        if total and (flags & (F_SUBDATA | F_DUPDATA)).any():
+            raise PageError("a named or DUPSORT database record in the main tree")
+        self.off, self.ksize, self.dsize, self.doff, self.big, self.end = off, ks, ds, doff, big, end
+        self.pg = pg
+        self.first_byte = np.where(ds > 0, pf.np[np.minimum(doff, bases + ps - 1)], -1)
+        self._order = np.argsort(off, kind="stable")
+        self._starts = off[self._order]
+        self.pf = pf
+
+    def nodes_at(self, positions: Any) -> np.ndarray:
+        """Indices of the nodes whose key or value holds each file position."""
+        pos = np.asarray(positions, dtype=np.int64)
+        if not len(pos):
+            return np.zeros(0, dtype=np.int64)
+        i = np.searchsorted(self._starts, pos, side="right") - 1
+        ok = i >= 0
+        nodes = self._order[i[ok]]
+        return nodes[pos[ok] < self.end[nodes]]
+
+    def byte_positions(self, value: int) -> np.ndarray:
+        """File positions of every byte ``value`` in these leaves."""
+        ps = self.pf.page_size
+        if not len(self.pg):
+            return np.zeros(0, dtype=np.int64)
+        mat = self.pf.np[(self.pg * ps)[:, None] + np.arange(ps)]
+        hit = np.flatnonzero(mat == value)
+        return self.pg[hit // ps] * ps + hit % ps
+
+    def key(self, i: int) -> bytes:
+        o = int(self.off[i])
+        return bytes(self.pf.buf[o + 8:o + 8 + int(self.ksize[i])])
+
+    def value(self, walk: LeafWalk, j: int, i: int) -> bytes:
+        """Node ``i`` (of leaf ``j`` of the batch): its whole value, inline or on overflow pages."""
+        return walk.value(self.leaves[j], int(self.off[i]))

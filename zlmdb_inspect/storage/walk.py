@@ -1,0 +1,844 @@
+"""The walk over one snapshot's B-tree: per-slot counts and space, positions, the freelist.
+
+Counting records per zlmdb slot through a cursor visits every key; the B-tree
+already knows most of the answer. A leaf whose key range lies inside one slot
+(its bounds come from the separator keys in its parent) contributes the entry
+count in its page header, so keys are read only on leaves where one slot ends
+and the next begins. The pages themselves are read through
+:class:`~zlmdb_inspect.storage.pageformat.PageFile`.
+"""
+
+from __future__ import annotations
+
+import struct
+import sys
+from dataclasses import dataclass, field
+from typing import NamedTuple, cast
+
+import numpy as np
+
+from zlmdb_inspect.storage.pageformat import (
+    _E,
+    _KINDS,
+    _LITTLE,
+    _U16,
+    F_BIGDATA,
+    F_DUPDATA,
+    F_SUBDATA,
+    MAX_DEPTH,
+    MDB_DUPSORT,
+    NUM_METAS,
+    P_BRANCH,
+    P_INVALID,
+    P_LEAF,
+    SHORT_KEY_SLOT,
+    DbRecord,
+    Meta,
+    PageError,
+    PageFile,
+    slot_of,
+)
+
+
+@dataclass
+class SlotSpace:
+    """Records and space of one slot (or of the short-key bucket)."""
+
+    records: int = 0
+    leaf_pages: float = 0.0  # a leaf shared by two slots is split by entries
+    overflow_pages: int = 0
+    overflow_bytes: int = 0
+    value_bytes: int = 0  # inline + overflow value bytes, where nodes were read
+    max_value: int = 0
+
+    def add(self, other: SlotSpace) -> None:
+        self.records += other.records
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.overflow_bytes += other.overflow_bytes
+        self.value_bytes += other.value_bytes
+        self.max_value = max(self.max_value, other.max_value)
+
+
+@dataclass
+class TreeSummary:
+    """What a subtree holds, per slot. Immutable once cached."""
+
+    slots: dict[int, SlotSpace] = field(default_factory=dict)
+    branch_pages: int = 0
+    leaf_pages: int = 0
+    overflow_pages: int = 0
+    entries: int = 0
+    named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
+
+    def merge(self, other: TreeSummary) -> None:
+        for slot, sp in other.slots.items():
+            mine = self.slots.get(slot)
+            if mine is None:
+                mine = self.slots[slot] = SlotSpace()
+            mine.add(sp)
+        self.branch_pages += other.branch_pages
+        self.leaf_pages += other.leaf_pages
+        self.overflow_pages += other.overflow_pages
+        self.entries += other.entries
+        self.named_dbs.extend(other.named_dbs)
+
+    def merge_many(self, others: list[TreeSummary]) -> None:
+        """:meth:`merge` of many (an incremental walk merges thousands of cached summaries)."""
+        self.branch_pages += sum(o.branch_pages for o in others)
+        self.leaf_pages += sum(o.leaf_pages for o in others)
+        self.overflow_pages += sum(o.overflow_pages for o in others)
+        self.entries += sum(o.entries for o in others)
+        slots = self.slots
+        for o in others:
+            for slot, sp in o.slots.items():
+                mine = slots.get(slot)
+                if mine is None:
+                    mine = slots[slot] = SlotSpace()
+                mine.add(sp)
+            if o.named_dbs:
+                self.named_dbs.extend(o.named_dbs)
+
+
+@dataclass
+class WalkResult:
+    """Per-slot counts and space of the main tree, and the freelist."""
+
+    summary: TreeSummary
+    free_pages: int
+    free_db_pages: int
+    free_records: np.ndarray  # rows of (txnid that freed them, page count), int64
+    page_reads: int
+    cached_subtrees: int
+    prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
+    prefetched_bytes: int = 0
+
+    def free_pages_between(self, first: int, end: int) -> int:
+        """Pages on the freelist freed by transactions ``first <= txnid < end`` (a refresh asks
+        this of ~30k records on a busy database: summed by numpy, not in a Python loop)."""
+        t = self.free_records[:, 0]
+        return int(self.free_records[(t >= first) & (t < end), 1].sum())
+
+
+class _Visited:
+    """Pages reached in one walk: a bitmap over the file, so a page reached twice (a cycle, or
+    damage) is caught without keeping a Python set of every leaf."""
+
+    def __init__(self, pages: int) -> None:
+        self._pages = pages
+        self._bits: np.ndarray | None = None  # allocated on first use (zeroed lazily by the OS)
+        self._count = 0
+
+    def _map(self) -> np.ndarray:
+        if self._bits is None:
+            self._bits = np.zeros(self._pages, dtype=bool)
+        return self._bits
+
+    def add(self, pgno: int) -> bool:
+        """Mark ``pgno``; False when it was marked already. Pages outside the file are the
+        caller's to reject (its header read checks them)."""
+        if not 0 <= pgno < self._pages:
+            return True
+        bits = self._map()
+        if bits[pgno]:
+            return False
+        bits[pgno] = True
+        self._count += 1
+        return True
+
+    def add_new(self, pgnos: np.ndarray) -> int | None:
+        """Mark a few pages (all inside the file); the first marked already or repeated, else None."""
+        bits = self._map()
+        marked = bits[pgnos]
+        if marked.any():
+            return int(pgnos[int(np.argmax(marked))])
+        if len(pgnos) > 1:
+            u = np.sort(pgnos)
+            same = u[1:] == u[:-1]
+            if same.any():
+                return int(u[1:][int(np.argmax(same))])
+        bits[pgnos] = True
+        self._count += len(pgnos)
+        return None
+
+    def add_many(self, pgnos: np.ndarray) -> bool:
+        """Mark pages (all inside the file); False when any was marked already or is repeated."""
+        bits = self._map()
+        bits[pgnos] = True
+        count = int(np.count_nonzero(bits))
+        ok = count == self._count + len(pgnos)
+        self._count = count
+        return ok
+
+
+class TreeWalker:
+    """Walks one snapshot's main tree and free database.
+
+    With the 1.0 format every page carries the id of the transaction that wrote
+    it, and a written page never changes: a subtree whose root has the same
+    (page number, txnid) as in an earlier walk holds exactly what it held then.
+    Those summaries are kept in ``cache`` so a refresh reads only what changed.
+    The 0.9 format has no such stamp (a page can be freed and rewritten under
+    the same number and bytes of its parent), so it is walked in full.
+    """
+
+    want_space = True  # read leaf nodes for overflow values (where the tree has any)
+    #: Read a cold tree's pages ahead of the walk (see :mod:`zlmdb_inspect.storage.prefetch`).
+    prefetch = True
+    #: Leaves per vectorised batch: bounds the arrays (every node of a leaf is read
+    #: when the tree has overflow values).
+    batch_leaves = 16384
+    batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
+    batch_leaves_nodes = 2048
+
+    def __init__(self) -> None:
+        self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
+
+    def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
+        """How many entries of the main tree have keys below ``key`` (a record's position).
+
+        Descends to the leaf that holds ``key``, adding the entries of every subtree to the
+        left: leaves by their header, branch subtrees by their (cached, on 1.0) summaries.
+        """
+        w = _Walk(self, pf, meta)
+        if meta.main.root == P_INVALID:
+            return 0
+        if w.scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth, below = meta.main.root, 1, 0
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, w.limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                lo, hi = 0, n
+                while lo < hi:
+                    mid = (lo + hi) // 2
+                    if pf.node_key(pgno, pf.node(pgno, mid)) < key:
+                        lo = mid + 1
+                    else:
+                        hi = mid
+                return below + lo
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            chosen = pf.branch_index(pgno, n, key)
+            for i in range(chosen + 1):
+                child = pf.child_pgno(pf.node(pgno, i))
+                if i == chosen:
+                    pgno = child
+                    break
+                below += w.entries(child, depth + 1, meta.main.depth)
+            depth += 1
+
+    def key_at(self, pf: PageFile, meta: Meta, index: int) -> bytes | None:
+        """The key of the entry at 0-based ``index`` in the main tree (the inverse of :meth:`rank`)."""
+        w = _Walk(self, pf, meta)
+        if meta.main.root == P_INVALID or not 0 <= index < meta.main.entries:
+            return None
+        if w.scan_all:
+            raise PageError("positions are not counted in a DUPSORT main database")
+        pgno, depth = meta.main.root, 1
+        while True:
+            flags, lower, upper, _ = pf.header(pgno, w.limit, "a branch node")
+            n = pf.numkeys(pgno, lower, upper)
+            if flags & P_LEAF:
+                if index >= n:
+                    raise PageError(f"leaf {pgno} holds {n} entries, fewer than its parents count")
+                return pf.node_key(pgno, pf.node(pgno, index))
+            if not flags & P_BRANCH or depth >= meta.main.depth or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            for i in range(n):
+                child = pf.child_pgno(pf.node(pgno, i))
+                size = w.entries(child, depth + 1, meta.main.depth)
+                if index < size or i == n - 1:
+                    pgno = child
+                    break
+                index -= size
+            depth += 1
+
+    def walk(self, pf: PageFile, meta: Meta, read_free: bool = True, remember: bool = True) -> WalkResult:
+        """Counts and space of one snapshot. ``remember``: keep the 1.0 subtree summaries for the
+        next walk (a one-shot run has none: it is spared building thousands of them)."""
+        w = _Walk(self, pf, meta, remember)
+        reads0 = pf.page_reads
+        ahead = None
+        if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
+            from zlmdb_inspect.storage.prefetch import prefetch_tree
+
+            ahead = prefetch_tree(pf, meta)
+        summary = TreeSummary()
+        if meta.main.root != P_INVALID:
+            if meta.main.depth > MAX_DEPTH:
+                raise PageError(f"main tree claims depth {meta.main.depth}")
+            # The bottom branch pages to read (all of them; on a 1.0 walk with a cache, those that
+            # changed) are gathered over the whole tree first and their leaves read in large
+            # batches, each in file order; the summaries are put together afterwards. (One batch
+            # per parent page made an incremental walk on a busy 10M-record database 2.5x dearer.)
+            w.defer = not w.scan_all and _LITTLE
+            summary = w.subtree(meta.main.root, 1, meta.main.depth)
+            w.finish()
+            summary.merge(w.acc)
+        if summary.entries != meta.main.entries:
+            raise PageError(
+                f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
+        if w.cacheable:  # keep only what this snapshot still uses
+            for k in self.cache.keys() - w.seen:
+                del self.cache[k]
+        free_pages, free_db_pages = 0, 0
+        free_records = np.zeros((0, 2), dtype=np.int64)
+        if read_free:
+            free_pages, free_db_pages, free_records = w.free_db(meta)
+        return WalkResult(summary, free_pages, free_db_pages, free_records,
+                          pf.page_reads - reads0, w.cache_hits,
+                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
+
+
+def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(seps, return_inverse=True)`` for slots (-1..65535), by counting: no sort of
+    a 10M-record tree's 600k leaves."""
+    present = np.bincount(seps + 1, minlength=1 << 16 | 1)
+    slots = np.nonzero(present)[0] - 1
+    code = np.zeros(len(present), dtype=np.int64)
+    code[slots + 1] = np.arange(len(slots))
+    return slots, code[seps + 1]
+
+
+class LeafSpace(NamedTuple):
+    """Per leaf of a batch: what its nodes say about values on overflow pages."""
+
+    pages: np.ndarray  # overflow pages
+    bytes: np.ndarray  # bytes of values on overflow pages
+    largest: np.ndarray  # largest value
+    node_scan: np.ndarray  # holds named or dup databases: read node by node
+
+
+class _Walk:
+    """One walk's state (one snapshot's pages); the walker keeps only what outlives it (the cache)."""
+
+    def __init__(self, walker: TreeWalker, pf: PageFile, meta: Meta, remember: bool = True) -> None:
+        self.walker = walker
+        self.pf = pf
+        # 1.0 pages carry the writing transaction's id: summaries of subtrees are looked up and kept
+        self.cacheable = pf.has_txnid and remember
+        self.limit = meta.last_pgno
+        self.scan_all = bool(meta.main.flags & MDB_DUPSORT)
+        # Overflow values are only seen in their leaf's nodes: read nodes when the tree has any.
+        self.want_space = walker.want_space and meta.main.overflow_pages > 0
+        self.cache_hits = 0
+        self.seen: set[tuple[int, int]] = set()  # (pgno, txnid) of the subtrees this snapshot uses
+        self.visited = _Visited(pf.pages_in_file)
+        self.defer = False  # gather bottom branch pages for batches over the whole tree
+        self.pending: list[tuple[int, int]] = []
+        self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
+        self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
+        # deferred, in the order a walk without deferral does them (children before parents)
+        self.merges: list[tuple[TreeSummary, TreeSummary]] = []
+        self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
+
+    def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
+        if self.defer:
+            self.merges.append((out, child))
+        else:
+            out.merge(child)
+
+    def _cache(self, key: tuple[int, int], out: TreeSummary) -> None:
+        """A summary is cached only once complete: a walk that stops at damage caches nothing
+        it had not finished."""
+        if self.defer:
+            self.to_cache.append((key, out))
+        else:
+            self.walker.cache[key] = out
+
+    def finish(self) -> None:
+        """Run the deferred batches, then the merges and cache entries that wait for them."""
+        if self.pending:
+            self.run_deferred()
+        self.defer = False
+        for out, child in self.merges:
+            out.merge(child)
+        for key, out in self.to_cache:
+            self.walker.cache[key] = out
+        self.merges, self.to_cache = [], []
+
+    def run_deferred(self) -> None:
+        """The deferred bottom branch pages, in batches (each read in file order). Splitting
+        them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
+        threads took longer and twice the CPU of one (whose page gathers use threads already)."""
+        batch, outs = self.pending, self.pending_outs
+        self.pending, self.pending_outs = [], []
+        limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
+
+    def entries(self, pgno: int, depth: int, max_depth: int) -> int:
+        """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
+        if depth == max_depth:
+            _, lower, upper, _ = self.pf.header(pgno, self.limit, "a branch node")
+            return self.pf.numkeys(pgno, lower, upper)
+        self.visited = _Visited(self.pf.pages_in_file)  # each subtree is checked on its own
+        return self.subtree(pgno, depth, max_depth).entries
+
+    def subtree(self, pgno: int, depth: int, max_depth: int) -> TreeSummary:
+        pf = self.pf
+        if depth > max_depth:
+            raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
+        if not self.visited.add(pgno):
+            raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
+        flags, lower, upper, txnid = pf.header(pgno, self.limit, "a branch node")
+        key = (pgno, txnid)
+        if self.cacheable:
+            self.seen.add(key)
+            hit = self.walker.cache.get(key)
+            if hit is not None and flags & P_BRANCH:
+                self.cache_hits += 1
+                return hit
+        n = pf.numkeys(pgno, lower, upper)
+        kind = flags & _KINDS
+        if kind == P_LEAF:
+            out = TreeSummary(leaf_pages=1)
+            self.scan_leaf(pgno, n, out)
+            return out
+        if kind != P_BRANCH:
+            raise PageError(f"page {pgno} has page flags 0x{flags:x} where a tree page belongs")
+        if n < 1:
+            raise PageError(f"branch page {pgno} has no children")
+        out = TreeSummary(branch_pages=1)
+        if depth + 1 == max_depth and not self.scan_all and _LITTLE:
+            self.bottoms([(pgno, n)], [out])
+        elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
+            below = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
+            self.bottom_level(below, depth + 1, max_depth, out)
+        else:
+            offs = [pf.node(pgno, i) for i in range(n)]
+            kids = [pf.child_pgno(off) for off in offs]
+            if depth + 1 == max_depth and not self.scan_all:  # separators bound the leaves' slots
+                self.leaves([(kid, pf.node_key(pgno, off) if i else None)
+                              for i, (kid, off) in enumerate(zip(kids, offs))], out)
+            else:
+                for child in kids:
+                    self._merge(out, self.subtree(child, depth + 1, max_depth))
+        if self.cacheable:
+            self._cache(key, out)
+        return out
+
+    def leaves(self, children: list[tuple[int, bytes | None]], out: TreeSummary) -> None:
+        """Children of a bottom branch page: header counts where the slot is known."""
+        pf = self.pf
+        last = len(children) - 1
+        for i, (child, sep) in enumerate(children):
+            if not self.visited.add(child):
+                raise PageError(f"page {child} is reachable twice")
+            flags, lower, upper, _ = pf.header(child, self.limit, "a branch node")
+            if flags & _KINDS != P_LEAF:
+                raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
+            n = pf.numkeys(child, lower, upper)
+            out.leaf_pages += 1
+            slot = None
+            if 0 < i < last:
+                s1, s2 = slot_of(sep or b""), slot_of(children[i + 1][1] or b"")  # set for i > 0
+                if s1 == s2 and s1 != SHORT_KEY_SLOT:
+                    slot = s1
+            if slot is None or self.scan_all or self.want_space:
+                self.scan_leaf(child, n, out)
+                continue
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += n
+            sp.leaf_pages += 1
+            out.entries += n
+
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
+        """The bottom branch pages under one page (``kids``), vectorised together.
+
+        One numpy pass per bottom branch page cost more in call overhead than in work
+        (a 10M-record tree has about 1,800 of them); batching them makes a full walk
+        cost tens of milliseconds, which is what a 0.9-format refresh pays every time.
+        Their headers are read and checked at once too: an incremental (1.0) walk looks up
+        thousands of them in its cache at every refresh of a busy database.
+        """
+        pf = self.pf
+        if not len(kids) or not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
+            for child in kids.tolist():  # the general walk says which page is out of range
+                self._merge(out, self.subtree(child, depth, max_depth))
+            return
+        flags, ns = pf.checked_headers(kids)
+        pf.page_reads += len(kids)
+        branch = (flags & _KINDS) == P_BRANCH
+        if not branch.all():  # not what belongs here: the general walk says why
+            for child in kids[~branch].tolist():
+                self._merge(out, self.subtree(child, depth, max_depth))
+            kids, ns = kids[branch], ns[branch]
+        repeated = self.visited.add_new(kids)
+        if repeated is not None:
+            raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
+        if (ns < 1).any():
+            raise PageError(f"branch page {int(kids[int(np.argmax(ns < 1))])} has no children")
+        batch = list(zip(kids.tolist(), ns.tolist()))
+        outs: list[TreeSummary | None]
+        keys: list[tuple[int, int]] = []
+        if self.cacheable:
+            keys = list(zip(kids.tolist(), pf.txnids(kids).tolist()))
+            self.seen.update(keys)
+            get = self.walker.cache.get
+            found = [get(key) for key in keys]
+            hits = [f for f in found if f is not None]
+            if hits:
+                self.cache_hits += len(hits)
+                out.merge_many(hits)
+                batch = [b for b, f in zip(batch, found) if f is None]
+                keys = [key for key, f in zip(keys, found) if f is None]
+            outs = [TreeSummary(branch_pages=1) for _ in batch]
+        else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
+            outs = [None if self.defer else out] * len(batch)
+            out.branch_pages += len(batch)
+        if self.defer:
+            self.pending += batch
+            self.pending_outs += outs
+        else:
+            self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
+                             if self.want_space else self.walker.batch_leaves)
+        if self.cacheable:
+            for key, sub in zip(keys, outs):
+                assert sub is not None
+                self._cache(key, sub)
+                self._merge(out, sub)
+
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
+        """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
+        i = 0
+        while i < len(batch):
+            j, leaves = i, 0
+            while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
+                leaves += batch[j][1]
+                j += 1
+            self.bottoms(batch[i:j], outs[i:j])
+            i = j
+
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
+        """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
+
+        What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
+        """
+        pf = self.pf
+        ps = pf.page_size
+        m = len(branches)
+        bpg = np.array([b for b, _ in branches], dtype=np.int64)
+        ns = np.array([n for _, n in branches], dtype=np.int64)
+        total = int(ns.sum())
+        br, idx, bbase, node, children, ks = pf.branch_nodes(bpg, ns)
+
+        def first_bad(mask) -> int:
+            return int(np.nonzero(mask)[0][0])
+
+        seps = self.slots_at(node, ks, bbase + ps - 1)
+        limit = min(self.limit, pf.pages_in_file - 1)
+        bad = (children < NUM_METAS) | (children > limit)
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"branch page {int(bpg[br[k]])} points at page {int(children[k])}, "
+                            f"outside the file's pages 2..{limit}")
+        kids = children
+        if not self.visited.add_many(children):
+            raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
+        pf.page_reads += total
+        bases = children * ps
+        flags, nkeys = pf.checked_headers(children)
+        bad = (flags & _KINDS) != P_LEAF
+        if bad.any():
+            k = first_bad(bad)
+            raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
+        ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
+        # A leaf between two separators of one slot holds only that slot (keys are sorted);
+        # the first and last leaf of each branch page take their bounds from the key they hold.
+        known = np.zeros(total, dtype=bool)
+        if total > 1:
+            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
+        known &= idx > 0
+        if ov is not None:
+            known &= ~ov.node_scan  # leaves holding named or dup databases: read node by node
+        probe = ~known & (nkeys > 0)
+        if ov is not None:
+            probe &= ~ov.node_scan
+        unk = np.nonzero(probe)[0]
+        if len(unk):
+            first = self.leaf_key_slots(bases[unk], np.zeros(len(unk), dtype=np.int64), kids, unk)
+            last = self.leaf_key_slots(bases[unk], nkeys[unk] - 1, kids, unk)
+            ok = (first == last) & (first != SHORT_KEY_SLOT)
+            seps[unk[ok]] = first[ok]
+            known[unk[ok]] = True
+        for j, (_, n) in enumerate(branches):
+            outs[j].leaf_pages += n
+        if known.any():
+            slots, inv = _codes(seps[known])
+            width = len(slots)
+            comb = br[known] * width + inv  # (branch page, slot) pairs
+            size = m * width
+            pages = np.bincount(comb, minlength=size)
+            recs = np.bincount(comb, weights=nkeys[known], minlength=size)
+            if ov is not None:
+                ovp = np.bincount(comb, weights=ov.pages[known], minlength=size)
+                ovb = np.bincount(comb, weights=ov.bytes[known], minlength=size)
+                mx = np.zeros(size, dtype=np.int64)
+                np.maximum.at(mx, comb, ov.largest[known])
+            for c in np.nonzero(pages)[0].tolist():
+                j, s = divmod(c, width)
+                o, slot, r = outs[j], int(slots[s]), int(recs[c])
+                sp = o.slots.get(slot)
+                if sp is None:
+                    sp = o.slots[slot] = SlotSpace()
+                sp.records += r
+                sp.leaf_pages += int(pages[c])
+                o.entries += r
+                if ov is not None:
+                    sp.overflow_pages += int(ovp[c])
+                    sp.overflow_bytes += int(ovb[c])
+                    sp.max_value = max(sp.max_value, int(mx[c]))
+                    o.overflow_pages += int(ovp[c])
+        for k in np.nonzero(~known)[0].tolist():
+            self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
+
+    def slots_at(self, node, ks, last_byte):
+        """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
+        v = self.pf.u16s(np.minimum(node + 8, last_byte - 1))  # the key's first two bytes, big-endian
+        return np.where(ks >= 2, ((v & 0xFF) << 8) | (v >> 8), SHORT_KEY_SLOT)
+
+    def leaf_key_slots(self, bases, i, kids, which):
+        """Slot of node ``i`` of each leaf at ``bases`` (``kids[which]`` name them in errors)."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ptr = pf.u16s(bases + h + 2 * i) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
+        node = bases + ptr
+        ks = pf.u16s(node + 6)
+        bad = ptr + 8 + ks > ps
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a key runs past the end of its page")
+        return self.slots_at(node, ks, bases + ps - 1)
+
+    def leaf_overflow(self, bases: np.ndarray, nkeys: np.ndarray) -> LeafSpace:
+        """Per leaf: overflow pages, overflow bytes, largest value, and whether it needs a node scan.
+
+        Reads every node header of the leaves at once (numpy), because values on
+        overflow pages show only in their node's flags.
+        """
+        pf = self.pf
+        ps, h = pf.page_size, pf.hdrsz
+        n = len(bases)
+        total = int(nkeys.sum())
+        zeros = np.zeros(n, dtype=np.int64)
+        if total == 0:
+            return LeafSpace(zeros, zeros, zeros, np.zeros(n, dtype=bool))
+        leaf = np.repeat(np.arange(n), nkeys)
+        starts = np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
+        slot_addr = np.repeat(bases + h, nkeys) + 2 * (np.arange(total) - starts)
+        ptr = pf.u16s(slot_addr)
+        node = np.repeat(bases, nkeys) + ptr + pf.pagebase
+        if (ptr + pf.pagebase < h).any() or (ptr + pf.pagebase + 8 > ps).any():
+            raise PageError("a leaf node lies outside its page")
+        nflags = pf.u16s(node + 4)
+        dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
+        big = (nflags & F_BIGDATA) != 0
+        odd = np.bincount(leaf, weights=((nflags & (F_SUBDATA | F_DUPDATA)) != 0), minlength=n) > 0
+        ovpages = np.where(big, (h - 1 + dsize) // ps + 1, 0)
+        ov_pages = np.bincount(leaf, weights=ovpages, minlength=n).astype(np.int64)
+        ov_bytes = np.bincount(leaf, weights=np.where(big, dsize, 0), minlength=n).astype(np.int64)
+        largest = np.zeros(n, dtype=np.int64)
+        np.maximum.at(largest, leaf, dsize)
+        return LeafSpace(ov_pages, ov_bytes, largest, odd)
+
+    def scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
+        """Read every node of a leaf: slots, named databases, overflow values."""
+        pf = self.pf
+        buf = pf.buf
+        page_end = (pgno + 1) * pf.page_size
+        per_slot: dict[int, int] = {}
+        for i in range(n):
+            off = pf.node(pgno, i)
+            lo, hi, nflags, ksize = struct.unpack_from(_E + "4H", buf, off)
+            if off + 8 + ksize > page_end:
+                raise PageError(f"page {pgno}: a key runs past the end of its page")
+            dsize = lo | (hi << 16)
+            slot = (buf[off + 8] << 8 | buf[off + 9]) if ksize >= 2 else SHORT_KEY_SLOT
+            if nflags & F_SUBDATA and not nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if dsize != 48 or doff + 48 > page_end:
+                    raise PageError(f"page {pgno}: a named database record is malformed")
+                out.named_dbs.append((bytes(buf[off + 8:off + 8 + ksize]), DbRecord.parse(buf, doff)))
+                out.entries += 1
+                continue
+            count = 1
+            if nflags & F_DUPDATA:
+                doff = off + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+                if nflags & F_SUBDATA:
+                    count = DbRecord.parse(buf, doff).entries
+                else:
+                    sub_lower = _U16.unpack_from(buf, doff + pf.hdrsz - 4)[0]
+                    count = (sub_lower - (pf.hdrsz - pf.pagebase)) >> 1
+            sp = out.slots.get(slot)
+            if sp is None:
+                sp = out.slots[slot] = SlotSpace()
+            sp.records += count
+            sp.value_bytes += dsize
+            if dsize > sp.max_value:
+                sp.max_value = dsize
+            if nflags & F_BIGDATA:
+                ov = pf.ovpages(dsize)
+                sp.overflow_pages += ov
+                sp.overflow_bytes += dsize
+                out.overflow_pages += ov
+            per_slot[slot] = per_slot.get(slot, 0) + count
+            out.entries += count
+        total = sum(per_slot.values()) or 1
+        for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
+            out.slots[slot].leaf_pages += c / total
+
+    def free_db(self, meta: Meta) -> tuple[int, int, np.ndarray]:
+        """Pages on the freelist, as ``mdb_stat -f`` counts them.
+
+        A busy database has tens of thousands of freelist records; reading them one node at a
+        time cost a fifth of a second of a 10M-record walk, so its pages are read a level at a
+        time and the leaves' nodes at once (numpy), every field checked.
+        """
+        pf = self.pf
+        db = meta.free
+        if db.root == P_INVALID:
+            return 0, 0, np.zeros((0, 2), dtype=np.int64)
+        if _LITTLE:
+            found, pages = self._free_tree(db.root)
+            if not len(found):
+                return 0, pages, np.zeros((0, 2), dtype=np.int64)
+            txnids, counts, ov_pages = self._free_leaves(found)
+            return int(counts.sum()), pages + ov_pages, np.stack([txnids.astype(np.int64), counts], axis=1)
+        pages = 0
+        leaves: list[int] = []
+        stack = [(db.root, 1)]
+        visited: set[int] = set()
+        while stack:
+            pgno, depth = stack.pop()
+            if depth > MAX_DEPTH or pgno in visited:
+                raise PageError("the free database has a cycle or impossible depth")
+            visited.add(pgno)
+            flags, lower, upper, _ = pf.header(pgno, self.limit, "the free database")
+            n = pf.numkeys(pgno, lower, upper)
+            pages += 1
+            if flags & P_BRANCH:
+                for i in range(n):
+                    stack.append((pf.child_pgno(pf.node(pgno, i)), depth + 1))
+                continue
+            if not flags & P_LEAF:
+                raise PageError(f"free database page {pgno} has flags 0x{flags:x}")
+            if n:
+                leaves.append(pgno)
+        if not leaves:
+            return 0, pages, np.zeros((0, 2), dtype=np.int64)
+        free, pages, records = self._free_leaves_nodes(leaves, pages)  # big-endian machines
+        return free, pages, np.array(records, dtype=np.int64).reshape(-1, 2)
+
+    def _free_tree(self, root: int) -> tuple[np.ndarray, int]:
+        """The free database's non-empty leaves and its page count, a level at a time (a busy
+        database's freelist has thousands of pages, read again at every refresh of a 1.0 walk)."""
+        pf = self.pf
+        level = np.array([root], dtype=np.int64)
+        visited = _Visited(pf.pages_in_file)
+        leaves, pages, depth = [], 0, 1
+        limit = min(self.limit, pf.pages_in_file - 1)
+        while len(level):
+            out = (level < NUM_METAS) | (level > limit)
+            if out.any():
+                raise PageError(f"the free database points at page {int(level[int(np.argmax(out))])}, "
+                                f"outside the file's pages 2..{limit}")
+            if depth > MAX_DEPTH or visited.add_new(level) is not None:
+                raise PageError("the free database has a cycle or impossible depth")
+            flags, n = pf.checked_headers(level)
+            pf.page_reads += len(level)
+            pages += len(level)
+            branch, leaf = (flags & P_BRANCH) != 0, (flags & P_LEAF) != 0
+            bad = ~branch & ~leaf
+            if bad.any():
+                k = int(np.argmax(bad))
+                raise PageError(f"free database page {int(level[k])} has flags 0x{int(flags[k]):x}")
+            leaves.append(level[leaf & ~branch & (n > 0)])
+            level = self.pf.branch_nodes(level[branch], n[branch])[4] if branch.any() else level[:0]
+            depth += 1
+        return np.concatenate(leaves), pages
+
+    def _free_leaves(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(txnid, page count) of every record on the free database's leaves, and the overflow
+        pages their lists use."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by _free_tree()
+        nkeys = (lower - (h - pb)) >> 1
+        total = int(nkeys.sum())
+        leaf = np.repeat(np.arange(len(leaves)), nkeys)
+        bases = np.repeat(leaves * ps, nkeys)
+        idx = np.arange(total) - np.repeat(np.cumsum(nkeys) - nkeys, nkeys)
+        ptr = pf.u16s(bases + h + 2 * idx) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"free database page {int(leaves[leaf[np.nonzero(bad)[0][0]]])}: "
+                            "a node lies outside its page")
+        node = bases + ptr
+        dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
+        nflags = pf.u16s(node + 4)
+        ksize = pf.u16s(node + 6)
+        bad = ksize != 8
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database page {int(leaves[leaf[k]])} has a {int(ksize[k])}-byte key")
+        end = bases + ps
+        big = (nflags & F_BIGDATA) != 0
+        doff = node + 16  # an 8-byte key: no padding in either format
+        bad = (doff + np.where(big, 8, np.maximum(dsize, 8)) > end) | (dsize < 8)
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database page {int(leaves[leaf[k]])} has a short page list or "
+                            "a value that runs past its page")
+        txnids = pf.u64s(node + 8)
+        limit = min(self.limit, pf.pages_in_file - 1)
+        count_at = doff
+        ov_total = 0
+        if big.any():
+            ops = pf.u64s(doff[big]).astype(np.int64)  # >= 2**63 turns negative: out of range
+            n = (h - 1 + dsize[big]) // ps + 1
+            bad = (ops < NUM_METAS) | (ops + n - 1 > limit)
+            if bad.any():
+                k = int(np.nonzero(big)[0][np.nonzero(bad)[0][0]])
+                raise PageError(f"free database page {int(leaves[leaf[k]])}: overflow value runs "
+                                "outside the file")
+            pf.page_reads += len(ops)
+            count_at = doff.copy()
+            count_at[big] = ops * ps + h
+            ov_total = int(n.sum())
+        counts = pf.u64s(count_at)
+        bad = counts > np.uint64(self.limit)
+        if bad.any():
+            k = int(np.nonzero(bad)[0][0])
+            raise PageError(f"free database record {int(txnids[k])} lists {int(counts[k])} pages")
+        return txnids, counts.astype(np.int64), ov_total
+
+    def _free_leaves_nodes(self, leaves: list[int], pages: int) -> tuple[int, int, list[tuple[int, int]]]:
+        """The freelist records node by node (big-endian machines)."""
+        pf = self.pf
+        records: list[tuple[int, int]] = []
+        for pgno in leaves:
+            _, lower, upper, _ = pf.header(pgno, self.limit, "the free database")
+            for i in range(pf.numkeys(pgno, lower, upper)):
+                off = pf.node(pgno, i)
+                key = pf.node_key(pgno, off)
+                if len(key) != 8:
+                    raise PageError(f"free database page {pgno} has a {len(key)}-byte key")
+                txnid = int.from_bytes(key, sys.byteorder)
+                nflags = _U16.unpack_from(pf.buf, off + 4)[0]
+                if nflags & F_BIGDATA:
+                    dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
+                    pages += pf.ovpages(dsize)
+                head = pf.read_value(pgno, off, self.limit, head=8)
+                if len(head) < 8:
+                    raise PageError(f"free database page {pgno} has a short page list")
+                count = int.from_bytes(head, sys.byteorder)
+                if count > self.limit:
+                    raise PageError(f"free database record {txnid} lists {count} pages")
+                records.append((txnid, count))
+        return sum(c for _, c in records), pages, records

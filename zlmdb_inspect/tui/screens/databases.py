@@ -1,0 +1,228 @@
+"""The Databases screen: one row per database of a run, each refreshed by its own worker.
+
+A slow database (a cursor count, a big 0.9 file) or a broken one never holds up the other rows:
+every row has its own worker and its own timer, re-armed when its refresh returns. While another
+screen (a database's overview) is on top, the rows are not refreshed: that overview refreshes its
+own database, and nothing else is spent.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import BindingType
+from textual.message import Message
+from textual.screen import Screen
+from textual.timer import Timer
+from textual.widgets import DataTable, Footer, Static
+
+from zlmdb_inspect.core.fmt import fmt_bytes
+from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, _text, status_of, worst_status
+from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
+
+COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("headroom", "Headroom"),
+           ("eta", "Time to full"), ("records", "Records"), ("refreshed", "Refreshed"), ("warning", "Worst warning"))
+STATUS_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "unknown": "bold white on grey37",
+                "ok": "green"}
+BAR_CELLS = 8
+PATH_WIDTH, ERROR_WIDTH = 36, 32  # the full error: enter on the row
+
+
+@dataclass
+class RowRefreshed(Message):
+    result: DatabaseResult
+
+
+@dataclass
+class DatabaseChosen(Message):
+    """``enter`` on a row: the app opens that database's overview."""
+
+    path: str
+
+
+def used_bar(pct: float, style: str) -> Text:
+    """A bar of BAR_CELLS cells and the percentage: the share of the map in use."""
+    full = max(0, min(BAR_CELLS, round(pct / 100.0 * BAR_CELLS)))
+    return Text.assemble(("█" * full, style), ("░" * (BAR_CELLS - full), "grey50"), f" {pct:.1f}%", no_wrap=True)
+
+
+def bar_style(res: DatabaseResult) -> str:
+    """Coloured as the map-headroom rule graded it (its thresholds, not fixed numbers)."""
+    sev = {_text(w.severity) for w in res.warnings if _text(w.id) == "map-headroom"}
+    return "red" if "critical" in sev else "yellow" if "warning" in sev else "green"
+
+
+def worst_warning(res: DatabaseResult) -> Text:
+    if not res.up:
+        return join(("cannot inspect: ", "bold red"), (res.error or "", "red"), width=ERROR_WIDTH)
+    order = {"critical": 0, "warning": 1, "info": 2}
+    ws = sorted(res.warnings, key=lambda w: order.get(_text(w.severity), 3))
+    if not ws:
+        return Text("none", style="green")
+    w = ws[0]
+    sev = _text(w.severity)
+    more = f" (+{len(ws) - 1})" if len(ws) > 1 else ""
+    return join((sev, STATUS_STYLE.get(sev, "")), Text(" "), literal(_text(w.id), 24), Text(more))
+
+
+def eta_cell(res: DatabaseResult) -> Text:
+    e = res.eta
+    if e is None:
+        return Text("–")
+    return Text(e.text(), style="bold red" if _text(e.state) in ("growing", "full") else "")
+
+
+def common_root(paths: list[str]) -> str:
+    """The directory every path is under (rows show the rest), or "" for paths that share none."""
+    if len(paths) < 2:
+        return ""
+    try:
+        root = os.path.commonpath(paths)
+    except ValueError:  # absolute and relative paths mixed
+        return ""
+    return "" if root in ("", os.sep) else root
+
+
+def display_name(path: str, root: str) -> str:
+    return os.path.relpath(path, root) if root else path
+
+
+def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "") -> list[Text]:
+    path = literal(display_name(res.path, root), PATH_WIDTH, keep_end=True)
+    refreshed = Text(clock(res.refreshed_at) if res.refreshed_at else "–")
+    snap = res.snapshot
+    if not res.up or snap is None:
+        dash = Text("–")
+        return [path, dash, dash, dash, dash, dash, refreshed, worst_warning(res)]
+    cap = snap.capacity
+    records = sum(t.records for t in snap.tables if t.kind != "catalog") if snap.zlmdb else snap.lmdb.entries
+    return [path, Text(snap.lmdb.format), used_bar(cap.used_pct, bar_style(res)),
+            Text(fmt_bytes(cap.headroom_bytes), justify="right"), eta_cell(res),
+            Text(f"{records:,}", justify="right"), refreshed, worst_warning(res)]
+
+
+class DatabasesScreen(Screen):
+    """Every database of the run; ``enter`` opens one (the app pushes its overview)."""
+
+    BINDINGS = list[BindingType](bindings.DATABASES)
+
+    def __init__(self, fleet: Fleet, interval: float, clock: Callable[[float], str]) -> None:
+        super().__init__()
+        self.fleet = fleet
+        self.root = common_root(fleet.paths)  # the title names it, the rows the rest of each path
+        self.interval = interval
+        self.clock = clock
+        self._row_timers: dict[str, Timer] = {}
+        self._in_flight: set[str] = set()
+        self._live = True
+
+    def compose(self) -> ComposeResult:
+        yield Static("", id="title")
+        yield MeasuredTable(id="databases-table", cursor_type="row", zebra_stripes=True)
+        yield Footer()
+
+    def on_mount(self) -> None:
+        t = self.query_one("#databases-table", DataTable)
+        for key, label in COLUMNS:
+            t.add_column(Text(label), key=key)
+        for p in self.fleet.paths:
+            dash = Text("–")
+            name = literal(display_name(p, self.root), PATH_WIDTH, keep_end=True)
+            t.add_row(name, *[dash] * (len(COLUMNS) - 2), Text("reading…", style="yellow"), key=p)
+        t.focus()
+        self._render_title()
+        for p in self.fleet.paths:
+            self._start(p)
+
+    # -- one worker and one timer per row --------------------------------------------------------
+
+    def _start(self, path: str) -> None:
+        timer = self._row_timers.pop(path, None)
+        if timer is not None:
+            timer.stop()
+        if path in self._in_flight or not self._live:
+            return
+        self._in_flight.add(path)
+        self._refresh_row(path)
+
+    @work(thread=True, group="databases")
+    def _refresh_row(self, path: str) -> None:
+        self.post_message(RowRefreshed(self.fleet.refresh(path)))
+
+    @on(RowRefreshed)
+    def _row_done(self, msg: RowRefreshed) -> None:
+        res = msg.result
+        self._in_flight.discard(res.path)
+        t = self.query_one("#databases-table", DataTable)
+        row = res.path  # the row's key, never shown: the cells are literal
+        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root)):
+            t.update_cell(row, key, cell, update_width=True)
+        self._render_title()
+        if self._live:
+            self._row_timers[res.path] = self.set_timer(self.interval, lambda p=res.path: self._start(p))
+
+    def _render_title(self) -> None:
+        results = [self.fleet.last(p) for p in self.fleet.paths]
+        done = [r for r in results if r is not None]
+        statuses = [status_of(r) for r in done]
+        counts = {s: statuses.count(s) for s in ("critical", "warning", "unknown")}
+        parts: list[object] = [Text(f" {len(self.fleet.paths)} databases", style="bold")]
+        if self.root:
+            parts += [Text(" in "), literal(self.root, 40, "bold", keep_end=True)]
+        if done:
+            worst = worst_status(statuses)
+            parts += [Text("  "), Text(f" {worst.upper()} ", style=STATUS_STYLE[worst])]
+            parts.append(Text(f"  {counts['critical']} critical, {counts['warning']} warning, "
+                              f"{counts['unknown']} unknown"))
+        if len(done) < len(results):
+            parts.append(Text(f"  reading {len(results) - len(done)}…", style="yellow"))
+        parts.append(Text(f"  every {self.interval:g} s", style="dim"))
+        self.query_one("#title", Static).update(join(*parts))
+
+    # -- keys and screen changes ------------------------------------------------------------------
+
+    def selected_path(self) -> str | None:
+        t = self.query_one("#databases-table", DataTable)
+        if t.row_count == 0:
+            return None
+        return str(t.coordinate_to_cell_key(t.cursor_coordinate).row_key.value)
+
+    def action_open_database(self) -> None:
+        path = self.selected_path()
+        if path is None:
+            return
+        res = self.fleet.last(path)
+        if res is not None and not res.up:
+            # plain text, markup off: the path and the error are data
+            self.notify(join(("cannot inspect ", ""), literal(path, keep_end=True), (": ", ""), res.error or "").plain,
+                        title="Database", severity="error", markup=False)
+            return
+        self.post_message(DatabaseChosen(path))
+
+    @on(DataTable.RowSelected, "#databases-table")
+    def _row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open_database()
+
+    def action_refresh(self) -> None:
+        for p in self.fleet.paths:
+            self._start(p)
+
+    def on_screen_suspend(self) -> None:
+        self._live = False
+        for timer in self._row_timers.values():
+            timer.stop()
+        self._row_timers.clear()
+
+    def on_screen_resume(self) -> None:
+        if not self._live:
+            self._live = True
+            for p in self.fleet.paths:
+                self._start(p)

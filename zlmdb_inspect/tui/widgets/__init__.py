@@ -1,0 +1,4 @@
+"""tui/widgets/ — widgets the screens share: overview panels, the measured DataTable, record cells,
+the hex view, the changes pane."""
+
+__all__ = ["changes", "datatable", "fields", "hexview", "panels"]

@@ -1,0 +1,119 @@
+"""Follow mode's "Changes" pane: a table's inserts, updates and deletes as they happen.
+
+A timer starts a thread worker every refresh interval; it polls the table's
+:class:`zlmdb_inspect.tables.follow.Follower` (one short read transaction) and posts the changes.
+Newest first, at most ``KEEP`` rows: a poll's changes go on top of the earlier ones (the order
+they were seen); within one poll by the transaction that wrote them (the record's leaf's txnid on
+1.0 files, where known), newest first, and by key, last first, among equal ones (time-ordered keys:
+newest on top). Inserts and updates highlighted, deletes struck through, page-range changes
+(beyond the exactly followed records) in italics. Keys and values render as the record list's.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Static
+
+from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
+from zlmdb_inspect.tui.widgets.fields import key_text, value_text
+
+KEEP = 200
+STYLES = {"insert": "bold green", "update": "bold yellow", "delete": "strike dim", "pages": "italic"}
+
+
+@dataclass
+class ChangesPolled(Message):
+    changes: list[dict[str, Any]]
+    at: float
+
+
+@dataclass
+class FollowFailed(Message):
+    error: str
+
+
+ORDER = "newest first: by poll, then txnid, then key"
+
+
+def newest_first(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """One poll's changes (as ``JsonFollow.poll`` gives them, in key order) newest first: by txnid,
+    then by key, both descending."""
+    keyed = list(enumerate(changes))  # key order, as polled: its index stands for the key
+    keyed.sort(key=lambda ic: (ic[1].get("txnid") or 0, ic[0]), reverse=True)
+    return [c for _, c in keyed]
+
+
+class ChangesPane(Vertical):
+    """Polls ``poll()`` (changes as ``--dump --follow`` prints them) every ``interval`` seconds."""
+
+    DEFAULT_CSS = """
+    ChangesPane { height: 12; border-top: solid $accent; }
+    ChangesPane #changes-title { height: 1; }
+    ChangesPane DataTable { height: 1fr; }
+    """
+
+    def __init__(self, poll: Callable[[], list[dict[str, Any]]], interval: float, **kw: Any) -> None:
+        super().__init__(**kw)
+        self.poll = poll
+        self.interval = interval
+        self.items: list[dict[str, Any]] = []  # newest first, at most KEEP
+        self.seen = 0  # changes reported since following started
+        self._busy = False
+
+    def compose(self) -> ComposeResult:
+        yield Static(literal("Changes (following…)", None), id="changes-title")
+        table: DataTable = MeasuredTable(id="changes-list", cursor_type="row")
+        table.add_columns("Change", "Key", "Value", "Txn")
+        yield table
+
+    def on_mount(self) -> None:
+        self._tick()
+        self.set_interval(self.interval, self._tick)
+
+    def _tick(self) -> None:
+        if not self._busy:  # one poll at a time; a slow one is not queued up behind
+            self._busy = True
+            self._poll()
+
+    @work(thread=True, exclusive=True, group="follow")
+    def _poll(self) -> None:
+        try:
+            self.post_message(ChangesPolled(self.poll(), time.time()))
+        except Exception as e:  # noqa: BLE001 - the database went away, damage
+            self.post_message(FollowFailed(f"{type(e).__name__}: {e}"))
+
+    def on_changes_polled(self, msg: ChangesPolled) -> None:
+        self._busy = False
+        if not msg.changes:
+            return
+        self.seen += len(msg.changes)
+        # newest first: a poll's changes go on top, the oldest fall off the end
+        self.items = (newest_first(msg.changes) + self.items)[:KEEP]
+        table = self.query_one("#changes-list", DataTable)
+        table.clear()
+        for i, ch in enumerate(self.items):
+            kind = ch.get("change", "?")
+            style = STYLES.get(kind, "")
+            if kind == "pages":
+                key = join(key_text(ch.get("from"), 19, style), (" … ", style), key_text(ch.get("to"), 19, style))
+                value = literal(f"{ch.get('was')} → {ch.get('records')} records", 80, style)
+            else:
+                key, value = key_text(ch.get("key"), 40, style), value_text(ch.get("value", ""), 80, style)
+            table.add_row(literal(kind, 8, style), key, value, literal(str(ch.get("txnid", "")), 10, style),
+                          key=str(i))
+        self.query_one("#changes-title", Static).update(
+            join(("Changes", "bold"), f" · {self.seen:,} since following began, {ORDER}", width=None))
+
+    def on_follow_failed(self, msg: FollowFailed) -> None:
+        self._busy = False
+        self.query_one("#changes-title", Static).update(join(("Changes: ", "bold"), ("error: ", "bold red"),
+                                                            msg.error, width=None))
