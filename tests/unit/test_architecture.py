@@ -41,6 +41,24 @@ def test_help_lists_the_keys_in_force():
     assert "\n  f5, ctrl+r   refresh now" in remapped and "\n  r            refresh now" not in remapped
 
 
+def test_help_lists_every_screens_bindings():
+    """Each list of bindings in tui/bindings.py (one per screen) is a section of the help, every key in it."""
+    from textual.binding import Binding
+
+    from zlmdb_inspect.tui import bindings
+    from zlmdb_inspect.tui.app import help_text
+
+    lists = {name: v for name, v in vars(bindings).items()
+             if name.isupper() and isinstance(v, list) and v and all(isinstance(b, Binding) for b in v)}
+    assert {"APP", "DATABASES", "OVERVIEW", "TABLE", "SEARCH", "SHAPE"} <= set(lists), lists.keys()
+    in_help = {id(b) for _, bs in bindings.SECTIONS for b in bs}
+    assert all(id(b) in in_help for bs in lists.values() for b in bs), [n for n, bs in lists.items()
+                                                                        if any(id(b) not in in_help for b in bs)]
+    plain = help_text({}).plain
+    for b in bindings.SEARCH + bindings.SHAPE:
+        assert (b.tooltip or b.description) in plain
+
+
 def test_workers_share_one_service(demo_db):
     """Thread workers call one service at once (refreshes, windows, positions): each gets whole
     results, and what the codecs learn stays consistent."""

@@ -6,6 +6,7 @@ checks and metrics read exactly as before, while code and mypy see the type.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from enum import StrEnum
 from typing import NamedTuple
 
@@ -42,6 +43,32 @@ class Status(StrEnum):
     WARNING = "warning"
     CRITICAL = "critical"
     UNKNOWN = "unknown"
+
+    @property
+    def rank(self) -> int:
+        """0 for the worst. A database that cannot be read (UNKNOWN) is less urgent than one that is
+        filling up, and more than one that is fine."""
+        return _STATUS_RANK[self]
+
+    @property
+    def exit_code(self) -> int:
+        """Nagios' plugin exit code."""
+        return _EXIT_CODE[self]
+
+    @classmethod
+    def of(cls, severities: Iterable[Severity | str]) -> Status:
+        """The status that findings of these severities give (INFO alone is OK)."""
+        sev = set(severities)
+        return cls.CRITICAL if Severity.CRITICAL in sev else cls.WARNING if Severity.WARNING in sev else cls.OK
+
+    @classmethod
+    def worst(cls, statuses: Iterable[Status | str]) -> Status:
+        """The worst of ``statuses`` (OK when there are none)."""
+        return min((cls(s) for s in statuses), key=lambda s: s.rank, default=cls.OK)
+
+
+_STATUS_RANK = {Status.CRITICAL: 0, Status.WARNING: 1, Status.UNKNOWN: 2, Status.OK: 3}
+_EXIT_CODE = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
 
 
 class Direction(StrEnum):

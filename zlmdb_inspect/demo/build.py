@@ -8,6 +8,8 @@ import struct
 import time
 import uuid
 
+from zlmdb_inspect.core.slots import slot_prefix
+
 DEMO_MAP_SIZE = 256 * 1024 * 1024
 ORPHAN_SLOT = 42  # data without a metadata record, as older code assigned slots by hand
 TOPICS = ["com.example.orders.created", "com.example.orders.shipped", "com.example.telemetry",
@@ -69,7 +71,7 @@ def build_demo(path: str, records: int = 2000, lib_version: str | None = None,
                                  "store.type", "store.map_size", "log.level", "metrics.enabled"]):
             schema.settings[txn, key] = {"key": key, "value": i * 7, "source": "config.json"}
         for i in range(max(3, n // 100)):  # an orphan slot: data written without a metadata record
-            txn._txn.put(struct.pack(">H", ORPHAN_SLOT) + struct.pack(">Q", i),
+            txn._txn.put(slot_prefix(ORPHAN_SLOT) + struct.pack(">Q", i),
                          b"legacy-row-%d" % i)
     db.__exit__(None, None, None)
     return path

@@ -16,7 +16,6 @@ __all__ = ["Finding", "Findings", "Undecodable", "Thresholds", "RULES", "evaluat
 
 # every rule id, with what its figure counts
 RULES: dict[RuleId, str] = {r.id: r.unit for r in REGISTRY.values()}
-EXIT_CODES = {Status.OK: 0, Status.WARNING: 1, Status.CRITICAL: 2, Status.UNKNOWN: 3}
 
 
 def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | None = None) -> list[Finding]:
@@ -71,12 +70,8 @@ def _fill_texts(f: Finding) -> None:
 
 
 def worst(findings: list[Finding]) -> Status:
-    if any(f.severity == Severity.CRITICAL for f in findings):
-        return Status.CRITICAL
-    if any(f.severity == Severity.WARNING for f in findings):
-        return Status.WARNING
-    return Status.OK
+    return Status.of(f.severity for f in findings)
 
 
 def exit_code(findings: list[Finding]) -> int:
-    return EXIT_CODES[worst(findings)]
+    return worst(findings).exit_code

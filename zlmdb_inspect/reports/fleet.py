@@ -9,10 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from zlmdb_inspect.core.kinds import Status
 from zlmdb_inspect.core.textsafe import safe
 from zlmdb_inspect.service.fleet import DatabaseResult, status_of, worst_status
-
-EXIT_CODES = {"ok": 0, "warning": 1, "critical": 2, "unknown": 3}
 
 
 def fleet_document(results: Sequence[DatabaseResult], doc_of: Callable[[DatabaseResult], dict[str, Any]]
@@ -33,7 +32,7 @@ def fleet_check(results: Sequence[DatabaseResult], line_of: Callable[[DatabaseRe
     """
     statuses = [status_of(r) for r in results]
     worst = worst_status(statuses)
-    counts = {s: statuses.count(s) for s in ("critical", "warning", "unknown", "ok")}
+    counts = {s.value: statuses.count(s) for s in sorted(Status, key=lambda s: s.rank)}
     parts = [f"{counts['critical']} critical", f"{counts['warning']} warning"]
     if counts["unknown"]:
         parts.append(f"{counts['unknown']} unknown")
@@ -45,4 +44,4 @@ def fleet_check(results: Sequence[DatabaseResult], line_of: Callable[[DatabaseRe
             lines.append(line_of(r).rsplit(" | ", 1)[0])
         else:
             lines.append(f"ZLMDB UNKNOWN - {safe(r.path)}: {safe(r.error or 'cannot inspect')}")
-    return lines, EXIT_CODES[worst]
+    return lines, worst.exit_code

@@ -19,7 +19,7 @@ from prometheus_client.registry import Collector, CollectorRegistry
 from zlmdb_inspect.core.textsafe import visible
 from zlmdb_inspect.reports.document import other_readers
 from zlmdb_inspect.service import prometheus_value
-from zlmdb_inspect.service.fleet import DatabaseResult, _text
+from zlmdb_inspect.service.fleet import DatabaseResult
 
 Source = Callable[[], Iterable[DatabaseResult]]
 
@@ -115,12 +115,12 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
         held = [r.held_s for r in others if r.held_s is not None]
         add("reader_longest_hold_seconds", float(max(held)) if held else (0.0 if not others else None))
         add("stale_readers", sum(1 for r in snap.readers if r.alive is False))
-    sev = [_text(w.severity) for w in res.warnings]
+    sev = [str(w.severity) for w in res.warnings]
     for s in SEVERITIES:
         add("warnings", sev.count(s), s)
     active: dict[tuple[str, str, str], int] = {}
     for w in res.warnings:  # one series per (id, severity, subject); two damage findings count 2
-        k = (_text(w.id), _text(w.severity), w.subject or "")
+        k = (str(w.id), str(w.severity), w.subject or "")
         active[k] = active.get(k, 0) + 1
     for (i, s, sub), n in active.items():
         add("warning", n, i, s, sub)

@@ -13,7 +13,6 @@ codecs guard what they learn with their own.
 from __future__ import annotations
 
 import json
-import struct
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -23,6 +22,7 @@ from zlmdb_inspect import health
 from zlmdb_inspect.core.kinds import Direction, ErrorKind, RuleId
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options, Settings, Thresholds, load_settings
+from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.health.findings import Finding, Findings, Undecodable
 from zlmdb_inspect.health.history import Monitor, Rates
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
@@ -330,7 +330,7 @@ class Service:
     def key_text(self, table: Table, raw_key: bytes) -> str:
         """A raw key (after the slot prefix) as the table's codec shows it, as text."""
         key = self._codecs.profiled(self._inspector, table).decode(
-            struct.pack(">H", table.slot) + raw_key, b"", 0).key
+            slot_prefix(table.slot) + raw_key, b"", 0).key
         return key if isinstance(key, str) else json.dumps(key, ensure_ascii=False, default=str)
 
 

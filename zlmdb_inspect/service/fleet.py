@@ -2,8 +2,8 @@
 
 The exporter, the multi-database report modes and the TUI's Databases screen all need the same
 thing: the latest figures of every database, where one slow or broken database never holds up
-the others and a database that disappears or is damaged later is reported, not fatal. What a
-"refreshable" is (the service) is given by the caller, so this module depends on no client.
+the others and a database that disappears or is damaged later is reported, not fatal. A
+"refreshable" is a ``Service`` (``open_fleet``) or anything with its ``refresh``/``close`` (tests).
 """
 
 from __future__ import annotations
@@ -16,15 +16,12 @@ from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, field, replace
 from typing import Any, Protocol
 
+from zlmdb_inspect.core.kinds import Status
 from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.core.options import Options, Settings, load_settings
+from zlmdb_inspect.health.findings import Finding
+from zlmdb_inspect.health.timetofull import TimeToFull
 from zlmdb_inspect.service import Service
-
-
-class RefreshLike(Protocol):
-    snapshot: Snapshot
-    warnings: list[Any]
-    eta: Any
 
 
 class Refreshable(Protocol):
@@ -39,8 +36,8 @@ class DatabaseResult:
 
     path: str
     snapshot: Snapshot | None = None
-    warnings: Sequence[Any] = ()
-    eta: Any = None  # monitor.Eta when there is history, else None
+    warnings: Sequence[Finding] = ()
+    eta: TimeToFull | None = None  # when there is history, else None
     error: str | None = None
     refreshed_at: float = 0.0  # time.time() when this result was produced
     detail: Any = None  # the refreshable's own result (the service's Refresh), for clients that need more
@@ -169,24 +166,10 @@ def open_fleet(opts: Options, paths: Sequence[str], live: bool) -> tuple[Setting
     return settings, Fleet(paths, open_db, max_age=opts.interval, live=live)
 
 
-STATUS_ORDER = ("critical", "warning", "unknown", "ok")  # worst first: the exit code of a fleet check
+def status_of(res: DatabaseResult) -> Status:
+    """OK/WARNING/CRITICAL from the warnings, UNKNOWN when the database could not be inspected."""
+    return Status.of(w.severity for w in res.warnings) if res.up else Status.UNKNOWN
 
 
-def status_of(res: DatabaseResult) -> str:
-    """ok/warning/critical from the warnings, unknown when the database could not be inspected."""
-    if not res.up:
-        return "unknown"
-    sev = {_text(w.severity) for w in res.warnings}
-    return "critical" if "critical" in sev else "warning" if "warning" in sev else "ok"
-
-
-def worst_status(statuses: Sequence[str]) -> str:
-    for s in STATUS_ORDER:
-        if s in statuses:
-            return s
-    return "ok"
-
-
-def _text(v: Any) -> str:
-    """An enum's value or a string (severity is a string today, an enum after the architecture step)."""
-    return str(getattr(v, "value", v))
+def worst_status(statuses: Sequence[Status]) -> Status:
+    return Status.worst(statuses)

@@ -30,6 +30,7 @@ import cbor2
 from zlmdb_inspect.core.errors import DamagedError, InspectError
 from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
+from zlmdb_inspect.core.slots import slot_of, slot_prefix
 from zlmdb_inspect.storage import lockfile
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
@@ -84,8 +85,8 @@ def parse_slot_metadata(key: bytes, value: bytes) -> tuple[dict | None, str | No
     try:
         data = cbor2.loads(value)
     except Exception as e:  # noqa: BLE001 - any decoder failure is a finding
-        return None, f"metadata for slot {struct.unpack('>H', key[2:4])[0]} is not CBOR ({type(e).__name__}: {e})"
-    slot = struct.unpack(">H", key[2:4])[0]
+        return None, f"metadata for slot {slot_of(key[2:4])} is not CBOR ({type(e).__name__}: {e})"
+    slot = slot_of(key[2:4])
     if not isinstance(data, dict):
         return None, f"metadata for slot {slot} is a CBOR {type(data).__name__}, not a map"
     oid = data.get("oid")
@@ -342,7 +343,7 @@ class Inspector:
                 continue
             meta, err = parse_slot_metadata(key, cur.value())
             if err or meta is None:
-                slot = struct.unpack(">H", key[2:4])[0] if len(key) >= 4 else None
+                slot = slot_of(key[2:4]) if len(key) >= 4 else None
                 problems.append(Problem(ProblemKind.BAD_METADATA, err or "no metadata", slot))
             else:
                 cat.append(meta)
@@ -570,7 +571,7 @@ def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int
 
     if meta.main.root == P_INVALID:
         return [], False
-    lo, hi = struct.pack(">H", slot), struct.pack(">H", slot + 1)
+    lo, hi = slot_prefix(slot), slot_prefix(slot + 1)
     limit = meta.last_pgno
     deadline = time.perf_counter() + budget_s
     psize, hdr, pbase = pf.page_size, pf.hdrsz, pf.pagebase

@@ -29,6 +29,7 @@ import zlib
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from zlmdb_inspect.core.slots import slot_end, slot_prefix
 from zlmdb_inspect.storage.leaves import Leaf, LeafWalk
 from zlmdb_inspect.storage.pageformat import MAX_DEPTH, P_BRANCH, P_INVALID, P_LEAF, PageError
 
@@ -110,10 +111,10 @@ class Follower:
 
     @property
     def prefix(self) -> bytes:
-        return struct.pack(">H", self.table.slot)
+        return slot_prefix(self.table.slot)
 
     def _end(self) -> bytes | None:
-        return struct.pack(">H", self.table.slot + 1) if self.table.slot < 0xFFFF else None
+        return slot_end(self.table.slot)
 
     def _leaves_in_range(self, pf, meta, prefix: bytes, end: bytes | None) -> list[tuple[int, tuple[int, int]]]:
         """(page number, identity) of the leaves that may hold keys in [prefix, end), in key order.

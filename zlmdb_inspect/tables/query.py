@@ -32,6 +32,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from zlmdb_inspect.core.errors import InspectError
+from zlmdb_inspect.core.slots import slot_end, slot_prefix
 from zlmdb_inspect.storage.leaves import LeafBatch, LeafWalk
 from zlmdb_inspect.storage.pageformat import PageError
 
@@ -380,12 +381,11 @@ class Scan:
     def records(self, limit: int | None = None,
                 on_progress: Callable[[Progress], None] | None = None) -> Iterator[Record]:
         """Matching records in key order, each chunk's after its transaction ended."""
-        import struct
 
         codec = self.catalog.profiled(self.ins, self.table)
-        prefix = struct.pack(">H", self.table.slot)
+        prefix = slot_prefix(self.table.slot)
         end = prefix + self.stop if self.stop is not None else (
-            struct.pack(">H", self.table.slot + 1) if self.table.slot < 0xFFFF else None)
+            slot_end(self.table.slot))
         lit = self.compiled.literal if self.prefilter else None
         forced = raw_prefilter(codec) if lit is not None else None
         if forced is None:

@@ -26,6 +26,7 @@ from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.kinds import Decoders, Direction, ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.core.times import time_hints
 from zlmdb_inspect.tables import decode
 
@@ -85,10 +86,6 @@ class RecordWindow:
     at_start: bool  # no record of the table before the first one here
     at_end: bool  # no record after the last one
     scanned: int = 0  # records looked at (more than shown when filtering)
-
-
-def _slot_prefix(slot: int) -> bytes:
-    return struct.pack(">H", slot)
 
 
 def _by_pages(ins: Inspector, fn: Callable) -> Any:
@@ -536,8 +533,8 @@ class TableCodecs:
                     preview: int | None = PREVIEW_BYTES) -> RecordWindow:
         """``n`` records of ``table`` from ``anchor`` (a key after the slot prefix) in ``direction``."""
         direction = Direction(direction)
-        prefix = _slot_prefix(table.slot)
-        end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+        prefix = slot_prefix(table.slot)
+        end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
         codec = self.profiled(ins, table)
         needle = text_filter.lower() if text_filter else None
 
@@ -624,14 +621,14 @@ class TableCodecs:
 
     def position(self, ins: Inspector, table: Table, raw_key: bytes) -> int | None:
         """The 0-based position of a record in its table, from the B-tree's page counts."""
-        prefix = _slot_prefix(table.slot)
+        prefix = slot_prefix(table.slot)
         return _by_pages(ins, lambda w, pf, meta: w.rank(pf, meta, raw_key) - w.rank(pf, meta, prefix))
 
     def locate(self, ins: Inspector, table: Table, raw_key: bytes) -> tuple[int, int] | None:
         """(position of ``raw_key``, records in the table) from one read: the total stays current
         while a writer adds records, so the position shown never passes it."""
-        prefix = _slot_prefix(table.slot)
-        end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+        prefix = slot_prefix(table.slot)
+        end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
 
         def fn(w, pf, meta):
             first = w.rank(pf, meta, prefix)
@@ -642,7 +639,7 @@ class TableCodecs:
 
     def key_at(self, ins: Inspector, table: Table, index: int) -> bytes | None:
         """The key (after the slot prefix) of the record at 0-based ``index`` of the table."""
-        prefix = _slot_prefix(table.slot)
+        prefix = slot_prefix(table.slot)
         key = _by_pages(ins, lambda w, pf, meta: w.key_at(pf, meta, w.rank(pf, meta, prefix) + max(0, index)))
         return key[2:] if key is not None and key[:2] == prefix else None
 
@@ -650,7 +647,7 @@ class TableCodecs:
         """The first of ``tables`` holding a record keyed ``target`` (what an index entry points to)."""
 
         def body(txn, pf, meta):
-            return next((t for t in tables if txn.get(_slot_prefix(t.slot) + target) is not None), None)
+            return next((t for t in tables if txn.get(slot_prefix(t.slot) + target) is not None), None)
 
         return ins.read(body)
 
@@ -687,7 +684,7 @@ class TableCodecs:
         Values over the preview size are cut to it."""
         import random
 
-        prefix = _slot_prefix(table.slot)
+        prefix = slot_prefix(table.slot)
         quarter = max(1, n // 4)
         total = table.records
         positions = max(1, min(16, (n - 2 * quarter) // 4))
@@ -716,7 +713,7 @@ class TableCodecs:
                 return got, 0
             take(cur.set_range(prefix), quarter)
             first = min(got) if got else prefix
-            end = _slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+            end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
             ok = cur.set_range(end) if end else cur.last()
             take(cur.prev() if ok else cur.last(), quarter, backwards=True)
             last = max(got) if got else prefix
@@ -791,12 +788,12 @@ class TableCodecs:
                 for slot in by_slot:
                     if slot == t.slot:
                         continue
-                    prefix = _slot_prefix(slot)
+                    prefix = slot_prefix(slot)
                     hits[slot] = sum(1 for v in targets[:20] if txn.get(prefix + v) is not None)
                 best = max(hits, key=lambda s: hits[s], default=None)
                 if best is None or hits[best] == 0:
                     return None, 0
-                prefix = _slot_prefix(best)
+                prefix = slot_prefix(best)
                 return best, sum(1 for v in targets if txn.get(prefix + v) is None)
 
             target, missing = ins.read(probe)

@@ -10,7 +10,6 @@ result says so (``where``); its largest records are then the largest of the samp
 from __future__ import annotations
 
 import math
-import struct
 import threading
 import time
 from collections.abc import Callable
@@ -19,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zlmdb_inspect.core.slots import slot_of, slot_prefix
 from zlmdb_inspect.storage.leaves import LeafBatch, LeafWalk
 
 if TYPE_CHECKING:
@@ -116,7 +116,7 @@ def compute(ins: Inspector, table: Table, max_records: int = MAX_RECORDS,
             on_progress: Callable[[Shape], None] | None = None, cancel: threading.Event | None = None,
             chunk_s: float = 0.03) -> Shape:
     """The shape of ``table`` (whole, or sampled beyond ``max_records``), chunk by chunk."""
-    prefix = struct.pack(">H", table.slot)
+    prefix = slot_prefix(table.slot)
     shape = Shape(table.slot, table_records=table.records,
                   stride=max(1, math.ceil(table.records / max_records)) if table.records > max_records else 1)
     t0 = time.perf_counter()
@@ -186,8 +186,8 @@ def _take(shape: Shape, walk: LeafWalk, group: list, prefix: bytes, leaf_no: int
     has2 = lb.ksize >= 2
     slot = np.where(has2, (pf.np[np.minimum(kaddr, len(pf.np) - 2)].astype(np.int64) << 8)
                     | pf.np[np.minimum(kaddr + 1, len(pf.np) - 1)], -1)
-    mine = slot == struct.unpack(">H", prefix)[0]
-    ended = bool((slot > struct.unpack(">H", prefix)[0]).any())
+    mine = slot == slot_of(prefix)
+    ended = bool((slot > slot_of(prefix)).any())
     if not mine.any():
         return ended
     shape.key_size.add(lb.ksize[mine] - 2)

@@ -84,7 +84,8 @@ BUILT_IN = {
     "Table records": [("up / down", "move; past either end the window slides on by key"),
                       ("tab", "list / detail")],
 }
-SECTIONS = (("Everywhere", APP), ("Databases", DATABASES), ("Overview", OVERVIEW), ("Table records", TABLE))
+SECTIONS = (("Everywhere", APP), ("Databases", DATABASES), ("Overview", OVERVIEW), ("Table records", TABLE),
+            ("Search results", SEARCH), ("Shape", SHAPE))
 
 _NAMES = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "pagedown": "pgdn", "pageup": "pgup"}
 

@@ -22,7 +22,8 @@ from textual.timer import Timer
 from textual.widgets import DataTable, Footer, Static
 
 from zlmdb_inspect.core.fmt import fmt_bytes
-from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, _text, status_of, worst_status
+from zlmdb_inspect.core.kinds import RuleId, Severity, Status
+from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, status_of, worst_status
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
@@ -55,28 +56,27 @@ def used_bar(pct: float, style: str) -> Text:
 
 def bar_style(res: DatabaseResult) -> str:
     """Coloured as the map-headroom rule graded it (its thresholds, not fixed numbers)."""
-    sev = {_text(w.severity) for w in res.warnings if _text(w.id) == "map-headroom"}
-    return "red" if "critical" in sev else "yellow" if "warning" in sev else "green"
+    sev = {w.severity for w in res.warnings if w.id == RuleId.MAP_HEADROOM}
+    return "red" if Severity.CRITICAL in sev else "yellow" if Severity.WARNING in sev else "green"
 
 
 def worst_warning(res: DatabaseResult) -> Text:
     if not res.up:
         return join(("cannot inspect: ", "bold red"), (res.error or "", "red"), width=ERROR_WIDTH)
-    order = {"critical": 0, "warning": 1, "info": 2}
-    ws = sorted(res.warnings, key=lambda w: order.get(_text(w.severity), 3))
+    ws = sorted(res.warnings, key=lambda w: Severity(w.severity).rank)
     if not ws:
         return Text("none", style="green")
     w = ws[0]
-    sev = _text(w.severity)
+    sev = str(w.severity)
     more = f" (+{len(ws) - 1})" if len(ws) > 1 else ""
-    return join((sev, STATUS_STYLE.get(sev, "")), Text(" "), literal(_text(w.id), 24), Text(more))
+    return join((sev, STATUS_STYLE.get(sev, "")), Text(" "), literal(str(w.id), 24), Text(more))
 
 
 def eta_cell(res: DatabaseResult) -> Text:
     e = res.eta
     if e is None:
         return Text("–")
-    return Text(e.text(), style="bold red" if _text(e.state) in ("growing", "full") else "")
+    return Text(e.text(), style="bold red" if str(e.state) in ("growing", "full") else "")
 
 
 def common_root(paths: list[str]) -> str:
@@ -172,7 +172,7 @@ class DatabasesScreen(Screen):
         results = [self.fleet.last(p) for p in self.fleet.paths]
         done = [r for r in results if r is not None]
         statuses = [status_of(r) for r in done]
-        counts = {s: statuses.count(s) for s in ("critical", "warning", "unknown")}
+        counts = {s.value: statuses.count(s) for s in (Status.CRITICAL, Status.WARNING, Status.UNKNOWN)}
         parts: list[object] = [Text(f" {len(self.fleet.paths)} databases", style="bold")]
         if self.root:
             parts += [Text(" in "), literal(self.root, 40, "bold", keep_end=True)]
