@@ -5,7 +5,7 @@ values of an object with ``marshal()``), then times, over the whole table:
 
 - the plain way: zlmdb's ``select()`` and a Python filter on each object's ``marshal()``
   (a literal: ``needle in json.dumps(marshal())``; a field test: ``marshal()["authid"] == …``);
-- the inspector's scan (``query.Scan``): the literal as a text query, the field test as
+- the inspector's scan (``scanner.Scan``): the literal as a text query, the field test as
   ``jq:.value.authid == "…"``; without ``--import`` (the raw-bytes prefilter applies) and with
   ``--import`` (every record decoded through the application's code; no prefilter);
 
@@ -29,9 +29,9 @@ import zlmdb
 txaio.use_asyncio()
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from zlmdb_inspect.tables import query  # noqa: E402
-from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
 from zlmdb_inspect.core.options import Options  # noqa: E402
+from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
+from zlmdb_inspect.tables import query, scanner  # noqa: E402
 from zlmdb_inspect.tables.records import TableCodecs  # noqa: E402
 
 
@@ -85,7 +85,7 @@ def plain(path: str, keep) -> tuple[int, float]:
     return found, secs
 
 
-def inspector(path: str, q: query.Query, imports: list[str]) -> tuple[int, float, query.Progress]:
+def inspector(path: str, q: query.Query, imports: list[str]) -> tuple[int, float, scanner.Progress]:
     ins = Inspector(path)
     try:
         cat = TableCodecs(Options(path=path, imports=imports))
@@ -93,7 +93,7 @@ def inspector(path: str, q: query.Query, imports: list[str]) -> tuple[int, float
         table = next(t for t in snap.tables if t.slot)
         cat.profiled(ins, table)
         t0 = time.perf_counter()
-        sc = query.scan(ins, cat, table, q)
+        sc = scanner.scan(ins, cat, table, q)
         found = sum(1 for _ in sc.records())
         return found, time.perf_counter() - t0, sc.progress
     finally:

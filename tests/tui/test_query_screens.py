@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import threading
 
 import cbor2
-from conftest import raw_env
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from zlmdb_inspect.tables import query, shape
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.tables.query import Progress
+from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.tables import query, scanner, shape
 from zlmdb_inspect.tables.records import TableCodecs
-from zlmdb_inspect.tui.widgets.changes import ChangesPane
+from zlmdb_inspect.tables.scanner import Progress
 from zlmdb_inspect.tui.screens.search import SearchScreen
-from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
+from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.changes import ChangesPane
 
 sys.path.insert(0, SUPPORT)
 
@@ -52,7 +50,7 @@ async def test_search_streams_matches_and_moves_between_them(tmp_path):
         cat = TableCodecs(Options(path=path))
         table = ins.snapshot().table_by_slot(1)
         q = query.parse("t3")
-        app = Host(lambda: SearchScreen("Search t3", lambda: query.scan(ins, cat, table, q, chunk_max=256)))
+        app = Host(lambda: SearchScreen("Search t3", lambda: scanner.scan(ins, cat, table, q, chunk_max=256)))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             screen = app.screen
@@ -66,13 +64,13 @@ async def test_search_streams_matches_and_moves_between_them(tmp_path):
             await settle(pilot)
             assert app.result == struct.pack(">HQ", 1, 23)
         # markup in data is shown literally
-        app = Host(lambda: SearchScreen("Search", lambda: query.scan(ins, cat, table, query.parse("bold"))))
+        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("bold"))))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             rows = app.screen.query_one("#search-matches", DataTable)
             assert rows.row_count == 1 and "[b]bold[/b]" in str(rows.get_row_at(0)[1])
         # a bad expression is one line on screen, not a crash
-        app = Host(lambda: SearchScreen("Search", lambda: query.scan(ins, cat, table, query.parse("jq:.value =="))))
+        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("jq:.value =="))))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             assert "bad jq expression" in str(app.screen.query_one("#search-progress", Static).render())
@@ -171,8 +169,8 @@ async def test_records_screen_search_follow_and_shape(tmp_path, monkeypatch):
     from zlmdb_inspect.core.options import Options as Opts
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
-    from zlmdb_inspect.tui.widgets.changes import ChangesPane as Pane
     from zlmdb_inspect.tui.screens.records import Prompt, TableScreen
+    from zlmdb_inspect.tui.widgets.changes import ChangesPane as Pane
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     path = str(tmp_path / "db")

@@ -30,10 +30,11 @@ from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch
 from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables.follow import EXACT_RECORDS, JsonFollow
-from zlmdb_inspect.tables.query import Progress, Query, QueryError, Scan
+from zlmdb_inspect.tables.query import Query, QueryError
 from zlmdb_inspect.tables.query import parse as parse_query
-from zlmdb_inspect.tables.query import scan as scan_query
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
+from zlmdb_inspect.tables.scanner import Progress, Scan
+from zlmdb_inspect.tables.scanner import scan as scan_query
 from zlmdb_inspect.tables.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.tables.shape import compute as compute_shape
 

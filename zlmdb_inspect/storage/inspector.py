@@ -30,8 +30,9 @@ import cbor2
 from zlmdb_inspect.core.errors import DamagedError, InspectError
 from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
-from zlmdb_inspect.core.slots import slot_of, slot_prefix
+from zlmdb_inspect.core.slots import slot_of
 from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
 from zlmdb_inspect.storage.walk import TreeWalker, WalkResult
@@ -462,8 +463,12 @@ class Inspector:
             return out
 
         def scan(txn, pf: PageFile, meta: Meta):
-            return {slot: _largest_in_slot(pf, meta, slot, n, min_bytes, self.LARGEST_BUDGET_S)
-                    for slot, _ in todo}
+            walk = LeafWalk(pf, meta)
+            by_slot: dict[int, tuple[list[tuple[str, int]], bool]] = {}
+            for slot, _ in todo:
+                best, cut = largest_in_slot(walk, slot, n, self.LARGEST_BUDGET_S)
+                by_slot[slot] = ([(_key_words(k[2:]), size) for size, k in best if size >= min_bytes], cut)
+            return by_slot
 
         try:
             found = self.read(scan)
@@ -555,82 +560,6 @@ class _Seen:
     counts_txnid: int = 0  # the transaction the counts are from
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
-
-
-def _largest_in_slot(pf: PageFile, meta: Meta, slot: int, n: int, min_bytes: int,
-                     budget_s: float) -> tuple[list[tuple[str, int]], bool]:
-    """The ``n`` largest values of one slot, and whether the time budget cut the scan short.
-
-    Descends the main tree only into subtrees that can hold the slot's keys, then reads the
-    size field of every node of those leaves in one numpy pass per batch of leaves; keys are
-    read for the few largest only. No value is read.
-    """
-    import numpy as np
-
-    from zlmdb_inspect.storage.pageformat import P_BRANCH, P_INVALID, P_LEAF
-
-    if meta.main.root == P_INVALID:
-        return [], False
-    lo, hi = slot_prefix(slot), slot_prefix(slot + 1)
-    limit = meta.last_pgno
-    deadline = time.perf_counter() + budget_s
-    psize, hdr, pbase = pf.page_size, pf.hdrsz, pf.pagebase
-    best: list[tuple[int, int, int]] = []  # (size, pgno, node address)
-    leaves: list[tuple[int, int]] = []  # (pgno, entries)
-
-    def flush() -> None:
-        if not leaves:
-            return
-        pg = np.array([p for p, _ in leaves], dtype=np.int64)
-        cnt = np.array([c for _, c in leaves], dtype=np.int64)
-        leaves.clear()
-        owner = np.repeat(pg, cnt)
-        idx = np.arange(int(cnt.sum()), dtype=np.int64) - np.repeat(np.cumsum(cnt) - cnt, cnt)
-        base = owner * psize
-        off = pf.u16s(base + hdr + 2 * idx) + pbase
-        ok = (off >= hdr) & (off + 8 <= psize)  # a damaged pointer is skipped, never followed
-        addr = (base + off)[ok]
-        owner = owner[ok]
-        size = pf.u16s(addr) | (pf.u16s(addr + 2) << 16)
-        k = min(n * 4, len(size))
-        if not k:
-            return
-        top = np.argpartition(-size, k - 1)[:k]
-        best.extend((int(size[i]), int(owner[i]), int(addr[i])) for i in top)
-
-    stack = [(meta.main.root, 1)]
-    cut = False
-    while stack:
-        if time.perf_counter() > deadline:
-            cut = True
-            break
-        pgno, depth = stack.pop()
-        flags, lower, upper, _ = pf.header(pgno, limit, "a branch node")
-        count = pf.numkeys(pgno, lower, upper)
-        if flags & P_LEAF:
-            leaves.append((pgno, count))
-            if len(leaves) >= 512:
-                flush()
-            continue
-        if not flags & P_BRANCH or depth > meta.main.depth:
-            break
-        keys = [pf.node_key(pgno, pf.node(pgno, i)) if i else b"" for i in range(count)]
-        kids = []
-        for i in range(count):
-            nxt = keys[i + 1] if i + 1 < count else None
-            if keys[i] >= hi or (nxt is not None and nxt <= lo):
-                continue  # this child's keys lie wholly before or after the slot
-            kids.append(pf.child_pgno(pf.node(pgno, i)))
-        stack.extend((k, depth + 1) for k in reversed(kids))
-    flush()
-    out: list[tuple[int, bytes]] = []
-    for size, pgno, addr in sorted(best, reverse=True):
-        if size < min_bytes or len(out) >= n:
-            break
-        key = pf.node_key(pgno, addr)
-        if key[:2] == lo:  # a leaf at the slot's edge holds other slots' keys too
-            out.append((size, key))
-    return [(_key_words(k[2:]), size) for size, k in out], cut
 
 
 def _key_words(key: bytes) -> str:

@@ -10,12 +10,14 @@ bounds checks, inside the read transaction whose snapshot the meta page describe
 from __future__ import annotations
 
 import struct
-from collections.abc import Iterator
+import time
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
+from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
@@ -185,6 +187,55 @@ class LeafBatch:
         o = int(self.off[i])
         return bytes(self.pf.buf[o + 8:o + 8 + int(self.ksize[i])])
 
+    def slots(self) -> np.ndarray:
+        """Each node's slot (its key's first 2 bytes, big-endian), -1 for a key shorter than that."""
+        b, last = self.pf.np, len(self.pf.np) - 1
+        kaddr = self.off + 8
+        hi = b[np.minimum(kaddr, last - 1)].astype(np.int64)
+        return np.where(self.ksize >= 2, (hi << 8) | b[np.minimum(kaddr + 1, last)], -1)
+
+    def largest(self, mask: np.ndarray, n: int, best: list[tuple[int, bytes]]) -> list[tuple[int, bytes]]:
+        """``best`` (value bytes, key) merged with the ``n`` largest values among the nodes in ``mask``,
+        largest first (ties in key order). Keys are read for those few only; no value is read."""
+        idx = np.flatnonzero(mask)
+        if not len(idx):
+            return best
+        k = min(n, len(idx))
+        top = idx[np.argpartition(-self.dsize[idx], k - 1)[:k]]
+        cand = best + [(int(self.dsize[i]), self.key(int(i))) for i in top]
+        cand.sort(key=lambda p: (-p[0], p[1]))
+        return cand[:n]
+
     def value(self, walk: LeafWalk, j: int, i: int) -> bytes:
         """Node ``i`` (of leaf ``j`` of the batch): its whole value, inline or on overflow pages."""
         return walk.value(self.leaves[j], int(self.off[i]))
+
+
+def leaf_groups(leaves: Iterable[Leaf], size: int) -> Iterator[list[Leaf]]:
+    """Non-empty leaves in groups of ``size`` (the last one smaller), in key order: the unit a
+    budgeted scan reads in one :class:`LeafBatch` before it looks at the clock."""
+    group: list[Leaf] = []
+    for leaf in leaves:
+        if leaf.n:
+            group.append(leaf)
+            if len(group) >= size:
+                yield group
+                group = []
+    if group:
+        yield group
+
+
+def largest_in_slot(walk: LeafWalk, slot: int, n: int, budget_s: float) -> tuple[list[tuple[int, bytes]], bool]:
+    """The ``n`` largest values of one slot as (bytes, full key), largest first, and whether the time
+    budget cut the scan short. Reads the node headers of the slot's leaves only (no value)."""
+    deadline = time.perf_counter() + budget_s
+    best: list[tuple[int, bytes]] = []
+    for group in leaf_groups(walk.leaves(slot_prefix(slot)), 256):
+        lb = LeafBatch(walk, group)
+        slots = lb.slots()
+        best = lb.largest(slots == slot, n, best)
+        if (slots > slot).any():
+            return best, False
+        if time.perf_counter() > deadline:
+            return best, True
+    return best, False

@@ -18,8 +18,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from zlmdb_inspect.core.slots import slot_of, slot_prefix
-from zlmdb_inspect.storage.leaves import LeafBatch, LeafWalk
+from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.storage.leaves import LeafBatch, LeafWalk, leaf_groups
 
 if TYPE_CHECKING:
     from zlmdb_inspect.core.model import Table
@@ -27,6 +27,7 @@ if TYPE_CHECKING:
 
 MAX_RECORDS = 2_000_000
 LARGEST = 10
+GROUP = 256  # leaves read in one batch between looks at the clock
 BINS = 33  # power-of-two buckets: [0], [1], [2,3], [4,7], … up to 2**31
 
 
@@ -134,21 +135,13 @@ def compute(ins: Inspector, table: Table, max_records: int = MAX_RECORDS,
             leaves = walk.leaves(resume)
             if shape.chunks:  # the leaf holding `resume` was read by the previous chunk
                 next(leaves, None)
-            group = []
-            for leaf in leaves:
-                if leaf.n:
-                    group.append(leaf)
-                if len(group) >= 256:
-                    ended = _take(shape, walk, group, prefix, leaf_no)
-                    leaf_no += len(group)
-                    if ended:
-                        return True, None
-                    if time.perf_counter() - t > chunk_s:
-                        return False, _last_key(walk, group[-1])
-                    group = []
-            if group:
-                _take(shape, walk, group, prefix, leaf_no)
+            for group in leaf_groups(leaves, GROUP):
+                ended = _take(shape, walk, group, table.slot, leaf_no)
                 leaf_no += len(group)
+                if ended:
+                    return True, None
+                if len(group) == GROUP and time.perf_counter() - t > chunk_s:
+                    return False, _last_key(walk, group[-1])
             return True, None
 
         finished, last_key = ins.read(body)
@@ -171,9 +164,8 @@ def _last_key(walk: LeafWalk, leaf) -> bytes:
     return walk.key(off, ks)
 
 
-def _take(shape: Shape, walk: LeafWalk, group: list, prefix: bytes, leaf_no: int) -> bool:
+def _take(shape: Shape, walk: LeafWalk, group: list, table_slot: int, leaf_no: int) -> bool:
     """Add a group of leaves (the sampled ones); True when the table ended in it."""
-    pf = walk.pf
     if shape.stride > 1:
         group = [lf for i, lf in enumerate(group) if (leaf_no + i) % shape.stride == 0] or []
         if not group:
@@ -182,12 +174,9 @@ def _take(shape: Shape, walk: LeafWalk, group: list, prefix: bytes, leaf_no: int
     n = len(lb.off)
     if not n:
         return False
-    kaddr = lb.off + 8
-    has2 = lb.ksize >= 2
-    slot = np.where(has2, (pf.np[np.minimum(kaddr, len(pf.np) - 2)].astype(np.int64) << 8)
-                    | pf.np[np.minimum(kaddr + 1, len(pf.np) - 1)], -1)
-    mine = slot == slot_of(prefix)
-    ended = bool((slot > slot_of(prefix)).any())
+    slot = lb.slots()
+    mine = slot == table_slot
+    ended = bool((slot > table_slot).any())
     if not mine.any():
         return ended
     shape.key_size.add(lb.ksize[mine] - 2)
@@ -198,11 +187,6 @@ def _take(shape: Shape, walk: LeafWalk, group: list, prefix: bytes, leaf_no: int
     shape.leaves += int((per > 0).sum())
     shape.records += int(mine.sum())
     shape.overflow_records += int((lb.big & mine).sum())
-    idx = np.flatnonzero(mine)
-    if len(idx):
-        k = min(LARGEST, len(idx))
-        top = idx[np.argpartition(-lb.dsize[idx], k - 1)[:k]]
-        cand = shape.largest + [(int(lb.dsize[i]), lb.key(int(i))[2:]) for i in top]
-        cand.sort(key=lambda p: (-p[0], p[1]))
-        shape.largest = cand[:LARGEST]
+    shape.largest = [(size, key[2:]) for size, key in
+                     lb.largest(mine, LARGEST, [(size, slot_prefix(table_slot) + k) for size, k in shape.largest])]
     return ended

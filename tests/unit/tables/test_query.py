@@ -13,13 +13,12 @@ import zlib
 import cbor2
 import jq
 import pytest
-from conftest import raw_env, sha
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env, sha
 
-from zlmdb_inspect.tables import query
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.storage.pageformat import P_BRANCH, P_LEAF
+from zlmdb_inspect.tables import query, scanner
 from zlmdb_inspect.tables.records import TableCodecs
 
 sys.path.insert(0, SUPPORT)
@@ -65,7 +64,7 @@ def _plain(q: query.Query, recs) -> list[bytes]:
 
 
 def _run(ins, cat, table, q, **kw):
-    sc = query.scan(ins, cat, table, q, **kw)
+    sc = scanner.scan(ins, cat, table, q, **kw)
     return [r.raw_key for r in sc.records()], sc
 
 
@@ -185,7 +184,7 @@ def test_cancel_in_the_middle(cfx):
     try:
         table = snap.table_by_slot(cfx["slots"]["Events"])
         full, _ = _run(ins, cat, table, query.Query("all"))
-        sc = query.scan(ins, cat, table, query.Query("all"), chunk_max=256)
+        sc = scanner.scan(ins, cat, table, query.Query("all"), chunk_max=256)
         seen = []
 
         def on_progress(p):
@@ -198,14 +197,14 @@ def test_cancel_in_the_middle(cfx):
         assert 0 < len(got) < len(full) and got == full[:len(got)]
         assert sc.progress.scanned == len(got) and seen[-1] == len(got)
         # --limit stops early too
-        sc = query.scan(ins, cat, table, query.Query("text", "topic2"), chunk_max=256)
+        sc = scanner.scan(ins, cat, table, query.Query("text", "topic2"), chunk_max=256)
         assert len(list(sc.records(limit=3))) == 3 and sc.progress.scanned < table.records
     finally:
         ins.close()
 
 
 def test_progress_rate_and_eta():
-    p = query.Progress(scanned=500, elapsed=2.0, total=1500)
+    p = scanner.Progress(scanned=500, elapsed=2.0, total=1500)
     assert p.rate == 250 and p.eta_s == 4.0
     p.done = True
     assert p.eta_s is None
@@ -280,7 +279,7 @@ def test_prefilter_never_skips_a_match_on_odd_values(tmp_path, fmt):
         recs = _all(ins, cat, table)
         texts = [json.dumps(r.value, ensure_ascii=False, default=str) for r in recs[200:]]
         needles = {t[a:b] for t in texts for a in range(len(t)) for b in range(a + 2, min(len(t), a + 9) + 1)}
-        forced = query.raw_prefilter(cat.profiled(ins, table))
+        forced = scanner.raw_prefilter(cat.profiled(ins, table))
         assert forced is not None
         keys_texts = [(r, [json.dumps(r.key, ensure_ascii=False, default=str).encode().lower(),
                            json.dumps(r.value, ensure_ascii=False, default=str).encode().lower()]) for r in recs]

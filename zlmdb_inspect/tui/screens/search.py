@@ -1,6 +1,6 @@
 """A whole-table query in the TUI: matches stream in while a worker scans, with progress.
 
-The scan (:class:`zlmdb_inspect.tables.query.Scan`) runs in a thread worker, in short read
+The scan (:class:`zlmdb_inspect.tables.scanner.Scan`) runs in a thread worker, in short read
 transactions; after each one the worker posts the progress and the matches found so far.
 ``escape`` cancels a running scan (again: back), ``n``/``b`` move between matches,
 ``enter`` goes to the match in the table (the screen is dismissed with its key).
