@@ -14,7 +14,8 @@ from conftest import screen_text
 from test_hostile_content import assert_screen_safe
 from textual.widgets import DataTable, Static
 
-from zlmdb_inspect.tables.decode import decode_value, embedded, jsonable
+from zlmdb_inspect.tables.decode import decode_value
+from zlmdb_inspect.tables.values import embedded, jsonable
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.core.textsafe import prose

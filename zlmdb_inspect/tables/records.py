@@ -28,7 +28,7 @@ from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.core.times import time_hints
-from zlmdb_inspect.tables import decode
+from zlmdb_inspect.tables import decode, flatbuffers, inference, values
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
@@ -113,8 +113,8 @@ class TableProfile:
 
     sampled: int
     where: str  # which records were sampled
-    keys: decode.Inferred
-    values: decode.Inferred
+    keys: inference.Inferred
+    values: inference.Inferred
     app_class: str | None = None
     declared: tuple[str | None, str | None] = (None, None)
     app_key_failed: int = 0  # sampled keys the application's key decoder raised on
@@ -204,7 +204,7 @@ class Codec:
 
             self.pickle = issubclass(klass, (_types._PickleValuesMixin, _types._Pickle5ValuesMixin))
             self.pmap = _instantiate(klass, table.slot)
-            key, value = decode.declared(klass)
+            key, value = inference.declared(klass)
             if getattr(klass, "_zlmdb_compress", None):
                 value = None  # compressed values: inferred from what is stored
             if value == "flatbuffers" and self.fbs_type:
@@ -225,9 +225,9 @@ class Codec:
         keys = [k for k, _ in samples]
         values = [v for _, v in samples if v is not None]
         dkey, dvalue = self.declared
-        kinf = self._infer(keys, dkey, decode.key_as, decode.infer_keys)
+        kinf = self._infer(keys, dkey, decode.key_as, inference.infer_keys)
         vinf = self._infer(values, dvalue, lambda c, b: decode.value_as(c, b, self.allow_pickle, self.fbs),
-                           lambda vs: decode.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
+                           lambda vs: inference.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
         prof = TableProfile(len(samples), where, kinf, vinf, big_values=len(samples) - len(values),
                             app_class=self.name if self.klass is not None else None, declared=self.declared)
         if self.pmap is not None:
@@ -248,9 +248,9 @@ class Codec:
         return prof
 
     @staticmethod
-    def _infer(samples: list[bytes], declared: str | None, fits, infer) -> decode.Inferred:
+    def _infer(samples: list[bytes], declared: str | None, fits, infer) -> inference.Inferred:
         if declared is not None:
-            inf = decode.infer(samples, lambda b: [declared], fits, [])
+            inf = inference.infer(samples, lambda b: [declared], fits, [])
             if inf.codec is not None or not samples:
                 return inf
         return infer(samples)
@@ -262,7 +262,7 @@ class Codec:
                 return decode.key_as(codec, kb), codec, None
             except decode.Mismatch as e:
                 # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
-                k = decode.Decoded(decode.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
+                k = decode.Decoded(values.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
                 return k.value, k.decoder, f"key is not {decode.describe(codec)} like the rest of this table: {e}"
         k = decode.decode_key(kb)
         return k.value, k.decoder, k.error and f"key: {k.error}"
@@ -289,10 +289,10 @@ class Codec:
             key, kdec, kerr = self._key(kb)
             if self.pmap is not None:
                 try:
-                    key, kdec, kerr = decode.jsonable(self.pmap._deserialize_key(kb), embeds=False), "app", None
+                    key, kdec, kerr = values.jsonable(self.pmap._deserialize_key(kb), embeds=False), "app", None
                 except Exception:  # noqa: BLE001 - the full record says why
                     pass
-            value = f"({size} bytes; showing the first {preview} as hex) " + decode.hexs(value_bytes)
+            value = f"({size} bytes; showing the first {preview} as hex) " + values.hexs(value_bytes)
             return Record(raw_key, key, value, Decoders(kdec, "preview"), kerr, size, raw_value=value_bytes,
                           truncated=True, error_kind=ErrorKind.CODEC if kerr else None)
         if self.pmap is None:
@@ -307,14 +307,14 @@ class Codec:
         data = self.pmap._decompress(raw_value)
         obj = self.pmap._deserialize_value(data)
         if hasattr(obj, "marshal") and callable(obj.marshal):
-            return decode.jsonable(_marshal(obj)), "app:marshal()"
-        return decode.jsonable(obj), "app"
+            return values.jsonable(_marshal(obj)), "app:marshal()"
+        return values.jsonable(obj), "app"
 
     def _decode_app(self, raw_key: bytes, kb: bytes, raw_value: bytes, size: int) -> Record:
         errors: list[str] = []
         kind: ErrorKind | None = None
         try:
-            key = decode.jsonable(self.pmap._deserialize_key(kb), embeds=False)
+            key = values.jsonable(self.pmap._deserialize_key(kb), embeds=False)
             kdec = "app"
         except Exception as e:  # noqa: BLE001 - the application's decoder failed
             key, kdec, kerr = self._key(kb)
@@ -403,7 +403,7 @@ class TableCodecs:
         self.fbs = None
         if opts.fbs:
             try:
-                self.fbs = decode.FbsSchemas(opts.fbs)
+                self.fbs = flatbuffers.FbsSchemas(opts.fbs)
             except (OSError, ValueError) as e:
                 raise InspectError(f"--fbs: {e}") from None
         self._codecs: dict[tuple, Codec] = {}

@@ -10,7 +10,7 @@ import zlmdb
 
 from conftest import run_cli
 from zlmdb_inspect.demo import app as demo_app
-from zlmdb_inspect.tables.decode import jsonable
+from zlmdb_inspect.tables.values import jsonable
 
 BFBS = os.path.join(os.path.dirname(demo_app.__file__), "schema", "demo.bfbs")
 

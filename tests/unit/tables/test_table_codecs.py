@@ -18,7 +18,8 @@ import zlmdb
 from hypothesis import given, settings, strategies as st
 
 from conftest import FORMATS, raw_env, run_cli, sha
-from zlmdb_inspect.tables import decode
+from zlmdb_inspect.core import times
+from zlmdb_inspect.tables import decode, inference
 
 from conftest import ROOT, SUPPORT  # noqa: E402
 
@@ -61,11 +62,11 @@ def _undecodable(doc):
 def test_oid_timestamp_keys_inferred_without_import(cfx):
     recs = _dump(cfx["path"], "Events", "--limit", "3")
     oid, ns = cfx["event_keys"][0]
-    assert recs[0]["key"] == [oid, decode.ts_iso(ns)]  # not a UUID
+    assert recs[0]["key"] == [oid, times.ts_iso(ns)]  # not a UUID
     assert all(r["decoder"] == "oid+timestamp-le|cbor" and r["error"] is None for r in recs)
     assert recs[0]["value"]["timestamp"] == ns  # the JSON value stays raw
     sess = _dump(cfx["path"], "EventSessions", "--limit", "1")
-    assert sess[0]["key"] == [oid, decode.ts_iso(ns)] and sess[0]["value"] == oid
+    assert sess[0]["key"] == [oid, times.ts_iso(ns)] and sess[0]["value"] == oid
 
 
 def test_declared_decoder_when_the_applications_raises(cfx):
@@ -127,7 +128,7 @@ def test_records_api_marks_rows_and_gives_times(cfx):
         assert len(bad) == 2 and all(r.error_kind == "codec" for r in bad)
         good = next(r for r in page.records if not r.error)
         hints = good.time_hints()
-        assert hints["created_at"] == decode.ts_iso(good.value["created_at"])
+        assert hints["created_at"] == times.ts_iso(good.value["created_at"])
         assert "last_seen_at" in hints and "config" not in hints
         assert good.size >= 3 * 1024  # cfxdb's normal record sizes
         notes = svc.sampling_notes(t)  # the first line names the codecs and the sample
@@ -198,25 +199,25 @@ def test_app_decoder_failure_is_info_no_decoder_is_warning(tmp_path):
 
 
 def test_declared_codecs_of_zlmdb_classes():
-    assert decode.declared(zlmdb.MapOidTimestampOid) == ("oid+timestamp-le", "oid")
-    assert decode.declared(zlmdb.MapUuidCbor) == ("uuid", "cbor")
-    assert decode.declared(zlmdb.MapStringUuid) == ("string", "uuid")
-    assert decode.declared(zlmdb.MapTimestampUuidFlatBuffers) == ("timestamp+uuid", "flatbuffers")
-    assert decode.declared(zlmdb.MapUuidStringOid) == ("uuid+string", "oid")
-    assert decode.declared(zlmdb.MapOidOidSet)[1] is None  # sets: inferred from what is stored
+    assert inference.declared(zlmdb.MapOidTimestampOid) == ("oid+timestamp-le", "oid")
+    assert inference.declared(zlmdb.MapUuidCbor) == ("uuid", "cbor")
+    assert inference.declared(zlmdb.MapStringUuid) == ("string", "uuid")
+    assert inference.declared(zlmdb.MapTimestampUuidFlatBuffers) == ("timestamp+uuid", "flatbuffers")
+    assert inference.declared(zlmdb.MapUuidStringOid) == ("uuid+string", "oid")
+    assert inference.declared(zlmdb.MapOidOidSet)[1] is None  # sets: inferred from what is stored
 
 
 def test_time_hint():
     ns = 1_767_225_600_123_456_789
-    assert decode.time_hint("created", ns) == "2026-01-01T00:00:00.123456789Z"
-    assert decode.time_hint("last_seen_at", 1_767_225_600) == "2026-01-01T00:00:00.000000000Z"
-    assert decode.time_hint("timestamp_ms", 1_767_225_600_123) == "2026-01-01T00:00:00.123000000Z"
-    assert decode.time_hint("published", ns) == "2026-01-01T00:00:00.123456789Z"  # by range (ns)
-    assert decode.time_hint("createdAt", 1_767_225_600_000) == "2026-01-01T00:00:00.000000000Z"
-    assert decode.time_hint("count", 1_767_225_600) is None  # seconds only by name
-    assert decode.time_hint("format", 1_767_225_600) is None and decode.time_hint("stats", 1_767_225_600) is None
-    assert decode.time_hint("oid", 2**52) is None and decode.time_hint("created", True) is None
-    assert decode.time_hints({"a": {"expires_at": 1_767_225_600}, "n": 3}) == {
+    assert times.time_hint("created", ns) == "2026-01-01T00:00:00.123456789Z"
+    assert times.time_hint("last_seen_at", 1_767_225_600) == "2026-01-01T00:00:00.000000000Z"
+    assert times.time_hint("timestamp_ms", 1_767_225_600_123) == "2026-01-01T00:00:00.123000000Z"
+    assert times.time_hint("published", ns) == "2026-01-01T00:00:00.123456789Z"  # by range (ns)
+    assert times.time_hint("createdAt", 1_767_225_600_000) == "2026-01-01T00:00:00.000000000Z"
+    assert times.time_hint("count", 1_767_225_600) is None  # seconds only by name
+    assert times.time_hint("format", 1_767_225_600) is None and times.time_hint("stats", 1_767_225_600) is None
+    assert times.time_hint("oid", 2**52) is None and times.time_hint("created", True) is None
+    assert times.time_hints({"a": {"expires_at": 1_767_225_600}, "n": 3}) == {
         "a.expires_at": "2026-01-01T00:00:00.000000000Z"}
 
 
@@ -230,7 +231,7 @@ def test_codecs_raise_only_mismatch(b, kc, vc):
             json.dumps(fn(c, b))
         except decode.Mismatch:
             pass
-    for inf in (decode.infer_values([b, b, b]), decode.infer_keys([b, b, b])):
+    for inf in (inference.infer_values([b, b, b]), inference.infer_keys([b, b, b])):
         assert inf.codec is not None and inf.misfits == 0
 
 
@@ -257,4 +258,4 @@ def test_inspection_reads_printable_utf8_as_text():
     assert decode.decode_key(b"name0001").value == "name0001"  # not a little-endian timestamp
     assert decode.decode_value("sixteen chars ok".encode()).decoder == "string"
     u = uuid.UUID("c84e3ac7-a953-4322-9f70-d5dc2e675fc7")
-    assert decode.infer_values([u.bytes, uuid.uuid4().bytes]).codec == "uuid"
+    assert inference.infer_values([u.bytes, uuid.uuid4().bytes]).codec == "uuid"
