@@ -32,7 +32,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 from zlmdb_inspect.core.options import Options  # noqa: E402
 from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
 from zlmdb_inspect.tables import query, scanner  # noqa: E402
-from zlmdb_inspect.tables.records import TableCodecs  # noqa: E402
+from zlmdb_inspect.tables.catalog import TableCodecs  # noqa: E402
 
 
 class Session:

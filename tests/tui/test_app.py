@@ -157,7 +157,7 @@ def test_slot_names_full_or_bare_find_the_class(tmp_path):
     import app_tables
 
     from zlmdb_inspect.core.model import Table
-    from zlmdb_inspect.tables.records import TableCodecs
+    from zlmdb_inspect.tables.catalog import TableCodecs
 
     cat = TableCodecs(Options(path=str(tmp_path), imports=["app_tables"]))
     full = Table(slot=9, oid="11111111-1111-4111-8111-111111111111", name="app_tables.Pairs",

@@ -14,7 +14,7 @@ from textual.widgets import DataTable, Static
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables import query, scanner, shape
-from zlmdb_inspect.tables.records import TableCodecs
+from zlmdb_inspect.tables.catalog import TableCodecs
 from zlmdb_inspect.tables.scanner import Progress
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen

@@ -29,10 +29,11 @@ from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, poin
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
 from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.tables.catalog import TableCodecs
 from zlmdb_inspect.tables.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.tables.query import Query, QueryError
 from zlmdb_inspect.tables.query import parse as parse_query
-from zlmdb_inspect.tables.records import PREVIEW_BYTES, Record, RecordWindow, TableCodecs
+from zlmdb_inspect.tables.records import PREVIEW_BYTES, Record, RecordWindow
 from zlmdb_inspect.tables.scanner import Progress, Scan
 from zlmdb_inspect.tables.scanner import scan as scan_query
 from zlmdb_inspect.tables.shape import MAX_RECORDS, Histogram, Shape

@@ -36,7 +36,7 @@ from zlmdb_inspect.storage.pageformat import MAX_DEPTH, P_BRANCH, P_INVALID, P_L
 if TYPE_CHECKING:
     from zlmdb_inspect.core.model import Table
     from zlmdb_inspect.storage.inspector import Inspector
-    from zlmdb_inspect.tables.records import TableCodecs
+    from zlmdb_inspect.tables.catalog import TableCodecs
 
 EXACT_RECORDS = 100_000
 

@@ -27,7 +27,8 @@ from zlmdb_inspect.tables.query import Compiled, Query, QueryError, compile_quer
 if TYPE_CHECKING:
     from zlmdb_inspect.core.model import Table
     from zlmdb_inspect.storage.inspector import Inspector
-    from zlmdb_inspect.tables.records import Codec, Record, TableCodecs
+    from zlmdb_inspect.tables.catalog import TableCodecs
+    from zlmdb_inspect.tables.records import Codec, Record
 
 
 # -- which tables the raw prefilter is sound for ---------------------------------------

@@ -17,7 +17,7 @@ from zlmdb_inspect.tables import follow
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.tables.records import TableCodecs
+from zlmdb_inspect.tables.catalog import TableCodecs
 
 WRITER = os.path.join(SUPPORT, "follow_writer.py")
 

@@ -19,7 +19,7 @@ from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.storage.pageformat import P_BRANCH, P_LEAF
 from zlmdb_inspect.tables import query, scanner
-from zlmdb_inspect.tables.records import TableCodecs
+from zlmdb_inspect.tables.catalog import TableCodecs
 
 sys.path.insert(0, SUPPORT)
 import cfxdb_like
