@@ -24,10 +24,11 @@ TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
                      for tab in ("tables", "warnings", "readers", "live", "environment"))
 
 
-def help_text(keymap: dict[str, str]) -> Text:
-    """Every key binding in force (remapped keys included), by screen."""
+def help_text(keymap: dict[str, str], here: dict[str, list[str]] | None = None) -> Text:
+    """Every key binding in force (remapped keys included), by screen; with ``here`` (the bindings in
+    force on the user's screen, ``bindings.in_force``) that screen's keys first."""
     out = Text()
-    for i, (title, rows) in enumerate(bindings.help_rows(keymap)):
+    for i, (title, rows) in enumerate(bindings.help_rows(keymap, here)):
         out.append("\n" if i else "")
         out.append(title, "bold")
         for keys, what in rows:
@@ -40,13 +41,13 @@ def help_text(keymap: dict[str, str]) -> Text:
 class HelpScreen(ModalScreen[None]):
     BINDINGS = [("escape,q,question_mark", "dismiss", "Close")]
 
-    def __init__(self, keymap: dict[str, str]) -> None:
+    def __init__(self, keymap: dict[str, str], here: dict[str, list[str]] | None = None) -> None:
         super().__init__()
-        self.keymap = keymap
+        self.keymap, self.here = keymap, here
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help-box"):
-            yield Static(help_text(self.keymap), id="help-text")
+            yield Static(help_text(self.keymap, self.here), id="help-text")
 
     async def action_dismiss(self, result: Any = None) -> None:
         self.dismiss(None)
@@ -107,7 +108,7 @@ class InspectorApp(App[int]):
         self.push_screen(Overview())
 
     def action_help(self) -> None:
-        self.push_screen(HelpScreen(self.settings.keymap))
+        self.push_screen(HelpScreen(self.settings.keymap, bindings.in_force(self.screen)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
         yield from super().get_system_commands(screen)

@@ -3,7 +3,9 @@ screen is generated from these bindings with the keys in force."""
 
 from __future__ import annotations
 
+from textual.actions import parse
 from textual.binding import Binding
+from textual.screen import Screen
 
 APP = [
     Binding("q", "quit", "Quit", tooltip="quit", id="app.quit"),
@@ -96,10 +98,44 @@ def keys_in_force(binding: Binding, keymap: dict[str, str]) -> str:
     return ", ".join(_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
 
 
-def help_rows(keymap: dict[str, str]) -> list[tuple[str, list[tuple[str, str]]]]:
-    """(section, [(keys, what they do)]) for every binding, keys as remapped."""
+def help_rows(keymap: dict[str, str], here: dict[str, list[str]] | None = None,
+              ) -> list[tuple[str, list[tuple[str, str]]]]:
+    """(section, [(keys, what they do)]) for every binding, keys as remapped.
+
+    ``here`` maps the ids of the bindings in force on the user's screen to the keys that reach
+    them (:func:`in_force`). The section they belong to comes first, as "This screen", with only
+    those bindings and keys: one the screen disables now (``check_action``) is left out.
+    """
+    here = here or {}
+    sections = [(title, bindings) for title, bindings in SECTIONS]
+    current = max(sections, key=lambda s: sum(b.id in here for b in s[1]))
     out = []
-    for title, bindings in SECTIONS:
+    if any(b.id in here for b in current[1]):
+        rows = [(", ".join(_NAMES.get(k, k) for k in here[b.id]) or keys_in_force(b, keymap),
+                 b.tooltip or b.description) for b in current[1] if b.id is not None and b.id in here]
+        out.append((f"This screen: {current[0]}", rows + BUILT_IN.get(current[0], [])))
+        sections.remove(current)
+    for title, bindings in sections:
         rows = [(keys_in_force(b, keymap), b.tooltip or b.description) for b in bindings]
         out.append((title, rows + BUILT_IN.get(title, [])))
     return out
+
+
+def in_force(screen: Screen) -> dict[str, list[str]]:
+    """The ids of the screen's own bindings in force now, each with the keys that reach it.
+
+    From Textual's ``active_bindings`` (remapped keys, ``check_action`` applied): a key the focused
+    widget binds itself goes to that widget (``home`` on a list is its first row, not the first
+    page), so it is not listed. A binding whose every key a widget takes but which the screen
+    enables maps to no keys (``enter`` on the tables list: the list selects, the screen opens it).
+    """
+    here: dict[str, list[str]] = {}
+    for key, active in screen.active_bindings.items():
+        if active.node is not screen.app and active.binding.id:
+            here.setdefault(active.binding.id, []).append(key)
+    for binding in type(screen).BINDINGS:
+        if isinstance(binding, Binding) and binding.id and binding.id not in here:
+            _, name, params = parse(binding.action)
+            if screen.check_action(name, params) is not False:
+                here[binding.id] = []
+    return here

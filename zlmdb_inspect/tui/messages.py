@@ -8,7 +8,7 @@ from textual.message import Message
 
 from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
-from zlmdb_inspect.service import RecordWindow, Refresh
+from zlmdb_inspect.service import Record, RecordWindow, Refresh
 
 
 @dataclass
@@ -43,3 +43,14 @@ class PositionFound(Message):
 class TargetFound(Message):
     table: Table | None  # None: no table holds the record (a dangling index entry)
     key: bytes
+
+
+@dataclass
+class FullDecoded(Message):
+    raw_key: bytes
+    record: Record | None  # None: gone, or the read failed (said on the status line)
+
+
+@dataclass
+class StatusNote(Message):
+    text: str  # what a worker did (a record copied or saved, or why not), for the status line

@@ -1,3 +1,4 @@
-"""tui/screens/ — one module per screen: overview, records, databases, search results, shape."""
+"""tui/screens/ — one module per screen: overview, records, databases, search results, shape, and
+the one-line prompt modal."""
 
-__all__ = ["databases", "overview", "records", "search", "shape"]
+__all__ = ["databases", "overview", "prompt", "records", "search", "shape"]
