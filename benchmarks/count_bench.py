@@ -30,7 +30,9 @@ def build(path: str, n: int, fmt: str) -> None:
     tables = 5
     with env.begin(write=True) as txn:
         for slot in range(1, tables + 1):  # zlmdb catalog records, as attach_table writes them
-            import cbor2, uuid
+            import uuid
+
+            import cbor2
 
             txn.put(b"\0\0" + struct.pack(">H", slot), cbor2.dumps(
                 {"oid": str(uuid.UUID(int=slot)), "name": f"T{slot}", "description": None,

@@ -29,9 +29,9 @@ import zlmdb
 txaio.use_asyncio()
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
-from zlmdb_inspect.tables import query  # noqa: E402
-from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
 from zlmdb_inspect.core.options import Options  # noqa: E402
+from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
+from zlmdb_inspect.tables import query  # noqa: E402
 from zlmdb_inspect.tables.records import TableCodecs  # noqa: E402
 
 

@@ -23,7 +23,6 @@ import time
 import uuid
 
 import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
-
 import txaio
 import zlmdb
 
@@ -72,11 +71,10 @@ async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tu
     from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
-    from zlmdb_inspect.tui.widgets.hexview import HexView
-    from zlmdb_inspect.tui.settle import settle
-    from zlmdb_inspect.tui.screens.records import TableScreen
-
     from zlmdb_inspect.tui.messages import WindowLoaded
+    from zlmdb_inspect.tui.screens.records import TableScreen
+    from zlmdb_inspect.tui.settle import settle
+    from zlmdb_inspect.tui.widgets.hexview import HexView
 
     first_page: list[tuple[float, float]] = []  # when the measured page arrived (wall, CPU)
     measuring = False

@@ -3,7 +3,6 @@ with real processes holding the environment open."""
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
@@ -13,14 +12,12 @@ import uuid
 
 import pytest
 import zlmdb
+from conftest import ROOT, SUPPORT, cli_json, raw_env, run_cli, sha
 from prometheus_client.parser import text_string_to_metric_families
-
-from conftest import cli_json, raw_env, run_cli, sha
-from conftest import ROOT
-from conftest import SUPPORT
 from support.procs import Holder
-from zlmdb_inspect.reports.document import refresh_dict
+
 from zlmdb_inspect.core.fmt import fmt_duration
+from zlmdb_inspect.reports.document import refresh_dict
 
 HERE = SUPPORT  # the helper processes
 MiB = 1024 * 1024
@@ -417,8 +414,8 @@ def test_procmaps_entries_with_a_reason(tmp_path):
 
 def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
     from zlmdb_inspect.core.options import Options
-    from zlmdb_inspect.service import Service
     from zlmdb_inspect.reports.prometheus import exposition
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.service.fleet import result_of
 
     path = str(tmp_path / "hist")

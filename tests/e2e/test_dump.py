@@ -15,8 +15,7 @@ import time
 
 import jq
 import pytest
-from conftest import raw_env, run_cli, sha
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env, run_cli, sha
 
 sys.path.insert(0, SUPPORT)
 import cfxdb_like

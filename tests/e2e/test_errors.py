@@ -6,7 +6,6 @@ import os
 import struct
 
 import pytest
-
 from conftest import build_orm_db, listing, run_cli, sha
 
 MODES = [["--json"], ["--check"], ["--dump", "TUsers"], ["--prometheus"], []]

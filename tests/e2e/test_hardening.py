@@ -13,10 +13,9 @@ import uuid
 
 import pytest
 import zlmdb
+from conftest import SUPPORT, build_orm_db, listing, raw_env, run_cli, sha
 from textual.widgets import Static
 
-from conftest import build_orm_db, listing, raw_env, run_cli, sha
-from conftest import SUPPORT
 from zlmdb_inspect.tui.settle import settle
 
 LIMIT_S = 10

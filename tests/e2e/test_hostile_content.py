@@ -22,29 +22,29 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import ROOT, run_cli, sha
+from hostile import ACTION, DIR_NAME, HOSTILE, KEYS, LINK, TABLE_NAMES, UNBALANCED, build_hostile_db
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Static
 
-from conftest import run_cli, sha
-from conftest import ROOT, screen_text
-from hostile import ACTION, DIR_NAME, HOSTILE, KEYS, LINK, TABLE_NAMES, UNBALANCED, build_hostile_db
-from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.model import Reader
-from zlmdb_inspect.service import Service
-from zlmdb_inspect.tui.widgets.panels import ReadersTab
-from zlmdb_inspect.reports.prometheus import exposition
-from zlmdb_inspect.service.fleet import result_of
-from zlmdb_inspect.reports.document import check_lines
+from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.textsafe import has_unsafe, json_visible, safe, visible
+from zlmdb_inspect.reports.document import check_lines
+from zlmdb_inspect.reports.prometheus import exposition
+from zlmdb_inspect.service import Service
+from zlmdb_inspect.service.fleet import result_of
 from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.screens.overview import Overview
+from zlmdb_inspect.tui.screens.records import TableScreen, _short, key_text
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.widgets.hexview import HexView, hex_row
-from zlmdb_inspect.tui.screens.records import TableScreen, _short, key_text
+from zlmdb_inspect.tui.widgets.panels import ReadersTab
 
 TUI = Path(ROOT) / "zlmdb_inspect" / "tui"
 

@@ -9,9 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import cli_json, raw_env
-from conftest import SUPPORT
-from conftest import TESTS_DIR
+from conftest import SUPPORT, TESTS_DIR, cli_json, raw_env
 
 HERE = SUPPORT  # the helper processes
 

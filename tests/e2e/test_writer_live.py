@@ -14,15 +14,14 @@ from support.procs import Proc
 from textual.widgets import Static
 
 from zlmdb_inspect import health
-
-from zlmdb_inspect.storage import writerlock
-from zlmdb_inspect.health.findings import Findings
 from zlmdb_inspect.core.model import Reader
 from zlmdb_inspect.core.options import Options, Thresholds
+from zlmdb_inspect.health.findings import Findings
+from zlmdb_inspect.health.writer_watch import Batching, WriterState
 from zlmdb_inspect.reports.document import refresh_dict
 from zlmdb_inspect.service import Service
+from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.tui.app import create_app
-from zlmdb_inspect.health.writer_watch import Batching, WriterState
 
 
 def _watch(path: str, count: int, interval: float = 0.5, *extra: str) -> subprocess.Popen:

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SUPPORT, sha
 from textual.widgets import DataTable, Static, TabbedContent
 
-from conftest import sha
-from conftest import SUPPORT
-from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.screens.records import TableScreen
+from zlmdb_inspect.tui.settle import settle
 
 
 def _status(app) -> str:
@@ -150,7 +149,6 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
 
 
 def test_slot_names_full_or_bare_find_the_class(tmp_path):
-    import os
     import sys
 
     sys.path.insert(0, SUPPORT)

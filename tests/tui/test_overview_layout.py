@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 
 import cbor2
-
+from conftest import raw_env, screen_text
 from textual.widgets import DataTable, Static
 
-from conftest import raw_env
-from conftest import screen_text
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
-from zlmdb_inspect.tui.widgets.panels import TablesTab
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.panels import TablesTab
 
 
 async def test_title_is_one_line_and_words_read_as_sentences(demo_db):

@@ -2,26 +2,24 @@
 
 from __future__ import annotations
 
-import os
 import struct
 import sys
 import threading
 
 import cbor2
-from conftest import raw_env
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env
 from textual.app import App
 from textual.widgets import DataTable, Static
 
-from zlmdb_inspect.tables import query, shape
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.tables import query, shape
 from zlmdb_inspect.tables.query import Progress
 from zlmdb_inspect.tables.records import TableCodecs
-from zlmdb_inspect.tui.widgets.changes import ChangesPane
 from zlmdb_inspect.tui.screens.search import SearchScreen
-from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
+from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.changes import ChangesPane
 
 sys.path.insert(0, SUPPORT)
 
@@ -171,8 +169,8 @@ async def test_records_screen_search_follow_and_shape(tmp_path, monkeypatch):
     from zlmdb_inspect.core.options import Options as Opts
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
-    from zlmdb_inspect.tui.widgets.changes import ChangesPane as Pane
     from zlmdb_inspect.tui.screens.records import Prompt, TableScreen
+    from zlmdb_inspect.tui.widgets.changes import ChangesPane as Pane
 
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
     path = str(tmp_path / "db")

@@ -7,10 +7,8 @@ import re
 import struct
 
 import pytest
+from conftest import SUPPORT, build_orm_db, cli_json, raw_env, run_cli, sha
 from zlmdb import lmdb
-
-from conftest import build_orm_db, cli_json, raw_env, run_cli, sha
-from conftest import SUPPORT
 
 
 def _ids(doc):

@@ -10,9 +10,8 @@ import sys
 
 import pytest
 import zlmdb
-from zlmdb import lmdb
-
 from conftest import build_orm_db, cli_json, raw_env, run_cli, sha
+from zlmdb import lmdb
 
 
 def test_json_counts_match_zlmdb(orm_db, fmt):

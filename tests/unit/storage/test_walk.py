@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import raw_env, run_cli, sha, space_key
+
 from zlmdb_inspect.storage.cursor_count import cursor_counts
 from zlmdb_inspect.storage.inspector import Inspector
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 import zlmdb
-
 from conftest import run_cli
+
 from zlmdb_inspect.demo import app as demo_app
 from zlmdb_inspect.tables.decode import jsonable
 

@@ -13,13 +13,12 @@ import zlib
 import cbor2
 import jq
 import pytest
-from conftest import raw_env, sha
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env, sha
 
-from zlmdb_inspect.tables import query
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.storage.pageformat import P_BRANCH, P_LEAF
+from zlmdb_inspect.tables import query
 from zlmdb_inspect.tables.records import TableCodecs
 
 sys.path.insert(0, SUPPORT)

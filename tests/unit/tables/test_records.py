@@ -11,14 +11,14 @@ import uuid
 
 import pytest
 import zlmdb
-from hypothesis import given, settings, strategies as st
+from conftest import SUPPORT, run_cli, sha
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import run_cli, sha
-from conftest import SUPPORT
 from zlmdb_inspect.tables import decode
 
 sys.path.insert(0, SUPPORT)
-import app_tables as app  # noqa: E402
+import app_tables as app
 
 MARKER = "/tmp/zlmdb-inspect-pwned"
 
