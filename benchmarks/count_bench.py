@@ -2,8 +2,9 @@
 
 Builds databases of N records (several tables, both LMDB formats), times both in
 the same run, asserts the counts are equal, and prints each side's time and the
-ratio, and the time of a refresh after 300 records were added. Also times a whole ``zlmdb-inspect DB --json`` process against a whole
-process printing zlmdb's ``Database.stats(include_slots=True)``.
+ratio, and the time of a refresh after 300 records were added. Also times a whole
+``zlmdb-inspect DB --json`` process against a whole process printing zlmdb's
+``Database.stats(include_slots=True)``.
 
     python benchmarks/count_bench.py 1000000 10000000
 """
