@@ -128,7 +128,8 @@ def test_the_program_exits_at_once_without_losing_output(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 20_000 and r.stdout.endswith("\n")
     r = run_cli(path, "--json")
-    assert r.returncode == 0 and {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000, r.stderr
+    assert r.returncode == 0, r.stderr
+    assert {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000
     bad = run_cli(str(tmp_path / "nothing-here"), "--json")
     assert bad.returncode == 3 and "no such file or directory" in bad.stderr
     assert sha(path) == before and not os.path.exists(tmp_path / "nothing-here")

@@ -298,7 +298,8 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(ov, Overview) and ov.failures == []
         text = assert_screen_safe(app, *names)
         title, capacity = text.splitlines()[:2]
-        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title  # one line, path cut at its start
+        # one line, path cut at its start
+        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title
         assert capacity.startswith(" map used ")
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
@@ -443,7 +444,8 @@ def test_check_and_prometheus_carry_no_control_characters(hostile_db):
 
 def test_cli_outputs_on_a_hostile_database(hostile_db):
     r = run_cli(hostile_db, "--check")
-    assert r.returncode == 0 and not _raw_controls(r.stdout) and "\\x1b]0;T\\x07" in r.stdout  # large-values is info for KiB values
+    # exit 0: large-values is info for KiB values
+    assert r.returncode == 0 and not _raw_controls(r.stdout) and "\\x1b]0;T\\x07" in r.stdout
     r = run_cli(hostile_db + "/missing", "--json")
     assert r.returncode == 3 and r.stderr.count("\n") == 1 and not _raw_controls(r.stderr)
     assert "\\x1b]0;T\\x07\\u202e/missing" in r.stderr

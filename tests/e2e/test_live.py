@@ -37,7 +37,7 @@ def test_watch_follows_a_growing_writer(tmp_path, fmt):
     out, err = watch.communicate(timeout=60)
     result = json.loads(writer.communicate(timeout=60)[0])
     assert watch.returncode == 0, err
-    docs = [json.loads(l) for l in out.splitlines()]
+    docs = [json.loads(line) for line in out.splitlines()]
     assert len(docs) == 24
     txnids = [d["lmdb"]["last_txnid"] for d in docs]
     assert txnids == sorted(txnids) and txnids[-1] > txnids[0] + 100
@@ -83,7 +83,8 @@ def test_held_reader_then_killed(tmp_path, fmt):
     assert holder.stdout.readline().strip() == "ready"
     writer = _writer(path, 0, fmt, map_size=16 * 1024 * 1024, ntxns=1200)
     keep_open = subprocess.Popen([sys.executable, "-c", "import sys,time; from zlmdb import lmdb; "
-                                  "e=lmdb.open(sys.argv[1], map_size=0); print('ok', flush=True); time.sleep(60)", path],
+                                  "e=lmdb.open(sys.argv[1], map_size=0); print('ok', flush=True); time.sleep(60)",
+                                  path],
                                  stdout=subprocess.PIPE, text=True)
     assert keep_open.stdout.readline().strip() == "ok"
     try:
@@ -91,7 +92,7 @@ def test_held_reader_then_killed(tmp_path, fmt):
         r = subprocess.run([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.5",
                             "--count", "3", "--threshold", "reader_held_warning_s=0.4"],
                            capture_output=True, text=True, timeout=60)
-        docs = [json.loads(l) for l in r.stdout.splitlines()]
+        docs = [json.loads(line) for line in r.stdout.splitlines()]
         last = docs[-1]
         rd = [x for x in last["readers"] if x["pid"] == holder.pid][0]
         assert rd["alive"] is True and rd["lag"] >= 1000 and rd["held_s"] >= 0.9

@@ -36,7 +36,8 @@ async def test_overview_and_tables(demo_db, size):
         t = screen.query_one("#tables-table", DataTable)
         assert t.row_count == 9  # catalog, 7 tables, the orphan slot
         title = str(screen.query_one("#title", Static).render())
-        assert demo_db[-15:] in title and "LMDB 1.0" in title and "1 warning " in title  # 80 cols: path cut at its start
+        # 80 cols: path cut at its start
+        assert demo_db[-15:] in title and "LMDB 1.0" in title and "1 warning " in title
         # open Events (slot 4) and page to its end
         t.move_cursor(row=4)
         await pilot.press("enter")

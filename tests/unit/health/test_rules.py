@@ -91,7 +91,7 @@ def test_prometheus_exposition(tmp_path):
     assert re.search(r'^zlmdb_warnings\{path="[^"]+",severity="warning"\} \d+\.0$', text, re.M)
     for line in text.splitlines():
         assert line.startswith("#") or re.match(r'^[a-z_]+\{[^}]*\} [-0-9.e+NaInf]+$', line), line
-    helps = [l.split()[2] for l in text.splitlines() if l.startswith("# HELP")]
+    helps = [line.split()[2] for line in text.splitlines() if line.startswith("# HELP")]
     assert len(helps) == len(set(helps))
 
 

@@ -186,7 +186,8 @@ def _full_exposition(tmp_path) -> str:
 
     path = str(tmp_path / "held")
     build_orm_db(path, "1.0", n=20)
-    holder = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "support", "holder_proc.py"), path, "pin", "0"],
+    holder = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "support", "holder_proc.py"),
+                               path, "pin", "0"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         holder.stdout.readline()

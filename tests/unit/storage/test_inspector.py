@@ -73,7 +73,7 @@ def _mdb_stat():
 def test_free_pages_equal_mdb_stat(tmp_path):
     path = str(tmp_path / "free")
     env = raw_env(path, "0.9")
-    for round_ in range(5):
+    for _ in range(5):
         with env.begin(write=True) as txn:
             for i in range(2000):
                 txn.put(struct.pack(">HI", 1, i), os.urandom(100))
@@ -82,7 +82,7 @@ def test_free_pages_equal_mdb_stat(tmp_path):
                 txn.delete(struct.pack(">HI", 1, i))
     env.close()
     out = subprocess.run(["mdb_stat", "-f", path], capture_output=True, text=True, check=True).stdout
-    free = int([l for l in out.splitlines() if "Free pages" in l][0].split(":")[1])
+    free = int([line for line in out.splitlines() if "Free pages" in line][0].split(":")[1])
     doc = cli_json(path)
     assert free > 0
     assert doc["capacity"]["free_pages"] == free

@@ -50,7 +50,7 @@ def app_db(tmp_path, fmt):
 def _dump(path, table, *extra):
     r = run_cli(path, "--dump", table, *extra)
     assert r.returncode == 0, r.stderr
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 def test_with_import_values_equal_marshal(app_db):

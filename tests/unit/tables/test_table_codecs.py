@@ -44,7 +44,7 @@ def _pythonpath(monkeypatch):
 def _dump(path, table, *extra):
     r = run_cli(path, "--dump", table, *extra)
     assert r.returncode == 0, r.stderr
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 def _json(path, *extra):
