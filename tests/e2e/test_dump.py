@@ -90,7 +90,10 @@ def test_follow_prints_each_change_and_ends_cleanly_on_ctrl_c(tmp_path):
     env.close()
     cmd = [sys.executable, "-m", "zlmdb_inspect", path, "--dump", "1", "--limit", "0", "--follow",
            "--interval", "0.2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT restored in the child: run as a background job, pytest inherits it ignored, and so
+    # would the child (Python keeps an inherited SIG_IGN), which then never sees the Ctrl-C below
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         time.sleep(1.5)  # the starting state is taken
         subprocess.run([sys.executable, os.path.join(TESTS, "follow_writer.py"), path, "1.0", "3", "4"],
