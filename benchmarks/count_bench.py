@@ -2,8 +2,9 @@
 
 Builds databases of N records (several tables, both LMDB formats), times both in
 the same run, asserts the counts are equal, and prints each side's time and the
-ratio, and the time of a refresh after 300 records were added. Also times a whole ``zlmdb-inspect DB --json`` process against a whole
-process printing zlmdb's ``Database.stats(include_slots=True)``.
+ratio, and the time of a refresh after 300 records were added. Also times a whole
+``zlmdb-inspect DB --json`` process against a whole process printing zlmdb's
+``Database.stats(include_slots=True)``.
 
     python benchmarks/count_bench.py 1000000 10000000
 """
@@ -30,7 +31,9 @@ def build(path: str, n: int, fmt: str) -> None:
     tables = 5
     with env.begin(write=True) as txn:
         for slot in range(1, tables + 1):  # zlmdb catalog records, as attach_table writes them
-            import cbor2, uuid
+            import uuid
+
+            import cbor2
 
             txn.put(b"\0\0" + struct.pack(">H", slot), cbor2.dumps(
                 {"oid": str(uuid.UUID(int=slot)), "name": f"T{slot}", "description": None,

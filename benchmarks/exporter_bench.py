@@ -26,8 +26,8 @@ sys.path.insert(0, HERE)
 sys.path.insert(0, os.path.join(HERE, ".."))
 
 import zlmdb  # noqa: E402
-
 from count_bench import WRITE_300, build  # noqa: E402
+
 from zlmdb_inspect.reports.prometheus import MetricsServer  # noqa: E402
 from zlmdb_inspect.service.fleet import Fleet  # noqa: E402
 

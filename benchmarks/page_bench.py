@@ -68,11 +68,12 @@ def main() -> None:
             db = zlmdb.Database(dbpath=path, maxsize=4 * 1024 ** 3, readonly=True)
             t = db.attach_table(klass)
 
-            def z_first():
+            # bound as defaults: each closure keeps this iteration's database and table
+            def z_first(db=db, t=t):
                 with db.begin() as txn:
                     return list(t.select(txn, limit=100))
 
-            def z_last():
+            def z_last(db=db, t=t):
                 with db.begin() as txn:
                     return list(t.select(txn, limit=100, reverse=True))
 
@@ -81,10 +82,10 @@ def main() -> None:
             svc = Service(Options(path=path))
             snap = svc.snapshot()
             table = svc.resolve_table(snap, klass.__name__)
-            fi = best(lambda: svc.read_window(table, None, "first", 100))
-            la = best(lambda: svc.read_window(table, None, "last", 100))
+            fi = best(lambda svc=svc, table=table: svc.read_window(table, None, "first", 100))
+            la = best(lambda svc=svc, table=table: svc.read_window(table, None, "last", 100))
             last_key = svc.read_window(table, None, "last", 100).records[0].raw_key
-            pos = best(lambda: svc.position(table, last_key))
+            pos = best(lambda svc=svc, table=table, last_key=last_key: svc.position(table, last_key))
             assert svc.position(table, last_key) == table.records - 100
             svc.close()
             results.append((klass.__doc__, fi, la, zf, zl, pos))

@@ -23,7 +23,6 @@ import time
 import uuid
 
 import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
-
 import txaio
 import zlmdb
 
@@ -68,15 +67,16 @@ def zlmdb_read(path: str, key: uuid.UUID) -> float:
     return ms
 
 
-async def screen_times(path: str, size: tuple[int, int], shape: str) -> tuple[tuple[float, ...], tuple[float, float], tuple[float, float]]:
+async def screen_times(
+    path: str, size: tuple[int, int], shape: str
+) -> tuple[tuple[float, ...], tuple[float, float], tuple[float, float]]:
     from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
-    from zlmdb_inspect.tui.widgets.hexview import HexView
-    from zlmdb_inspect.tui.settle import settle
-    from zlmdb_inspect.tui.screens.records import TableScreen
-
     from zlmdb_inspect.tui.messages import WindowLoaded
+    from zlmdb_inspect.tui.screens.records import TableScreen
+    from zlmdb_inspect.tui.settle import settle
+    from zlmdb_inspect.tui.widgets.hexview import HexView
 
     first_page: list[tuple[float, float]] = []  # when the measured page arrived (wall, CPU)
     measuring = False
@@ -141,7 +141,7 @@ def main() -> None:
         for shape, key in keys.items():
             raw = table.slot.to_bytes(2, "big") + key.bytes
             base = bases[shape]
-            ours = median_ms(lambda: svc.read_record(table, raw, preview=None))
+            ours = median_ms(lambda raw=raw: svc.read_record(table, raw, preview=None))
             print(f"{shape:8s} zlmdb read+parse {base:7.1f} ms   inspector full decode {ours:7.1f} ms "
                   f"(x{ours / base:.1f})")
         svc.close()

@@ -23,10 +23,10 @@ import timing  # benchmarks/timing.py (this directory is on sys.path when run as
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, os.path.join(HERE, ".."))
 
-from zlmdb import lmdb
+from zlmdb import lmdb  # noqa: E402
 
-from zlmdb_inspect.storage import writerlock
-from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.storage import writerlock  # noqa: E402
+from zlmdb_inspect.storage.inspector import Inspector  # noqa: E402
 
 
 def median_ms(fn, n: int = 200) -> float:

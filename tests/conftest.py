@@ -22,7 +22,8 @@ txaio.use_asyncio()
 FORMATS = ["1.0", "0.9"]
 TESTS_DIR = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(TESTS_DIR)
-SUPPORT = os.path.join(TESTS_DIR, "support")  # builders, the applications' modules (--import cfxdb_app), helper processes
+# builders, the applications' modules (--import cfxdb_app), helper processes
+SUPPORT = os.path.join(TESTS_DIR, "support")
 sys.path.insert(0, SUPPORT)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, os.environ.get("PYTHONPATH")) if p)
 

@@ -3,7 +3,6 @@ with real processes holding the environment open."""
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
@@ -13,14 +12,12 @@ import uuid
 
 import pytest
 import zlmdb
+from conftest import ROOT, SUPPORT, cli_json, raw_env, run_cli, sha
 from prometheus_client.parser import text_string_to_metric_families
-
-from conftest import cli_json, raw_env, run_cli, sha
-from conftest import ROOT
-from conftest import SUPPORT
 from support.procs import Holder
-from zlmdb_inspect.reports.document import refresh_dict
+
 from zlmdb_inspect.core.fmt import fmt_duration
+from zlmdb_inspect.reports.document import refresh_dict
 
 HERE = SUPPORT  # the helper processes
 MiB = 1024 * 1024
@@ -102,7 +99,7 @@ def test_two_writers_with_different_maps_and_a_reader(tmp_path):
         mm = _ids(doc)["map-mismatch"]
         assert f"pid {a.pid}" in mm["message"] and f"pid {b.pid}" in mm["message"]
         assert "32.0 MiB" in mm["message"] and "96.0 MiB" in mm["message"]
-    with Holder(path, "write", 96 * MiB) as c:
+    with Holder(path, "write", 96 * MiB):
         doc = cli_json(path)
         assert doc["capacity"]["map_size"] == 96 * MiB
         assert "map-mismatch" not in _ids(doc)  # one writer, mapping what the meta page says
@@ -338,7 +335,8 @@ def test_stale_reader_advice_clears_the_slot(tmp_path):
 
     path = str(tmp_path / "stale")
     _seed(path, "1.0", 16 * MiB)
-    with Holder(path, "read") as alive_reader, Holder(path, "pin") as alive_pin:
+    # beside the pinned reader, a live process with the environment open and no transaction (no slot)
+    with Holder(path, "read"), Holder(path, "pin") as alive_pin:
         dead = Holder(path, "pin")
         dead.proc.send_signal(signal.SIGKILL)
         dead.proc.wait()
@@ -417,8 +415,8 @@ def test_procmaps_entries_with_a_reason(tmp_path):
 
 def test_metrics_with_history_time_to_full_and_reader_hold(tmp_path):
     from zlmdb_inspect.core.options import Options
-    from zlmdb_inspect.service import Service
     from zlmdb_inspect.reports.prometheus import exposition
+    from zlmdb_inspect.service import Service
     from zlmdb_inspect.service.fleet import result_of
 
     path = str(tmp_path / "hist")
@@ -460,12 +458,13 @@ def test_every_warning_has_figure_and_threshold_in_words(tmp_path):
         for i in range(20):
             txn.put(b"\0\x07" + struct.pack(">Q", i), b"\x80\x04K\x01." )  # pickle values
     env.close()
-    with Holder(path, "pin") as h:
+    with Holder(path, "pin"):
         subprocess.run([sys.executable, "-c", (
             "import sys, struct; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=2 << 20)\n"
             "for r in range(30):\n"
             "    with e.begin(write=True) as t: t.put(b'\\x00\\x05o', bytes([r]))\n"), path], check=True)
-        svc = Service(Options(path=path, allow_pickle=True, thresholds=["reader_lag_warning_txns=5", "map_used_warning_pct=20"]))
+        svc = Service(Options(path=path, allow_pickle=True,
+                              thresholds=["reader_lag_warning_txns=5", "map_used_warning_pct=20"]))
         try:
             ref = svc.refresh(live=True)
         finally:

@@ -9,16 +9,15 @@ import uuid
 import cbor2
 import cfxdb_publications as pubs
 import pytest
-from conftest import raw_env, run_cli, sha
-from conftest import screen_text
+from conftest import raw_env, run_cli, screen_text, sha
 from test_hostile_content import assert_screen_safe
 from textual.widgets import DataTable, Static
 
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.core.textsafe import prose
+from zlmdb_inspect.service import Service
 from zlmdb_inspect.tables.decode import decode_value
 from zlmdb_inspect.tables.values import embedded, jsonable
-from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.service import Service
-from zlmdb_inspect.core.textsafe import prose
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
 

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import cli_json, listing, sha
 from conftest import ROOT as ROOT_DIR
+from conftest import cli_json, listing, sha
 from crossbar_node import MIB, CrossbarNode
 from textual.widgets import DataTable
 

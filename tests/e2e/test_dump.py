@@ -15,8 +15,7 @@ import time
 
 import jq
 import pytest
-from conftest import raw_env, run_cli, sha
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env, run_cli, sha
 
 sys.path.insert(0, SUPPORT)
 import cfxdb_like
@@ -91,7 +90,10 @@ def test_follow_prints_each_change_and_ends_cleanly_on_ctrl_c(tmp_path):
     env.close()
     cmd = [sys.executable, "-m", "zlmdb_inspect", path, "--dump", "1", "--limit", "0", "--follow",
            "--interval", "0.2"]
-    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    # SIGINT restored in the child: run as a background job, pytest inherits it ignored, and so
+    # would the child (Python keeps an inherited SIG_IGN), which then never sees the Ctrl-C below
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     try:
         time.sleep(1.5)  # the starting state is taken
         subprocess.run([sys.executable, os.path.join(TESTS, "follow_writer.py"), path, "1.0", "3", "4"],
@@ -129,7 +131,8 @@ def test_the_program_exits_at_once_without_losing_output(tmp_path):
     assert r.returncode == 0, r.stderr
     assert len(r.stdout.splitlines()) == 20_000 and r.stdout.endswith("\n")
     r = run_cli(path, "--json")
-    assert r.returncode == 0 and {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000, r.stderr
+    assert r.returncode == 0, r.stderr
+    assert {t["slot"]: t["records"] for t in json.loads(r.stdout)["tables"]}[1] == 20_000
     bad = run_cli(str(tmp_path / "nothing-here"), "--json")
     assert bad.returncode == 3 and "no such file or directory" in bad.stderr
     assert sha(path) == before and not os.path.exists(tmp_path / "nothing-here")

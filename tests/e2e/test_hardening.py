@@ -13,10 +13,9 @@ import uuid
 
 import pytest
 import zlmdb
+from conftest import SUPPORT, build_orm_db, listing, raw_env, run_cli, sha
 from textual.widgets import Static
 
-from conftest import build_orm_db, listing, raw_env, run_cli, sha
-from conftest import SUPPORT
 from zlmdb_inspect.tui.settle import settle
 
 LIMIT_S = 10
@@ -84,7 +83,7 @@ def test_bad_content(tmp_path, fmt):
     for table in ("1", "2"):
         r = _timed(path, "--dump", table)
         assert r.returncode == 0
-        recs = [json.loads(l) for l in r.stdout.splitlines()]
+        recs = [json.loads(line) for line in r.stdout.splitlines()]
         assert len(recs) == 1 and recs[0]["decoder"]
 
 
@@ -101,7 +100,7 @@ def test_wrong_length_values_under_import(tmp_path, monkeypatch):
         txn._txn.put(struct.pack(">H", byname._slot) + b"short", b"\x01\x02\x03")
     db.__exit__(None, None, None)
     r = _timed(path, "--dump", "ByName", "--import", "app_tables")
-    recs = {json.loads(l)["key"]: json.loads(l) for l in r.stdout.splitlines()}
+    recs = {json.loads(line)["key"]: json.loads(line) for line in r.stdout.splitlines()}
     assert recs["good"]["error"] is None
     assert recs["short"]["error"].startswith("value:") and recs["short"]["fallback"] is not None
 

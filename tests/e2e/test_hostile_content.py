@@ -22,29 +22,29 @@ from io import StringIO
 from pathlib import Path
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from conftest import ROOT, run_cli, sha
+from hostile import ACTION, DIR_NAME, HOSTILE, KEYS, LINK, TABLE_NAMES, UNBALANCED, build_hostile_db
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 from textual.command import CommandPalette
 from textual.widgets import DataTable, Static
 
-from conftest import run_cli, sha
-from conftest import ROOT, screen_text
-from hostile import ACTION, DIR_NAME, HOSTILE, KEYS, LINK, TABLE_NAMES, UNBALANCED, build_hostile_db
-from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.model import Reader
-from zlmdb_inspect.service import Service
-from zlmdb_inspect.tui.widgets.panels import ReadersTab
-from zlmdb_inspect.reports.prometheus import exposition
-from zlmdb_inspect.service.fleet import result_of
-from zlmdb_inspect.reports.document import check_lines
+from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.textsafe import has_unsafe, json_visible, safe, visible
+from zlmdb_inspect.reports.document import check_lines
+from zlmdb_inspect.reports.prometheus import exposition
+from zlmdb_inspect.service import Service
+from zlmdb_inspect.service.fleet import result_of
 from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.screens.overview import Overview
+from zlmdb_inspect.tui.screens.records import TableScreen, _short, key_text
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.widgets.hexview import HexView, hex_row
-from zlmdb_inspect.tui.screens.records import TableScreen, _short, key_text
+from zlmdb_inspect.tui.widgets.panels import ReadersTab
 
 TUI = Path(ROOT) / "zlmdb_inspect" / "tui"
 
@@ -298,7 +298,8 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         assert isinstance(ov, Overview) and ov.failures == []
         text = assert_screen_safe(app, *names)
         title, capacity = text.splitlines()[:2]
-        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title  # one line, path cut at its start
+        # one line, path cut at its start
+        assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title
         assert capacity.startswith(" map used ")
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
@@ -443,7 +444,8 @@ def test_check_and_prometheus_carry_no_control_characters(hostile_db):
 
 def test_cli_outputs_on_a_hostile_database(hostile_db):
     r = run_cli(hostile_db, "--check")
-    assert r.returncode == 0 and not _raw_controls(r.stdout) and "\\x1b]0;T\\x07" in r.stdout  # large-values is info for KiB values
+    # exit 0: large-values is info for KiB values
+    assert r.returncode == 0 and not _raw_controls(r.stdout) and "\\x1b]0;T\\x07" in r.stdout
     r = run_cli(hostile_db + "/missing", "--json")
     assert r.returncode == 3 and r.stderr.count("\n") == 1 and not _raw_controls(r.stderr)
     assert "\\x1b]0;T\\x07\\u202e/missing" in r.stderr

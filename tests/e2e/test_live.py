@@ -9,9 +9,7 @@ import subprocess
 import sys
 import time
 
-from conftest import cli_json, raw_env
-from conftest import SUPPORT
-from conftest import TESTS_DIR
+from conftest import SUPPORT, TESTS_DIR, cli_json, raw_env
 
 HERE = SUPPORT  # the helper processes
 
@@ -39,7 +37,7 @@ def test_watch_follows_a_growing_writer(tmp_path, fmt):
     out, err = watch.communicate(timeout=60)
     result = json.loads(writer.communicate(timeout=60)[0])
     assert watch.returncode == 0, err
-    docs = [json.loads(l) for l in out.splitlines()]
+    docs = [json.loads(line) for line in out.splitlines()]
     assert len(docs) == 24
     txnids = [d["lmdb"]["last_txnid"] for d in docs]
     assert txnids == sorted(txnids) and txnids[-1] > txnids[0] + 100
@@ -47,13 +45,32 @@ def test_watch_follows_a_growing_writer(tmp_path, fmt):
     assert result["grown"] >= 2 and maps[-1] > maps[0]
     assert maps == sorted(maps)
     assert any(d["rates"]["txns_per_s"] and d["rates"]["txns_per_s"] > 20 for d in docs)
-    assert all("eta_full_s" in d for d in docs)
+    # 12 s of history, under the 30 s an estimate needs: measuring (no figure), or full (0) at a moment the
+    # writer had run out of map before doubling it
+    for d in docs:
+        state = d["eta"]["state"]
+        assert state in ("measuring", "full"), d["eta"]
+        assert d["eta_full_s"] == (0.0 if state == "full" else None) == d["eta"]["eta_full_s"], d["eta"]
     # counts follow: after the writer stops, one more snapshot equals its final state
     final = cli_json(path)
     assert final["lmdb"]["last_txnid"] == result["last_txnid"]
     assert final["capacity"]["map_size"] == result["map_size"]
     # seen from the writer: no snapshot of the inspector held longer than one interval
     assert result["max_held_s"] < interval
+
+
+def _txnids_until(watch: subprocess.Popen, last: int, deadline: float) -> list[int]:
+    """The last_txnid of each --watch line until one shows ``last``."""
+    txnids: list[int] = []
+    while time.monotonic() < deadline:
+        line = watch.stdout.readline()
+        if not line:  # the watch ended
+            break
+        txnids.append(json.loads(line)["lmdb"]["last_txnid"])
+        if txnids[-1] == last:
+            return txnids
+    watch.kill()
+    raise AssertionError(f"--watch stopped or never saw txn {last}: {txnids[-5:]}; {watch.communicate()[1]}")
 
 
 def test_inspector_does_not_make_the_file_grow(tmp_path):
@@ -64,13 +81,18 @@ def test_inspector_does_not_make_the_file_grow(tmp_path):
         watch = None
         if with_inspector:
             watch = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.2"],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
             time.sleep(1.0)
         w = _writer(path, 0, "1.0", map_size=64 * 1024 * 1024, ntxns=1500)
         res = json.loads(w.communicate(timeout=120)[0])
         if watch:
+            # the inspector was there all along: it refreshed before the first commit and goes on
+            # refreshing until it has seen the last one (a --watch that died early fails here)
+            txnids = _txnids_until(watch, res["last_txnid"], deadline=time.monotonic() + 30)
             watch.terminate()
-            watch.wait()
+            watch.wait(timeout=30)
+            assert txnids[0] == 1 and txnids[-1] == res["last_txnid"] == 1 + 1500, (txnids[0], txnids[-1])
+            assert txnids == sorted(txnids)
         sizes.append(res["file_size"])
     without, with_ = sizes
     assert with_ <= without * 1.05 + 64 * 4096, sizes
@@ -85,7 +107,8 @@ def test_held_reader_then_killed(tmp_path, fmt):
     assert holder.stdout.readline().strip() == "ready"
     writer = _writer(path, 0, fmt, map_size=16 * 1024 * 1024, ntxns=1200)
     keep_open = subprocess.Popen([sys.executable, "-c", "import sys,time; from zlmdb import lmdb; "
-                                  "e=lmdb.open(sys.argv[1], map_size=0); print('ok', flush=True); time.sleep(60)", path],
+                                  "e=lmdb.open(sys.argv[1], map_size=0); print('ok', flush=True); time.sleep(60)",
+                                  path],
                                  stdout=subprocess.PIPE, text=True)
     assert keep_open.stdout.readline().strip() == "ok"
     try:
@@ -93,7 +116,7 @@ def test_held_reader_then_killed(tmp_path, fmt):
         r = subprocess.run([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.5",
                             "--count", "3", "--threshold", "reader_held_warning_s=0.4"],
                            capture_output=True, text=True, timeout=60)
-        docs = [json.loads(l) for l in r.stdout.splitlines()]
+        docs = [json.loads(line) for line in r.stdout.splitlines()]
         last = docs[-1]
         rd = [x for x in last["readers"] if x["pid"] == holder.pid][0]
         assert rd["alive"] is True and rd["lag"] >= 1000 and rd["held_s"] >= 0.9

@@ -11,8 +11,7 @@ import sys
 import time
 
 import pytest
-from conftest import FORMATS, cli_json, raw_env, sha
-from conftest import ROOT, SUPPORT
+from conftest import FORMATS, ROOT, SUPPORT, cli_json, raw_env, sha
 from zlmdb import lmdb
 
 MiB = 1024 * 1024

@@ -17,11 +17,10 @@ import urllib.parse
 import urllib.request
 
 import pytest
+from conftest import build_orm_db, listing, open_db, sha
 
-from conftest import build_orm_db, listing, sha
-from conftest import open_db
-from zlmdb_inspect.service.discover import expand_paths
 from zlmdb_inspect.reports.prometheus import MetricsServer
+from zlmdb_inspect.service.discover import expand_paths
 from zlmdb_inspect.service.fleet import Fleet
 
 pytestmark = pytest.mark.skipif(not shutil.which("prometheus"),

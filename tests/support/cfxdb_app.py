@@ -25,7 +25,7 @@ class User:
         return dict(self.data)
 
     @staticmethod
-    def parse(data: dict[str, Any]) -> "User":
+    def parse(data: dict[str, Any]) -> User:
         return User(data)
 
 
@@ -37,7 +37,7 @@ class Node:
         return dict(self.data)
 
     @staticmethod
-    def parse(data: dict[str, Any]) -> "Node":
+    def parse(data: dict[str, Any]) -> Node:
         return Node(data)
 
 

@@ -39,7 +39,7 @@ import txaio
 import zlmdb
 
 sys.path.insert(0, os.path.dirname(__file__))
-import cfxdb_app as app  # noqa: E402
+import cfxdb_app as app
 
 txaio.use_asyncio()
 

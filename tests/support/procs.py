@@ -30,7 +30,7 @@ class Holder:
                 self.proc.kill()
                 self.proc.wait()
 
-    def __enter__(self) -> "Holder":
+    def __enter__(self) -> Holder:
         return self
 
     def __exit__(self, *exc) -> None:

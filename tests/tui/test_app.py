@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import pytest
+from conftest import SUPPORT, sha
 from textual.widgets import DataTable, Static, TabbedContent
 
-from conftest import sha
-from conftest import SUPPORT
-from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.screens.records import TableScreen
+from zlmdb_inspect.tui.settle import settle
 
 
 def _status(app) -> str:
@@ -37,7 +36,8 @@ async def test_overview_and_tables(demo_db, size):
         t = screen.query_one("#tables-table", DataTable)
         assert t.row_count == 9  # catalog, 7 tables, the orphan slot
         title = str(screen.query_one("#title", Static).render())
-        assert demo_db[-15:] in title and "LMDB 1.0" in title and "1 warning " in title  # 80 cols: path cut at its start
+        # 80 cols: path cut at its start
+        assert demo_db[-15:] in title and "LMDB 1.0" in title and "1 warning " in title
         # open Events (slot 4) and page to its end
         t.move_cursor(row=4)
         await pilot.press("enter")
@@ -150,7 +150,6 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
 
 
 def test_slot_names_full_or_bare_find_the_class(tmp_path):
-    import os
     import sys
 
     sys.path.insert(0, SUPPORT)

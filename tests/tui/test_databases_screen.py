@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import os
 import threading
 
+from conftest import build_orm_db, open_db, sha
 from textual.app import App
 from textual.widgets import DataTable
 
-from conftest import build_orm_db, sha
-from conftest import open_db
 from zlmdb_inspect.service.fleet import Fleet
 from zlmdb_inspect.tui.screens.databases import DatabaseChosen, DatabasesScreen
 from zlmdb_inspect.tui.settle import settle

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from zlmdb_inspect.tui.widgets.fields import cell_text, compact_iso, dumps_bounded, field_names, with_times
 from zlmdb_inspect.tui.screens.records import _fit
+from zlmdb_inspect.tui.widgets.fields import cell_text, compact_iso, dumps_bounded, field_names, with_times
 
 NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z
 

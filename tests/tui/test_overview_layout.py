@@ -5,16 +5,14 @@ from __future__ import annotations
 import uuid
 
 import cbor2
-
+from conftest import raw_env, screen_text
 from textual.widgets import DataTable, Static
 
-from conftest import raw_env
-from conftest import screen_text
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
-from zlmdb_inspect.tui.widgets.panels import TablesTab
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.panels import TablesTab
 
 
 async def test_title_is_one_line_and_words_read_as_sentences(demo_db):
@@ -22,7 +20,8 @@ async def test_title_is_one_line_and_words_read_as_sentences(demo_db):
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         lines = screen_text(app).splitlines()
-        assert "1 warning   1 info" in lines[0] and lines[0].rstrip().endswith(("refreshed 08:21:47", "refreshed 08:21:47 (every 2 s)"))
+        assert "1 warning   1 info" in lines[0]
+        assert lines[0].rstrip().endswith(("refreshed 08:21:47", "refreshed 08:21:47 (every 2 s)"))
         assert lines[1].startswith(" map used ") and "time to full: measuring…" in lines[3]  # < 30 s of history
         await pilot.press("4")
         await settle(pilot)

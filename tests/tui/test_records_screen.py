@@ -6,30 +6,28 @@ from __future__ import annotations
 import io
 import json
 import os
-import struct
 import subprocess
 import sys
 import uuid
 
-import cbor2
 import pytest
 import zlmdb
+from cfxdb_like import build
+from conftest import TUsers, run_cli, sha
 from rich.console import Console
 from textual.widgets import DataTable, SelectionList, Static
 
-from cfxdb_like import build
-from conftest import TUsers, run_cli, sha
+from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.storage.inspector import check_path
 from zlmdb_inspect.service import Service
+from zlmdb_inspect.storage.inspector import check_path
 from zlmdb_inspect.tui import prefs
 from zlmdb_inspect.tui.app import create_app
-from zlmdb_inspect.tui.widgets.fields import FieldPicker
-from zlmdb_inspect.tui.widgets.hexview import PER_ROW, HexView
-from zlmdb_inspect.tui.settle import settle
-from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.tui.screens.overview import short_name
 from zlmdb_inspect.tui.screens.records import Prompt, TableScreen
+from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.fields import FieldPicker
+from zlmdb_inspect.tui.widgets.hexview import PER_ROW, HexView
 
 MIB = 1024 * 1024
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
+from cfxdb_like import build
 from conftest import fixed_path
 
-from cfxdb_like import build
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app

@@ -65,6 +65,7 @@ def test_workers_share_one_service(demo_db):
     import threading
 
     from conftest import sha
+
     from zlmdb_inspect.service import Service
 
     before = sha(demo_db)

@@ -7,10 +7,8 @@ import re
 import struct
 
 import pytest
+from conftest import SUPPORT, build_orm_db, cli_json, raw_env, run_cli, sha
 from zlmdb import lmdb
-
-from conftest import build_orm_db, cli_json, raw_env, run_cli, sha
-from conftest import SUPPORT
 
 
 def _ids(doc):
@@ -94,7 +92,7 @@ def test_prometheus_exposition(tmp_path):
     assert re.search(r'^zlmdb_warnings\{path="[^"]+",severity="warning"\} \d+\.0$', text, re.M)
     for line in text.splitlines():
         assert line.startswith("#") or re.match(r'^[a-z_]+\{[^}]*\} [-0-9.e+NaInf]+$', line), line
-    helps = [l.split()[2] for l in text.splitlines() if l.startswith("# HELP")]
+    helps = [line.split()[2] for line in text.splitlines() if line.startswith("# HELP")]
     assert len(helps) == len(set(helps))
 
 

@@ -10,13 +10,12 @@ import subprocess
 import time
 
 import pytest
+from conftest import ROOT, build_orm_db, listing, open_db, sha
 from prometheus_client.parser import text_string_to_metric_families
 
-from conftest import build_orm_db, listing, sha
-from conftest import ROOT, open_db
-from zlmdb_inspect.service.discover import expand_paths
 from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.reports.prometheus import FAMILIES, exposition, parse_listen, write_atomically
+from zlmdb_inspect.service.discover import expand_paths
 from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, status_of, worst_status
 
 CONTRIB = os.path.join(ROOT, "contrib")
@@ -187,7 +186,8 @@ def _full_exposition(tmp_path) -> str:
 
     path = str(tmp_path / "held")
     build_orm_db(path, "1.0", n=20)
-    holder = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "support", "holder_proc.py"), path, "pin", "0"],
+    holder = subprocess.Popen([sys.executable, os.path.join(ROOT, "tests", "support", "holder_proc.py"),
+                               path, "pin", "0"],
                               stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
     try:
         holder.stdout.readline()

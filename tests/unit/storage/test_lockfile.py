@@ -19,9 +19,9 @@ import time
 from conftest import build_orm_db, sha
 from support.procs import Holder
 
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import open_service
+from zlmdb_inspect.storage.inspector import Inspector
 
 
 def _posix_locks(lock_path: str, pid: int) -> set[tuple[str, int]]:

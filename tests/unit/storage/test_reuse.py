@@ -10,12 +10,12 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import raw_env, sha, space_key
+
+from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.storage import prefetch
 from zlmdb_inspect.storage import walk as pages
 from zlmdb_inspect.storage.cursor_count import cursor_counts
-from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.storage.inspector import Inspector
 
 WRITE = ("import sys,struct; from zlmdb import lmdb; e=lmdb.open(sys.argv[1], map_size=0)\n"

@@ -8,8 +8,8 @@ import subprocess
 import sys
 
 import pytest
-
 from conftest import raw_env, run_cli, sha, space_key
+
 from zlmdb_inspect.storage.cursor_count import cursor_counts
 from zlmdb_inspect.storage.inspector import Inspector
 
@@ -136,6 +136,7 @@ def test_incremental_walk_after_scattered_changes_equals_a_full_walk(tmp_path):
     with Inspector(path) as ins:
         inc = TreeWalker()
         first = ins.read(lambda txn, pf, meta: inc.walk(pf, meta))
+        assert first.cached_subtrees == 0  # nothing to reuse yet: the reuse below is the changes'
         assert ins.snapshot().lmdb.depth >= 4
         for seed in range(3):
             subprocess.run([sys.executable, "-c", CHANGE_SCATTERED, path, str(seed)], check=True)

@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import struct
 import subprocess
 import sys
 import time
-from typing import Self
 
 import pytest
-
-from support.procs import Proc
 from conftest import SUPPORT
-from zlmdb_inspect.storage import writerlock
-from zlmdb_inspect.storage.inspector import Inspector
+from support.procs import Proc
+
 from zlmdb_inspect.health.history import Monitor
 from zlmdb_inspect.health.writer_watch import (
     WriterWatch,
@@ -24,6 +20,8 @@ from zlmdb_inspect.health.writer_watch import (
     single,
     unbatched,
 )
+from zlmdb_inspect.storage import writerlock
+from zlmdb_inspect.storage.inspector import Inspector
 
 HERE = SUPPORT  # the helper processes
 

@@ -7,8 +7,8 @@ import os
 
 import pytest
 import zlmdb
-
 from conftest import run_cli
+
 from zlmdb_inspect.demo import app as demo_app
 from zlmdb_inspect.tables.values import jsonable
 
@@ -31,7 +31,7 @@ def _app_records(path, klass, n):
 def _dump(path, table, *extra, n=20):
     r = run_cli(path, "--dump", table, "--limit", str(n), *extra)
     assert r.returncode == 0, r.stderr
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 @pytest.mark.parametrize("klass", [demo_app.Users, demo_app.Sessions, demo_app.Events,
@@ -61,10 +61,14 @@ def test_flatbuffers_with_schema_and_without(demo_db):
         assert r["decoder"].endswith("flatbuffers:Event")
         assert r["value"] == v
     raw = _dump(demo_db, "Events", n=10)
+    assert len(raw) == len(expected) == 10
     for (k, v), r in zip(expected, raw):
+        assert r["key"] == k
         assert r["decoder"].endswith("|flatbuffers")
         assert r["value"]["field0"] == v["timestamp"] and r["value"]["field2"] == v["topic"]
     sessions = _dump(demo_db, "Sessions", "--fbs", BFBS, "--fbs-type", "Sessions=Session", n=5)
     exp = _app_records(demo_db, demo_app.Sessions, 5)
+    assert len(sessions) == len(exp) == 5
     for (k, v), r in zip(exp, sessions):
+        assert r["key"] == k
         assert r["value"]["realm"] == v["realm"] and r["value"]["session"] == v["session"]

@@ -10,13 +10,12 @@ import sys
 
 import cbor2
 import pytest
-from conftest import raw_env
-from conftest import SUPPORT
+from conftest import SUPPORT, raw_env
 
-from zlmdb_inspect.tables import follow
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.tables import follow
 from zlmdb_inspect.tables.catalog import TableCodecs
 
 WRITER = os.path.join(SUPPORT, "follow_writer.py")

@@ -11,14 +11,14 @@ import uuid
 
 import pytest
 import zlmdb
-from hypothesis import given, settings, strategies as st
+from conftest import SUPPORT, run_cli, sha
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import run_cli, sha
-from conftest import SUPPORT
 from zlmdb_inspect.tables import decode
 
 sys.path.insert(0, SUPPORT)
-import app_tables as app  # noqa: E402
+import app_tables as app
 
 MARKER = "/tmp/zlmdb-inspect-pwned"
 
@@ -50,7 +50,7 @@ def app_db(tmp_path, fmt):
 def _dump(path, table, *extra):
     r = run_cli(path, "--dump", table, *extra)
     assert r.returncode == 0, r.stderr
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 def test_with_import_values_equal_marshal(app_db):

@@ -11,10 +11,10 @@ import cbor2
 import pytest
 from conftest import raw_env, sha
 
-from zlmdb_inspect.tables import shape
-from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.core.model import Table
+from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.storage.pageformat import F_BIGDATA, P_BRANCH, P_LEAF, PageFile
+from zlmdb_inspect.tables import shape
 
 
 def _build(path: str, fmt: str, n: int) -> None:

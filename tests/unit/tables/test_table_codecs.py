@@ -15,13 +15,12 @@ import uuid
 import cbor2
 import pytest
 import zlmdb
-from hypothesis import given, settings, strategies as st
+from conftest import FORMATS, ROOT, SUPPORT, raw_env, run_cli, sha
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import FORMATS, raw_env, run_cli, sha
 from zlmdb_inspect.core import times
 from zlmdb_inspect.tables import decode, inference
-
-from conftest import ROOT, SUPPORT  # noqa: E402
 
 HERE = SUPPORT
 sys.path.insert(0, HERE)
@@ -46,7 +45,7 @@ def _pythonpath(monkeypatch):
 def _dump(path, table, *extra):
     r = run_cli(path, "--dump", table, *extra)
     assert r.returncode == 0, r.stderr
-    return [json.loads(l) for l in r.stdout.splitlines()]
+    return [json.loads(line) for line in r.stdout.splitlines()]
 
 
 def _json(path, *extra):
@@ -256,6 +255,6 @@ def test_inspection_reads_printable_utf8_as_text():
     """Record by record too (tables that mix codecs): an e-mail of 20 characters is text, not bytes20."""
     assert decode.decode_key(b"user0000@example.org").decoder == "string"
     assert decode.decode_key(b"name0001").value == "name0001"  # not a little-endian timestamp
-    assert decode.decode_value("sixteen chars ok".encode()).decoder == "string"
+    assert decode.decode_value(b"sixteen chars ok").decoder == "string"
     u = uuid.UUID("c84e3ac7-a953-4322-9f70-d5dc2e675fc7")
     assert inference.infer_values([u.bytes, uuid.uuid4().bytes]).codec == "uuid"
