@@ -290,7 +290,10 @@ class TreeWalker:
         if summary.entries != meta.main.entries:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
-        if w.cacheable:  # keep only what this snapshot still uses
+        # Keep mostly what this snapshot still uses. The subtrees below a summary that was reused are not
+        # "seen" but still valid (a (pgno, txnid) names one content): pruned only once the cache is twice
+        # what the walk saw, else an unchanged run would leave the next one (a state file) only the root.
+        if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
         if not pf.has_txnid and whole is None:

@@ -75,6 +75,10 @@ def test_repeat_runs_exact_through_changes(big, fmt, tmp_path):
     again = run(big, st)  # unchanged: reused whole (0.9: the same snapshot; 1.0: the root's summary)
     assert again.snapshot.count_method == "pages+cache"
     assert again.read_bytes <= 4 * again.snapshot.lmdb.page_size + first.read_bytes // 20
+    if fmt == "1.0":  # an unchanged run keeps the summaries below the root for the next one
+        small_commits(big, fmt, 1, seed=31)
+        one = run(big, st)
+        assert one.snapshot.count_method == "pages+cache" and one.read_bytes < first.read_bytes // 2
     changes = [
         lambda: small_commits(big, fmt, 50, seed=2),  # small commits: a few leaves change
         lambda: put_many(big, fmt, 5000, seed=3),  # page splits
