@@ -10,6 +10,7 @@ import os
 import struct
 import subprocess
 import sys
+import tempfile
 import uuid
 
 import pytest
@@ -26,6 +27,8 @@ ROOT = os.path.dirname(TESTS_DIR)
 SUPPORT = os.path.join(TESTS_DIR, "support")
 sys.path.insert(0, SUPPORT)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, os.environ.get("PYTHONPATH")) if p)
+# the CLI keeps state between runs by default (service/state.py): never in the user's own state directory
+os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="zlmdb-inspect-tests-state-")
 
 
 def open_db(path: str):

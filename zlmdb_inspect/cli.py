@@ -88,6 +88,10 @@ def build_parser() -> _Parser:
                    help="switch a warning rule off or re-grade it: LEVEL is off, info, warning or critical")
     p.add_argument("--config", metavar="FILE.toml",
                    help="TOML file with [thresholds], [rules] (id = level) and [keymap] (binding id = keys) tables")
+    p.add_argument("--state-dir", metavar="DIR",
+                   help="keep each database's recent figures here between runs (rates, time to full in "
+                        "--json/--check/--prometheus); default $XDG_STATE_HOME/zlmdb-inspect, never beside the data")
+    p.add_argument("--no-state", action="store_true", help="keep nothing between runs (and read nothing kept)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="DIR",
                    help="build the demo database in DIR (default: a temporary directory) and open it")
     p.add_argument("--demo-records", type=int, default=2000, metavar="N", help="size of the demo database")
@@ -188,7 +192,8 @@ def _main(args: argparse.Namespace) -> int:
             paths = [path]
         opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
-                       thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify)
+                       thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify,
+                       state=not args.no_state and tmp is None, state_dir=args.state_dir)  # a temporary demo: none
         if args.json or args.check or args.prometheus:
             from zlmdb_inspect.reports.modes import Report, run_report
 

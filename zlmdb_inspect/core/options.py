@@ -33,6 +33,10 @@ class Options:
     config: str | None = None
     verify: bool = False
     sample: int = 200  # records decoded per table for the health rules
+    # State between runs (service.state): the CLI keeps it unless --no-state; built elsewhere
+    # (tests, benchmarks, the fleet's own services) nothing is kept unless asked for.
+    state: bool = False
+    state_dir: str | None = None  # None: $XDG_STATE_HOME/zlmdb-inspect
 
 
 @dataclass

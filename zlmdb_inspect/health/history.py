@@ -82,6 +82,13 @@ class Monitor:
                 r.held_s = 0.0 if len(self.samples) > 1 else None
         self._held = seen
 
+    def seed(self, earlier: list[Sample]) -> None:
+        """Put samples of earlier runs (a state file) before the ones taken here."""
+        first = self.samples[0].t if self.samples else float("inf")
+        room = (self.samples.maxlen or 0) - len(self.samples)  # extendleft on a full ring drops the newest
+        older = [s for s in earlier if s.t < first]
+        self.samples.extendleft(reversed(older[len(older) - room:] if room > 0 else []))
+
     def rates(self) -> Rates:
         if len(self.samples) < 2:
             return Rates()

@@ -13,6 +13,7 @@ from zlmdb_inspect.core.textsafe import json_visible, safe
 from zlmdb_inspect.health import worst
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.service import Refresh, TimeToFull, perfdata
+from zlmdb_inspect.service.database import Rates
 
 
 def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -26,8 +27,13 @@ def report_dict(snap: Snapshot, warnings: list[Finding], extra: dict[str, Any] |
 
 def refresh_dict(ref: Refresh, live: bool) -> dict[str, Any]:
     """The ``--json`` document of a refresh; ``live`` (``--watch``) adds rates and time to full."""
-    extra: dict[str, Any] = {"writer": ref.writer.to_json() if ref.writer is not None else None}
-    if live:
+    extra: dict[str, Any] = {"writer": ref.writer.to_json() if ref.writer is not None else None,
+                             "read_bytes": ref.read_bytes}
+    if ref.state is not None:  # state between runs: which file, how much history it gave, why it was ignored
+        extra["state"] = ref.state
+        if ref.state.get("note"):
+            extra["notes"] = [ref.state["note"]]
+    if live or ref.history:
         extra["batching"] = ref.batching.to_dict() if ref.batching is not None else None
         r = ref.rates
         extra["rates"] = {"txns_per_s": r.txns_per_s, "records_per_s": r.records_per_s,
@@ -56,9 +62,14 @@ def other_readers(snap: Snapshot) -> int | None:
     return sum(1 for r in snap.readers if not r.own)
 
 
+def _rate(v: float | None, unit: str = "") -> str:
+    return "U" if v is None else f"{v:g}{unit}"
+
+
 def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
-                eta: TimeToFull | None = None) -> list[str]:
-    """Nagios/Icinga plugin output: a status line with performance data, then one line per warning."""
+                eta: TimeToFull | None = None, rates: Rates | None = None) -> list[str]:
+    """Nagios/Icinga plugin output: a status line with performance data, then one line per warning.
+    ``rates``: over the history (earlier runs' state), None without one (perfdata ``U``)."""
     th = thresholds or Thresholds()
     eta = eta or TimeToFull()
     status = worst(warnings).upper()
@@ -73,6 +84,8 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"reusable_pages={'U' if cap.reusable_pages is None else cap.reusable_pages} "
             f"readers={'U' if readers is None else readers} "
             f"last_txnid={snap.lmdb.last_txnid}c "
+            f"txns_per_s={_rate(rates.txns_per_s if rates else None)} "
+            f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
             f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "

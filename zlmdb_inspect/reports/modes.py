@@ -66,7 +66,8 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False))))
         return 0
     th = load_settings(opts).thresholds
-    lines, code = fleet_check(results, lambda r: check_lines(r.detail.snapshot, r.detail.warnings, th, r.detail.eta)[0])
+    lines, code = fleet_check(results, lambda r: check_lines(
+        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None)[0])
     print("\n".join(lines))
     return code
 
@@ -80,7 +81,8 @@ def _report_one(opts: Options, mode: Report) -> int:
     if mode == Report.JSON:
         print(to_json(refresh_dict(ref, live=False)))
         return 0
-    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds, ref.eta)))
+    print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds, ref.eta,
+                                ref.rates if ref.history else None)))
     return health.exit_code(ref.warnings)
 
 

@@ -24,9 +24,11 @@ from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options, Settings, Thresholds, load_settings
 from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.health.findings import Finding, Findings, Undecodable
-from zlmdb_inspect.health.history import Monitor, Rates
+from zlmdb_inspect.health.history import Monitor, Rates, Sample
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
+from zlmdb_inspect.service.state import Identity, StateStore, Summaries, check_txnid
+from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables.catalog import TableCodecs
@@ -40,7 +42,7 @@ from zlmdb_inspect.tables.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.tables.shape import compute as compute_shape
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Record",
+__all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Rates", "Record",
            "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "TimeToFull", "WriterState",
            "open_service", "parse_query", "perfdata", "prometheus_value"]
 
@@ -61,6 +63,9 @@ class Refresh:
     series: dict[str, list[float]] = field(default_factory=dict)  # SERIES over the recent history
     writer: WriterState | None = None  # the write lock's holder now (held_s across refreshes when live)
     batching: Batching | None = None  # commits and records changed per commit (live only)
+    history: bool = False  # rates and time to full come from a history (live, or earlier runs' state)
+    state: dict | None = None  # the state between runs: file, samples used, note (None: --no-state)
+    read_bytes: int = 0  # the walk's page reads (and checks of saved summaries) times the page size
 
     @property
     def damaged(self) -> bool:
@@ -100,6 +105,14 @@ class Service:
         self._sampled: dict[str, dict] = {}
         self._ahead: tuple[threading.Thread, dict] | None = None  # a first refresh started early
         self._ahead_lock = threading.Lock()
+        # state between runs (service.state): history and walk summaries of earlier runs
+        self._store = StateStore(opts.state_dir or default_state_dir()) if opts.state else None
+        self._ident: Identity | None = None
+        self._state_note: str | None = None
+        self._state_loaded = False
+        self._state_saved_at = 0.0  # monotonic
+        self._state_used = 0  # samples of earlier runs the history started with
+        self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
 
     # -- the database as a whole -------------------------------------------------
 
@@ -117,7 +130,40 @@ class Service:
         return self.settings.thresholds
 
     def close(self) -> None:
+        with self._lock:
+            if self._store is not None and self._state_loaded and self._monitor.samples:
+                self._save_state()
         self._inspector.close()
+
+    #: A live service (TUI, --watch, the exporter) writes its state at most this often, and when closed.
+    STATE_SAVE_EVERY_S = 60.0
+
+    def _load_state(self) -> None:
+        """Hand the walker the saved summaries that still hold, and keep the saved samples for
+        the history; a bad or foreign file is one note, never an error."""
+        self._state_loaded = True
+        assert self._store is not None
+        ins = self._inspector
+        try:
+            txnid, psize, fmt = ins.current_meta()
+            self._ident = Identity.of(ins.data_path, psize, fmt)
+        except OSError:
+            return
+        loaded = check_txnid(self._store.load(self._ident), txnid)
+        self._state_note = loaded.note
+        self._pending = loaded.samples
+        if loaded.summaries.entries:
+            ins.adopt_summaries(loaded.summaries.entries)
+
+    def _save_state(self) -> None:
+        if self._store is None or self._ident is None:
+            return
+        self._state_saved_at = time.monotonic()
+        try:
+            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()))
+        except OSError as e:  # an unwritable state directory costs the next run its history, not this run
+            note = f"state not saved in {self._store.directory}: {e.strerror or e}"
+            self._state_note = f"{self._state_note}; {note}" if self._state_note else note
 
     def count_now(self) -> None:
         """Walk the tree at the next refresh even if the counts are not due yet (the TUI's ``r``)."""
@@ -177,15 +223,25 @@ class Service:
         self._ahead = (thread, box)
 
     def _refresh(self, live: bool) -> Refresh:
-        snap = self._inspector.snapshot(remember=live)
+        first = self._store is not None and not self._state_loaded
+        if first:
+            self._load_state()
+        check0 = self._inspector.check_reads
+        # with state, a one-shot run keeps its 1.0 summaries for the next run
+        snap = self._inspector.snapshot(remember=live or self._store is not None)
         self._monitor.add(snap)
+        if first and self._pending:
+            earlier = [s for s in self._pending if s.t < snap.taken_at and s.last_txnid <= snap.lmdb.last_txnid]
+            self._monitor.seed(earlier)
+            self._state_used, self._pending = len(earlier), []
         th, found = self.thresholds, self._findings
         if self.opts.verify and self._verify is None:
             self._verify = self.verify()
         found.damage = list(self._verify or [])[:20]
-        # live: over the history; one run: the snapshot's levels only ("measuring", or "full")
-        eta = self._monitor.eta(th.eta_min_window_s) if live else estimate([point_of(snap)])
-        found.time_to_full, found.history = eta, live
+        # a history (live, or earlier runs' state): over it; else the snapshot's levels only ("measuring", or "full")
+        history = live or len(self._monitor.samples) > 1
+        eta = self._monitor.eta(th.eta_min_window_s) if history else estimate([point_of(snap)])
+        found.time_to_full, found.history = eta, history
         found.growth_pinned = bool(eta.pinned_share is not None and eta.pinned_share >= 0.5)
         found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
         self._watch_writer(snap, live)
@@ -193,8 +249,17 @@ class Service:
             self._sample(snap)
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
+        read_bytes = (snap.page_reads + self._inspector.check_reads - check0) * snap.lmdb.page_size
+        state = None
+        if self._store is not None:
+            if not live or time.monotonic() - self._state_saved_at >= self.STATE_SAVE_EVERY_S:
+                self._save_state()
+            state = {"file": self._store.file_for(self._inspector.data_path), "samples_used": self._state_used,
+                     "history_s": round(snap.taken_at - self._monitor.samples[0].t, 1),
+                     "note": self._state_note}
         return Refresh(snap, warnings, self._monitor.rates(), eta.seconds,
-                       self._verify, self._sampled, eta, series, found.writer, found.batching)
+                       self._verify, self._sampled, eta, series, found.writer, found.batching,
+                       history, state, read_bytes)
 
     def _watch_writer(self, snap: Snapshot, live: bool) -> None:
         """The write lock's holder from lock.mdb (a pread); live: how long it has held it, and how

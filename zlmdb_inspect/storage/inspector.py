@@ -35,7 +35,7 @@ from zlmdb_inspect.storage import lockfile
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
-from zlmdb_inspect.storage.walk import TreeWalker, WalkResult
+from zlmdb_inspect.storage.walk import TreeSummary, TreeWalker, WalkResult
 
 T = TypeVar("T")
 
@@ -135,6 +135,8 @@ class Inspector:
         self._last: _Seen | None = None  # the reads of the last full snapshot
         self._next_walk = 0.0  # monotonic time from which a changed database is walked again
         self._force_walk = False
+        self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
+        self.check_reads = 0  # pages read to check adopted summaries
         try:
             self._open_pagefile()
         except PageError as e:
@@ -319,7 +321,17 @@ class Inspector:
         seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
         cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
-            seen.walk = self.walker.walk(pf, meta, remember=remember)
+            try:
+                seen.walk = self.walker.walk(pf, meta, remember=remember)
+            except PageError:
+                if not self._adopted:
+                    raise
+                # summaries from a state file never make a tree look damaged: walk it from scratch
+                self.walker.cache.clear()
+                self.walker.whole = None
+                self._adopted = False
+                seen.walk = self.walker.walk(pf, meta, remember=remember)
+            self._adopted = False
             seen.counts = seen.walk.summary.slots
         except PageError as e:
             seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
@@ -436,6 +448,58 @@ class Inspector:
             counts_next_at=(None if seen.counts_next is None
                             else round(time.time() + max(0.0, seen.counts_next - time.monotonic()), 3)))
 
+
+    # -- summaries carried between runs (service.state) -------------------------------
+
+    def current_meta(self) -> tuple[int, int, str]:
+        """(the newest meta page's txnid, page size, format "0.9"/"1.0"): what a state file must agree with."""
+        with self._lock:
+            pf = self._open_pagefile()
+            return pf.current_meta().txnid, pf.page_size, pf.format
+
+    def export_summaries(self) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
+        """The walker's summaries with the CRC-32 of each one's page, read in one read transaction:
+        1.0, every cached subtree whose page still holds that txnid; 0.9, the main tree's when the
+        snapshot is still the newest."""
+        walker = self.walker
+
+        def take(txn, pf: PageFile, meta: Meta) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
+            out: dict[tuple[int, int], tuple[int, TreeSummary]] = {}
+            if pf.has_txnid:
+                for (pgno, txnid), summary in list(walker.cache.items()):
+                    crc = _page_crc(pf, meta, pgno, txnid)
+                    if crc is not None:
+                        out[(pgno, txnid)] = (crc, summary)
+            elif walker.whole is not None and walker.whole[0] == (meta.main.root, meta.txnid):
+                crc = _page_crc(pf, meta, meta.main.root, None)
+                if crc is not None:
+                    out[walker.whole[0]] = (crc, walker.whole[1])
+            return out
+
+        return self.read(take)
+
+    def adopt_summaries(self, entries: dict[tuple[int, int], tuple[int, TreeSummary]]) -> int:
+        """Hand the walker the summaries whose page's number, txnid and CRC-32 match the file
+        now (a restored backup holds other pages under the same numbers); how many were kept."""
+        walker = self.walker
+
+        def take(txn, pf: PageFile, meta: Meta) -> int:
+            kept = 0
+            for (pgno, txnid), (crc, summary) in entries.items():
+                if pf.has_txnid:
+                    if (pgno, txnid) not in walker.cache and _page_crc(pf, meta, pgno, txnid) == crc:
+                        walker.cache[(pgno, txnid)] = summary
+                        kept += 1
+                    self.check_reads += 1
+                elif (pgno, txnid) == (meta.main.root, meta.txnid) and summary.entries == meta.main.entries:
+                    self.check_reads += 1
+                    if _page_crc(pf, meta, pgno, None) == crc:
+                        walker.whole = ((pgno, txnid), summary)
+                        kept += 1
+            self._adopted = self._adopted or kept > 0
+            return kept
+
+        return self.read(take)
 
     LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
     LARGEST_EVERY_S = 60.0
@@ -560,6 +624,27 @@ class _Seen:
     counts_txnid: int = 0  # the transaction the counts are from
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
+
+
+def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | None:
+    """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages, or (1.0) its
+    header does not hold ``pgno`` and ``txnid`` or it is no branch page (the only pages summarised
+    on their own)."""
+    import zlib
+
+    from zlmdb_inspect.storage.pageformat import _KINDS, P_BRANCH
+
+    if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
+        return None
+    if txnid is not None:
+        try:
+            flags, _, _, stamp = pf.header(pgno, meta.last_pgno, "a saved summary")
+        except PageError:
+            return None
+        if stamp != txnid or flags & _KINDS != P_BRANCH:
+            return None
+    base = pgno * pf.page_size
+    return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF
 
 
 def _key_words(key: bytes) -> str:

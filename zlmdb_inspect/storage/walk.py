@@ -193,6 +193,10 @@ class TreeWalker:
 
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
+        # 0.9: the main tree's summary keyed (root pgno, snapshot txnid), set after every walk; a walk
+        # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
+        # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
+        self.whole: tuple[tuple[int, int], TreeSummary] | None = None
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -261,12 +265,18 @@ class TreeWalker:
         w = _Walk(self, pf, meta, remember)
         reads0 = pf.page_reads
         ahead = None
-        if self.prefetch and (not pf.has_txnid or not self.cache):  # a cached walk reads only what changed
+        whole = self.whole[1] if (not pf.has_txnid and self.whole is not None
+                                  and self.whole[0] == (meta.main.root, meta.txnid)) else None
+        # a cached walk reads only what changed: no prefetch
+        if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
         summary = TreeSummary()
-        if meta.main.root != P_INVALID:
+        if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
+            summary.merge(whole)
+            w.cache_hits += 1
+        elif meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
                 raise PageError(f"main tree claims depth {meta.main.depth}")
             # The bottom branch pages to read (all of them; on a 1.0 walk with a cache, those that
@@ -280,9 +290,16 @@ class TreeWalker:
         if summary.entries != meta.main.entries:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
-        if w.cacheable:  # keep only what this snapshot still uses
+        # Keep mostly what this snapshot still uses. The subtrees below a summary that was reused are not
+        # "seen" but still valid (a (pgno, txnid) names one content): pruned only once the cache is twice
+        # what the walk saw, else an unchanged run would leave the next one (a state file) only the root.
+        if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
+        if not pf.has_txnid and whole is None:
+            kept = TreeSummary()
+            kept.merge(summary)
+            self.whole = ((meta.main.root, meta.txnid), kept)
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
         if read_free:

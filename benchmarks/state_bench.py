@@ -1,0 +1,139 @@
+"""State between runs: a one-shot run's cost, first against repeat, warm and cold, both formats.
+
+Builds a database of N records under random keys (5 zlmdb tables) per LMDB format, then in one
+run of the script, each as a fresh ``Service`` the way ``--json``/``--check`` runs:
+
+* first: no state file yet (a full walk; it writes the state);
+* repeat: after 200 small commits (one random record each), from the first run's state;
+* same: again, with nothing committed since;
+* the same three again with ``data.mdb``'s pages dropped from the page cache first
+  (``posix_fadvise(DONTNEED)`` on the benchmark's own file only).
+
+Prints per run the CPU time of the refresh (walk, catalog, sampling, writing the state), the
+bytes it read (``--json``'s ``read_bytes``), the state file's size and, where ``fincore`` is
+installed, how much of ``data.mdb`` was in the page cache afterwards. Counts are checked
+against a walk without state.
+
+    python benchmarks/state_bench.py 1000000          # N; the issue's figure is 10000000 (slow to build)
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+
+import cbor2
+
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.service import open_service
+
+TABLES = 5
+
+
+def build(path: str, n: int, fmt: str, seed: int = 1) -> None:
+    from zlmdb import lmdb
+
+    env = lmdb.open(path, map_size=16 * 1024 ** 3, lib_version=0 if fmt == "0.9" else 1, sync=False)
+    rnd = random.Random(seed)
+    with env.begin(write=True) as txn:
+        for slot in range(1, TABLES + 1):
+            txn.put(b"\0\0" + struct.pack(">H", slot), cbor2.dumps(
+                {"oid": str(uuid.UUID(int=slot)), "name": f"T{slot}", "description": None,
+                 "creator": "bench", "slot": slot}))
+    done = 0
+    while done < n:
+        with env.begin(write=True) as txn:
+            for _ in range(min(100_000, n - done)):
+                txn.put(struct.pack(">H", rnd.randint(1, TABLES)) + rnd.randbytes(16), rnd.randbytes(40))
+            done += min(100_000, n - done)
+    env.close()
+
+
+def commits(path: str, fmt: str, k: int, seed: int) -> None:
+    from zlmdb import lmdb
+
+    env = lmdb.open(path, map_size=16 * 1024 ** 3, lib_version=0 if fmt == "0.9" else 1)
+    rnd = random.Random(seed)
+    for _ in range(k):
+        with env.begin(write=True) as txn:
+            txn.put(struct.pack(">H", rnd.randint(1, TABLES)) + rnd.randbytes(16), rnd.randbytes(40))
+    env.close()
+
+
+def drop_cache(path: str) -> None:
+    fd = os.open(os.path.join(path, "data.mdb"), os.O_RDONLY)
+    try:
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+
+
+def cached_share(path: str) -> str:
+    f = os.path.join(path, "data.mdb")
+    if not shutil.which("fincore"):
+        return "n/a"
+    out = subprocess.run(["fincore", "-b", "-n", "-o", "RES,SIZE", f], capture_output=True, text=True).stdout.split()
+    return f"{100 * int(out[0]) / int(out[1]):.0f}%" if len(out) == 2 else "n/a"
+
+
+def one_run(path: str, state_dir: str | None):
+    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
+    try:
+        c0, w0 = time.process_time(), time.perf_counter()
+        ref = svc.refresh()
+        return ref, time.process_time() - c0, time.perf_counter() - w0
+    finally:
+        svc.close()
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("records", type=int, nargs="?", default=1_000_000)
+    ap.add_argument("--commits", type=int, default=200)
+    ap.add_argument("--dir", default=None, help="where to build (default: a temporary directory)")
+    args = ap.parse_args()
+    root = args.dir or tempfile.mkdtemp(prefix="state-bench-")
+    os.makedirs(root, exist_ok=True)
+    print(f"{args.records:,} random keys, {TABLES} tables; repeat runs after {args.commits} small commits")
+    print(f"{'format':6} {'cache':5} {'run':7} {'cpu s':>7} {'wall s':>7} {'read MiB':>9} {'tree MiB':>9} "
+          f"{'state KiB':>9} {'in cache':>8} method")
+    for fmt in ("1.0", "0.9"):
+        path = os.path.join(root, f"db-{fmt}")
+        if not os.path.exists(os.path.join(path, "data.mdb")):
+            t0 = time.perf_counter()
+            build(path, args.records, fmt)
+            print(f"  (built {fmt} in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        for cache in ("warm", "cold"):
+            st = tempfile.mkdtemp(prefix="state-")
+            for run, seed in (("first", None), ("repeat", 7 if cache == "warm" else 8), ("same", None)):
+                if run == "repeat":
+                    commits(path, fmt, args.commits, seed)
+                if cache == "warm":
+                    one_run(path, None)  # the page cache holds the file
+                else:
+                    drop_cache(path)
+                ref, cpu, wall = one_run(path, st)
+                resident = cached_share(path)
+                check, _, _ = one_run(path, None)
+                assert [(t.slot, t.records) for t in ref.snapshot.tables] == \
+                    [(t.slot, t.records) for t in check.snapshot.tables], "counts differ from a walk without state"
+                lm = ref.snapshot.lmdb
+                tree = (lm.branch_pages + lm.leaf_pages) * lm.page_size
+                state_kib = sum(os.path.getsize(os.path.join(st, f)) for f in os.listdir(st)) / 1024
+                print(f"{fmt:6} {cache:5} {run:7} {cpu:7.3f} {wall:7.3f} {ref.read_bytes / 2**20:9.1f} "
+                      f"{tree / 2**20:9.1f} {state_kib:9.0f} {resident:>8} {ref.snapshot.count_method}")
+            shutil.rmtree(st)
+    if not args.dir:
+        shutil.rmtree(root)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,312 @@
+"""State between runs (service/state.py): counts stay exact, bad state files are ignored and said,
+one-shot runs get a history, nothing is written beside the database."""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import shutil
+import struct
+import subprocess
+import sys
+import time
+from dataclasses import replace
+
+import pytest
+from conftest import listing, raw_env, run_cli, sha, space_key
+
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.health.history import Sample
+from zlmdb_inspect.service import open_service
+from zlmdb_inspect.service.state import MAX_AGE_S, StateError, StateStore, parse
+
+
+def put_many(path: str, fmt: str, n: int, seed: int, slots=(1, 2, 3), value=b"v" * 40, delete: int = 0) -> None:
+    """``n`` records under random keys spread over ``slots`` (and ``delete`` random existing ones removed)."""
+    rnd = random.Random(seed)
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for _ in range(n):
+            key = struct.pack(">H", rnd.choice(slots)) + rnd.randbytes(12)
+            txn.put(key, value)
+        if delete:
+            keys = [k for k, _ in txn.cursor()]
+            for k in rnd.sample(keys, min(delete, len(keys))):
+                txn.delete(k)
+    env.close()
+
+
+def small_commits(path: str, fmt: str, commits: int, seed: int) -> None:
+    rnd = random.Random(seed)
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    for _ in range(commits):
+        with env.begin(write=True) as txn:
+            txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12), b"w" * 30)
+    env.close()
+
+
+def run(path: str, state_dir: str | None):
+    """One one-shot refresh as a fresh process would do it (a new service each time)."""
+    opts = Options(path=path, state=state_dir is not None, state_dir=state_dir)
+    svc = open_service(opts)
+    try:
+        return svc.refresh()
+    finally:
+        svc.close()
+
+
+def scratch(path: str):
+    return space_key(run(path, None).snapshot)
+
+
+@pytest.fixture
+def big(tmp_path, fmt):
+    """A tree of depth 3 or more (1.0: subtrees below the root are summarised on their own)."""
+    path = str(tmp_path / f"db-{fmt}")
+    put_many(path, fmt, 30000, seed=1)
+    return path
+
+
+def test_repeat_runs_exact_through_changes(big, fmt, tmp_path):
+    st = str(tmp_path / "state")
+    first = run(big, st)
+    assert space_key(first.snapshot) == scratch(big)
+    again = run(big, st)  # unchanged: reused whole (0.9: the same snapshot; 1.0: the root's summary)
+    assert again.snapshot.count_method == "pages+cache"
+    assert again.read_bytes <= 4 * again.snapshot.lmdb.page_size + first.read_bytes // 20
+    if fmt == "1.0":  # an unchanged run keeps the summaries below the root for the next one
+        small_commits(big, fmt, 1, seed=31)
+        one = run(big, st)
+        assert one.snapshot.count_method == "pages+cache" and one.read_bytes < first.read_bytes // 2
+    changes = [
+        lambda: small_commits(big, fmt, 50, seed=2),  # small commits: a few leaves change
+        lambda: put_many(big, fmt, 5000, seed=3),  # page splits
+        lambda: put_many(big, fmt, 0, seed=4, delete=20000),  # page merges; freed pages are reused next
+        lambda: put_many(big, fmt, 3000, seed=5, value=os.urandom(9000)),  # overflow values on reused pages
+        lambda: put_many(big, fmt, 0, seed=6, delete=2000),
+        lambda: small_commits(big, fmt, 3, seed=8),
+    ]
+    for change in changes:
+        change()
+        ref = run(big, st)
+        assert space_key(ref.snapshot) == scratch(big)
+        assert ref.snapshot.lmdb.entries == sum(t.records for t in ref.snapshot.tables)
+    if fmt == "1.0":  # the last change touched part of the tree: the rest came from the state
+        assert ref.snapshot.count_method == "pages+cache"
+
+
+def test_small_commits_read_little_on_1_0(tmp_path):
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    put_many(path, "1.0", 60000, seed=1)
+    first = run(path, st)
+    small_commits(path, "1.0", 2, seed=7)  # two of ~14 bottom branch pages change
+    ref = run(path, st)
+    assert space_key(ref.snapshot) == scratch(path)
+    assert ref.snapshot.count_method == "pages+cache"
+    assert ref.read_bytes < 0.35 * first.read_bytes, (ref.read_bytes, first.read_bytes)
+
+
+def test_replaced_by_a_copy_at_the_same_path(big, fmt, tmp_path):
+    st = str(tmp_path / "state")
+    run(big, st)
+    copy = str(tmp_path / "copy")
+    shutil.copytree(big, copy)
+    put_many(copy, fmt, 4000, seed=9)
+    os.replace(os.path.join(copy, "data.mdb"), os.path.join(big, "data.mdb"))  # a new inode at the path
+    ref = run(big, st)
+    assert "another file" in ref.state["note"]
+    assert ref.state["samples_used"] == 0
+    assert space_key(ref.snapshot) == scratch(big)
+
+
+def test_restored_from_an_older_backup_in_place(big, fmt, tmp_path):
+    """The same inode gets an older copy's bytes: first the txnid went back; then, once that history
+    has passed the state's txnid, the same page numbers and txnids hold other pages (the CRC tells)."""
+    st = str(tmp_path / "state")
+    backup = str(tmp_path / "backup")
+    shutil.copytree(big, backup)
+    for seed in (11, 12):
+        put_many(big, fmt, 4000, seed=seed)
+    run(big, st)
+    with open(os.path.join(backup, "data.mdb"), "rb") as f, open(os.path.join(big, "data.mdb"), "r+b") as g:
+        data = f.read()
+        g.truncate(0)
+        g.write(data)  # the same inode
+    ref = run(big, st)
+    assert "ahead of the database" in ref.state["note"]
+    assert space_key(ref.snapshot) == scratch(big)
+    restored = str(tmp_path / "restored-history")
+    run(big, restored)  # a state of the restored file, then a divergent history past the old txnid
+    st2 = str(tmp_path / "state2")
+    shutil.copytree(st, st2)  # the old lineage's state, with summaries
+    for seed in (21, 22, 23):
+        put_many(big, fmt, 4000, seed=seed, slots=(1, 5))
+    ref = run(big, st2)
+    assert space_key(ref.snapshot) == scratch(big)
+
+
+HOSTILE = {
+    "truncated": lambda good: good[: len(good) // 2],
+    "garbage": lambda good: os.urandom(4000),
+    "empty": lambda good: b"",
+    "nan": lambda good: good.replace(b'"written_at":', b'"written_at":NaN,"x":', 1),
+    "foreign version": lambda good: good.replace(b'"version":1', b'"version":99', 1),
+    "wrong type": lambda good: good.replace(b'"samples":[', b'"samples":[7,', 1),
+    "huge number": lambda good: good.replace(b'"last_txnid":', b'"last_txnid":1' + b"0" * 40 + b',"y":', 1),
+    "deep nesting": lambda good: b"[" * 100000,
+    "not utf-8": lambda good: b"\xff\xfe" + good,
+}
+
+
+@pytest.mark.parametrize("how", sorted(HOSTILE))
+def test_hostile_state_files_are_ignored_and_said(big, fmt, tmp_path, how):
+    st = str(tmp_path / "state")
+    run(big, st)
+    store = StateStore(st)
+    f = store.file_for(os.path.join(big, "data.mdb"))
+    with open(f, "rb") as fh:
+        good = fh.read()
+    bad = HOSTILE[how](good)
+    with pytest.raises(StateError):
+        parse(bad)
+    with open(f, "wb") as fh:
+        fh.write(bad)
+    ref = run(big, st)
+    assert "ignored" in ref.state["note"] and "\n" not in ref.state["note"]
+    assert ref.state["samples_used"] == 0
+    assert ref.eta is not None and ref.eta.state == "measuring"
+    assert space_key(ref.snapshot) == scratch(big)
+    assert parse(open(f, "rb").read()).samples  # replaced by a good one
+
+
+def _rewrite(path: str, fn) -> None:
+    with open(path) as f:
+        doc = json.load(f)
+    fn(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+def test_future_time_and_txnid_ahead_start_again(big, tmp_path):
+    st = str(tmp_path / "state")
+    run(big, st)
+    f = StateStore(st).file_for(os.path.join(big, "data.mdb"))
+    _rewrite(f, lambda d: d["samples"][0].update(t=time.time() + 3600))
+    ref = run(big, st)
+    assert "future" in ref.state["note"] and ref.state["samples_used"] == 0
+    _rewrite(f, lambda d: d["samples"][-1].update(last_txnid=d["samples"][-1]["last_txnid"] + 10))
+    ref = run(big, st)
+    assert "ahead of the database" in ref.state["note"] and ref.state["samples_used"] == 0
+    _rewrite(f, lambda d: d["database"].update(page_size=8192))
+    ref = run(big, st)
+    assert "page size" in ref.state["note"]
+    assert space_key(ref.snapshot) == scratch(big)
+
+
+def _history(path: str, st: str, ages: list[float], grow: int) -> None:
+    """Samples ``ages`` seconds old, bytes in use growing by ``grow`` and one commit each."""
+    svc = open_service(Options(path=path, state=True, state_dir=st))
+    try:
+        ref = svc.refresh()
+        base = svc._monitor.samples[-1]
+        now = time.time()
+        samples = [replace(base, t=now - age, last_txnid=base.last_txnid - len(ages) + i,
+                           in_use_bytes=base.in_use_bytes - grow * (len(ages) - i),
+                           available_bytes=base.available_bytes + grow * (len(ages) - i),
+                           tables=dict(base.tables))
+                   for i, age in enumerate(ages)]
+        assert svc._store is not None and svc._ident is not None and ref.snapshot
+        os.unlink(svc._store.file_for(svc._inspector.data_path))
+        svc._store.save(svc._ident, samples, svc._store.load(svc._ident).summaries)
+        svc._state_loaded = False  # close() must not write this process's sample
+    finally:
+        svc.close()
+
+
+def test_one_shot_runs_get_rates_and_time_to_full(big, fmt, tmp_path):
+    st = str(tmp_path / "state")
+    small_commits(big, fmt, 10, seed=99)  # txnids for the earlier samples
+    _history(big, st, [150, 120, 90, 60, 30], grow=1 << 16)
+    r = run_cli(big, "--check", "--state-dir", st)
+    assert "map full in" in r.stdout.splitlines()[0], r.stdout
+    perf = r.stdout.splitlines()[0].split(" | ")[1]
+    assert "txns_per_s=U" not in perf and "time_to_full_s=U" not in perf
+    doc = json.loads(run_cli(big, "--json", "--state-dir", st).stdout)
+    assert doc["eta"]["state"] == "growing" and doc["eta"]["window_s"] > 0
+    assert doc["rates"]["window_s"] > 0 and doc["state"]["samples_used"] >= 5
+    r = run_cli(big, "--prometheus", "--state-dir", st)
+    line = [x for x in r.stdout.splitlines() if x.startswith("zlmdb_time_to_full_seconds")]
+    assert line and float(line[0].rsplit(" ", 1)[1]) > 0
+
+
+def test_without_state_a_check_is_measuring(big, tmp_path):
+    r = run_cli(big, "--check", "--no-state")
+    assert "time to full: measuring" in r.stdout and "txns_per_s=U growth_bytes_per_s=U" in r.stdout
+
+
+def test_samples_older_than_an_hour_are_dropped(big, fmt, tmp_path):
+    st = str(tmp_path / "state")
+    small_commits(big, fmt, 10, seed=99)
+    _history(big, st, [MAX_AGE_S + 400, MAX_AGE_S + 300, MAX_AGE_S + 200], grow=1 << 20)
+    ref = run(big, st)
+    assert ref.state["samples_used"] == 0 and ref.eta is not None and ref.eta.state == "measuring"
+    assert ref.rates.window_s == 0.0
+
+
+def test_no_state_creates_nothing_and_the_database_is_untouched(big, tmp_path):
+    xdg = tmp_path / "xdg"
+    env = {**os.environ, "XDG_STATE_HOME": str(xdg)}
+    before_sha, before = sha(big), listing(big)
+    for mode in ("--json", "--check", "--prometheus"):
+        subprocess.run([sys.executable, "-m", "zlmdb_inspect", big, mode, "--no-state"], env=env,
+                       capture_output=True, timeout=60)
+    assert not xdg.exists()
+    subprocess.run([sys.executable, "-m", "zlmdb_inspect", big, "--json"], env=env, capture_output=True, timeout=60)
+    files = sorted(os.listdir(xdg / "zlmdb-inspect"))
+    assert len(files) == 2 and files[0].endswith(".json") and files[1].endswith(".lock")
+    assert oct(os.stat(xdg / "zlmdb-inspect" / files[0]).st_mode & 0o777) == "0o600"
+    assert oct(os.stat(xdg / "zlmdb-inspect").st_mode & 0o777) == "0o700"
+    assert sha(big) == before_sha and listing(big) == before
+
+
+def test_overlapping_runs_merge_their_samples(big, tmp_path):
+    st = str(tmp_path / "state")
+    procs = [subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", big, "--json", "--state-dir", st],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(4)]
+    for p in procs:
+        assert p.wait(timeout=120) == 0, p.stderr.read() if p.stderr else ""
+    state = parse(open(StateStore(st).file_for(os.path.join(big, "data.mdb")), "rb").read())
+    assert len(state.samples) == 4  # none lost to another run's rename
+    assert [f for f in os.listdir(st) if f.startswith(".state-")] == []
+
+
+def test_state_is_bounded(big, tmp_path):
+    st = str(tmp_path / "state")
+    store = StateStore(st, max_bytes=20000)
+    svc = open_service(Options(path=big, state=True, state_dir=st))
+    svc._store = store
+    try:
+        svc.refresh()
+        base = svc._monitor.samples[-1]
+        now = time.time()
+        assert svc._ident is not None
+        many = [replace(base, t=now - 1000 + i, tables=dict(base.tables)) for i in range(400)]
+        store.save(svc._ident, many, svc._store.load(svc._ident).summaries)
+        data = open(store.file_for(svc._inspector.data_path), "rb").read()
+        assert len(data) <= 20000
+        kept = parse(data).samples
+        times = {s.t for s in kept}
+        assert many[-1].t in times and many[0].t not in times  # the oldest went first
+    finally:
+        svc._state_loaded = False
+        svc.close()
+
+
+def test_sample_round_trip():
+    s = Sample(t=1.5, last_txnid=3, entries=4, used_bytes=5, map_size=6, free_pages=None, readers=0,
+               file_size=7, tables={1: 2, 65535: 9}, writer=True)
+    from zlmdb_inspect.service.state import Identity, State, encode
+
+    back = parse(encode(State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, [s])))
+    assert back.samples == [s]

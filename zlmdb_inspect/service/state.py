@@ -1,0 +1,361 @@
+"""State between runs: one file per database, so one-shot runs have a history and repeat walks.
+
+Monitoring starts a fresh process every minute (``--check`` from Nagios, ``--prometheus
+--output`` from cron, ``--json``); alone each sees one snapshot: no rate, no time to full, no
+"writes stopped". This module keeps, per database, the figures of recent runs (the samples
+:class:`~zlmdb_inspect.health.history.Monitor` keeps) and, for the LMDB 1.0 format, the subtree
+summaries of the incremental walk, so the next run reads only what changed.
+
+Why it is built this way:
+
+- **Found by real path, valid for one file.** The file name is a hash of the real path; inside,
+  the device and inode say which file it described. A database replaced or restored at the same
+  path is another file: its state is dropped and the run says so.
+- **Untrusted input.** The file may be truncated, foreign, hand-edited or from a clock that went
+  back: :func:`parse` validates every field's type and range and rejects the whole file on the
+  first doubt (:class:`StateError`, one line), never a traceback. Summaries are reused only for a
+  page whose number, txnid and CRC-32 all match what the file holds now (a backup restored over
+  the same inode carries other pages under the same numbers).
+- **Never next to the database.** The state directory is the user's (``$XDG_STATE_HOME``), made
+  0700; files are 0600 (they hold table names), written to a temporary file and renamed, under
+  an ``fcntl`` lock on a lock file in the state directory, so overlapping runs merge their
+  samples instead of losing one.
+- **Bounded.** At most ``MAX_BYTES`` per database: summaries go first, then the oldest samples.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import hashlib
+import json
+import math
+import os
+import tempfile
+import time
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass, field, fields
+from typing import Any
+
+from zlmdb_inspect.health.history import Sample
+from zlmdb_inspect.storage.walk import SlotSpace, TreeSummary
+
+FORMAT = "zlmdb-inspect-state"
+VERSION = 1
+MAX_BYTES = 32 * 1024 * 1024  # per database
+MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across such a gap
+MAX_SAMPLES = 600  # the live Monitor's ring
+FUTURE_SLACK_S = 5.0  # clocks of overlapping runs differ a little; more is a clock that went back
+_I64 = (1 << 63) - 1
+_MAX_SLOT = 0xFFFF
+
+
+class StateError(ValueError):
+    """Why a state file is not used (one line, for ``--json``'s notes)."""
+
+
+def default_dir() -> str:
+    """``$XDG_STATE_HOME/zlmdb-inspect`` (``~/.local/state/zlmdb-inspect``)."""
+    base = os.environ.get("XDG_STATE_HOME") or os.path.join(os.path.expanduser("~"), ".local", "state")
+    return os.path.join(base, "zlmdb-inspect")
+
+
+@dataclass(frozen=True)
+class Identity:
+    """Which file a state describes."""
+
+    dev: int
+    ino: int
+    path: str  # real path of data.mdb
+    page_size: int
+    format: str  # "0.9" or "1.0"
+
+    @classmethod
+    def of(cls, data_path: str, page_size: int, fmt: str) -> Identity:
+        st = os.stat(data_path)
+        return cls(st.st_dev, st.st_ino, os.path.realpath(data_path), page_size, fmt)
+
+
+@dataclass
+class Summaries:
+    """Walk summaries carried between runs, each with the CRC-32 of its page's bytes.
+
+    1.0: ``entries`` maps (pgno, page txnid) of branch pages to their subtree's summary.
+    0.9: at most one entry, the whole main tree, keyed (root pgno, the snapshot's txnid): 0.9
+    pages carry no txnid, so only an unchanged snapshot can reuse it.
+    """
+
+    entries: dict[tuple[int, int], tuple[int, TreeSummary]] = field(default_factory=dict)
+
+
+@dataclass
+class State:
+    identity: Identity
+    written_at: float
+    samples: list[Sample] = field(default_factory=list)
+    summaries: Summaries = field(default_factory=Summaries)
+
+
+# -- encoding ---------------------------------------------------------------------------
+
+_SAMPLE_INTS = ("last_txnid", "entries", "used_bytes", "map_size", "readers", "file_size", "in_use_bytes",
+                "available_bytes", "pinned_bytes", "counts_txnid", "need_bytes", "page_size")
+
+
+def _sample_dict(s: Sample) -> dict[str, Any]:
+    d = {f.name: getattr(s, f.name) for f in fields(Sample)}
+    d["tables"] = sorted([int(k), int(v)] for k, v in s.tables.items())
+    return d
+
+
+def _summary_list(t: TreeSummary) -> list:
+    return [t.branch_pages, t.leaf_pages, t.overflow_pages, t.entries,
+            [[slot, sp.records, sp.leaf_pages, sp.overflow_pages, sp.overflow_bytes, sp.value_bytes, sp.max_value]
+             for slot, sp in sorted(t.slots.items())]]
+
+
+def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
+    """The file's bytes: summaries dropped first, then the oldest samples, to stay within ``max_bytes``."""
+    ident = state.identity
+    head = {"format": FORMAT, "version": VERSION, "written_at": state.written_at,
+            "database": {"dev": ident.dev, "ino": ident.ino, "path": ident.path, "page_size": ident.page_size,
+                         "format": ident.format}}
+    summaries = [[pgno, txnid, crc, _summary_list(s)]
+                 for (pgno, txnid), (crc, s) in sorted(state.summaries.entries.items())]
+    samples = [_sample_dict(s) for s in state.samples]
+    while True:
+        data = json.dumps({**head, "samples": samples, "summaries": summaries}, separators=(",", ":"),
+                          allow_nan=False).encode()
+        if len(data) <= max_bytes:
+            return data
+        if summaries:
+            summaries = []
+        elif samples:
+            samples = samples[len(samples) // 4 + 1:]
+        else:
+            return data
+
+
+# -- strict decoding ---------------------------------------------------------------------
+
+def _int(v: Any, what: str, lo: int = 0, hi: int = _I64) -> int:
+    if type(v) is not int or not lo <= v <= hi:
+        raise StateError(f"{what} is not a whole number in {lo}..{hi}")
+    return v
+
+
+def _num(v: Any, what: str, lo: float = 0.0, hi: float = float(_I64)) -> float:
+    if type(v) not in (int, float) or not math.isfinite(v) or not lo <= v <= hi:
+        raise StateError(f"{what} is not a number in {lo:g}..{hi:g}")
+    return float(v)
+
+
+def _list(v: Any, what: str, n: int | None = None) -> list:
+    if type(v) is not list or (n is not None and len(v) != n):
+        raise StateError(f"{what} is not a list" + (f" of {n}" if n is not None else ""))
+    return v
+
+
+def _sample(d: Any, i: int) -> Sample:
+    what = f"sample {i}"
+    if type(d) is not dict:
+        raise StateError(f"{what} is not an object")
+    want = {f.name for f in fields(Sample)}
+    if set(d) != want:
+        raise StateError(f"{what} has fields {sorted(set(d) ^ want)} it should not have or lacks")
+    ints = {k: _int(d[k], f"{what}'s {k}") for k in _SAMPLE_INTS}
+    if ints["page_size"] < 512 or ints["page_size"] > 65536:
+        raise StateError(f"{what}'s page_size is impossible")
+    free = d["free_pages"]
+    tables: dict[int, int] = {}
+    for pair in _list(d["tables"], f"{what}'s tables"):
+        slot, n = _list(pair, f"{what}'s tables entry", 2)
+        tables[_int(slot, f"{what}'s slot", 0, _MAX_SLOT)] = _int(n, f"{what}'s record count")
+    if type(d["writer"]) is not bool:
+        raise StateError(f"{what}'s writer is not true or false")
+    return Sample(t=_num(d["t"], f"{what}'s time"), tables=tables, writer=d["writer"],
+                  free_pages=None if free is None else _int(free, f"{what}'s free_pages"), **ints)
+
+
+def _summary(v: Any, what: str) -> TreeSummary:
+    branch, leaf, overflow, entries, slots = _list(v, what, 5)
+    out = TreeSummary(branch_pages=_int(branch, what), leaf_pages=_int(leaf, what),
+                      overflow_pages=_int(overflow, what), entries=_int(entries, what))
+    for row in _list(slots, what):
+        slot, records, leaf_pages, ov_pages, ov_bytes, value_bytes, max_value = _list(row, what, 7)
+        s = _int(slot, f"{what}'s slot", 0, _MAX_SLOT + 1)  # SHORT_KEY_SLOT is one past the last slot
+        if s in out.slots:
+            raise StateError(f"{what} lists slot {s} twice")
+        out.slots[s] = SlotSpace(_int(records, what), _num(leaf_pages, what), _int(ov_pages, what),
+                                 _int(ov_bytes, what), _int(value_bytes, what), _int(max_value, what))
+    if sum(sp.records for sp in out.slots.values()) != out.entries:
+        raise StateError(f"{what}: its slots' records do not add up to its entries")
+    if sum(sp.leaf_pages for sp in out.slots.values()) > out.leaf_pages + 1e-6 * max(1, out.leaf_pages):
+        raise StateError(f"{what}: its slots hold more leaf pages than it has")
+    return out
+
+
+def _reject_constant(name: str) -> float:
+    raise StateError(f"{name} is not a number")
+
+
+def parse(data: bytes) -> State:
+    """A state file's contents, validated strictly; :class:`StateError` on the first doubt."""
+    try:
+        doc = json.loads(data, parse_constant=_reject_constant)
+    except (ValueError, RecursionError) as e:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
+        if isinstance(e, StateError):
+            raise
+        raise StateError("not a state file (unreadable JSON)") from None
+    if type(doc) is not dict or doc.get("format") != FORMAT:
+        raise StateError("not a zlmdb-inspect state file")
+    if doc.get("version") != VERSION:
+        raise StateError(f"state format version {doc.get('version')!r}, not {VERSION}")
+    db = doc.get("database")
+    if type(db) is not dict or type(db.get("path")) is not str or db.get("format") not in ("0.9", "1.0"):
+        raise StateError("its database identity is malformed")
+    ident = Identity(_int(db.get("dev"), "device"), _int(db.get("ino"), "inode"), db["path"],
+                     _int(db.get("page_size"), "page size", 512, 65536), db["format"])
+    state = State(ident, _num(doc.get("written_at"), "written_at"))
+    samples = [_sample(d, i) for i, d in enumerate(_list(doc.get("samples"), "samples"))]
+    if any(b.t < a.t for a, b in zip(samples, samples[1:])):
+        raise StateError("its samples are not in time order")
+    state.samples = samples
+    for i, row in enumerate(_list(doc.get("summaries"), "summaries")):
+        pgno, txnid, crc, summary = _list(row, f"summary {i}", 4)
+        key = (_int(pgno, f"summary {i}'s page", 2), _int(txnid, f"summary {i}'s txnid"))
+        if key in state.summaries.entries:
+            raise StateError(f"summary {i} repeats page {key[0]}")
+        state.summaries.entries[key] = (_int(crc, f"summary {i}'s CRC", 0, 0xFFFFFFFF),
+                                        _summary(summary, f"summary {i}"))
+    return state
+
+
+# -- the store ---------------------------------------------------------------------------
+
+@dataclass
+class Loaded:
+    """What a run starts from: the earlier samples and summaries it may use, and why not more."""
+
+    samples: list[Sample] = field(default_factory=list)
+    summaries: Summaries = field(default_factory=Summaries)
+    note: str | None = None  # one line: the state file was ignored or cut, and why
+
+
+class StateStore:
+    """The state files of a state directory (one per database, found by its real path)."""
+
+    def __init__(self, directory: str, max_bytes: int = MAX_BYTES):
+        self.directory = os.path.abspath(directory)
+        self.max_bytes = max_bytes
+
+    def file_for(self, data_path: str) -> str:
+        digest = hashlib.sha256(os.path.realpath(data_path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
+        return os.path.join(self.directory, f"{digest}.json")
+
+    @contextlib.contextmanager
+    def locked(self, data_path: str) -> Iterator[None]:
+        """An exclusive ``fcntl`` lock on the database's lock file in the state directory."""
+        os.makedirs(self.directory, mode=0o700, exist_ok=True)
+        fd = os.open(self.file_for(data_path)[:-5] + ".lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(fd)  # releases the lock
+
+    def read(self, data_path: str) -> State | None:
+        """The state file as it is (None: there is none); :class:`StateError` when it is unusable."""
+        path = self.file_for(data_path)
+        try:
+            with open(path, "rb") as f:
+                data = f.read(self.max_bytes + 1)
+        except FileNotFoundError:
+            return None
+        except OSError as e:
+            raise StateError(f"cannot read it: {e.strerror or e}") from None
+        if len(data) > self.max_bytes:
+            raise StateError(f"larger than {self.max_bytes} bytes")
+        return parse(data)
+
+    def load(self, ident: Identity, now: float | None = None) -> Loaded:
+        """What the run may use of the earlier state of ``ident``'s file (never raises for a bad file)."""
+        now = time.time() if now is None else now
+        try:
+            state = self.read(ident.path)
+        except StateError as e:
+            return Loaded(note=f"state file {self.file_for(ident.path)} ignored ({e}); starting again")
+        if state is None:
+            return Loaded()
+        return usable(state, ident, now, self.file_for(ident.path))
+
+    def save(self, ident: Identity, samples: list[Sample], summaries: Summaries, now: float | None = None) -> None:
+        """Merge ``samples`` with what overlapping runs wrote meanwhile, keep ``summaries``, write
+        atomically (temporary file in the state directory, then rename), mode 0600."""
+        now = time.time() if now is None else now
+        with self.locked(ident.path):
+            try:
+                earlier = self.read(ident.path)
+            except StateError:
+                earlier = None
+            merged = {round(s.t, 6): s for s in samples}
+            if earlier is not None and earlier.identity == ident:
+                for s in earlier.samples:
+                    merged.setdefault(round(s.t, 6), s)
+            keep = [s for _, s in sorted(merged.items()) if now - MAX_AGE_S <= s.t <= now + FUTURE_SLACK_S]
+            keep = _monotonic_txnids(keep)[-MAX_SAMPLES:]
+            data = encode(State(ident, now, keep, summaries), self.max_bytes)
+            fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.directory)  # mkstemp: mode 0600
+            try:
+                with os.fdopen(fd, "wb") as f:
+                    f.write(data)
+                os.replace(tmp, self.file_for(ident.path))
+            except BaseException:
+                with contextlib.suppress(OSError):
+                    os.unlink(tmp)
+                raise
+
+
+def _monotonic_txnids(samples: list[Sample]) -> list[Sample]:
+    """Samples after the last one whose txnid went backwards (overlapping runs of different
+    files cannot meet here, but a restore between runs can)."""
+    start = 0
+    for i in range(1, len(samples)):
+        if samples[i].last_txnid < samples[i - 1].last_txnid:
+            start = i
+    return samples[start:]
+
+
+def usable(state: State, ident: Identity, now: float, where: str = "state file") -> Loaded:
+    """What of a parsed state applies to the file ``ident`` at time ``now``."""
+    old = state.identity
+    if (old.dev, old.ino) != (ident.dev, ident.ino) or old.path != ident.path:
+        return Loaded(note=f"{where} describes another file (device/inode {old.dev}/{old.ino}, now "
+                           f"{ident.dev}/{ident.ino}: replaced or restored); starting again")
+    if old.page_size != ident.page_size or old.format != ident.format:
+        return Loaded(note=f"{where} was written for page size {old.page_size}, format {old.format}; "
+                           "starting again")
+    if state.written_at > now + FUTURE_SLACK_S or any(s.t > now + FUTURE_SLACK_S for s in state.samples):
+        return Loaded(note=f"{where} holds times in the future (the clock went back?); starting again")
+    if any(s.page_size != ident.page_size for s in state.samples):
+        return Loaded(note=f"{where} holds samples of another page size; starting again")
+    recent = [s for s in state.samples if now - s.t <= MAX_AGE_S]
+    note = None
+    if len(recent) < len(state.samples) and not recent:
+        note = f"{where}'s samples are older than {MAX_AGE_S / 60:.0f} min; starting again"
+    return Loaded(samples=recent, summaries=state.summaries, note=note)
+
+
+def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded:
+    """Drop everything when the database's txnid is behind the state's (a restore from an older backup)."""
+    ahead = max((s.last_txnid for s in loaded.samples), default=0)
+    ahead = max([ahead] + [t for (_, t) in loaded.summaries.entries])
+    if ahead > txnid:
+        return Loaded(note=f"{where} saw txnid {ahead:,}, ahead of the database's {txnid:,} (restored from an "
+                           "older copy?); starting again")
+    return loaded
+
+
+def page_crc(buf: memoryview | bytes) -> int:
+    return zlib.crc32(buf) & 0xFFFFFFFF
