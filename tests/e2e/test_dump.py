@@ -65,6 +65,24 @@ def test_from_to_is_a_half_open_range(cfx):
     assert [d["key"] for d in got] == keys[5:9]
 
 
+def test_a_time_on_keys_not_in_time_order_is_an_error_that_says_how(cfx):
+    """cfxdb's Events keys are an OID, then a little-endian time: --from DATE compared the date with the OID
+    and printed nothing. Now: exit 3, the key layout named, and the --where it suggests does the filtering."""
+    everything = _lines(_cli(cfx["path"], "--dump", "Events"))
+    when = sorted(d["key"][1] for d in everything)[len(everything) // 2]
+    for flag in ("--from", "--to"):
+        r = _cli(cfx["path"], "--dump", "Events", flag, when[:16])
+        assert r.returncode == 3 and r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
+        assert "are (oid, timestamp-le)" in r.stderr and "ordered by their oid first" in r.stderr, r.stderr
+        hint = r.stderr.split("--where ", 1)[1].split(" (or search", 1)[0]
+        assert hint == f"'.key[1] >= \"{when[:16]}\"'", r.stderr
+    got = _lines(_cli(cfx["path"], "--dump", "Events", "--where", f'.key[1] >= "{when}"'))
+    assert got == [d for d in everything if d["key"][1] >= when] and got
+    # keys that are not times are unaffected: an OID still starts the range
+    oid = everything[0]["key"][0]
+    assert _lines(_cli(cfx["path"], "--dump", "Events", "--from", str(oid), "--limit", "1"))[0]["key"][0] == oid
+
+
 def test_bad_expressions_are_one_line_and_exit_3(cfx):
     for args in (["--where", ".value.topic =="], ["--grep", "topic("], ["--where", ".a", "--grep", "b"]):
         r = _cli(cfx["path"], "--dump", "Events", *args)

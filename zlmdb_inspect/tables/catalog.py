@@ -17,7 +17,7 @@ from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.kinds import ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.tables import flatbuffers
+from zlmdb_inspect.tables import decode, flatbuffers
 from zlmdb_inspect.tables.records import Codec, Record
 from zlmdb_inspect.tables.sampling import Sampler
 from zlmdb_inspect.tables.windows import WindowReader
@@ -144,6 +144,7 @@ class TableCodecs(WindowReader, Sampler):
         if text.startswith("hex:"):
             return bytes.fromhex(text[4:])
         codec = self.codec(table)
+        _check_time_input(table, codec, text)
         if codec.pmap is not None:
             for attempt in self._app_key_candidates(text):
                 try:
@@ -172,3 +173,25 @@ class TableCodecs(WindowReader, Sampler):
         if text.isdigit():
             yield int(text)
         yield text
+
+
+_ISO_TIME = re.compile(r"\d{4}-\d\d(-\d\d([T ][0-9:.]+)?Z?)?")
+
+
+def _check_time_input(table: Table, codec: Codec, text: str) -> None:
+    """A time typed as a start or end key of a table whose keys are not ordered by time first (cfxdb's
+    Events: an OID, then a little-endian time) would be compared with the first part: an empty or
+    wrong answer that looks like a right one. Say what the key is and how to filter by its time."""
+    if not _ISO_TIME.fullmatch(text) or codec.profile is None or not codec.profile.key_codec:
+        return
+    parts = decode.key_parts(codec.profile.key_codec)
+    if not parts or parts[0] == "timestamp":  # keys in time order: a time is a key prefix
+        return
+    layout = ", ".join(parts)
+    times = [i for i, p in enumerate(parts) if p.startswith("timestamp")]
+    how = (f"; to filter by its time use --where '.key[{times[0]}] >= \"{text}\"' (or search jq:.key[{times[0]}] "
+           f">= \"{text}\")" if times and len(parts) > 1 else
+           "; to filter by a time field use --where on the value" if not times else
+           " (a little-endian time, not in key order)")
+    raise ValueError(f"{text!r} is a time, but the keys of {table.label()} are ({layout}), ordered by their "
+                     f"{parts[0]} first, so a time cannot start or end a range of them{how}")

@@ -277,5 +277,7 @@ def key_range(catalog: TableCodecs, table: Table, q: Query) -> tuple[bytes | Non
 
 def scan(ins: Inspector, catalog: TableCodecs, table: Table, q: Query, **kw: Any) -> Scan:
     """A :class:`Scan` for ``q`` (compiled, its range parsed)."""
+    if q.start or q.stop:
+        catalog.profiled(ins, table)  # the key layout, for what a typed key can mean
     start, stop = key_range(catalog, table, q)
     return Scan(ins, catalog, table, compile_query(q), start, stop, **kw)

@@ -131,6 +131,8 @@ class WindowReader:
     def iter_records(self, ins: Inspector, table: Table, from_key: str | None,
                      limit: int | None, batch: int = 1000) -> Iterator[Record]:
         """All (or ``limit``) records with their full values, a short transaction per batch."""
+        if from_key:
+            self.profiled(ins, table)  # the key layout, for what a typed key can mean
         anchor = self.parse_key(table, from_key) if from_key else None
         direction = Direction.FROM if anchor is not None else Direction.FIRST
         done = 0
