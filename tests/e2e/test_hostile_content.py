@@ -41,8 +41,10 @@ from zlmdb_inspect.service.fleet import result_of
 from zlmdb_inspect.tui import text as tui_text
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.screens.overview import Overview
-from zlmdb_inspect.tui.screens.records import TableScreen, _short, key_text
+from zlmdb_inspect.tui.screens.records import TableScreen
 from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.fields import key_text
+from zlmdb_inspect.tui.widgets.fields import short_text as _short
 from zlmdb_inspect.tui.widgets.hexview import HexView, hex_row
 from zlmdb_inspect.tui.widgets.panels import ReadersTab
 
