@@ -504,7 +504,7 @@ def test_the_real_tui_sends_nothing_from_the_data_to_the_terminal(hostile_db):
 
 async def test_error_messages_quoting_data_are_shown_literally(hostile_db):
     """A refresh or page read that fails with a message quoting names or keys (as decoders do)."""
-    from zlmdb_inspect.tui.messages import PageFailed, RefreshFailed
+    from zlmdb_inspect.tui.messages import RefreshFailed, WindowFailed
 
     error = f"ValueError: bad key {KEYS[3]!s} in {UNBALANCED} {ACTION}"
     app = create_app(Service(Options(path=hostile_db)), clock_fn=lambda t: "12:00:00", interval=3600)
@@ -517,7 +517,7 @@ async def test_error_messages_quoting_data_are_shown_literally(hostile_db):
         ov.query_one("#tables-table", DataTable).move_cursor(row=1)
         await pilot.press("enter")
         await settle(pilot)
-        app.screen.post_message(PageFailed(error))
+        app.screen.post_message(WindowFailed(error))
         await settle(pilot)
         assert_screen_safe(app, "read failed: " + visible(error)[:30])
         await pilot.press("q")

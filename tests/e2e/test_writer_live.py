@@ -16,7 +16,7 @@ from textual.widgets import Static
 from zlmdb_inspect import health
 from zlmdb_inspect.core.model import Reader
 from zlmdb_inspect.core.options import Options, Thresholds
-from zlmdb_inspect.health.findings import Findings
+from zlmdb_inspect.health.findings import RuleInputs
 from zlmdb_inspect.health.writer_watch import Batching, WriterState
 from zlmdb_inspect.reports.document import refresh_dict
 from zlmdb_inspect.service import Service
@@ -144,7 +144,7 @@ def test_rules_at_their_default_thresholds(tmp_path):
     assert (th.unbatched_min_txns_per_s, th.unbatched_max_records_per_txn) == (20, 2)
 
     def found(**kw) -> dict[str, health.Finding]:
-        return {f.id: f for f in health.evaluate(snap, th, Findings(**kw))}
+        return {f.id: f for f in health.evaluate(snap, th, RuleInputs(**kw))}
 
     def writer(held_s):
         return WriterState("held", pid=4242, tid=4250, name="crossbar", held_s=held_s)
@@ -175,7 +175,7 @@ def test_long_reader_says_how_many_pages_it_pins(tmp_path):
     cap = replace(snap.capacity, pinned_pages=1280, pinned_by={"pid": 777, "name": "slowpoke", "txnid": 1,
                                                                "lag": 5000, "alive": True})
     snap = replace(snap, readers=[reader], capacity=cap)
-    w = {f.id: f for f in health.evaluate(snap, Thresholds(), Findings())}["long-reader"]
+    w = {f.id: f for f in health.evaluate(snap, Thresholds(), RuleInputs())}["long-reader"]
     assert f"1,280 freed pages, {1280 * psize / 1048576:.1f} MiB" in w.message
     assert "the file grows although records are deleted" in w.message
 

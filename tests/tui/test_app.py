@@ -145,7 +145,7 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
         await pilot.press("enter")
         await settle(pilot)
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Jump to key", "Filter records", "Copy record as JSON", "Save record as JSON", "Follow index",
+        assert {"Jump to key", "Filter records", "Copy record as JSON", "Save record as JSON", "Open target",
                 "Choose columns", "Newest first"} <= set(titles)
 
 

@@ -2,6 +2,6 @@
 history (rates, time to full) and the writer watch."""
 
 from zlmdb_inspect.health.evaluate import RULES, evaluate, exit_code, worst
-from zlmdb_inspect.health.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.health.findings import Finding, RuleInputs, Undecodable
 
-__all__ = ["RULES", "Finding", "Findings", "Undecodable", "evaluate", "exit_code", "worst"]
+__all__ = ["RULES", "Finding", "RuleInputs", "Undecodable", "evaluate", "exit_code", "worst"]

@@ -9,18 +9,18 @@ from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.core.kinds import Level, RuleId, Severity, Status
 from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.core.options import Thresholds
-from zlmdb_inspect.health.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.health.findings import Finding, RuleInputs, Undecodable
 from zlmdb_inspect.health.rules import REGISTRY, Context
 
-__all__ = ["Finding", "Findings", "Undecodable", "Thresholds", "RULES", "evaluate", "worst", "exit_code"]
+__all__ = ["Finding", "RuleInputs", "Undecodable", "Thresholds", "RULES", "evaluate", "worst", "exit_code"]
 
 # every rule id, with what its figure counts
 RULES: dict[RuleId, str] = {r.id: r.unit for r in REGISTRY.values()}
 
 
-def evaluate(snap: Snapshot, th: Thresholds | None = None, found: Findings | None = None) -> list[Finding]:
+def evaluate(snap: Snapshot, th: Thresholds | None = None, found: RuleInputs | None = None) -> list[Finding]:
     """All findings for a snapshot, worst first."""
-    ctx = Context(snap, th or Thresholds(), found or Findings())
+    ctx = Context(snap, th or Thresholds(), found or RuleInputs())
     out = [f for r in REGISTRY.values() for f in r.check(ctx)]
     out = _apply_rules(out, ctx.th.rules)
     for f in out:

@@ -1,5 +1,5 @@
 """What the health rules produce (:class:`Finding`) and what they read besides the snapshot
-(:class:`Findings`: sampling, live history, the verifier)."""
+(:class:`RuleInputs`: sampling, live history, the verifier)."""
 
 from __future__ import annotations
 
@@ -43,7 +43,7 @@ class Undecodable:
 
 
 @dataclass
-class Findings:
+class RuleInputs:
     """What other parts learned that rules turn into warnings (sampling, live history)."""
 
     # time to full over the live history; a single run: the snapshot's levels only ("measuring" or "full")

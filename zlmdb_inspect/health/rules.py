@@ -1,7 +1,7 @@
 """The health rules: one small function per rule id, registered with the unit its figure counts.
 
 A rule reads the snapshot, the thresholds and what sampling and history found
-(:class:`~zlmdb_inspect.health.findings.Findings`) and returns its findings; it measures one figure
+(:class:`~zlmdb_inspect.health.findings.RuleInputs`) and returns its findings; it measures one figure
 against a threshold, says what to do, and names the practice it enforces in the words of
 zlmdb's ORM best practices guide (``Section: practice``). A new rule: a :class:`RuleId`, a
 function here under ``@rule``, a row in the README's Warnings table.
@@ -17,7 +17,7 @@ from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.core.kinds import ProblemKind, RuleId, Severity
 from zlmdb_inspect.core.model import Capacity, Snapshot, Table
 from zlmdb_inspect.core.options import Thresholds
-from zlmdb_inspect.health.findings import Finding, Findings
+from zlmdb_inspect.health.findings import Finding, RuleInputs
 from zlmdb_inspect.health.timetofull import FULL, GROWING, TimeToFull, clock, live_writer, snapshot_need
 from zlmdb_inspect.health.writer_watch import unbatched
 
@@ -48,7 +48,7 @@ class Context:
 
     snap: Snapshot
     th: Thresholds
-    found: Findings
+    found: RuleInputs
 
     @property
     def cap(self) -> Capacity:

@@ -23,7 +23,7 @@ from zlmdb_inspect.core.kinds import Direction, ErrorKind, RuleId
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options, Settings, Thresholds, load_settings
 from zlmdb_inspect.core.slots import slot_prefix
-from zlmdb_inspect.health.findings import Finding, Findings, Undecodable
+from zlmdb_inspect.health.findings import Finding, RuleInputs, Undecodable
 from zlmdb_inspect.health.history import Monitor, Rates, Sample
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
@@ -98,7 +98,7 @@ class Service:
         self._inspector = Inspector(opts.path)
         self._monitor = Monitor()
         self._writer_watch = WriterWatch()
-        self._findings = Findings()
+        self._findings = RuleInputs()
         self._lock = threading.RLock()  # refreshes: monitor, findings and samples change together
         self._verify: list[str] | None = None
         self._sampled_at: tuple[int, float, tuple] | None = None  # (txnid, monotonic time, tables)

@@ -196,7 +196,7 @@ class Inspector:
     def locking(self) -> bool:
         return self._locking
 
-    def _follow_writer(self) -> None:
+    def _adopt_writer_changes(self) -> None:
         """Adopt what a live writer changed since the last snapshot."""
         if not self._locking and lockfile.in_use(self.lock_path):
             # a process opened the database after us: take part in its locking now
@@ -216,7 +216,7 @@ class Inspector:
             if self._env is None:
                 raise InspectError(f"{self.path}: the inspector was closed")
             try:
-                self._follow_writer()
+                self._adopt_writer_changes()
             except PageError as e:
                 raise DamagedError(f"{self.path}: {e}") from None
             except OSError as e:  # the database went away or became unreadable
@@ -632,7 +632,7 @@ def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | N
     on their own)."""
     import zlib
 
-    from zlmdb_inspect.storage.pageformat import _KINDS, P_BRANCH
+    from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS
 
     if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
         return None
@@ -641,7 +641,7 @@ def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | N
             flags, _, _, stamp = pf.header(pgno, meta.last_pgno, "a saved summary")
         except PageError:
             return None
-        if stamp != txnid or flags & _KINDS != P_BRANCH:
+        if stamp != txnid or flags & PAGE_KINDS != P_BRANCH:
             return None
     base = pgno * pf.page_size
     return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF

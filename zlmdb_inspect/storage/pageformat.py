@@ -41,14 +41,14 @@ MDB_DUPSORT = 0x04
 #: Keys shorter than two bytes carry no slot; their records are tallied here.
 SHORT_KEY_SLOT = -1
 
-_E = "<" if sys.byteorder == "little" else ">"
-_U16 = struct.Struct(_E + "H")
-_U32 = struct.Struct(_E + "I")
-_U64 = struct.Struct(_E + "Q")
-_CHILD = struct.Struct(_E + "3H")
-_LITTLE = sys.byteorder == "little"  # the vectorised walk reads little-endian fields
+NATIVE = "<" if sys.byteorder == "little" else ">"  # LMDB writes its fields in the host's byte order
+U16 = struct.Struct(NATIVE + "H")
+_U32 = struct.Struct(NATIVE + "I")
+_U64 = struct.Struct(NATIVE + "Q")
+_CHILD = struct.Struct(NATIVE + "3H")
+LITTLE_ENDIAN_HOST = sys.byteorder == "little"  # the vectorised walk reads little-endian fields
 
-_KINDS = P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2
+PAGE_KINDS = P_BRANCH | P_LEAF | P_OVERFLOW | P_META | P_LEAF2
 
 # Page-header size -> (format name, data version, pagebase, has txnid)
 ENGINES = {16: ("0.9", 1, 0, False), 24: ("1.0", 3, 24, True)}
@@ -72,8 +72,8 @@ class DbRecord:
 
     @classmethod
     def parse(cls, buf, off: int) -> DbRecord:
-        flags, depth = _U16.unpack_from(buf, off + 4)[0], _U16.unpack_from(buf, off + 6)[0]
-        branch, leaf, overflow, entries, root = struct.unpack_from(_E + "5Q", buf, off + 8)
+        flags, depth = U16.unpack_from(buf, off + 4)[0], U16.unpack_from(buf, off + 6)[0]
+        branch, leaf, overflow, entries, root = struct.unpack_from(NATIVE + "5Q", buf, off + 8)
         return cls(flags, depth, branch, leaf, overflow, entries, root)
 
 
@@ -211,7 +211,7 @@ class PageFile:
         for off in (16, 24):
             if _U32.unpack_from(self.buf, off)[0] == MDB_MAGIC:
                 return off
-        swapped = struct.unpack(("<" if _E == ">" else ">") + "I", struct.pack(_E + "I", MDB_MAGIC))[0]
+        swapped = struct.unpack(("<" if NATIVE == ">" else ">") + "I", struct.pack(NATIVE + "I", MDB_MAGIC))[0]
         for off in range(0, 64, 4):
             word = _U32.unpack_from(self.buf, off)[0]
             if word == swapped:
@@ -227,7 +227,7 @@ class PageFile:
         h = self.hdrsz
         if base + h + 136 > self.file_size:
             raise PageError(f"meta page {index} lies beyond the end of the file")
-        flags = _U16.unpack_from(self.buf, base + h - 6)[0]
+        flags = U16.unpack_from(self.buf, base + h - 6)[0]
         if not flags & P_META:
             raise PageError(f"meta page {index} is not marked as a meta page")
         m = base + h
@@ -372,9 +372,9 @@ class PageFile:
         stored = _U64.unpack_from(self.buf, base)[0]
         if stored != pgno:
             raise PageError(f"page {pgno} stores page number {stored}")
-        flags = _U16.unpack_from(self.buf, base + h - 6)[0]
-        lower = _U16.unpack_from(self.buf, base + h - 4)[0]
-        upper = _U16.unpack_from(self.buf, base + h - 2)[0]
+        flags = U16.unpack_from(self.buf, base + h - 6)[0]
+        lower = U16.unpack_from(self.buf, base + h - 4)[0]
+        upper = U16.unpack_from(self.buf, base + h - 2)[0]
         txnid = _U64.unpack_from(self.buf, base + 8)[0] if self.has_txnid else 0
         return flags, lower, upper, txnid
 
@@ -387,7 +387,7 @@ class PageFile:
     def node(self, pgno: int, i: int) -> int:
         """Offset of node ``i`` of page ``pgno``, checked to lie inside the page."""
         base = pgno * self.page_size
-        ptr = _U16.unpack_from(self.buf, base + self.hdrsz + 2 * i)[0]
+        ptr = U16.unpack_from(self.buf, base + self.hdrsz + 2 * i)[0]
         off = ptr + self.pagebase
         if off < self.hdrsz or off + 8 > self.page_size:
             raise PageError(f"page {pgno} node {i} lies outside its page")
@@ -399,7 +399,7 @@ class PageFile:
         return lo | (hi << 16) | (nfl << 32)
 
     def node_key(self, pgno: int, off: int) -> bytes:
-        ksize = _U16.unpack_from(self.buf, off + 6)[0]
+        ksize = U16.unpack_from(self.buf, off + 6)[0]
         end = off + 8 + ksize
         if end > (pgno + 1) * self.page_size:
             raise PageError(f"page {pgno}: a key runs past the end of its page")
@@ -423,9 +423,9 @@ class PageFile:
     def read_value(self, pgno: int, off: int, limit: int, head: int | None = None) -> bytes:
         """The value of the leaf node at ``off`` (inline or on overflow pages); with ``head``,
         only its first ``head`` bytes (the rest of a large value is neither copied nor touched)."""
-        nflags = _U16.unpack_from(self.buf, off + 4)[0]
-        dsize = _U16.unpack_from(self.buf, off)[0] | (_U16.unpack_from(self.buf, off + 2)[0] << 16)
-        ksize = _U16.unpack_from(self.buf, off + 6)[0]
+        nflags = U16.unpack_from(self.buf, off + 4)[0]
+        dsize = U16.unpack_from(self.buf, off)[0] | (U16.unpack_from(self.buf, off + 2)[0] << 16)
+        ksize = U16.unpack_from(self.buf, off + 6)[0]
         doff = off + 8 + ((ksize + 1) & ~1 if self.has_txnid else ksize)
         if nflags & F_BIGDATA:
             if doff + 8 > (pgno + 1) * self.page_size:

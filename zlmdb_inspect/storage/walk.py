@@ -18,20 +18,20 @@ from typing import NamedTuple, cast
 import numpy as np
 
 from zlmdb_inspect.storage.pageformat import (
-    _E,
-    _KINDS,
-    _LITTLE,
-    _U16,
     F_BIGDATA,
     F_DUPDATA,
     F_SUBDATA,
+    LITTLE_ENDIAN_HOST,
     MAX_DEPTH,
     MDB_DUPSORT,
+    NATIVE,
     NUM_METAS,
     P_BRANCH,
     P_INVALID,
     P_LEAF,
+    PAGE_KINDS,
     SHORT_KEY_SLOT,
+    U16,
     DbRecord,
     Meta,
     PageError,
@@ -283,7 +283,7 @@ class TreeWalker:
             # changed) are gathered over the whole tree first and their leaves read in large
             # batches, each in file order; the summaries are put together afterwards. (One batch
             # per parent page made an incremental walk on a busy 10M-record database 2.5x dearer.)
-            w.defer = not w.scan_all and _LITTLE
+            w.defer = not w.scan_all and LITTLE_ENDIAN_HOST
             summary = w.subtree(meta.main.root, 1, meta.main.depth)
             w.finish()
             summary.merge(w.acc)
@@ -408,7 +408,7 @@ class _Walk:
                 self.cache_hits += 1
                 return hit
         n = pf.numkeys(pgno, lower, upper)
-        kind = flags & _KINDS
+        kind = flags & PAGE_KINDS
         if kind == P_LEAF:
             out = TreeSummary(leaf_pages=1)
             self.scan_leaf(pgno, n, out)
@@ -418,9 +418,9 @@ class _Walk:
         if n < 1:
             raise PageError(f"branch page {pgno} has no children")
         out = TreeSummary(branch_pages=1)
-        if depth + 1 == max_depth and not self.scan_all and _LITTLE:
+        if depth + 1 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             self.bottoms([(pgno, n)], [out])
-        elif depth + 2 == max_depth and not self.scan_all and _LITTLE:
+        elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             below = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
             self.bottom_level(below, depth + 1, max_depth, out)
         else:
@@ -444,7 +444,7 @@ class _Walk:
             if not self.visited.add(child):
                 raise PageError(f"page {child} is reachable twice")
             flags, lower, upper, _ = pf.header(child, self.limit, "a branch node")
-            if flags & _KINDS != P_LEAF:
+            if flags & PAGE_KINDS != P_LEAF:
                 raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
             n = pf.numkeys(child, lower, upper)
             out.leaf_pages += 1
@@ -479,7 +479,7 @@ class _Walk:
             return
         flags, ns = pf.checked_headers(kids)
         pf.page_reads += len(kids)
-        branch = (flags & _KINDS) == P_BRANCH
+        branch = (flags & PAGE_KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
@@ -559,7 +559,7 @@ class _Walk:
         pf.page_reads += total
         bases = children * ps
         flags, nkeys = pf.checked_headers(children)
-        bad = (flags & _KINDS) != P_LEAF
+        bad = (flags & PAGE_KINDS) != P_LEAF
         if bad.any():
             k = first_bad(bad)
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
@@ -672,7 +672,7 @@ class _Walk:
         per_slot: dict[int, int] = {}
         for i in range(n):
             off = pf.node(pgno, i)
-            lo, hi, nflags, ksize = struct.unpack_from(_E + "4H", buf, off)
+            lo, hi, nflags, ksize = struct.unpack_from(NATIVE + "4H", buf, off)
             if off + 8 + ksize > page_end:
                 raise PageError(f"page {pgno}: a key runs past the end of its page")
             dsize = lo | (hi << 16)
@@ -690,7 +690,7 @@ class _Walk:
                 if nflags & F_SUBDATA:
                     count = DbRecord.parse(buf, doff).entries
                 else:
-                    sub_lower = _U16.unpack_from(buf, doff + pf.hdrsz - 4)[0]
+                    sub_lower = U16.unpack_from(buf, doff + pf.hdrsz - 4)[0]
                     count = (sub_lower - (pf.hdrsz - pf.pagebase)) >> 1
             sp = out.slots.get(slot)
             if sp is None:
@@ -721,7 +721,7 @@ class _Walk:
         db = meta.free
         if db.root == P_INVALID:
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
-        if _LITTLE:
+        if LITTLE_ENDIAN_HOST:
             found, pages = self._free_tree(db.root)
             if not len(found):
                 return 0, pages, np.zeros((0, 2), dtype=np.int64)
@@ -847,9 +847,9 @@ class _Walk:
                 if len(key) != 8:
                     raise PageError(f"free database page {pgno} has a {len(key)}-byte key")
                 txnid = int.from_bytes(key, sys.byteorder)
-                nflags = _U16.unpack_from(pf.buf, off + 4)[0]
+                nflags = U16.unpack_from(pf.buf, off + 4)[0]
                 if nflags & F_BIGDATA:
-                    dsize = _U16.unpack_from(pf.buf, off)[0] | (_U16.unpack_from(pf.buf, off + 2)[0] << 16)
+                    dsize = U16.unpack_from(pf.buf, off)[0] | (U16.unpack_from(pf.buf, off + 2)[0] << 16)
                     pages += pf.ovpages(dsize)
                 head = pf.read_value(pgno, off, self.limit, head=8)
                 if len(head) < 8:

@@ -130,7 +130,7 @@ class InspectorApp(App[int]):
             yield SystemCommand("Choose columns", "Pick the value fields shown as the list's columns",
                                 screen.action_columns)
             yield SystemCommand("Newest first", "Reverse the key order (again: key order)", screen.action_reverse)
-            yield SystemCommand("Follow index", "Open the record an index entry points to", screen.action_follow)
+            yield SystemCommand("Open target", "Open the record an index entry points to", screen.action_open_target)
         yield SystemCommand("Help", "List every key binding", self.action_help)
 
     def _overview(self) -> Overview | None:

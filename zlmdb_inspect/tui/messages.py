@@ -28,7 +28,7 @@ class WindowLoaded(Message):
 
 
 @dataclass
-class PageFailed(Message):
+class WindowFailed(Message):
     error: str
 
 

@@ -14,7 +14,7 @@ import pytest
 from zlmdb_inspect.core.kinds import RuleId, Severity
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, Reader, Snapshot
 from zlmdb_inspect.core.options import Thresholds
-from zlmdb_inspect.health import Finding, Findings, evaluate
+from zlmdb_inspect.health import Finding, RuleInputs, evaluate
 from zlmdb_inspect.health.timetofull import GROWING, TimeToFull
 
 TH = Thresholds()  # the shipped defaults: what an operator gets without --threshold
@@ -43,7 +43,7 @@ def _snap(used_pct: float = 10.0, readers: list[Reader] | None = None, max_reade
                     readers=list(readers or []))
 
 
-def _found(rule: RuleId, snap: Snapshot, th: Thresholds = TH, found: Findings | None = None) -> list[Finding]:
+def _found(rule: RuleId, snap: Snapshot, th: Thresholds = TH, found: RuleInputs | None = None) -> list[Finding]:
     return [f for f in evaluate(snap, th, found) if f.id == rule]
 
 
@@ -129,8 +129,8 @@ def test_reader_slots_at_below_and_above_the_threshold(in_use, fires):
 # -- map-eta: while growing, warning under map_eta_warning_s, critical under map_eta_critical_s ----------
 
 
-def _growing(seconds: float) -> Findings:
-    return Findings(time_to_full=TimeToFull(state=GROWING, seconds=seconds, window_s=60.0, bytes_per_s=1000.0),
+def _growing(seconds: float) -> RuleInputs:
+    return RuleInputs(time_to_full=TimeToFull(state=GROWING, seconds=seconds, window_s=60.0, bytes_per_s=1000.0),
                     history=True)
 
 

@@ -74,7 +74,7 @@ def test_portable_walk_matches_the_vectorised_one(tmp_path, monkeypatch, fmt, bi
         monkeypatch.setattr(pages.PageFile, "sort_above", sort_above)  # leaf headers in file order, or not
         with Inspector(path) as ins:
             assert key(ins.snapshot()) == key(fast), batch
-    monkeypatch.setattr(pages, "_LITTLE", False)
+    monkeypatch.setattr(pages, "LITTLE_ENDIAN_HOST", False)
     with Inspector(path) as ins:
         slow = ins.snapshot()
     assert key(fast) == key(slow)

@@ -25,10 +25,10 @@ from zlmdb_inspect.service import Query, Record, RecordWindow, Refresh, Service,
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.messages import (
     FullDecoded,
-    PageFailed,
     PositionFound,
     StatusNote,
     TargetFound,
+    WindowFailed,
     WindowLoaded,
 )
 from zlmdb_inspect.tui.screens.prompt import Prompt
@@ -146,11 +146,11 @@ class TableScreen(Screen):
             if index is not None:
                 anchor = svc.key_at(self.table, index)
                 if anchor is None:
-                    self.post_message(PageFailed(f"no record at position {index + 1:,}"))
+                    self.post_message(WindowFailed(f"no record at position {index + 1:,}"))
                     return
             window = svc.read_window(self.table, anchor, direction, PAGE_SIZE, self.filter)
         except Exception as e:  # noqa: BLE001
-            self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
+            self.post_message(WindowFailed(f"{type(e).__name__}: {e}"))
             return
         if not get_current_worker().is_cancelled:  # a newer request replaced this one
             self.post_message(WindowLoaded(window, direction))
@@ -209,8 +209,8 @@ class TableScreen(Screen):
         else:
             self._status()
 
-    @on(PageFailed)
-    def _page_failed(self, msg: PageFailed) -> None:
+    @on(WindowFailed)
+    def _window_failed(self, msg: WindowFailed) -> None:
         self._status(f"read failed: {msg.error}")
 
     @on(StatusNote)
@@ -259,7 +259,7 @@ class TableScreen(Screen):
         try:
             rec = self.service.read_record(self.table, raw_key, preview=None)
         except Exception as e:  # noqa: BLE001
-            self.post_message(PageFailed(f"{type(e).__name__}: {e}"))
+            self.post_message(WindowFailed(f"{type(e).__name__}: {e}"))
             rec = None
         self.post_message(FullDecoded(raw_key, rec))
 
@@ -495,26 +495,26 @@ class TableScreen(Screen):
         in_side = focused is not None and (focused is side or side in focused.ancestors)
         self.maximized = side if in_side else self.record_list  # a container: set directly
 
-    def action_follow(self) -> None:
+    def action_open_target(self) -> None:
         rec = self._current()
         last = self.app.last_refresh  # type: ignore[attr-defined]
         snap = last.snapshot if last else None
         if rec is None or snap is None or rec.points_to is None or rec.raw_value is None:
             self._status("this record does not point to another record")
             return
-        self._follow(rec.raw_value, [t for t in snap.tables if t.slot not in (0, self.table.slot)])
+        self._open_target(rec.raw_value, [t for t in snap.tables if t.slot not in (0, self.table.slot)])
 
     @work(thread=True, exclusive=True, group="record")
-    def _follow(self, target: bytes, tables: list[Table]) -> None:
+    def _open_target(self, target: bytes, tables: list[Table]) -> None:
         try:
             table = self.service.find_target(target, tables)
         except Exception as e:  # noqa: BLE001
-            self.post_message(PageFailed(str(e)))
+            self.post_message(WindowFailed(str(e)))
             return
         self.post_message(TargetFound(table, target))
 
     @on(TargetFound)
-    def _open_target(self, msg: TargetFound) -> None:
+    def _target_found(self, msg: TargetFound) -> None:
         if msg.table is None:
             self._status("the record it points to is in no table (a dangling index entry)")
             return
