@@ -470,10 +470,10 @@ class Inspector:
                     crc = _page_crc(pf, meta, pgno, txnid)
                     if crc is not None:
                         out[(pgno, txnid)] = (crc, summary)
-            elif walker.whole is not None and walker.whole[0] == (meta.main.root, meta.txnid):
+            elif walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
                 crc = _page_crc(pf, meta, meta.main.root, None)
-                if crc is not None:
-                    out[walker.whole[0]] = (crc, walker.whole[1])
+                if crc is not None and crc == walker.whole[0][2]:
+                    out[(meta.main.root, meta.txnid)] = (crc, walker.whole[1])
             return out
 
         return self.read(take)
@@ -494,7 +494,7 @@ class Inspector:
                 elif (pgno, txnid) == (meta.main.root, meta.txnid) and summary.entries == meta.main.entries:
                     self.check_reads += 1
                     if _page_crc(pf, meta, pgno, None) == crc:
-                        walker.whole = ((pgno, txnid), summary)
+                        walker.whole = ((pgno, txnid, crc), summary)
                         kept += 1
             self._adopted = self._adopted or kept > 0
             return kept

@@ -196,7 +196,7 @@ class TreeWalker:
         # 0.9: the main tree's summary keyed (root pgno, snapshot txnid), set after every walk; a walk
         # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
         # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
-        self.whole: tuple[tuple[int, int], TreeSummary] | None = None
+        self.whole: tuple[tuple[int, int, int], TreeSummary] | None = None  # ((root, txnid, root CRC), summary)
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -265,8 +265,11 @@ class TreeWalker:
         w = _Walk(self, pf, meta, remember)
         reads0 = pf.page_reads
         ahead = None
-        whole = self.whole[1] if (not pf.has_txnid and self.whole is not None
-                                  and self.whole[0] == (meta.main.root, meta.txnid)) else None
+        # the same 0.9 snapshot: its root page (numbered, stamped with the txnid and holding the same bytes:
+        # a file rewritten under one txnid, a restore or damage, is walked again)
+        whole_key = (meta.main.root, meta.txnid, root_crc(pf, meta)) if not pf.has_txnid else None
+        whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
+            else None
         # a cached walk reads only what changed: no prefetch
         if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
@@ -296,10 +299,10 @@ class TreeWalker:
         if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
-        if not pf.has_txnid and whole is None:
+        if whole_key is not None and whole is None:
             kept = TreeSummary()
             kept.merge(summary)
-            self.whole = ((meta.main.root, meta.txnid), kept)
+            self.whole = (whole_key, kept)
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
         if read_free:
@@ -859,3 +862,18 @@ class _Walk:
                     raise PageError(f"free database record {txnid} lists {count} pages")
                 records.append((txnid, count))
         return sum(c for _, c in records), pages, records
+
+
+def root_crc(pf: PageFile, meta: Meta) -> int:
+    """CRC-32 of the main tree's root page (0 for an empty tree): what a 0.9 summary is keyed by besides
+    the snapshot's txnid, since 0.9 pages carry no txnid of their own."""
+    import zlib
+
+    root = meta.main.root
+    if root == P_INVALID or not 0 <= root <= meta.last_pgno or (root + 1) * pf.page_size > pf.file_size:
+        return 0
+    base = root * pf.page_size
+    return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF
+
+
+
