@@ -11,6 +11,8 @@ ratio, and the time of a refresh after 300 records were added. Also times a whol
 
 from __future__ import annotations
 
+import ast
+import json
 import os
 import struct
 import subprocess
@@ -18,6 +20,7 @@ import sys
 import tempfile
 import time
 
+import timing  # benchmarks/timing.py (this directory is on sys.path when run as a script)
 import txaio
 import zlmdb
 
@@ -74,7 +77,8 @@ def inspector_counts(path: str) -> tuple[dict[int, int], float, float]:
         t0 = time.perf_counter()
         again = ins.snapshot()
         refresh = time.perf_counter() - t0
-        assert again.table_by_slot(2).records == snap.table_by_slot(2).records + 300
+        timing.check(again.table_by_slot(2).records == snap.table_by_slot(2).records + 300,
+                     f"refresh after 300 writes: {snap.table_by_slot(2).records} -> {again.table_by_slot(2).records}")
     return {t.slot: t.records for t in snap.tables if t.slot}, dt, refresh
 
 
@@ -82,10 +86,16 @@ ZLMDB_PROC = ("import sys, txaio, zlmdb; txaio.use_asyncio(); db = zlmdb.Databas
               "readonly=True); print({s['slot']: s['records'] for s in db.stats(include_slots=True)['slots']})")
 
 
-def whole_process(cmd: list[str]) -> float:
+def whole_process(cmd: list[str]) -> tuple[float, str]:
+    """Wall time of a whole process, and what it printed (checked before its time is shown)."""
     t0 = time.perf_counter()
-    subprocess.run(cmd, check=True, stdout=subprocess.DEVNULL)
-    return time.perf_counter() - t0
+    out = subprocess.run(cmd, check=True, stdout=subprocess.PIPE, text=True).stdout
+    return time.perf_counter() - t0, out
+
+
+def json_counts(out: str) -> dict[int, int]:
+    """Per-slot records of a ``--json`` document (the catalog, slot 0, left out as zlmdb's stats do)."""
+    return {t["slot"]: t["records"] for t in json.loads(out)["tables"] if t["slot"]}
 
 
 def main(sizes: list[int]) -> None:
@@ -98,9 +108,12 @@ def main(sizes: list[int]) -> None:
                 build(path, n, fmt)
                 zc, zt = zlmdb_counts(path)
                 ic, it, rt = inspector_counts(path)
-                assert zc == ic, (zc, ic)
-                zp = whole_process([sys.executable, "-c", ZLMDB_PROC, path])
-                ip = whole_process([sys.executable, "-m", "zlmdb_inspect", path, "--json"])
+                timing.check(zc == ic, f"counts differ: zlmdb {zc}, inspector {ic}")
+                zp, zout = whole_process([sys.executable, "-c", ZLMDB_PROC, path])
+                ip, iout = whole_process([sys.executable, "-m", "zlmdb_inspect", path, "--json"])
+                after = {**zc, 2: zc[2] + 300}  # inspector_counts wrote 300 records to slot 2
+                timing.check(ast.literal_eval(zout) == after, f"zlmdb process: {zout.strip()}, expected {after}")
+                timing.check(json_counts(iout) == after, f"--json process: {json_counts(iout)}, expected {after}")
                 print(f"{n:>10,} {fmt:>6} {zt:>11.3f}s {it:>9.3f}s {zt / it:>7.1f}x "
                       f"{zp:>10.2f}s {ip:>10.2f}s {zp / ip:>6.1f}x {rt * 1000:>10.1f}ms", flush=True)
 

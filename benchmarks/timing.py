@@ -15,3 +15,13 @@ def median_ms(fn: Callable[[], object], n: int) -> float:
         fn()
         xs.append(time.perf_counter() - t0)
     return statistics.median(xs) * 1000
+
+
+class CheckFailed(RuntimeError):
+    """A benchmark's two sides did not give the same result: its timings would compare nothing."""
+
+
+def check(ok: bool, what: str) -> None:
+    """Raise unless ``ok`` (not ``assert``: ``python -O`` removes those, and a ratio would print anyway)."""
+    if not ok:
+        raise CheckFailed(what)

@@ -26,7 +26,9 @@ ROOT = os.path.dirname(TESTS_DIR)
 # builders, the applications' modules (--import cfxdb_app), helper processes
 SUPPORT = os.path.join(TESTS_DIR, "support")
 sys.path.insert(0, SUPPORT)
-os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, os.environ.get("PYTHONPATH")) if p)
+# ROOT too: a CLI started in a child process (from any directory) runs the code under test, the working
+# tree or mutmut's copy, never an installed copy
+os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, ROOT, os.environ.get("PYTHONPATH")) if p)
 # the CLI keeps state between runs by default (service/state.py): never in the user's own state directory
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="zlmdb-inspect-tests-state-")
 

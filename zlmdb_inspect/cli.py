@@ -1,7 +1,9 @@
 """Command line: the TUI by default, report modes for scripts.
 
 Report modes never import Textual (start-up time matters in scripts); every
-failure is one line on stderr and exit code 3, never a traceback.
+failure is one line on stderr and exit code 3, never a traceback. Expected failures (the
+database, the machine, the arguments) say why; anything else is a bug of ours and says
+"internal error", with the file its traceback was written to (so it can be reported).
 """
 
 from __future__ import annotations
@@ -130,7 +132,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.check_mode = _check_mode(sys.argv[1:] if argv is None else argv)
     args = parser.parse_args(argv)
     signal.signal(signal.SIGPIPE, signal.SIG_DFL)
-    return _main(args)
+    try:
+        return _main(args)
+    except Exception as e:  # noqa: BLE001 - a bug in an error path itself: still one line, still ours
+        print(f"{PROG}: error: {safe(internal_error(e, args.state_dir))}", file=sys.stderr)
+        return EXIT_UNKNOWN
 
 
 def entry() -> NoReturn:
@@ -238,13 +244,43 @@ def _main(args: argparse.Namespace) -> int:
         return 130
     except BrokenPipeError:
         return 0
-    except Exception as e:  # noqa: BLE001 - the contract is one line, never a traceback
+    except OSError as e:  # the machine said no (a full disk, an --output directory that is not there)
         return fail(f"{type(e).__name__}: {e}")
+    except Exception as e:  # noqa: BLE001 - a bug: still one line and UNKNOWN, but named as ours
+        return fail(internal_error(e, args.state_dir))
     finally:
         if tmp:
             import shutil
 
             shutil.rmtree(tmp, ignore_errors=True)
+
+
+def internal_error(exc: BaseException, state_dir: str | None) -> str:
+    """The line for an unexpected exception: ours, where its traceback is, how to report it.
+
+    The traceback goes to a 0600 file in the state directory (never next to the database): a
+    monitoring plugin's stderr is usually lost, and a one-line message alone cannot be debugged.
+    """
+    import time
+    import traceback
+
+    from zlmdb_inspect.service.state import default_dir
+
+    what = f"{type(exc).__name__}: {exc}"
+    text = "".join(traceback.format_exception(exc))
+    directory = state_dir or default_dir()
+    name = os.path.join(directory, f"crash-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.txt")
+    try:
+        os.makedirs(directory, mode=0o700, exist_ok=True)
+        fd = os.open(name, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+            f.write(f"{PROG} {__version__}, Python {sys.version.split()[0]}, argv {sys.argv!r}\n{text}")
+    except OSError as e:  # no file: the traceback goes to stderr rather than nowhere
+        print(text, file=sys.stderr, end="")
+        return f"internal error (a bug in {PROG}): {what}; the traceback could not be written to {name} " \
+               f"({e.strerror or e}), so it is printed above; please report it to the {PROG} maintainers"
+    return f"internal error (a bug in {PROG}): {what}; traceback written to {name}; please report it " \
+           f"to the {PROG} maintainers with that file (it holds paths and names, not records: review it first)"
 
 
 def _start_demo_writer(path: str) -> subprocess.Popen:

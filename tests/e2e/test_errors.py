@@ -1,12 +1,16 @@
-"""Paths that cannot be opened: one line, exit 3, nothing created, nothing changed."""
+"""Paths that cannot be opened: one line that says why, exit 3, nothing created, nothing changed;
+a bug says "internal error" and where its traceback is, never a reason it does not have."""
 
 from __future__ import annotations
 
 import os
+import stat
 import struct
+import subprocess
+import sys
 
 import pytest
-from conftest import build_orm_db, listing, run_cli, sha
+from conftest import SUPPORT, build_orm_db, listing, run_cli, sha
 
 MODES = [["--json"], ["--check"], ["--dump", "TUsers"], ["--prometheus"], []]
 
@@ -18,11 +22,16 @@ def _case(tmp_path, name: str) -> str:
     if name == "regular-file":
         p.write_bytes(b"hello")
         return str(p)
+    if name == "symlink-to-nothing":
+        p.symlink_to(tmp_path / "nowhere")
+        return str(p)
     p.mkdir()
     if name == "empty-dir":
         return str(p)
     data = p / "data.mdb"
-    if name == "zero-length":
+    if name == "data-mdb-is-a-directory":
+        data.mkdir()
+    elif name == "zero-length":
         data.write_bytes(b"")
     elif name == "random-bytes":
         data.write_bytes(os.urandom(256 * 1024))
@@ -42,21 +51,135 @@ def _case(tmp_path, name: str) -> str:
     return str(p)
 
 
-CASES = ["missing", "regular-file", "empty-dir", "zero-length", "random-bytes", "damaged-meta",
-         "other-byte-order"]
+# Each case's reason, as "subject: reason" (the subject is the path, or its data.mdb): the line ends
+# with it in every mode, so a reason lost on the way (a generic message, a bug's NameError) fails.
+REASONS = {
+    "missing": ("{p}", "no such file or directory"),
+    "regular-file": ("{p}", "not a directory (an LMDB environment is a directory holding data.mdb)"),
+    "symlink-to-nothing": ("{p}", "a symbolic link to {t}/nowhere, which does not exist"),
+    "empty-dir": ("{p}", "no data.mdb in this directory, so no LMDB database here"),
+    "data-mdb-is-a-directory": ("{p}/data.mdb", "not a regular file"),
+    "zero-length": ("{p}/data.mdb", "the file is empty (0 bytes)"),
+    "random-bytes": ("{p}", "not an LMDB data file (no LMDB magic in the first meta page)"),
+    "damaged-meta": ("{p}", "not an LMDB data file (no LMDB magic in the first meta page)"),
+    "other-byte-order": ("{p}", "an LMDB file written on a machine of the other byte order; LMDB files only open "
+                                "on the architecture that wrote them"),
+}
+CASES = list(REASONS)
 
 
 @pytest.mark.parametrize("case", CASES)
 @pytest.mark.parametrize("mode", MODES, ids=lambda m: " ".join(m) or "tui")
 def test_cannot_open(tmp_path, case, mode):
     path = _case(tmp_path, case)
+    subject, reason = (x.format(p=path, t=tmp_path) for x in REASONS[case])
     before = listing(str(tmp_path))
     r = run_cli(path, *mode, timeout=30)
     assert r.returncode == 3, (r.stdout, r.stderr)
     lines = r.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: "), r.stderr
-    assert "Traceback" not in r.stderr
+    assert lines[0].endswith(f"{subject}: {reason}") and path in lines[0], r.stderr
+    assert "internal error" not in r.stderr and "Traceback" not in r.stderr
+    if mode == ["--check"]:
+        assert r.stdout == f"ZLMDB UNKNOWN - {path}: {reason}\n" if subject == path else \
+            r.stdout == f"ZLMDB UNKNOWN - {path}: {subject}: {reason}\n", r.stdout
     assert listing(str(tmp_path)) == before
+
+
+def _damage_a_leaf(path: str) -> int:
+    """Scribble over the flags of a leaf in the middle of the tree; returns its page number."""
+    data = os.path.join(path, "data.mdb")
+    raw = bytearray(open(data, "rb").read())
+    leaves = [pg for pg in range(2, len(raw) // 4096) if struct.unpack_from("<H", raw, pg * 4096 + 18)[0] & 2]
+    pgno = leaves[len(leaves) // 2]
+    raw[pgno * 4096 + 18:pgno * 4096 + 20] = b"\xff\xff"
+    open(data, "wb").write(bytes(raw))
+    return pgno
+
+
+def test_damaged_page_is_named(tmp_path):
+    """A leaf with impossible flags: --dump refuses with the page's number and why; --check is
+    CRITICAL (2, a finding: the file opened) naming the same page."""
+    path = str(tmp_path / "dmg")
+    build_orm_db(path, "1.0", n=2000)
+    pgno = _damage_a_leaf(path)
+    before = sha(path)
+    why = f"page {pgno} should be a leaf but has flags 0xffff"
+    r = run_cli(path, "--dump", "TUsers", timeout=30)
+    assert r.returncode == 3 and r.stdout == ""
+    assert r.stderr == (f"zlmdb-inspect: error: {path}: the database is damaged (the page walk stopped: {why}); "
+                        "records are not read from a damaged tree\n")
+    r = run_cli(path, "--check", timeout=30)
+    assert r.returncode == 2 and r.stdout.startswith(f"ZLMDB CRITICAL - {path}: "), r.stdout
+    assert f"The database file is damaged: the page walk stopped: {why}." in r.stdout, r.stdout
+    assert sha(path) == before
+
+
+def _planted(tmp_path, target: str, *args: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, XDG_STATE_HOME=str(tmp_path / "state"))
+    return subprocess.run([sys.executable, os.path.join(SUPPORT, "planted_bug.py"), target, *args],
+                          capture_output=True, text=True, timeout=60, env=env)
+
+
+def _crash_file(tmp_path, line: str) -> str:
+    """The traceback file the line names: under the state directory, 0600, holding the bug."""
+    state = str(tmp_path / "state" / "zlmdb-inspect")
+    assert "; traceback written to " in line, line
+    name = line.split("; traceback written to ", 1)[1].split(";", 1)[0]
+    assert os.path.dirname(name) == state and os.path.basename(name).startswith("crash-"), name
+    assert stat.S_IMODE(os.stat(name).st_mode) == 0o600
+    text = open(name).read()
+    assert "Traceback (most recent call last)" in text and "NameError: name 'pgno' is not defined" in text
+    return text
+
+
+@pytest.mark.parametrize("mode", [["--json"], ["--check"], ["--dump", "TUsers"]], ids=" ".join)
+def test_a_bug_is_an_internal_error_with_its_traceback_in_a_file(tmp_path, mode):
+    """A NameError planted in the page walk: still exit 3 and one line (UNKNOWN for Nagios), but
+    named as a bug of ours, with the traceback file and how to report it, not as a reason."""
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=50)
+    before = listing(path)
+    r = _planted(tmp_path, "zlmdb_inspect.storage.walk:TreeWalker", path, *mode)
+    assert r.returncode == 3, (r.stdout, r.stderr)
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1, r.stderr
+    assert lines[0].startswith("zlmdb-inspect: error: internal error (a bug in zlmdb-inspect): "
+                               "NameError: name 'pgno' is not defined; traceback written to "), lines[0]
+    assert lines[0].endswith("please report it to the zlmdb-inspect maintainers with that file "
+                             "(it holds paths and names, not records: review it first)"), lines[0]
+    assert "TreeWalker" in _crash_file(tmp_path, lines[0])  # where it happened
+    if mode == ["--check"]:
+        assert r.stdout.startswith(f"ZLMDB UNKNOWN - {path}: internal error (a bug in zlmdb-inspect): "), r.stdout
+    assert listing(path) == before
+
+
+def test_a_bug_in_an_error_path_is_an_internal_error(tmp_path):
+    """The bug is in the code that reports an expected error (--check's status line for a missing
+    path): the reason is lost, so the line must not pretend to give one, nor be a traceback."""
+    r = _planted(tmp_path, "zlmdb_inspect.reports.document:unknown_line", str(tmp_path / "missing"), "--check")
+    assert r.returncode == 3, r.stderr
+    lines = r.stderr.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: internal error (a bug in zlmdb-inspect): "
+                                                   "NameError: name 'pgno' is not defined; traceback"), r.stderr
+    assert "unknown_line" in _crash_file(tmp_path, lines[0])
+
+
+def test_an_unwritable_state_directory_prints_the_traceback(tmp_path):
+    """No file for the traceback (the state directory's place is a file): it goes to stderr, and
+    the line says so, rather than being lost."""
+    (tmp_path / "state").write_text("not a directory")
+    r = _planted(tmp_path, "zlmdb_inspect.storage.walk:TreeWalker", str(tmp_path / "db"), "--json")
+    # no database is needed to fail: the path is missing, an expected error...
+    assert r.stderr == f"zlmdb-inspect: error: {tmp_path}/db: no such file or directory\n"
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=5)
+    r = _planted(tmp_path, "zlmdb_inspect.storage.walk:TreeWalker", path, "--json")
+    assert r.returncode == 3
+    assert r.stderr.startswith("Traceback (most recent call last)"), r.stderr
+    last = r.stderr.splitlines()[-1]
+    assert "NameError: name 'pgno' is not defined; the traceback could not be written to " in last, last
+    assert last.endswith("so it is printed above; please report it to the zlmdb-inspect maintainers"), last
 
 
 def test_truncated_file_is_damaged_not_a_crash(tmp_path):
@@ -87,3 +210,4 @@ def test_usage_and_config_errors_are_unknown(tmp_path):
         assert r.returncode == 3, args
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: "), (args, r.stderr)
+        assert "internal error" not in r.stderr, (args, r.stderr)

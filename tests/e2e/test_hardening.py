@@ -196,11 +196,13 @@ def test_no_permission(tmp_path):
         os.chmod(path / "data.mdb", 0o600)
         r = subprocess.run(prefix + [sys.executable, "-m", "zlmdb_inspect", str(path), "--json"],
                            capture_output=True, text=True, timeout=30)
-        assert r.returncode == 3 and "permission denied" in r.stderr and len(r.stderr.splitlines()) == 1
+        assert r.returncode == 3 and r.stderr == f"zlmdb-inspect: error: {path}/data.mdb: permission denied\n"
         os.chmod(path, 0o700)
         r = subprocess.run(prefix + [sys.executable, "-m", "zlmdb_inspect", str(path), "--check"],
                            capture_output=True, text=True, timeout=30)
-        assert r.returncode == 3 and "permission denied" in r.stderr
+        why = f"{path}: permission denied (the directory cannot be searched)"
+        assert r.returncode == 3 and r.stderr == f"zlmdb-inspect: error: {why}\n", r.stderr
+        assert r.stdout == f"ZLMDB UNKNOWN - {why}\n", r.stdout
     finally:
         shutil.rmtree(top, ignore_errors=True)
 

@@ -21,7 +21,12 @@ def test_report_modes_do_not_load_textual(demo_db):
     assert r.stderr.strip().endswith("False"), r.stderr
 
 
-@pytest.mark.skipif(shutil.which("lint-imports") is None, reason="import-linter not installed")
+# the interpreter's own first: pytest run as venv/bin/python -m pytest has no venv/bin on PATH
+LINT_IMPORTS = (shutil.which("lint-imports", path=str(pathlib.Path(sys.executable).parent))
+                or shutil.which("lint-imports"))
+
+
+@pytest.mark.skipif(LINT_IMPORTS is None, reason="import-linter not installed")
 def test_import_contracts_hold():
-    r = subprocess.run(["lint-imports", "--no-cache"], cwd=ROOT, capture_output=True, text=True)
+    r = subprocess.run([str(LINT_IMPORTS), "--no-cache"], cwd=ROOT, capture_output=True, text=True)
     assert r.returncode == 0 and "0 broken" in r.stdout, r.stdout[-3000:]
