@@ -72,7 +72,7 @@ def test_uuid_prefix_with_or_without_dashes(db):
     for typed in (text[:6], text[:5], text[:13], text[:13].replace("-", ""), text.upper()[:8], text):
         digits = typed.replace("-", "").lower()
         seek = svc.seek_key(tables["uuid"], typed)
-        assert seek.found == _first(ks["uuid"], lambda k: k.hex().startswith(digits)), typed
+        assert seek.found == _first(ks["uuid"], lambda k, d=digits: k.hex().startswith(d)), typed
         assert seek.exact and seek.message is None
 
 
