@@ -59,7 +59,8 @@ SUMMARY: dict[RuleId, str] = {
     RuleId.PICKLE_TABLE: "a table of pickle values",
     RuleId.FORMAT_09: "the LMDB 0.9 data format",
     RuleId.LONG_WRITE_TXN: "a write transaction held long (write_txn_warning_s, write_txn_critical_s)",
-    RuleId.UNBATCHED_WRITES: "many commits of few records each (unbatched_min_txns_per_s, unbatched_max_records_per_txn)",
+    RuleId.UNBATCHED_WRITES: "many commits of few records each (unbatched_min_txns_per_s, "
+                             "unbatched_max_records_per_txn)",
 }
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO

@@ -259,7 +259,8 @@ class _Counted:
 def _matched_summary(matched: int, scanned: int, elapsed: float, limit: int | None) -> str:
     """"0 of 2,000 records matched in 0.4 s": the answer's size and the work behind it."""
     if limit is not None and matched >= limit:
-        return f"{matched:,} matched (stopped at --limit {limit:,}; {plural(scanned, 'record')} scanned) in {elapsed:.1f} s"
+        return (f"{matched:,} matched (stopped at --limit {limit:,}; {plural(scanned, 'record')} scanned) "
+                f"in {elapsed:.1f} s")
     return f"{matched:,} of {plural(scanned, 'record')} matched in {elapsed:.1f} s"
 
 
@@ -296,8 +297,9 @@ def _missing_fields_hint(service: Service, table: Table, expr: str, opts: Option
         path = "." + root + "." + ".".join(names)
         fields = ", ".join(sorted(seen)[:12]) + (", ..." if len(seen) > 12 else "") if seen else "none (not a map)"
         named = not opts.fbs and not opts.imports
+        unnamed = any(f.rsplit(".", 1)[-1].startswith("field") for f in seen)
         how = (" (fields named field0, field1, ... are FlatBuffers without a schema: --fbs FILE.bfbs or "
-               "--import MODULE names them)" if any(f.rsplit(".", 1)[-1].startswith("field") for f in seen) and named else
+               "--import MODULE names them)" if unnamed and named else
                "; --import MODULE decodes with the application's classes" if named else "")
         return (f"no record of the first {len(recs):,} has {path}; the fields there are: {fields}{how}")
     return None
