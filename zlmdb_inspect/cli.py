@@ -41,6 +41,21 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wrapped at spaces only: a rule id (long-write-txn) or threshold name stays whole, as typed."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False, break_long_words=False)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
 def _threshold_names() -> list[str]:
     from dataclasses import fields
 
@@ -59,7 +74,8 @@ def list_rules() -> str:
     th = Thresholds()
     for f in fields(Thresholds):
         if f.name != "rules":
-            out.append(f"  {f.name} = {getattr(th, f.name):g}")
+            v = getattr(th, f.name)
+            out.append(f"  {f.name} = {v if isinstance(v, int) else format(v, 'g')}")  # exact, never 6.7e+07
     return "\n".join(out)
 
 
@@ -115,7 +131,7 @@ DEMO_WRITE_S = 24 * 3600  # the demo's writer stops with the TUI, at the latest 
 
 def build_parser() -> _Parser:
     p = _Parser(
-        prog=PROG,
+        prog=PROG, formatter_class=_Formatter,
         description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
         epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect or a usage error. Over "
                "several databases --check exits with the worst: CRITICAL > WARNING > UNKNOWN > OK. --dump with "

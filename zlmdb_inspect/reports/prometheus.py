@@ -71,13 +71,14 @@ def _label(v: Any) -> str:
 
 
 def database_label(path: str) -> str:
-    """A database's ``path`` label: its directory, also when given as ``…/data.mdb`` (one series per
-    database, whichever way it was named)."""
+    """A database's ``path`` label: its directory as typed, also when given as ``…/data.mdb`` or with
+    a trailing slash (one series per database, whichever way it was named)."""
     import os
 
-    if os.path.basename(path.rstrip(os.sep)) == "data.mdb":
-        return os.path.dirname(path.rstrip(os.sep)) or "."
-    return path
+    p = path.rstrip(os.sep) or os.sep
+    if os.path.basename(p) == "data.mdb":
+        p = os.path.dirname(p) or "."
+    return p
 
 
 def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]:
