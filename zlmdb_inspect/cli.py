@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING, NoReturn
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.core.errors import InspectError
-from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.core.kinds import RuleId
+from zlmdb_inspect.core.options import Options, Thresholds
 from zlmdb_inspect.core.textsafe import safe
 
 if TYPE_CHECKING:
@@ -42,15 +43,103 @@ class _Parser(argparse.ArgumentParser):
         self.exit(EXIT_UNKNOWN, f"{PROG}: error: {message}\n")
 
 
+class _Formatter(argparse.HelpFormatter):
+    """Wrapped at spaces only: a rule id (long-write-txn) or threshold name stays whole, as typed."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        import textwrap
+
+        return textwrap.fill(" ".join(text.split()), width, initial_indent=indent, subsequent_indent=indent,
+                             break_on_hyphens=False, break_long_words=False)
+
+    def _split_lines(self, text: str, width: int) -> list[str]:
+        import textwrap
+
+        return textwrap.wrap(" ".join(text.split()), width, break_on_hyphens=False, break_long_words=False)
+
+
+def _threshold_names() -> list[str]:
+    from dataclasses import fields
+
+    return [f.name for f in fields(Thresholds) if f.name != "rules"]
+
+
+def list_rules() -> str:
+    """``--list-rules``: every rule id with what it watches, every threshold with its default."""
+    from dataclasses import fields
+
+    from zlmdb_inspect.health.rules import SUMMARY
+
+    out = ["Rules (--rule ID=off|info|warning|critical, [rules] in --config):"]
+    out += [f"  {rid.value:<18} {SUMMARY[rid]}" for rid in RuleId]
+    out.append("Thresholds (--threshold NAME=VALUE, [thresholds] in --config), with their defaults:")
+    th = Thresholds()
+    for f in fields(Thresholds):
+        if f.name != "rules":
+            v = getattr(th, f.name)
+            out.append(f"  {f.name} = {v if isinstance(v, int) else format(v, 'g')}")  # exact, never 6.7e+07
+    return "\n".join(out)
+
+
+def usage_problem(args: argparse.Namespace) -> str | None:
+    """A flag outside its mode or a value that means nothing: the reason, for exit 3 (never ignored)."""
+    dump_only = [("--limit", args.limit is not None), ("--from", args.from_key is not None),
+                 ("--to", args.to_key is not None), ("--where", args.where is not None),
+                 ("--grep", args.grep is not None), ("--follow", args.follow),
+                 ("--format", args.format != "json")]
+    mode = ("--json" if args.json else "--check" if args.check else "--prometheus" if args.prometheus else
+            "--watch" if args.watch else "--serve-metrics" if args.serve_metrics else None)
+    if not args.dump:
+        for flag, given in dump_only:
+            if given:
+                return f"{flag} works with --dump TABLE only" + (f", not with {mode}" if mode else "")
+    if args.count is not None and not args.watch:
+        return "--count works with --watch only" + (f", not with {mode or '--dump'}" if mode or args.dump else "")
+    if args.count is not None and args.count < 1:
+        return "--count takes a number of refreshes, 1 or more"
+    if args.interval is not None:
+        import math
+
+        if not math.isfinite(args.interval) or args.interval < MIN_INTERVAL_S:
+            return f"--interval takes seconds, {MIN_INTERVAL_S:g} or more, not {args.interval:g}"
+        if mode in ("--json", "--check", "--prometheus") or (args.dump and not args.follow):
+            return (f"--interval applies to what refreshes (the TUI, --watch, --serve-metrics, --dump --follow), "
+                    f"not to {mode or '--dump without --follow'}")
+    if args.output and not args.prometheus:
+        return "--output works with --prometheus only"
+    if args.output:
+        parent = os.path.dirname(os.path.abspath(args.output))
+        if not os.path.isdir(parent):
+            return f"--output {args.output}: no directory {parent}"
+    if args.demo is None and args.demo_records != DEMO_RECORDS:
+        return "--demo-records works with --demo only"
+    if args.demo_records < 1:
+        return "--demo-records takes a number of records, 1 or more"
+    if args.write_for is not None and args.write_for <= 0:
+        return "--write-for takes seconds over 0"
+    if args.no_state and args.state_dir:
+        return "give --state-dir or --no-state, not both"
+    if args.fbs_type and not args.fbs:
+        return "--fbs-type names a type of a --fbs schema: give --fbs FILE.bfbs too"
+    if args.dump and (args.threshold or args.rule):
+        return "--threshold and --rule grade warnings; --dump prints records and has none"
+    return None
+
+
+DEMO_RECORDS = 2000
+MIN_INTERVAL_S = 0.1  # faster refreshes would be reads for their own sake
 DEMO_WRITE_S = 24 * 3600  # the demo's writer stops with the TUI, at the latest after a day
 
 
 def build_parser() -> _Parser:
     p = _Parser(
-        prog=PROG,
+        prog=PROG, formatter_class=_Formatter,
         description="Inspect and monitor a zlmdb (LMDB) database, strictly read-only.",
-        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect. Over several databases "
-               "--check exits with the worst: CRITICAL > WARNING > UNKNOWN > OK.")
+        epilog="Exit codes: 0 OK, 1 WARNING, 2 CRITICAL (--check), 3 cannot inspect or a usage error. Over "
+               "several databases --check exits with the worst: CRITICAL > WARNING > UNKNOWN > OK. --dump with "
+               "--where/--grep exits 1 when nothing matched (as grep). "
+               f"Rules: {', '.join(RuleId)}. Thresholds: {', '.join(_threshold_names())} "
+               "(--list-rules shows their defaults).")
     p.add_argument("path", nargs="*", metavar="PATH",
                    help="database directory (holding data.mdb); a directory without one stands for every "
                         "database up to 4 levels below it")
@@ -74,8 +163,13 @@ def build_parser() -> _Parser:
                    help="--dump: then print one line per change until interrupted (--limit 0: changes only)")
     p.add_argument("--format", choices=("json", "csv"), default="json",
                    help="--dump: JSON Lines (default) or CSV with the values' top-level fields as columns")
-    p.add_argument("--interval", type=float, default=2.0, metavar="S", help="refresh interval in seconds (default 2)")
+    p.add_argument("--interval", type=float, default=None, metavar="S",
+                   help="refresh interval in seconds, 0.1 or more (default 2): the TUI, --watch, --serve-metrics, "
+                        "--dump --follow")
     p.add_argument("--count", type=int, default=None, metavar="N", help="--watch: stop after N refreshes")
+    p.add_argument("--list-rules", action="store_true",
+                   help="list the warning rules (--rule ID=LEVEL) and the thresholds (--threshold NAME=VALUE) "
+                        "with their defaults, and exit")
     p.add_argument("--import", dest="imports", action="append", default=[], metavar="MODULE",
                    help="import the application's schema module to decode with its own classes (runs its code)")
     p.add_argument("--fbs", action="append", default=[], metavar="FILE.bfbs",
@@ -96,7 +190,7 @@ def build_parser() -> _Parser:
     p.add_argument("--no-state", action="store_true", help="keep nothing between runs (and read nothing kept)")
     p.add_argument("--demo", nargs="?", const="", default=None, metavar="DIR",
                    help="build the demo database in DIR (default: a temporary directory) and open it")
-    p.add_argument("--demo-records", type=int, default=2000, metavar="N", help="size of the demo database")
+    p.add_argument("--demo-records", type=int, default=DEMO_RECORDS, metavar="N", help="size of the demo database")
     p.add_argument("--write-for", type=float, default=None, metavar="SECONDS",
                    help="with --demo DIR: keep writing to the demo database (a live writer to watch)")
     p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -164,6 +258,12 @@ def _main(args: argparse.Namespace) -> int:
         return _fail(message)
 
     try:
+        if args.list_rules:
+            print(list_rules())
+            return 0
+        problem = usage_problem(args)
+        if problem:
+            return fail(problem)
         if args.demo is not None:
             if args.path:
                 return fail("give either PATH or --demo [DIR], not both")
@@ -178,8 +278,6 @@ def _main(args: argparse.Namespace) -> int:
             return fail("--write-for works with --demo DIR only (it never writes to your databases)")
         elif not args.path:
             return fail("no database path given (try --demo)")
-        if args.output and not args.prometheus:
-            return fail("--output works with --prometheus only")
         if args.limit is not None and args.limit < 0:
             return fail("--limit takes a number of records, 0 or more")
         if args.demo is None:
@@ -196,7 +294,7 @@ def _main(args: argparse.Namespace) -> int:
                 return fail(f"--dump reads one database; {len(paths)} were given")
         else:
             paths = [path]
-        opts = Options(path=path, interval=max(0.1, args.interval), imports=args.imports,
+        opts = Options(path=path, interval=2.0 if args.interval is None else args.interval, imports=args.imports,
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify,
                        state=not args.no_state and tmp is None, state_dir=args.state_dir)  # a temporary demo: none

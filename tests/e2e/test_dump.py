@@ -154,3 +154,55 @@ def test_the_program_exits_at_once_without_losing_output(tmp_path):
     bad = run_cli(str(tmp_path / "nothing-here"), "--json")
     assert bad.returncode == 3 and "no such file or directory" in bad.stderr
     assert sha(path) == before and not os.path.exists(tmp_path / "nothing-here")
+
+
+# -- issue 30: keys as typed, empty answers that say why ---------------------------------------------
+
+def test_a_uuid_prefix_as_pasted_from_a_log_starts_at_the_first_key_with_it(cfx):
+    everything = _lines(_cli(cfx["path"], "--dump", "Users"))
+    keys = [d["key"] for d in everything]
+    target = keys[len(keys) // 2]
+    for typed in (target[:6], target[:13], target[:13].replace("-", "")):
+        r = _cli(cfx["path"], "--dump", "Users", "--from", typed, "--limit", "1")
+        got = _lines(r)
+        assert got[0]["key"] == next(k for k in keys if k.replace("-", "").startswith(typed.replace("-", ""))), typed
+        assert r.stderr == ""  # a key with that prefix exists: nothing to say
+    r = _cli(cfx["path"], "--dump", "Users", "--from", "zzzz-not-a-key")
+    assert r.returncode == 3 and r.stdout == "" and "its keys are uuid (807c1771-" in r.stderr, r.stderr
+
+
+def test_from_a_key_no_record_has_says_so_and_starts_at_the_next(cfx):
+    keys = [d["key"] for d in _lines(_cli(cfx["path"], "--dump", "Users"))]
+    prefixes = {k[:3] for k in keys}
+    missing = next(p for p in (f"{i:03x}" for i in range(0x1000)) if p not in prefixes and p < max(prefixes))
+    r = _cli(cfx["path"], "--dump", "Users", "--from", missing, "--limit", "1")
+    assert _lines(r)[0]["key"] == next(k for k in keys if k > missing)
+    assert r.stderr == f"zlmdb-inspect: no key {missing}; showing the next one\n"
+
+
+def test_where_and_grep_that_match_nothing_exit_1_and_say_so(cfx):
+    n = cfx["counts"]["Events"]
+    r = _cli(cfx["path"], "--dump", "Events", "--where", '.value.topic == "no-such-topic"')
+    assert r.returncode == 1 and r.stdout == ""
+    assert re.fullmatch(rf"zlmdb-inspect: 0 of {n:,} records matched in \d+\.\d s\n", r.stderr), r.stderr
+    r = _cli(cfx["path"], "--dump", "Events", "--grep", "no-such-text-anywhere")
+    assert r.returncode == 1 and r.stdout == "" and r.stderr.startswith(f"zlmdb-inspect: 0 of {n:,} records")
+    r = _cli(cfx["path"], "--dump", "Events", "--where", '.value.topic == "com.example.topic3"')
+    matched = len(_lines(r))
+    assert matched and re.fullmatch(rf"zlmdb-inspect: {matched:,} of {n:,} records matched in \d+\.\d s\n", r.stderr)
+    r = _cli(cfx["path"], "--dump", "Events", "--grep", "topic", "--limit", "2")
+    assert len(_lines(r)) == 2 and "2 matched (stopped at --limit 2; " in r.stderr, r.stderr
+    r = _cli(cfx["path"], "--dump", "Events", "--limit", "2")  # no query: no summary
+    assert r.returncode == 0 and r.stderr == ""
+
+
+def test_a_field_no_record_has_gets_the_fields_that_exist(demo_db):
+    """The demo's Events are FlatBuffers: without a schema their fields are field0..fieldN."""
+    r = _cli(demo_db, "--dump", "Events", "--where", '.value.topic == "x"')
+    assert r.returncode == 1 and r.stdout == ""
+    hint = r.stderr.splitlines()[1]
+    assert hint.startswith("zlmdb-inspect: no record of the first 200 has .value.topic; the fields there are: "
+                           ".value.field0, .value.field1"), hint
+    assert "--fbs FILE.bfbs or --import MODULE names them" in hint
+    r = _cli(demo_db, "--dump", "Events", "--where", '.value.field0 == "no such value"')
+    assert r.returncode == 1 and len(r.stderr.splitlines()) == 1  # the field exists: no hint

@@ -4,6 +4,7 @@ a bug says "internal error" and where its traceback is, never a reason it does n
 from __future__ import annotations
 
 import os
+import re
 import stat
 import struct
 import subprocess
@@ -211,3 +212,48 @@ def test_usage_and_config_errors_are_unknown(tmp_path):
         lines = r.stderr.strip().splitlines()
         assert len(lines) == 1 and lines[0].startswith("zlmdb-inspect: error: "), (args, r.stderr)
         assert "internal error" not in r.stderr, (args, r.stderr)
+
+
+@pytest.mark.parametrize(("args", "reason"), [
+    (["--limit", "3", "--json"], "--limit works with --dump TABLE only, not with --json"),
+    (["--where", ".a", "--check"], "--where works with --dump TABLE only, not with --check"),
+    (["--from", "x"], "--from works with --dump TABLE only"),
+    (["--format", "csv", "--watch"], "--format works with --dump TABLE only, not with --watch"),
+    (["--interval", "0", "--watch"], "--interval takes seconds, 0.1 or more, not 0"),
+    (["--interval", "-1"], "--interval takes seconds, 0.1 or more, not -1"),
+    (["--interval", "nan", "--watch"], "--interval takes seconds, 0.1 or more, not nan"),
+    (["--interval", "5", "--json"], "--interval applies to what refreshes"),
+    (["--count", "2"], "--count works with --watch only"),
+    (["--count", "0", "--watch"], "--count takes a number of refreshes, 1 or more"),
+    (["--demo-records", "5"], "--demo-records works with --demo only"),
+    (["--no-state", "--state-dir", "/tmp", "--json"], "give --state-dir or --no-state, not both"),
+    (["--fbs-type", "A=B", "--json"], "--fbs-type names a type of a --fbs schema"),
+    (["--dump", "TUsers", "--rule", "format-09=off"], "--threshold and --rule grade warnings"),
+    (["--output", "/nonexistent-dir/x.prom", "--prometheus"], "--output /nonexistent-dir/x.prom: no directory "
+                                                              "/nonexistent-dir"),
+])
+def test_flags_outside_their_mode_and_nonsense_values_are_usage_errors(orm_db, args, reason):
+    path, _ = orm_db
+    r = run_cli(path, *args)
+    assert r.returncode == 3, (args, r.stdout, r.stderr)
+    assert r.stderr.startswith(f"zlmdb-inspect: error: {reason}") and r.stderr.count("\n") == 1, r.stderr
+    if "--check" in args:
+        assert r.stdout.startswith("ZLMDB UNKNOWN - ") and reason in r.stdout
+
+
+def test_list_rules_and_help_name_every_rule_and_threshold():
+    from dataclasses import fields
+
+    from zlmdb_inspect.core.kinds import RuleId
+    from zlmdb_inspect.core.options import Thresholds
+
+    r = run_cli("--list-rules")
+    assert r.returncode == 0, r.stderr
+    names = [f.name for f in fields(Thresholds) if f.name != "rules"]
+    for rid in RuleId:
+        assert re.search(rf"^  {re.escape(rid.value)} +\S", r.stdout, re.M), rid
+    for name in names:
+        v = getattr(Thresholds(), name)
+        assert re.search(rf"^  {name} = {v if isinstance(v, int) else format(v, 'g')}$", r.stdout, re.M), name
+    text = " ".join(run_cli("--help").stdout.split())
+    assert all(rid.value in text for rid in RuleId) and all(n in text for n in names)

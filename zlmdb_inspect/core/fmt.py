@@ -27,3 +27,14 @@ def fmt_rate(v: float | None, unit: str) -> str:
     if unit == "B/s":
         return fmt_bytes(v) + "/s"
     return f"{v:,.1f} {unit}"
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """``n`` with its noun in the right number, thousands separated: "1 record", "2,000 records"."""
+    return f"{n:,} {noun if n == 1 else (nouns or noun + 's')}"
+
+
+def ordinal(n: int) -> str:
+    """1st, 2nd, 3rd, 4th, 11th, 12th, 13th, 21st, ..."""
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n:,}{suffix}"

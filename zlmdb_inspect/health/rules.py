@@ -39,6 +39,30 @@ PRACTICE = {
     "verify": "Testing Strategies: Verification steps",
 }
 
+#: What each rule watches, one line each (``--list-rules``; the README's Warnings table in full).
+SUMMARY: dict[RuleId, str] = {
+    RuleId.DAMAGED: "the page walk or --verify found damage",
+    RuleId.MAP_HEADROOM: "pages in use near the map size (map_used_warning_pct, map_used_critical_pct)",
+    RuleId.MAP_MISMATCH: "live writers map different sizes, or less than the meta page says",
+    RuleId.MAP_ETA: "at the current growth the map is full soon (map_eta_warning_s, map_eta_critical_s)",
+    RuleId.WRITES_STALLED: "a live writer that was committing has stopped with little space left (writes_stalled_s)",
+    RuleId.FREE_PAGES: "many pages free but not reusable, pinned by a reader (free_pages_warning_pct/_bytes)",
+    RuleId.LONG_READER: "a read transaction held long or far behind (reader_lag_warning_txns, reader_held_warning_s)",
+    RuleId.STALE_READER: "a reader slot of a process that is gone",
+    RuleId.READER_SLOTS: "reader slots nearly all in use (reader_slots_warning_pct)",
+    RuleId.LARGE_VALUES: "large values, overflow pages (large_value_warning_bytes, large_values_overflow_pct)",
+    RuleId.ORPHAN_SLOT: "a slot with data and no metadata",
+    RuleId.BAD_METADATA: "an unreadable metadata record",
+    RuleId.UNDECODABLE: "records the table's decoder does not read",
+    RuleId.INDEX_DRIFT: "sampled index entries pointing to missing records",
+    RuleId.JSON_TABLE: "a large table of JSON values (json_table_warning_bytes)",
+    RuleId.PICKLE_TABLE: "a table of pickle values",
+    RuleId.FORMAT_09: "the LMDB 0.9 data format",
+    RuleId.LONG_WRITE_TXN: "a write transaction held long (write_txn_warning_s, write_txn_critical_s)",
+    RuleId.UNBATCHED_WRITES: "many commits of few records each (unbatched_min_txns_per_s, "
+                             "unbatched_max_records_per_txn)",
+}
+
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 
 

@@ -22,13 +22,16 @@ def fleet_document(results: Sequence[DatabaseResult], doc_of: Callable[[Database
     return {"databases": docs, "status": worst_status([status_of(r) for r in results])}
 
 
-def fleet_check(results: Sequence[DatabaseResult], line_of: Callable[[DatabaseResult], str]) -> tuple[list[str], int]:
+def fleet_check(results: Sequence[DatabaseResult],
+                line_of: Callable[[DatabaseResult], str | list[str]]) -> tuple[list[str], int]:
     """A summary status line, then one line per database; the exit code of the worst status
     (CRITICAL > WARNING > UNKNOWN > OK: a database that cannot be read is less urgent than one
     that is filling up, and more than one that is fine).
 
-    ``line_of`` gives a database's own status line; its performance data is dropped, because
-    Nagios reads performance data after the first ``|`` of the long output only once.
+    ``line_of`` gives a database's own check lines (its status line, then one per warning, worst
+    first), which follow indented, so the long output names each problem with its rule id; the
+    status line's performance data is dropped, because Nagios reads performance data after the
+    first ``|`` of the long output only once.
     """
     statuses = [status_of(r) for r in results]
     worst = worst_status(statuses)
@@ -41,7 +44,10 @@ def fleet_check(results: Sequence[DatabaseResult], line_of: Callable[[DatabaseRe
     lines = [head]
     for r in results:
         if r.up:
-            lines.append(line_of(r).rsplit(" | ", 1)[0])
+            own = line_of(r)
+            own = [own] if isinstance(own, str) else own
+            lines.append(own[0].rsplit(" | ", 1)[0])
+            lines.extend(f"  {line}" for line in own[1:])  # its warnings, worst first: rule id and message
         else:
             lines.append(f"ZLMDB UNKNOWN - {safe(r.path)}: {safe(r.error or 'cannot inspect')}")
     return lines, worst.exit_code

@@ -7,25 +7,30 @@ Neither imports Textual or Rich (start-up time matters in scripts).
 from __future__ import annotations
 
 import json
+import re
 import signal
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import TextIO
 
 from zlmdb_inspect import health
 from zlmdb_inspect.core.errors import InspectError
+from zlmdb_inspect.core.fmt import plural
+from zlmdb_inspect.core.kinds import Direction
+from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options, load_settings
 from zlmdb_inspect.core.textsafe import json_visible
 from zlmdb_inspect.reports import csvout
 from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
 from zlmdb_inspect.reports.fleet import fleet_check, fleet_document
-from zlmdb_inspect.service import JsonFollow, Query, Scan, open_service
+from zlmdb_inspect.service import JsonFollow, Query, Record, Scan, Service, open_service
 from zlmdb_inspect.service.fleet import Fleet, open_fleet
 
+PROG = "zlmdb-inspect"
 SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
 
 
@@ -67,7 +72,7 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         return 0
     th = load_settings(opts).thresholds
     lines, code = fleet_check(results, lambda r: check_lines(
-        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None)[0])
+        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None))
     print("\n".join(lines))
     return code
 
@@ -181,37 +186,123 @@ class DumpQuery:
 
 def run_dump(opts: Options, table: str, how: DumpQuery | None = None) -> int:
     """Records as JSON Lines (or CSV): the whole table, a key range, those a query matches;
-    with ``follow``, then one line per change until interrupted (exit 0 after a whole line)."""
+    with ``follow``, then one line per change until interrupted (exit 0 after a whole line).
+
+    With ``--where``/``--grep``, as grep: exit 1 when nothing matched, and a summary line on
+    stderr either way, so an empty answer is not mistaken for an empty table."""
     how = how or DumpQuery()
     if how.follow and how.csv:
         raise InspectError("--follow prints JSON Lines; it does not combine with --format csv")
     service = open_service(opts)
     out = sys.stdout
+    code = 0
     try:
         snap = service.snapshot()
         if snap.damaged:
             raise InspectError(f"{opts.path}: the database is damaged ({snap.problems[0].message}); "
                                "records are not read from a damaged tree")
         t = service.resolve_table(snap, table)
-        scan = service.query(t, how.query())  # a bad expression or key fails here, before any output
+        q = how.query()
+        scan = service.query(t, q)  # a bad expression or key fails here, before any output
+        if how.from_key:
+            seek = service.seek_key(t, how.from_key)
+            if seek.message:
+                print(f"{PROG}: {json_visible(seek.message)}", file=sys.stderr)
         follower = service.follow(t) if how.follow else None
         if follower is not None:
             follower.poll()  # the starting state: what changes after it is reported
-        records = scan.records(limit=how.limit) if how.limit != 0 else iter(())
+        t0 = time.perf_counter()
+        counted = _Counted(scan.records(limit=how.limit) if how.limit != 0 else iter(()))
         if how.csv:
-            csvout.write((rec.to_json() for rec in records), out)
+            csvout.write((rec.to_json() for rec in counted), out)
         else:
-            for rec in records:
+            for rec in counted:
                 out.write(_line(rec.to_json()))
         out.flush()
+        if q.kind in ("jq", "regex"):
+            elapsed = time.perf_counter() - t0
+            print(f"{PROG}: {_matched_summary(counted.n, scan.progress.scanned, elapsed, how.limit)}",
+                  file=sys.stderr)
+            if counted.n == 0:
+                if q.kind == "jq":
+                    hint = _missing_fields_hint(service, t, q.expr, opts)
+                    if hint:
+                        print(f"{PROG}: {json_visible(hint)}", file=sys.stderr)
+                code = 1
         if follower is not None:
             _follow(follower, scan, opts.interval, out)
     except KeyboardInterrupt:
         if not how.follow:
             raise
+        code = 0
     finally:
         service.close()
-    return 0
+    return code
+
+
+class _Counted:
+    """An iterator that counts what it yields (the records a dump printed)."""
+
+    def __init__(self, it: Iterator[Record]):
+        self._it = it
+        self.n = 0
+
+    def __iter__(self) -> _Counted:
+        return self
+
+    def __next__(self) -> Record:
+        item = next(self._it)
+        self.n += 1
+        return item
+
+
+def _matched_summary(matched: int, scanned: int, elapsed: float, limit: int | None) -> str:
+    """"0 of 2,000 records matched in 0.4 s": the answer's size and the work behind it."""
+    if limit is not None and matched >= limit:
+        return (f"{matched:,} matched (stopped at --limit {limit:,}; {plural(scanned, 'record')} scanned) "
+                f"in {elapsed:.1f} s")
+    return f"{matched:,} of {plural(scanned, 'record')} matched in {elapsed:.1f} s"
+
+
+_FIELD_PATH = re.compile(r"(?<![\w\]\)])\.(key|value)((?:\.[A-Za-z_][A-Za-z0-9_]*)+)")
+HINT_SAMPLE = 200  # records read to say which fields exist
+
+
+def _missing_fields_hint(service: Service, table: Table, expr: str, opts: Options) -> str | None:
+    """When a field path of the expression is in none of the table's first records, the fields that
+    are there, and what would name them (FlatBuffers without a schema are field0, field1, ...)."""
+    paths = [(m.group(1), m.group(2)[1:].split(".")) for m in _FIELD_PATH.finditer(expr)]
+    if not paths:
+        return None
+    recs = service.read_window(table, None, Direction.FIRST, HINT_SAMPLE, preview=None).records
+    if not recs:
+        return None
+    for root, names in paths:
+        seen: set[str] = set()
+        found = False
+        for rec in recs:
+            obj = rec.key if root == "key" else rec.value
+            for i, name in enumerate(names):
+                if not isinstance(obj, dict):
+                    break
+                if name not in obj:
+                    seen.update(f".{root}." + ".".join([*names[:i], str(k)]) for k in obj)
+                    break
+                obj = obj[name]
+            else:
+                found = True
+                break
+        if found:
+            continue
+        path = "." + root + "." + ".".join(names)
+        fields = ", ".join(sorted(seen)[:12]) + (", ..." if len(seen) > 12 else "") if seen else "none (not a map)"
+        named = not opts.fbs and not opts.imports
+        unnamed = any(f.rsplit(".", 1)[-1].startswith("field") for f in seen)
+        how = (" (fields named field0, field1, ... are FlatBuffers without a schema: --fbs FILE.bfbs or "
+               "--import MODULE names them)" if unnamed and named else
+               "; --import MODULE decodes with the application's classes" if named else "")
+        return (f"no record of the first {len(recs):,} has {path}; the fields there are: {fields}{how}")
+    return None
 
 
 def _line(obj: dict) -> str:

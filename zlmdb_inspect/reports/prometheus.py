@@ -16,6 +16,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import generate_latest, start_http_server, write_to_textfile
 from prometheus_client.registry import Collector, CollectorRegistry
 
+from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.textsafe import visible
 from zlmdb_inspect.reports.document import other_readers
 from zlmdb_inspect.service import prometheus_value
@@ -67,6 +68,17 @@ Sample = tuple[tuple[str, ...], float]
 def _label(v: Any) -> str:
     """Label values from data: control characters written visibly; the client escapes the rest."""
     return visible("" if v is None else str(v))
+
+
+def database_label(path: str) -> str:
+    """A database's ``path`` label: its directory as typed, also when given as ``…/data.mdb`` or with
+    a trailing slash (one series per database, whichever way it was named)."""
+    import os
+
+    p = path.rstrip(os.sep) or os.sep
+    if os.path.basename(p) == "data.mdb":
+        p = os.path.dirname(p) or "."
+    return p
 
 
 def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]:
@@ -131,7 +143,7 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
 
 def families(results: Iterable[DatabaseResult], now: float) -> Iterator[Metric]:
     """Metric families over every database (a family no database has a sample for is left out)."""
-    per_db = [(res.path, database_samples(res, now)) for res in results]
+    per_db = [(database_label(res.path), database_samples(res, now)) for res in results]
     for name, kind, help_, labels in FAMILIES:
         cls = CounterMetricFamily if kind == "counter" else GaugeMetricFamily
         fam = cls(f"zlmdb_{name}", help_, labels=["path", *labels])
@@ -173,8 +185,17 @@ def exposition(results: Sequence[DatabaseResult]) -> str:
 
 def write_atomically(path: str, results: Sequence[DatabaseResult]) -> None:
     """``--prometheus --output FILE``: a temporary file in FILE's directory renamed over FILE, so
-    node_exporter's textfile collector never reads half a file."""
-    write_to_textfile(path, registry_for(lambda: results))
+    node_exporter's textfile collector never reads half a file. A missing or unwritable directory is
+    named as such (not by the temporary file's name, which the user never chose)."""
+    import os
+
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise InspectError(f"--output {path}: no directory {folder}")
+    try:
+        write_to_textfile(path, registry_for(lambda: results))
+    except OSError as e:
+        raise InspectError(f"--output {path}: cannot write into {folder}: {e.strerror or e}") from None
 
 
 def parse_listen(spec: str) -> tuple[str, int]:

@@ -7,6 +7,7 @@ from zlmdb_inspect.service.database import (
     Batching,
     Histogram,
     JsonFollow,
+    KeySeek,
     Progress,
     Query,
     QueryError,
@@ -25,6 +26,6 @@ from zlmdb_inspect.service.database import (
     prometheus_value,
 )
 
-__all__ = ["Batching", "Histogram", "JsonFollow", "PREVIEW_BYTES", "Progress", "Query", "QueryError",
+__all__ = ["Batching", "Histogram", "JsonFollow", "KeySeek", "PREVIEW_BYTES", "Progress", "Query", "QueryError",
            "Record", "RecordWindow", "Refresh", "SERIES", "Scan", "Service", "Shape", "TableDecoding",
            "TimeToFull", "WriterState", "open_service", "parse_query", "perfdata", "prometheus_value"]

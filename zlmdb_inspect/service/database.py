@@ -33,6 +33,7 @@ from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables.catalog import TableCodecs
 from zlmdb_inspect.tables.follow import EXACT_RECORDS, JsonFollow
+from zlmdb_inspect.tables.keys import KeySeek
 from zlmdb_inspect.tables.query import Query, QueryError
 from zlmdb_inspect.tables.query import parse as parse_query
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Record, RecordWindow
@@ -348,8 +349,16 @@ class Service:
         return self._codecs.iter_records(self._inspector, table, from_key, limit)
 
     def parse_key(self, table: Table, text: str) -> bytes:
-        """What a user types as a key (UUID, number, date, text, ``hex:…``), as key bytes."""
+        """What a user types as a key, read by the table's key layout (a UUID or its first digits, a
+        number, an ISO time or its start, parts in turn, ``hex:``/``text:``), as the key bytes it starts at.
+        ValueError names the layout with an example when the input cannot be a key of this table."""
+        self._codecs.profiled(self._inspector, table)
         return self._codecs.parse_key(table, text)
+
+    def seek_key(self, table: Table, text: str) -> KeySeek:
+        """Where ``text`` typed as a key lands in ``table``: the key bytes to start from, the first key
+        there and whether it is one the input names (``message``: "no key X; showing the next one")."""
+        return self._codecs.seek_key(self._inspector, table, text)
 
     def position(self, table: Table, raw_key: bytes) -> int | None:
         """0-based position of a record in its table, from the B-tree's page counts."""

@@ -7,23 +7,18 @@ and what was seen failing. Reading windows (:mod:`~zlmdb_inspect.tables.windows`
 from __future__ import annotations
 
 import importlib
-import re
-import struct
 import threading
 import uuid
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.kinds import ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.tables import decode, flatbuffers
+from zlmdb_inspect.tables import flatbuffers, keys
 from zlmdb_inspect.tables.records import Codec, Record
 from zlmdb_inspect.tables.sampling import Sampler
 from zlmdb_inspect.tables.windows import WindowReader
-
-if TYPE_CHECKING:
-    pass
 
 
 class TableCodecs(WindowReader, Sampler):
@@ -136,33 +131,25 @@ class TableCodecs(WindowReader, Sampler):
         listed = ", ".join(t.name or f"slot {t.slot}" for t in tables)
         raise InspectError(f"no table named {ref!r} (tables: {listed})")
 
-    # -- key parsing for jumps -------------------------------------------------
+    # -- keys as typed -----------------------------------------------------------
 
-    def parse_key(self, table: Table, text: str) -> bytes:
-        """What a user types as a key, as bytes after the slot prefix (a prefix is fine)."""
-        text = text.strip()
-        if text.startswith("hex:"):
-            return bytes.fromhex(text[4:])
+    def typed_key(self, table: Table, text: str) -> keys.TypedKey:
+        """What a user types as a key, read by the table's key layout (see :mod:`.keys`)."""
         codec = self.codec(table)
-        _check_time_input(table, codec, text)
-        if codec.pmap is not None:
-            for attempt in self._app_key_candidates(text):
+        layout = codec.profile.key_codec if codec.profile is not None else None
+        stripped = text.strip()
+        if keys.key_parts_of(layout) is None and codec.pmap is not None and not stripped.startswith(("hex:", "text:")):
+            for attempt in self._app_key_candidates(stripped):  # the application's own key type
                 try:
-                    return codec.pmap._serialize_key(attempt)
+                    raw = codec.pmap._serialize_key(attempt)
                 except Exception:  # noqa: BLE001
                     continue
-        try:
-            return uuid.UUID(text).bytes
-        except ValueError:
-            pass
-        if re.fullmatch(r"\d+", text):
-            return struct.pack(">Q", int(text))
-        if re.fullmatch(r"\d{4}-\d\d-\d\d([T ][0-9:.]+)?Z?", text):
-            import numpy as np
+                return keys.TypedKey(stripped, raw, keys.after_prefix(raw), False, type(attempt).__name__)
+        return keys.parse_typed(text, layout, table.label())
 
-            ns = int(np.datetime64(text.rstrip("Z"), "ns").astype("int64"))
-            return struct.pack(">q", ns)
-        return text.encode("utf-8")
+    def parse_key(self, table: Table, text: str) -> bytes:
+        """Where a typed key starts, as bytes after the slot prefix."""
+        return self.typed_key(table, text).start
 
     @staticmethod
     def _app_key_candidates(text: str):
@@ -173,25 +160,3 @@ class TableCodecs(WindowReader, Sampler):
         if text.isdigit():
             yield int(text)
         yield text
-
-
-_ISO_TIME = re.compile(r"\d{4}-\d\d(-\d\d([T ][0-9:.]+)?Z?)?")
-
-
-def _check_time_input(table: Table, codec: Codec, text: str) -> None:
-    """A time typed as a start or end key of a table whose keys are not ordered by time first (cfxdb's
-    Events: an OID, then a little-endian time) would be compared with the first part: an empty or
-    wrong answer that looks like a right one. Say what the key is and how to filter by its time."""
-    if not _ISO_TIME.fullmatch(text) or codec.profile is None or not codec.profile.key_codec:
-        return
-    parts = decode.key_parts(codec.profile.key_codec)
-    if not parts or parts[0] == "timestamp":  # keys in time order: a time is a key prefix
-        return
-    layout = ", ".join(parts)
-    times = [i for i, p in enumerate(parts) if p.startswith("timestamp")]
-    how = (f"; to filter by its time use --where '.key[{times[0]}] >= \"{text}\"' (or search jq:.key[{times[0]}] "
-           f">= \"{text}\")" if times and len(parts) > 1 else
-           "; to filter by a time field use --where on the value" if not times else
-           " (a little-endian time, not in key order)")
-    raise ValueError(f"{text!r} is a time, but the keys of {table.label()} are ({layout}), ordered by their "
-                     f"{parts[0]} first, so a time cannot start or end a range of them{how}")

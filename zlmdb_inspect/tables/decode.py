@@ -95,6 +95,9 @@ def decode_key(b: bytes) -> Decoded:
             v, name = _part(b)
             if name != "bytes":
                 return Decoded(v, name)
+        if n == 24 and plausible_uuid(b[:16]) and is_ts(struct.unpack(">Q", b[16:])[0]):
+            # a UUID, then a time (zlmdb's Map*UuidTimestamp*), not an OID and a UUID
+            return Decoded([str(uuid.UUID(bytes=b[:16])), ts_iso(struct.unpack(">Q", b[16:])[0])], "uuid+timestamp")
         for split in _SPLITS:
             if sum(split) == n:
                 parts, names, off = [], [], 0

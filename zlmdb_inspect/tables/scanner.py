@@ -266,10 +266,12 @@ class Scan:
 
 
 def key_range(catalog: TableCodecs, table: Table, q: Query) -> tuple[bytes | None, bytes | None]:
-    """``q``'s from/to as key bytes after the slot prefix (the syntax of ``--from``)."""
+    """``q``'s from/to as key bytes after the slot prefix (the syntax of ``--from``): from its first
+    key; to before itself when typed in full, after its prefix or period otherwise (``--to 2026-01``:
+    the end of January)."""
     try:
-        start = catalog.parse_key(table, q.start) if q.start else None
-        stop = catalog.parse_key(table, q.stop) if q.stop else None
+        start = catalog.typed_key(table, q.start).start if q.start else None
+        stop = catalog.typed_key(table, q.stop).stop if q.stop else None
     except ValueError as e:
         raise QueryError(f"bad key in the range: {e}") from None
     return start, stop

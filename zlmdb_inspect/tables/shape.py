@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from zlmdb_inspect.core.fmt import ordinal
 from zlmdb_inspect.core.slots import slot_prefix
 from zlmdb_inspect.storage.leaves import LeafBatch, LeafWalk, leaf_groups
 
@@ -103,7 +104,8 @@ class Shape:
     def where(self) -> str:
         if not self.sampled:
             return f"all {self.records:,} records"
-        return (f"a sample: every {self.stride}th leaf page, {self.records:,} of {self.table_records:,} records; "
+        return (f"a sample: every {ordinal(self.stride)} leaf page, {self.records:,} of "
+                f"{self.table_records:,} records; "
                 f"the largest records are those of the sampled pages")
 
     def to_json(self) -> dict:

@@ -14,6 +14,7 @@ from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.tables import keys
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Codec, Record, RecordWindow
 
 if TYPE_CHECKING:
@@ -50,6 +51,9 @@ class WindowReader:
             raise NotImplementedError
 
         def parse_key(self, table: Table, text: str) -> bytes:
+            raise NotImplementedError
+
+        def typed_key(self, table: Table, text: str) -> keys.TypedKey:
             raise NotImplementedError
 
     def read_window(self, ins: Inspector, table: Table, anchor: bytes | None, direction: Direction,
@@ -127,6 +131,22 @@ class WindowReader:
             return codec.decode(raw_key, v, preview)
 
         return ins.read(body)
+
+    def seek_key(self, ins: Inspector, table: Table, text: str) -> keys.KeySeek:
+        """Where ``text`` typed as a key lands in ``table``, and whether a key there is one it names."""
+        self.profiled(ins, table)  # the key layout, for what a typed key can mean
+        typed = self.typed_key(table, text)
+        prefix = slot_prefix(table.slot)
+
+        def body(txn, pf, meta) -> bytes | None:
+            cur = txn.cursor()
+            if not cur.set_range(prefix + typed.start):
+                return None
+            k = cur.key()
+            return k[2:] if k[:2] == prefix else None
+
+        found = ins.read(body)
+        return keys.KeySeek(typed, found, found is not None and typed.covers(found))
 
     def iter_records(self, ins: Inspector, table: Table, from_key: str | None,
                      limit: int | None, batch: int = 1000) -> Iterator[Record]:

@@ -334,7 +334,12 @@ def test_cli_json_check_watch_and_prometheus_over_a_node(fleet_dbs, tmp_path):
     assert r.returncode == 1  # WARNING beats UNKNOWN
     assert lines[0].startswith("ZLMDB WARNING - 3 databases: 0 critical, 2 warning, 1 unknown | databases=3 ")
     assert lines[1].startswith(f"ZLMDB WARNING - {a}: ") and " | " not in lines[1]
-    assert lines[3].startswith(f"ZLMDB UNKNOWN - {broken}: ") and len(lines) == 4
+    # each database's warnings follow its line, indented, with rule id and message (issue 30 item 8)
+    assert lines[2].startswith("  WARNING: [orphan-slot] Slot 77 holds 2 records but has no metadata"), lines
+    at_b = lines.index(next(x for x in lines if x.startswith(f"ZLMDB WARNING - {b}: ")))
+    assert lines[at_b + 1].startswith("  WARNING: [orphan-slot] ")
+    assert lines[-1].startswith(f"ZLMDB UNKNOWN - {broken}: ")
+    assert all(x.startswith("  ") for x in lines[2:at_b] + lines[at_b + 1:-1])
     r = run_cli(a, b, "--check", "--rule", "orphan-slot=off")
     assert r.returncode == 0 and r.stdout.startswith("ZLMDB OK - 2 databases: 0 critical, 0 warning |")
 
