@@ -58,7 +58,7 @@ def test_writer_fills_the_volume_and_check_names_the_disk(small_volume, fmt):
     assert r.returncode == 2, r.stdout + r.stderr
     head = r.stdout.splitlines()[0]
     assert head.startswith("ZLMDB CRITICAL"), head
-    assert f"limit: the disk — " in head and f"free on {small_volume}" in head, head
+    assert "limit: the disk — " in head and f"free on {small_volume}" in head, head
     assert "fs_free_bytes=" in head and "largest_free_run_pages=" in head
     assert any(line.startswith("CRITICAL: [disk-headroom]") for line in r.stdout.splitlines()), r.stdout
     assert sha(path) == before
