@@ -120,6 +120,8 @@ class RuleId(StrEnum):
     FORMAT_09 = "format-09"
     LONG_WRITE_TXN = "long-write-txn"
     UNBATCHED_WRITES = "unbatched-writes"
+    DISK_HEADROOM = "disk-headroom"  # issue 29: the volume allows less than the map
+    FREE_RUNS = "free-runs"  # issue 29: reusable space in runs too short for a table's values
 
 
 class ErrorKind(StrEnum):

@@ -53,6 +53,15 @@ class Capacity:
     pinned_pages: int | None = None  # free pages a live reader's snapshot keeps from reuse
     pinned_by: dict | None = None  # the oldest reader: {"pid", "name", "txnid", "lag"}
     last_commit_freed_pages: int | None = None  # pages the newest free-list record holds (one commit's)
+    # -- the disk beside the map, free runs (issue 29, items 1-2) -----------------------------------
+    # {"mount", "size_bytes", "free_bytes" (statvfs f_bavail), "file_allocated_bytes", "file_bytes"}
+    filesystem: dict | None = None
+    limit: str = "map"  # "map" | "disk": which allows less; available_bytes is the smaller
+    map_available_bytes: int = 0  # headroom_bytes + reusable pages: what the map alone allows
+    disk_available_bytes: int | None = None  # free_bytes + reusable pages + blocks above the high-water mark
+    # {"largest_pages": what one write finds in a row, "runs": [{"pages": [lo, hi], "runs", "total_pages"}]}
+    free_runs: dict | None = None
+    # -- end issue 29 items 1-2 ----------------------------------------------------------------------
 
     def limit_text(self) -> str:
         """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""
@@ -63,6 +72,14 @@ class Capacity:
                 return f"writer {m.get('name') or '?'} (pid {m['pid']})"
             return "a live writer"
         return "the meta page; no live writer"
+
+    def disk_text(self) -> str | None:
+        """"the disk — 10.3 MiB free on /srv" when the volume allows less than the map, else None."""
+        from zlmdb_inspect.core.fmt import fmt_bytes
+
+        if self.limit != "disk" or not self.filesystem:
+            return None
+        return f"the disk — {fmt_bytes(self.filesystem['free_bytes'])} free on {self.filesystem['mount']}"
 
     def mismatch_text(self) -> str | None:
         """"writer crossbar (pid 4242) maps 64 MiB; the file's meta page says 2 GiB", when they differ."""

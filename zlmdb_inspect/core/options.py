@@ -61,6 +61,10 @@ class Thresholds:
     write_txn_critical_s: float = 60.0
     unbatched_min_txns_per_s: float = 20.0  # more commits a second than this ...
     unbatched_max_records_per_txn: float = 2.0  # ... each changing fewer records than this
+    # -- issue 29: the disk beside the map, free runs --
+    disk_used_warning_pct: float = 80.0  # the volume's use (as df), where it allows less than the map
+    disk_used_critical_pct: float = 95.0
+    free_runs_min_reusable_bytes: int = 1024 * 1024  # free-runs speaks only with this much reusable
     rules: dict[RuleId, Level] = field(default_factory=dict)  # rule id -> off|info|warning|critical
 
     def set(self, name: str, value: str) -> None:

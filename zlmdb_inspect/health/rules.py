@@ -119,7 +119,8 @@ def damaged(c: Context) -> list[Finding]:
 def map_headroom(c: Context) -> list[Finding]:
     cap, th, used = c.cap, c.th, c.cap.used_pct
     tt = c.found.time_to_full
-    full = tt is not None and tt.state == FULL
+    full = tt is not None and tt.state == FULL and cap.limit != "disk"  # a full disk is disk-headroom's
+    map_avail = cap.map_available_bytes or cap.available_bytes  # what the map alone allows
     sev = CRITICAL if used >= th.map_used_critical_pct or full else \
         WARNING if used >= th.map_used_warning_pct else None
     if sev is None:
@@ -139,10 +140,10 @@ def map_headroom(c: Context) -> list[Finding]:
     return [Finding(
         RuleId.MAP_HEADROOM, sev,
         f"{used:.1f}% of the map is in use ({fmt_bytes(cap.in_use_bytes)} of {fmt_bytes(cap.map_size)}: "
-        f"{cap.limit_text()}); {fmt_bytes(cap.available_bytes)} available "
+        f"{cap.limit_text()}); {fmt_bytes(map_avail)} available "
         f"({fmt_bytes(max(0, cap.headroom_bytes))} above the high-water mark + {fmt_bytes(reuse)} of "
         f"reusable free pages). {fix}", PRACTICE["sizing"], figure=used, threshold=thr,
-        figure_text=f"{used:.1f}% of {fmt_bytes(cap.map_size)} in use ({fmt_bytes(cap.available_bytes)} available)",
+        figure_text=f"{used:.1f}% of {fmt_bytes(cap.map_size)} in use ({fmt_bytes(map_avail)} available)",
         threshold_text=f"{thr:g}% in use")]
 
 
@@ -513,6 +514,76 @@ def format_09(c: Context) -> list[Finding]:
         "(they copy pages). The README's \"Migrating a 0.9 database\" has the script.",
         PRACTICE["stats"], figure="0.9", figure_text="LMDB data format 0.9",
         threshold_text="format 1.0 (zlmdb's default)")]
+
+
+# -- issue 29 items 1-2: the disk beside the map, free runs -----------------------------------------
+
+HEADER_BYTES = {"0.9": 16, "1.0": 24}  # a page header: what an overflow value's first page loses
+
+
+@rule(RuleId.DISK_HEADROOM, "%")
+def disk_headroom(c: Context) -> list[Finding]:
+    """The volume allows less than the map: writes fail there first, and raising map_size does not help."""
+    cap, th, fs = c.cap, c.th, c.cap.filesystem
+    if not fs or cap.limit != "disk" or not fs["size_bytes"]:
+        return []
+    pct = 100.0 * (fs["size_bytes"] - fs["free_bytes"]) / fs["size_bytes"]
+    need = snapshot_need(c.snap)
+    tt = c.found.time_to_full
+    full = cap.available_bytes < need or (tt is not None and tt.state == FULL)
+    sev = CRITICAL if full or pct >= th.disk_used_critical_pct else \
+        WARNING if pct >= th.disk_used_warning_pct else None
+    if sev is None:
+        return []
+    mount = fs["mount"]
+    head = (f"The volume {mount} is full for this database: {fmt_bytes(cap.available_bytes)} available, less than "
+            f"one commit needs (about {fmt_bytes(need)}). A writer mapping with MDB_WRITEMAP dies of SIGBUS on a "
+            "page without a block behind it, others fail their commit with ENOSPC. "
+            if full else
+            f"The volume {mount} is {pct:.1f}% full ({fmt_bytes(fs['free_bytes'])} free of "
+            f"{fmt_bytes(fs['size_bytes'])}): it allows {fmt_bytes(cap.available_bytes)}, less than the map's "
+            f"{fmt_bytes(cap.map_available_bytes)}, so writes fail at the disk first. ")
+    thr = th.disk_used_critical_pct if sev == CRITICAL else th.disk_used_warning_pct
+    return [Finding(
+        RuleId.DISK_HEADROOM, sev,
+        head + f"Free space on {mount} or move the database to a larger volume; raising map_size does not help.",
+        PRACTICE["sizing"], figure=round(pct, 2), threshold=thr, subject=mount,
+        figure_text=f"{pct:.1f}% of {mount} in use ({fmt_bytes(fs['free_bytes'])} free)",
+        threshold_text=f"{thr:g}% of the volume in use, or less available than one commit needs")]
+
+
+@rule(RuleId.FREE_RUNS, "pages")
+def free_runs(c: Context) -> list[Finding]:
+    """Reusable space is plentiful but in runs too short for a table's largest values: each new one
+    extends the file (LMDB stores a value over about half a page on consecutive pages)."""
+    cap, th = c.cap, c.th
+    runs = cap.free_runs
+    reusable = (cap.reusable_pages or 0) * c.psize
+    if runs is None or reusable < th.free_runs_min_reusable_bytes:
+        return []
+    largest = runs["largest_pages"]
+    hdr = HEADER_BYTES.get(c.snap.lmdb.format, 16)
+    fits = max(0, largest * c.psize - hdr)  # the largest value that a run holds
+    out = []
+    for t in c.snap.tables:
+        if not t.overflow_pages or not t.max_value:
+            continue
+        need = (hdr - 1 + t.max_value) // c.psize + 1
+        if need <= largest:
+            continue
+        out.append(Finding(
+            RuleId.FREE_RUNS, WARNING,
+            f"{fmt_bytes(reusable)} reusable, but no run of more than {largest:,} page{'' if largest == 1 else 's'}: "
+            f"each new value of `{t.label()}` over {fmt_bytes(fits)} extends the file (its largest, "
+            f"{fmt_bytes(t.max_value)}, needs {need:,} consecutive pages). A compacting copy "
+            "(mdb_copy -c) makes the free space one run again.", PRACTICE["blobs"],
+            figure=largest, threshold=need, subject=t.label(),
+            figure_text=f"largest free run {largest:,} pages of {fmt_bytes(reusable)} reusable",
+            threshold_text=f"{need:,} consecutive pages for a value of {fmt_bytes(t.max_value)}"))
+    return out
+
+
+# -- end issue 29 items 1-2 ----------------------------------------------------------------------------
 
 
 def _q(path: str) -> str:

@@ -85,10 +85,10 @@ class TimeToFull:
             return f"{self.state} since {clock(self.since)}" if self.since is not None else self.state
         return "measuring…" + (f" ({self.note})" if self.note else "")
 
-    def headline(self) -> str:
+    def headline(self, limit: str = "map") -> str:
         """The capacity line's words: "map full in 4 min at …", "map idle since 20:59:24",
-        "time to full: measuring…"."""
-        return f"time to full: {self.text()}" if self.state == MEASURING else f"map {self.text()}"
+        "time to full: measuring…"; ``limit`` "disk" where the volume allows less than the map."""
+        return f"time to full: {self.text()}" if self.state == MEASURING else f"{limit} {self.text()}"
 
     def basis(self) -> str:
         """" at 2.0 MiB/s over the last 30 s" (and the pinned share), or "" without a rate."""

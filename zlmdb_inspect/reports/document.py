@@ -7,7 +7,7 @@ from typing import Any
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.kinds import Severity
-from zlmdb_inspect.core.model import Snapshot
+from zlmdb_inspect.core.model import Capacity, Snapshot
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.core.textsafe import json_visible, safe
 from zlmdb_inspect.health import worst
@@ -86,13 +86,24 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"last_txnid={snap.lmdb.last_txnid}c "
             f"txns_per_s={_rate(rates.txns_per_s if rates else None)} "
             f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
-            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
+            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}"
+            f"{_disk_perfdata(cap)}")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
+    if cap.disk_text():  # issue 29: the volume allows less than the map
+        limit = f"limit: {cap.disk_text()}; {limit}"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
-            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline()}; "
+            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline(cap.limit)}; "
             f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
             f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
     return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
+
+
+def _disk_perfdata(cap: Capacity) -> str:
+    """Issue 29: the volume's free bytes and the longest run of reusable pages a write finds."""
+    fs = cap.filesystem
+    free = "U" if fs is None else f"{fs['free_bytes']}B;;;0;{fs['size_bytes']}"
+    run = "U" if cap.free_runs is None else str(cap.free_runs["largest_pages"])
+    return f" fs_free_bytes={free} largest_free_run_pages={run}"
 
 
 def unknown_line(path: str | None, why: str) -> str:

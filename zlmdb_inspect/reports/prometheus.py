@@ -60,6 +60,13 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("warning", "gauge", "Active warnings (1 each) by rule id, severity and subject.", ("id", "severity", "subject")),
     ("refresh_age_seconds", "gauge", "Age of the figures reported at this scrape (a reused snapshot is older).", ()),
     ("up", "gauge", "1 if the database could be inspected.", ()),
+    # -- issue 29 items 1-2: the disk beside the map, free runs --
+    ("filesystem_free_bytes", "gauge",
+     "Free bytes an unprivileged writer may use on the volume holding data.mdb (statvfs f_bavail).", ("mount",)),
+    ("filesystem_size_bytes", "gauge", "Size of the volume holding data.mdb.", ("mount",)),
+    ("limit_disk", "gauge", "1 if the volume allows less than the map (available_bytes is the disk's), else 0.", ()),
+    ("free_run_largest_pages", "gauge",
+     "Most consecutive reusable pages one write finds (a larger value extends the file).", ()),
 ]
 
 Sample = tuple[tuple[str, ...], float]
@@ -79,6 +86,17 @@ def database_label(path: str) -> str:
     if os.path.basename(p) == "data.mdb":
         p = os.path.dirname(p) or "."
     return p
+
+
+def _disk_samples(cap: Any, add: Callable[..., None]) -> None:
+    """Issue 29: the volume's figures and the longest free run (absent where not measured)."""
+    fs = cap.filesystem
+    if fs is not None:
+        add("filesystem_free_bytes", fs["free_bytes"], fs["mount"])
+        add("filesystem_size_bytes", fs["size_bytes"], fs["mount"])
+        add("limit_disk", 1 if cap.limit == "disk" else 0)
+    if cap.free_runs is not None:
+        add("free_run_largest_pages", cap.free_runs["largest_pages"])
 
 
 def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]:
@@ -111,6 +129,7 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
     add("reusable_pages", cap.reusable_pages)
     add("pinned_pages", cap.pinned_pages if env.locking else None)
     add("time_to_full_seconds", prometheus_value(res.eta))
+    _disk_samples(cap, add)
     add("page_size_bytes", env.page_size)
     add("entries", env.entries)
     add("last_txnid", env.last_txnid)

@@ -32,9 +32,11 @@ from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
 from zlmdb_inspect.core.slots import slot_of
 from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
+from zlmdb_inspect.storage.volume import Volume, disk_available
 from zlmdb_inspect.storage.walk import TreeSummary, TreeWalker, WalkResult
 
 T = TypeVar("T")
@@ -132,6 +134,7 @@ class Inspector:
         self.walker = TreeWalker()
         self._lock = threading.Lock()
         self.procmaps = ProcMaps(self.data_path)
+        self.volume = Volume(self.dir, self.data_path)
         self._last: _Seen | None = None  # the reads of the last full snapshot
         self._next_walk = 0.0  # monotonic time from which a changed database is walked again
         self._force_walk = False
@@ -315,6 +318,8 @@ class Inspector:
             seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
                            problems=list(last.problems), fresh=False, key=key,
                            counts_next=self._next_walk if last.key != key else None)
+            if last.key == key:  # the same snapshot: its free lists are still there to read
+                seen.free_runs = self._free_runs(pf, meta, seen.walk, readers)
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
@@ -339,9 +344,27 @@ class Inspector:
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
+            seen.free_runs = self._free_runs(pf, meta, seen.walk, readers)
         seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
+
+    def _free_runs(self, pf: PageFile, meta: Meta, walk: WalkResult | None, readers: list[Reader]) -> dict | None:
+        """Free runs over the pages reusable now (inside the read transaction: the lists are read
+        from the free database's pages), cached per (snapshot, oldest reader)."""
+        if walk is None:
+            return None
+        oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
+        key = (meta.txnid, meta.last_pgno, id(pf), oldest)
+        cached = self.__dict__.get("_runs_cache")
+        if cached is not None and cached[0] == key:
+            return cached[1]
+        try:
+            runs: dict | None = free_runs(pf, walk, oldest, meta.last_pgno, meta.main.depth)
+        except PageError:
+            runs = None
+        self.__dict__["_runs_cache"] = (key, runs)
+        return runs
 
     def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
         cat, problems = [], []
@@ -399,6 +422,7 @@ class Inspector:
             locking=self._locking)
         alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
+        self._disk(cap, psize, seen.free_runs)
         found = sorted(walk.summary.named_dbs, key=lambda kr: kr[0]) if walk else []  # in key order, as LMDB lists them
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
@@ -543,6 +567,20 @@ class Inspector:
             out[slot] = found[slot]
         return out
 
+    def _disk(self, cap: Capacity, psize: int, runs: dict | None) -> None:
+        """The volume beside the map: available_bytes becomes the smaller of what each allows."""
+        cap.map_available_bytes = cap.available_bytes
+        cap.free_runs = runs
+        fs = self.volume.figures()
+        cap.filesystem = fs
+        if fs is None:
+            return
+        disk = disk_available(fs, cap.used_bytes, (cap.reusable_pages or 0) * psize)
+        cap.disk_available_bytes = disk
+        if disk < cap.available_bytes:
+            cap.available_bytes, cap.limit = disk, "disk"
+
+
     def _capacity(self, meta: Meta, info: dict, psize: int, file_size: int, walk: WalkResult | None,
                   readers: list[Reader], alive: dict[int, bool]) -> Capacity:
         """Capacity against the effective limit: the smallest map of a live process that can write."""
@@ -624,6 +662,7 @@ class _Seen:
     counts_txnid: int = 0  # the transaction the counts are from
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
+    free_runs: dict | None = None  # storage.freeruns over the pages reusable at this snapshot
 
 
 def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | None:

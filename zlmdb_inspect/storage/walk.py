@@ -112,6 +112,9 @@ class WalkResult:
     cached_subtrees: int
     prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
     prefetched_bytes: int = 0
+    # byte offset in the file of each free_records row's page list (its count, then the page
+    # numbers); None where not read (big-endian hosts): storage.freeruns reads the lists there
+    free_lists_at: np.ndarray | None = None
 
     def free_pages_between(self, first: int, end: int) -> int:
         """Pages on the freelist freed by transactions ``first <= txnid < end`` (a refresh asks
@@ -305,11 +308,13 @@ class TreeWalker:
             self.whole = (whole_key, kept)
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
+        w.free_lists_at = None
         if read_free:
             free_pages, free_db_pages, free_records = w.free_db(meta)
         return WalkResult(summary, free_pages, free_db_pages, free_records,
                           pf.page_reads - reads0, w.cache_hits,
-                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0)
+                          ahead.pages if ahead else 0, ahead.bytes if ahead else 0,
+                          free_lists_at=w.free_lists_at)
 
 
 def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -353,6 +358,7 @@ class _Walk:
         # deferred, in the order a walk without deferral does them (children before parents)
         self.merges: list[tuple[TreeSummary, TreeSummary]] = []
         self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
+        self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
 
     def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
         if self.defer:
@@ -723,10 +729,12 @@ class _Walk:
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
+            self.free_lists_at = np.zeros(0, dtype=np.int64)
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
         if LITTLE_ENDIAN_HOST:
             found, pages = self._free_tree(db.root)
             if not len(found):
+                self.free_lists_at = np.zeros(0, dtype=np.int64)
                 return 0, pages, np.zeros((0, 2), dtype=np.int64)
             txnids, counts, ov_pages = self._free_leaves(found)
             return int(counts.sum()), pages + ov_pages, np.stack([txnids.astype(np.int64), counts], axis=1)
@@ -832,6 +840,7 @@ class _Walk:
             count_at[big] = ops * ps + h
             ov_total = int(n.sum())
         counts = pf.u64s(count_at)
+        self.free_lists_at = count_at.astype(np.int64)
         bad = counts > np.uint64(self.limit)
         if bad.any():
             k = int(np.nonzero(bad)[0][0])

@@ -20,7 +20,7 @@ from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
 from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, fmt_rate
 from zlmdb_inspect.core.kinds import Severity
-from zlmdb_inspect.core.model import Table
+from zlmdb_inspect.core.model import Capacity, Table
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.service import SERIES, Refresh
@@ -49,7 +49,7 @@ def short_name(tb: Table) -> str:
 
 def eta_text(ref: Refresh) -> str:
     """A sentence about time to full: measured over enough history, or saying why not."""
-    return ref.eta.headline() if ref.eta is not None else "time to full: not measured"
+    return ref.eta.headline(ref.snapshot.capacity.limit) if ref.eta is not None else "time to full: not measured"
 
 
 #: the writer is shown once it has held the write lock this long (seen at two refreshes without a commit)
@@ -204,11 +204,26 @@ class CapacityPanel(RefreshView, Static):
             (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (",
             literal(c.mismatch_text() or c.limit_text(), 160), ")\n",
             "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
-            f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)  file ",
+            f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)",
+            *_disk_limit(c), "  file ",
             (fmt_bytes(c.file_size), b), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
-            "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  ",
+            "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable{_free_run(c)})", "  ",
             (eta_text(ref), b)))
+
+
+def _disk_limit(c: Capacity) -> tuple[str | Text, ...]:
+    """Issue 29: "  limit: the disk — 10.3 MiB free on /srv" where the volume allows less than the map."""
+    text = c.disk_text()
+    return ("  limit: ", Text.assemble(literal(text, 120), style="bold red")) if text else ()
+
+
+def _free_run(c: Capacity) -> str:
+    """Issue 29: the longest run of reusable pages one write finds (a larger value extends the file)."""
+    if not c.free_runs or not c.reusable_pages:
+        return ""
+    n = c.free_runs["largest_pages"]
+    return f", runs up to {n:,} page{'' if n == 1 else 's'}"
 
 
 class TablesList(MeasuredTable):

@@ -1,0 +1,102 @@
+"""Free runs against LMDB itself: probe writes on copies of the database, in both formats.
+
+A value of ``largest_pages`` pages must fit without extending the file, one page more must not
+(issue 29 item 2), and the runs' totals add up to ``reusable_pages``.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import struct
+
+import pytest
+from conftest import FORMATS, raw_env, sha
+
+from zlmdb_inspect.core.model import Capacity
+from zlmdb_inspect.storage.freeruns import largest_fit
+from zlmdb_inspect.storage.inspector import Inspector
+
+PSIZE = 4096
+HDR = {"0.9": 16, "1.0": 24}
+
+PATTERNS = {
+    "alternate": lambda i: i % 2 == 0,  # 3-page holes between live values: runs of 3 (and a few longer)
+    "pairs": lambda i: i % 4 < 2,  # 6-page holes
+    "block": lambda i: i < 300,  # one long run at the low end (the write's touches take its first pages)
+}
+
+
+def build(path: str, fmt: str, deleted) -> None:
+    """600 values of 3 pages, some deleted, then small commits so the deletes' record is reusable."""
+    os.makedirs(path)
+    env = raw_env(path, fmt, map_size=256 << 20)
+    with env.begin(write=True) as t:
+        for i in range(600):
+            t.put(struct.pack(">HI", 5, i), bytes([i % 256]) * (3 * PSIZE - 200))
+    with env.begin(write=True) as t:
+        for i in range(600):
+            if deleted(i):
+                t.delete(struct.pack(">HI", 5, i))
+    for _ in range(3):
+        with env.begin(write=True) as t:
+            t.put(struct.pack(">HI", 9, 0), b"x")
+    env.close()
+
+
+def grows(path: str, fmt: str, pages: int, tmp: str) -> bool:
+    """Write one value of exactly ``pages`` overflow pages on a copy: does the file's high-water mark move?"""
+    shutil.rmtree(tmp, ignore_errors=True)
+    os.makedirs(tmp)
+    shutil.copy(os.path.join(path, "data.mdb"), tmp)
+    env = raw_env(tmp, fmt, map_size=256 << 20)
+    try:
+        before = env.info()["last_pgno"]
+        with env.begin(write=True) as t:
+            t.put(struct.pack(">HI", 5, 1_000_000), b"v" * (pages * PSIZE - HDR[fmt]))
+        return env.info()["last_pgno"] > before
+    finally:
+        env.close()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+@pytest.mark.parametrize("pattern", sorted(PATTERNS))
+def test_largest_run_is_what_a_real_write_finds(tmp_path, fmt, pattern):
+    path = str(tmp_path / "db")
+    build(path, fmt, PATTERNS[pattern])
+    before = sha(path)
+    with Inspector(path) as ins:
+        cap: Capacity = ins.snapshot(remember=False).capacity
+    assert sha(path) == before
+    runs = cap.free_runs
+    assert runs is not None
+    largest = runs["largest_pages"]
+    assert largest >= 3
+    # the runs cover exactly the reusable pages, each bucket a power-of-two range
+    assert sum(b["total_pages"] for b in runs["runs"]) == cap.reusable_pages
+    for b in runs["runs"]:
+        lo, hi = b["pages"]
+        assert lo & (lo - 1) == 0 and hi == 2 * lo - 1 and b["runs"] * lo <= b["total_pages"] <= b["runs"] * hi
+    assert not grows(path, fmt, largest, str(tmp_path / "fits")), f"{largest} pages should fit"
+    assert grows(path, fmt, largest + 1, str(tmp_path / "grows")), f"{largest + 1} pages should extend the file"
+    assert sha(path) == before
+
+
+def test_touches_take_the_lowest_pages_first():
+    # one record holding pages 10..19: a write's path (2 touches) takes 10 and 11 first
+    import numpy as np
+
+    lists = [np.arange(10, 20, dtype=np.int64)]
+    assert largest_fit(lists, 0) == 10
+    assert largest_fit(lists, 2) == 8
+
+
+def test_search_gives_up_after_sixty_records_per_page():
+    # 200 records of single scattered pages, then a record with a run of 3: a 3-page search merges
+    # at most 3 * 60 records after the first it can search, so it never reaches the run
+    import numpy as np
+
+    lists = [np.array([1000 + 2 * i], dtype=np.int64) for i in range(200)] + [np.arange(10, 13, dtype=np.int64)]
+    assert largest_fit(lists, 1) == 1
+    # with the run within reach, it is found
+    assert largest_fit(lists[:100] + lists[200:], 1) == 3
