@@ -261,13 +261,17 @@ def long_reader(c: Context) -> list[Finding]:
         held = r.held_s  # observed across refreshes by the monitor; None in a single run
         long_lag = r.lag is not None and r.lag > th.reader_lag_warning_txns
         long_held = held is not None and held > th.reader_held_warning_s
-        if not (long_lag or long_held):
+        pins_limit = _long_reader_bytes(c)
+        long_pins = bool(r.pins_bytes) and (r.pins_bytes or 0) >= pins_limit
+        if not (long_lag or long_held or long_pins):
             continue
         what = []
         if long_lag:
             what.append(f"lags {r.lag:,} transactions behind")
         if long_held and held is not None:
             what.append(f"has held its snapshot for {fmt_duration(held)}")
+        if long_pins:
+            what.append(f"pins {fmt_bytes(r.pins_bytes or 0)} of freed pages")
         pinned = _pinned_by(c, r.pid)
         note = (f" (it pins {pinned // c.psize:,} freed pages, {fmt_bytes(pinned)}, that the writer cannot "
                 "reuse while it reads, so the file grows although records are deleted)") if pinned else ""
@@ -276,17 +280,29 @@ def long_reader(c: Context) -> list[Finding]:
             figs.append(f"lag {r.lag:,} transactions")
         if held is not None:
             figs.append(f"held {fmt_duration(held)}")
+        if r.pins_bytes is not None:
+            figs.append(f"pins {fmt_bytes(r.pins_bytes)}"
+                        + (f", ending it releases {fmt_bytes(r.releases_bytes)}" if r.releases_bytes else ""))
         out.append(Finding(
             RuleId.LONG_READER, WARNING,
             f"Reader pid {r.pid}{f' ({r.name})' if r.name else ''} " + " and ".join(what) +
             f". A long read transaction stops LMDB from reusing pages{note or ', so the file grows'}; keep read "
             "transactions short.", PRACTICE["short-txn"],
-            figure={"lag": r.lag, "held_s": held},
-            threshold={"lag": th.reader_lag_warning_txns, "held_s": th.reader_held_warning_s},
+            figure={"lag": r.lag, "held_s": held, "pins_bytes": r.pins_bytes},
+            threshold={"lag": th.reader_lag_warning_txns, "held_s": th.reader_held_warning_s,
+                       "pins_bytes": pins_limit},
             subject=str(r.pid), figure_text=", ".join(figs),
-            threshold_text=f"lag over {th.reader_lag_warning_txns:,} transactions or held over "
-                           f"{fmt_duration(th.reader_held_warning_s)}"))
+            threshold_text=f"lag over {th.reader_lag_warning_txns:,} transactions, held over "
+                           f"{fmt_duration(th.reader_held_warning_s)} or pinning {fmt_bytes(pins_limit)}"))
     return out
+
+
+def _long_reader_bytes(c: Context) -> int:
+    """Bytes pinned that make a reader long (issue 29 item 3): the threshold, else the smaller of
+    1 GiB and a quarter of the map (a small map fills long before a gibibyte is pinned)."""
+    if c.th.long_reader_bytes > 0:
+        return c.th.long_reader_bytes
+    return min(1 << 30, c.cap.map_size // 4) if c.cap.map_size else 1 << 30
 
 
 @rule(RuleId.LONG_WRITE_TXN, "s")

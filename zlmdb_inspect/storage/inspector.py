@@ -439,6 +439,8 @@ class Inspector:
             r.alive = alive.get(r.pid)
             r.name = lockfile.process_name(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
+        if walk is not None:
+            reader_space(readers, walk, meta.txnid, psize)
         return Snapshot(
             path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
@@ -602,6 +604,26 @@ class Inspector:
             pinned_pages=pinned, pinned_by=pinned_by,
             last_commit_freed_pages=walk.free_pages_between(int(walk.free_records[:, 0].max()), meta.txnid + 1)
             if walk is not None and len(walk.free_records) else None)
+
+
+def reader_space(readers: list[Reader], walk: WalkResult, txnid: int, psize: int) -> None:
+    """Set each reader's ``pins_bytes`` and ``releases_bytes`` (issue 29 item 3).
+
+    A free-list record of transaction t is reusable once t is older than every snapshot still
+    read (LMDB's mdb_find_oldest, which starts from the last commit ``txnid``). A reader at
+    snapshot s therefore keeps the pages freed by s <= t < txnid from reuse; ending it alone
+    releases only what no other slot keeps: the records up to the next snapshot still read, so
+    that is non-zero for the (unique) oldest only. A dead process's slot pins like a live one
+    until it is cleared. An idle slot (no txnid) pins nothing.
+    """
+    snaps = [r.txnid for r in readers]
+    for i, r in enumerate(readers):
+        if r.txnid is None or r.txnid >= txnid:
+            r.pins_bytes = r.releases_bytes = 0
+            continue
+        r.pins_bytes = walk.free_pages_between(r.txnid, txnid) * psize
+        nxt = min([txnid] + [t for j, t in enumerate(snaps) if j != i and t is not None])
+        r.releases_bytes = walk.free_pages_between(r.txnid, nxt) * psize if nxt > r.txnid else 0
 
 
 @dataclass
