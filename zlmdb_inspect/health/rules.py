@@ -205,8 +205,7 @@ def free_pages(c: Context) -> list[Finding]:
     free_b = cap.free_pages * c.psize
     if pct < th.free_pages_warning_pct or free_b < th.free_pages_warning_bytes:
         return []
-    fix = ("A compacting copy (mdb_copy -c, or env.copy(path, compact=True)) makes a smaller backup; "
-           "the writer reuses the reusable ones.")
+    fix = _compaction_text(c) + " The writer reuses the reusable ones."
     if pinner and (cap.pinned_pages or 0) >= 0.5 * cap.free_pages:
         fix = f"Most of them cannot be reused: {pinner} {_unpin(cap, c.snap.path)} so the writer reuses them."
     return [Finding(
@@ -218,6 +217,28 @@ def free_pages(c: Context) -> list[Finding]:
         figure_text=f"{pct:.1f}% of used pages free ({fmt_bytes(free_b)})",
         threshold_text=f"{th.free_pages_warning_pct:g}% and at least {fmt_bytes(th.free_pages_warning_bytes)}",
         subject=str(cap.pinned_by["pid"]) if pinner and cap.pinned_by and fix.startswith("Most of them") else None)]
+
+
+def _compaction_text(c: Context) -> str:
+    """Which compaction pays, with its command (issue 29 item 4): a compacting copy keeps half-full
+    leaves as they are, a rewrite in key order fills them."""
+    cap = c.cap
+    path, dest = _q(c.snap.path), _q(c.snap.path.rstrip("/") + ".compact")
+    copy_cmd = f"`python -m zlmdb._lmdb_vendor copy --compact -e {path} {dest}`" + (
+        f" (or `mdb_copy -c {path} {dest}`)" if c.snap.lmdb.format == "0.9" else "")
+    if not cap.compact:
+        return f"A compacting copy ({copy_cmd}) makes a smaller file."
+    copy_b, rewrite_b = cap.compact["copy_bytes"], cap.compact["rewrite_bytes"]
+    text = (f"A compacting copy ({copy_cmd}) would write {fmt_bytes(copy_b)} of the file's "
+            f"{fmt_bytes(cap.file_size)}; rewriting the records in key order would write {fmt_bytes(rewrite_b)}.")
+    if rewrite_b < 0.9 * copy_b:
+        how = ("the application's own migration, a copy of every record in key order with put(append=True)"
+               + (f", or `mkdir {dest} && mdb_dump {path} | mdb_load -a {dest}` with an mdb_load that has -a"
+                  if c.snap.lmdb.format == "0.9" else ""))
+        text += f" The copy keeps half-full leaves as they are: the rewrite pays ({how})."
+    else:
+        text += " The leaves are full already: the compacting copy pays."
+    return text
 
 
 def _pinned_by(c: Context, pid: int) -> int:

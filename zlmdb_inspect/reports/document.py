@@ -87,6 +87,9 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"txns_per_s={_rate(rates.txns_per_s if rates else None)} "
             f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
             f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
+    if cap.compact is not None:  # issue 29 item 4
+        perf += (f" compact_copy_bytes={cap.compact['copy_bytes']}B"
+                 f" compact_rewrite_bytes={cap.compact['rewrite_bytes']}B")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
             f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline()}; "

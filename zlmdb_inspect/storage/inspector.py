@@ -32,6 +32,7 @@ from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
 from zlmdb_inspect.core.slots import slot_of
 from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
@@ -399,6 +400,8 @@ class Inspector:
             locking=self._locking)
         alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
+        if walk is not None:  # issue 29 item 4
+            cap.compact = compact_figures(pf, meta, walk)
         found = sorted(walk.summary.named_dbs, key=lambda kr: kr[0]) if walk else []  # in key order, as LMDB lists them
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,

@@ -205,10 +205,18 @@ class CapacityPanel(RefreshView, Static):
             literal(c.mismatch_text() or c.limit_text(), 160), ")\n",
             "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
             f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)  file ",
-            (fmt_bytes(c.file_size), b), "\n",
+            (fmt_bytes(c.file_size), b), *_compact_parts(c), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
             "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable)", "  ",
             (eta_text(ref), b)))
+
+
+def _compact_parts(c: Any) -> list[Any]:
+    """Beside the file size (issue 29 item 4): what a compacting copy and a rewrite in key order would write."""
+    if not c.compact:
+        return []
+    return [" (compact copy ", (fmt_bytes(c.compact["copy_bytes"]), "bold"),
+            ", rewrite ", (fmt_bytes(c.compact["rewrite_bytes"]), "bold"), ")"]
 
 
 class TablesList(MeasuredTable):
