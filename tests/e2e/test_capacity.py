@@ -476,7 +476,7 @@ def test_every_warning_has_figure_and_threshold_in_words(tmp_path):
             assert isinstance(text, str) and text and "None" not in text and "{" not in text, (w.id, text)
     lr = [w for w in ref.warnings if w.id == "long-reader"][0]
     assert lr.figure_text.startswith("lag ") and "transactions" in lr.figure_text
-    assert lr.threshold_text == "lag over 5 transactions or held over 60 s"
+    assert lr.threshold_text == "lag over 5 transactions, held over 60 s or pinning 512.0 KiB"  # a quarter of 2 MiB
     assert set(health.RULES) >= ids
 
 

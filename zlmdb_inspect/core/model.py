@@ -62,6 +62,8 @@ class Capacity:
     # {"largest_pages": what one write finds in a row, "runs": [{"pages": [lo, hi], "runs", "total_pages"}]}
     free_runs: dict | None = None
     # -- end issue 29 items 1-2 ----------------------------------------------------------------------
+    # -- issue 29 item 4: what a compaction returns (None: no page walk to count from) --
+    compact: dict | None = None  # {"copy_bytes": mdb_copy -c's file, "rewrite_bytes": records rewritten in key order}
 
     def limit_text(self) -> str:
         """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""
@@ -133,6 +135,9 @@ class Reader:
     held_s: float | None = None
     alive: bool | None = None
     own: bool = False
+    # -- issue 29 item 3: what this reader pins (None: no page walk to count from) --
+    pins_bytes: int | None = None  # pages freed after its snapshot, kept from reuse while it lives
+    releases_bytes: int | None = None  # what ending this reader alone makes reusable (only the oldest)
 
 
 @dataclass

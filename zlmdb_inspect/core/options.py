@@ -51,6 +51,7 @@ class Thresholds:
     free_pages_warning_bytes: int = 64 * 1024 * 1024  # ... and at least this much
     reader_lag_warning_txns: int = 1000
     reader_held_warning_s: float = 60.0
+    long_reader_bytes: int = 0  # a reader pinning this many freed bytes is long; 0: min(1 GiB, 25 % of the map)
     reader_slots_warning_pct: float = 80.0
     json_table_warning_bytes: int = 1024 * 1024
     large_value_warning_bytes: int = 64 * 1024

@@ -230,8 +230,7 @@ def free_pages(c: Context) -> list[Finding]:
     free_b = cap.free_pages * c.psize
     if pct < th.free_pages_warning_pct or free_b < th.free_pages_warning_bytes:
         return []
-    fix = ("A compacting copy (mdb_copy -c, or env.copy(path, compact=True)) makes a smaller backup; "
-           "the writer reuses the reusable ones.")
+    fix = _compaction_text(c) + " The writer reuses the reusable ones."
     if pinner and (cap.pinned_pages or 0) >= 0.5 * cap.free_pages:
         fix = f"Most of them cannot be reused: {pinner} {_unpin(cap, c.snap.path)} so the writer reuses them."
     return [Finding(
@@ -243,6 +242,28 @@ def free_pages(c: Context) -> list[Finding]:
         figure_text=f"{pct:.1f}% of used pages free ({fmt_bytes(free_b)})",
         threshold_text=f"{th.free_pages_warning_pct:g}% and at least {fmt_bytes(th.free_pages_warning_bytes)}",
         subject=str(cap.pinned_by["pid"]) if pinner and cap.pinned_by and fix.startswith("Most of them") else None)]
+
+
+def _compaction_text(c: Context) -> str:
+    """Which compaction pays, with its command (issue 29 item 4): a compacting copy keeps half-full
+    leaves as they are, a rewrite in key order fills them."""
+    cap = c.cap
+    path, dest = _q(c.snap.path), _q(c.snap.path.rstrip("/") + ".compact")
+    copy_cmd = f"`python -m zlmdb._lmdb_vendor copy --compact -e {path} {dest}`" + (
+        f" (or `mdb_copy -c {path} {dest}`)" if c.snap.lmdb.format == "0.9" else "")
+    if not cap.compact:
+        return f"A compacting copy ({copy_cmd}) makes a smaller file."
+    copy_b, rewrite_b = cap.compact["copy_bytes"], cap.compact["rewrite_bytes"]
+    text = (f"A compacting copy ({copy_cmd}) would write {fmt_bytes(copy_b)} of the file's "
+            f"{fmt_bytes(cap.file_size)}; rewriting the records in key order would write {fmt_bytes(rewrite_b)}.")
+    if rewrite_b < 0.9 * copy_b:
+        how = ("the application's own migration, a copy of every record in key order with put(append=True)"
+               + (f", or `mkdir {dest} && mdb_dump {path} | mdb_load -a {dest}` with an mdb_load that has -a"
+                  if c.snap.lmdb.format == "0.9" else ""))
+        text += f" The copy keeps half-full leaves as they are: the rewrite pays ({how})."
+    else:
+        text += " The leaves are full already: the compacting copy pays."
+    return text
 
 
 def _pinned_by(c: Context, pid: int) -> int:
@@ -286,13 +307,17 @@ def long_reader(c: Context) -> list[Finding]:
         held = r.held_s  # observed across refreshes by the monitor; None in a single run
         long_lag = r.lag is not None and r.lag > th.reader_lag_warning_txns
         long_held = held is not None and held > th.reader_held_warning_s
-        if not (long_lag or long_held):
+        pins_limit = _long_reader_bytes(c)
+        long_pins = bool(r.pins_bytes) and (r.pins_bytes or 0) >= pins_limit
+        if not (long_lag or long_held or long_pins):
             continue
         what = []
         if long_lag:
             what.append(f"lags {r.lag:,} transactions behind")
         if long_held and held is not None:
             what.append(f"has held its snapshot for {fmt_duration(held)}")
+        if long_pins:
+            what.append(f"pins {fmt_bytes(r.pins_bytes or 0)} of freed pages")
         pinned = _pinned_by(c, r.pid)
         note = (f" (it pins {pinned // c.psize:,} freed pages, {fmt_bytes(pinned)}, that the writer cannot "
                 "reuse while it reads, so the file grows although records are deleted)") if pinned else ""
@@ -301,17 +326,29 @@ def long_reader(c: Context) -> list[Finding]:
             figs.append(f"lag {r.lag:,} transactions")
         if held is not None:
             figs.append(f"held {fmt_duration(held)}")
+        if r.pins_bytes is not None:
+            figs.append(f"pins {fmt_bytes(r.pins_bytes)}"
+                        + (f", ending it releases {fmt_bytes(r.releases_bytes)}" if r.releases_bytes else ""))
         out.append(Finding(
             RuleId.LONG_READER, WARNING,
             f"Reader pid {r.pid}{f' ({r.name})' if r.name else ''} " + " and ".join(what) +
             f". A long read transaction stops LMDB from reusing pages{note or ', so the file grows'}; keep read "
             "transactions short.", PRACTICE["short-txn"],
-            figure={"lag": r.lag, "held_s": held},
-            threshold={"lag": th.reader_lag_warning_txns, "held_s": th.reader_held_warning_s},
+            figure={"lag": r.lag, "held_s": held, "pins_bytes": r.pins_bytes},
+            threshold={"lag": th.reader_lag_warning_txns, "held_s": th.reader_held_warning_s,
+                       "pins_bytes": pins_limit},
             subject=str(r.pid), figure_text=", ".join(figs),
-            threshold_text=f"lag over {th.reader_lag_warning_txns:,} transactions or held over "
-                           f"{fmt_duration(th.reader_held_warning_s)}"))
+            threshold_text=f"lag over {th.reader_lag_warning_txns:,} transactions, held over "
+                           f"{fmt_duration(th.reader_held_warning_s)} or pinning {fmt_bytes(pins_limit)}"))
     return out
+
+
+def _long_reader_bytes(c: Context) -> int:
+    """Bytes pinned that make a reader long (issue 29 item 3): the threshold, else the smaller of
+    1 GiB and a quarter of the map (a small map fills long before a gibibyte is pinned)."""
+    if c.th.long_reader_bytes > 0:
+        return c.th.long_reader_bytes
+    return min(1 << 30, c.cap.map_size // 4) if c.cap.map_size else 1 << 30
 
 
 @rule(RuleId.LONG_WRITE_TXN, "s")

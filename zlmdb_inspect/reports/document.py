@@ -88,6 +88,9 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
             f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}"
             f"{_disk_perfdata(cap)}")
+    if cap.compact is not None:  # issue 29 item 4
+        perf += (f" compact_copy_bytes={cap.compact['copy_bytes']}B"
+                 f" compact_rewrite_bytes={cap.compact['rewrite_bytes']}B")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     if cap.disk_text():  # issue 29: the volume allows less than the map
         limit = f"limit: {cap.disk_text()}; {limit}"

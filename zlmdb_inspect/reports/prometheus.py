@@ -56,6 +56,12 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("reader_max_lag_txns", "gauge", "Largest lag of a reader behind the last transaction.", ()),
     ("reader_longest_hold_seconds", "gauge", "Longest time a reader has held one snapshot (observed).", ()),
     ("stale_readers", "gauge", "Reader slots whose process is not alive.", ()),
+    # -- issue 29 items 3-4: what each reader pins, what a compaction returns --
+    ("reader_pins_bytes", "gauge",
+     "Bytes of pages freed after each reader's snapshot, kept from reuse while it reads.", ("pid",)),
+    ("compact_copy_bytes", "gauge", "Size of the file a compacting copy (mdb_copy -c) would write.", ()),
+    ("compact_rewrite_bytes", "gauge", "Size of the file rewriting the records in key order would write.", ()),
+    # -- end issue 29 items 3-4 --
     ("warnings", "gauge", "Warnings by severity.", ("severity",)),
     ("warning", "gauge", "Active warnings (1 each) by rule id, severity and subject.", ("id", "severity", "subject")),
     ("refresh_age_seconds", "gauge", "Age of the figures reported at this scrape (a reused snapshot is older).", ()),
@@ -146,6 +152,17 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
         held = [r.held_s for r in others if r.held_s is not None]
         add("reader_longest_hold_seconds", float(max(held)) if held else (0.0 if not others else None))
         add("stale_readers", sum(1 for r in snap.readers if r.alive is False))
+        # -- issue 29 item 3: one series per pid (its oldest slot pins what its others pin, and more) --
+        pins: dict[int, int] = {}
+        for r in others:
+            if r.pins_bytes is not None:
+                pins[r.pid] = max(pins.get(r.pid, 0), r.pins_bytes)
+        for pid, b in sorted(pins.items()):
+            add("reader_pins_bytes", b, pid)
+    # -- issue 29 item 4 --
+    if cap.compact is not None:
+        add("compact_copy_bytes", cap.compact["copy_bytes"])
+        add("compact_rewrite_bytes", cap.compact["rewrite_bytes"])
     sev = [str(w.severity) for w in res.warnings]
     for s in SEVERITIES:
         add("warnings", sev.count(s), s)

@@ -110,7 +110,7 @@ def _sample_dict(s: Sample) -> dict[str, Any]:
 
 
 def _summary_list(t: TreeSummary) -> list:
-    return [t.branch_pages, t.leaf_pages, t.overflow_pages, t.entries,
+    return [t.branch_pages, t.leaf_pages, t.overflow_pages, t.entries, t.leaf_free_bytes,
             [[slot, sp.records, sp.leaf_pages, sp.overflow_pages, sp.overflow_bytes, sp.value_bytes, sp.max_value]
              for slot, sp in sorted(t.slots.items())]]
 
@@ -179,9 +179,10 @@ def _sample(d: Any, i: int) -> Sample:
 
 
 def _summary(v: Any, what: str) -> TreeSummary:
-    branch, leaf, overflow, entries, slots = _list(v, what, 5)
+    branch, leaf, overflow, entries, leaf_free, slots = _list(v, what, 6)
     out = TreeSummary(branch_pages=_int(branch, what), leaf_pages=_int(leaf, what),
-                      overflow_pages=_int(overflow, what), entries=_int(entries, what))
+                      overflow_pages=_int(overflow, what), entries=_int(entries, what),
+                      leaf_free_bytes=_int(leaf_free, what))
     for row in _list(slots, what):
         slot, records, leaf_pages, ov_pages, ov_bytes, value_bytes, max_value = _list(row, what, 7)
         s = _int(slot, f"{what}'s slot", 0, _MAX_SLOT + 1)  # SHORT_KEY_SLOT is one past the last slot

@@ -32,6 +32,7 @@ from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
 from zlmdb_inspect.core.slots import slot_of
 from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
@@ -423,6 +424,8 @@ class Inspector:
         alive = lockfile.pids_alive(self.lock_path, sorted({r.pid for r in readers}))
         cap = self._capacity(meta, info, psize, pf.file_size, walk, readers, alive)
         self._disk(cap, psize, seen.free_runs)
+        if walk is not None:  # issue 29 item 4
+            cap.compact = compact_figures(pf, meta, walk)
         found = sorted(walk.summary.named_dbs, key=lambda kr: kr[0]) if walk else []  # in key order, as LMDB lists them
         named = [NamedDb(name=k.rstrip(b"\0").decode("utf-8", "backslashreplace"), entries=r.entries,
                          depth=r.depth, branch_pages=r.branch_pages, leaf_pages=r.leaf_pages,
@@ -463,6 +466,8 @@ class Inspector:
             r.alive = alive.get(r.pid)
             r.name = lockfile.process_name(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
+        if walk is not None:
+            reader_space(readers, walk, meta.txnid, psize)
         return Snapshot(
             path=self.path, taken_at=t_start, txn_ms=round(seen.txn_s * 1000, 3), lmdb=figures,
             capacity=cap, tables=tables, databases=named, readers=readers, problems=problems,
@@ -640,6 +645,26 @@ class Inspector:
             pinned_pages=pinned, pinned_by=pinned_by,
             last_commit_freed_pages=walk.free_pages_between(int(walk.free_records[:, 0].max()), meta.txnid + 1)
             if walk is not None and len(walk.free_records) else None)
+
+
+def reader_space(readers: list[Reader], walk: WalkResult, txnid: int, psize: int) -> None:
+    """Set each reader's ``pins_bytes`` and ``releases_bytes`` (issue 29 item 3).
+
+    A free-list record of transaction t is reusable once t is older than every snapshot still
+    read (LMDB's mdb_find_oldest, which starts from the last commit ``txnid``). A reader at
+    snapshot s therefore keeps the pages freed by s <= t < txnid from reuse; ending it alone
+    releases only what no other slot keeps: the records up to the next snapshot still read, so
+    that is non-zero for the (unique) oldest only. A dead process's slot pins like a live one
+    until it is cleared. An idle slot (no txnid) pins nothing.
+    """
+    snaps = [r.txnid for r in readers]
+    for i, r in enumerate(readers):
+        if r.txnid is None or r.txnid >= txnid:
+            r.pins_bytes = r.releases_bytes = 0
+            continue
+        r.pins_bytes = walk.free_pages_between(r.txnid, txnid) * psize
+        nxt = min([txnid] + [t for j, t in enumerate(snaps) if j != i and t is not None])
+        r.releases_bytes = walk.free_pages_between(r.txnid, nxt) * psize if nxt > r.txnid else 0
 
 
 @dataclass

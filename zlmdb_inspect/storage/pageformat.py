@@ -311,6 +311,11 @@ class PageFile:
     def checked_headers(self, pgnos: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(flags, node count) of the pages ``pgnos`` (inside the file), with what :meth:`header`
         and :meth:`numkeys` check checked for all of them at once."""
+        flags, n, _ = self.checked_headers_free(pgnos)
+        return flags, n
+
+    def checked_headers_free(self, pgnos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """:meth:`checked_headers` and each page's unused bytes (upper - lower), read in the same pass."""
         stored, flags, lower, upper = self.headers(pgnos)
         bad = stored != pgnos
         if bad.any():
@@ -321,7 +326,7 @@ class PageFile:
         if bad.any():
             k = int(np.argmax(bad))
             raise PageError(f"page {int(pgnos[k])} has impossible bounds lower={int(lower[k])} upper={int(upper[k])}")
-        return flags, (lower - floor) >> 1
+        return flags, (lower - floor) >> 1, upper - lower
 
     def txnids(self, pgnos: np.ndarray) -> np.ndarray:
         """The id of the transaction that wrote each page ``pgnos`` (1.0 format only), as uint64."""

@@ -70,6 +70,7 @@ class TreeSummary:
     overflow_pages: int = 0
     entries: int = 0
     named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
+    leaf_free_bytes: int = 0  # unused bytes of its leaves (upper - lower): what a rewrite in key order returns
 
     def merge(self, other: TreeSummary) -> None:
         for slot, sp in other.slots.items():
@@ -82,6 +83,7 @@ class TreeSummary:
         self.overflow_pages += other.overflow_pages
         self.entries += other.entries
         self.named_dbs.extend(other.named_dbs)
+        self.leaf_free_bytes += other.leaf_free_bytes
 
     def merge_many(self, others: list[TreeSummary]) -> None:
         """:meth:`merge` of many (an incremental walk merges thousands of cached summaries)."""
@@ -89,6 +91,7 @@ class TreeSummary:
         self.leaf_pages += sum(o.leaf_pages for o in others)
         self.overflow_pages += sum(o.overflow_pages for o in others)
         self.entries += sum(o.entries for o in others)
+        self.leaf_free_bytes += sum(o.leaf_free_bytes for o in others)
         slots = self.slots
         for o in others:
             for slot, sp in o.slots.items():
@@ -419,7 +422,7 @@ class _Walk:
         n = pf.numkeys(pgno, lower, upper)
         kind = flags & PAGE_KINDS
         if kind == P_LEAF:
-            out = TreeSummary(leaf_pages=1)
+            out = TreeSummary(leaf_pages=1, leaf_free_bytes=upper - lower)
             self.scan_leaf(pgno, n, out)
             return out
         if kind != P_BRANCH:
@@ -457,6 +460,7 @@ class _Walk:
                 raise PageError(f"page {child} should be a leaf but has flags 0x{flags:x}")
             n = pf.numkeys(child, lower, upper)
             out.leaf_pages += 1
+            out.leaf_free_bytes += upper - lower
             slot = None
             if 0 < i < last:
                 s1, s2 = slot_of(sep or b""), slot_of(children[i + 1][1] or b"")  # set for i > 0
@@ -567,7 +571,7 @@ class _Walk:
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         pf.page_reads += total
         bases = children * ps
-        flags, nkeys = pf.checked_headers(children)
+        flags, nkeys, free = pf.checked_headers_free(children)
         bad = (flags & PAGE_KINDS) != P_LEAF
         if bad.any():
             k = first_bad(bad)
@@ -591,8 +595,10 @@ class _Walk:
             ok = (first == last) & (first != SHORT_KEY_SLOT)
             seps[unk[ok]] = first[ok]
             known[unk[ok]] = True
+        free_per = np.bincount(br, weights=free, minlength=m).astype(np.int64).tolist()
         for j, (_, n) in enumerate(branches):
             outs[j].leaf_pages += n
+            outs[j].leaf_free_bytes += free_per[j]
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)

@@ -89,10 +89,11 @@ def test_long_reader_lag_is_over_the_threshold_exactly(lag, fires):
     assert len(found) == 1
     f = found[0]
     assert (f.severity, f.subject) == (Severity.WARNING, "4242")
-    assert f.figure == {"lag": lag, "held_s": None}
+    assert f.figure == {"lag": lag, "held_s": None, "pins_bytes": None}
     assert f.figure_text == f"lag {lag:,} transactions"
-    assert f.threshold == {"lag": TH.reader_lag_warning_txns, "held_s": TH.reader_held_warning_s}
-    assert f.threshold_text == "lag over 1,000 transactions or held over 60 s"
+    assert f.threshold == {"lag": TH.reader_lag_warning_txns, "held_s": TH.reader_held_warning_s,
+                           "pins_bytes": 16 * MIB}  # a quarter of the 64 MiB map
+    assert f.threshold_text == "lag over 1,000 transactions, held over 60 s or pinning 16.0 MiB"
 
 
 @pytest.mark.parametrize("held, fires", [(below(TH.reader_held_warning_s), False), (TH.reader_held_warning_s, False),
@@ -100,7 +101,32 @@ def test_long_reader_lag_is_over_the_threshold_exactly(lag, fires):
 def test_long_reader_held_is_over_the_threshold(held, fires):
     found = _found(RuleId.LONG_READER, _snap(readers=[_reader(4243, lag=0, held_s=held)]))
     assert [(f.severity, f.subject, f.figure) for f in found] == (
-        [(Severity.WARNING, "4243", {"lag": 0, "held_s": held})] if fires else [])
+        [(Severity.WARNING, "4243", {"lag": 0, "held_s": held, "pins_bytes": None})] if fires else [])
+
+
+# -- long-reader on bytes pinned (issue 29 item 3): at long_reader_bytes, else min(1 GiB, 25 % of the map) --
+
+
+@pytest.mark.parametrize("th, limit", [(TH, 16 * MIB), (Thresholds(long_reader_bytes=5 * MIB), 5 * MIB)],
+                         ids=["quarter-of-map", "set"])
+@pytest.mark.parametrize("delta, fires", [(-1, False), (0, True), (1, True)])
+def test_long_reader_fires_on_bytes_pinned(th, limit, delta, fires):
+    r = _reader(4244, lag=1)
+    r.pins_bytes, r.releases_bytes = limit + delta, 4096
+    found = _found(RuleId.LONG_READER, _snap(readers=[r]), th)
+    assert [(f.subject, f.figure["pins_bytes"], f.threshold["pins_bytes"]) for f in found] == (
+        [("4244", limit + delta, limit)] if fires else [])
+    if fires:
+        assert "pins " in found[0].message and "ending it releases 4.0 KiB" in found[0].figure_text
+
+
+def test_long_reader_bytes_default_is_at_most_a_gibibyte():
+    snap = _snap(readers=[_reader(4245, lag=1)])
+    snap.capacity.map_size = 64 * 1024 * MIB
+    snap.readers[0].pins_bytes = 1024 * MIB - 1
+    assert _found(RuleId.LONG_READER, snap) == []
+    snap.readers[0].pins_bytes = 1024 * MIB
+    assert [f.threshold["pins_bytes"] for f in _found(RuleId.LONG_READER, snap)] == [1024 * MIB]
 
 
 def test_long_reader_ignores_our_own_reader():

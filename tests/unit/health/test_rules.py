@@ -74,7 +74,7 @@ def test_free_pages_rule_and_config_file(tmp_path):
     assert "free-pages" not in _ids(doc) and doc["capacity"]["free_pages"] > 400
     doc = cli_json(path, "--threshold", "free_pages_warning_bytes=1048576")
     w = _ids(doc)["free-pages"]
-    assert "mdb_copy -c" in w["message"] and "Backup strategies" in w["practice"]
+    assert "zlmdb._lmdb_vendor copy --compact -e" in w["message"] and "Backup strategies" in w["practice"]
     assert w["threshold_text"] == "30% and at least 1.0 MiB" and "% of used pages free" in w["figure_text"]
     cfg = tmp_path / "t.toml"
     cfg.write_text("[thresholds]\nfree_pages_warning_pct = 99.9\nfree_pages_warning_bytes = 0\n")

@@ -206,7 +206,7 @@ class CapacityPanel(RefreshView, Static):
             "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
             f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)",
             *_disk_limit(c), "  file ",
-            (fmt_bytes(c.file_size), b), "\n",
+            (fmt_bytes(c.file_size), b), *_compact_parts(c), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
             "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable{_free_run(c)})", "  ",
             (eta_text(ref), b)))
@@ -224,6 +224,14 @@ def _free_run(c: Capacity) -> str:
         return ""
     n = c.free_runs["largest_pages"]
     return f", runs up to {n:,} page{'' if n == 1 else 's'}"
+
+
+def _compact_parts(c: Any) -> list[Any]:
+    """Beside the file size (issue 29 item 4): what a compacting copy and a rewrite in key order would write."""
+    if not c.compact:
+        return []
+    return [" (compact copy ", (fmt_bytes(c.compact["copy_bytes"]), "bold"),
+            ", rewrite ", (fmt_bytes(c.compact["rewrite_bytes"]), "bold"), ")"]
 
 
 class TablesList(MeasuredTable):
@@ -443,6 +451,11 @@ class WarningsTab(RefreshView, TabPane):
         tabs.get_tab("warnings").label = Text(f"Warnings ({len(ref.warnings)})")
 
 
+def _bytes_cell(n: int | None) -> Text:
+    """A reader's pinned or released bytes (issue 29 item 3): blank where no walk counted them, "0" where none."""
+    return Text("" if n is None else "0" if n == 0 else fmt_bytes(n), justify="right")
+
+
 class ReadersTab(RefreshView, TabPane):
     """LMDB's reader table, with process names and how long each snapshot has been held."""
 
@@ -475,7 +488,8 @@ class ReadersTab(RefreshView, TabPane):
         if r.columns:
             return
         for key, label in (("pid", "PID"), ("name", "Process"), ("thread", "Thread"), ("txnid", "Txn"),
-                           ("lag", "Lag"), ("held", "Held"), ("alive", "Alive"), ("own", "")):
+                           ("lag", "Lag"), ("held", "Held"), ("pins", "Pins"), ("releases", "Ending frees"),
+                           ("alive", "Alive"), ("own", "")):
             r.add_column(Text(label), key=key)
 
     def show(self, ref: Refresh) -> None:
@@ -486,7 +500,8 @@ class ReadersTab(RefreshView, TabPane):
             alive = Text("yes", style="green") if rd.alive else Text("NO", style="bold red")
             r.add_row(Text(str(rd.pid)), literal(rd.name, PROCESS_WIDTH), literal(rd.thread, 20),
                       Text("-" if rd.txnid is None else str(rd.txnid)), Text("" if rd.lag is None else str(rd.lag)),
-                      Text("" if rd.held_s is None else fmt_duration(rd.held_s)), alive,
+                      Text("" if rd.held_s is None else fmt_duration(rd.held_s)),
+                      _bytes_cell(rd.pins_bytes), _bytes_cell(rd.releases_bytes), alive,
                       Text("this inspector" if rd.own else ""), key=str(i))
         env = ref.snapshot.lmdb
         note = (f"{len(ref.snapshot.readers)} reader slots in use of {env.max_readers}."
