@@ -36,7 +36,7 @@ from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.changes import ChangesPane, ChangesPolled
-from zlmdb_inspect.tui.widgets.fields import FieldPicker, field_names
+from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
 from zlmdb_inspect.tui.widgets.recorddetail import RecordDetail
 from zlmdb_inspect.tui.widgets.recordlist import RecordList
@@ -58,6 +58,7 @@ class TableScreen(Screen):
         self.last_search = ""
         self._start_key = start_key
         self._position: int | None = None  # index of the page's first record (key order) in the table
+        self._newest: str | None = None  # the table's last key as a time, when keys are ordered by time
 
     @property
     def service(self) -> Service:
@@ -120,6 +121,7 @@ class TableScreen(Screen):
         self.query_one("#table-title", Static).update(join(
             (f" {short_name(self.table)} ", "bold reverse"), f"  slot {self.table.slot} · ",
             f"{self.total:,} records", " · newest first" if self.record_list.reverse else "",
+            f" up to {self._newest}" if self.record_list.reverse and self._newest else "",
             " · app decoder" if decoding.app_class is not None else " · built-in decoders",
             ("" if self.table.metadata else "  (no metadata record)", "yellow")))
 
@@ -168,6 +170,11 @@ class TableScreen(Screen):
         pane = self.record_detail
         page.records[:] = [pane.decoded(r) for r in page.records]  # a large record decoded before keeps it
         self.record_list.show(page, msg.direction)
+        if page.at_end and page.records and not self.filter:
+            newest = key_time(page.records[-1].key)
+            if newest != self._newest:
+                self._newest = newest
+                self._title()
         rec = self.record_list.current()
         if rec is not None:
             pane.show(rec)
@@ -290,13 +297,14 @@ class TableScreen(Screen):
         self.record_list.page(forward=False)
 
     def action_reverse(self) -> None:
-        """Newest (last key) first, or back to key order; the cursor stays on its record."""
+        """Newest first: the table's last key and backwards from it; again: key order from the first key.
+
+        Not the page on screen turned round: "the latest events" is the question, wherever the list is.
+        """
         lst = self.record_list
         lst.reverse = not lst.reverse
         self._title()
-        if lst.window is not None:
-            self._render_rows(len(lst.records) - 1 - lst.cursor_row)
-            self._status()
+        self.load(None, lst.start())
 
     def action_reload(self) -> None:
         """Read the page again from its first record, and the table's count with it."""
@@ -519,6 +527,18 @@ class TableScreen(Screen):
             self._status("the record it points to is in no table (a dangling index entry)")
             return
         self.app.push_screen(TableScreen(msg.table, start_key=msg.key))
+
+
+def key_time(key: object) -> str | None:
+    """The time a key starts with (a timestamp key, or a composite key whose first part is one), as
+    the list shows it; None when the key is not ordered by time first (cfxdb's Events: an OID)."""
+    first = key[0] if isinstance(key, list | tuple) and key else key
+    if isinstance(first, str) and _ISO.fullmatch(first):
+        return compact_iso(first)
+    return None
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def _file_name(table: str, raw_key: bytes) -> str:
