@@ -139,7 +139,7 @@ async def test_keymap_from_config_and_palette_commands(demo_db, tmp_path):
         await settle(pilot)
         assert app.screen.query_one("#tabs", TabbedContent).active == "warnings"
         titles = [c.title for c in app.get_system_commands(app.screen)]
-        assert {"Refresh now", "Toggle live refresh", "Open table", "Help"} <= set(titles)
+        assert {"Refresh now", "Toggle live refresh", "Open table", "Keys"} <= set(titles)
         app.screen.query_one("#tables-table", DataTable).move_cursor(row=1)
         app.screen.action_tab("tables")
         await pilot.press("enter")

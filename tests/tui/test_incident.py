@@ -3,18 +3,28 @@
 from __future__ import annotations
 
 import io
+import os
 
+import pytest
 from conftest import sha
 from rich.console import Console
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable, Input, SelectionList, Static
 
 from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
-from zlmdb_inspect.tui.app import create_app
+from zlmdb_inspect.tui import prefs
+from zlmdb_inspect.tui.app import HelpScreen, create_app
+from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.records import TableScreen
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.widgets.fields import compact_iso
+
+
+@pytest.fixture(autouse=True)
+def _own_config_dir(tmp_path, monkeypatch):
+    """Preferences (the theme, columns) go to a config directory of the test, never the user's."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "xdg"))
 
 
 def _app(path: str, **kw):
@@ -65,3 +75,94 @@ async def test_newest_first_is_the_table_end(demo_db):
         await settle(pilot)
         assert scr.window.at_start and "newest first" not in _text(scr, "#table-title")
     assert sha(demo_db) == before
+
+
+def _notes(app) -> list[str]:
+    return [n.message for n in app._notifications]
+
+
+async def test_filter_prompt_opens_empty_and_says_what_is_set(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "Users")
+        await pilot.press("F")
+        await settle(pilot)
+        assert isinstance(app.screen, Prompt) and app.screen.query_one(Input).value == ""
+        await pilot.press(*"user00001", "enter")
+        await settle(pilot)
+        assert scr.filter == "user00001"
+        await pilot.press("F")
+        await settle(pilot)
+        assert app.screen.query_one(Input).value == ""  # "empty clears" means what it says
+        assert "now 'user00001'" in _text(app.screen, "#prompt-label")
+        await pilot.press("enter")
+        await settle(pilot)
+        assert scr.filter is None
+
+
+async def test_column_picker_boxes_checked_and_not(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot, "Users")
+        await pilot.press("v")
+        await settle(pilot)
+        sel = app.screen.query_one(SelectionList)
+        sel.select(sel.get_option_at_index(1).value)
+        await settle(pilot)
+        lines = [sel.render_line(y).text for y in range(3)]
+        assert lines[0].startswith("▐ ▌") and lines[1].startswith("▐X▌") and lines[2].startswith("▐ ▌")
+
+
+async def test_palette_screenshot_says_where_or_why_not(demo_db, tmp_path, monkeypatch):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        shot = next(c for c in app.get_system_commands(app.screen) if c.title == "Screenshot")
+        monkeypatch.chdir(tmp_path)
+        shot.callback()
+        await settle(pilot)
+        files = list(tmp_path.iterdir())
+        assert len(files) == 1 and files[0].suffix == ".svg" and "<svg" in files[0].read_text()
+        assert f"screenshot saved to {files[0]}" in _notes(app)
+        before = sorted(os.listdir(demo_db))
+        monkeypatch.chdir(demo_db)
+        shot.callback()
+        await settle(pilot)
+        assert any("not saved: the database's own directory is never written to" in n for n in _notes(app))
+        assert sorted(os.listdir(demo_db)) == before
+        gone = tmp_path / "gone"
+        gone.mkdir()
+        monkeypatch.chdir(gone)
+        gone.rmdir()
+        shot.callback()
+        await settle(pilot)
+        assert "screenshot not saved: the current directory: No such file or directory" in _notes(app)
+
+
+async def test_palette_keys_is_our_help(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "Users")
+        keys = [c for c in app.get_system_commands(scr) if c.title == "Keys"]
+        assert len(keys) == 1 and "Screenshot" in [c.title for c in app.get_system_commands(scr)]
+        keys[0].callback()
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen) and "This screen: Table records" in _text(app.screen, "#help-text")
+
+
+async def test_theme_is_remembered(demo_db, tmp_path):
+    cfg = tmp_path / "config.toml"
+    cfg.write_text('[keymap]\n"table.jump" = "j"\n')
+    app = _app(demo_db, config=str(cfg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.theme != "nord"
+        app.theme = "nord"
+        await settle(pilot)
+    assert cfg.read_text() == '[keymap]\n"table.jump" = "j"\n\n[tui]\n"theme" = "nord"\n'
+    assert prefs.load_theme(str(cfg)) == "nord"
+    app = _app(demo_db, config=str(cfg))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.theme == "nord"
+    assert cfg.read_text().count("[tui]") == 1  # starting with it writes nothing

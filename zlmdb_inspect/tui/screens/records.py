@@ -398,7 +398,8 @@ class TableScreen(Screen):
             self.filter = text or None
             self.load(None, self.record_list.start())
 
-        self.app.push_screen(Prompt("Filter on the decoded text (empty clears):", self.filter or ""), go)
+        now = f" (now {self.filter!r})" if self.filter else ""
+        self.app.push_screen(Prompt(f"Filter the records on their decoded text{now}; empty clears:"), go)
 
     def action_columns(self) -> None:
         """Pick the value fields shown as the list's columns (remembered on request)."""
