@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import io
 import os
+import struct
+import subprocess
+import sys
+import uuid
 
+import cbor2
 import pytest
-from conftest import sha
+from conftest import build_orm_db, sha
 from rich.console import Console
 from textual.widgets import DataTable, Input, SelectionList, Static
 
@@ -18,6 +23,7 @@ from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.records import TableScreen
 from zlmdb_inspect.tui.settle import settle
+from zlmdb_inspect.tui.widgets.changes import ChangesPane
 from zlmdb_inspect.tui.widgets.fields import compact_iso
 
 
@@ -166,3 +172,43 @@ async def test_theme_is_remembered(demo_db, tmp_path):
         await settle(pilot)
         assert app.theme == "nord"
     assert cfg.read_text().count("[tui]") == 1  # starting with it writes nothing
+
+
+WRITE_ONE = ("import sys; from zlmdb import lmdb; e = lmdb.open(sys.argv[1], map_size=64 << 20); "
+             "t = e.begin(write=True); t.put(bytes.fromhex(sys.argv[2]), bytes.fromhex(sys.argv[3])); t.commit()")
+
+
+async def test_changes_pane_shows_it_is_alive(tmp_path):
+    """A quiet table: "watching since txn N at …, last checked …, no changes"; then a write shows
+    with the time it was seen and its leaf page's txnid under "Page txn"."""
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=50)
+    svc = Service(Options(path=path))
+    txn0 = svc.snapshot().lmdb.last_txnid
+    svc.close()
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:34:56", interval=0.1)
+    app.animation_level = "none"
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "TUsers")
+        await pilot.press("f")
+        pane = scr.query_one(ChangesPane)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if "last checked" in _text(scr, "#changes-title"):
+                break
+        title = _text(scr, "#changes-title")
+        assert f"watching since txn {txn0:,} at 12:34:56, last checked 12:34:56 (txn {txn0:,})" in title
+        assert title.rstrip().endswith("no changes")
+        table = pane.query_one(DataTable)
+        assert [c.label.plain for c in table.ordered_columns] == ["Change", "Seen", "Key", "Value", "Page txn"]
+        # another process writes one record (LMDB opens an environment once per process)
+        key = struct.pack(">H", scr.table.slot) + uuid.UUID(int=999).bytes
+        subprocess.run([sys.executable, "-c", WRITE_ONE, path, key.hex(), cbor2.dumps({"name": "zz"}).hex()],
+                       check=True, timeout=30)
+        for _ in range(100):
+            await pilot.pause(0.05)
+            if table.row_count:
+                break
+        row = [str(c) for c in table.get_row_at(0)]
+        assert row[:3] == ["insert", "12:34:56", str(uuid.UUID(int=999))] and row[4] == f"{txn0 + 1:,}"
+        assert f"last checked 12:34:56 (txn {txn0 + 1:,}) · 1 changes" in _text(scr, "#changes-title")

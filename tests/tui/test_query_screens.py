@@ -141,7 +141,7 @@ async def test_changes_pane_newest_first_deletes_struck_through():
         table = pane.query_one(DataTable)
         cells = [table.get_row_at(i) for i in range(table.row_count)]
         assert [str(c[0]) for c in cells] == ["delete", "update", "insert"]
-        assert "strike" in str(cells[0][1].style) and str(cells[0][1]) == "b[/i]"
+        assert "strike" in str(cells[0][2].style) and str(cells[0][2]) == "b[/i]"
         assert pane.seen == 3
 
 

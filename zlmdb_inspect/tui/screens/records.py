@@ -375,7 +375,9 @@ class TableScreen(Screen):
             self._status("stopped following the table's changes")
             return
         follower = self.service.follow(self.table)
-        self.mount(ChangesPane(follower.poll, self.app.interval, id="changes"),  # type: ignore[attr-defined]
+        self.mount(ChangesPane(follower.poll, self.app.interval,  # type: ignore[attr-defined]
+                               txnid=lambda: follower.follower.last_txnid,
+                               clock=self.app.clock, id="changes"),  # type: ignore[attr-defined]
                    before=self.query_one("#table-status"))
         self._status("following the table's changes (f again: stop)")
 
