@@ -212,3 +212,75 @@ async def test_changes_pane_shows_it_is_alive(tmp_path):
         row = [str(c) for c in table.get_row_at(0)]
         assert row[:3] == ["insert", "12:34:56", str(uuid.UUID(int=999))] and row[4] == f"{txn0 + 1:,}"
         assert f"last checked 12:34:56 (txn {txn0 + 1:,}) · 1 changes" in _text(scr, "#changes-title")
+
+
+def _footer(app) -> str:
+    from textual.widgets import Footer
+    return " ".join(k.render().plain if hasattr(k.render(), "plain") else str(k.render())
+                    for k in app.screen.query_one(Footer).query("FooterKey"))
+
+
+async def test_footer_offers_open_table_only_where_enter_opens_one(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(160, 24)) as pilot:
+        await settle(pilot)
+        assert "Open table" in _footer(app) and "Sort" in _footer(app)
+        for tab in ("2", "4", "5"):  # Warnings, Live, Environment: enter opens nothing there
+            await pilot.press(tab)
+            await settle(pilot)
+            assert "Open table" not in _footer(app) and "Sort" not in _footer(app), tab
+        await pilot.press("1")
+        await settle(pilot)
+        assert "Open table" in _footer(app)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert isinstance(app.screen, TableScreen)
+
+
+async def test_paging_keys_page_and_home_end_act_on_the_focused_pane(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "Events")
+        first = [r.raw_key for r in scr.rows]
+        await pilot.press("pagedown")
+        await settle(pilot)
+        assert scr.rows[0].raw_key > first[-1]  # the next page, not the list scrolled
+        assert "records 101–200 of" in _text(scr, "#table-status")
+        await pilot.press("end")
+        await settle(pilot)
+        assert scr.window.at_end
+        last = [r.raw_key for r in scr.rows]
+        await pilot.press("tab")  # the detail pane: end scrolls it, the list stays
+        await settle(pilot)
+        pane = scr.query_one("#detail-pane")
+        assert app.focused is pane
+        await pilot.press("home")
+        await settle(pilot)
+        assert [r.raw_key for r in scr.rows] == last and pane.scroll_y == 0
+        await pilot.press("end")
+        await settle(pilot)
+        assert [r.raw_key for r in scr.rows] == last and pane.scroll_y == pane.max_scroll_y
+
+
+async def test_help_for_search_results_and_shape(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await _open(app, pilot, "Users")
+        await pilot.press("slash")
+        await settle(pilot)
+        await pilot.press(*"user00001", "enter")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        help_ = _text(app.screen, "#help-text")
+        assert "This screen: Search results" in help_ and "Changes pane" in help_ and "Page txn" in help_
+        await pilot.press("escape")  # the help
+        await settle(pilot)
+        await pilot.press("escape")  # the scan is done: back to the records
+        await settle(pilot)
+        assert isinstance(app.screen, TableScreen)
+        await pilot.press("h")
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert "This screen: Shape" in _text(app.screen, "#help-text")

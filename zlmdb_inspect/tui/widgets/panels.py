@@ -214,7 +214,9 @@ class CapacityPanel(RefreshView, Static):
 class TablesList(MeasuredTable):
     """The tables: home and end go to the first and last table (a DataTable scrolls sideways)."""
 
-    BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False)]
+    BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False),
+                # the list takes enter (it selects; the screen opens the table): shown here, the footer says so
+                Binding("enter", "select_cursor", "Open table", key_display="⏎")]
 
     def action_first_row(self) -> None:
         if self.row_count:
