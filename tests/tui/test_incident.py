@@ -22,6 +22,7 @@ from zlmdb_inspect.tui import prefs
 from zlmdb_inspect.tui.app import HelpScreen, create_app
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.records import TableScreen
+from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.widgets.changes import ChangesPane
 from zlmdb_inspect.tui.widgets.fields import compact_iso
@@ -284,3 +285,34 @@ async def test_help_for_search_results_and_shape(demo_db):
         await pilot.press("question_mark")
         await settle(pilot)
         assert "This screen: Shape" in _text(app.screen, "#help-text")
+
+
+async def test_search_keeps_the_query_and_its_history(demo_db):
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        scr = await _open(app, pilot, "Users")
+        for q in ("user000011", "user000012"):
+            await pilot.press("slash")
+            await settle(pilot)
+            box = app.screen.query_one(Input)
+            box.value = q
+            await pilot.press("enter")
+            await settle(pilot)
+            assert isinstance(app.screen, SearchScreen)
+            await pilot.press("escape")
+            await settle(pilot)
+            assert app.screen is scr
+        await pilot.press("slash")
+        await settle(pilot)
+        box = app.screen.query_one(Input)
+        assert box.value == "user000012"  # the query is kept
+        await pilot.press("up")
+        assert box.value == "user000011"
+        await pilot.press("down")
+        assert box.value == "user000012"
+        await pilot.press("escape", "escape")
+        await settle(pilot)
+        other = await _open(app, pilot, "AuditLog")  # another table: the session's history still there
+        await pilot.press("slash")
+        await settle(pilot)
+        assert app.screen.query_one(Input).value == "user000012" and other is not scr

@@ -74,6 +74,7 @@ class InspectorApp(App[int]):
         self.settings: Settings = settings if settings is not None else service.settings  # type: ignore[union-attr]
         self._service = service
         self.clock = clock_fn
+        self.search_history: list[str] = []  # the session's searches, oldest first (the prompt's up key)
         self.set_reactive(InspectorApp.interval, interval if interval is not None else self.settings.options.interval)
 
     @property

@@ -347,6 +347,10 @@ class TableScreen(Screen):
             if not text or not text.strip():
                 return
             self.last_search = text
+            history: list[str] = self.app.search_history  # type: ignore[attr-defined]
+            if text in history:
+                history.remove(text)
+            history.append(text)
             q = parse_query(text)
             row = self.record_list.cursor_row
             what = q.describe()
@@ -356,16 +360,13 @@ class TableScreen(Screen):
                 q = Query(q.kind, q.expr, "hex:" + self.rows[row].raw_key[2:].hex(), q.stop)
                 what = Query(q.kind, q.expr, None, q.stop).describe() + ", from the selected record"
             svc, table = self.service, self.table
+            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ", lambda: svc.query(table, q),
+                                              lambda raw_key: TableScreen(table, start_key=raw_key[2:]), q))
 
-            def found(raw_key: bytes | None) -> None:
-                if raw_key is not None:
-                    self.load(raw_key[2:], Direction.FROM)
-
-            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ",
-                                              lambda: svc.query(table, q)), found)
-
+        history: list[str] = self.app.search_history  # type: ignore[attr-defined]
         self.app.push_screen(Prompt("Search the whole table: text, re:REGEX or jq:EXPR "
-                                    "(first, optionally: from:KEY to:KEY)", self.last_search), go)
+                                    "(first, optionally: from:KEY to:KEY); ↑ earlier searches",
+                                    self.last_search or (history[-1] if history else ""), history), go)
 
     def action_follow_changes(self) -> None:
         """The "Changes" pane: the table's inserts, updates and deletes as they happen (again: closed)."""
