@@ -9,6 +9,7 @@ import threading
 import cbor2
 from conftest import SUPPORT, raw_env
 from textual.app import App
+from textual.screen import Screen
 from textual.widgets import DataTable, Static
 
 from zlmdb_inspect.core.options import Options
@@ -43,6 +44,16 @@ class Host(App):
         self.push_screen(self.factory(), callback=lambda r: setattr(self, "result", r))
 
 
+class Opened(Screen):
+    """What a chosen match opens (the records screen, in the app): escape goes back."""
+
+    BINDINGS = [("escape", "app.pop_screen", "Back")]
+
+    def __init__(self, key: bytes) -> None:
+        super().__init__()
+        self.key = key
+
+
 async def test_search_streams_matches_and_moves_between_them(tmp_path):
     path = str(tmp_path / "db")
     _db(path)
@@ -50,7 +61,8 @@ async def test_search_streams_matches_and_moves_between_them(tmp_path):
         cat = TableCodecs(Options(path=path))
         table = ins.snapshot().table_by_slot(1)
         q = query.parse("t3")
-        app = Host(lambda: SearchScreen("Search t3", lambda: scanner.scan(ins, cat, table, q, chunk_max=256)))
+        app = Host(lambda: SearchScreen("Search t3", lambda: scanner.scan(ins, cat, table, q, chunk_max=256),
+                                        Opened, q))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             screen = app.screen
@@ -62,15 +74,23 @@ async def test_search_streams_matches_and_moves_between_them(tmp_path):
             assert rows.cursor_row == 2
             await pilot.press("enter")
             await settle(pilot)
-            assert app.result == struct.pack(">HQ", 1, 23)
+            assert isinstance(app.screen, Opened) and app.screen.key == struct.pack(">HQ", 1, 23)
+            await pilot.press("escape")  # back to the matches, all of them, the cursor where it was
+            await settle(pilot)
+            assert app.screen is screen and rows.row_count == 300 and rows.cursor_row == 2
         # markup in data is shown literally
-        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("bold"))))
+        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("bold")), Opened,
+                                        query.parse("bold")))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             rows = app.screen.query_one("#search-matches", DataTable)
-            assert rows.row_count == 1 and "[b]bold[/b]" in str(rows.get_row_at(0)[1])
+            assert rows.row_count == 1 and "[b]bold[/b]" in str(rows.get_row_at(0)[2])
+            match = rows.get_row_at(0)[1]
+            hit = next(s for s in match.spans if "reverse" in str(s.style))
+            assert match.plain[hit.start:hit.end] == "bold" and ": " in match.plain
         # a bad expression is one line on screen, not a crash
-        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("jq:.value =="))))
+        app = Host(lambda: SearchScreen("Search", lambda: scanner.scan(ins, cat, table, query.parse("jq:.value ==")),
+                                        Opened))
         async with app.run_test(size=(120, 30)) as pilot:
             await settle(pilot)
             assert "bad jq expression" in str(app.screen.query_one("#search-progress", Static).render())
@@ -101,7 +121,7 @@ class SlowScan:
 
 async def test_escape_cancels_a_running_scan_then_goes_back():
     scan = SlowScan()
-    app = Host(lambda: SearchScreen("Search", lambda: scan))
+    app = Host(lambda: SearchScreen("Search", lambda: scan, Opened))
     async with app.run_test(size=(100, 24)) as pilot:
         await pilot.pause(0.2)
         await pilot.press("escape")
@@ -141,7 +161,7 @@ async def test_changes_pane_newest_first_deletes_struck_through():
         table = pane.query_one(DataTable)
         cells = [table.get_row_at(i) for i in range(table.row_count)]
         assert [str(c[0]) for c in cells] == ["delete", "update", "insert"]
-        assert "strike" in str(cells[0][1].style) and str(cells[0][1]) == "b[/i]"
+        assert "strike" in str(cells[0][2].style) and str(cells[0][2]) == "b[/i]"
         assert pane.seen == 3
 
 
@@ -193,7 +213,16 @@ async def test_records_screen_search_follow_and_shape(tmp_path, monkeypatch):
         assert app.screen.query_one("#search-matches", DataTable).row_count == 1
         await pilot.press("enter")
         await settle(pilot)
-        assert app.screen is scr and scr.rows[0].raw_key == struct.pack(">HQ", 1, 2345)
+        match = app.screen
+        assert isinstance(match, TableScreen) and match.rows[0].raw_key == struct.pack(">HQ", 1, 2345)
+        # escape: back to the matches; again: back to the records the search started from
+        await pilot.press("escape")
+        await settle(pilot)
+        assert isinstance(app.screen, SearchScreen)
+        assert app.screen.query_one("#search-matches", DataTable).row_count == 1
+        await pilot.press("escape")
+        await settle(pilot)
+        assert app.screen is scr
         # h : the shape screen
         await pilot.press("h")
         await settle(pilot)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
@@ -16,7 +17,7 @@ from textual.widgets import Static
 from zlmdb_inspect.core.options import Settings
 from zlmdb_inspect.service import Refresh, Service
 from zlmdb_inspect.service.fleet import Fleet
-from zlmdb_inspect.tui import bindings
+from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.screens.databases import DatabaseChosen, DatabasesScreen
 from zlmdb_inspect.tui.screens.overview import Overview, clock
 
@@ -73,6 +74,7 @@ class InspectorApp(App[int]):
         self.settings: Settings = settings if settings is not None else service.settings  # type: ignore[union-attr]
         self._service = service
         self.clock = clock_fn
+        self.search_history: list[str] = []  # the session's searches, oldest first (the prompt's up key)
         self.set_reactive(InspectorApp.interval, interval if interval is not None else self.settings.options.interval)
 
     @property
@@ -90,6 +92,11 @@ class InspectorApp(App[int]):
         keymap = self.settings.keymap
         if keymap:
             self.set_keymap(keymap)
+        theme = prefs.load_theme(self.settings.columns_path)
+        if theme is not None and theme in self.available_themes:
+            self.theme = theme
+        self._theme_saved = self.theme
+        self.theme_changed_signal.subscribe(self, lambda t: self._remember_theme(t.name))
         if self.fleet is not None:
             self.push_screen(DatabasesScreen(self.fleet, self.interval, self.clock))
         else:
@@ -107,11 +114,57 @@ class InspectorApp(App[int]):
         self.last_refresh = last.detail
         self.push_screen(Overview())
 
+    def _remember_theme(self, name: str) -> None:
+        """A theme picked in the palette is the one the next start uses (``[tui]`` of the config file)."""
+        if name == self._theme_saved:
+            return
+        path = self.settings.columns_path
+        try:
+            prefs.save_theme(path, name)
+        except (OSError, ValueError) as e:
+            self.notify(f"theme not remembered: {e}", severity="warning", markup=False)
+            return
+        self._theme_saved = name
+        self.notify(f"theme {name} remembered in {path}", markup=False)
+
+    def _database_dirs(self) -> set[str]:
+        paths = list(self.fleet.paths) if self.fleet is not None else []
+        if self._service is not None:
+            paths.append(self._service.directory)
+        return {os.path.realpath(p if os.path.isdir(p) else os.path.dirname(p)) for p in paths}
+
+    def action_save_screenshot(self) -> None:
+        """An SVG of the screen in the current directory; where it went, or why not (Textual's own
+        command writes to a Downloads directory that may not exist and says only that it failed)."""
+        try:
+            where = os.getcwd()
+        except OSError as e:
+            self.notify(f"screenshot not saved: the current directory: {e.strerror or e}", severity="error",
+                        markup=False)
+            return
+        if os.path.realpath(where) in self._database_dirs():
+            self.notify("screenshot not saved: the database's own directory is never written to "
+                        "(start zlmdb-inspect in another directory)", severity="error", markup=False)
+            return
+        try:
+            path = self.save_screenshot(path=where)
+        except OSError as e:
+            self.notify(f"screenshot not saved: {e.strerror or e}: {where}", severity="error", markup=False)
+            return
+        self.notify(f"screenshot saved to {path}", markup=False)
+
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.settings.keymap, bindings.in_force(self.screen)))
 
     def get_system_commands(self, screen: Screen) -> Iterable[SystemCommand]:
-        yield from super().get_system_commands(screen)
+        # Textual's "Keys" panel lists its widgets' generic keys, not ours (`?` does: one help
+        # system); its "Screenshot" fails without a reason: ours say where, or why not.
+        for cmd in super().get_system_commands(screen):
+            if cmd.title not in ("Keys", "Screenshot"):
+                yield cmd
+        yield SystemCommand("Keys", "The keys that act on this screen, then every screen's (as ?)", self.action_help)
+        yield SystemCommand("Screenshot", "Save an SVG of the screen in the current directory",
+                            self.action_save_screenshot)
         ov = self._overview()
         if ov is not None:
             yield SystemCommand("Refresh now", "Take a new snapshot", ov.action_refresh)
@@ -131,7 +184,6 @@ class InspectorApp(App[int]):
                                 screen.action_columns)
             yield SystemCommand("Newest first", "Reverse the key order (again: key order)", screen.action_reverse)
             yield SystemCommand("Open target", "Open the record an index entry points to", screen.action_open_target)
-        yield SystemCommand("Help", "List every key binding", self.action_help)
 
     def _overview(self) -> Overview | None:
         for s in self.screen_stack:

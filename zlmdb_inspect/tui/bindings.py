@@ -81,11 +81,19 @@ TABLE = [  # the order is the footer's
 
 # keys Textual's own widgets handle (not remappable here), shown with the bindings
 BUILT_IN = {
-    "Everywhere": [("ctrl+p", "command palette")],
+    "Everywhere": [("ctrl+p", "command palette (its Keys: this help)")],
     "Overview": [("home, end", "first / last table")],
     "Table records": [("up / down", "move; past either end the window slides on by key"),
-                      ("tab", "list / detail")],
+                      ("tab", "list / detail"),
+                      ("home, end, pgup, pgdn", "in the detail pane (after tab): scroll the detail")],
+    "Search results": [("up / down", "move through the matches found so far")],
+    "Shape": [("up / down, pgup, pgdn", "scroll the figures")],
 }
+# the Changes pane (f on the records screen) has no keys of its own: what its columns mean
+CHANGES = [("Change", "insert, update, delete; pages: a page range beyond the exactly followed records"),
+           ("Seen", "when the poll that found it ran"),
+           ("Page txn", "txnid of the leaf page holding the record (the page's last write), "
+                        "not the record's own commit")]
 SECTIONS = (("Everywhere", APP), ("Databases", DATABASES), ("Overview", OVERVIEW), ("Table records", TABLE),
             ("Search results", SEARCH), ("Shape", SHAPE))
 
@@ -118,6 +126,7 @@ def help_rows(keymap: dict[str, str], here: dict[str, list[str]] | None = None,
     for title, bindings in sections:
         rows = [(keys_in_force(b, keymap), b.tooltip or b.description) for b in bindings]
         out.append((title, rows + BUILT_IN.get(title, [])))
+    out.append(("Changes pane (f on a table's records): its columns", CHANGES))
     return out
 
 

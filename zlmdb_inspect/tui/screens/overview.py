@@ -65,7 +65,14 @@ class Overview(Screen):
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "databases":  # only when the app started on the Databases screen
             return getattr(self.app, "fleet", None) is not None
+        if action in ("open_table", "sort"):  # they act on the Tables tab only: elsewhere not on offer
+            tabs = self.query("#tabs")
+            return not tabs or tabs.first(TabbedContent).active == "tables"
         return True
+
+    @on(TabbedContent.TabActivated, "#tabs")
+    def _tab_changed(self) -> None:
+        self.refresh_bindings()  # the footer and ? follow the tab
 
     def action_databases(self) -> None:
         self.app.pop_screen()

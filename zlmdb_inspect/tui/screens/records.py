@@ -36,7 +36,7 @@ from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.changes import ChangesPane, ChangesPolled
-from zlmdb_inspect.tui.widgets.fields import FieldPicker, field_names
+from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
 from zlmdb_inspect.tui.widgets.recorddetail import RecordDetail
 from zlmdb_inspect.tui.widgets.recordlist import RecordList
@@ -58,6 +58,7 @@ class TableScreen(Screen):
         self.last_search = ""
         self._start_key = start_key
         self._position: int | None = None  # index of the page's first record (key order) in the table
+        self._newest: str | None = None  # the table's last key as a time, when keys are ordered by time
 
     @property
     def service(self) -> Service:
@@ -120,6 +121,7 @@ class TableScreen(Screen):
         self.query_one("#table-title", Static).update(join(
             (f" {short_name(self.table)} ", "bold reverse"), f"  slot {self.table.slot} · ",
             f"{self.total:,} records", " · newest first" if self.record_list.reverse else "",
+            f" up to {self._newest}" if self.record_list.reverse and self._newest else "",
             " · app decoder" if decoding.app_class is not None else " · built-in decoders",
             ("" if self.table.metadata else "  (no metadata record)", "yellow")))
 
@@ -168,6 +170,11 @@ class TableScreen(Screen):
         pane = self.record_detail
         page.records[:] = [pane.decoded(r) for r in page.records]  # a large record decoded before keeps it
         self.record_list.show(page, msg.direction)
+        if page.at_end and page.records and not self.filter:
+            newest = key_time(page.records[-1].key)
+            if newest != self._newest:
+                self._newest = newest
+                self._title()
         rec = self.record_list.current()
         if rec is not None:
             pane.show(rec)
@@ -290,13 +297,14 @@ class TableScreen(Screen):
         self.record_list.page(forward=False)
 
     def action_reverse(self) -> None:
-        """Newest (last key) first, or back to key order; the cursor stays on its record."""
+        """Newest first: the table's last key and backwards from it; again: key order from the first key.
+
+        Not the page on screen turned round: "the latest events" is the question, wherever the list is.
+        """
         lst = self.record_list
         lst.reverse = not lst.reverse
         self._title()
-        if lst.window is not None:
-            self._render_rows(len(lst.records) - 1 - lst.cursor_row)
-            self._status()
+        self.load(None, lst.start())
 
     def action_reload(self) -> None:
         """Read the page again from its first record, and the table's count with it."""
@@ -339,6 +347,10 @@ class TableScreen(Screen):
             if not text or not text.strip():
                 return
             self.last_search = text
+            history: list[str] = self.app.search_history  # type: ignore[attr-defined]
+            if text in history:
+                history.remove(text)
+            history.append(text)
             q = parse_query(text)
             row = self.record_list.cursor_row
             what = q.describe()
@@ -348,16 +360,13 @@ class TableScreen(Screen):
                 q = Query(q.kind, q.expr, "hex:" + self.rows[row].raw_key[2:].hex(), q.stop)
                 what = Query(q.kind, q.expr, None, q.stop).describe() + ", from the selected record"
             svc, table = self.service, self.table
+            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ", lambda: svc.query(table, q),
+                                              lambda raw_key: TableScreen(table, start_key=raw_key[2:]), q))
 
-            def found(raw_key: bytes | None) -> None:
-                if raw_key is not None:
-                    self.load(raw_key[2:], Direction.FROM)
-
-            self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ",
-                                              lambda: svc.query(table, q)), found)
-
+        history: list[str] = self.app.search_history  # type: ignore[attr-defined]
         self.app.push_screen(Prompt("Search the whole table: text, re:REGEX or jq:EXPR "
-                                    "(first, optionally: from:KEY to:KEY)", self.last_search), go)
+                                    "(first, optionally: from:KEY to:KEY); ↑ earlier searches",
+                                    self.last_search or (history[-1] if history else ""), history), go)
 
     def action_follow_changes(self) -> None:
         """The "Changes" pane: the table's inserts, updates and deletes as they happen (again: closed)."""
@@ -367,7 +376,9 @@ class TableScreen(Screen):
             self._status("stopped following the table's changes")
             return
         follower = self.service.follow(self.table)
-        self.mount(ChangesPane(follower.poll, self.app.interval, id="changes"),  # type: ignore[attr-defined]
+        self.mount(ChangesPane(follower.poll, self.app.interval,  # type: ignore[attr-defined]
+                               txnid=lambda: follower.follower.last_txnid,
+                               clock=self.app.clock, id="changes"),  # type: ignore[attr-defined]
                    before=self.query_one("#table-status"))
         self._status("following the table's changes (f again: stop)")
 
@@ -390,7 +401,8 @@ class TableScreen(Screen):
             self.filter = text or None
             self.load(None, self.record_list.start())
 
-        self.app.push_screen(Prompt("Filter on the decoded text (empty clears):", self.filter or ""), go)
+        now = f" (now {self.filter!r})" if self.filter else ""
+        self.app.push_screen(Prompt(f"Filter the records on their decoded text{now}; empty clears:"), go)
 
     def action_columns(self) -> None:
         """Pick the value fields shown as the list's columns (remembered on request)."""
@@ -519,6 +531,18 @@ class TableScreen(Screen):
             self._status("the record it points to is in no table (a dangling index entry)")
             return
         self.app.push_screen(TableScreen(msg.table, start_key=msg.key))
+
+
+def key_time(key: object) -> str | None:
+    """The time a key starts with (a timestamp key, or a composite key whose first part is one), as
+    the list shows it; None when the key is not ordered by time first (cfxdb's Events: an OID)."""
+    first = key[0] if isinstance(key, list | tuple) and key else key
+    if isinstance(first, str) and _ISO.fullmatch(first):
+        return compact_iso(first)
+    return None
+
+
+_ISO = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z")
 
 
 def _file_name(table: str, raw_key: bytes) -> str:

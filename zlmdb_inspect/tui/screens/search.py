@@ -3,7 +3,9 @@
 The scan (:class:`zlmdb_inspect.tables.scanner.Scan`) runs in a thread worker, in short read
 transactions; after each one the worker posts the progress and the matches found so far.
 ``escape`` cancels a running scan (again: back), ``n``/``b`` move between matches,
-``enter`` goes to the match in the table (the screen is dismissed with its key).
+``enter`` opens the match in a records screen over this one: escape there comes back to the
+matches (the scan carries on meanwhile). Rows read as the record list's, with the field that
+matched and the matched text highlighted.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from rich.text import Text
 from textual import work
 from textual.app import ComposeResult
 from textual.binding import BindingType
@@ -18,11 +21,13 @@ from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from zlmdb_inspect.service import Progress, Record, Scan
+from zlmdb_inspect.core.fmt import fmt_bytes
+from zlmdb_inspect.service import Progress, Query, Record, Scan
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 from zlmdb_inspect.tui.widgets.fields import key_text, value_text
+from zlmdb_inspect.tui.widgets.matchtext import match_cell
 
 SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
 
@@ -58,8 +63,8 @@ def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
     return head + f" · ETA {eta_text(p)}"
 
 
-class SearchScreen(Screen[bytes | None]):
-    """Matches of one query; dismissed with the raw key of the chosen match (or None)."""
+class SearchScreen(Screen[None]):
+    """Matches of one query; ``open_match(raw_key)`` is the screen pushed for the chosen one."""
 
     BINDINGS = list[BindingType](bindings.SEARCH)
     DEFAULT_CSS = """
@@ -68,10 +73,11 @@ class SearchScreen(Screen[bytes | None]):
     SearchScreen DataTable { height: 1fr; }
     """
 
-    def __init__(self, title: str, make_scan: Callable[[], Scan]) -> None:
+    def __init__(self, title: str, make_scan: Callable[[], Scan], open_match: Callable[[bytes], Screen],
+                 query: Query | None = None) -> None:
         super().__init__()
         self.title_text = title
-        self.make_scan = make_scan
+        self.make_scan, self.open_match, self.query_ = make_scan, open_match, query
         self.scan: Scan | None = None
         self.keys: list[bytes] = []
         self.progress: Progress | None = None
@@ -81,7 +87,7 @@ class SearchScreen(Screen[bytes | None]):
         yield Static(literal(self.title_text, None), id="search-title")
         yield Static(literal("starting…", None), id="search-progress")
         table: DataTable = MeasuredTable(id="search-matches", cursor_type="row", zebra_stripes=True)
-        table.add_columns("Key", "Value")
+        table.add_columns("Key", "Match", "Value", "Size")
         yield table
         yield Footer()
 
@@ -112,8 +118,9 @@ class SearchScreen(Screen[bytes | None]):
         table = self.query_one("#search-matches", DataTable)
         for rec in msg.found:
             self.keys.append(rec.raw_key)
-            table.add_row(key_text(rec.key, 40), value_text(rec.value, 120),
-                          key=str(len(self.keys)))
+            match = match_cell(self.query_, rec.key, rec.value) if self.query_ is not None else Text("")
+            table.add_row(key_text(rec.key, 40), match, value_text(rec.value, 120),
+                          Text(fmt_bytes(rec.size), justify="right"), key=str(len(self.keys)))
         self.query_one("#search-progress", Static).update(literal(progress_text(msg.progress), None))
 
     def on_scan_failed(self, msg: ScanFailed) -> None:
@@ -152,9 +159,7 @@ class SearchScreen(Screen[bytes | None]):
         table = self.query_one("#search-matches", DataTable)
         if not self.keys or table.cursor_row >= len(self.keys):
             return
-        if self.scan is not None:
-            self.scan.cancel()
-        self.dismiss(self.keys[table.cursor_row])
+        self.app.push_screen(self.open_match(self.keys[table.cursor_row]))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         self.action_open()

@@ -7,6 +7,11 @@ they were seen); within one poll by the transaction that wrote them (the record'
 1.0 files, where known), newest first, and by key, last first, among equal ones (time-ordered keys:
 newest on top). Inserts and updates highlighted, deletes struck through, page-range changes
 (beyond the exactly followed records) in italics. Keys and values render as the record list's.
+
+The title says the pane is alive even when nothing changes: since which transaction (and when) it
+watches, when it last checked and at which transaction. The "Page txn" column is the txnid of the
+leaf page the record sits on (the last write to that page, shared by every record of a burst), not
+the record's own commit, which LMDB does not keep.
 """
 
 from __future__ import annotations
@@ -25,6 +30,7 @@ from textual.widgets import DataTable, Static
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 from zlmdb_inspect.tui.widgets.fields import key_text, value_text
+from zlmdb_inspect.tui.widgets.panels import clock
 
 KEEP = 200
 STYLES = {"insert": "bold green", "update": "bold yellow", "delete": "strike dim", "pages": "italic"}
@@ -34,6 +40,7 @@ STYLES = {"insert": "bold green", "update": "bold yellow", "delete": "strike dim
 class ChangesPolled(Message):
     changes: list[dict[str, Any]]
     at: float
+    txnid: int | None = None  # the database's transaction the poll read
 
 
 @dataclass
@@ -61,18 +68,22 @@ class ChangesPane(Vertical):
     ChangesPane DataTable { height: 1fr; }
     """
 
-    def __init__(self, poll: Callable[[], list[dict[str, Any]]], interval: float, **kw: Any) -> None:
+    def __init__(self, poll: Callable[[], list[dict[str, Any]]], interval: float,
+                 txnid: Callable[[], int] | None = None, clock: Callable[[float], str] = clock, **kw: Any) -> None:
+        """``txnid``: the transaction the last ``poll()`` read; ``clock``: times as the app shows them."""
         super().__init__(**kw)
-        self.poll = poll
+        self.poll, self.txnid, self.clock = poll, txnid, clock
         self.interval = interval
+        self.since: tuple[int | None, float] | None = None  # the first poll: (txnid, when)
+        self.checked: tuple[int | None, float] | None = None  # the last poll
         self.items: list[dict[str, Any]] = []  # newest first, at most KEEP
         self.seen = 0  # changes reported since following started
         self._busy = False
 
     def compose(self) -> ComposeResult:
-        yield Static(literal("Changes (following…)", None), id="changes-title")
+        yield Static(literal("Changes (reading the table's starting state…)", None), id="changes-title")
         table: DataTable = MeasuredTable(id="changes-list", cursor_type="row")
-        table.add_columns("Change", "Key", "Value", "Txn")
+        table.add_columns("Change", "Seen", "Key", "Value", "Page txn")
         yield table
 
     def on_mount(self) -> None:
@@ -87,17 +98,37 @@ class ChangesPane(Vertical):
     @work(thread=True, exclusive=True, group="follow")
     def _poll(self) -> None:
         try:
-            self.post_message(ChangesPolled(self.poll(), time.time()))
+            changes = self.poll()
+            self.post_message(ChangesPolled(changes, time.time(), self.txnid() if self.txnid else None))
         except Exception as e:  # noqa: BLE001 - the database went away, damage
             self.post_message(FollowFailed(f"{type(e).__name__}: {e}"))
 
     def on_changes_polled(self, msg: ChangesPolled) -> None:
         self._busy = False
-        if not msg.changes:
-            return
-        self.seen += len(msg.changes)
-        # newest first: a poll's changes go on top, the oldest fall off the end
-        self.items = (newest_first(msg.changes) + self.items)[:KEEP]
+        first = self.since is None
+        if self.since is None:  # the first poll takes the starting state: nothing to report
+            self.since = (msg.txnid, msg.at)
+        self.checked = (msg.txnid, msg.at)
+        if msg.changes:
+            self.seen += len(msg.changes)
+            # newest first: a poll's changes go on top, the oldest fall off the end
+            seen = self.clock(msg.at)
+            self.items = ([{**c, "_seen": seen} for c in newest_first(msg.changes)] + self.items)[:KEEP]
+            self._rows()
+        self._title(first)
+
+    def _title(self, first: bool) -> None:
+        assert self.since is not None and self.checked is not None
+        (since_txn, since_at), (txn, at) = self.since, self.checked
+        since = f"since txn {since_txn:,}" if since_txn is not None else "since"
+        watching = f"{since} at {self.clock(since_at)}"
+        if not first:
+            watching += f", last checked {self.clock(at)}" + (f" (txn {txn:,})" if txn is not None else "")
+        what = (f"{self.seen:,} changes, {ORDER}" if self.seen else "no changes")
+        self.query_one("#changes-title", Static).update(
+            join(("Changes", "bold"), f" · watching {watching} · {what}", width=None))
+
+    def _rows(self) -> None:
         table = self.query_one("#changes-list", DataTable)
         table.clear()
         for i, ch in enumerate(self.items):
@@ -108,10 +139,9 @@ class ChangesPane(Vertical):
                 value = literal(f"{ch.get('was')} → {ch.get('records')} records", 80, style)
             else:
                 key, value = key_text(ch.get("key"), 40, style), value_text(ch.get("value", ""), 80, style)
-            table.add_row(literal(kind, 8, style), key, value, literal(str(ch.get("txnid", "")), 10, style),
-                          key=str(i))
-        self.query_one("#changes-title", Static).update(
-            join(("Changes", "bold"), f" · {self.seen:,} since following began, {ORDER}", width=None))
+            txn = ch.get("txnid")
+            table.add_row(literal(kind, 8, style), literal(ch.get("_seen", ""), 10, style), key, value,
+                          literal(f"{txn:,}" if isinstance(txn, int) else "", 12, style), key=str(i))
 
     def on_follow_failed(self, msg: FollowFailed) -> None:
         self._busy = False

@@ -11,12 +11,15 @@ import json
 from collections.abc import Iterable
 from typing import Any
 
+from rich.segment import Segment
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Vertical
 from textual.screen import ModalScreen
-from textual.widgets import SelectionList, Static
+from textual.strip import Strip
+from textual.widgets import Checkbox, SelectionList, Static
+from textual.widgets.option_list import OptionDoesNotExist
 from textual.widgets.selection_list import Selection
 
 from zlmdb_inspect.core.times import time_hint
@@ -96,6 +99,23 @@ def key_text(key: Any, width: int = 46, style: str = "") -> Text:
     return short_text(key if isinstance(key, str) else str(key), width, style)
 
 
+class Checklist(SelectionList[str]):
+    """A SelectionList whose unchecked boxes are empty (``▐ ▌``): Textual draws an ``X`` in both and
+    tells them apart by colour alone, which a monochrome terminal or a dim theme loses."""
+
+    def render_line(self, y: int) -> Strip:
+        line = super().render_line(y)
+        try:
+            selection = self.get_option_at_index(self.scroll_offset.y + y)
+        except OptionDoesNotExist:
+            return line
+        segments = list(line)
+        if selection.value in self._selected or len(segments) < 3 or segments[1].text != Checkbox.BUTTON_INNER:
+            return line
+        segments[1] = Segment(" ", segments[1].style, segments[1].control)
+        return Strip(segments, line.cell_length)
+
+
 class FieldPicker(ModalScreen[tuple[list[str], bool] | None]):
     """Pick the list's columns: space toggles, enter applies, w applies and remembers."""
 
@@ -113,7 +133,7 @@ class FieldPicker(ModalScreen[tuple[list[str], bool] | None]):
         with Vertical(id="picker-box"):
             yield Static(join(("Columns of ", "bold"), (self.table, "bold"), width=60), id="picker-title")
             self.order = [f for f in self.chosen if f in self.fields] + [f for f in self.fields if f not in self.chosen]
-            yield SelectionList[str](*(Selection(literal(f, 60), f, f in self.chosen) for f in self.order),
+            yield Checklist(*(Selection(literal(f, 60), f, f in self.chosen) for f in self.order),
                                      id="picker-list")
             hint = join("space toggles · enter applies · w applies and remembers in ",
                         (self.remember_path, "italic"), " · escape cancels · none chosen: the Value column",

@@ -192,9 +192,29 @@ class CapacityPanel(RefreshView, Static):
         super().__init__("", **kw)
         self.thresholds = thresholds
 
+    def on_resize(self) -> None:
+        if self.refresh_data is not None:
+            self.show(self.refresh_data)
+
+    @staticmethod
+    def limit_owner(c: Any) -> str:
+        """Who sets the limit, the pid first ("writer pid 4242 crossbar"): at 80 columns a cut name
+        still leaves the pid to act on."""
+        mismatch = c.mismatch_text()
+        if mismatch:
+            return str(mismatch)
+        if c.map_source == "writer":
+            who = [m for m in c.maps if m.get("writable") is not False and m.get("map_size") == c.map_size]
+            if who:
+                return f"writer pid {who[0]['pid']} {who[0].get('name') or '?'}"
+        return str(c.limit_text())
+
     def show(self, ref: Refresh) -> None:
         c, th = ref.snapshot.capacity, self.thresholds
-        width = self.BAR_WIDTH
+        owner = self.limit_owner(c)
+        room = (self.size.width or self.app.size.width) - 2  # padding
+        fixed = len("map used ") + len(f" {c.used_pct:.1f}%") + len("  of ") + len(fmt_bytes(c.map_size)) + 3
+        width = max(6, min(self.BAR_WIDTH, room - fixed - len(owner)))  # the bar gives way to the facts
         filled = min(width, int(round(width * c.used_pct / 100.0)))
         style = ("red" if c.used_pct >= th.map_used_critical_pct else
                  "yellow" if c.used_pct >= th.map_used_warning_pct else "green")
@@ -202,7 +222,7 @@ class CapacityPanel(RefreshView, Static):
         set_content(self, Text.assemble(  # figures, and process names through literal()
             "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
             (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (",
-            literal(c.mismatch_text() or c.limit_text(), 160), ")\n",
+            literal(owner, 160), ")\n",
             "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
             f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)",
             *_disk_limit(c), "  file ",
@@ -237,7 +257,9 @@ def _compact_parts(c: Any) -> list[Any]:
 class TablesList(MeasuredTable):
     """The tables: home and end go to the first and last table (a DataTable scrolls sideways)."""
 
-    BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False)]
+    BINDINGS = [Binding("home", "first_row", "First", show=False), Binding("end", "last_row", "Last", show=False),
+                # the list takes enter (it selects; the screen opens the table): shown here, the footer says so
+                Binding("enter", "select_cursor", "Open table", key_display="⏎")]
 
     def action_first_row(self) -> None:
         if self.row_count:

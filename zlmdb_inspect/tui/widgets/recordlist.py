@@ -8,11 +8,12 @@ LMDB work stays off the UI thread and in one place.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar
 
 from rich.cells import cell_len
 from rich.text import Text
 from textual import events
+from textual.binding import Binding, BindingType
 from textual.message import Message
 
 from zlmdb_inspect.core.fmt import fmt_bytes
@@ -26,8 +27,21 @@ from zlmdb_inspect.tui.widgets.fields import short_text as _short
 VALUE_WIDTH, FIELD_WIDTH = 120, 32  # widest Value / field column, in cells
 
 
-class RecordList(MeasuredTable):
-    """The visible window of records; moving past either end slides the window by key."""
+class RecordList(MeasuredTable, inherit_bindings=False):
+    """The visible window of records; moving past either end slides the window by key.
+
+    Only the cursor keys are its own: ``pgup``/``pgdn``/``home``/``end`` would scroll within the
+    window (a hundred records) while the screen's footer and help say they page the table; left to
+    the screen, they do what those say.
+    """
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "select_cursor", "Select", show=False),
+        Binding("up", "cursor_up", "Cursor up", show=False),
+        Binding("down", "cursor_down", "Cursor down", show=False),
+        Binding("right", "cursor_right", "Cursor right", show=False),
+        Binding("left", "cursor_left", "Cursor left", show=False),
+    ]
 
     @dataclass
     class ReadWanted(Message):
