@@ -10,8 +10,11 @@ from zlmdb_inspect.health.rules import REGISTRY
 
 
 def test_every_rule_id_has_one_registered_rule():
+    from zlmdb_inspect.health.rules import SUMMARY
+
     assert set(REGISTRY) == set(RuleId)
     assert all(r.id is k for k, r in REGISTRY.items())
+    assert set(SUMMARY) == set(RuleId)  # --list-rules and --help name every rule
 
 
 def test_enums_read_as_their_strings():

@@ -61,6 +61,9 @@ SUMMARY: dict[RuleId, str] = {
     RuleId.LONG_WRITE_TXN: "a write transaction held long (write_txn_warning_s, write_txn_critical_s)",
     RuleId.UNBATCHED_WRITES: "many commits of few records each (unbatched_min_txns_per_s, "
                              "unbatched_max_records_per_txn)",
+    RuleId.DISK_HEADROOM: "the volume allows less than the map and is nearly full (disk_used_warning_pct, "
+                          "disk_used_critical_pct)",
+    RuleId.FREE_RUNS: "reusable space in runs too short for a table's largest values (free_runs_min_reusable_bytes)",
 }
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
