@@ -76,15 +76,16 @@ class SharedVolume:
         rates = [m.bytes_per_s for m in self.members if m.bytes_per_s]
         return sum(rates) if rates else None
 
-    def text(self, path: str) -> str:
-        """"shares /srv (10.3 MiB free) with 2 other databases", from ``path``'s point of view."""
+    def text(self, path: str, mount: str | None = None) -> str:
+        """"shares /srv (10.3 MiB free) with 2 other databases", from ``path``'s point of view
+        (``mount``: the mount point as a narrow column shows it)."""
         others = len(self.members) - 1 if path in self.paths else len(self.members)
-        return (f"shares {self.mount} ({fmt_bytes(self.free_bytes)} free) with {others} other "
+        return (f"shares {mount or self.mount} ({fmt_bytes(self.free_bytes)} free) with {others} other "
                 f"database{'' if others == 1 else 's'}")
 
-    def summary(self) -> str:
+    def summary(self, mount: str | None = None) -> str:
         """"/srv: 3 databases share 10.3 MiB free; their maps allow 2.9 GiB more", for a fleet's header."""
-        s = (f"{self.mount}: {len(self.members)} databases share {fmt_bytes(self.free_bytes)} free of "
+        s = (f"{mount or self.mount}: {len(self.members)} databases share {fmt_bytes(self.free_bytes)} free of "
              f"{fmt_bytes(self.size_bytes)}; their maps allow {fmt_bytes(self.claim_bytes)} more")
         if self.seconds is not None:
             s += f"; full in {fmt_duration(self.seconds)} at {fmt_bytes(self.bytes_per_s or 0)}/s together"
@@ -135,12 +136,12 @@ def grade(volume: SharedVolume, th: Thresholds) -> list[Finding]:
     move = (f"Free space on {mount} or move some of them to another volume; raising map_size does not help "
             "(the disk, not the map, stops them).")
     if volume.need_bytes > free:
-        needy = [m for m in volume.members if m.need_bytes]
+        most = max(m.need_bytes for m in volume.members)
         out.append(Finding(
             RuleId.DISK_HEADROOM, Severity.CRITICAL,
-            f"{n} databases on {mount} together outgrow it: one commit of each needs about "
-            f"{fmt_bytes(volume.need_bytes)} beyond its own free pages ({len(needy)} of them need more), and "
-            f"{mount} has {fmt_bytes(free)} free. The next commits fail with MDB_SHORT_WRITE (ENOSPC), and a "
+            f"{n} databases on {mount} together outgrow it: one commit of each needs up to {fmt_bytes(most)} "
+            f"beyond its own free pages, {fmt_bytes(volume.need_bytes)} together, and {mount} has "
+            f"{fmt_bytes(free)} free. The next commits fail with MDB_SHORT_WRITE (ENOSPC), and a "
             f"writer mapping with MDB_WRITEMAP dies of SIGBUS. {move}", PRACTICE,
             figure=volume.need_bytes, threshold=free, subject=mount,
             figure_text=f"{fmt_bytes(volume.need_bytes)} needed by one commit of each of {n} databases",
