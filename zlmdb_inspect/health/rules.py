@@ -174,9 +174,14 @@ def writes_stalled(c: Context) -> list[Finding]:
         f"Writes stopped at {since}: {cap.limit_text()} maps the file but has committed nothing for "
         f"{fmt_duration(stalled)} (last txnid {c.snap.lmdb.last_txnid:,}), and only "
         f"{fmt_bytes(cap.available_bytes)} is available, less than its recent commits took "
-        f"({fmt_bytes(tt.commit_bytes)} in one commit) or 1% of the map. Its commits most likely fail with "
-        "MapFullError, and the application may be dropping data: raise map_size (maxsize) and restart the "
-        "writer.", PRACTICE["mapfull"], figure=round(stalled, 1), threshold=th.writes_stalled_s,
+        f"({fmt_bytes(tt.commit_bytes)} in one commit) or 1% of the map. " + (
+            f"The disk, not the map, stops it ({cap.disk_text()}): its commits most likely fail with "
+            "MDB_SHORT_WRITE (ENOSPC) (under MDB_WRITEMAP it would die of SIGBUS), and the application may be "
+            "dropping data: free space on the volume or move the database, then restart the writer; raising "
+            "map_size does not help." if cap.limit == "disk" else
+            "Its commits most likely fail with MapFullError, and the application may be dropping data: raise "
+            "map_size (maxsize) and restart the writer."), PRACTICE["mapfull"],
+        figure=round(stalled, 1), threshold=th.writes_stalled_s,
         figure_text=f"no commit for {fmt_duration(stalled)}, {fmt_bytes(cap.available_bytes)} available",
         threshold_text=f"no commit for {fmt_duration(th.writes_stalled_s)} with less available than a recent "
                        "commit took")]
@@ -577,8 +582,7 @@ def disk_headroom(c: Context) -> list[Finding]:
         return []
     mount = fs["mount"]
     head = (f"The volume {mount} is full for this database: {fmt_bytes(cap.available_bytes)} available, less than "
-            f"one commit needs (about {fmt_bytes(need)}). A writer mapping with MDB_WRITEMAP dies of SIGBUS on a "
-            "page without a block behind it, others fail their commit with ENOSPC. "
+            f"one commit needs (about {fmt_bytes(need)}). {_stopped_by_disk(c, tt)}"
             if full else
             f"The volume {mount} is {pct:.1f}% full ({fmt_bytes(fs['free_bytes'])} free of "
             f"{fmt_bytes(fs['size_bytes'])}): it allows {fmt_bytes(cap.available_bytes)}, less than the map's "
@@ -590,6 +594,23 @@ def disk_headroom(c: Context) -> list[Finding]:
         PRACTICE["sizing"], figure=round(pct, 2), threshold=thr, subject=mount,
         figure_text=f"{pct:.1f}% of {mount} in use ({fmt_bytes(fs['free_bytes'])} free)",
         threshold_text=f"{thr:g}% of the volume in use, or less available than one commit needs")]
+
+
+def _stopped_by_disk(c: Context, tt: TimeToFull | None) -> str:
+    """What a full volume does to the writer, and that it is the disk and not the map: a writer that
+    died of it (none maps the file now) or one whose commits fail (no commit since, while it lives)."""
+    how = ("its commit failed with MDB_SHORT_WRITE (\"Fewer bytes were written than requested\", the disk's "
+           "ENOSPC), or, mapping with MDB_WRITEMAP, it died of SIGBUS on a page without a block behind it")
+    last = f"the last commit (txnid {c.snap.lmdb.last_txnid:,}) is intact, LMDB writes the meta page last"
+    if not live_writer(c.snap):
+        return (f"No process maps the file for writing now: a writer that was writing here was stopped by the disk, "
+                f"not the map — {how}; {last}. Restart the writer once the volume has room. ")
+    if tt is not None and tt.writes_failing:
+        since = clock(tt.last_commit_at) if tt.last_commit_at is not None else "?"
+        return (f"The writer ({c.cap.limit_text()}) has committed nothing since {since}: the disk, not the map, "
+                f"stops it — {how}; the application may be dropping data. ")
+    return (f"The next commit of the writer ({c.cap.limit_text()}) fails at the disk, not the map — "
+            f"{how}. ")
 
 
 @rule(RuleId.FREE_RUNS, "pages")

@@ -1,5 +1,9 @@
 """The Databases screen: one row per database of a run, each refreshed by its own worker.
 
+Several databases on one volume share its free bytes: where their maps together allow more than
+the volume has, their Headroom cell says "shares /srv (10.3 MiB free) with 2 other databases"
+instead of each showing room it does not have alone, and a line under the title grades the volume.
+
 A slow database (a cursor count, a big 0.9 file) or a broken one never holds up the other rows:
 every row has its own worker and its own timer, re-armed when its refresh returns. While another
 screen (a database's overview) is on top, the rows are not refreshed: that overview refreshes its
@@ -23,7 +27,15 @@ from textual.widgets import DataTable, Footer, Static
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.kinds import RuleId, Severity, Status
-from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, status_of, worst_status
+from zlmdb_inspect.service.fleet import (
+    DatabaseResult,
+    Fleet,
+    SharedVolume,
+    sharing,
+    status_of,
+    volume_status,
+    worst_status,
+)
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
@@ -34,6 +46,7 @@ STATUS_STYLE = {"critical": "bold white on red", "warning": "bold black on yello
                 "ok": "green"}
 BAR_CELLS = 8
 PATH_WIDTH, ERROR_WIDTH = 36, 32  # the full error: enter on the row
+SHARE_WIDTH, MOUNT_WIDTH = 72, 20  # "shares /srv (10.3 MiB free) with 2 other databases"
 
 
 @dataclass
@@ -94,7 +107,25 @@ def display_name(path: str, root: str) -> str:
     return os.path.relpath(path, root) if root else path
 
 
-def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "") -> list[Text]:
+def short_mount(mount: str, width: int) -> str:
+    """A mount point cut at its start, as its end names it."""
+    return mount if len(mount) <= width else "…" + mount[len(mount) - width + 1:]
+
+
+def headroom_cell(res: DatabaseResult, volume: SharedVolume | None = None) -> Text:
+    """What the database can still add: the map's headroom; where the disk allows less, what the disk
+    allows; where its volume is shared and limits them together, the volume's free bytes said once."""
+    assert res.snapshot is not None
+    cap = res.snapshot.capacity
+    if volume is not None:
+        return literal(volume.text(res.path, short_mount(volume.mount, MOUNT_WIDTH)), SHARE_WIDTH, "yellow")
+    if cap.limit == "disk":
+        return Text(f"{fmt_bytes(cap.available_bytes)} (disk)", justify="right")
+    return Text(fmt_bytes(cap.headroom_bytes), justify="right")
+
+
+def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "",
+              volume: SharedVolume | None = None) -> list[Text]:
     path = literal(display_name(res.path, root), PATH_WIDTH, keep_end=True)
     refreshed = Text(clock(res.refreshed_at) if res.refreshed_at else "–")
     snap = res.snapshot
@@ -104,7 +135,7 @@ def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = ""
     cap = snap.capacity
     records = sum(t.records for t in snap.tables if t.kind != "catalog") if snap.zlmdb else snap.lmdb.entries
     return [path, Text(snap.lmdb.format), used_bar(cap.used_pct, bar_style(res)),
-            Text(fmt_bytes(cap.headroom_bytes), justify="right"), eta_cell(res),
+            headroom_cell(res, volume), eta_cell(res),
             Text(f"{records:,}", justify="right"), refreshed, worst_warning(res)]
 
 
@@ -125,6 +156,7 @@ class DatabasesScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
+        yield Static("", id="volumes")  # shared volumes that limit their databases together, or are graded
         yield MeasuredTable(id="databases-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -161,17 +193,40 @@ class DatabasesScreen(Screen):
         res = msg.result
         self._in_flight.discard(res.path)
         t = self.query_one("#databases-table", DataTable)
+        volumes = self.fleet.volumes()
+        limited = sharing(volumes)
         row = res.path  # the row's key, never shown: the cells are literal
-        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root)):
+        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root, limited.get(res.path))):
             t.update_cell(row, key, cell, update_width=True)
-        self._render_title()
+        for v in volumes:  # the others on its volume: the free bytes they share changed too
+            for p in v.paths:
+                other = self.fleet.last(p)
+                if p != res.path and other is not None and other.up:
+                    t.update_cell(p, "headroom", headroom_cell(other, limited.get(p)), update_width=True)
+        self._render_volumes(volumes)
+        self._render_title(volumes)
         if self._live:
             self._row_timers[res.path] = self.set_timer(self.interval, lambda p=res.path: self._start(p))
 
-    def _render_title(self) -> None:
+    def _render_volumes(self, volumes: list[SharedVolume]) -> None:
+        """One line per shared volume that limits its databases or has findings; hidden when none."""
+        lines = []
+        for v in volumes:
+            if not (v.limits or v.findings):
+                continue
+            st = Status.of(f.severity for f in v.findings)
+            badge = Text(f" {st.upper()} ", style=STATUS_STYLE[st]) if v.findings else Text("")
+            worst_msg = v.findings[0].message if v.findings else ""
+            lines.append(join(Text(" "), badge, Text(" "), literal(v.summary(short_mount(v.mount, 40)), 160),
+                              *([Text(": "), literal(worst_msg, 160)] if worst_msg else [])))
+        w = self.query_one("#volumes", Static)
+        w.update(Text("\n").join(lines))
+        w.display = bool(lines)
+
+    def _render_title(self, volumes: list[SharedVolume] | None = None) -> None:
         results = [self.fleet.last(p) for p in self.fleet.paths]
         done = [r for r in results if r is not None]
-        statuses = [status_of(r) for r in done]
+        statuses = [status_of(r) for r in done] + volume_status(volumes or [])
         counts = {s.value: statuses.count(s) for s in (Status.CRITICAL, Status.WARNING, Status.UNKNOWN)}
         parts: list[object] = [Text(f" {len(self.fleet.paths)} databases", style="bold")]
         if self.root:
