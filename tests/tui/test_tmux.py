@@ -94,3 +94,41 @@ def test_newest_first_in_a_terminal(demo_db, size):
     finally:
         tmux.close()
     assert sha(demo_db) == before
+
+
+@pytest.fixture(scope="module")
+def fleet_root(tmp_path_factory) -> str:
+    from zlmdb_inspect.tui.screenshots import build_fleet
+
+    root = str(tmp_path_factory.mktemp("fleet") / "crossbar")
+    build_fleet(root)
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_databases_name_status_worst_warning_and_available_together(fleet_root, size):
+    """Issue 30 item 4: each row shows its name, status, worst warning and available on screen at
+    once (the worst warning was reached only by scrolling, which hid the names)."""
+    import json
+
+    from zlmdb_inspect.core.fmt import fmt_bytes
+
+    realm2 = os.path.join(fleet_root, "realms", "realm2")
+    doc = json.loads(subprocess.run([sys.executable, "-m", "zlmdb_inspect", realm2, "--json"], cwd=ROOT,
+                                    capture_output=True, text=True, timeout=120).stdout)
+    available = fmt_bytes(doc["capacity"]["available_bytes"])
+    before = sha(realm2)
+    tmux = Tmux(size, fleet_root, "--interval", "3600")
+    try:
+        shown = tmux.wait_for("map-headroom")
+        lines = shown.splitlines()
+        header = next(line for line in lines if "Database" in line)
+        assert header.index("Database") < header.index("Status") < header.index("Worst warning") \
+            < header.index("Available"), shown
+        row = next(line for line in lines if line.lstrip().startswith("realms/realm2"))
+        assert " WARNING " in row and "map-headroom (+" in row and available in row, shown
+        broken = next(line for line in lines if line.lstrip().startswith("cookies"))
+        assert " UNKNOWN " in broken and "not an LMDB" in broken, shown
+    finally:
+        tmux.close()
+    assert sha(realm2) == before

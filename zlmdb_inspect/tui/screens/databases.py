@@ -28,12 +28,22 @@ from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 
-COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("headroom", "Headroom"),
-           ("eta", "Time to full"), ("records", "Records"), ("refreshed", "Refreshed"), ("warning", "Worst warning"))
+# the four an operator reads first (name, status, worst warning, available) fit 80 columns together;
+# the rest is to their right (the glossary's words: "in use" over the map, "available")
+COLUMNS = (("path", "Database"), ("status", "Status"), ("warning", "Worst warning"), ("available", "Available"),
+           ("used", "Map in use"), ("eta", "Time to full"), ("records", "Records (no catalog)"),
+           ("format", "Format"), ("refreshed", "Refreshed"))
 STATUS_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "unknown": "bold white on grey37",
                 "ok": "green"}
 BAR_CELLS = 8
-PATH_WIDTH, ERROR_WIDTH = 36, 32  # the full error: enter on the row
+WARNING_WIDTH = 22  # the worst warning's rule id, or why a database cannot be inspected (all of it: enter)
+FIXED_WIDTH = 50  # Status, Worst warning and Available with their cell padding, and the scrollbar
+PATH_MIN, PATH_MAX = 16, 36
+
+
+def path_width(screen_width: int) -> int:
+    """The Database column's width: what the three columns beside it leave at this width."""
+    return max(PATH_MIN, min(PATH_MAX, screen_width - FIXED_WIDTH))
 
 
 @dataclass
@@ -60,16 +70,21 @@ def bar_style(res: DatabaseResult) -> str:
     return "red" if Severity.CRITICAL in sev else "yellow" if Severity.WARNING in sev else "green"
 
 
+def status_cell(res: DatabaseResult) -> Text:
+    status = str(status_of(res))
+    return Text(f" {status.upper()} ", style=STATUS_STYLE.get(status, ""))
+
+
 def worst_warning(res: DatabaseResult) -> Text:
+    """The worst warning's rule id and how many more ("map-headroom (+2)"); the Status column
+    beside it says how bad. A database that cannot be inspected: the start of why."""
     if not res.up:
-        return join(("cannot inspect: ", "bold red"), (res.error or "", "red"), width=ERROR_WIDTH)
+        return literal(res.error or "cannot inspect", WARNING_WIDTH, "red")
     ws = sorted(res.warnings, key=lambda w: Severity(w.severity).rank)
     if not ws:
         return Text("none", style="green")
-    w = ws[0]
-    sev = str(w.severity)
     more = f" (+{len(ws) - 1})" if len(ws) > 1 else ""
-    return join((sev, STATUS_STYLE.get(sev, "")), Text(" "), literal(str(w.id), 24), Text(more))
+    return join(literal(str(ws[0].id), WARNING_WIDTH - len(more)), Text(more))
 
 
 def eta_cell(res: DatabaseResult) -> Text:
@@ -94,18 +109,27 @@ def display_name(path: str, root: str) -> str:
     return os.path.relpath(path, root) if root else path
 
 
-def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "") -> list[Text]:
-    path = literal(display_name(res.path, root), PATH_WIDTH, keep_end=True)
+def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "",
+              width: int = PATH_MAX) -> list[Text]:
+    """The row's cells in COLUMNS' order; ``width`` is the Database column's (its start is cut)."""
+    path = literal(display_name(res.path, root), width, keep_end=True)
     refreshed = Text(clock(res.refreshed_at) if res.refreshed_at else "–")
     snap = res.snapshot
     if not res.up or snap is None:
         dash = Text("–")
-        return [path, dash, dash, dash, dash, dash, refreshed, worst_warning(res)]
+        return [path, status_cell(res), worst_warning(res), dash, dash, dash, dash, dash, refreshed]
     cap = snap.capacity
+    # the tables' records without slot 0's metadata records (JSON's catalog table holds those)
     records = sum(t.records for t in snap.tables if t.kind != "catalog") if snap.zlmdb else snap.lmdb.entries
-    return [path, Text(snap.lmdb.format), used_bar(cap.used_pct, bar_style(res)),
-            Text(fmt_bytes(cap.headroom_bytes), justify="right"), eta_cell(res),
-            Text(f"{records:,}", justify="right"), refreshed, worst_warning(res)]
+    return [path, status_cell(res), worst_warning(res), Text(fmt_bytes(cap.available_bytes), justify="right"),
+            used_bar(cap.used_pct, bar_style(res)), eta_cell(res), Text(f"{records:,}", justify="right"),
+            Text(snap.lmdb.format), refreshed]
+
+
+def name_only_row(path: Text, note: Text) -> list[Text]:
+    """A row before its first refresh: the name and a note where the status goes."""
+    dash = Text("–")
+    return [path, note, *[dash] * (len(COLUMNS) - 2)]
 
 
 class DatabasesScreen(Screen):
@@ -133,9 +157,8 @@ class DatabasesScreen(Screen):
         for key, label in COLUMNS:
             t.add_column(Text(label), key=key)
         for p in self.fleet.paths:
-            dash = Text("–")
-            name = literal(display_name(p, self.root), PATH_WIDTH, keep_end=True)
-            t.add_row(name, *[dash] * (len(COLUMNS) - 2), Text("reading…", style="yellow"), key=p)
+            name = literal(display_name(p, self.root), self._path_width(), keep_end=True)
+            t.add_row(*name_only_row(name, Text("reading…", style="yellow")), key=p)
         t.focus()
         self._render_title()
         for p in self.fleet.paths:
@@ -161,12 +184,26 @@ class DatabasesScreen(Screen):
         res = msg.result
         self._in_flight.discard(res.path)
         t = self.query_one("#databases-table", DataTable)
-        row = res.path  # the row's key, never shown: the cells are literal
-        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root)):
-            t.update_cell(row, key, cell, update_width=True)
+        self._show_row(t, res)
         self._render_title()
         if self._live:
             self._row_timers[res.path] = self.set_timer(self.interval, lambda p=res.path: self._start(p))
+
+    def _path_width(self) -> int:
+        return path_width(self.size.width or self.app.size.width)
+
+    def _show_row(self, t: DataTable, res: DatabaseResult) -> None:
+        row = res.path  # the row's key, never shown: the cells are literal
+        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root, self._path_width())):
+            t.update_cell(row, key, cell, update_width=True)
+
+    def on_resize(self) -> None:
+        """The names take what the columns beside them leave: shown again at the new width."""
+        t = self.query_one("#databases-table", DataTable)
+        for p in self.fleet.paths:
+            res = self.fleet.last(p)
+            if res is not None and p in t.rows:
+                self._show_row(t, res)
 
     def _render_title(self) -> None:
         results = [self.fleet.last(p) for p in self.fleet.paths]
