@@ -94,3 +94,35 @@ async def test_search_from_a_key_that_is_not_there_says_so(demo_db):
         line = str(app.screen.query_one("#search-progress", Static).render())
         assert line.startswith("no key user000200x; showing the next one · scanned"), line
         assert threads and all(t is not threading.main_thread() for t in threads)
+
+
+async def test_overview_figures_have_the_glossarys_names_and_checks_numbers(demo_db):
+    """Issue 30 item 5: "in use" with its percentage over the map, available and the high-water mark,
+    each named, with the same figures --check and the map-headroom warning give."""
+    import subprocess
+    import sys
+
+    from conftest import ROOT, screen_text
+
+    from zlmdb_inspect.core.fmt import fmt_bytes
+
+    app = _app(demo_db)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        cap = app.screen.refresh_data.snapshot.capacity
+        lines = screen_text(app).splitlines()
+    in_use = f"{fmt_bytes(cap.in_use_bytes)}, {cap.used_pct:.1f}% of {fmt_bytes(cap.map_size)} ("
+    assert lines[1].startswith(" in use ") and in_use in lines[1], lines[1]
+    assert lines[2].startswith(f" available {fmt_bytes(cap.available_bytes)} ("), lines[2]
+    assert f"  high-water mark {fmt_bytes(cap.used_bytes)}  " in lines[2], lines[2]
+    check = subprocess.run([sys.executable, "-m", "zlmdb_inspect", demo_db, "--check"], cwd=ROOT,
+                           capture_output=True, text=True, timeout=120).stdout
+    assert f"{cap.used_pct:.1f}% of map in use, {fmt_bytes(cap.available_bytes)} available" in check, check
+
+
+def test_plural_and_one_number_format():
+    from zlmdb_inspect.tui.text import plural
+
+    assert plural(1, "reader slot") == "1 reader slot"
+    assert plural(2, "reader slot") == "2 reader slots"
+    assert plural(1, "match", "matches") == "1 match" and plural(1234, "match", "matches") == "1,234 matches"

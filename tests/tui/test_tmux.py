@@ -69,7 +69,7 @@ def test_writer_pid_and_limit_on_the_first_screen(demo_copy, size, tmp_path):
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         tmux = Tmux(size, demo_copy, "--interval", "3600")
         shown = tmux.wait_for(f"pid {writer.pid}")
-        capacity = next(line for line in shown.splitlines() if "map used" in line)
+        capacity = next(line for line in shown.splitlines() if line.startswith(" in use "))
         assert f"of 256.0 MiB (writer pid {writer.pid} " in capacity, shown
     finally:
         if tmux is not None:

@@ -34,7 +34,7 @@ from zlmdb_inspect.tui.messages import (
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, plural
 from zlmdb_inspect.tui.widgets.changes import ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
@@ -259,7 +259,7 @@ class TableScreen(Screen):
             else:
                 where = ("whole table" if p.at_start and p.at_end else "first page" if p.at_start
                          else "last page" if p.at_end else "middle")
-                parts.append(f"{len(p.records)} records shown ({where})")
+                parts.append(f"{plural(len(p.records), 'record')} shown ({where})")
             if self.record_list.reverse:
                 parts.append("newest first")
             if self.filter:

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.service import Progress, Query, Record, Scan
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, plural
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 from zlmdb_inspect.tui.widgets.fields import key_text, value_text
 from zlmdb_inspect.tui.widgets.matchtext import match_cell
@@ -59,7 +59,7 @@ def eta_text(p: Progress) -> str:
 def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
     """"scanned 120,000 of 2,000,000 · 310,000 records/s · 3 matches · ETA 6s"."""
     total = f" of {p.total:,}" if p.total and p.total >= p.scanned else ""  # the count grows while a writer adds
-    head = f"scanned {p.scanned:,}{total} · {p.rate:,.0f} records/s · {p.matches:,} matches"
+    head = f"scanned {p.scanned:,}{total} · {p.rate:,.0f} records/s · {plural(p.matches, 'match', 'matches')}"
     if p.cancelled:
         return head + " · cancelled"
     if p.done:
