@@ -126,3 +126,25 @@ def test_plural_and_one_number_format():
     assert plural(1, "reader slot") == "1 reader slot"
     assert plural(2, "reader slot") == "2 reader slots"
     assert plural(1, "match", "matches") == "1 match" and plural(1234, "match", "matches") == "1,234 matches"
+
+
+async def test_warning_detail_scrolls_to_its_practice_line_where_it_cannot_show(tmp_path):
+    """At 80x16 the detail has no room for a long warning: tab to it, end scrolls to the Practice line."""
+    from conftest import screen_text
+
+    from zlmdb_inspect.tui.screenshots import build_fleet
+
+    realm2 = build_fleet(str(tmp_path / "crossbar"))[3]  # map-headroom's message the longest
+    app = _app(realm2)
+    async with app.run_test(size=(80, 16)) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        text = screen_text(app)
+        assert " map-headroom  (warning)" in text and "Practice: " not in text, text
+        await pilot.press("tab", "end")
+        await settle(pilot)
+        assert "Practice: Deployment Considerations: Database sizing" in screen_text(app)
+        await pilot.press("home", "shift+tab", "down")  # the next warning: its detail from its first line
+        await settle(pilot)
+        assert " orphan-slot  (warning)" in screen_text(app)

@@ -23,7 +23,7 @@ class Tmux:
     """One app in its own tmux server (its own socket: nothing else's sessions are touched)."""
 
     def __init__(self, size: tuple[int, int], *args: str) -> None:
-        self.sock = f"zi-test-{os.getpid()}-{size[0]}"
+        self.sock = f"zi-test-{os.getpid()}-{size[0]}x{size[1]}"  # one server per size: a closing one is never reused
         env = {k: os.environ[k] for k in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "PYTHONPATH") if k in os.environ}
         cmd = " ".join([sys.executable, "-m", "zlmdb_inspect", *args])
         self._tmux("new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1]),
@@ -132,3 +132,23 @@ def test_databases_name_status_worst_warning_and_available_together(fleet_root, 
     finally:
         tmux.close()
     assert sha(realm2) == before
+
+
+def test_every_warnings_practice_line_is_reachable(fleet_root):
+    """Issue 30 item 4: at 80x24 the warning detail shows each warning's Practice line (the list takes
+    the rows it has, the detail the rest; tests/tui/test_incident_views.py scrolls to it where it cannot)."""
+    size = (80, 24)
+    realm2 = os.path.join(fleet_root, "realms", "realm2")  # 3 warnings, map-headroom's message the longest
+    tmux = Tmux(size, realm2, "--interval", "3600")
+    try:
+        tmux.wait_for("refreshed")
+        tmux.keys("2")
+        shown = tmux.wait_for("Warnings (3)")
+        rules = ["map-headroom", "orphan-slot", "large-values"]
+        for i, rule in enumerate(rules):
+            if i:
+                tmux.keys("Down")
+            shown = tmux.wait_for(f" {rule}  (")
+            assert f" {rule}  (" in shown and "Practice: " in shown, shown
+    finally:
+        tmux.close()

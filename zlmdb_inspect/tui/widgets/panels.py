@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
@@ -415,12 +416,20 @@ def _sort_key(tb: Table | None, key: str, rates: dict[int, float]) -> Any:
 class WarningsTab(RefreshView, TabPane):
     """Every finding, worst first; the highlighted one in full below the list."""
 
+    # the list takes the rows it has (up to half), the detail the rest: at 80x24 a warning's Practice
+    # line shows, and where it does not (a long message, many rows) the detail scrolls (tab to it)
     DEFAULT_CSS = """
+    WarningsTab #warning-detail-scroll {
+        height: 1fr;
+        min-height: 4;
+        border-top: solid $primary;
+    }
+    WarningsTab #warning-detail-scroll:focus {
+        border-top: solid $accent;
+    }
     WarningsTab #warning-detail {
         height: auto;
-        max-height: 8;
         padding: 0 1;
-        border-top: solid $primary;
     }
     """
 
@@ -431,7 +440,8 @@ class WarningsTab(RefreshView, TabPane):
 
     def compose(self) -> ComposeResult:
         yield MeasuredTable(id="warnings-table", cursor_type="row")
-        yield Static("", id="warning-detail")
+        with VerticalScroll(id="warning-detail-scroll"):
+            yield Static("", id="warning-detail")
 
     def on_mount(self) -> None:
         self._columns()
@@ -452,6 +462,7 @@ class WarningsTab(RefreshView, TabPane):
                 (w.id, "bold"), f"  ({w.severity})", Text("\n"), literal(w.message, 1000), Text("\n\n"),
                 ("Measured: ", "bold"), w.figure_text or "", ("   Threshold: ", "bold"), w.threshold_text or "",
                 Text("\n"), ("Practice: ", "bold"), w.practice))
+            self.query_one("#warning-detail-scroll", VerticalScroll).scroll_home(animate=False)  # its first line
 
     def show(self, ref: Refresh) -> None:
         self._columns()
