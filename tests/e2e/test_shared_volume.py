@@ -191,7 +191,7 @@ async def _screen(paths: list[str], fleet: Fleet) -> tuple[dict[str, str], str, 
                 break
         await settle(pilot)
         t = app.screen.query_one("#databases-table", DataTable)
-        cells = {p: t.get_cell(p, "headroom").plain for p in paths}
+        cells = {p: t.get_cell(p, "available").plain for p in paths}
         vol = app.screen.query_one("#volumes", Static)
         shown = str(vol.render()) if vol.display else ""
         title = str(app.screen.query_one("#title", Static).render())
