@@ -160,7 +160,10 @@ async def test_changes_pane_is_newest_first_and_shows_times_as_the_record_list_d
                 break
         await pilot.pause(0.2)
         t = app.query_one("#changes-list", DataTable)
-        rows = [[str(t.get_cell_at((r, c))) for c in range(4)] for r in range(t.row_count)]
-        assert [(r[0], r[1], r[3]) for r in rows] == [("update", "1", "7"), ("insert", "1", "6"), ("insert", "2", "5")]
-        assert rows[0][2] == '{"timestamp": "2026-12-04T21:03:00.123456789Z", "n": 3}'
+        labels = [str(c.label) for c in t.columns.values()]
+        col = {name: labels.index(name) for name in ("Change", "Key", "Value", "Page txn")}
+        rows = [[str(t.get_cell_at((r, c))) for c in range(len(labels))] for r in range(t.row_count)]
+        assert [(r[col["Change"]], r[col["Key"]], r[col["Page txn"]]) for r in rows] == [
+            ("update", "1", "7"), ("insert", "1", "6"), ("insert", "2", "5")]
+        assert rows[0][col["Value"]] == '{"timestamp": "2026-12-04T21:03:00.123456789Z", "n": 3}'
         assert ORDER in str(app.query_one("#changes-title", Static).content)
