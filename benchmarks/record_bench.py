@@ -121,8 +121,8 @@ async def screen_times(
         else:
             t0 = time.perf_counter()  # from enter: the first page read, then the record decoded in full
             await pilot.press("enter")
-        while not (isinstance(app.screen, TableScreen) and app.screen.window is not None):
-            await pilot.pause(0.001)
+        while not (isinstance(app.screen, TableScreen) and app.screen.is_mounted and app.screen.window is not None):
+            await pilot.pause(0.001)  # mounted first: its record list exists once the screen is composed
         paged, cpu0 = first_page[0]
         scr = app.screen
         while scr.detail is None or scr.detail.truncated or scr.detail.value.get("topic", "").split(".")[-1] != (
