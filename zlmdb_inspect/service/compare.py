@@ -10,7 +10,7 @@ from dataclasses import dataclass, field
 from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.slots import slot_range
-from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.storage.inspector import Inspector, check_path
 from zlmdb_inspect.storage.pageformat import PageError
 from zlmdb_inspect.tables.compare import Checksums, Comparison, checksums, compare
 
@@ -75,6 +75,11 @@ class Side:
     snapshot: Snapshot
     resolve: Callable[[Snapshot, str], Table]
     key_text: KeyText
+
+
+def same_file(path_a: str, path_b: str) -> bool:
+    """Both paths are one ``data.mdb`` (LMDB opens an environment once per process: say so instead)."""
+    return os.path.samefile(check_path(path_a)[1], check_path(path_b)[1])
 
 
 def checked(path: str, snap: Snapshot) -> Snapshot:
