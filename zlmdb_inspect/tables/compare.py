@@ -13,11 +13,15 @@ current when it starts, so the txnids each side was read at are part of the resu
 
 from __future__ import annotations
 
+import bisect
 import hashlib
+import itertools
 import struct
 import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from zlmdb_inspect.storage.leaves import Leaf, LeafBatch, LeafWalk, leaf_groups
 from zlmdb_inspect.storage.pageformat import F_BIGDATA, U16, Meta, PageError, PageFile
@@ -92,100 +96,104 @@ def _seen(txnids: list[int], txnid: int) -> None:
 
 
 class _Side:
-    """A position in one snapshot's leaves, from a key up to an end key, record by record or
-    leaf by leaf. Valid only inside the read transaction it was made in."""
+    """A position in one snapshot's leaves, from a key up to an end key: leaf by leaf (pages
+    compared as they are) or record by record over a batch of leaves read at once. Valid only
+    inside the read transaction it was made in."""
+
+    GROUP = 64  # leaves read in one batch
 
     def __init__(self, pf: PageFile, meta: Meta, start: bytes, end: bytes | None):
         self.pf, self.meta, self.end = pf, meta, end
-        self.mm = pf._mm  # slices of the mapping are bytes (a copy: compared after nothing else)
+        self.mm = pf._mm  # slices of the mapping are bytes (copies)
         self.ps, self.h, self.pb = pf.page_size, pf.hdrsz, pf.pagebase
-        self.pad = pf.has_txnid  # 1.0 aligns a node's data to 2 bytes
         self.big_possible = meta.main.overflow_pages > 0
         self.walk = LeafWalk(pf, meta)
-        self._leaves = self.walk.leaves(start)
-        self.leaf: Leaf | None = None
-        self.i = 0
-        self._ptrs: tuple[int, ...] = ()
-        self._next_leaf()
-        while self.leaf is not None and self._key_raw() < start:  # the first leaf may begin before it
-            self.advance()
+        self._groups = leaf_groups(self.walk.leaves(start), self.GROUP)
+        self.group: list[Leaf] = []
+        self.first: list[int] = []  # each leaf's first node's index in the batch
+        self.j = 0  # the current leaf in the group
+        self.pos = 0  # the current record's index in the batch
+        self.done = False
+        self._keys: list[bytes] | None = None
+        self._vals: list[bytes] = []
+        self.stop = 0  # records of the batch before the end key
+        self._next_group()
+        if not self.done:
+            keys, _ = self.lists()
+            self._goto(bisect.bisect_left(keys, start, 0, self.stop))  # the first leaf may begin before it
 
-    def _next_leaf(self) -> None:
-        for leaf in self._leaves:
-            if leaf.n:
-                self.leaf, self.i, self._ptrs = leaf, 0, ()
-                return
-        self.leaf = None
+    def _next_group(self) -> None:
+        group = next(self._groups, None)
+        if group is None:
+            self.done = True
+            return
+        self.group, self.j, self.pos, self._keys = group, 0, 0, None
+        self.first = list(itertools.accumulate((lf.n for lf in group), initial=0))
+        self.stop = self.first[-1]
 
-    def _node(self, i: int) -> int:
-        """Offset of node ``i`` of the current leaf in the file, checked to lie inside its page."""
-        leaf = self.leaf
-        assert leaf is not None
-        if not self._ptrs:
-            base = leaf.pgno * self.ps
-            self._ptrs = struct.unpack_from(f"<{leaf.n}H", self.mm, base + self.h)
-        off = self._ptrs[i] + self.pb
-        if off < self.h or off + 8 > self.ps:
-            raise PageError(f"page {leaf.pgno} node {i} lies outside its page")
-        return leaf.pgno * self.ps + off
+    def _goto(self, pos: int) -> None:
+        """Move to record ``pos`` of the batch (its end: the next batch; past the end key: done)."""
+        if self._keys is not None and pos >= self.stop < self.first[-1]:
+            self.done = True
+            return
+        if pos >= self.first[-1]:
+            self._next_group()
+            return
+        self.pos = pos
+        self.j = bisect.bisect_right(self.first, pos) - 1
 
-    def _key_raw(self) -> bytes:
-        off = self._node(self.i)
-        ks = U16.unpack_from(self.mm, off + 6)[0]
-        assert self.leaf is not None
-        if off + 8 + ks > (self.leaf.pgno + 1) * self.ps:
-            raise PageError(f"page {self.leaf.pgno}: a key runs past the end of its page")
-        return self.mm[off + 8:off + 8 + ks]
+    def lists(self) -> tuple[list[bytes], list[bytes]]:
+        """Keys and values of the batch's records (values on overflow pages read whole)."""
+        if self._keys is None:
+            lb = LeafBatch(self.walk, self.group)
+            mm = self.mm
+            offs, ks, doffs, ds = lb.off.tolist(), lb.ksize.tolist(), lb.doff.tolist(), lb.dsize.tolist()
+            self._keys = [mm[o + 8:o + 8 + k] for o, k in zip(offs, ks)]
+            self._vals = [mm[d:d + n] for d, n in zip(doffs, ds)]
+            for i in np.flatnonzero(lb.big).tolist():
+                self._vals[i] = lb.value(self.walk, bisect.bisect_right(self.first, i) - 1, i)
+            self.stop = len(self._keys) if self.end is None else bisect.bisect_left(self._keys, self.end)
+            if self.pos >= self.stop:
+                self.done = True
+        return self._keys, self._vals
 
     def key(self) -> bytes | None:
         """The current record's key; None at the end of the range."""
-        if self.leaf is None:
+        if self.done:
             return None
-        k = self._key_raw()
-        if self.end is not None and k >= self.end:
-            self.leaf = None
-            return None
-        return k
+        keys, _ = self.lists()
+        return None if self.done else keys[self.pos]
 
-    def value(self) -> bytes:
-        assert self.leaf is not None
-        off = self._node(self.i)
-        ds, flags, ks = _NODE.unpack_from(self.mm, off)
-        if flags & F_BIGDATA:
-            return self.pf.read_value(self.leaf.pgno, off, self.meta.last_pgno)
-        doff = off + 8 + ((ks + 1) & ~1 if self.pad else ks)
-        if doff + ds > (self.leaf.pgno + 1) * self.ps:
-            raise PageError(f"page {self.leaf.pgno}: a value runs past the end of its page")
-        return self.mm[doff:doff + ds]
-
-    def advance(self) -> None:
-        assert self.leaf is not None
-        self.i += 1
-        if self.i >= self.leaf.n:
-            self._next_leaf()
+    def leaf_end(self) -> int:
+        """Index in the batch after the current leaf's last record."""
+        return self.first[self.j + 1]
 
     # -- whole leaves --------------------------------------------------------------
 
     def at_leaf_start(self) -> bool:
-        return self.leaf is not None and self.i == 0
+        return not self.done and self.pos == self.first[self.j]
+
+    def _leaf_key(self, leaf: Leaf, i: int) -> bytes:
+        base = leaf.pgno * self.ps
+        off = U16.unpack_from(self.mm, base + self.h + 2 * i)[0] + self.pb
+        if off < self.h or off + 8 > self.ps:
+            raise PageError(f"page {leaf.pgno} node {i} lies outside its page")
+        ks = U16.unpack_from(self.mm, base + off + 6)[0]
+        if off + 8 + ks > self.ps:
+            raise PageError(f"page {leaf.pgno}: a key runs past the end of its page")
+        return self.mm[base + off + 8:base + off + 8 + ks]
 
     def last_key_in_range(self) -> bool:
         """The current leaf's last record lies before the end key."""
         if self.end is None:
             return True
-        assert self.leaf is not None
-        i = self.i
-        self.i = self.leaf.n - 1
-        try:
-            return self._key_raw() < self.end
-        finally:
-            self.i = i
+        leaf = self.group[self.j]
+        return self._leaf_key(leaf, leaf.n - 1) < self.end
 
     def body(self) -> tuple[int, bytes, bytes]:
         """The leaf's node count, node pointers and node bytes: equal on two leaves of one
         layout, they hold the same records (except values on overflow pages: see ``bigs``)."""
-        leaf = self.leaf
-        assert leaf is not None
+        leaf = self.group[self.j]
         base = leaf.pgno * self.ps
         upper = U16.unpack_from(self.mm, base + self.h - 2)[0] + self.pb
         return leaf.n, self.mm[base + self.h:base + self.h + 2 * leaf.n], self.mm[base + upper:base + self.ps]
@@ -194,18 +202,17 @@ class _Side:
         """The values of the current leaf's overflow records, in node order."""
         if not self.big_possible:
             return []
-        assert self.leaf is not None
+        leaf = self.group[self.j]
         out = []
-        for i in range(self.leaf.n):
-            off = self._node(i)
+        for i in range(leaf.n):
+            off = self.pf.node(leaf.pgno, i)
             if U16.unpack_from(self.mm, off + 4)[0] & F_BIGDATA:
-                out.append(self.pf.read_value(self.leaf.pgno, off, self.meta.last_pgno))
+                out.append(self.pf.read_value(leaf.pgno, off, self.meta.last_pgno))
         return out
 
     def skip_leaf(self) -> int:
-        assert self.leaf is not None
-        n = self.leaf.n - self.i
-        self._next_leaf()
+        n = self.group[self.j].n
+        self._goto(self.leaf_end())
         return n
 
 
@@ -214,14 +221,32 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
     to resume at (every key before it was compared on both sides, none from it on)."""
     same_layout = a.pf.format == b.pf.format and a.ps == b.ps
     deadline = time.perf_counter() + chunk_s
-    steps = 0
+    add = res.add
+    moved = False  # a chunk compares something before it looks at the clock (no chunk without progress)
     while True:
-        steps += 1
-        if steps & 63 == 0 and time.perf_counter() > deadline:
+        if moved and time.perf_counter() > deadline:
             ka, kb = a.key(), b.key()
             if ka is None and kb is None:
                 return None
             return kb if ka is None else ka if kb is None else min(ka, kb)
+        moved = True
+        if a.done or b.done:
+            side, kind = (b, "only_in_b") if a.done else (a, "only_in_a")
+            if side.done:
+                return None
+            keys, _ = side.lists()
+            if side.done:
+                continue
+            for k in keys[side.pos:side.stop]:
+                add(kind, k)
+            n = side.stop - side.pos
+            res.records_merged += n
+            if side is a:
+                res.records_a += n
+            else:
+                res.records_b += n
+            side._goto(side.stop)
+            continue
         if same_layout and a.at_leaf_start() and b.at_leaf_start() and a.body() == b.body() \
                 and a.last_key_in_range() and b.last_key_in_range() and a.bigs() == b.bigs():
             n = a.skip_leaf()
@@ -230,27 +255,34 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
             res.records_b += n
             res.leaves_equal += 1
             continue
-        ka, kb = a.key(), b.key()
-        if ka is None and kb is None:
-            return None
-        if kb is None or (ka is not None and ka < kb):
-            res.add("only_in_a", ka)  # type: ignore[arg-type]
-            res.records_a += 1
-            res.records_merged += 1
-            a.advance()
-        elif ka is None or kb < ka:
-            res.add("only_in_b", kb)
-            res.records_b += 1
-            res.records_merged += 1
-            b.advance()
-        else:
-            if a.value() != b.value():
-                res.add("changed", ka)
-            res.records_a += 1
-            res.records_b += 1
-            res.records_merged += 2
-            a.advance()
-            b.advance()
+        # merge by key over the batches, to the end of a leaf (one layout: pages may line up again)
+        ka_, va_ = a.lists()
+        kb_, vb_ = b.lists()
+        if a.done or b.done:
+            continue
+        i, j = a.pos, b.pos
+        ei = a.leaf_end() if same_layout else a.stop
+        ej = b.leaf_end() if same_layout else b.stop
+        ei, ej = min(ei, a.stop), min(ej, b.stop)
+        i0, j0 = i, j
+        while i < ei and j < ej:
+            ka, kb = ka_[i], kb_[j]
+            if ka == kb:
+                if va_[i] != vb_[j]:
+                    add("changed", ka)
+                i += 1
+                j += 1
+            elif ka < kb:
+                add("only_in_a", ka)
+                i += 1
+            else:
+                add("only_in_b", kb)
+                j += 1
+        res.records_a += i - i0
+        res.records_b += j - j0
+        res.records_merged += i - i0 + j - j0
+        a._goto(i)
+        b._goto(j)
 
 
 def compare(ins_a: Inspector, ins_b: Inspector, start: bytes = b"", end: bytes | None = None,

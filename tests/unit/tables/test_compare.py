@@ -132,7 +132,7 @@ def test_differences_match_the_cursor_reference(tmp_path, base, fmt, other, chun
     assert _diffs(res) == ref
     assert res.records_a == len(base) and res.records_b == len(b)
     if chunk_s == 0.0:
-        assert res.chunks > 10
+        assert res.chunks >= 5  # resumed by key several times
     for s, d in res.diffs.items():  # the first keys: in key order, each truly different
         ks = [k for _, k in d.first]
         assert ks == sorted(ks) and len(ks) == min(5, sum(ref[s]))
