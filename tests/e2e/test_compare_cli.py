@@ -161,3 +161,27 @@ def test_checksums_agree_across_formats(tmp_path, pair):
     doc = json.loads(run_cli(a, "--compare", b, "--json", "--checksum").stdout)
     assert all(t["checksum"]["a"]["sha256"] == t["checksum"]["b"]["sha256"] == sa[t["slot"]]["sha256"]
                for t in doc["tables"])
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_damaged_leaf_is_exit_3(tmp_path, pair):
+    """A copy whose last leaf page stores a wrong page number (LMDB still opens it): the walk finds
+    the damage, and nothing is compared from a damaged tree."""
+    a, fmt = pair
+    bad = tmp_path / "bad"
+    shutil.copytree(a, bad)
+    raw = bytearray((bad / "data.mdb").read_bytes())
+    ps, h = 4096, 24 if fmt == "1.0" else 16
+    leaves = [p for p in range(2, len(raw) // ps)
+              if int.from_bytes(raw[p * ps:p * ps + 8], "little") == p
+              and int.from_bytes(raw[p * ps + h - 6:p * ps + h - 4], "little") & 0x02]
+    p = leaves[-1]
+    raw[p * ps:p * ps + 8] = (p + 7).to_bytes(8, "little")
+    (bad / "data.mdb").write_bytes(bytes(raw))
+    before = sha(str(bad))
+    for args in ((a, "--compare", str(bad)), (str(bad), "--compare", a), (str(bad), "--json", "--checksum")):
+        r = run_cli(*args)
+        lines = r.stderr.splitlines()
+        assert r.returncode == 3 and r.stdout == "", (args, r.stdout, r.stderr)
+        assert len(lines) == 1 and "damaged" in lines[0] and "Traceback" not in r.stderr, r.stderr
+    assert sha(str(bad)) == before
