@@ -57,7 +57,9 @@ def compare_lines(res: CompareResult) -> list[str]:
     differing = [t for t in res.tables if t.differs]
     lines = []
     if not differing:
-        lines.append(f"identical: {len(res.tables)} tables, {res.records_a:,} records hold the same keys and values")
+        n = len(res.tables)
+        lines.append(f"identical: {n} table{'s' if n != 1 else ''}, {res.records_a:,} records hold the same keys "
+                     "and values")
     else:
         lines.append(f"different: {len(differing)} of {len(res.tables)} tables differ")
         for t in differing:
