@@ -32,6 +32,7 @@ if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
 
 FIRST_KEYS = 5  # differing keys kept per table, in key order
+BLOCK = 64  # records merged by key are first compared this many at a time (lists of bytes, in C)
 SHORT_KEY_SLOT = -1  # keys shorter than 2 bytes carry no slot
 
 _NODE = struct.Struct("<IHH")  # data size, flags, key size (little-endian hosts; the walk's assumption)
@@ -266,18 +267,26 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
         ei, ej = min(ei, a.stop), min(ej, b.stop)
         i0, j0 = i, j
         while i < ei and j < ej:
-            ka, kb = ka_[i], kb_[j]
-            if ka == kb:
-                if va_[i] != vb_[j]:
-                    add("changed", ka)
-                i += 1
-                j += 1
-            elif ka < kb:
-                add("only_in_a", ka)
-                i += 1
-            else:
-                add("only_in_b", kb)
-                j += 1
+            n = min(ei - i, ej - j, BLOCK)
+            if ka_[i:i + n] == kb_[j:j + n] and va_[i:i + n] == vb_[j:j + n]:  # compared in C
+                i += n
+                j += n
+                continue
+            for _ in range(n):  # record by record through a block that differs
+                if i >= ei or j >= ej:
+                    break
+                ka, kb = ka_[i], kb_[j]
+                if ka == kb:
+                    if va_[i] != vb_[j]:
+                        add("changed", ka)
+                    i += 1
+                    j += 1
+                elif ka < kb:
+                    add("only_in_a", ka)
+                    i += 1
+                else:
+                    add("only_in_b", kb)
+                    j += 1
         res.records_a += i - i0
         res.records_b += j - j0
         res.records_merged += i - i0 + j - j0
