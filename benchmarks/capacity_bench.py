@@ -44,8 +44,9 @@ def main() -> None:
         for i in (7, 250_000, 499_000):
             txn.put(struct.pack(">HQ", 1, i), os.urandom(100_000 + i))
     env.close()
-    holder = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "tests", "holder_proc.py"), path,
+    holder = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "tests", "support", "holder_proc.py"), path,
                                "write", str(512 << 20)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert holder.stdin is not None and holder.stdout is not None  # both PIPE
     holder.stdout.readline()
     try:
         ins = Inspector(path)

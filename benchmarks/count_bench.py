@@ -77,8 +77,10 @@ def inspector_counts(path: str) -> tuple[dict[int, int], float, float]:
         t0 = time.perf_counter()
         again = ins.snapshot()
         refresh = time.perf_counter() - t0
-        timing.check(again.table_by_slot(2).records == snap.table_by_slot(2).records + 300,
-                     f"refresh after 300 writes: {snap.table_by_slot(2).records} -> {again.table_by_slot(2).records}")
+        before, after = snap.table_by_slot(2), again.table_by_slot(2)
+        assert before is not None and after is not None, "slot 2 is the table WRITE_300 writes to"
+        timing.check(after.records == before.records + 300,
+                     f"refresh after 300 writes: {before.records} -> {after.records}")
     return {t.slot: t.records for t in snap.tables if t.slot}, dt, refresh
 
 

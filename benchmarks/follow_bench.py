@@ -1,7 +1,7 @@
 """Memory and CPU of follow mode under a writer: the Changes pane's machinery on cfxdb-like publications.
 
 A writer process adds cfxdb-shaped publications (FlatBuffers, CBOR args/kwargs, uint64 OID keys;
-``tests/cfxdb_publications.py``) at ~600 records/s, in a transaction every 0.1 s. Meanwhile a
+``tests/support/cfxdb_publications.py``) at ~600 records/s, in a transaction every 0.1 s. Meanwhile a
 measured process opens the database through ``service.Service`` and, every ``--interval`` seconds
 as the TUI does, refreshes the overview and (``follow``) polls ``Service.follow(table).poll()``
 (what the Changes pane calls), keeping the newest ``KEEP`` changes as the pane does. It prints its
@@ -28,7 +28,8 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.join(HERE, "..")
-sys.path[:0] = [ROOT, os.path.join(ROOT, "tests")]
+# tests/support holds the builders; tests/ holds conftest (cfxdb_publications.create imports raw_env from it)
+sys.path[:0] = [ROOT, os.path.join(ROOT, "tests", "support"), os.path.join(ROOT, "tests")]
 
 import cfxdb_publications as pubs  # noqa: E402
 

@@ -68,6 +68,7 @@ def same_records(ours, theirs, what: str) -> None:
 
 
 def main(big_n: int) -> None:
+    from zlmdb_inspect.core.kinds import Direction
     from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
 
@@ -94,10 +95,11 @@ def main(big_n: int) -> None:
             svc = Service(Options(path=path))
             snap = svc.snapshot()
             table = svc.resolve_table(snap, klass.__name__)
-            fi = best(lambda svc=svc, table=table: svc.read_window(table, None, "first", 100))
-            la = best(lambda svc=svc, table=table: svc.read_window(table, None, "last", 100))
-            last_page = svc.read_window(table, None, "last", 100).records
-            same_records(svc.read_window(table, None, "first", 100).records, z_first_records, f"{klass.__name__} first")
+            fi = best(lambda svc=svc, table=table: svc.read_window(table, None, Direction.FIRST, 100))
+            la = best(lambda svc=svc, table=table: svc.read_window(table, None, Direction.LAST, 100))
+            last_page = svc.read_window(table, None, Direction.LAST, 100).records
+            same_records(svc.read_window(table, None, Direction.FIRST, 100).records, z_first_records,
+                         f"{klass.__name__} first")
             same_records(last_page, z_last_records[::-1], f"{klass.__name__} last")  # zlmdb's in reverse order
             last_key = last_page[0].raw_key
             pos = best(lambda svc=svc, table=table, last_key=last_key: svc.position(table, last_key))

@@ -77,6 +77,7 @@ def zlmdb_read(path: str, key: uuid.UUID) -> tuple[float, dict]:
 
     ms = median_ms(once)
     value = as_shown(once())
+    assert isinstance(value, dict), f"the record parsed as {type(value).__name__}, not a map"
     db.__exit__(None, None, None)
     return ms, value
 
@@ -84,6 +85,8 @@ def zlmdb_read(path: str, key: uuid.UUID) -> tuple[float, dict]:
 async def screen_times(
     path: str, size: tuple[int, int], shape: str, expected: dict
 ) -> tuple[tuple[float, ...], tuple[float, float], tuple[float, float]]:
+    from textual.widgets import DataTable
+
     from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import Service
     from zlmdb_inspect.tui.app import create_app
@@ -103,21 +106,23 @@ async def screen_times(
     app.animation_level = "none"  # scrolling jumps: what is measured is drawing, not an animation
     async with app.run_test(size=size, message_hook=hook) as pilot:
         await settle(pilot)
-        t = app.screen.query_one("#tables-table")
-        t.move_cursor(row=1)
+        app.screen.query_one("#tables-table", DataTable).move_cursor(row=1)
         await pilot.press("enter")  # once before measuring: the first open imports the screen's modules
         await settle(pilot)
         await pilot.press("escape")
         await settle(pilot)
         measuring = True
         if shape == "args":  # the second record: open the table at its key
+            assert app.last_refresh is not None  # settled: the first refresh arrived
+            table = app.last_refresh.snapshot.table_by_slot(1)
+            assert table is not None, "slot 1 holds Publications"
             t0 = time.perf_counter()
-            app.push_screen(TableScreen(app.last_refresh.snapshot.table_by_slot(1), start_key=uuid.UUID(int=2).bytes))
+            app.push_screen(TableScreen(table, start_key=uuid.UUID(int=2).bytes))
         else:
             t0 = time.perf_counter()  # from enter: the first page read, then the record decoded in full
             await pilot.press("enter")
-        while not (isinstance(app.screen, TableScreen) and app.screen.window is not None):
-            await pilot.pause(0.001)
+        while not (isinstance(app.screen, TableScreen) and app.screen.is_mounted and app.screen.window is not None):
+            await pilot.pause(0.001)  # mounted first: its record list exists once the screen is composed
         paged, cpu0 = first_page[0]
         scr = app.screen
         while scr.detail is None or scr.detail.truncated or scr.detail.value.get("topic", "").split(".")[-1] != (

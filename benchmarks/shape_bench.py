@@ -142,15 +142,17 @@ def run(cmd: list[str], env: dict | None = None) -> tuple[float, float, int, str
     t0 = time.perf_counter()
     cwd = env["PYTHONPATH"] if env and "PYTHONPATH" in env else None
     p = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True, cwd=cwd)
+    stdout, stderr = p.stdout, p.stderr
+    assert stdout is not None and stderr is not None  # both PIPE
     out_chunks: list[str] = []
-    reader = threading.Thread(target=lambda: out_chunks.append(p.stdout.read()))
+    reader = threading.Thread(target=lambda: out_chunks.append(stdout.read()))
     reader.start()
     _, status, ru = os.wait4(p.pid, 0)
     wall = time.perf_counter() - t0
     reader.join()
     p.returncode = os.waitstatus_to_exitcode(status)
     if p.returncode != 0:
-        raise RuntimeError(f"{cmd} failed: {p.stderr.read()[-2000:]}")
+        raise RuntimeError(f"{cmd} failed: {stderr.read()[-2000:]}")
     return wall, ru.ru_utime + ru.ru_stime, ru.ru_inblock * 512, "".join(out_chunks)
 
 
@@ -307,6 +309,7 @@ def tui_run(path: str, code: str) -> tuple[float, float, float, float]:
         idle = tui.cpu_share(10)
         tui.send(b"5")  # the Environment tab: it draws "last transaction N" at each refresh
         writer = subprocess.Popen([sys.executable, "-c", WRITER, path], stdout=subprocess.PIPE, text=True)
+        assert writer.stdout is not None
         try:
             writer.stdout.readline()
             time.sleep(4)  # the TUI takes part in the writer's locking from its next refresh

@@ -36,13 +36,13 @@ def _values(rng: random.Random, n: int = 4096) -> list[bytes]:
     out = []
     for i in range(n):
         want = rng.randint(60, 210)
-        rec = {"oid": str(uuid.UUID(int=rng.getrandbits(128))), "n": i, "name": ""}
-        base = len(cbor2.dumps(rec))
-        rec["name"] = "x" * max(0, want - base - 2)
-        v = cbor2.dumps(rec)
-        while len(v) > want and rec["name"]:
-            rec["name"] = rec["name"][:-1]
-            v = cbor2.dumps(rec)
+        oid = str(uuid.UUID(int=rng.getrandbits(128)))
+        base = len(cbor2.dumps({"oid": oid, "n": i, "name": ""}))
+        name = "x" * max(0, want - base - 2)
+        v = cbor2.dumps({"oid": oid, "n": i, "name": name})
+        while len(v) > want and name:
+            name = name[:-1]
+            v = cbor2.dumps({"oid": oid, "n": i, "name": name})
         out.append(v)
     return out
 

@@ -40,8 +40,9 @@ def main() -> None:
         for i in range(100_000):
             txn.put(struct.pack(">HQ", 1, i), b"v" * 100)
     env.close()
-    writer = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "tests", "writetxn_proc.py"), path,
+    writer = subprocess.Popen([sys.executable, os.path.join(HERE, "..", "tests", "support", "writetxn_proc.py"), path,
                                "1.0", "hold", "0"], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert writer.stdin is not None and writer.stdout is not None  # both PIPE
     pid = json.loads(writer.stdout.readline())["pid"]
     lock, data = os.path.join(path, "lock.mdb"), os.path.join(path, "data.mdb")
     rows = []

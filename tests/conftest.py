@@ -32,6 +32,11 @@ os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, ROOT, os.environ
 # the CLI keeps state between runs by default (service/state.py): never in the user's own state directory
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="zlmdb-inspect-tests-state-")
 
+# the tables, from a module imported once per process (pytest re-imports conftest on each session)
+from orm_tables import TIdxNames, TPairs, TPickles, TUsers  # noqa: E402
+
+__all__ = ["TIdxNames", "TPairs", "TPickles", "TUsers"]
+
 
 def open_db(path: str):
     """The service of one database, as the CLI builds it."""
@@ -44,26 +49,6 @@ def open_db(path: str):
 def screen_text(app) -> str:
     """What the app's current screen shows, as plain lines."""
     return "\n".join(strip.text for strip in app.screen._compositor.render_strips())
-
-
-@zlmdb.table("5e1f0000-0000-4000-8000-000000000001", marshal=lambda o: o, parse=lambda d: d)
-class TUsers(zlmdb.MapUuidCbor):
-    """test users"""
-
-
-@zlmdb.table("5e1f0000-0000-4000-8000-000000000002")
-class TIdxNames(zlmdb.MapStringUuid):
-    """test index"""
-
-
-@zlmdb.table("5e1f0000-0000-4000-8000-000000000003", marshal=lambda o: o, parse=lambda d: d)
-class TPairs(zlmdb.MapUuidUuidCbor):
-    """uuid-uuid cbor"""
-
-
-@zlmdb.table("5e1f0000-0000-4000-8000-000000000004")
-class TPickles(zlmdb.MapOidPickle):
-    """pickles"""
 
 
 @contextlib.contextmanager

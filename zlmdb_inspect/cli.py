@@ -151,6 +151,12 @@ def build_parser() -> _Parser:
     modes.add_argument("--dump", metavar="TABLE", help="print a table's records as JSON Lines")
     modes.add_argument("--serve-metrics", metavar="[HOST:]PORT",
                        help="serve Prometheus metrics of every database (binds 127.0.0.1 unless HOST is given)")
+    p.add_argument("--compare", metavar="OTHER",
+                   help="compare every table's records (keys and value bytes) with the database OTHER: "
+                        "exit 0 identical, 1 different, 3 either cannot be read (text, or --json)")
+    p.add_argument("--table", metavar="TABLE", help="--compare, --checksum: this table only (name or slot)")
+    p.add_argument("--checksum", action="store_true",
+                   help="--json: add each table's SHA-256 over its records in key order (with --compare: both sides')")
     p.add_argument("--output", metavar="FILE",
                    help="--prometheus: write FILE atomically (temporary file + rename), for the textfile collector")
     p.add_argument("--limit", type=int, default=None, metavar="N", help="--dump: at most N records")
@@ -298,6 +304,8 @@ def _main(args: argparse.Namespace) -> int:
                        fbs=args.fbs, fbs_types=_pairs(args.fbs_type), allow_pickle=args.allow_pickle,
                        thresholds=args.threshold, rules=args.rule, config=args.config, verify=args.verify,
                        state=not args.no_state and tmp is None, state_dir=args.state_dir)  # a temporary demo: none
+        if args.compare is not None or args.checksum or args.table is not None:
+            return _compare(args, opts, paths)
         if args.json or args.check or args.prometheus:
             from zlmdb_inspect.reports.modes import Report, run_report
 
@@ -379,6 +387,25 @@ def internal_error(exc: BaseException, state_dir: str | None) -> str:
                f"({e.strerror or e}), so it is printed above; please report it to the {PROG} maintainers"
     return f"internal error (a bug in {PROG}): {what}; traceback written to {name}; please report it " \
            f"to the {PROG} maintainers with that file (it holds paths and names, not records: review it first)"
+
+
+def _compare(args: argparse.Namespace, opts: Options, paths: list[str]) -> int:
+    """``--compare OTHER`` (text or ``--json``) and ``--json --checksum`` on one database."""
+    if args.check or args.prometheus or args.watch or args.dump or args.serve_metrics:
+        raise InspectError("--compare, --checksum and --table work alone or with --json")
+    if len(paths) > 1:
+        raise InspectError(f"--compare and --checksum read one database (and OTHER); {len(paths)} were given")
+    if args.compare is not None:
+        from zlmdb_inspect.reports.compare import run_compare
+
+        return run_compare(opts, args.compare, args.table, args.json, args.checksum)
+    if not args.checksum:
+        raise InspectError("--table works with --compare or --checksum")
+    if not args.json:
+        raise InspectError("--checksum adds each table's checksum to --json (or give --compare OTHER)")
+    from zlmdb_inspect.reports.compare import run_checksum
+
+    return run_checksum(opts, args.table)
 
 
 def _start_demo_writer(path: str) -> subprocess.Popen:

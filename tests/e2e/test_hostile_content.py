@@ -302,7 +302,7 @@ async def test_tui_browses_a_hostile_database_literally(hostile_db, size, no_str
         title, capacity = text.splitlines()[:2]
         # one line, path cut at its start
         assert visible(hostile_db)[-12:] in title and "refreshed 12:00:00 (every 3600 s)" in title
-        assert capacity.startswith(" map used ")
+        assert capacity.startswith(" in use ")
         if size[0] >= 160:
             for t in ov.refresh_data.snapshot.tables[1:7]:
                 assert visible(t.description)[:30] in text

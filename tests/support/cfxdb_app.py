@@ -74,4 +74,4 @@ class EventSessions(zlmdb.MapOidTimestampOid):
     """(OID, time) -> OID, zlmdb's MapOidTimestampOid"""
 
 
-TABLES = [Users, IndexUsersByEmail, Nodes, Events, EventSessions]
+TABLES: list[type[PersistentMap]] = [Users, IndexUsersByEmail, Nodes, Events, EventSessions]

@@ -134,4 +134,4 @@ def build(path: str, fmt: str = "1.0", deviants: bool = True, events: int = N_EV
 if __name__ == "__main__":  # python tests/cfxdb_like.py DIR [0.9|1.0]
     import json
 
-    print(json.dumps(build(sys.argv[1], *(sys.argv[2:3] or ["1.0"])), indent=1))
+    print(json.dumps(build(sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "1.0"), indent=1))

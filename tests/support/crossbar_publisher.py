@@ -16,6 +16,8 @@ import json
 import os
 import sys
 import time
+from dataclasses import asdict, dataclass
+from typing import Any
 
 import txaio
 
@@ -39,16 +41,31 @@ def _parse() -> argparse.Namespace:
     return p.parse_args()
 
 
-async def _run(args: argparse.Namespace) -> dict:
-    tally = {"published": 0, "acknowledged": 0, "failed": 0, "received": 0, "seconds": 0.0,
-             "last_growth_at": None, "data_mdb_size": None, "stalled_acks": 0, "stop": "count"}
+@dataclass
+class Tally:
+    """What the run did, printed as one JSON object (typed: each counter stays an int)."""
+
+    published: int = 0
+    acknowledged: int = 0
+    failed: int = 0
+    received: int = 0
+    seconds: float = 0.0
+    last_growth_at: float | None = None  # time.time() when data.mdb last grew (--fill)
+    data_mdb_size: int | None = None
+    stalled_acks: int = 0
+    stop: str = "count"  # "count", "time" or "stalled"
+    error: str | None = None  # the last publish error, if any
+
+
+async def _run(args: argparse.Namespace) -> Tally:
+    tally = Tally()
     joined: dict[str, asyncio.Future] = {}
     loop = asyncio.get_running_loop()
 
     class Sub(ApplicationSession):
         async def onJoin(self, details):
             def on_event(*_a, **_kw):
-                tally["received"] += 1
+                tally.received += 1
             await self.subscribe(on_event, "com.example.", options=SubscribeOptions(match="prefix"))
             joined["sub"].set_result(self)
 
@@ -69,32 +86,32 @@ async def _run(args: argparse.Namespace) -> dict:
     payload = "x" * args.payload
     started = time.monotonic()
     opts = PublishOptions(acknowledge=True, exclude_me=False)
-    while tally["published"] < args.count:
+    while tally.published < args.count:
         now = time.monotonic()
         if now - started >= args.seconds:
-            tally["stop"] = "time"
+            tally.stop = "time"
             break
-        due = started + tally["published"] / args.rate
+        due = started + tally.published / args.rate
         if due > now:
             await asyncio.sleep(due - now)
-        tally["published"] += 1
+        tally.published += 1
         try:
-            await pub.publish(f"com.example.{tally['published'] % 10}", tally["published"], payload, options=opts)
-            tally["acknowledged"] += 1
+            await pub.publish(f"com.example.{tally.published % 10}", tally.published, payload, options=opts)
+            tally.acknowledged += 1
         except Exception as e:  # noqa: BLE001 (counted and reported, the tally says how many)
-            tally["failed"] += 1
-            tally["error"] = repr(e)
+            tally.failed += 1
+            tally.error = repr(e)
         if data_mdb:
             new = os.stat(data_mdb).st_size
             if new != size:
-                size, tally["last_growth_at"], tally["stalled_acks"] = new, time.time(), 0
+                size, tally.last_growth_at, tally.stalled_acks = new, time.time(), 0
             else:
-                tally["stalled_acks"] += 1
-                if tally["stalled_acks"] >= args.stalled_acks:
-                    tally["stop"] = "stalled"
+                tally.stalled_acks += 1
+                if tally.stalled_acks >= args.stalled_acks:
+                    tally.stop = "stalled"
                     break
-    tally["seconds"] = round(time.monotonic() - started, 3)
-    tally["data_mdb_size"] = size
+    tally.seconds = round(time.monotonic() - started, 3)
+    tally.data_mdb_size = size
     await asyncio.sleep(0.5)  # events still in flight to the subscriber
     for name in names:
         joined[name].result().leave()
@@ -103,7 +120,7 @@ async def _run(args: argparse.Namespace) -> dict:
 
 
 def main() -> None:
-    tally = asyncio.run(_run(_parse()))
+    tally: dict[str, Any] = asdict(asyncio.run(_run(_parse())))
     print(json.dumps(tally), flush=True)
     sys.exit(0)
 

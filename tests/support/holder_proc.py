@@ -21,11 +21,11 @@ def main(path: str, mode: str, map_size: int, n: int) -> None:
         with env.begin(write=True) as txn:
             for i in range(n):
                 txn.put(struct.pack(">HQ", 1, i), b"w" * 200)
-    txn = env.begin() if mode == "pin" else None
-    print(json.dumps({"map_size": env.info()["map_size"], "txnid": txn.id() if txn else None}), flush=True)
+    pinned = env.begin() if mode == "pin" else None
+    print(json.dumps({"map_size": env.info()["map_size"], "txnid": pinned.id() if pinned else None}), flush=True)
     sys.stdin.read()
-    if txn:
-        txn.abort()
+    if pinned:
+        pinned.abort()
     env.close()
 
 

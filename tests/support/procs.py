@@ -6,9 +6,15 @@ import json
 import os
 import subprocess
 import sys
-from typing import Self
+from typing import IO, Self
 
 HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _pipes(proc: subprocess.Popen[str]) -> tuple[IO[str], IO[str]]:
+    """The child's stdin and stdout, typed as present: both are opened with PIPE."""
+    assert proc.stdin is not None and proc.stdout is not None
+    return proc.stdin, proc.stdout
 
 
 class Holder:
@@ -19,11 +25,12 @@ class Holder:
                                       str(map_size), str(n)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      text=True)
         self.pid = self.proc.pid
-        self.info = json.loads(self.proc.stdout.readline())
+        self.stdin, self.stdout = _pipes(self.proc)
+        self.info = json.loads(self.stdout.readline())
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self.stdin.close()
             try:
                 self.proc.wait(timeout=20)
             except subprocess.TimeoutExpired:
@@ -43,21 +50,22 @@ class Proc:
     def __init__(self, *args: str, script: str = "writetxn_proc.py"):
         self.proc = subprocess.Popen([sys.executable, os.path.join(HERE, script), *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+        self.stdin, self.stdout = _pipes(self.proc)
         self.first = self.line()
 
     def line(self) -> dict:
-        line = self.proc.stdout.readline()
+        line = self.stdout.readline()
         assert line, "the child process ended early"
         return json.loads(line)
 
     def send(self, text: str = "\n") -> None:
-        self.proc.stdin.write(text)
-        self.proc.stdin.flush()
+        self.stdin.write(text)
+        self.stdin.flush()
 
     def close(self) -> None:
         if self.proc.poll() is None:
             try:
-                self.proc.stdin.close()
+                self.stdin.close()
             except BrokenPipeError:
                 pass
             try:
@@ -65,7 +73,7 @@ class Proc:
             except subprocess.TimeoutExpired:
                 self.proc.kill()
                 self.proc.wait()
-        self.proc.stdout.close()
+        self.stdout.close()
 
     def __enter__(self) -> Self:
         return self

@@ -8,8 +8,9 @@ from conftest import build_orm_db, open_db, sha
 from textual.app import App
 from textual.widgets import DataTable
 
+from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.service.fleet import Fleet
-from zlmdb_inspect.tui.screens.databases import DatabaseChosen, DatabasesScreen
+from zlmdb_inspect.tui.screens.databases import COLUMNS, DatabaseChosen, DatabasesScreen
 from zlmdb_inspect.tui.settle import settle
 
 
@@ -58,13 +59,21 @@ async def test_rows_a_broken_database_and_a_slow_one(tmp_path):
                     break
             await pilot.pause(0.2)
             ra, rb, rbroken, rslow = (_row(t, p) for p in (a, b, str(broken), slow))
-            assert ra[1] == "1.0" and ra[5] == f"{sum(ca.values()):,}" and ra[2].endswith("%")
-            assert rb[1] == "0.9" and rb[5] == f"{sum(cb.values()):,}" == "212"
-            assert rbroken[-1].startswith("cannot inspect: ") and rbroken[1] == "–"
-            assert rslow[-1] == "reading…"
+            col = {key: i for i, (key, _) in enumerate(COLUMNS)}
+            assert ra[col["format"]] == "1.0" and ra[col["records"]] == f"{sum(ca.values()):,}"
+            assert ra[col["used"]].endswith("%") and ra[col["status"]].strip() in ("OK", "WARNING", "CRITICAL")
+            # available: the same figure (and words) as the overview and --check
+            res = fleet.last(a)
+            assert res is not None and res.snapshot is not None
+            assert ra[col["available"]] == fmt_bytes(res.snapshot.capacity.available_bytes)
+            assert rb[col["format"]] == "0.9" and rb[col["records"]] == f"{sum(cb.values()):,}" == "212"
+            assert rbroken[col["status"]].strip() == "UNKNOWN" and rbroken[col["format"]] == "–"
+            err = fleet.last(str(broken))
+            assert err is not None and err.error and err.error.startswith(rbroken[col["warning"]].rstrip("…"))
+            assert rslow[col["status"]] == "reading…"
             release.set()
             await settle(pilot)
-            assert _row(t, slow)[1] == "1.0"
+            assert _row(t, slow)[col["format"]] == "1.0"
             t.move_cursor(row=0)
             await pilot.press("enter")
             await pilot.pause(0.1)

@@ -22,7 +22,7 @@ async def test_title_is_one_line_and_words_read_as_sentences(demo_db):
         lines = screen_text(app).splitlines()
         assert "1 warning   1 info" in lines[0]
         assert lines[0].rstrip().endswith(("refreshed 08:21:47", "refreshed 08:21:47 (every 2 s)"))
-        assert lines[1].startswith(" map used ") and "time to full: measuring…" in lines[3]  # < 30 s of history
+        assert lines[1].startswith(" in use ") and "time to full: measuring…" in lines[3]  # < 30 s of history
         await pilot.press("4")
         await settle(pilot)
         text = screen_text(app)

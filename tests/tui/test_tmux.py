@@ -23,7 +23,7 @@ class Tmux:
     """One app in its own tmux server (its own socket: nothing else's sessions are touched)."""
 
     def __init__(self, size: tuple[int, int], *args: str) -> None:
-        self.sock = f"zi-test-{os.getpid()}-{size[0]}"
+        self.sock = f"zi-test-{os.getpid()}-{size[0]}x{size[1]}"  # one server per size: a closing one is never reused
         env = {k: os.environ[k] for k in ("XDG_STATE_HOME", "XDG_CONFIG_HOME", "PYTHONPATH") if k in os.environ}
         cmd = " ".join([sys.executable, "-m", "zlmdb_inspect", *args])
         self._tmux("new-session", "-d", "-s", "t", "-x", str(size[0]), "-y", str(size[1]),
@@ -69,7 +69,7 @@ def test_writer_pid_and_limit_on_the_first_screen(demo_copy, size, tmp_path):
         assert writer.stdout is not None and writer.stdout.readline().strip() == "ready"
         tmux = Tmux(size, demo_copy, "--interval", "3600")
         shown = tmux.wait_for(f"pid {writer.pid}")
-        capacity = next(line for line in shown.splitlines() if "map used" in line)
+        capacity = next(line for line in shown.splitlines() if line.startswith(" in use "))
         assert f"of 256.0 MiB (writer pid {writer.pid} " in capacity, shown
     finally:
         if tmux is not None:
@@ -94,3 +94,61 @@ def test_newest_first_in_a_terminal(demo_db, size):
     finally:
         tmux.close()
     assert sha(demo_db) == before
+
+
+@pytest.fixture(scope="module")
+def fleet_root(tmp_path_factory) -> str:
+    from zlmdb_inspect.tui.screenshots import build_fleet
+
+    root = str(tmp_path_factory.mktemp("fleet") / "crossbar")
+    build_fleet(root)
+    return root
+
+
+@pytest.mark.parametrize("size", SIZES, ids=lambda s: f"{s[0]}x{s[1]}")
+def test_databases_name_status_worst_warning_and_available_together(fleet_root, size):
+    """Issue 30 item 4: each row shows its name, status, worst warning and available on screen at
+    once (the worst warning was reached only by scrolling, which hid the names)."""
+    import json
+
+    from zlmdb_inspect.core.fmt import fmt_bytes
+
+    realm2 = os.path.join(fleet_root, "realms", "realm2")
+    doc = json.loads(subprocess.run([sys.executable, "-m", "zlmdb_inspect", realm2, "--json"], cwd=ROOT,
+                                    capture_output=True, text=True, timeout=120).stdout)
+    available = fmt_bytes(doc["capacity"]["available_bytes"])
+    before = sha(realm2)
+    tmux = Tmux(size, fleet_root, "--interval", "3600")
+    try:
+        shown = tmux.wait_for("map-headroom")
+        lines = shown.splitlines()
+        header = next(line for line in lines if "Database" in line)
+        assert header.index("Database") < header.index("Status") < header.index("Worst warning") \
+            < header.index("Available"), shown
+        row = next(line for line in lines if line.lstrip().startswith("realms/realm2"))
+        assert " WARNING " in row and "map-headroom (+" in row and available in row, shown
+        broken = next(line for line in lines if line.lstrip().startswith("cookies"))
+        assert " UNKNOWN " in broken and "not an LMDB" in broken, shown
+    finally:
+        tmux.close()
+    assert sha(realm2) == before
+
+
+def test_every_warnings_practice_line_is_reachable(fleet_root):
+    """Issue 30 item 4: at 80x24 the warning detail shows each warning's Practice line (the list takes
+    the rows it has, the detail the rest; tests/tui/test_incident_views.py scrolls to it where it cannot)."""
+    size = (80, 24)
+    realm2 = os.path.join(fleet_root, "realms", "realm2")  # 3 warnings, map-headroom's message the longest
+    tmux = Tmux(size, realm2, "--interval", "3600")
+    try:
+        tmux.wait_for("refreshed")
+        tmux.keys("2")
+        shown = tmux.wait_for("Warnings (3)")
+        rules = ["map-headroom", "orphan-slot", "large-values"]
+        for i, rule in enumerate(rules):
+            if i:
+                tmux.keys("Down")
+            shown = tmux.wait_for(f" {rule}  (")
+            assert f" {rule}  (" in shown and "Practice: " in shown, shown
+    finally:
+        tmux.close()

@@ -54,7 +54,8 @@ class Capacity:
     pinned_by: dict | None = None  # the oldest reader: {"pid", "name", "txnid", "lag"}
     last_commit_freed_pages: int | None = None  # pages the newest free-list record holds (one commit's)
     # -- the disk beside the map, free runs (issue 29, items 1-2) -----------------------------------
-    # {"mount", "size_bytes", "free_bytes" (statvfs f_bavail), "file_allocated_bytes", "file_bytes"}
+    # {"mount", "device" (st_dev), "size_bytes", "free_bytes" (statvfs f_bavail), "file_allocated_bytes",
+    #  "file_bytes"}
     filesystem: dict | None = None
     limit: str = "map"  # "map" | "disk": which allows less; available_bytes is the smaller
     map_available_bytes: int = 0  # headroom_bytes + reusable pages: what the map alone allows

@@ -4,7 +4,7 @@ A rule reads the snapshot, the thresholds and what sampling and history found
 (:class:`~zlmdb_inspect.health.findings.RuleInputs`) and returns its findings; it measures one figure
 against a threshold, says what to do, and names the practice it enforces in the words of
 zlmdb's ORM best practices guide (``Section: practice``). A new rule: a :class:`RuleId`, a
-function here under ``@rule``, a row in the README's Warnings table.
+function here, its row in ``REGISTRY``, a row in the README's Warnings table.
 """
 
 from __future__ import annotations
@@ -100,17 +100,6 @@ class Rule:
     check: RuleFn
 
 
-REGISTRY: dict[RuleId, Rule] = {}
-
-
-def rule(rule_id: RuleId, unit: str = "") -> Callable[[RuleFn], RuleFn]:
-    def register(fn: RuleFn) -> RuleFn:
-        REGISTRY[rule_id] = Rule(rule_id, unit, fn)
-        return fn
-    return register
-
-
-@rule(RuleId.DAMAGED)
 def damaged(c: Context) -> list[Finding]:
     damage = list(c.found.damage) + [p.message for p in c.snap.problems if p.kind == ProblemKind.DAMAGED]
     return [Finding(RuleId.DAMAGED, CRITICAL,
@@ -118,7 +107,6 @@ def damaged(c: Context) -> list[Finding]:
                     "or copy what is readable.", PRACTICE["verify"], figure=msg) for msg in damage]
 
 
-@rule(RuleId.MAP_HEADROOM, "%")
 def map_headroom(c: Context) -> list[Finding]:
     cap, th, used = c.cap, c.th, c.cap.used_pct
     tt = c.found.time_to_full
@@ -156,7 +144,6 @@ def _failing(tt: TimeToFull) -> str:
             "since then, and the application may be dropping data. ")
 
 
-@rule(RuleId.WRITES_STALLED, "s")
 def writes_stalled(c: Context) -> list[Finding]:
     """A live writer that was committing has committed nothing for a while, with less space left than
     its recent commits took: its commits fail with MapFullError (the application may not say so)."""
@@ -174,15 +161,19 @@ def writes_stalled(c: Context) -> list[Finding]:
         f"Writes stopped at {since}: {cap.limit_text()} maps the file but has committed nothing for "
         f"{fmt_duration(stalled)} (last txnid {c.snap.lmdb.last_txnid:,}), and only "
         f"{fmt_bytes(cap.available_bytes)} is available, less than its recent commits took "
-        f"({fmt_bytes(tt.commit_bytes)} in one commit) or 1% of the map. Its commits most likely fail with "
-        "MapFullError, and the application may be dropping data: raise map_size (maxsize) and restart the "
-        "writer.", PRACTICE["mapfull"], figure=round(stalled, 1), threshold=th.writes_stalled_s,
+        f"({fmt_bytes(tt.commit_bytes)} in one commit) or 1% of the map. " + (
+            f"The disk, not the map, stops it ({cap.disk_text()}): its commits most likely fail with "
+            "MDB_SHORT_WRITE (ENOSPC) (under MDB_WRITEMAP it would die of SIGBUS), and the application may be "
+            "dropping data: free space on the volume or move the database, then restart the writer; raising "
+            "map_size does not help." if cap.limit == "disk" else
+            "Its commits most likely fail with MapFullError, and the application may be dropping data: raise "
+            "map_size (maxsize) and restart the writer."), PRACTICE["mapfull"],
+        figure=round(stalled, 1), threshold=th.writes_stalled_s,
         figure_text=f"no commit for {fmt_duration(stalled)}, {fmt_bytes(cap.available_bytes)} available",
         threshold_text=f"no commit for {fmt_duration(th.writes_stalled_s)} with less available than a recent "
                        "commit took")]
 
 
-@rule(RuleId.MAP_MISMATCH, "B")
 def map_mismatch(c: Context) -> list[Finding]:
     cap = c.cap
     mism = _map_mismatch(cap)
@@ -198,7 +189,6 @@ def map_mismatch(c: Context) -> list[Finding]:
         threshold_text=f"meta page {fmt_bytes(cap.map_size_meta)}; every writer the same")]
 
 
-@rule(RuleId.MAP_ETA, "s")
 def map_eta(c: Context) -> list[Finding]:
     found, th, cap = c.found, c.th, c.cap
     tt = found.time_to_full
@@ -223,7 +213,6 @@ def map_eta(c: Context) -> list[Finding]:
         subject=str(cap.pinned_by["pid"]) if found.growth_pinned and pinner and cap.pinned_by else None)]
 
 
-@rule(RuleId.FREE_PAGES, "%")
 def free_pages(c: Context) -> list[Finding]:
     cap, th, pinner = c.cap, c.th, c.pinner
     used_pages = c.snap.lmdb.last_pgno + 1
@@ -277,7 +266,6 @@ def _pinned_by(c: Context, pid: int) -> int:
     return 0
 
 
-@rule(RuleId.STALE_READER)
 def stale_reader(c: Context) -> list[Finding]:
     out = []
     for r in c.snap.readers:
@@ -301,7 +289,6 @@ def stale_reader(c: Context) -> list[Finding]:
     return out
 
 
-@rule(RuleId.LONG_READER)
 def long_reader(c: Context) -> list[Finding]:
     th, out = c.th, []
     for r in c.snap.readers:
@@ -354,7 +341,6 @@ def _long_reader_bytes(c: Context) -> int:
     return min(1 << 30, c.cap.map_size // 4) if c.cap.map_size else 1 << 30
 
 
-@rule(RuleId.LONG_WRITE_TXN, "s")
 def long_write_txn(c: Context) -> list[Finding]:
     """One thread inside a write transaction, seen at every refresh without a commit, for long."""
     w, th = c.found.writer, c.th
@@ -379,7 +365,6 @@ def long_write_txn(c: Context) -> list[Finding]:
                        f"{fmt_duration(th.write_txn_critical_s)})")]
 
 
-@rule(RuleId.UNBATCHED_WRITES)
 def unbatched_writes(c: Context) -> list[Finding]:
     """Many commits a second, each changing about one record: writes not batched."""
     b, th = c.found.batching, c.th
@@ -415,7 +400,6 @@ def unbatched_writes(c: Context) -> list[Finding]:
                        f"{th.unbatched_max_records_per_txn:g} records per commit")]
 
 
-@rule(RuleId.READER_SLOTS, "%")
 def reader_slots(c: Context) -> list[Finding]:
     env, th = c.snap.lmdb, c.th
     if not (env.locking and env.max_readers):
@@ -433,7 +417,6 @@ def reader_slots(c: Context) -> list[Finding]:
         threshold_text=f"{th.reader_slots_warning_pct:g}% of slots")]
 
 
-@rule(RuleId.LARGE_VALUES, "B")
 def large_values(c: Context) -> list[Finding]:
     """What hurts: values of 64 KiB and more (warning); a table stored mostly on overflow pages (info).
 
@@ -474,7 +457,6 @@ def _large_values(t: Table, c: Context) -> Finding | None:
     return None
 
 
-@rule(RuleId.ORPHAN_SLOT, "records")
 def orphan_slot(c: Context) -> list[Finding]:
     return [Finding(
         RuleId.ORPHAN_SLOT, WARNING,
@@ -484,14 +466,12 @@ def orphan_slot(c: Context) -> list[Finding]:
         for t in c.snap.tables if not t.metadata and t.records]
 
 
-@rule(RuleId.BAD_METADATA)
 def bad_metadata(c: Context) -> list[Finding]:
     return [Finding(RuleId.BAD_METADATA, WARNING, f"A table metadata record cannot be read: {p.message}.",
                     PRACTICE["schema"], figure=p.message, subject=f"slot {p.slot}" if p.slot is not None else None)
             for p in c.snap.problems if p.kind == ProblemKind.BAD_METADATA]
 
 
-@rule(RuleId.UNDECODABLE, "records")
 def undecodable(c: Context) -> list[Finding]:
     out = []
     for table, u in sorted(c.found.undecodable.items()):
@@ -517,13 +497,11 @@ def undecodable(c: Context) -> list[Finding]:
     return out
 
 
-@rule(RuleId.INDEX_DRIFT)
 def index_drift(c: Context) -> list[Finding]:
     return [Finding(RuleId.INDEX_DRIFT, WARNING, f"Index {index}: {why}. Rebuild it (rebuild_index).",
                     PRACTICE["indexes"], figure=why, subject=index) for index, why in c.found.index_drift]
 
 
-@rule(RuleId.JSON_TABLE, "B")
 def json_table(c: Context) -> list[Finding]:
     return [Finding(
         RuleId.JSON_TABLE, WARNING,
@@ -533,7 +511,6 @@ def json_table(c: Context) -> list[Finding]:
         for table, size in sorted(c.found.json_tables.items()) if size >= c.th.json_table_warning_bytes]
 
 
-@rule(RuleId.PICKLE_TABLE)
 def pickle_table(c: Context) -> list[Finding]:
     return [Finding(
         RuleId.PICKLE_TABLE, WARNING,
@@ -541,7 +518,6 @@ def pickle_table(c: Context) -> list[Finding]:
         "Use CBOR or FlatBuffers.", PRACTICE["cbor"], subject=table) for table in sorted(c.found.pickle_tables)]
 
 
-@rule(RuleId.FORMAT_09)
 def format_09(c: Context) -> list[Finding]:
     if c.snap.lmdb.format != "0.9":
         return []
@@ -561,7 +537,6 @@ def format_09(c: Context) -> list[Finding]:
 HEADER_BYTES = {"0.9": 16, "1.0": 24}  # a page header: what an overflow value's first page loses
 
 
-@rule(RuleId.DISK_HEADROOM, "%")
 def disk_headroom(c: Context) -> list[Finding]:
     """The volume allows less than the map: writes fail there first, and raising map_size does not help."""
     cap, th, fs = c.cap, c.th, c.cap.filesystem
@@ -577,8 +552,7 @@ def disk_headroom(c: Context) -> list[Finding]:
         return []
     mount = fs["mount"]
     head = (f"The volume {mount} is full for this database: {fmt_bytes(cap.available_bytes)} available, less than "
-            f"one commit needs (about {fmt_bytes(need)}). A writer mapping with MDB_WRITEMAP dies of SIGBUS on a "
-            "page without a block behind it, others fail their commit with ENOSPC. "
+            f"one commit needs (about {fmt_bytes(need)}). {_stopped_by_disk(c, tt)}"
             if full else
             f"The volume {mount} is {pct:.1f}% full ({fmt_bytes(fs['free_bytes'])} free of "
             f"{fmt_bytes(fs['size_bytes'])}): it allows {fmt_bytes(cap.available_bytes)}, less than the map's "
@@ -592,7 +566,23 @@ def disk_headroom(c: Context) -> list[Finding]:
         threshold_text=f"{thr:g}% of the volume in use, or less available than one commit needs")]
 
 
-@rule(RuleId.FREE_RUNS, "pages")
+def _stopped_by_disk(c: Context, tt: TimeToFull | None) -> str:
+    """What a full volume does to the writer, and that it is the disk and not the map: a writer that
+    died of it (none maps the file now) or one whose commits fail (no commit since, while it lives)."""
+    how = ("its commit failed with MDB_SHORT_WRITE (\"Fewer bytes were written than requested\", the disk's "
+           "ENOSPC), or, mapping with MDB_WRITEMAP, it died of SIGBUS on a page without a block behind it")
+    last = f"the last commit (txnid {c.snap.lmdb.last_txnid:,}) is intact, LMDB writes the meta page last"
+    if not live_writer(c.snap):
+        return (f"No process maps the file for writing now: a writer that was writing here was stopped by the disk, "
+                f"not the map — {how}; {last}. Restart the writer once the volume has room. ")
+    if tt is not None and tt.writes_failing:
+        since = clock(tt.last_commit_at) if tt.last_commit_at is not None else "?"
+        return (f"The writer ({c.cap.limit_text()}) has committed nothing since {since}: the disk, not the map, "
+                f"stops it — {how}; the application may be dropping data. ")
+    return (f"The next commit of the writer ({c.cap.limit_text()}) fails at the disk, not the map — "
+            f"{how}. ")
+
+
 def free_runs(c: Context) -> list[Finding]:
     """Reusable space is plentiful but in runs too short for a table's largest values: each new one
     extends the file (LMDB stores a value over about half a page on consecutive pages)."""
@@ -663,3 +653,30 @@ def _map_mismatch(cap: Capacity) -> str | None:
     each = "; ".join(f"pid {m['pid']} ({m.get('name') or '?'}) maps {fmt_bytes(m['map_size'])}" for m in writers)
     head = cap.mismatch_text() or f"live writers map different sizes ({each})"
     return f"{head}." + (f" Writers: {each}." if len(writers) > 1 else "")
+
+
+#: The rules in the order their findings are listed, each with the unit its figure counts. Listed
+#: here, not registered by a decorator: mutmut does not mutate decorated functions.
+REGISTRY: dict[RuleId, Rule] = {r.id: r for r in (
+    Rule(RuleId.DAMAGED, "", damaged),
+    Rule(RuleId.MAP_HEADROOM, "%", map_headroom),
+    Rule(RuleId.WRITES_STALLED, "s", writes_stalled),
+    Rule(RuleId.MAP_MISMATCH, "B", map_mismatch),
+    Rule(RuleId.MAP_ETA, "s", map_eta),
+    Rule(RuleId.FREE_PAGES, "%", free_pages),
+    Rule(RuleId.STALE_READER, "", stale_reader),
+    Rule(RuleId.LONG_READER, "", long_reader),
+    Rule(RuleId.LONG_WRITE_TXN, "s", long_write_txn),
+    Rule(RuleId.UNBATCHED_WRITES, "", unbatched_writes),
+    Rule(RuleId.READER_SLOTS, "%", reader_slots),
+    Rule(RuleId.LARGE_VALUES, "B", large_values),
+    Rule(RuleId.ORPHAN_SLOT, "records", orphan_slot),
+    Rule(RuleId.BAD_METADATA, "", bad_metadata),
+    Rule(RuleId.UNDECODABLE, "records", undecodable),
+    Rule(RuleId.INDEX_DRIFT, "", index_drift),
+    Rule(RuleId.JSON_TABLE, "B", json_table),
+    Rule(RuleId.PICKLE_TABLE, "", pickle_table),
+    Rule(RuleId.FORMAT_09, "", format_09),
+    Rule(RuleId.DISK_HEADROOM, "%", disk_headroom),
+    Rule(RuleId.FREE_RUNS, "pages", free_runs),
+)}

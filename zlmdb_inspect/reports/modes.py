@@ -22,7 +22,7 @@ from zlmdb_inspect.core.errors import InspectError
 from zlmdb_inspect.core.fmt import plural
 from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
-from zlmdb_inspect.core.options import Options, load_settings
+from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.textsafe import json_visible
 from zlmdb_inspect.reports import csvout
 from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
@@ -67,12 +67,14 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         if len(paths) == 1 and not results[0].up:  # one database: as every mode, one line and exit 3
             raise InspectError(f"{paths[0]}: {results[0].error}")
         return 0
+    volumes = fleet.volumes(results)  # several databases on one volume share its free bytes
     if mode == Report.JSON:
-        print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False))))
+        print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False), volumes)))
         return 0
-    th = load_settings(opts).thresholds
+    th = fleet.thresholds
     lines, code = fleet_check(results, lambda r: check_lines(
-        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None))
+        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None),
+        volumes)
     print("\n".join(lines))
     return code
 

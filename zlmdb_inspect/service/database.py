@@ -27,6 +27,8 @@ from zlmdb_inspect.health.findings import Finding, RuleInputs, Undecodable
 from zlmdb_inspect.health.history import Monitor, Rates, Sample
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
+from zlmdb_inspect.service.compare import CompareResult, TableComparison, run_checksums, run_compare
+from zlmdb_inspect.service.compare import Side as CompareSide
 from zlmdb_inspect.service.state import Identity, StateStore, Summaries, check_txnid
 from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
@@ -43,9 +45,9 @@ from zlmdb_inspect.tables.shape import MAX_RECORDS, Histogram, Shape
 from zlmdb_inspect.tables.shape import compute as compute_shape
 
 # what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Batching", "Histogram", "JsonFollow", "Progress", "Query", "QueryError", "Rates", "Record",
-           "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableDecoding", "TimeToFull", "WriterState",
-           "open_service", "parse_query", "perfdata", "prometheus_value"]
+__all__ = ["PREVIEW_BYTES", "Batching", "CompareResult", "Histogram", "JsonFollow", "Progress", "Query", "QueryError",
+           "Rates", "Record", "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableComparison", "TableDecoding",
+           "TimeToFull", "WriterState", "open_service", "parse_query", "perfdata", "prometheus_value"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 
@@ -402,6 +404,20 @@ class Service:
         """Histograms of ``table``'s key and value sizes and records per leaf (sampled beyond
         ``max_records``), in short read transactions."""
         return compute_shape(self._inspector, table, max_records, on_progress, cancel)
+
+    # -- two databases: --compare, --checksum -----------------------------------------------
+
+    def _side(self) -> CompareSide:
+        return CompareSide(self.path, self._inspector, self.snapshot(), self.resolve_table, self.key_text)
+
+    def compare(self, other: Service, table: str | None = None, checksums: bool = False) -> CompareResult:
+        """This database's records against ``other``'s (every table, or ``table``), in short read
+        transactions on both; ``InspectError`` when either cannot be read."""
+        return run_compare(self._side(), other._side(), table, checksums)
+
+    def checksums(self, table: str | None = None) -> list[tuple[Table, dict]]:
+        """Per table (or ``table``): SHA-256 over its records in key order, with the snapshot's txnid."""
+        return run_checksums(self._side(), table)
 
     def key_text(self, table: Table, raw_key: bytes) -> str:
         """A raw key (after the slot prefix) as the table's codec shows it, as text."""

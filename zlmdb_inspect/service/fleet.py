@@ -18,10 +18,14 @@ from typing import Any, Protocol
 
 from zlmdb_inspect.core.kinds import Status
 from zlmdb_inspect.core.model import Snapshot
-from zlmdb_inspect.core.options import Options, Settings, load_settings
+from zlmdb_inspect.core.options import Options, Settings, Thresholds, load_settings
 from zlmdb_inspect.health.findings import Finding
+from zlmdb_inspect.health.shared_volume import SharedVolume, shared_volumes
 from zlmdb_inspect.health.timetofull import TimeToFull
 from zlmdb_inspect.service import Service
+
+__all__ = ["DatabaseResult", "Fleet", "SharedVolume", "open_fleet", "sharing", "status_of", "volume_status",
+           "volumes_of", "worst_status"]
 
 
 class Refreshable(Protocol):
@@ -82,8 +86,9 @@ class Fleet:
     """
 
     def __init__(self, paths: Sequence[str], open_db: Callable[[str], Refreshable], *,
-                 max_age: float = 2.0, live: bool = True, workers: int = 4):
+                 max_age: float = 2.0, live: bool = True, workers: int = 4, thresholds: Thresholds | None = None):
         self.paths = list(paths)
+        self.thresholds = thresholds or Thresholds()  # grades the volumes several databases share
         self._open = open_db
         self.max_age = max_age
         self.live = live
@@ -140,6 +145,12 @@ class Fleet:
     def last(self, path: str) -> DatabaseResult | None:
         return self._slots[path].result
 
+    def volumes(self, results: Sequence[DatabaseResult] | None = None) -> list[SharedVolume]:
+        """The volumes under ``results`` (default: the latest of each database), see :func:`volumes_of`."""
+        if results is None:
+            results = [r for r in (self.last(p) for p in self.paths) if r is not None]
+        return volumes_of(results, self.thresholds)
+
     def database(self, path: str) -> Refreshable | None:
         """The open refreshable of ``path`` (None while it cannot be opened)."""
         return self._slots[path].db
@@ -163,7 +174,18 @@ def open_fleet(opts: Options, paths: Sequence[str], live: bool) -> tuple[Setting
     def open_db(path: str) -> Service:
         return Service(replace(opts, path=path), settings)
 
-    return settings, Fleet(paths, open_db, max_age=opts.interval, live=live)
+    return settings, Fleet(paths, open_db, max_age=opts.interval, live=live, thresholds=settings.thresholds)
+
+
+def volumes_of(results: Sequence[DatabaseResult], th: Thresholds) -> list[SharedVolume]:
+    """The results grouped by the volume under each database (``st_dev``), each volume graded where
+    several databases share it: they share its free bytes, which each one's own figures count again."""
+    return shared_volumes([(r.path, r.snapshot, r.eta) for r in results if r.up and r.snapshot is not None], th)
+
+
+def sharing(volumes: Sequence[SharedVolume]) -> dict[str, SharedVolume]:
+    """path -> its volume, for the databases whose volume limits them together (``SharedVolume.limits``)."""
+    return {p: v for v in volumes if v.limits for p in v.paths}
 
 
 def status_of(res: DatabaseResult) -> Status:
@@ -173,3 +195,8 @@ def status_of(res: DatabaseResult) -> Status:
 
 def worst_status(statuses: Sequence[Status]) -> Status:
     return Status.worst(statuses)
+
+
+def volume_status(volumes: Sequence[SharedVolume]) -> list[Status]:
+    """The statuses of the volumes' own findings (several databases outgrowing one volume)."""
+    return [Status.of(f.severity for f in v.findings) for v in volumes if v.findings]

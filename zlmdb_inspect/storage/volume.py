@@ -32,8 +32,9 @@ class Volume:
         self._mount: tuple[int, str] | None = None  # (st_dev, mount point)
 
     def figures(self) -> dict | None:
-        """``{"mount", "size_bytes", "free_bytes", "file_allocated_bytes", "file_bytes"}``, or None
-        when the volume cannot be read."""
+        """``{"mount", "device", "size_bytes", "free_bytes", "file_allocated_bytes", "file_bytes"}``, or
+        None when the volume cannot be read. ``device`` (``st_dev``) tells databases on one volume apart
+        from others (a bind mount has another mount point but the same free space)."""
         try:
             vfs = os.statvfs(self.directory)
             st = os.stat(self.data_path)
@@ -41,7 +42,7 @@ class Volume:
             return None
         if self._mount is None or self._mount[0] != st.st_dev:
             self._mount = (st.st_dev, mount_point(self.directory))
-        return {"mount": self._mount[1], "size_bytes": vfs.f_blocks * vfs.f_frsize,
+        return {"mount": self._mount[1], "device": st.st_dev, "size_bytes": vfs.f_blocks * vfs.f_frsize,
                 "free_bytes": vfs.f_bavail * vfs.f_frsize,
                 "file_allocated_bytes": st.st_blocks * 512, "file_bytes": st.st_size}
 

@@ -25,6 +25,7 @@ class RefreshFailed(Message):
 class WindowLoaded(Message):
     window: RecordWindow
     direction: Direction
+    note: str | None = None  # what the status line keeps saying about this window ("no key X; showing the next one")
 
 
 @dataclass

@@ -49,3 +49,8 @@ def join(*parts: object, width: int | None = DEFAULT_WIDTH) -> Text:
         else:
             out.append_text(literal(p, width))
     return out
+
+
+def plural(n: int, noun: str, nouns: str | None = None) -> str:
+    """"1 reader slot", "2 reader slots", "1,600 records": one number format, the noun agreeing."""
+    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"

@@ -4,6 +4,10 @@ A slow database (a cursor count, a big 0.9 file) or a broken one never holds up 
 every row has its own worker and its own timer, re-armed when its refresh returns. While another
 screen (a database's overview) is on top, the rows are not refreshed: that overview refreshes its
 own database, and nothing else is spent.
+
+Several databases on one volume share its free bytes: where their maps together allow more than
+the volume has, their Available cell says "shares /srv (10.3 MiB free) with 2 other databases"
+instead of each showing room it does not have alone, and a line under the title grades the volume.
 """
 
 from __future__ import annotations
@@ -23,17 +27,36 @@ from textual.widgets import DataTable, Footer, Static
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.kinds import RuleId, Severity, Status
-from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, status_of, worst_status
+from zlmdb_inspect.service.fleet import (
+    DatabaseResult,
+    Fleet,
+    SharedVolume,
+    sharing,
+    status_of,
+    volume_status,
+    worst_status,
+)
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 
-COLUMNS = (("path", "Database"), ("format", "Format"), ("used", "Map used"), ("headroom", "Headroom"),
-           ("eta", "Time to full"), ("records", "Records"), ("refreshed", "Refreshed"), ("warning", "Worst warning"))
+# the four an operator reads first (name, status, worst warning, available) fit 80 columns together;
+# the rest is to their right (the glossary's words: "in use" over the map, "available")
+COLUMNS = (("path", "Database"), ("status", "Status"), ("warning", "Worst warning"), ("available", "Available"),
+           ("used", "Map in use"), ("eta", "Time to full"), ("records", "Records (no catalog)"),
+           ("format", "Format"), ("refreshed", "Refreshed"))
 STATUS_STYLE = {"critical": "bold white on red", "warning": "bold black on yellow", "unknown": "bold white on grey37",
                 "ok": "green"}
 BAR_CELLS = 8
-PATH_WIDTH, ERROR_WIDTH = 36, 32  # the full error: enter on the row
+WARNING_WIDTH = 22  # the worst warning's rule id, or why a database cannot be inspected (all of it: enter)
+FIXED_WIDTH = 50  # Status, Worst warning and Available with their cell padding, and the scrollbar
+PATH_MIN, PATH_MAX = 16, 36
+SHARE_WIDTH, MOUNT_WIDTH = 72, 20  # "shares /srv (10.3 MiB free) with 2 other databases"
+
+
+def path_width(screen_width: int) -> int:
+    """The Database column's width: what the three columns beside it leave at this width."""
+    return max(PATH_MIN, min(PATH_MAX, screen_width - FIXED_WIDTH))
 
 
 @dataclass
@@ -60,16 +83,21 @@ def bar_style(res: DatabaseResult) -> str:
     return "red" if Severity.CRITICAL in sev else "yellow" if Severity.WARNING in sev else "green"
 
 
+def status_cell(res: DatabaseResult) -> Text:
+    status = str(status_of(res))
+    return Text(f" {status.upper()} ", style=STATUS_STYLE.get(status, ""))
+
+
 def worst_warning(res: DatabaseResult) -> Text:
+    """The worst warning's rule id and how many more ("map-headroom (+2)"); the Status column
+    beside it says how bad. A database that cannot be inspected: the start of why."""
     if not res.up:
-        return join(("cannot inspect: ", "bold red"), (res.error or "", "red"), width=ERROR_WIDTH)
+        return literal(res.error or "cannot inspect", WARNING_WIDTH, "red")
     ws = sorted(res.warnings, key=lambda w: Severity(w.severity).rank)
     if not ws:
         return Text("none", style="green")
-    w = ws[0]
-    sev = str(w.severity)
     more = f" (+{len(ws) - 1})" if len(ws) > 1 else ""
-    return join((sev, STATUS_STYLE.get(sev, "")), Text(" "), literal(str(w.id), 24), Text(more))
+    return join(literal(str(ws[0].id), WARNING_WIDTH - len(more)), Text(more))
 
 
 def eta_cell(res: DatabaseResult) -> Text:
@@ -94,18 +122,45 @@ def display_name(path: str, root: str) -> str:
     return os.path.relpath(path, root) if root else path
 
 
-def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "") -> list[Text]:
-    path = literal(display_name(res.path, root), PATH_WIDTH, keep_end=True)
+def short_mount(mount: str, width: int) -> str:
+    """A mount point cut at its start, as its end names it."""
+    return mount if len(mount) <= width else "…" + mount[len(mount) - width + 1:]
+
+
+def available_cell(res: DatabaseResult, volume: SharedVolume | None = None) -> Text:
+    """What the database can still add (the glossary's "available"); where the disk allows less than
+    the map it says so; where its volume is shared and limits them together, the volume's free bytes
+    said once."""
+    assert res.snapshot is not None
+    cap = res.snapshot.capacity
+    if volume is not None:
+        return literal(volume.text(res.path, short_mount(volume.mount, MOUNT_WIDTH)), SHARE_WIDTH, "yellow")
+    if cap.limit == "disk":
+        return Text(f"{fmt_bytes(cap.available_bytes)} (disk)", justify="right")
+    return Text(fmt_bytes(cap.available_bytes), justify="right")
+
+
+def row_cells(res: DatabaseResult, clock: Callable[[float], str], root: str = "",
+              width: int = PATH_MAX, volume: SharedVolume | None = None) -> list[Text]:
+    """The row's cells in COLUMNS' order; ``width`` is the Database column's (its start is cut)."""
+    path = literal(display_name(res.path, root), width, keep_end=True)
     refreshed = Text(clock(res.refreshed_at) if res.refreshed_at else "–")
     snap = res.snapshot
     if not res.up or snap is None:
         dash = Text("–")
-        return [path, dash, dash, dash, dash, dash, refreshed, worst_warning(res)]
+        return [path, status_cell(res), worst_warning(res), dash, dash, dash, dash, dash, refreshed]
     cap = snap.capacity
+    # the tables' records without slot 0's metadata records (JSON's catalog table holds those)
     records = sum(t.records for t in snap.tables if t.kind != "catalog") if snap.zlmdb else snap.lmdb.entries
-    return [path, Text(snap.lmdb.format), used_bar(cap.used_pct, bar_style(res)),
-            Text(fmt_bytes(cap.headroom_bytes), justify="right"), eta_cell(res),
-            Text(f"{records:,}", justify="right"), refreshed, worst_warning(res)]
+    return [path, status_cell(res), worst_warning(res), available_cell(res, volume),
+            used_bar(cap.used_pct, bar_style(res)), eta_cell(res), Text(f"{records:,}", justify="right"),
+            Text(snap.lmdb.format), refreshed]
+
+
+def name_only_row(path: Text, note: Text) -> list[Text]:
+    """A row before its first refresh: the name and a note where the status goes."""
+    dash = Text("–")
+    return [path, note, *[dash] * (len(COLUMNS) - 2)]
 
 
 class DatabasesScreen(Screen):
@@ -125,6 +180,7 @@ class DatabasesScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield Static("", id="title")
+        yield Static("", id="volumes")  # shared volumes that limit their databases together, or are graded
         yield MeasuredTable(id="databases-table", cursor_type="row", zebra_stripes=True)
         yield Footer()
 
@@ -133,9 +189,8 @@ class DatabasesScreen(Screen):
         for key, label in COLUMNS:
             t.add_column(Text(label), key=key)
         for p in self.fleet.paths:
-            dash = Text("–")
-            name = literal(display_name(p, self.root), PATH_WIDTH, keep_end=True)
-            t.add_row(name, *[dash] * (len(COLUMNS) - 2), Text("reading…", style="yellow"), key=p)
+            name = literal(display_name(p, self.root), self._path_width(), keep_end=True)
+            t.add_row(*name_only_row(name, Text("reading…", style="yellow")), key=p)
         t.focus()
         self._render_title()
         for p in self.fleet.paths:
@@ -161,17 +216,54 @@ class DatabasesScreen(Screen):
         res = msg.result
         self._in_flight.discard(res.path)
         t = self.query_one("#databases-table", DataTable)
-        row = res.path  # the row's key, never shown: the cells are literal
-        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root)):
-            t.update_cell(row, key, cell, update_width=True)
-        self._render_title()
+        volumes = self.fleet.volumes()
+        limited = sharing(volumes)
+        self._show_row(t, res, limited.get(res.path))
+        for v in volumes:  # the others on its volume: the free bytes they share changed too
+            for p in v.paths:
+                other = self.fleet.last(p)
+                if p != res.path and other is not None and other.up and p in t.rows:
+                    t.update_cell(p, "available", available_cell(other, limited.get(p)), update_width=True)
+        self._render_volumes(volumes)
+        self._render_title(volumes)
         if self._live:
             self._row_timers[res.path] = self.set_timer(self.interval, lambda p=res.path: self._start(p))
 
-    def _render_title(self) -> None:
+    def _path_width(self) -> int:
+        return path_width(self.size.width or self.app.size.width)
+
+    def _show_row(self, t: DataTable, res: DatabaseResult, volume: SharedVolume | None = None) -> None:
+        row = res.path  # the row's key, never shown: the cells are literal
+        for (key, _), cell in zip(COLUMNS, row_cells(res, self.clock, self.root, self._path_width(), volume)):
+            t.update_cell(row, key, cell, update_width=True)
+
+    def on_resize(self) -> None:
+        """The names take what the columns beside them leave: shown again at the new width."""
+        t = self.query_one("#databases-table", DataTable)
+        for p in self.fleet.paths:
+            res = self.fleet.last(p)
+            if res is not None and p in t.rows:
+                self._show_row(t, res, sharing(self.fleet.volumes()).get(p))
+
+    def _render_volumes(self, volumes: list[SharedVolume]) -> None:
+        """One line per shared volume that limits its databases or has findings; hidden when none."""
+        lines = []
+        for v in volumes:
+            if not (v.limits or v.findings):
+                continue
+            st = Status.of(f.severity for f in v.findings)
+            badge = Text(f" {st.upper()} ", style=STATUS_STYLE[st]) if v.findings else Text("")
+            worst_msg = v.findings[0].message if v.findings else ""
+            lines.append(join(Text(" "), badge, Text(" "), literal(v.summary(short_mount(v.mount, 40)), 160),
+                              *([Text(": "), literal(worst_msg, 160)] if worst_msg else [])))
+        w = self.query_one("#volumes", Static)
+        w.update(Text("\n").join(lines))
+        w.display = bool(lines)
+
+    def _render_title(self, volumes: list[SharedVolume] | None = None) -> None:
         results = [self.fleet.last(p) for p in self.fleet.paths]
         done = [r for r in results if r is not None]
-        statuses = [status_of(r) for r in done]
+        statuses = [status_of(r) for r in done] + volume_status(volumes or [])
         counts = {s.value: statuses.count(s) for s in (Status.CRITICAL, Status.WARNING, Status.UNKNOWN)}
         parts: list[object] = [Text(f" {len(self.fleet.paths)} databases", style="bold")]
         if self.root:

@@ -34,7 +34,7 @@ from zlmdb_inspect.tui.messages import (
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, plural
 from zlmdb_inspect.tui.widgets.changes import ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
@@ -59,6 +59,7 @@ class TableScreen(Screen):
         self._start_key = start_key
         self._position: int | None = None  # index of the page's first record (key order) in the table
         self._newest: str | None = None  # the table's last key as a time, when keys are ordered by time
+        self._window_note: str | None = None  # said about the window shown, until another is loaded
 
     @property
     def service(self) -> Service:
@@ -157,6 +158,24 @@ class TableScreen(Screen):
         if not get_current_worker().is_cancelled:  # a newer request replaced this one
             self.post_message(WindowLoaded(window, direction))
 
+    @work(thread=True, exclusive=True, group="page")
+    def _jump(self, text: str) -> None:
+        """A key as typed (``j``): where it lands, read off the UI thread (the key layout may need a
+        sample), and the window from there; when no key equals it, the status line says so."""
+        svc = self.service
+        try:
+            seek = svc.seek_key(self.table, text)
+        except Exception as e:  # noqa: BLE001 - input that cannot be a key of this table: said why
+            self.post_message(StatusNote(f"cannot read that key: {e}"))
+            return
+        try:
+            window = svc.read_window(self.table, seek.key, Direction.FROM, PAGE_SIZE, self.filter)
+        except Exception as e:  # noqa: BLE001
+            self.post_message(WindowFailed(f"{type(e).__name__}: {e}"))
+            return
+        if not get_current_worker().is_cancelled:
+            self.post_message(WindowLoaded(window, Direction.FROM, seek.message))
+
     @on(RecordList.ReadWanted)
     def _read_wanted(self, msg: RecordList.ReadWanted) -> None:
         self.load(msg.anchor, msg.direction)
@@ -167,6 +186,7 @@ class TableScreen(Screen):
         if not page.records and self.window is not None and msg.direction in (Direction.AFTER, Direction.BEFORE):
             self._status("no more records that way")
             return
+        self._window_note = msg.note
         pane = self.record_detail
         page.records[:] = [pane.decoded(r) for r in page.records]  # a large record decoded before keeps it
         self.record_list.show(page, msg.direction)
@@ -183,7 +203,7 @@ class TableScreen(Screen):
         if page.records:
             self._locate(page.records[0].raw_key)
         else:
-            pane.show_nothing("No records" + (" match the filter." if self.filter else "."))
+            pane.show_nothing(msg.note or "No records" + (" match the filter." if self.filter else "."))
 
     @work(thread=True, exclusive=True, group="position")
     def _locate(self, raw_key: bytes) -> None:
@@ -239,13 +259,14 @@ class TableScreen(Screen):
             else:
                 where = ("whole table" if p.at_start and p.at_end else "first page" if p.at_start
                          else "last page" if p.at_end else "middle")
-                parts.append(f"{len(p.records)} records shown ({where})")
+                parts.append(f"{plural(len(p.records), 'record')} shown ({where})")
             if self.record_list.reverse:
                 parts.append("newest first")
             if self.filter:
                 parts.append(f"filter {self.filter!r}: {p.scanned:,} records scanned")
-        if extra:
-            parts.append(extra)
+        for said in (self._window_note, extra):
+            if said:
+                parts.append(said)
         self.query_one("#table-status", Static).update(literal("  ·  ".join(parts), None))
 
     # -- detail -------------------------------------------------------------------------
@@ -328,12 +349,7 @@ class TableScreen(Screen):
                 index = int(n) - 1 if text.startswith("#") else int(self.total * n / 100)
                 self.load(None, Direction.FROM, index=min(max(index, 0), max(self.total - 1, 0)))
                 return
-            try:
-                key = self.service.parse_key(self.table, text)
-            except Exception as e:  # noqa: BLE001
-                self._status(f"cannot read that key: {e}")
-                return
-            self.load(key, Direction.FROM)
+            self._jump(text)
 
         self.app.push_screen(Prompt("Jump to a key or key prefix (UUID, number, date, text, hex:…), "
                                     "a record number (#1000) or a position (50%):"), go)
@@ -352,6 +368,9 @@ class TableScreen(Screen):
                 history.remove(text)
             history.append(text)
             q = parse_query(text)
+            svc, table = self.service, self.table
+            typed_start = q.start  # from: as typed: where it lands is said (read in the scan's worker)
+            start_note = (lambda: svc.seek_key(table, typed_start).message) if typed_start else None
             row = self.record_list.cursor_row
             what = q.describe()
             at_first = row == 0 and self.window is not None and self.window.at_start
@@ -359,9 +378,9 @@ class TableScreen(Screen):
             if q.start is None and self.rows and 0 <= row < len(self.rows) and not newest_first and not at_first:
                 q = Query(q.kind, q.expr, "hex:" + self.rows[row].raw_key[2:].hex(), q.stop)
                 what = Query(q.kind, q.expr, None, q.stop).describe() + ", from the selected record"
-            svc, table = self.service, self.table
             self.app.push_screen(SearchScreen(f" Search {short_name(table)}: {what} ", lambda: svc.query(table, q),
-                                              lambda raw_key: TableScreen(table, start_key=raw_key[2:]), q))
+                                              lambda raw_key: TableScreen(table, start_key=raw_key[2:]), q,
+                                              start_note=start_note))
 
         history: list[str] = self.app.search_history  # type: ignore[attr-defined]
         self.app.push_screen(Prompt("Search the whole table: text, re:REGEX or jq:EXPR "

@@ -24,7 +24,7 @@ from textual.widgets import DataTable, Footer, Static
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.service import Progress, Query, Record, Scan
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, plural
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 from zlmdb_inspect.tui.widgets.fields import key_text, value_text
 from zlmdb_inspect.tui.widgets.matchtext import match_cell
@@ -37,6 +37,11 @@ SHOWN = 10_000  # matches kept on screen; the scan stops there and says so
 class ScanProgress(Message):
     progress: Progress
     found: list[Record]
+
+
+@dataclass
+class StartNoted(Message):
+    note: str  # where ``from:`` landed when no key equals it ("no key X; showing the next one")
 
 
 @dataclass
@@ -54,7 +59,7 @@ def eta_text(p: Progress) -> str:
 def progress_text(p: Progress, shown_limit: int = SHOWN) -> str:
     """"scanned 120,000 of 2,000,000 · 310,000 records/s · 3 matches · ETA 6s"."""
     total = f" of {p.total:,}" if p.total and p.total >= p.scanned else ""  # the count grows while a writer adds
-    head = f"scanned {p.scanned:,}{total} · {p.rate:,.0f} records/s · {p.matches:,} matches"
+    head = f"scanned {p.scanned:,}{total} · {p.rate:,.0f} records/s · {plural(p.matches, 'match', 'matches')}"
     if p.cancelled:
         return head + " · cancelled"
     if p.done:
@@ -74,9 +79,11 @@ class SearchScreen(Screen[None]):
     """
 
     def __init__(self, title: str, make_scan: Callable[[], Scan], open_match: Callable[[bytes], Screen],
-                 query: Query | None = None) -> None:
+                 query: Query | None = None, start_note: Callable[[], str | None] | None = None) -> None:
         super().__init__()
         self.title_text = title
+        self.start_note = start_note  # run in the scan's worker (it reads the table)
+        self.note: str | None = None
         self.make_scan, self.open_match, self.query_ = make_scan, open_match, query
         self.scan: Scan | None = None
         self.keys: list[bytes] = []
@@ -108,6 +115,9 @@ class SearchScreen(Screen[None]):
             found.clear()
 
         try:
+            note = self.start_note() if self.start_note is not None else None
+            if note:
+                self.post_message(StartNoted(note))
             for rec in scan.records(limit=SHOWN, on_progress=on_progress):
                 found.append(rec)
         except Exception as e:  # noqa: BLE001 - a damaged page, the database gone
@@ -121,7 +131,15 @@ class SearchScreen(Screen[None]):
             match = match_cell(self.query_, rec.key, rec.value) if self.query_ is not None else Text("")
             table.add_row(key_text(rec.key, 40), match, value_text(rec.value, 120),
                           Text(fmt_bytes(rec.size), justify="right"), key=str(len(self.keys)))
-        self.query_one("#search-progress", Static).update(literal(progress_text(msg.progress), None))
+        self._show_progress()
+
+    def _show_progress(self) -> None:
+        text = progress_text(self.progress) if self.progress is not None else "starting…"
+        self.query_one("#search-progress", Static).update(literal(f"{self.note} · {text}" if self.note else text, None))
+
+    def on_start_noted(self, msg: StartNoted) -> None:
+        self.note = msg.note
+        self._show_progress()
 
     def on_scan_failed(self, msg: ScanFailed) -> None:
         self._show_error(msg.error)

@@ -15,6 +15,7 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
+from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
@@ -24,7 +25,7 @@ from zlmdb_inspect.core.model import Capacity, Table
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.service import SERIES, Refresh
-from zlmdb_inspect.tui.text import join, literal, prose_text
+from zlmdb_inspect.tui.text import join, literal, plural, prose_text
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 
 SEV_STYLE = {Severity.CRITICAL: "bold white on red", Severity.WARNING: "bold black on yellow",
@@ -213,19 +214,22 @@ class CapacityPanel(RefreshView, Static):
         c, th = ref.snapshot.capacity, self.thresholds
         owner = self.limit_owner(c)
         room = (self.size.width or self.app.size.width) - 2  # padding
-        fixed = len("map used ") + len(f" {c.used_pct:.1f}%") + len("  of ") + len(fmt_bytes(c.map_size)) + 3
+        in_use = f" {fmt_bytes(c.in_use_bytes)}, {c.used_pct:.1f}%"
+        fixed = len("in use ") + len(in_use) + len(" of ") + len(fmt_bytes(c.map_size)) + 3
         width = max(6, min(self.BAR_WIDTH, room - fixed - len(owner)))  # the bar gives way to the facts
         filled = min(width, int(round(width * c.used_pct / 100.0)))
         style = ("red" if c.used_pct >= th.map_used_critical_pct else
                  "yellow" if c.used_pct >= th.map_used_warning_pct else "green")
         b = "bold"
+        # the glossary's words, the figures --check and the warnings give: "in use" (the high-water mark
+        # minus reusable pages) over the map; the high-water mark beside it is a different figure, so named
         set_content(self, Text.assemble(  # figures, and process names through literal()
-            "map used ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
-            (f" {c.used_pct:.1f}%", b), "  of ", (fmt_bytes(c.map_size), b), " (",
+            "in use ", ("█" * filled, style), ("░" * (width - filled), "grey50"),
+            (in_use, b), " of ", (fmt_bytes(c.map_size), b), " (",
             literal(owner, 160), ")\n",
-            "used ", (fmt_bytes(c.used_bytes), b), "  available ", (fmt_bytes(c.available_bytes), b),
+            "available ", (fmt_bytes(c.available_bytes), b),
             f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)",
-            *_disk_limit(c), "  file ",
+            *_disk_limit(c), "  high-water mark ", (fmt_bytes(c.used_bytes), b), "  file ",
             (fmt_bytes(c.file_size), b), *_compact_parts(c), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
             "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable{_free_run(c)})", "  ",
@@ -412,12 +416,20 @@ def _sort_key(tb: Table | None, key: str, rates: dict[int, float]) -> Any:
 class WarningsTab(RefreshView, TabPane):
     """Every finding, worst first; the highlighted one in full below the list."""
 
+    # the list takes the rows it has (up to half), the detail the rest: at 80x24 a warning's Practice
+    # line shows, and where it does not (a long message, many rows) the detail scrolls (tab to it)
     DEFAULT_CSS = """
+    WarningsTab #warning-detail-scroll {
+        height: 1fr;
+        min-height: 4;
+        border-top: solid $primary;
+    }
+    WarningsTab #warning-detail-scroll:focus {
+        border-top: solid $accent;
+    }
     WarningsTab #warning-detail {
         height: auto;
-        max-height: 8;
         padding: 0 1;
-        border-top: solid $primary;
     }
     """
 
@@ -428,7 +440,8 @@ class WarningsTab(RefreshView, TabPane):
 
     def compose(self) -> ComposeResult:
         yield MeasuredTable(id="warnings-table", cursor_type="row")
-        yield Static("", id="warning-detail")
+        with VerticalScroll(id="warning-detail-scroll"):
+            yield Static("", id="warning-detail")
 
     def on_mount(self) -> None:
         self._columns()
@@ -449,6 +462,7 @@ class WarningsTab(RefreshView, TabPane):
                 (w.id, "bold"), f"  ({w.severity})", Text("\n"), literal(w.message, 1000), Text("\n\n"),
                 ("Measured: ", "bold"), w.figure_text or "", ("   Threshold: ", "bold"), w.threshold_text or "",
                 Text("\n"), ("Practice: ", "bold"), w.practice))
+            self.query_one("#warning-detail-scroll", VerticalScroll).scroll_home(animate=False)  # its first line
 
     def show(self, ref: Refresh) -> None:
         self._columns()
@@ -521,12 +535,12 @@ class ReadersTab(RefreshView, TabPane):
         for i, rd in enumerate(ref.snapshot.readers):
             alive = Text("yes", style="green") if rd.alive else Text("NO", style="bold red")
             r.add_row(Text(str(rd.pid)), literal(rd.name, PROCESS_WIDTH), literal(rd.thread, 20),
-                      Text("-" if rd.txnid is None else str(rd.txnid)), Text("" if rd.lag is None else str(rd.lag)),
+                      Text("-" if rd.txnid is None else f"{rd.txnid:,}"), Text("" if rd.lag is None else f"{rd.lag:,}"),
                       Text("" if rd.held_s is None else fmt_duration(rd.held_s)),
                       _bytes_cell(rd.pins_bytes), _bytes_cell(rd.releases_bytes), alive,
                       Text("this inspector" if rd.own else ""), key=str(i))
         env = ref.snapshot.lmdb
-        note = (f"{len(ref.snapshot.readers)} reader slots in use of {env.max_readers}."
+        note = (f"{plural(len(ref.snapshot.readers), 'reader slot')} in use of {env.max_readers:,}."
                 if env.locking else
                 "No process had the database open when the inspector started, so it runs without "
                 "LMDB's lock file (opening it would reset the reader table). Readers appear once a "
@@ -643,11 +657,11 @@ class EnvironmentTab(RefreshView, TabPane):
         s = ref.snapshot
         e = s.lmdb
         lines = [
-            f"LMDB format {e.format}, read by engine {e.library}; page size {e.page_size}",
+            f"LMDB format {e.format}, read by engine {e.library}; page size {e.page_size:,}",
             f"tree depth {e.depth}; pages: {e.branch_pages:,} branch, {e.leaf_pages:,} leaf, "
             f"{e.overflow_pages:,} overflow",
             f"entries {e.entries:,}; last page {e.last_pgno:,}; last transaction {e.last_txnid:,}",
-            f"reader slots {e.max_readers} (most in use at once: {e.num_readers}); "
+            f"reader slots {e.max_readers:,} (most in use at once: {e.num_readers:,}); "
             f"locking {'on' if e.locking else 'off (no other process)'}",
             f"counted by {s.count_method}; {s.page_reads:,} page reads",
         ]
@@ -655,7 +669,8 @@ class EnvironmentTab(RefreshView, TabPane):
             lines.append(f"[{p.kind}] {p.message}")
         if ref.verify_problems is not None:
             lines.append("verify: " + ("no problems found" if not ref.verify_problems else
-                                       f"{len(ref.verify_problems)} problems: " + "; ".join(ref.verify_problems[:5])))
+                                       plural(len(ref.verify_problems), "problem") + ": "
+                                       + "; ".join(ref.verify_problems[:5])))
         out = Text()
         for i, line in enumerate(lines):  # problems quote names and keys: each line literal
             out.append_text(join(Text("\n") if i else Text(""), literal(line, 1000)))
