@@ -307,12 +307,25 @@ class JsonFollow:
         self.follower = Follower(ins, table, exact)
         self.codecs, self.ins, self.table = codecs, ins, table
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self, newest: int | None = None) -> list[dict[str, Any]]:
         """The changes since the last poll; each dict also holds its raw key as ``_raw_key``
-        (None for page ranges) for filtering by key range."""
+        (None for page ranges) for filtering by key range.
+
+        With ``newest``, only the ``newest`` newest changes (by txnid, then key, both descending: the
+        Changes pane's order) are decoded; the others come back as ``{"change", "txnid", "_raw_key",
+        "_undecoded": True}``, to be counted. A pane that shows 200 rows need not decode the 1,200
+        records a busy table gains between two polls (with ``--import``, ~45 µs each).
+        """
+        changes = self.follower.poll()
+        order = sorted(range(len(changes)), key=lambda i: (changes[i].txnid, i), reverse=True)
+        decode = set(order if newest is None else order[:newest])
         out = []
-        for c in self.follower.poll():
-            d = to_json(c, self.codecs, self.ins, self.table)
-            d["_raw_key"] = c.key if c.change != "pages" else None
+        for i, c in enumerate(changes):
+            raw = c.key if c.change != "pages" else None
+            if i in decode:
+                d = to_json(c, self.codecs, self.ins, self.table)
+                d["_raw_key"] = raw
+            else:
+                d = {"change": c.change, "txnid": c.txnid, "_raw_key": raw, "_undecoded": True}
             out.append(d)
         return out
