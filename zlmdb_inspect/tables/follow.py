@@ -76,7 +76,7 @@ class Digests:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class LeafState:
     ident: tuple[int, int]
     first: bytes
@@ -85,7 +85,7 @@ class LeafState:
     records: Digests | None  # keys and value digests; None beyond the exact budget
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     change: str  # insert, update, delete, pages
     key: bytes
