@@ -165,6 +165,29 @@ async def test_changes_pane_newest_first_deletes_struck_through():
         assert pane.seen == 3
 
 
+
+async def test_changes_pane_counts_undecoded_changes_without_showing_them():
+    """``JsonFollow.poll(newest=KEEP)`` leaves older changes undecoded: counted in the title, not rows."""
+    batches = [[], [{"change": "insert", "txnid": 5, "_raw_key": b"a", "_undecoded": True},
+                    {"change": "insert", "key": "b", "value": {"v": 1}, "txnid": 6},
+                    {"change": "delete", "txnid": 5, "_raw_key": b"c", "_undecoded": True}]]
+
+    def poll():
+        return batches.pop(0) if batches else []
+
+    app = PaneHost(poll)
+    async with app.run_test(size=(120, 24)) as pilot:
+        for _ in range(40):
+            await pilot.pause(0.05)
+            if not batches:
+                break
+        await settle(pilot)
+        pane = app.query_one(ChangesPane)
+        table = pane.query_one(DataTable)
+        assert [(str(r[0]), str(r[2])) for r in (table.get_row_at(i) for i in range(table.row_count))] == [
+            ("insert", "b")]
+        assert pane.seen == 3 and "3 changes" in str(pane.query_one("#changes-title", Static).content)
+
 async def test_shape_screen_shows_histograms(tmp_path):
     path = str(tmp_path / "db")
     _db(path)

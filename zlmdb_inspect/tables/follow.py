@@ -11,7 +11,8 @@ transaction), so the identity is (page number, CRC-32 of its bytes).
 Each poll reads the leaf headers of the table (0.9: its leaf bytes, for the CRC) and only
 the changed leaves' records, in one short read transaction; none is held between polls.
 
-Memory is bounded: the follower keeps, per leaf, its identity and key range, and for at
+Memory: the follower keeps, per leaf, its identity and key range (~350 bytes a leaf: this part grows
+with the table, ~14 bytes a record for cfxdb publications), and for at
 most ``exact`` records (default 100,000; for a bigger table the last ``exact`` by key,
 where time-ordered keys change) each record's key and a 12-byte digest of its value, packed
 per leaf (:class:`Digests`: about 25 bytes a record for 10-byte keys, not ~140 in a dict). Those
@@ -76,7 +77,7 @@ class Digests:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class LeafState:
     ident: tuple[int, int]
     first: bytes
@@ -85,7 +86,7 @@ class LeafState:
     records: Digests | None  # keys and value digests; None beyond the exact budget
 
 
-@dataclass
+@dataclass(slots=True)
 class Change:
     change: str  # insert, update, delete, pages
     key: bytes
@@ -307,12 +308,25 @@ class JsonFollow:
         self.follower = Follower(ins, table, exact)
         self.codecs, self.ins, self.table = codecs, ins, table
 
-    def poll(self) -> list[dict[str, Any]]:
+    def poll(self, newest: int | None = None) -> list[dict[str, Any]]:
         """The changes since the last poll; each dict also holds its raw key as ``_raw_key``
-        (None for page ranges) for filtering by key range."""
+        (None for page ranges) for filtering by key range.
+
+        With ``newest``, only the ``newest`` newest changes (by txnid, then key, both descending: the
+        Changes pane's order) are decoded; the others come back as ``{"change", "txnid", "_raw_key",
+        "_undecoded": True}``, to be counted. A pane that shows 200 rows need not decode the 1,200
+        records a busy table gains between two polls (with ``--import``, ~45 µs each).
+        """
+        changes = self.follower.poll()
+        order = sorted(range(len(changes)), key=lambda i: (changes[i].txnid, i), reverse=True)
+        decode = set(order if newest is None else order[:newest])
         out = []
-        for c in self.follower.poll():
-            d = to_json(c, self.codecs, self.ins, self.table)
-            d["_raw_key"] = c.key if c.change != "pages" else None
+        for i, c in enumerate(changes):
+            raw = c.key if c.change != "pages" else None
+            if i in decode:
+                d = to_json(c, self.codecs, self.ins, self.table)
+                d["_raw_key"] = raw
+            else:
+                d = {"change": c.change, "txnid": c.txnid, "_raw_key": raw, "_undecoded": True}
             out.append(d)
         return out

@@ -148,3 +148,41 @@ def test_a_poll_reads_only_what_changed(tmp_path):
         assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 5000 + 200
     finally:
         ins.close()
+
+
+THREE_TXNS = """if True:  # in another process: LMDB opens an environment once per process
+    import struct, sys
+    import cbor2
+    from zlmdb import lmdb
+    env = lmdb.open(sys.argv[1], map_size=64 * 1024 * 1024, lib_version=1)
+    for t, base in enumerate((0, 1 << 39, 1 << 41)):  # three transactions, each on its own leaf
+        with env.begin(write=True) as txn:
+            for i in range(5):
+                txn.put(struct.pack(">HQ", 1, base + i), cbor2.dumps({"t": t, "i": i}))
+    env.close()
+"""
+
+
+def test_json_follow_decodes_only_the_newest(tmp_path):
+    """``poll(newest=N)``: the N newest changes (txnid, then key, descending) are decoded exactly as
+    ``poll()`` decodes them; the rest come back undecoded with their kind, txnid and raw key."""
+    path = str(tmp_path / "db")
+    _build(path, "1.0", 300)
+    ins = Inspector(path)
+    try:
+        table = ins.snapshot().table_by_slot(1)
+        cat = TableCodecs(Options(path=path))
+        full, limited = follow.JsonFollow(ins, cat, table), follow.JsonFollow(ins, cat, table)
+        full.poll(), limited.poll()
+        subprocess.run([sys.executable, "-c", THREE_TXNS, path], check=True, timeout=60)
+        want, got = full.poll(), limited.poll(newest=4)
+        assert len(got) == len(want) == 15 and len({d["txnid"] for d in want}) > 1
+        order = sorted(range(len(want)), key=lambda i: (want[i]["txnid"], i), reverse=True)
+        assert [i for i, d in enumerate(got) if not d.get("_undecoded")] == sorted(order[:4])
+        for i in order[:4]:
+            assert got[i] == want[i] and set(got[i]["value"]) == {"t", "i"}
+        for i in order[4:]:
+            assert got[i] == {"change": want[i]["change"], "txnid": want[i]["txnid"], "_raw_key": want[i]["_raw_key"],
+                              "_undecoded": True}
+    finally:
+        ins.close()

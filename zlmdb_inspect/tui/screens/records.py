@@ -35,7 +35,7 @@ from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
 from zlmdb_inspect.tui.text import join, literal, plural
-from zlmdb_inspect.tui.widgets.changes import ChangesPane, ChangesPolled
+from zlmdb_inspect.tui.widgets.changes import KEEP, ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
 from zlmdb_inspect.tui.widgets.recorddetail import RecordDetail
@@ -395,7 +395,7 @@ class TableScreen(Screen):
             self._status("stopped following the table's changes")
             return
         follower = self.service.follow(self.table)
-        self.mount(ChangesPane(follower.poll, self.app.interval,  # type: ignore[attr-defined]
+        self.mount(ChangesPane(lambda: follower.poll(newest=KEEP), self.app.interval,  # type: ignore[attr-defined]
                                txnid=lambda: follower.follower.last_txnid,
                                clock=self.app.clock, id="changes"),  # type: ignore[attr-defined]
                    before=self.query_one("#table-status"))

@@ -60,7 +60,11 @@ def newest_first(changes: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 class ChangesPane(Vertical):
-    """Polls ``poll()`` (changes as ``--dump --follow`` prints them) every ``interval`` seconds."""
+    """Polls ``poll()`` (changes as ``--dump --follow`` prints them) every ``interval`` seconds.
+
+    Changes marked ``_undecoded`` (``JsonFollow.poll(newest=KEEP)``: older than the ``KEEP`` newest
+    of their poll) are counted, not shown.
+    """
 
     DEFAULT_CSS = """
     ChangesPane { height: 12; border-top: solid $accent; }
@@ -113,7 +117,8 @@ class ChangesPane(Vertical):
             self.seen += len(msg.changes)
             # newest first: a poll's changes go on top, the oldest fall off the end
             seen = self.clock(msg.at)
-            self.items = ([{**c, "_seen": seen} for c in newest_first(msg.changes)] + self.items)[:KEEP]
+            shown = [c for c in newest_first(msg.changes) if not c.get("_undecoded")][:KEEP]
+            self.items = ([{**c, "_seen": seen} for c in shown] + self.items)[:KEEP]
             self._rows()
         self._title(first)
 
