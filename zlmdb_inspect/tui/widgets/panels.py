@@ -173,7 +173,11 @@ class TitleBar(RefreshView, Static):
         set_content(self, base)
 
     def show_failure(self, error: str) -> None:
-        set_content(self, join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"), error))
+        """The error after the path; cut, it names the key of the message log that holds it in full."""
+        app: Any = self.app
+        head = join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"))
+        width = (self.size.width or app.size.width) - head.cell_len
+        set_content(self, join(head, app.status_line(error, width)))
 
 
 class CapacityPanel(RefreshView, Static):
