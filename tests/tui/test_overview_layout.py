@@ -103,3 +103,27 @@ async def test_class_names_in_the_list_full_names_under_it(tmp_path):
         info = str(app.screen.query_one("#table-info", Static).content)
         # the full name, then the description (what the list cuts at 80 columns), then the oid
         assert info == f"cfxdb.realmstore._publication.Publications  description publications  oid {oid}", info
+
+
+async def test_a_sparse_file_says_what_it_takes_on_disk(tmp_path):
+    """A map written with MDB_WRITEMAP makes data.mdb as large as the map, mostly holes: the overview gives the
+    apparent size and, beside it, the blocks it holds (what `du` says), so `file 64.0 MiB` does not mislead."""
+    import os
+
+    from zlmdb import lmdb
+
+    path = str(tmp_path / "sparse")
+    env = lmdb.open(path, map_size=64 * 1024 * 1024, writemap=True)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\x01key", b"v" * 100)
+    env.close()
+    st = os.stat(os.path.join(path, "data.mdb"))
+    assert st.st_size == 64 * 1024 * 1024 and st.st_blocks * 512 < st.st_size // 10  # sparse here
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:00:00")
+    async with app.run_test(size=(160, 24)) as pilot:
+        await settle(pilot)
+        text = " ".join(screen_text(app).split())
+        await pilot.press("q")
+    from zlmdb_inspect.core.fmt import fmt_bytes
+
+    assert f"file 64.0 MiB ({fmt_bytes(st.st_blocks * 512)} on disk)" in text, text

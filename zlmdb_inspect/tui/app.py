@@ -6,10 +6,12 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from rich.errors import MarkupError
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
 from textual.containers import VerticalScroll
+from textual.notifications import SeverityLevel
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.widgets import Static
@@ -19,6 +21,7 @@ from zlmdb_inspect.service import Refresh, Service
 from zlmdb_inspect.service.fleet import Fleet
 from zlmdb_inspect.tui import bindings, prefs
 from zlmdb_inspect.tui.screens.databases import DatabaseChosen, DatabasesScreen
+from zlmdb_inspect.tui.screens.messagelog import MessageLog, MessageLogScreen, fit_line
 from zlmdb_inspect.tui.screens.overview import Overview, clock
 
 TAB_COMMANDS = tuple((tab, f"Show {tab}", f"Switch to the {tab} tab")
@@ -75,6 +78,7 @@ class InspectorApp(App[int]):
         self._service = service
         self.clock = clock_fn
         self.search_history: list[str] = []  # the session's searches, oldest first (the prompt's up key)
+        self.messages = MessageLog()  # status messages and notifications in full (`l`)
         self.set_reactive(InspectorApp.interval, interval if interval is not None else self.settings.options.interval)
 
     @property
@@ -152,6 +156,24 @@ class InspectorApp(App[int]):
             self.notify(f"screenshot not saved: {e.strerror or e}: {where}", severity="error", markup=False)
             return
         self.notify(f"screenshot saved to {path}", markup=False)
+
+    def status_line(self, text: str, width: int) -> Text:
+        """``text`` on one status line of ``width`` cells; cut, it names the message log's key."""
+        return fit_line(text, width, bindings.messages_key(self.settings.keymap))
+
+    def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
+               timeout: float | None = None, markup: bool = True) -> None:
+        """A toast, kept in the message log too (toasts go away)."""
+        try:
+            plain = Text.from_markup(message).plain if markup else message
+        except MarkupError:
+            plain = message
+        self.messages.add("notice", f"{title}: {plain}" if title else plain)
+        super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
+
+    def action_messages(self) -> None:
+        if not isinstance(self.screen, MessageLogScreen):
+            self.push_screen(MessageLogScreen(self.messages, self.clock))
 
     def action_help(self) -> None:
         self.push_screen(HelpScreen(self.settings.keymap, bindings.in_force(self.screen)))

@@ -10,6 +10,9 @@ from textual.screen import Screen
 APP = [
     Binding("q", "quit", "Quit", tooltip="quit", id="app.quit"),
     Binding("question_mark", "help", "Help", key_display="?", tooltip="this help (escape closes it)", id="app.help"),
+    Binding("l", "messages", "Messages", show=False,
+            tooltip="message log: the last 100 messages in full",
+            id="app.messages"),
 ]
 
 DATABASES = [  # the order is the footer's
@@ -104,6 +107,11 @@ def keys_in_force(binding: Binding, keymap: dict[str, str]) -> str:
     """The binding's keys as the user presses them, after ``[keymap]`` remapping."""
     keys = keymap.get(binding.id or "", binding.key)
     return ", ".join(_NAMES.get(k.strip(), k.strip()) for k in keys.split(","))
+
+
+def messages_key(keymap: dict[str, str]) -> str:
+    """The key that opens the message log, as remapped: a status line cut names it."""
+    return keys_in_force(next(b for b in APP if b.id == "app.messages"), keymap).split(",")[0]
 
 
 def help_rows(keymap: dict[str, str], here: dict[str, list[str]] | None = None,

@@ -138,6 +138,7 @@ class Overview(Screen):
     def _failed(self, msg: RefreshFailed) -> None:
         self._busy_since = None
         self.failures.append(msg.error)
+        self.app.messages.add("overview", f"refresh failed: {msg.error}")  # type: ignore[attr-defined]
         self.query_one(TitleBar).show_failure(msg.error)
         self._arm()
 

@@ -34,7 +34,7 @@ from zlmdb_inspect.tui.messages import (
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
-from zlmdb_inspect.tui.text import join, literal, plural
+from zlmdb_inspect.tui.text import join, plural
 from zlmdb_inspect.tui.widgets.changes import KEEP, ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name
@@ -60,6 +60,7 @@ class TableScreen(Screen):
         self._position: int | None = None  # index of the page's first record (key order) in the table
         self._newest: str | None = None  # the table's last key as a time, when keys are ordered by time
         self._window_note: str | None = None  # said about the window shown, until another is loaded
+        self._status_line = ""  # the status line in full (fitted to the width on each resize)
 
     @property
     def service(self) -> Service:
@@ -99,6 +100,7 @@ class TableScreen(Screen):
 
     def on_resize(self, event: events.Resize) -> None:
         self.set_class(event.size.width < 110, "narrow")
+        self._show_status()
 
     @on(RecordList.Resized)
     def _rerender(self) -> None:
@@ -187,6 +189,8 @@ class TableScreen(Screen):
             self._status("no more records that way")
             return
         self._window_note = msg.note
+        if msg.note:
+            self.app.messages.add(short_name(self.table), msg.note)  # type: ignore[attr-defined]
         pane = self.record_detail
         page.records[:] = [pane.decoded(r) for r in page.records]  # a large record decoded before keeps it
         self.record_list.show(page, msg.direction)
@@ -267,7 +271,17 @@ class TableScreen(Screen):
         for said in (self._window_note, extra):
             if said:
                 parts.append(said)
-        self.query_one("#table-status", Static).update(literal("  ·  ".join(parts), None))
+        if extra:  # kept in full in the message log (`l`): the line may cut it
+            self.app.messages.add(short_name(self.table), extra)  # type: ignore[attr-defined]
+        self._status_line = "  ·  ".join(parts)
+        self._show_status()
+
+    def _show_status(self) -> None:
+        line = self.query("#table-status")
+        if line:
+            status = line.first(Static)
+            width = status.size.width or self.app.size.width
+            status.update(self.app.status_line(self._status_line, width))  # type: ignore[attr-defined]
 
     # -- detail -------------------------------------------------------------------------
 

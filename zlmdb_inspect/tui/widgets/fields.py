@@ -99,6 +99,63 @@ def key_text(key: Any, width: int = 46, style: str = "") -> Text:
     return short_text(key if isinstance(key, str) else str(key), width, style)
 
 
+def _repeats(keys: list[Any]) -> list[int]:
+    """For each key, how many leading parts of a composite key equal the row above's (never the
+    last part: it is what tells the rows apart)."""
+    out: list[int] = []
+    prev: Any = None
+    for key in keys:
+        n = 0
+        if isinstance(key, list) and isinstance(prev, list):
+            while n < min(len(key), len(prev)) - 1 and key[n] == prev[n]:
+                n += 1
+        out.append(n)
+        prev = key
+    return out
+
+
+def key_width_wanted(keys: list[Any]) -> int:
+    """Cells a window's key column needs to show each composite key whole with the parts repeated
+    from the row above as ``…`` (:func:`key_cells`); 0 for a window of plain keys."""
+    return max((2 * same + len(" ".join(str(p) for p in k[same:]))
+                for k, same in zip(keys, _repeats(keys)) if isinstance(k, list) and len(k) > 1), default=0)
+
+
+def key_cells(keys: list[Any], width: int = 46, style: str = "") -> list[Text]:
+    """A window's keys in display order as the records list shows them.
+
+    A composite key's leading parts that equal the row above's read ``…`` (dim): cfxdb's Events
+    rows all start with the same 15-digit OID, and cut at 30 cells they all read ``OID 2024-03-01T00…``.
+    Where a part shown in full repeats on the row below (the first row of a run), it gives way
+    to the parts after it; parts that differ from row to row are cut at the end only. Plain keys
+    as :func:`key_text`; the detail pane keeps the whole key.
+    """
+    above_all = _repeats(keys)
+    out = []
+    for i, key in enumerate(keys):
+        if not isinstance(key, list) or len(key) < 2:
+            out.append(key_text(key, width, style))
+            continue
+        parts = [str(p) for p in key]
+        above = above_all[i]
+        below = above_all[i + 1] if i + 1 < len(keys) else 0
+        text = Text(no_wrap=True, overflow="ellipsis")
+        text.append("… " * above, "dim")
+        rest = " ".join(parts[above:])
+        if text.cell_len + len(rest) > width and below > above:  # repeated parts give way
+            tail = " ".join(parts[below:])
+            room = width - text.cell_len - len(tail) - 1
+            if room >= 2:
+                text.append_text(literal(" ".join(parts[above:below]), room, style))
+                text.append(" ")
+            else:
+                text.append("… ", "dim")
+            rest = tail
+        text.append_text(literal(rest, max(1, width - text.cell_len), style))
+        out.append(text)
+    return out
+
+
 class Checklist(SelectionList[str]):
     """A SelectionList whose unchecked boxes are empty (``▐ ▌``): Textual draws an ``X`` in both and
     tells them apart by colour alone, which a monochrome terminal or a dim theme loses."""

@@ -173,7 +173,11 @@ class TitleBar(RefreshView, Static):
         set_content(self, base)
 
     def show_failure(self, error: str) -> None:
-        set_content(self, join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"), error))
+        """The error after the path; cut, it names the key of the message log that holds it in full."""
+        app: Any = self.app
+        head = join(Text(" "), self._path(30), Text("  refresh failed: ", style="bold red"))
+        width = (self.size.width or app.size.width) - head.cell_len
+        set_content(self, join(head, app.status_line(error, width)))
 
 
 class CapacityPanel(RefreshView, Static):
@@ -230,7 +234,7 @@ class CapacityPanel(RefreshView, Static):
             "available ", (fmt_bytes(c.available_bytes), b),
             f" ({100.0 * c.available_bytes / c.map_size if c.map_size else 0:.1f}%)",
             *_disk_limit(c), "  high-water mark ", (fmt_bytes(c.used_bytes), b), "  file ",
-            (fmt_bytes(c.file_size), b), *_compact_parts(c), "\n",
+            (fmt_bytes(c.file_size), b), *_on_disk(c), *_compact_parts(c), "\n",
             "free pages ", ("unknown" if c.free_pages is None else f"{c.free_pages:,}", b),
             "" if c.reusable_pages is None else f" ({c.reusable_pages:,} reusable{_free_run(c)})", "  ",
             (eta_text(ref), b)))
@@ -248,6 +252,16 @@ def _free_run(c: Capacity) -> str:
         return ""
     n = c.free_runs["largest_pages"]
     return f", runs up to {n:,} page{'' if n == 1 else 's'}"
+
+
+def _on_disk(c: Any) -> list[Any]:
+    """A sparse file (a large map written with MDB_WRITEMAP) holds far fewer blocks than its apparent size:
+    say what it takes on disk (the glossary's "file size on disk"), as ``du`` would."""
+    fs = c.filesystem
+    on_disk = fs.get("file_allocated_bytes") if fs else None
+    if on_disk is None or on_disk >= 0.9 * c.file_size:
+        return []
+    return [" (", (fmt_bytes(on_disk), "bold"), " on disk)"]
 
 
 def _compact_parts(c: Any) -> list[Any]:

@@ -21,7 +21,7 @@ from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.service import Record, RecordWindow
 from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
-from zlmdb_inspect.tui.widgets.fields import cell_text, key_text, value_text
+from zlmdb_inspect.tui.widgets.fields import cell_text, key_cells, key_text, key_width_wanted, value_text
 from zlmdb_inspect.tui.widgets.fields import short_text as _short
 
 VALUE_WIDTH, FIELD_WIDTH = 120, 32  # widest Value / field column, in cells
@@ -142,8 +142,7 @@ class RecordList(MeasuredTable, inherit_bindings=False):
             return None
         return self.records[min(self.cursor_row, len(self.records) - 1)]
 
-    def _cells(self, r: Record, key_width: int) -> list[Text]:
-        key = key_text(r.key, key_width)
+    def _cells(self, r: Record, key: Text) -> list[Text]:
         size = Text(fmt_bytes(r.size), justify="right")
         if self.fields:
             v = r.value if isinstance(r.value, dict) else {}
@@ -166,11 +165,14 @@ class RecordList(MeasuredTable, inherit_bindings=False):
         """
         avail = self.size.width - self.styles.scrollbar_size_vertical  # the scrollbar may come with the rows
         narrow = self.screen.has_class("narrow")
-        key_width = self._key_width = min(30 if narrow else 46, max(16, avail // 2 or 46))
         records = self.window.records if self.window is not None else []
         self.records = list(reversed(records)) if self.reverse else list(records)
+        shown_keys = [r.key for r in self.records]
+        half = max(16, avail // 2 or 46)
+        # a composite key's last part (what tells the rows apart) shows whole, up to half the list
+        key_width = self._key_width = min(max(30 if narrow else 46, key_width_wanted(shown_keys)), half)
         labels = ["Key", *(self.fields or ["Value"]), "Size"]
-        rows = [self._cells(r, key_width) for r in self.records]
+        rows = [self._cells(r, k) for r, k in zip(self.records, key_cells(shown_keys, key_width))]
         widths = [max([cell_len(lb), *(c[i].cell_len for c in rows)]) for i, lb in enumerate(labels)]
         if avail > 0:
             widths = fit_widths(widths, avail - 1, value_column=not self.fields)
@@ -191,7 +193,7 @@ class RecordList(MeasuredTable, inherit_bindings=False):
                 self.records[i] = rec
                 if self.window is not None:
                     self.window.records[self.window.records.index(r)] = rec
-                cells = self._cells(rec, self._key_width)
+                cells = self._cells(rec, key_text(rec.key, self._key_width))
                 for col, cell in list(zip(list(self.columns), cells))[1:-1]:
                     self.update_cell(str(i), col, cell)
 
