@@ -6,7 +6,6 @@ import os
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from rich.errors import MarkupError
 from rich.text import Text
 from textual.app import App, ComposeResult, SystemCommand
 from textual.binding import BindingType
@@ -164,11 +163,8 @@ class InspectorApp(App[int]):
     def notify(self, message: str, *, title: str = "", severity: SeverityLevel = "information",
                timeout: float | None = None, markup: bool = True) -> None:
         """A toast, kept in the message log too (toasts go away)."""
-        try:
-            plain = Text.from_markup(message).plain if markup else message
-        except MarkupError:
-            plain = message
-        self.messages.add("notice", f"{title}: {plain}" if title else plain)
+        # the log shows the message as text, never as markup (it may carry a path or a name from the data)
+        self.messages.add("notice", f"{title}: {message}" if title else message)
         super().notify(message, title=title, severity=severity, timeout=timeout, markup=markup)
 
     def action_messages(self) -> None:
