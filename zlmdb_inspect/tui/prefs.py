@@ -43,15 +43,7 @@ def save_columns(path: str, table: str, columns: list[str]) -> None:
 
     Raises OSError or ValueError with a message fit for the status line.
     """
-    try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
-    except FileNotFoundError:
-        text = ""
-    try:
-        entries = dict(tomllib.loads(text).get(SECTION, {})) if text else {}
-    except tomllib.TOMLDecodeError as e:
-        raise ValueError(f"{path} is not valid TOML ({e}); not changed") from None
+    text, entries = _read_section(path, SECTION)
     entries = {k: v for k, v in entries.items() if isinstance(v, list)}
     if columns:
         entries[table] = list(columns)
@@ -73,18 +65,25 @@ def load_theme(path: str) -> str | None:
 def save_theme(path: str, theme: str) -> None:
     """Remember ``theme`` in ``path``'s ``[tui]`` table (its other keys kept). Raises OSError or
     ValueError with a message fit for the status line."""
+    text, section = _read_section(path, TUI_SECTION)
+    section["theme"] = theme
+    body = "".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in section.items())
+    _write_section(path, text, TUI_SECTION, f"[{TUI_SECTION}]\n{body}")
+
+
+def _read_section(path: str, section: str) -> tuple[str, dict]:
+    """The config file's text ("" when missing) and its ``section`` table, to be rewritten; ValueError with
+    a message fit for the status line when the file is not TOML (it is then left as it is)."""
     try:
         with open(path, encoding="utf-8") as f:
             text = f.read()
     except FileNotFoundError:
         text = ""
     try:
-        section = dict(tomllib.loads(text).get(TUI_SECTION, {})) if text else {}
+        table = tomllib.loads(text).get(section, {}) if text else {}
+        return text, dict(table)
     except (tomllib.TOMLDecodeError, TypeError, ValueError) as e:
         raise ValueError(f"{path} is not valid TOML ({e}); not changed") from None
-    section["theme"] = theme
-    body = "".join(f"{json.dumps(k)} = {_toml_value(v)}\n" for k, v in section.items())
-    _write_section(path, text, TUI_SECTION, f"[{TUI_SECTION}]\n{body}")
 
 
 def _toml_value(v: object) -> str:
