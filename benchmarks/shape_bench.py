@@ -371,7 +371,7 @@ def main() -> None:
         for n in a.sizes:
             for shape in a.shapes:
                 for fmt in a.formats:
-                    path = shapes.db_path(a.cache, shape, fmt, n)
+                    path = shapes.build(a.cache, shape, fmt, n)  # --tui-only: nothing built it yet
                     for code in codes:
                         first, idle, busy, rate = tui_run(path, code)
                         print(f"TUI {n:>10,} {shape:>10} {fmt:>4} {names[code]:>6} first frame {first:5.2f}s  "

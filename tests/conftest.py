@@ -139,3 +139,20 @@ def cli_json(*args: str) -> dict:
 
 def raw_env(path: str, fmt: str, map_size: int = 16 * 1024 * 1024, **kw):
     return lmdb.open(path, map_size=map_size, lib_version=0 if fmt == "0.9" else 1, **kw)
+
+
+async def open_table(app, pilot, name: str):
+    """From the overview, open the table whose (bare class) name is ``name``; the records screen, settled."""
+    from textual.widgets import DataTable
+
+    from zlmdb_inspect.tui.screens.records import TableScreen
+    from zlmdb_inspect.tui.settle import settle
+
+    await settle(pilot)
+    t = app.screen.query_one("#tables-table", DataTable)
+    names = [str(t.get_row_at(i)[1]) for i in range(t.row_count)]
+    t.move_cursor(row=next(i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == name))
+    await pilot.press("enter")
+    await settle(pilot)
+    assert isinstance(app.screen, TableScreen)
+    return app.screen

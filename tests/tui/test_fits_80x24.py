@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import pytest
 from cfxdb_like import build
-from textual.widgets import DataTable, Input, Static
+from conftest import open_table as _open
+from textual.widgets import Input, Static
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
@@ -31,16 +32,6 @@ def _app(path: str):
     app.animation_level = "none"
     return app
 
-
-async def _open(app, pilot, bare: str) -> TableScreen:
-    await settle(pilot)
-    t = app.screen.query_one("#tables-table", DataTable)
-    names = [str(t.get_row_at(i)[1]) for i in range(t.row_count)]
-    t.move_cursor(row=next(i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == bare))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, TableScreen)
-    return app.screen
 
 
 def _visible_keys(scr: TableScreen) -> list[tuple[str, str]]:

@@ -12,6 +12,7 @@ import uuid
 import cbor2
 import pytest
 from conftest import build_orm_db, sha
+from conftest import open_table as _open
 from rich.console import Console
 from textual.widgets import DataTable, Input, SelectionList, Static
 
@@ -45,16 +46,6 @@ def _text(screen, selector: str) -> str:
     console.print(screen.query_one(selector, Static).content)
     return console.export_text()
 
-
-async def _open(app, pilot, bare: str) -> TableScreen:
-    await settle(pilot)
-    t = app.screen.query_one("#tables-table", DataTable)
-    names = [str(t.get_row_at(i)[1]) for i in range(t.row_count)]
-    t.move_cursor(row=next(i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == bare))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, TableScreen)
-    return app.screen
 
 
 async def test_newest_first_is_the_table_end(demo_db):

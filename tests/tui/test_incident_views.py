@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import threading
 
+from conftest import open_table as _open
 from conftest import sha
-from textual.widgets import DataTable, Static
+from textual.widgets import Static
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
-from zlmdb_inspect.tui.screens.records import TableScreen
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.settle import settle
 
@@ -26,16 +26,6 @@ def _app(path: str):
 def _status(app) -> str:
     return str(app.screen.query_one("#table-status", Static).render())
 
-
-async def _open(app, pilot, name: str) -> TableScreen:
-    await settle(pilot)
-    t = app.screen.query_one("#tables-table", DataTable)
-    names = [str(t.get_row_at(i)[1]) for i in range(t.row_count)]
-    t.move_cursor(row=names.index(name))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, TableScreen)
-    return app.screen
 
 
 def _seek_threads(app) -> list[threading.Thread]:

@@ -14,6 +14,7 @@ import pytest
 import zlmdb
 from cfxdb_like import build
 from conftest import TUsers, run_cli, sha
+from conftest import open_table as _open
 from rich.console import Console
 from textual.widgets import DataTable, SelectionList, Static
 
@@ -24,7 +25,7 @@ from zlmdb_inspect.storage.inspector import check_path
 from zlmdb_inspect.tui import prefs
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.screens.overview import short_name
-from zlmdb_inspect.tui.screens.records import Prompt, TableScreen
+from zlmdb_inspect.tui.screens.records import Prompt
 from zlmdb_inspect.tui.settle import settle
 from zlmdb_inspect.tui.widgets.fields import FieldPicker
 from zlmdb_inspect.tui.widgets.hexview import PER_ROW, HexView
@@ -49,16 +50,6 @@ def _app(path: str, imports=("cfxdb_app",), config: str | None = None):
     app.animation_level = "none"
     return app
 
-
-async def _open(app, pilot, bare: str) -> TableScreen:
-    await settle(pilot)
-    t = app.screen.query_one("#tables-table", DataTable)
-    names = [str(t.get_row_at(i)[1]) for i in range(t.row_count)]
-    t.move_cursor(row=next(i for i, n in enumerate(names) if n.rsplit(".", 1)[-1] == bare))
-    await pilot.press("enter")
-    await settle(pilot)
-    assert isinstance(app.screen, TableScreen)
-    return app.screen
 
 
 def _text(screen, selector: str) -> str:

@@ -28,7 +28,3 @@ def slot_of(key: bytes) -> int:
     """The slot a key belongs to (its first 2 bytes)."""
     return _SLOT.unpack_from(key)[0]
 
-
-def metadata_key(slot: int) -> bytes:
-    """The slot-0 key of ``slot``'s metadata record."""
-    return slot_prefix(0) + slot_prefix(slot)

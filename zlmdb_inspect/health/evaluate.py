@@ -22,14 +22,14 @@ def evaluate(snap: Snapshot, th: Thresholds | None = None, found: RuleInputs | N
     """All findings for a snapshot, worst first."""
     ctx = Context(snap, th or Thresholds(), found or RuleInputs())
     out = [f for r in REGISTRY.values() for f in r.check(ctx)]
-    out = _apply_rules(out, ctx.th.rules)
+    out = apply_rules(out, ctx.th.rules)
     for f in out:
         _fill_texts(f)
     out.sort(key=lambda f: (f.severity.rank, f.id))
     return out
 
 
-def _apply_rules(findings: list[Finding], rules: dict[RuleId, Level]) -> list[Finding]:
+def apply_rules(findings: list[Finding], rules: dict[RuleId, Level]) -> list[Finding]:
     """Drop rules switched off, re-grade the others (``--rule ID=LEVEL``, ``[rules]``)."""
     out = []
     for f in findings:

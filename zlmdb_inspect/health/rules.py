@@ -20,6 +20,7 @@ from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health.findings import Finding, RuleInputs
 from zlmdb_inspect.health.timetofull import FULL, GROWING, TimeToFull, clock, live_writer, snapshot_need
 from zlmdb_inspect.health.writer_watch import unbatched
+from zlmdb_inspect.storage.pageformat import ENGINES
 
 PRACTICE = {
     "sizing": "Deployment Considerations: Database sizing (map_size)",
@@ -534,7 +535,8 @@ def format_09(c: Context) -> list[Finding]:
 
 # -- issue 29 items 1-2: the disk beside the map, free runs -----------------------------------------
 
-HEADER_BYTES = {"0.9": 16, "1.0": 24}  # a page header: what an overflow value's first page loses
+# a page header by format: what an overflow value's first page loses
+HEADER_BYTES = {fmt: hdr for hdr, (fmt, *_) in ENGINES.items()}
 
 
 def disk_headroom(c: Context) -> list[Finding]:

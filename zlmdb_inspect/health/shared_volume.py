@@ -19,7 +19,7 @@ from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.core.kinds import RuleId, Severity
 from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.core.options import Thresholds
-from zlmdb_inspect.health.evaluate import _apply_rules
+from zlmdb_inspect.health.evaluate import apply_rules
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.health.timetofull import GROWING, TimeToFull, snapshot_need
 
@@ -177,6 +177,6 @@ def shared_volumes(entries: Sequence[tuple[str, Snapshot, TimeToFull | None]], t
         fs = max(group, key=lambda sm: sm[0].taken_at)[0].capacity.filesystem or {}
         v = SharedVolume(device, fs["mount"], fs["size_bytes"], fs["free_bytes"], [m for _, m in group])
         v.seconds = fill_seconds(v.free_bytes, v.members)
-        v.findings = _apply_rules(grade(v, th), th.rules)  # --rule disk-headroom=... applies here too
+        v.findings = apply_rules(grade(v, th), th.rules)  # --rule disk-headroom=... applies here too
         out.append(v)
     return out

@@ -67,9 +67,11 @@ def _rate(v: float | None, unit: str = "") -> str:
 
 
 def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
-                eta: TimeToFull | None = None, rates: Rates | None = None) -> list[str]:
+                eta: TimeToFull | None = None, rates: Rates | None = None, shared: str | None = None) -> list[str]:
     """Nagios/Icinga plugin output: a status line with performance data, then one line per warning.
-    ``rates``: over the history (earlier runs' state), None without one (perfdata ``U``)."""
+    ``rates``: over the history (earlier runs' state), None without one (perfdata ``U``). ``shared``: the
+    volume's free bytes as several databases share them ("shares /srv (10.3 MiB free) with 2 other
+    databases", a fleet report), said in place of this database's own share of them."""
     th = thresholds or Thresholds()
     eta = eta or TimeToFull()
     status = worst(warnings).upper()
@@ -92,10 +94,13 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
         perf += (f" compact_copy_bytes={cap.compact['copy_bytes']}B"
                  f" compact_rewrite_bytes={cap.compact['rewrite_bytes']}B")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
+    available = fmt_bytes(cap.available_bytes)
     if cap.disk_text():  # issue 29: the volume allows less than the map
-        limit = f"limit: {cap.disk_text()}; {limit}"
+        limit = f"limit: {f'the disk — {shared}' if shared else cap.disk_text()}; {limit}"
+    elif shared:
+        available += f" ({shared})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
-            f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline(cap.limit)}; "
+            f"{safe(available)} available; {safe(limit)}; {eta.headline(cap.limit)}; "
             f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
             f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
     return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]

@@ -11,10 +11,9 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.kinds import Status
 from zlmdb_inspect.core.textsafe import safe
-from zlmdb_inspect.service.fleet import DatabaseResult, SharedVolume, sharing, status_of, volume_status, worst_status
+from zlmdb_inspect.service.fleet import DatabaseResult, SharedVolume, status_of, volume_status, worst_status
 
 
 def fleet_document(results: Sequence[DatabaseResult], doc_of: Callable[[DatabaseResult], dict[str, Any]],
@@ -40,19 +39,6 @@ def fleet_document(results: Sequence[DatabaseResult], doc_of: Callable[[Database
             "status": worst_status(statuses)}
 
 
-def shared_line(line: str, res: DatabaseResult, v: SharedVolume) -> str:
-    """A database's status line with the volume's free bytes said as shared: "limit: the disk —
-    shares /srv (10.3 MiB free) with 2 other databases" instead of that database's "10.3 MiB free on /srv"."""
-    cap = res.snapshot.capacity if res.snapshot is not None else None
-    if cap is None:
-        return line
-    disk = cap.disk_text()
-    if disk and safe(disk) in line:
-        return line.replace(safe(disk), safe(f"the disk — {v.text(res.path)}"), 1)
-    avail = f"{fmt_bytes(cap.available_bytes)} available; "
-    return line.replace(avail, f"{fmt_bytes(cap.available_bytes)} available ({safe(v.text(res.path))}); ", 1)
-
-
 def fleet_check(results: Sequence[DatabaseResult],
                 line_of: Callable[[DatabaseResult], str | list[str]],
                 volumes: Sequence[SharedVolume] = ()) -> tuple[list[str], int]:
@@ -63,8 +49,8 @@ def fleet_check(results: Sequence[DatabaseResult],
     ``line_of`` gives a database's own check lines (its status line, then one per warning, worst
     first), which follow indented, so the long output names each problem with its rule id; the
     status line's performance data is dropped, because Nagios reads performance data after the
-    first ``|`` of the long output only once. Several databases that share a volume whose free
-    bytes their maps could outgrow say so in their line instead of each naming the free bytes as its own.
+    first ``|`` of the long output only once. (Several databases that share a volume whose free bytes
+    their maps could outgrow say so in their own lines: ``check_lines(shared=…)``.)
     """
     statuses = [status_of(r) for r in results]
     vol_statuses = volume_status(volumes)
@@ -80,14 +66,11 @@ def fleet_check(results: Sequence[DatabaseResult],
     perf = " ".join(f"{s}={counts[s]}" for s in ("critical", "warning", "unknown", "ok"))
     head = f"ZLMDB {worst.upper()} - {len(results)} databases: {', '.join(parts)} | databases={len(results)} {perf}"
     lines = [head]
-    limited = sharing(volumes)
     for r in results:
         if r.up:
             own = line_of(r)
             own = [own] if isinstance(own, str) else own
-            status_line = own[0].rsplit(" | ", 1)[0]
-            v = limited.get(r.path)
-            lines.append(shared_line(status_line, r, v) if v is not None else status_line)
+            lines.append(own[0].rsplit(" | ", 1)[0])
             lines.extend(f"  {line}" for line in own[1:])  # its warnings, worst first: rule id and message
         else:
             lines.append(f"ZLMDB UNKNOWN - {safe(r.path)}: {safe(r.error or 'cannot inspect')}")

@@ -28,7 +28,7 @@ from zlmdb_inspect.reports import csvout
 from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
 from zlmdb_inspect.reports.fleet import fleet_check, fleet_document
 from zlmdb_inspect.service import JsonFollow, Query, Record, Scan, Service, open_service
-from zlmdb_inspect.service.fleet import Fleet, open_fleet
+from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, open_fleet, sharing
 
 PROG = "zlmdb-inspect"
 SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
@@ -72,9 +72,14 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False), volumes)))
         return 0
     th = fleet.thresholds
-    lines, code = fleet_check(results, lambda r: check_lines(
-        r.detail.snapshot, r.detail.warnings, th, r.detail.eta, r.detail.rates if r.detail.history else None),
-        volumes)
+    limited = sharing(volumes)
+
+    def line_of(r: DatabaseResult) -> list[str]:
+        v = limited.get(r.path)
+        return check_lines(r.detail.snapshot, r.detail.warnings, th, r.detail.eta,
+                           r.detail.rates if r.detail.history else None, shared=v.text(r.path) if v else None)
+
+    lines, code = fleet_check(results, line_of, volumes)
     print("\n".join(lines))
     return code
 

@@ -33,12 +33,13 @@ import math
 import os
 import tempfile
 import time
-import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.health.history import Sample
+from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
 from zlmdb_inspect.storage.walk import SlotSpace, TreeSummary
 
 FORMAT = "zlmdb-inspect-state"
@@ -48,7 +49,6 @@ MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across s
 MAX_SAMPLES = 600  # the live Monitor's ring
 FUTURE_SLACK_S = 5.0  # clocks of overlapping runs differ a little; more is a clock that went back
 _I64 = (1 << 63) - 1
-_MAX_SLOT = 0xFFFF
 
 
 class StateError(ValueError):
@@ -171,7 +171,7 @@ def _sample(d: Any, i: int) -> Sample:
     tables: dict[int, int] = {}
     for pair in _list(d["tables"], f"{what}'s tables"):
         slot, n = _list(pair, f"{what}'s tables entry", 2)
-        tables[_int(slot, f"{what}'s slot", 0, _MAX_SLOT)] = _int(n, f"{what}'s record count")
+        tables[_int(slot, f"{what}'s slot", 0, MAX_SLOT)] = _int(n, f"{what}'s record count")
     if type(d["writer"]) is not bool:
         raise StateError(f"{what}'s writer is not true or false")
     return Sample(t=_num(d["t"], f"{what}'s time"), tables=tables, writer=d["writer"],
@@ -185,7 +185,7 @@ def _summary(v: Any, what: str) -> TreeSummary:
                       leaf_free_bytes=_int(leaf_free, what))
     for row in _list(slots, what):
         slot, records, leaf_pages, ov_pages, ov_bytes, value_bytes, max_value = _list(row, what, 7)
-        s = _int(slot, f"{what}'s slot", 0, _MAX_SLOT + 1)  # SHORT_KEY_SLOT is one past the last slot
+        s = _int(slot, f"{what}'s slot", SHORT_KEY_SLOT, MAX_SLOT)  # the walk tallies keys without a slot at -1
         if s in out.slots:
             raise StateError(f"{what} lists slot {s} twice")
         out.slots[s] = SlotSpace(_int(records, what), _num(leaf_pages, what), _int(ov_pages, what),
@@ -358,5 +358,3 @@ def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded
     return loaded
 
 
-def page_crc(buf: memoryview | bytes) -> int:
-    return zlib.crc32(buf) & 0xFFFFFFFF

@@ -141,6 +141,8 @@ class Inspector:
         self._force_walk = False
         self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
         self.check_reads = 0  # pages read to check adopted summaries
+        self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
+        self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
         try:
             self._open_pagefile()
         except PageError as e:
@@ -357,14 +359,14 @@ class Inspector:
             return None
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
         key = (meta.txnid, meta.last_pgno, id(pf), oldest)
-        cached = self.__dict__.get("_runs_cache")
+        cached = self._runs_cache
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
             runs: dict | None = free_runs(pf, walk, oldest, meta.last_pgno, meta.main.depth)
         except PageError:
             runs = None
-        self.__dict__["_runs_cache"] = (key, runs)
+        self._runs_cache = (key, runs)
         return runs
 
     def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
@@ -539,7 +541,7 @@ class Inspector:
         (key in words, value bytes), and whether the scan was cut short. Read from the leaves' node
         headers (no value is read), only for such tables, cached while the table's figures stay
         the same."""
-        cache = self.__dict__.setdefault("_largest", {})
+        cache = self._largest
         out: dict[int, tuple[list[tuple[str, int]], bool]] = {}
         wanted = [t for t in snap.tables if t.max_value >= min_bytes and t.slot >= 0]
         todo = []

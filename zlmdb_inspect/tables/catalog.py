@@ -30,7 +30,8 @@ class TableCodecs(WindowReader, Sampler):
 
     def __init__(self, opts: Options):
         self.opts = opts
-        self._lock = threading.RLock()
+        self._lock = threading.RLock()  # what is learnt and noted: held for dict work only
+        self._learning = threading.Lock()  # one sample read at a time, without holding up codec()
         self.classes: dict[str, Any] = {}
         for mod in opts.imports:  # before any Database exists: some choose txaio's framework here
             try:

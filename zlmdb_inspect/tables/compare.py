@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from zlmdb_inspect.storage.leaves import Leaf, LeafBatch, LeafWalk, leaf_groups
-from zlmdb_inspect.storage.pageformat import F_BIGDATA, U16, Meta, PageError, PageFile
+from zlmdb_inspect.storage.pageformat import F_BIGDATA, SHORT_KEY_SLOT, U16, Meta, PageError, PageFile, slot_of
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
@@ -33,14 +33,8 @@ if TYPE_CHECKING:
 
 FIRST_KEYS = 5  # differing keys kept per table, in key order
 BLOCK = 64  # records merged by key are first compared this many at a time (lists of bytes, in C)
-SHORT_KEY_SLOT = -1  # keys shorter than 2 bytes carry no slot
 
-_NODE = struct.Struct("<IHH")  # data size, flags, key size (little-endian hosts; the walk's assumption)
 _LEN = struct.Struct(">I")
-
-
-def _slot(key: bytes) -> int:
-    return (key[0] << 8) | key[1] if len(key) >= 2 else SHORT_KEY_SLOT
 
 
 @dataclass
@@ -88,7 +82,7 @@ class Comparison:
         return d
 
     def add(self, kind: str, key: bytes) -> None:
-        self.diff(_slot(key)).add(kind, key)
+        self.diff(slot_of(key)).add(kind, key)
 
 
 def _seen(txnids: list[int], txnid: int) -> None:
@@ -356,7 +350,6 @@ def _records(walk: LeafWalk, group: list[Leaf]) -> Iterator[tuple[bytes, bytes]]
 
 
 def _leaf_of(lb: LeafBatch, i: int) -> int:
-    import numpy as np
 
     return int(np.searchsorted(lb.first, i, side="right") - 1)
 
@@ -382,7 +375,7 @@ def checksums(ins: Inspector, start: bytes = b"", end: bytes | None = None, chun
                         continue
                     if end is not None and k >= end:
                         return None
-                    s = _slot(k)
+                    s = slot_of(k)
                     ts = out.sums.get(s)
                     if ts is None:
                         ts = out.sums[s] = TableSum(s)

@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 from zlmdb_inspect.core.kinds import Direction, ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.core.slots import slot_end, slot_prefix
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Codec, Record, RecordWindow, TableProfile
 
 if TYPE_CHECKING:
@@ -24,6 +24,7 @@ class Sampler:
     if TYPE_CHECKING:  # what the catalog (:class:`zlmdb_inspect.tables.catalog.TableCodecs`) provides
         opts: Options
         _lock: threading.RLock
+        _learning: threading.Lock
 
         def codec(self, table: Table) -> Codec:
             raise NotImplementedError
@@ -40,7 +41,7 @@ class Sampler:
         """The table's codec, with its profile learnt from a sample first if it has none."""
         codec = self.codec(table)
         if codec.profile is None and table.slot:
-            with self._lock:  # one worker learns it; others wait rather than sample again
+            with self._learning:  # one worker learns it; others wait rather than sample again (codec() never)
                 if codec.profile is None:
                     self.learn(ins, table)
         return codec
@@ -96,7 +97,7 @@ class Sampler:
                 return got, 0
             take(cur.set_range(prefix), quarter)
             first = min(got) if got else prefix
-            end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+            end = slot_end(table.slot)
             ok = cur.set_range(end) if end else cur.last()
             take(cur.prev() if ok else cur.last(), quarter, backwards=True)
             last = max(got) if got else prefix

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.core.slots import slot_end, slot_prefix
 from zlmdb_inspect.tables import keys
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Codec, Record, RecordWindow
 
@@ -62,7 +62,7 @@ class WindowReader:
         """``n`` records of ``table`` from ``anchor`` (a key after the slot prefix) in ``direction``."""
         direction = Direction(direction)
         prefix = slot_prefix(table.slot)
-        end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+        end = slot_end(table.slot)
         codec = self.profiled(ins, table)
         needle = text_filter.lower() if text_filter else None
 
@@ -174,7 +174,7 @@ class WindowReader:
         """(position of ``raw_key``, records in the table) from one read: the total stays current
         while a writer adds records, so the position shown never passes it."""
         prefix = slot_prefix(table.slot)
-        end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+        end = slot_end(table.slot)
 
         def fn(w, pf, meta):
             first = w.rank(pf, meta, prefix)

@@ -310,3 +310,23 @@ def test_sample_round_trip():
 
     back = parse(encode(State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, [s])))
     assert back.samples == [s]
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_keys_without_a_slot_keep_the_state_usable(fmt, tmp_path):
+    """The walk tallies keys shorter than 2 bytes under SHORT_KEY_SLOT (-1); a summary holding that slot
+    must read back, or every later run would discard its state (samples and summaries) as invalid."""
+    path, state = str(tmp_path / "db"), str(tmp_path / "state")
+    env = raw_env(path, fmt)
+    with env.begin(write=True) as txn:
+        for i in range(300):
+            txn.put(struct.pack(">HQ", 1, i), b"v" * 40)
+        txn.put(b"x", b"short key")  # no slot
+    env.close()
+    docs = []
+    for _ in range(2):
+        r = run_cli(path, "--json", "--state-dir", state)
+        assert r.returncode in (0, 1), r.stderr
+        docs.append(json.loads(r.stdout))
+    second = docs[1]["state"]
+    assert second["note"] is None and second["samples_used"] >= 1, second

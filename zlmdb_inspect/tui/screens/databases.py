@@ -240,10 +240,11 @@ class DatabasesScreen(Screen):
     def on_resize(self) -> None:
         """The names take what the columns beside them leave: shown again at the new width."""
         t = self.query_one("#databases-table", DataTable)
+        limited = sharing(self.fleet.volumes())
         for p in self.fleet.paths:
             res = self.fleet.last(p)
             if res is not None and p in t.rows:
-                self._show_row(t, res, sharing(self.fleet.volumes()).get(p))
+                self._show_row(t, res, limited.get(p))
 
     def _render_volumes(self, volumes: list[SharedVolume]) -> None:
         """One line per shared volume that limits its databases or has findings; hidden when none."""
