@@ -39,6 +39,40 @@ from zlmdb_inspect.storage.pageformat import (
     slot_of,
 )
 
+# -- time buckets (issue 23): records and bytes per hour of the leading big-endian datetime64[ns]
+# of the keys of the slots the walker is told hold time-ordered keys ---------------------------
+HOUR_NS = 3600 * 10**9
+TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01: earlier is not a time
+TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01 (the clients judge "after now + 1 day")
+UNTIMED = -1  # the hour of records whose key holds no plausible time
+
+#: slot -> hour (ns // HOUR_NS, or UNTIMED) -> [records, bytes]; bytes are leaf pages (a leaf split
+#: by entries, as the slots' pages are) and overflow pages, times the page size
+TimeBuckets = dict[int, dict[int, list[float]]]
+
+
+def add_times(into: TimeBuckets, other: TimeBuckets) -> None:
+    """Add ``other``'s buckets to ``into`` (never sharing lists: cached summaries stay immutable)."""
+    for slot, hours in other.items():
+        mine = into.get(slot)
+        if mine is None:
+            into[slot] = {h: [rb[0], rb[1]] for h, rb in hours.items()}
+            continue
+        for h, (r, b) in hours.items():
+            cur = mine.get(h)
+            if cur is None:
+                mine[h] = [r, b]
+            else:
+                cur[0] += r
+                cur[1] += b
+
+
+def hour_of(ts: np.ndarray) -> np.ndarray:
+    """The hour of each big-endian key time (uint64), UNTIMED outside 2000..2100."""
+    t = ts.astype(np.int64)  # >= 2**63 turns negative: outside the range
+    ok = (t >= TIME_MIN_NS) & (t < TIME_MAX_NS)
+    return np.where(ok, t // HOUR_NS, UNTIMED)
+
 
 @dataclass
 class SlotSpace:
@@ -70,6 +104,8 @@ class TreeSummary:
     overflow_pages: int = 0
     entries: int = 0
     named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
+    times: TimeBuckets = field(default_factory=dict)  # the time slots' records and bytes per hour
+    time_slots: frozenset[int] = frozenset()  # the slots ``times`` was built for (a cache hit must match)
 
     def merge(self, other: TreeSummary) -> None:
         for slot, sp in other.slots.items():
@@ -82,6 +118,8 @@ class TreeSummary:
         self.overflow_pages += other.overflow_pages
         self.entries += other.entries
         self.named_dbs.extend(other.named_dbs)
+        if other.times:
+            add_times(self.times, other.times)
 
     def merge_many(self, others: list[TreeSummary]) -> None:
         """:meth:`merge` of many (an incremental walk merges thousands of cached summaries)."""
@@ -98,6 +136,8 @@ class TreeSummary:
                 mine.add(sp)
             if o.named_dbs:
                 self.named_dbs.extend(o.named_dbs)
+            if o.times:
+                add_times(self.times, o.times)
 
 
 @dataclass
@@ -197,6 +237,9 @@ class TreeWalker:
         # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
         # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
         self.whole: tuple[tuple[int, int], TreeSummary] | None = None
+        # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
+        # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
+        self.time_slots: frozenset[int] = frozenset()
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -266,7 +309,8 @@ class TreeWalker:
         reads0 = pf.page_reads
         ahead = None
         whole = self.whole[1] if (not pf.has_txnid and self.whole is not None
-                                  and self.whole[0] == (meta.main.root, meta.txnid)) else None
+                                  and self.whole[0] == (meta.main.root, meta.txnid)
+                                  and self.whole[1].time_slots == self.time_slots) else None
         # a cached walk reads only what changed: no prefetch
         if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
@@ -296,8 +340,9 @@ class TreeWalker:
         if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
+        summary.time_slots = self.time_slots
         if not pf.has_txnid and whole is None:
-            kept = TreeSummary()
+            kept = TreeSummary(time_slots=self.time_slots)
             kept.merge(summary)
             self.whole = ((meta.main.root, meta.txnid), kept)
         free_pages, free_db_pages = 0, 0
@@ -350,6 +395,8 @@ class _Walk:
         # deferred, in the order a walk without deferral does them (children before parents)
         self.merges: list[tuple[TreeSummary, TreeSummary]] = []
         self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
+        self.time_slots = walker.time_slots
+        self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
 
     def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
         if self.defer:
@@ -360,6 +407,7 @@ class _Walk:
     def _cache(self, key: tuple[int, int], out: TreeSummary) -> None:
         """A summary is cached only once complete: a walk that stops at damage caches nothing
         it had not finished."""
+        out.time_slots = self.time_slots
         if self.defer:
             self.to_cache.append((key, out))
         else:
@@ -404,7 +452,7 @@ class _Walk:
         if self.cacheable:
             self.seen.add(key)
             hit = self.walker.cache.get(key)
-            if hit is not None and flags & P_BRANCH:
+            if hit is not None and flags & P_BRANCH and hit.time_slots == self.time_slots:
                 self.cache_hits += 1
                 return hit
         n = pf.numkeys(pgno, lower, upper)
@@ -453,7 +501,7 @@ class _Walk:
                 s1, s2 = slot_of(sep or b""), slot_of(children[i + 1][1] or b"")  # set for i > 0
                 if s1 == s2 and s1 != SHORT_KEY_SLOT:
                     slot = s1
-            if slot is None or self.scan_all or self.want_space:
+            if slot is None or self.scan_all or self.want_space or slot in self.time_slots:
                 self.scan_leaf(child, n, out)
                 continue
             sp = out.slots.get(slot)
@@ -497,6 +545,7 @@ class _Walk:
             self.seen.update(keys)
             get = self.walker.cache.get
             found = [get(key) for key in keys]
+            found = [f if f is not None and f.time_slots == self.time_slots else None for f in found]
             hits = [f for f in found if f is not None]
             if hits:
                 self.cache_hits += len(hits)
@@ -584,6 +633,10 @@ class _Walk:
             known[unk[ok]] = True
         for j, (_, n) in enumerate(branches):
             outs[j].leaf_pages += n
+        if len(self.time_arr):
+            timed = np.nonzero(known & np.isin(seps, self.time_arr) & (nkeys > 0))[0]
+            if len(timed):
+                self.leaf_times(timed, bases, nkeys, seps, br, kids, ov, outs)
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)
@@ -612,6 +665,69 @@ class _Walk:
                     o.overflow_pages += int(ovp[c])
         for k in np.nonzero(~known)[0].tolist():
             self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
+
+    def key_times(self, bases: np.ndarray, i: np.ndarray, kids: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """The hour of node ``i``'s key time in each leaf at ``bases`` (UNTIMED: none)."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ptr = pf.u16s(bases + h + 2 * i) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
+        node = bases + ptr
+        ks = pf.u16s(node + 6)
+        long = (ks >= 10) & (ptr + 8 + ks <= ps)
+        ts = pf.u64s(np.where(long, node + 10, node)).byteswap()  # the key's bytes 2..10, big-endian
+        return np.where(long, hour_of(ts), UNTIMED)
+
+    def leaf_times(self, timed: np.ndarray, bases: np.ndarray, nkeys: np.ndarray, seps: np.ndarray,
+                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary]) -> None:
+        """Per hour of the key times: records and bytes of the leaves ``timed`` (of time slots).
+
+        A leaf whose first and last key fall in one hour counts whole (its header's count);
+        only leaves that span an hour boundary are read key by key, so the figures are exact
+        per hour at the cost of two key reads per leaf.
+        """
+        ps = self.pf.page_size
+        b, n = bases[timed], nkeys[timed]
+        first = self.key_times(b, np.zeros(len(timed), dtype=np.int64), kids, timed)
+        last = self.key_times(b, n - 1, kids, timed)
+        whole = first == last
+        pages = 1.0 + (ov.pages[timed] if ov is not None else np.zeros(len(timed)))
+        rows = [(br[timed][whole], seps[timed][whole], first[whole], n[whole].astype(np.float64),
+                 (pages * ps)[whole])]
+        split = timed[~whole]
+        if len(split):  # every node of the leaves that span hours
+            sn = nkeys[split]
+            leaf = np.repeat(np.arange(len(split)), sn)
+            idx = np.arange(int(sn.sum())) - np.repeat(np.cumsum(sn) - sn, sn)
+            lb = bases[split][leaf]
+            hours = self.key_times(lb, idx, kids, split[leaf])
+            nbytes = np.full(len(idx), float(ps)) / sn[leaf]
+            if ov is not None:  # values on overflow pages count with their record
+                pf = self.pf
+                node = lb + pf.u16s(lb + pf.hdrsz + 2 * idx) + pf.pagebase
+                big = (pf.u16s(node + 4) & F_BIGDATA) != 0
+                dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
+                nbytes = nbytes + np.where(big, ((pf.hdrsz - 1 + dsize) // ps + 1) * ps, 0)
+            rows.append((br[split][leaf], seps[split][leaf], hours, np.ones(len(idx)), nbytes))
+        j = np.concatenate([r[0] for r in rows]).astype(np.int64)
+        slot = np.concatenate([r[1] for r in rows]).astype(np.int64)
+        hour = np.concatenate([r[2] for r in rows]).astype(np.int64)
+        code = (j << 38) | (slot << 21) | (hour + 1)
+        uniq, inv = np.unique(code, return_inverse=True)
+        recs = np.bincount(inv, weights=np.concatenate([r[3] for r in rows]), minlength=len(uniq))
+        nb = np.bincount(inv, weights=np.concatenate([r[4] for r in rows]), minlength=len(uniq))
+        for c, r, by in zip(uniq.tolist(), recs.tolist(), nb.tolist()):
+            o = outs[c >> 38]
+            hours_of = o.times.setdefault((c >> 21) & 0x1FFFF, {})
+            h = (c & 0x1FFFFF) - 1
+            cur = hours_of.get(h)
+            if cur is None:
+                hours_of[h] = [r, by]
+            else:
+                cur[0] += r
+                cur[1] += by
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
@@ -670,6 +786,7 @@ class _Walk:
         buf = pf.buf
         page_end = (pgno + 1) * pf.page_size
         per_slot: dict[int, int] = {}
+        timed: list[tuple[int, int, int]] = []  # (slot, hour, overflow pages) of records of time slots
         for i in range(n):
             off = pf.node(pgno, i)
             lo, hi, nflags, ksize = struct.unpack_from(NATIVE + "4H", buf, off)
@@ -706,9 +823,17 @@ class _Walk:
                 out.overflow_pages += ov
             per_slot[slot] = per_slot.get(slot, 0) + count
             out.entries += count
+            if slot in self.time_slots and count == 1:
+                ts = int.from_bytes(buf[off + 10:off + 18], "big") if ksize >= 10 else 0
+                hour = ts // HOUR_NS if TIME_MIN_NS <= ts < TIME_MAX_NS else UNTIMED
+                timed.append((slot, hour, pf.ovpages(dsize) if nflags & F_BIGDATA else 0))
         total = sum(per_slot.values()) or 1
         for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
             out.slots[slot].leaf_pages += c / total
+        for slot, hour, ovp in timed:
+            cur = out.times.setdefault(slot, {}).setdefault(hour, [0, 0.0])
+            cur[0] += 1
+            cur[1] += pf.page_size / total + ovp * pf.page_size
 
     def free_db(self, meta: Meta) -> tuple[int, int, np.ndarray]:
         """Pages on the freelist, as ``mdb_stat -f`` counts them.
