@@ -457,6 +457,15 @@ class Inspector:
             pf = self._open_pagefile()
             return pf.current_meta().txnid, pf.page_size, pf.format
 
+    def key_times(self) -> tuple[frozenset[int], dict[int, dict[int, list[float]]]]:
+        """The last walk's time slots and their records and bytes per hour of the key's time
+        (``TreeWalker.time_slots``; empty when the counts did not come from a walk)."""
+        with self._lock:
+            walk = self._last.walk if self._last is not None else None
+            if walk is None:
+                return frozenset(), {}
+            return walk.summary.time_slots, walk.summary.times
+
     def export_summaries(self) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
         """The walker's summaries with the CRC-32 of each one's page, read in one read transaction:
         1.0, every cached subtree whose page still holds that txnid; 0.9, the main tree's when the
