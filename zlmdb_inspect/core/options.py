@@ -61,6 +61,9 @@ class Thresholds:
     write_txn_critical_s: float = 60.0
     unbatched_min_txns_per_s: float = 20.0  # more commits a second than this ...
     unbatched_max_records_per_txn: float = 2.0  # ... each changing fewer records than this
+    # issue 23: time to full at the growth the records' own time shows over 7 days (growth-eta)
+    growth_eta_warning_s: float = 14 * 86400.0
+    growth_eta_critical_s: float = 2 * 86400.0
     rules: dict[RuleId, Level] = field(default_factory=dict)  # rule id -> off|info|warning|critical
 
     def set(self, name: str, value: str) -> None:

@@ -37,6 +37,7 @@ PRACTICE = {
     "cbor": "Serialization Choices: CBOR for configuration",
     "mapfull": "Error Handling: MapFullError handling",
     "verify": "Testing Strategies: Verification steps",
+    "purge": "Testing Strategies: Database scratching (purge)",  # issue 23
 }
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
@@ -528,3 +529,35 @@ def _map_mismatch(cap: Capacity) -> str | None:
     each = "; ".join(f"pid {m['pid']} ({m.get('name') or '?'}) maps {fmt_bytes(m['map_size'])}" for m in writers)
     head = cap.mismatch_text() or f"live writers map different sizes ({each})"
     return f"{head}." + (f" Writers: {each}." if len(writers) > 1 else "")
+
+
+# -- issue 23: growth from the records' own time ------------------------------------------------
+
+@rule(RuleId.GROWTH_ETA, "s")
+def growth_eta(c: Context) -> list[Finding]:
+    """Time to full at the bytes per day the time-ordered tables added over their last 7 days: one
+    run is enough (the records carry their history); the live rate stays the short-term view."""
+    g, th, cap = c.cap.growth, c.th, c.cap
+    if g is None or g.eta_full_s is None or g.bytes_per_day is None:
+        return []
+    eta = g.eta_full_s
+    sev = CRITICAL if eta < th.growth_eta_critical_s else WARNING if eta < th.growth_eta_warning_s else None
+    if sev is None:
+        return []
+    top = next((r for r in g.tables if not r["purged"]), g.tables[0])
+    kept = ("looks purged: its oldest record moves" if top["purged"]
+            else "no purge seen: its oldest record has not moved while watched" if top["purged"] is False
+            else "kept so far: no purge seen in this run (watch it, or run again, to see its oldest record move)")
+    tt = c.found.time_to_full
+    live = (f"The live rate (short term, {'over the watched history' if c.found.history else 'needs 30 s of history'}) "
+            f"says: {tt.text()}." if tt is not None else "")
+    thr = th.growth_eta_critical_s if sev == CRITICAL else th.growth_eta_warning_s
+    return [Finding(
+        RuleId.GROWTH_ETA, sev,
+        f"At the records' own growth ({g.basis}), the map ({fmt_bytes(cap.map_size)}, {cap.limit_text()}) is "
+        f"full in {fmt_duration(eta)}. The fastest-growing table is {top['table']} "
+        f"({fmt_bytes(top['bytes_per_day'])}/day), {kept}. {live} Raise map_size, or delete old records "
+        f"(a retention window) so their pages are reused.",
+        f"{PRACTICE['sizing']}; {PRACTICE['purge']}", figure=round(eta, 1), threshold=thr,
+        figure_text=f"full in {fmt_duration(eta)} at {fmt_bytes(g.bytes_per_day)}/day",
+        threshold_text=f"less than {fmt_duration(thr)}", subject=top["table"])]

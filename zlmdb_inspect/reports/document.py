@@ -86,7 +86,9 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"last_txnid={snap.lmdb.last_txnid}c "
             f"txns_per_s={_rate(rates.txns_per_s if rates else None)} "
             f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
-            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}")
+            f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}"
+            # issue 23: growth from the records' own time (7 days), U without time-ordered tables or history
+            f" growth_bytes_per_day={_rate(cap.growth.bytes_per_day if cap.growth else None, 'B')}")
     limit = cap.mismatch_text() or f"map {fmt_bytes(cap.map_size)} ({cap.limit_text()})"
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
             f"{fmt_bytes(cap.available_bytes)} available; {safe(limit)}; {eta.headline()}; "
