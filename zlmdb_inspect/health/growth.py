@@ -33,7 +33,8 @@ def plausible(ns: int, now_ns: int) -> bool:
 
 
 def _iso(ns: int) -> str:
-    return dt.datetime.fromtimestamp(ns / 1e9, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+    sec, frac = divmod(ns, 10**9)
+    return dt.datetime.fromtimestamp(sec, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
 def _day(hour: int) -> str:
@@ -171,8 +172,9 @@ def growth(tables: Sequence[tuple[str, TableTime, int]], cap: Capacity) -> Growt
     timed = [(label, t, b) for label, t, b in tables if t.bytes_per_day.get("7d") is not None]
     if not tables:
         return None
-    rows: list[dict[str, Any]] = [{"table": label, "bytes_per_day": t.bytes_per_day["7d"], "purged": t.purged, "exact": t.exact}
-            for label, t, _ in timed]
+    rows: list[dict[str, Any]] = [
+        {"table": label, "bytes_per_day": t.bytes_per_day["7d"], "purged": t.purged, "exact": t.exact}
+        for label, t, _ in timed]
     rows.sort(key=lambda r: -(r["bytes_per_day"] or 0))
     counted = [r for r in rows if not r["purged"]]
     share = (min(1.0, sum(b for _, _, b in tables) / cap.in_use_bytes) if cap.in_use_bytes else None)

@@ -100,12 +100,10 @@ class GrowthTracker:
 
     def _time_of(self, t: Table, walked: frozenset[int], buckets: dict, now: int) -> TableTime | None:
         if t.slot in self._bounds and t.slot in walked:
-            hours = buckets.get(t.slot, {})
-            untimed = sum(rb[0] for h, rb in hours.items() if h < 0)
-            if t.records and untimed > MAX_UNTIMED_SHARE * t.records:
-                return None  # keys that only look like times at both ends
             first, last = self._bounds[t.slot]
-            tt = figures.exact("key", hours, first, last, now)
+            tt = figures.exact("key", buckets.get(t.slot, {}), first, last, now)
+            if t.records and tt.untimed > MAX_UNTIMED_SHARE * t.records:
+                return None  # keys that only look like times at both ends
             if tt.oldest_s is not None:
                 oldest = int(tt.oldest_s * 1e9)
                 seen, times = self._oldest_seen.get(t.slot, (oldest, 0))
