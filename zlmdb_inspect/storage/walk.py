@@ -636,7 +636,11 @@ class _Walk:
         if len(self.time_arr):
             timed = np.nonzero(known & np.isin(seps, self.time_arr) & (nkeys > 0))[0]
             if len(timed):
-                self.leaf_times(timed, bases, nkeys, seps, br, kids, ov, outs)
+                # the separators above the leaves bound their keys' times from below (no leaf read)
+                long = (ks >= 10) & (idx > 0)
+                sep_t = pf.u64s(np.where(long, node + 10, node)).byteswap()
+                sep_h = np.where(long, hour_of(sep_t), UNTIMED - 1)  # UNTIMED - 1: no separator
+                self.leaf_times(timed, bases, nkeys, seps, br, kids, ov, outs, sep_h)
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)
@@ -681,18 +685,30 @@ class _Walk:
         return np.where(long, hour_of(ts), UNTIMED)
 
     def leaf_times(self, timed: np.ndarray, bases: np.ndarray, nkeys: np.ndarray, seps: np.ndarray,
-                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary]) -> None:
+                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary],
+                   sep_h: np.ndarray) -> None:
         """Per hour of the key times: records and bytes of the leaves ``timed`` (of time slots).
 
-        A leaf whose first and last key fall in one hour counts whole (its header's count);
-        only leaves that span an hour boundary are read key by key, so the figures are exact
-        per hour at the cost of two key reads per leaf.
+        A leaf whose first and last key fall in one UTC day counts whole (its header's count),
+        in the hour of its first key; only leaves that span a day boundary are read key by key.
+        So days are exact and hours exact to a leaf page, at the cost of two key reads per leaf
+        (splitting at every hour read ~20x more keys and tripled the walk).
         """
         ps = self.pf.page_size
         b, n = bases[timed], nkeys[timed]
-        first = self.key_times(b, np.zeros(len(timed), dtype=np.int64), kids, timed)
-        last = self.key_times(b, n - 1, kids, timed)
-        whole = first == last
+        # a leaf's keys lie between its separator and the next leaf's (under the same branch page):
+        # both in one day, the leaf is whole; else (or without them) its own first and last key say
+        first = sep_h[timed]
+        nxt = np.minimum(timed + 1, len(sep_h) - 1)
+        upper = np.where((timed + 1 < len(sep_h)) & (br[nxt] == br[timed]), sep_h[nxt], UNTIMED - 1)
+        need = (first == UNTIMED - 1) | (upper == UNTIMED - 1) | (first // 24 != upper // 24) | (first == UNTIMED)
+        if need.any():
+            w = np.nonzero(need)[0]
+            first[w] = self.key_times(b[w], np.zeros(len(w), dtype=np.int64), kids, timed[w])
+            last = self.key_times(b[w], n[w] - 1, kids, timed[w])
+            upper[w] = last
+        last = upper
+        whole = (first // 24 == last // 24) & ((first == UNTIMED) == (last == UNTIMED))
         pages = 1.0 + (ov.pages[timed] if ov is not None else np.zeros(len(timed)))
         rows = [(br[timed][whole], seps[timed][whole], first[whole], n[whole].astype(np.float64),
                  (pages * ps)[whole])]
@@ -711,23 +727,25 @@ class _Walk:
                 dsize = pf.u16s(node) | (pf.u16s(node + 2) << 16)
                 nbytes = nbytes + np.where(big, ((pf.hdrsz - 1 + dsize) // ps + 1) * ps, 0)
             rows.append((br[split][leaf], seps[split][leaf], hours, np.ones(len(idx)), nbytes))
-        j = np.concatenate([r[0] for r in rows]).astype(np.int64)
-        slot = np.concatenate([r[1] for r in rows]).astype(np.int64)
-        hour = np.concatenate([r[2] for r in rows]).astype(np.int64)
-        code = (j << 38) | (slot << 21) | (hour + 1)
-        uniq, inv = np.unique(code, return_inverse=True)
-        recs = np.bincount(inv, weights=np.concatenate([r[3] for r in rows]), minlength=len(uniq))
-        nb = np.bincount(inv, weights=np.concatenate([r[4] for r in rows]), minlength=len(uniq))
-        for c, r, by in zip(uniq.tolist(), recs.tolist(), nb.tolist()):
-            o = outs[c >> 38]
-            hours_of = o.times.setdefault((c >> 21) & 0x1FFFF, {})
-            h = (c & 0x1FFFFF) - 1
-            cur = hours_of.get(h)
-            if cur is None:
-                hours_of[h] = [r, by]
+        for jj, slot, hour, rr, bb in rows:
+            code = (jj.astype(np.int64) << 38) | (slot.astype(np.int64) << 21) | (hour.astype(np.int64) + 1)
+            if len(code) and (code[1:] >= code[:-1]).all():  # leaves in key order: runs, no sort
+                starts = np.flatnonzero(np.concatenate(([True], code[1:] != code[:-1])))
+                uniq, recs, nb = code[starts], np.add.reduceat(rr, starts), np.add.reduceat(bb, starts)
             else:
-                cur[0] += r
-                cur[1] += by
+                uniq, inv = np.unique(code, return_inverse=True)
+                recs = np.bincount(inv, weights=rr, minlength=len(uniq))
+                nb = np.bincount(inv, weights=bb, minlength=len(uniq))
+            for c, r, by in zip(uniq.tolist(), recs.tolist(), nb.tolist()):
+                o = outs[c >> 38]
+                hours_of = o.times.setdefault((c >> 21) & 0x1FFFF, {})
+                h = (c & 0x1FFFFF) - 1
+                cur = hours_of.get(h)
+                if cur is None:
+                    hours_of[h] = [r, by]
+                else:
+                    cur[0] += r
+                    cur[1] += by
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
