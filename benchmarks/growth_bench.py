@@ -17,11 +17,11 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from timing import median_ms  # noqa: E402
-from zlmdb import lmdb  # noqa: E402
+from timing import median_ms
+from zlmdb import lmdb
 
-from zlmdb_inspect.storage.pageformat import PageFile  # noqa: E402
-from zlmdb_inspect.storage.walk import TreeWalker  # noqa: E402
+from zlmdb_inspect.storage.pageformat import PageFile
+from zlmdb_inspect.storage.walk import TreeWalker
 
 DAY_NS = 86400 * 10**9
 
