@@ -2,14 +2,16 @@
 
 A table of N records keyed by a big-endian datetime64[ns] + UUID over 90 days, beside a table of
 random UUID keys of the same size; full walks (no cache) of both formats, with the time slot and
-without, alternated, median of several. Run from this directory:
-``python growth_bench.py [N]`` (default 1,000,000; 10M takes too long to build in a short session).
+without, alternated, medians of CPU time (process time: the walk's page gathers use threads; a
+busy shared machine moved wall times by 2x between runs). Run from this directory:
+``python growth_bench.py [N] [REPEATS]`` (default 1,000,000 and 25).
 """
 
 from __future__ import annotations
 
 import os
 import random
+import shutil
 import struct
 import sys
 import tempfile
@@ -17,7 +19,8 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 
-from timing import median_ms
+import statistics
+
 from zlmdb import lmdb
 
 from zlmdb_inspect.storage.pageformat import PageFile
@@ -43,6 +46,7 @@ def build(path: str, n: int, fmt: str) -> None:
 
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 25
     for fmt in ("1.0", "0.9"):
         path = tempfile.mkdtemp(prefix=f"growth-bench-{fmt}-")
         t0 = time.perf_counter()
@@ -57,14 +61,18 @@ def main() -> None:
             w.walk(pf, meta, remember=False)
 
         walk(frozenset())  # warm the page cache
-        plain, timed = [], []
-        for _ in range(5):  # alternated: a busy machine slows both alike
-            plain.append(median_ms(lambda: walk(frozenset()), 3))
-            timed.append(median_ms(lambda: walk(frozenset({1})), 3))
-        p, t = sorted(plain)[2], sorted(timed)[2]
-        print(f"{fmt}: {n:,} time-keyed + {n:,} random records (built in {built:.0f} s): "
+        plain: list[float] = []
+        timed: list[float] = []
+        for _ in range(reps):  # alternated: a busy machine slows both alike
+            for slots, into in ((frozenset(), plain), (frozenset({1}), timed)):
+                t0 = time.process_time()
+                walk(slots)
+                into.append((time.process_time() - t0) * 1000)
+        p, t = statistics.median(plain), statistics.median(timed)
+        print(f"{fmt}: {n:,} time-keyed + {n:,} random records (built in {built:.0f} s): CPU median of {reps}: "
               f"walk {p:.1f} ms, with hourly buckets {t:.1f} ms (+{(t / p - 1) * 100:.1f} %)")
         pf.close()
+        shutil.rmtree(path)
 
 
 if __name__ == "__main__":
