@@ -105,6 +105,7 @@ class RuleId(StrEnum):
     MAP_HEADROOM = "map-headroom"
     MAP_MISMATCH = "map-mismatch"
     MAP_ETA = "map-eta"
+    GROWTH_ETA = "growth-eta"  # issue 23: time to full at the records' own growth
     WRITES_STALLED = "writes-stalled"
     FREE_PAGES = "free-pages"
     LONG_READER = "long-reader"

@@ -65,6 +65,7 @@ class Capacity:
     # -- end issue 29 items 1-2 ----------------------------------------------------------------------
     # -- issue 29 item 4: what a compaction returns (None: no page walk to count from) --
     compact: dict | None = None  # {"copy_bytes": mdb_copy -c's file, "rewrite_bytes": records rewritten in key order}
+    growth: Growth | None = None  # issue 23: growth from the records' own time (see TableTime)
 
     def limit_text(self) -> str:
         """The limit's owner in words, for the capacity line ("writer crossbar (pid 4242)")."""
@@ -109,6 +110,7 @@ class Table:
     bytes: int = 0
     max_value: int = 0
     kind: str = "slot"  # "slot", or "catalog" for slot 0
+    time: TableTime | None = None  # issue 23: the table's own time, when its records carry one
 
     def label(self) -> str:
         return self.name or f"slot {self.slot}"
@@ -187,3 +189,44 @@ class Snapshot:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+# -- growth from the records' own time (issue 23) -----------------------------------------------
+
+@dataclass
+class TableTime:
+    """What a table's records say about their own time: span, records and bytes per UTC day, rates.
+
+    ``source`` is where the time is read: ``"key"`` (the key leads with a big-endian
+    datetime64[ns]), ``"key:N"`` (the key's N-th part, 1-based) or ``"value:FIELD"``.
+    ``exact``: counted by the page walk (a leading key time); else estimated from a random
+    sample of ``sample`` records, with ``uncertainty`` (half-widths at ``confidence``).
+    Rates are None from less than 2 days of data (``note`` says so).
+    """
+
+    source: str
+    exact: bool
+    oldest: str | None = None  # ISO 8601 UTC
+    newest: str | None = None
+    oldest_s: float | None = None  # the same, epoch seconds (metrics)
+    newest_s: float | None = None
+    days: list[dict] = field(default_factory=list)  # [{"day": "YYYY-MM-DD", "records", "bytes"}]
+    hours: list[dict] = field(default_factory=list)  # the last two days: [{"hour": "YYYY-MM-DDTHH", ...}]
+    records_per_day: dict[str, float | None] = field(default_factory=dict)  # "1d", "7d", "30d"
+    bytes_per_day: dict[str, float | None] = field(default_factory=dict)
+    sample: int | None = None  # records sampled (None: exact)
+    uncertainty: dict | None = None  # {"confidence", "records_per_day": {...}, "bytes_per_day": {...}}
+    untimed: int = 0  # records without a plausible time (before 2000, after now + 1 day)
+    purged: bool | None = None  # True: its oldest record was seen to move (old records are deleted)
+    note: str | None = None  # "too little history", ...
+
+
+@dataclass
+class Growth:
+    """Bytes per day the time-ordered tables added over the last 7 days, and the map's time to full at that rate."""
+
+    bytes_per_day: float | None
+    eta_full_s: float | None  # available bytes at that rate; None: no rate, or not growing
+    basis: str  # in words: the tables, the window, what is left out and why
+    share: float | None = None  # of the pages in use, the part those tables make up
+    tables: list[dict] = field(default_factory=list)  # [{"table", "bytes_per_day", "purged", "exact"}], fastest first

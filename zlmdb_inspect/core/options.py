@@ -66,6 +66,9 @@ class Thresholds:
     disk_used_warning_pct: float = 80.0  # the volume's use (as df), where it allows less than the map
     disk_used_critical_pct: float = 95.0
     free_runs_min_reusable_bytes: int = 1024 * 1024  # free-runs speaks only with this much reusable
+    # issue 23: time to full at the growth the records' own time shows over 7 days (growth-eta)
+    growth_eta_warning_s: float = 14 * 86400.0
+    growth_eta_critical_s: float = 2 * 86400.0
     rules: dict[RuleId, Level] = field(default_factory=dict)  # rule id -> off|info|warning|critical
 
     def set(self, name: str, value: str) -> None:

@@ -38,6 +38,7 @@ PRACTICE = {
     "cbor": "Serialization Choices: CBOR for configuration",
     "mapfull": "Error Handling: MapFullError handling",
     "verify": "Testing Strategies: Verification steps",
+    "purge": "Testing Strategies: Database scratching (purge)",  # issue 23
 }
 
 #: What each rule watches, one line each (``--list-rules``; the README's Warnings table in full).
@@ -65,6 +66,8 @@ SUMMARY: dict[RuleId, str] = {
     RuleId.DISK_HEADROOM: "the volume allows less than the map and is nearly full (disk_used_warning_pct, "
                           "disk_used_critical_pct)",
     RuleId.FREE_RUNS: "reusable space in runs too short for a table's largest values (free_runs_min_reusable_bytes)",
+    RuleId.GROWTH_ETA: "at the growth the records' own time shows over 7 days the map is full soon "
+                       "(growth_eta_warning_s, growth_eta_critical_s)",
 }
 
 CRITICAL, WARNING, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
@@ -657,6 +660,37 @@ def _map_mismatch(cap: Capacity) -> str | None:
     return f"{head}." + (f" Writers: {each}." if len(writers) > 1 else "")
 
 
+# -- issue 23: growth from the records' own time ------------------------------------------------
+
+def growth_eta(c: Context) -> list[Finding]:
+    """Time to full at the bytes per day the time-ordered tables added over their last 7 days: one
+    run is enough (the records carry their history); the live rate stays the short-term view."""
+    g, th, cap = c.cap.growth, c.th, c.cap
+    if g is None or g.eta_full_s is None or g.bytes_per_day is None:
+        return []
+    eta = g.eta_full_s
+    sev = CRITICAL if eta < th.growth_eta_critical_s else WARNING if eta < th.growth_eta_warning_s else None
+    if sev is None:
+        return []
+    top = next((r for r in g.tables if not r["purged"]), g.tables[0])
+    kept = ("looks purged: its oldest record moves" if top["purged"]
+            else "no purge seen: its oldest record has not moved while watched" if top["purged"] is False
+            else "kept so far: no purge seen in this run (watch it, or run again, to see its oldest record move)")
+    tt = c.found.time_to_full
+    live = (f"The live rate (short term, {'over the watched history' if c.found.history else 'needs 30 s of history'}) "
+            f"says: {tt.text()}." if tt is not None else "")
+    thr = th.growth_eta_critical_s if sev == CRITICAL else th.growth_eta_warning_s
+    return [Finding(
+        RuleId.GROWTH_ETA, sev,
+        f"At the records' own growth ({g.basis}), the map ({fmt_bytes(cap.map_size)}, {cap.limit_text()}) is "
+        f"full in {fmt_duration(eta)}. The fastest-growing table is {top['table']} "
+        f"({fmt_bytes(top['bytes_per_day'])}/day), {kept}. {live} Raise map_size, or delete old records "
+        f"(a retention window) so their pages are reused.",
+        f"{PRACTICE['sizing']}; {PRACTICE['purge']}", figure=round(eta, 1), threshold=thr,
+        figure_text=f"full in {fmt_duration(eta)} at {fmt_bytes(g.bytes_per_day)}/day",
+        threshold_text=f"less than {fmt_duration(thr)}", subject=top["table"])]
+
+
 #: The rules in the order their findings are listed, each with the unit its figure counts. Listed
 #: here, not registered by a decorator: mutmut does not mutate decorated functions.
 REGISTRY: dict[RuleId, Rule] = {r.id: r for r in (
@@ -681,4 +715,5 @@ REGISTRY: dict[RuleId, Rule] = {r.id: r for r in (
     Rule(RuleId.FORMAT_09, "", format_09),
     Rule(RuleId.DISK_HEADROOM, "%", disk_headroom),
     Rule(RuleId.FREE_RUNS, "pages", free_runs),
+    Rule(RuleId.GROWTH_ETA, "s", growth_eta),
 )}

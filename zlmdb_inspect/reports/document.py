@@ -89,7 +89,9 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
             f"txns_per_s={_rate(rates.txns_per_s if rates else None)} "
             f"growth_bytes_per_s={_rate(rates.bytes_per_s if rates else None, 'B')} "
             f"{perfdata(eta, th.map_eta_warning_s, th.map_eta_critical_s)}"
-            f"{_disk_perfdata(cap)}")
+            f"{_disk_perfdata(cap)}"
+            # issue 23: growth from the records' own time (7 days), U without time-ordered tables or history
+            f" growth_bytes_per_day={_rate(cap.growth.bytes_per_day if cap.growth else None, 'B')}")
     if cap.compact is not None:  # issue 29 item 4
         perf += (f" compact_copy_bytes={cap.compact['copy_bytes']}B"
                  f" compact_rewrite_bytes={cap.compact['rewrite_bytes']}B")

@@ -73,6 +73,15 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("limit_disk", "gauge", "1 if the volume allows less than the map (available_bytes is the disk's), else 0.", ()),
     ("free_run_largest_pages", "gauge",
      "Most consecutive reusable pages one write finds (a larger value extends the file).", ()),
+    # issue 23: growth from the records' own time
+    ("table_growth_bytes_per_day", "gauge",
+     "Bytes per day a time-ordered table added over the last 7 days of its records' own time.", ("table", "slot")),
+    ("table_newest_record_timestamp_seconds", "gauge", "Time of a table's newest record (its own time).",
+     ("table", "slot")),
+    ("table_oldest_record_timestamp_seconds", "gauge", "Time of a table's oldest record (its own time).",
+     ("table", "slot")),
+    ("growth_time_to_full_seconds", "gauge",
+     "Seconds until the map is full at the 7-day growth of the records' own time (absent: no rate).", ()),
 ]
 
 Sample = tuple[tuple[str, ...], float]
@@ -172,6 +181,15 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
         active[k] = active.get(k, 0) + 1
     for (i, s, sub), n in active.items():
         add("warning", n, i, s, sub)
+    # issue 23: growth from the records' own time
+    for t in snap.tables:
+        if t.time is not None:
+            name = t.name or f"slot-{t.slot}"
+            add("table_growth_bytes_per_day", t.time.bytes_per_day.get("7d"), name, t.slot)
+            add("table_newest_record_timestamp_seconds", t.time.newest_s, name, t.slot)
+            add("table_oldest_record_timestamp_seconds", t.time.oldest_s, name, t.slot)
+    if cap.growth is not None:
+        add("growth_time_to_full_seconds", cap.growth.eta_full_s)
     add("refresh_age_seconds", round(max(0.0, now - res.refreshed_at), 3))
     add("up", 1)
     return out

@@ -29,6 +29,7 @@ from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, poin
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
 from zlmdb_inspect.service.compare import CompareResult, TableComparison, run_checksums, run_compare
 from zlmdb_inspect.service.compare import Side as CompareSide
+from zlmdb_inspect.service.growth import GrowthTracker
 from zlmdb_inspect.service.state import Identity, StateStore, Summaries, check_txnid
 from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
@@ -116,6 +117,7 @@ class Service:
         self._state_saved_at = 0.0  # monotonic
         self._state_used = 0  # samples of earlier runs the history started with
         self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
+        self._growth = GrowthTracker(self._inspector, self._codecs)  # issue 23: the records' own time
 
     # -- the database as a whole -------------------------------------------------
 
@@ -230,6 +232,7 @@ class Service:
         if first:
             self._load_state()
         check0 = self._inspector.check_reads
+        self._growth.before_walk()  # issue 23: which slots' keys lead with a time (the walk buckets them)
         # with state, a one-shot run keeps its 1.0 summaries for the next run
         snap = self._inspector.snapshot(remember=live or self._store is not None)
         self._monitor.add(snap)
@@ -250,6 +253,7 @@ class Service:
         self._watch_writer(snap, live)
         if not snap.damaged and not self._verify:
             self._sample(snap)
+            self._growth.apply(snap)  # issue 23: Table.time, capacity.growth
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
         read_bytes = (snap.page_reads + self._inspector.check_reads - check0) * snap.lmdb.page_size
@@ -295,6 +299,7 @@ class Service:
             self._findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
             self._findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
             self._findings.index_drift = self._codecs.index_drift(self._inspector, snap, windows)
+            self._growth.after_sample(snap, windows)  # issue 23: estimates of non-leading times
         self._findings.undecodable = self._undecodable()
 
     def _undecodable(self) -> dict[str, Undecodable]:

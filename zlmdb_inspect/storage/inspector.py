@@ -38,7 +38,7 @@ from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps
 from zlmdb_inspect.storage.volume import Volume, disk_available
-from zlmdb_inspect.storage.walk import TreeSummary, TreeWalker, WalkResult
+from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
 
 T = TypeVar("T")
 
@@ -487,6 +487,15 @@ class Inspector:
         with self._lock:
             pf = self._open_pagefile()
             return pf.current_meta().txnid, pf.page_size, pf.format
+
+    def key_times(self) -> tuple[frozenset[int], TimeBuckets]:
+        """The last walk's time slots and their records and bytes per hour of the key's time
+        (``TreeWalker.time_slots``; empty when the counts did not come from a walk)."""
+        with self._lock:
+            walk = self._last.walk if self._last is not None else None
+            if walk is None:
+                return frozenset(), {}
+            return walk.summary.time_slots, hourly(walk.summary.times)
 
     def export_summaries(self) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
         """The walker's summaries with the CRC-32 of each one's page, read in one read transaction:

@@ -39,6 +39,68 @@ from zlmdb_inspect.storage.pageformat import (
     slot_of,
 )
 
+# -- time buckets (issue 23): records and bytes per hour of the leading big-endian datetime64[ns]
+# of the keys of the slots the walker is told hold time-ordered keys ---------------------------
+HOUR_NS = 3600 * 10**9
+DAY_NS = 24 * HOUR_NS
+TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01: earlier is not a time
+TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01 (the clients judge "after now + 1 day")
+UNTIMED = -1  # the hour of records whose key holds no plausible time
+_MIN_U, _MAX_U = np.uint64(TIME_MIN_NS), np.uint64(TIME_MAX_NS)
+_DAY_U, _HOUR_U = np.uint64(DAY_NS), np.uint64(HOUR_NS)
+
+#: slot -> hour (ns // HOUR_NS, or UNTIMED) -> (records, bytes); bytes are leaf pages (a leaf split
+#: by entries, as the slots' pages are) and overflow pages, times the page size
+TimeBuckets = dict[int, dict[int, tuple[float, float]]]
+
+
+def time_rows(slot: np.ndarray, hour: np.ndarray, records: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """Rows (slot, hour, records, bytes) as one float64 array, consecutive equal (slot, hour)
+    summed: a summary keeps a list of these (merging is a list extend and nothing per hour runs
+    in Python during the walk; :func:`hourly` adds them up once, for whoever asks)."""
+    if len(hour) > 1:
+        starts = np.flatnonzero((hour[1:] != hour[:-1]) | (slot[1:] != slot[:-1])) + 1
+        if len(starts) + 1 < len(hour):
+            starts = np.concatenate(([0], starts))
+            slot, hour = slot[starts], hour[starts]
+            records, nbytes = np.add.reduceat(records, starts), np.add.reduceat(nbytes, starts)
+    out = np.empty((len(hour), 4))
+    out[:, 0], out[:, 1], out[:, 2], out[:, 3] = slot, hour, records, nbytes
+    return out
+
+
+def hourly(rows: list[np.ndarray]) -> TimeBuckets:
+    """The rows of a summary (:func:`time_rows`) added up per slot and hour."""
+    if not rows:
+        return {}
+    a = np.concatenate(rows) if len(rows) > 1 else rows[0]
+    a = a[a[:, 2] > 0]  # leaves counted key by key leave empty rows behind
+    code = (a[:, 0].astype(np.int64) << 22) | (a[:, 1].astype(np.int64) + 1)
+    uniq, inv = np.unique(code, return_inverse=True)
+    recs = np.bincount(inv, weights=a[:, 2], minlength=len(uniq))
+    nb = np.bincount(inv, weights=a[:, 3], minlength=len(uniq))
+    slots, hours = uniq >> 22, (uniq & 0x3FFFFF) - 1
+    out: TimeBuckets = {}
+    for s in np.unique(slots).tolist():
+        m = slots == s
+        out[s] = dict(zip(hours[m].tolist(), zip(recs[m].tolist(), nb[m].tolist(), strict=True), strict=True))
+    return out
+
+
+NO_BOUND = 1 << 32  # parent_bounds: no separator (slots are 16 bits)
+
+
+def _day_code(ts: np.ndarray) -> np.ndarray:
+    """A key time's day, or -1 below 2000 (or too short a key), -2 from 2100 on: two keys with one
+    code hold between them only keys of that day (or only keys that are no time)."""
+    return np.where(ts < _MIN_U, -1, np.where(ts >= _MAX_U, -2, (ts // _DAY_U).astype(np.int64)))
+
+
+def hour_of(ts: np.ndarray) -> np.ndarray:
+    """The hour of each big-endian key time (uint64), UNTIMED outside 2000..2100."""
+    ok = (ts >= _MIN_U) & (ts < _MAX_U)
+    return np.where(ok, (ts // _HOUR_U).astype(np.int64), UNTIMED)
+
 
 @dataclass
 class SlotSpace:
@@ -71,6 +133,8 @@ class TreeSummary:
     entries: int = 0
     named_dbs: list[tuple[bytes, DbRecord]] = field(default_factory=list)
     leaf_free_bytes: int = 0  # unused bytes of its leaves (upper - lower): what a rewrite in key order returns
+    times: list[np.ndarray] = field(default_factory=list)  # the time slots' rows (:func:`time_rows`)
+    time_slots: frozenset[int] = frozenset()  # the slots ``times`` was built for (a cache hit must match)
 
     def merge(self, other: TreeSummary) -> None:
         for slot, sp in other.slots.items():
@@ -84,6 +148,8 @@ class TreeSummary:
         self.entries += other.entries
         self.named_dbs.extend(other.named_dbs)
         self.leaf_free_bytes += other.leaf_free_bytes
+        if other.times:
+            self.times.extend(other.times)
 
     def merge_many(self, others: list[TreeSummary]) -> None:
         """:meth:`merge` of many (an incremental walk merges thousands of cached summaries)."""
@@ -101,6 +167,8 @@ class TreeSummary:
                 mine.add(sp)
             if o.named_dbs:
                 self.named_dbs.extend(o.named_dbs)
+            if o.times:
+                self.times.extend(o.times)
 
 
 @dataclass
@@ -203,6 +271,9 @@ class TreeWalker:
         # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
         # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
         self.whole: tuple[tuple[int, int, int], TreeSummary] | None = None  # ((root, txnid, root CRC), summary)
+        # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
+        # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
+        self.time_slots: frozenset[int] = frozenset()
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -275,7 +346,7 @@ class TreeWalker:
         # a file rewritten under one txnid, a restore or damage, is walked again)
         whole_key = (meta.main.root, meta.txnid, root_crc(pf, meta)) if not pf.has_txnid else None
         whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
-            else None
+            and self.whole[1].time_slots == self.time_slots else None
         # a cached walk reads only what changed: no prefetch
         if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
@@ -305,8 +376,9 @@ class TreeWalker:
         if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
+        summary.time_slots = self.time_slots
         if whole_key is not None and whole is None:
-            kept = TreeSummary()
+            kept = TreeSummary(time_slots=self.time_slots)
             kept.merge(summary)
             self.whole = (whole_key, kept)
         free_pages, free_db_pages = 0, 0
@@ -357,11 +429,15 @@ class _Walk:
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
+        # with time slots: each pending page's key bounds from its parent (:meth:`parent_bounds`)
+        self.pending_bounds: list[np.ndarray] = []
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
         # deferred, in the order a walk without deferral does them (children before parents)
         self.merges: list[tuple[TreeSummary, TreeSummary]] = []
         self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
         self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
+        self.time_slots = walker.time_slots
+        self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
 
     def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
         if self.defer:
@@ -372,6 +448,7 @@ class _Walk:
     def _cache(self, key: tuple[int, int], out: TreeSummary) -> None:
         """A summary is cached only once complete: a walk that stops at damage caches nothing
         it had not finished."""
+        out.time_slots = self.time_slots
         if self.defer:
             self.to_cache.append((key, out))
         else:
@@ -393,9 +470,10 @@ class _Walk:
         them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
         threads took longer and twice the CPU of one (whose page gathers use threads already)."""
         batch, outs = self.pending, self.pending_outs
-        self.pending, self.pending_outs = [], []
+        bounds = np.concatenate(self.pending_bounds) if self.pending_bounds else None
+        self.pending, self.pending_outs, self.pending_bounds = [], [], []
         limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
-        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit, bounds)
 
     def entries(self, pgno: int, depth: int, max_depth: int) -> int:
         """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
@@ -416,7 +494,7 @@ class _Walk:
         if self.cacheable:
             self.seen.add(key)
             hit = self.walker.cache.get(key)
-            if hit is not None and flags & P_BRANCH:
+            if hit is not None and flags & P_BRANCH and hit.time_slots == self.time_slots:
                 self.cache_hits += 1
                 return hit
         n = pf.numkeys(pgno, lower, upper)
@@ -433,8 +511,9 @@ class _Walk:
         if depth + 1 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
-            below = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4]
-            self.bottom_level(below, depth + 1, max_depth, out)
+            nodes = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))
+            self.bottom_level(nodes[4], depth + 1, max_depth, out,
+                              self.parent_bounds(nodes) if len(self.time_arr) else None)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
@@ -466,7 +545,7 @@ class _Walk:
                 s1, s2 = slot_of(sep or b""), slot_of(children[i + 1][1] or b"")  # set for i > 0
                 if s1 == s2 and s1 != SHORT_KEY_SLOT:
                     slot = s1
-            if slot is None or self.scan_all or self.want_space:
+            if slot is None or self.scan_all or self.want_space or slot in self.time_slots:
                 self.scan_leaf(child, n, out)
                 continue
             sp = out.slots.get(slot)
@@ -476,7 +555,24 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
+    def parent_bounds(self, nodes: tuple[np.ndarray, ...]) -> np.ndarray:
+        """Per child of one branch page (its ``branch_nodes``): the slot and key time of the
+        separator above it (a lower bound of its keys) and of the next one (an upper bound), as
+        uint64 rows (slot, time, next slot, next time); slot NO_BOUND where there is none. They
+        bound the first and last leaf under each bottom branch page, sparing those leaves' reads."""
+        _, idx, bbase, node, _, ks = nodes
+        pf = self.pf
+        has = (idx > 0) & (ks >= 10)
+        slot = np.where(has, self.slots_at(node, ks, bbase + pf.page_size - 1), NO_BOUND).astype(np.uint64)
+        t = pf.u64s(np.minimum(node + 10, pf.file_size - 8)).byteswap()
+        out = np.empty((len(node), 4), dtype=np.uint64)
+        out[:, 0], out[:, 1] = slot, t
+        out[:-1, 2], out[:-1, 3] = slot[1:], t[1:]
+        out[-1, 2], out[-1, 3] = NO_BOUND, 0
+        return out
+
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
+                     bounds: np.ndarray | None = None) -> None:
         """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
@@ -497,6 +593,7 @@ class _Walk:
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
             kids, ns = kids[branch], ns[branch]
+            bounds = bounds[branch] if bounds is not None else None
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
@@ -510,10 +607,13 @@ class _Walk:
             self.seen.update(keys)
             get = self.walker.cache.get
             found = [get(key) for key in keys]
+            found = [f if f is not None and f.time_slots == self.time_slots else None for f in found]
             hits = [f for f in found if f is not None]
             if hits:
                 self.cache_hits += len(hits)
                 out.merge_many(hits)
+                if bounds is not None:
+                    bounds = bounds[np.array([f is None for f in found])]
                 batch = [b for b, f in zip(batch, found) if f is None]
                 keys = [key for key, f in zip(keys, found) if f is None]
             outs = [TreeSummary(branch_pages=1) for _ in batch]
@@ -523,16 +623,19 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
+            if bounds is not None:
+                self.pending_bounds.append(bounds)
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
-                             if self.want_space else self.walker.batch_leaves)
+                             if self.want_space else self.walker.batch_leaves, bounds)
         if self.cacheable:
             for key, sub in zip(keys, outs):
                 assert sub is not None
                 self._cache(key, sub)
                 self._merge(out, sub)
 
-    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int,
+                    bounds: np.ndarray | None = None) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
@@ -540,10 +643,11 @@ class _Walk:
             while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
                 leaves += batch[j][1]
                 j += 1
-            self.bottoms(batch[i:j], outs[i:j])
+            self.bottoms(batch[i:j], outs[i:j], bounds[i:j] if bounds is not None else None)
             i = j
 
-    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary],
+                bounds: np.ndarray | None = None) -> None:
         """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
 
         What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
@@ -577,6 +681,7 @@ class _Walk:
             k = first_bad(bad)
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
         ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
+        sep_slots = seps.copy() if len(self.time_arr) else seps  # the separators' own slots
         # A leaf between two separators of one slot holds only that slot (keys are sorted);
         # the first and last leaf of each branch page take their bounds from the key they hold.
         known = np.zeros(total, dtype=bool)
@@ -599,6 +704,12 @@ class _Walk:
         for j, (_, n) in enumerate(branches):
             outs[j].leaf_pages += n
             outs[j].leaf_free_bytes += free_per[j]
+        if len(self.time_arr):
+            timed = known & (nkeys > 0)
+            timed &= seps == self.time_arr[0] if len(self.time_arr) == 1 else np.isin(seps, self.time_arr)
+            if timed.any():
+                self.leaf_times(np.flatnonzero(timed), node, ks, idx, bases, nkeys, seps, sep_slots, br, kids,
+                                ov, outs, ns, bounds)
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)
@@ -627,6 +738,117 @@ class _Walk:
                     o.overflow_pages += int(ovp[c])
         for k in np.nonzero(~known)[0].tolist():
             self.scan_leaf(int(kids[k]), int(nkeys[k]), outs[int(br[k])])
+
+    def key_times(self, bases: np.ndarray, i: np.ndarray, kids: np.ndarray, which: np.ndarray) -> np.ndarray:
+        """The time of node ``i``'s key in each leaf at ``bases`` (uint64; 0, not a time, where the
+        key is too short to hold one)."""
+        pf = self.pf
+        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
+        ptr = pf.u16s(bases + h + 2 * i) + pb
+        bad = (ptr < h) | (ptr + 8 > ps)
+        if bad.any():
+            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
+        node = bases + ptr
+        ks = pf.u16s(node + 6)
+        long = (ks >= 10) & (ptr + 8 + ks <= ps)
+        ts = pf.u64s(np.where(long, node + 10, node)).byteswap()  # the key's bytes 2..10, big-endian
+        return np.where(long, ts, np.uint64(0))
+
+    def leaf_times(self, timed: np.ndarray, node: np.ndarray, ks: np.ndarray, idx: np.ndarray,
+                   bases: np.ndarray, nkeys: np.ndarray, seps: np.ndarray, sep_slots: np.ndarray,
+                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary],
+                   ns: np.ndarray, bounds: np.ndarray | None) -> None:
+        """Per hour of the key times: records and bytes of the leaves ``timed`` (of time slots),
+        for a whole batch of leaves at once (per leaf in Python, this tripled the walk).
+
+        A leaf's keys lie between the separator above it and the next one under the same branch
+        page, which the walk has read already: when both fall in one UTC day (the usual case),
+        the leaf counts whole (its header's count) in the hour of its separator, and no key of it
+        is read. The first and last leaf under a branch page take the bound they lack from the
+        separators in the page above (``bounds``); where a bound is still missing, the leaf's own
+        first or last key stands in. Only a leaf that spans a day boundary is read key by key. So
+        days are exact and hours exact to a leaf page.
+        """
+        pf = self.pf
+        ps = pf.page_size
+        k = len(timed)
+        # each timed leaf's separator time (the lower bound of its keys; none for the first leaf
+        # under a branch page, nor where the separator is of another slot) and the next one's (the
+        # upper bound), when the next leaf is of the same slot and under the same branch page
+        sl = seps[timed]
+        it = idx[timed]
+        has_lo = (it > 0) & (ks[timed] >= 10) & (sep_slots[timed] == sl)
+        at = node[timed] + 10
+        if at.max() > pf.file_size - 8:  # a short key at the file's very end
+            at = np.minimum(at, pf.file_size - 8)
+        t = pf.u64s(at).byteswap()  # where not has_lo, not a bound: never used as one
+        bt = br[timed]
+        has_hi = np.zeros(k, dtype=bool)
+        has_hi[:-1] = (timed[1:] == timed[:-1] + 1) & (bt[1:] == bt[:-1]) & has_lo[1:] & (sl[1:] == sl[:-1])
+        t_hi = np.empty_like(t)
+        t_hi[:-1], t_hi[-1] = t[1:], 0
+        if bounds is not None:  # the first and last leaf under each branch page: from the page above
+            slu = sl.astype(np.uint64)
+            f = np.flatnonzero(it == 0)
+            ok = bounds[bt[f], 0] == slu[f]
+            t[f] = np.where(ok, bounds[bt[f], 1], t[f])
+            has_lo[f] = ok
+            e = np.flatnonzero(it == ns[bt] - 1)
+            ok = bounds[bt[e], 2] == slu[e]
+            t_hi[e] = np.where(ok, bounds[bt[e], 3], t_hi[e])
+            has_hi[e] |= ok
+        day = t // _DAY_U
+        # whole: both bounds known, in one day, a plausible time (2000..2100)
+        whole = has_hi & has_lo & (day == t_hi // _DAY_U) & (t >= _MIN_U) & (t < _MAX_U)
+        hour = (t // _HOUR_U).astype(np.int64)
+        split = None
+        if not whole.all():
+            # a bound missing: the leaf's own first or last key stands in (one key per leaf);
+            # both known but in different days: read key by key
+            w = np.flatnonzero(~whole)
+            lw = timed[w]
+            first, last = t[w], t_hi[w]
+            for have, bound, pos in ((has_lo[w], first, np.zeros(len(w), dtype=np.int64)),
+                                     (has_hi[w], last, nkeys[lw] - 1)):
+                r = np.flatnonzero(~have)
+                if len(r):
+                    bound[r] = self.key_times(bases[lw[r]], pos[r], kids, lw[r])
+            same = _day_code(first) == _day_code(last)  # one day, or no time at all
+            hour[w] = hour_of(first)
+            whole[w] = same
+            split = lw[~same]
+        if ov is not None:
+            nbytes = (1.0 + ov.pages[timed]) * ps
+        else:
+            nbytes = np.full(k, float(ps))
+        recs = nkeys[timed].astype(np.float64)
+        if split is not None and len(split):
+            # leaves that span a day boundary count key by key (below): none of them here
+            recs = np.where(whole, recs, 0.0)
+            nbytes = np.where(whole, nbytes, 0.0)
+        rows = [(bt, sl, hour, recs, nbytes)]
+        if split is not None and len(split):  # every key of the leaves that span a day boundary
+            sn = nkeys[split]
+            leaf = np.repeat(np.arange(len(split)), sn)
+            i = np.arange(int(sn.sum())) - np.repeat(np.cumsum(sn) - sn, sn)
+            lb = bases[split][leaf]
+            hours = hour_of(self.key_times(lb, i, kids, split[leaf]))
+            kb = np.full(len(i), float(ps)) / sn[leaf]
+            if ov is not None:  # values on overflow pages count with their record
+                kn = lb + pf.u16s(lb + pf.hdrsz + 2 * i) + pf.pagebase
+                big = (pf.u16s(kn + 4) & F_BIGDATA) != 0
+                dsize = pf.u16s(kn) | (pf.u16s(kn + 2) << 16)
+                kb = kb + np.where(big, ((pf.hdrsz - 1 + dsize) // ps + 1) * ps, 0)
+            rows.append((br[split][leaf], seps[split][leaf], hours, np.ones(len(i)), kb))
+        one = all(o is outs[0] for o in outs)  # a walk without a cache adds all to one summary
+        for jj, slot, hr, rr, bb in rows:
+            if one:
+                outs[0].times.append(time_rows(slot, hr, rr, bb))
+                continue
+            cuts = np.flatnonzero(jj[1:] != jj[:-1]) + 1  # leaves of one branch page lie together
+            for a, z in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(jj)])).tolist(),
+                            strict=True):
+                outs[int(jj[a])].times.append(time_rows(slot[a:z], hr[a:z], rr[a:z], bb[a:z]))
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""
@@ -685,6 +907,7 @@ class _Walk:
         buf = pf.buf
         page_end = (pgno + 1) * pf.page_size
         per_slot: dict[int, int] = {}
+        timed: list[tuple[int, int, int]] = []  # (slot, hour, overflow pages) of records of time slots
         for i in range(n):
             off = pf.node(pgno, i)
             lo, hi, nflags, ksize = struct.unpack_from(NATIVE + "4H", buf, off)
@@ -721,9 +944,17 @@ class _Walk:
                 out.overflow_pages += ov
             per_slot[slot] = per_slot.get(slot, 0) + count
             out.entries += count
+            if slot in self.time_slots and count == 1:
+                ts = int.from_bytes(buf[off + 10:off + 18], "big") if ksize >= 10 else 0
+                hour = ts // HOUR_NS if TIME_MIN_NS <= ts < TIME_MAX_NS else UNTIMED
+                timed.append((slot, hour, pf.ovpages(dsize) if nflags & F_BIGDATA else 0))
         total = sum(per_slot.values()) or 1
         for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
             out.slots[slot].leaf_pages += c / total
+        if timed:
+            a = np.array(timed, dtype=np.int64)
+            out.times.append(time_rows(a[:, 0], a[:, 1], np.ones(len(a)),
+                                       pf.page_size / total + a[:, 2] * float(pf.page_size)))
 
     def free_db(self, meta: Meta) -> tuple[int, int, np.ndarray]:
         """Pages on the freelist, as ``mdb_stat -f`` counts them.

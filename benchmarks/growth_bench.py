@@ -1,0 +1,79 @@
+"""What bucketing a time-ordered table's records per hour adds to a full walk (issue 23: at most 10 %).
+
+A table of N records keyed by a big-endian datetime64[ns] + UUID over 90 days, beside a table of
+random UUID keys of the same size; full walks (no cache) of both formats, with the time slot and
+without, alternated, medians of CPU time (process time: the walk's page gathers use threads; a
+busy shared machine moved wall times by 2x between runs). Run from this directory:
+``python growth_bench.py [N] [REPEATS]`` (default 1,000,000 and 25).
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import shutil
+import struct
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+import statistics
+
+from zlmdb import lmdb
+
+from zlmdb_inspect.storage.pageformat import PageFile
+from zlmdb_inspect.storage.walk import TreeWalker
+
+DAY_NS = 86400 * 10**9
+
+
+def build(path: str, n: int, fmt: str) -> None:
+    env = lmdb.open(path, map_size=8 << 30, lib_version=0 if fmt == "0.9" else 1, sync=False)
+    rnd = random.Random(1)
+    start = time.time_ns() - 90 * DAY_NS
+    step = 90 * DAY_NS // n
+    batch = 100_000
+    for i0 in range(0, n, batch):
+        with env.begin(write=True) as txn:
+            for i in range(i0, min(n, i0 + batch)):
+                t = start + i * step + rnd.randrange(step)
+                txn.put(struct.pack(">HQ", 1, t) + rnd.randbytes(16), rnd.randbytes(60))
+                txn.put(struct.pack(">H", 2) + rnd.randbytes(16), rnd.randbytes(60))
+    env.close()
+
+
+def main() -> None:
+    n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
+    reps = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+    for fmt in ("1.0", "0.9"):
+        path = tempfile.mkdtemp(prefix=f"growth-bench-{fmt}-")
+        t0 = time.perf_counter()
+        build(path, n, fmt)
+        built = time.perf_counter() - t0
+        pf = PageFile(os.path.join(path, "data.mdb"))
+        meta = pf.current_meta()
+
+        def walk(slots: frozenset[int], pf: PageFile = pf, meta=meta) -> None:
+            w = TreeWalker()
+            w.time_slots = slots
+            w.walk(pf, meta, remember=False)
+
+        walk(frozenset())  # warm the page cache
+        plain: list[float] = []
+        timed: list[float] = []
+        for _ in range(reps):  # alternated: a busy machine slows both alike
+            for slots, into in ((frozenset(), plain), (frozenset({1}), timed)):
+                t0 = time.process_time()
+                walk(slots)
+                into.append((time.process_time() - t0) * 1000)
+        p, t = statistics.median(plain), statistics.median(timed)
+        print(f"{fmt}: {n:,} time-keyed + {n:,} random records (built in {built:.0f} s): CPU median of {reps}: "
+              f"walk {p:.1f} ms, with hourly buckets {t:.1f} ms (+{(t / p - 1) * 100:.1f} %)")
+        pf.close()
+        shutil.rmtree(path)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,115 @@
+"""Growth from the records' own time (issue 23), for one database: finds each table's time source,
+tells the walk which slots lead their keys with a time, estimates the others from samples, and puts
+``Table.time`` and ``Capacity.growth`` on each snapshot.
+
+Exact figures (leading key times) come from every walk; estimates are taken again only when the
+tables were sampled again (the service samples at most every ``SAMPLE_EVERY_S`` when data changed).
+"""
+
+from __future__ import annotations
+
+import time
+
+from zlmdb_inspect.core.model import Snapshot, Table, TableTime
+from zlmdb_inspect.health import growth as figures
+from zlmdb_inspect.storage.inspector import Inspector
+from zlmdb_inspect.tables.catalog import TableCodecs
+from zlmdb_inspect.tables.records import RecordWindow
+from zlmdb_inspect.tables.timesource import (
+    TimeSource,
+    key_source,
+    leading_candidates,
+    raw_key_source,
+    sample_times,
+    value_source,
+)
+
+#: A leading-key table whose walk finds more records than this share without a plausible time in
+#: the key is not time-ordered (random keys that happen to begin and end like times).
+MAX_UNTIMED_SHARE = 0.1
+
+
+class GrowthTracker:
+    """Time sources and figures of one database's tables, kept between refreshes."""
+
+    def __init__(self, inspector: Inspector, codecs: TableCodecs) -> None:
+        self._ins = inspector
+        self._codecs = codecs
+        self._bounds: dict[int, tuple[int, int]] = {}  # leading-key slots: (first, last key time)
+        self._sources: dict[int, TimeSource | None] = {}  # non-leading, learnt from samples
+        self._estimates: dict[int, tuple[int, TableTime]] = {}  # slot -> (records then, figures)
+        self._oldest_seen: dict[int, tuple[int, int]] = {}  # slot -> (first oldest time seen, ns; times seen)
+        self._tables: dict[int, Table] = {}  # the last snapshot's tables, by slot
+        self.seed: int | None = None  # estimates' random seed (tests); None: fresh each time
+
+    def before_walk(self) -> None:
+        """Tell the walker which slots lead their keys with a time: both ends of the slot do, and
+        the sampled key codec (once known) agrees."""
+        try:
+            found = leading_candidates(self._ins)
+        except Exception:  # noqa: BLE001 - the snapshot that follows reports what is wrong
+            found = {}
+        keep = {}
+        for slot, bounds in found.items():
+            table = self._tables.get(slot)
+            codec = self._codecs.codec(table) if table is not None else None
+            if codec is not None and codec.profile is not None:
+                src = key_source(codec)
+                if src is None or not src.leading:
+                    continue
+            keep[slot] = bounds
+        self._bounds = keep
+        self._ins.walker.time_slots = frozenset(keep)
+
+    def after_sample(self, snap: Snapshot, windows: dict[int, RecordWindow] | None) -> None:
+        """Learn the non-leading sources from the last sample's records and estimate them again."""
+        if windows is None:
+            return
+        now = time.time_ns()
+        self._estimates = {}
+        for t in snap.tables:
+            if t.slot == 0 or not t.records or t.slot in self._bounds:
+                continue
+            codec = self._codecs.codec(t)
+            src = key_source(codec)
+            w = windows.get(t.slot)
+            recs = w.records if w is not None else []
+            if src is None or src.leading:
+                src = raw_key_source([r.raw_key for r in recs], now)
+            if src is None:
+                src = value_source([r.value for r in recs if not r.error], now)
+            self._sources[t.slot] = src
+            if src is None:
+                continue
+            times = sample_times(self._ins, codec, t, src, seed=self.seed)
+            self._estimates[t.slot] = (t.records, figures.estimated(src.name, times, t.records, t.bytes, now))
+
+    def apply(self, snap: Snapshot) -> None:
+        """``Table.time`` of every table with a time, and ``capacity.growth``."""
+        now = time.time_ns()
+        walked, buckets = self._ins.key_times()
+        rows: list[tuple[str, TableTime, int]] = []
+        self._tables = {t.slot: t for t in snap.tables}
+        for t in snap.tables:
+            tt = self._time_of(t, walked, buckets, now)
+            if tt is None:
+                continue
+            t.time = tt
+            rows.append((t.label(), tt, t.bytes))
+        snap.capacity.growth = figures.growth(rows, snap.capacity)
+
+    def _time_of(self, t: Table, walked: frozenset[int], buckets: dict, now: int) -> TableTime | None:
+        if t.slot in self._bounds and t.slot in walked:
+            first, last = self._bounds[t.slot]
+            tt = figures.exact("key", buckets.get(t.slot, {}), first, last, now)
+            if t.records and tt.untimed > MAX_UNTIMED_SHARE * t.records:
+                return None  # keys that only look like times at both ends
+            if tt.oldest_s is not None:
+                oldest = int(tt.oldest_s * 1e9)
+                seen, times = self._oldest_seen.get(t.slot, (oldest, 0))
+                self._oldest_seen[t.slot] = (seen, times + 1)
+                # its oldest record moved: old records are deleted; None: seen once, nothing to compare
+                tt.purged = True if oldest > seen + 10**9 else (False if times else None)
+            return tt
+        est = self._estimates.get(t.slot)
+        return est[1] if est is not None else None

@@ -1,0 +1,229 @@
+"""Where each table keeps its records' own time (issue 23), and samples of those times.
+
+One source per table, the most exact one: the key's leading big-endian datetime64[ns] (``"key"``,
+counted by the page walk), else a timestamp part further in the key (``"key:N"``, either byte
+order, as zlmdb's ``MapUuidTimestamp*`` and cfxdb's ``Events`` write it), else a value field that
+the sampled records carry as a plausible epoch time in s, ms, µs or ns (``"value:FIELD"``).
+Plausible: 2000-01-01 up to now + 1 day. The non-leading sources are sampled: random keys drawn
+uniformly between the table's first and last key, in short read transactions.
+"""
+
+from __future__ import annotations
+
+import random
+import struct
+import time
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from zlmdb_inspect.core.model import Table
+from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.tables.decode import PART_SIZES, key_parts
+from zlmdb_inspect.tables.records import Codec
+
+if TYPE_CHECKING:
+    from zlmdb_inspect.storage.inspector import Inspector
+
+TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01
+TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01: the walk's range; clients cut at now + 1 day
+DAY_NS = 86400 * 10**9
+SAMPLE = 1000  # records per estimate
+BATCH = 250  # random seeks per read transaction
+MIN_SHARE = 0.9  # of the profile's sampled records that must carry a plausible time in the field
+
+
+@dataclass(frozen=True)
+class TimeSource:
+    """How to read one table's time from a raw record."""
+
+    name: str  # "key", "key:2", "value:created"
+    offset: int = 0  # key sources: the time's byte offset after the slot prefix
+    little: bool = False  # key sources: little-endian (cfxdb's Events)
+    field: str | None = None  # value sources: the field's path ("a.b")
+    scale: int = 1  # value sources: ns per unit
+
+    @property
+    def leading(self) -> bool:
+        return self.name == "key"
+
+
+def _plausible(ns: int, now_ns: int) -> bool:
+    return TIME_MIN_NS <= ns <= now_ns + DAY_NS
+
+
+def leading_candidates(ins: Inspector) -> dict[int, tuple[int, int]]:
+    """Slots whose first and last key both lead with a plausible big-endian time after the slot
+    (2000..2100): ``{slot: (first ns, last ns)}``, from 3 cursor moves per slot in one short read."""
+
+    def body(txn: Any, pf: Any, meta: Any) -> dict[int, tuple[int, int]]:
+        out: dict[int, tuple[int, int]] = {}
+        cur = txn.cursor()
+        ok = cur.set_range(slot_prefix(1))
+        while ok:
+            first = bytes(cur.key())
+            if len(first) < 2:
+                ok = cur.next()
+                continue
+            slot = struct.unpack(">H", first[:2])[0]
+            nxt = slot_prefix(slot + 1) if slot < 0xFFFF else None
+            ok_next = cur.set_range(nxt) if nxt is not None else False
+            if ok_next:
+                cur.prev()
+            else:
+                cur.last()
+            last = bytes(cur.key())
+            if len(first) >= 10 and len(last) >= 10:
+                a = struct.unpack(">Q", first[2:10])[0]
+                b = struct.unpack(">Q", last[2:10])[0]
+                if TIME_MIN_NS <= a <= b < TIME_MAX_NS:
+                    out[slot] = (a, b)
+            ok = ok_next and cur.set_range(nxt)  # back to the next slot's first key
+        return out
+
+    return ins.read(body)
+
+
+def key_source(codec: Codec) -> TimeSource | None:
+    """A time in the key after its first part (``key:N``), as the sampled key codec names it."""
+    prof = codec.profile
+    kc = prof.key_codec if prof is not None else None
+    parts = key_parts(kc) if kc else None
+    if not parts:
+        return None
+    if parts[0] == "timestamp":
+        return TimeSource("key")
+    offset = 0
+    for i, p in enumerate(parts):
+        if p not in PART_SIZES:
+            return None  # after a variable part offsets are unknown
+        if i and p in ("timestamp", "timestamp-le"):
+            return TimeSource(f"key:{i + 1}", offset, p == "timestamp-le")
+        offset += PART_SIZES[p]
+    return None
+
+
+def raw_key_source(keys: list[bytes], now_ns: int | None = None) -> TimeSource | None:
+    """A time part further in the key, found in the sampled raw keys (with slot) where the key codec
+    does not name one (a 24-byte UUID + time key also splits as OID + UUID): 8 bytes at an offset of
+    8 or 16 that at least 90 % of the keys hold as a plausible time, big- or little-endian."""
+    now_ns = now_ns or time.time_ns()
+    if not keys:
+        return None
+    shortest = min(len(k) for k in keys) - 2
+    for offset in (8, 16):
+        if offset + 8 > shortest:
+            break
+        for little in (False, True):
+            fmt = "<Q" if little else ">Q"
+            good = sum(1 for k in keys if _plausible(struct.unpack(fmt, k[2 + offset:10 + offset])[0], now_ns))
+            if good >= MIN_SHARE * len(keys):
+                return TimeSource("key:2", offset, little)
+    return None
+
+
+def _fields(value: Any, prefix: str = "", depth: int = 0) -> dict[str, int]:
+    """``{path: integer}`` of a decoded value's integer fields (maps, nested up to 3 levels)."""
+    out: dict[str, int] = {}
+    if isinstance(value, dict) and depth < 3:
+        for k, v in value.items():
+            path = f"{prefix}.{k}" if prefix else str(k)
+            if isinstance(v, int) and not isinstance(v, bool):
+                out[path] = v
+            elif isinstance(v, dict):
+                out.update(_fields(v, path, depth + 1))
+    return out
+
+
+def _get(value: Any, path: str) -> Any:
+    for part in path.split("."):
+        if not isinstance(value, dict):
+            return None
+        value = value.get(part)
+    return value
+
+
+def _unit(v: int, now_ns: int) -> int | None:
+    """ns per unit of ``v`` as an epoch time (s, ms, µs or ns: their plausible ranges do not overlap)."""
+    for scale in (1, 10**3, 10**6, 10**9):
+        if _plausible(v * scale, now_ns):
+            return scale
+    return None
+
+
+def value_source(values: list[Any], now_ns: int | None = None) -> TimeSource | None:
+    """A value field that at least 90 % of the sampled values carry as a plausible epoch time in one
+    unit; among several, the finest unit, then the most often present, then the name."""
+    now_ns = now_ns or time.time_ns()
+    if not values:
+        return None
+    seen: dict[tuple[str, int], int] = {}
+    for v in values:
+        for path, n in _fields(v).items():
+            scale = _unit(n, now_ns)
+            if scale is not None:
+                seen[(path, scale)] = seen.get((path, scale), 0) + 1
+    good = [(scale, -count, path) for (path, scale), count in seen.items() if count >= MIN_SHARE * len(values)]
+    if not good:
+        return None
+    scale, _, path = min(good)
+    return TimeSource(f"value:{path}", field=path, scale=scale)
+
+
+def time_of(src: TimeSource, raw_key: bytes, value: Any) -> int | None:
+    """The record's time in ns (None: none there), from its raw key (with slot) or decoded value."""
+    if src.field is None:
+        b = raw_key[2 + src.offset:2 + src.offset + 8]
+        if len(b) != 8:
+            return None
+        return struct.unpack("<Q" if src.little else ">Q", b)[0]
+    v = _get(value, src.field)
+    if not isinstance(v, int) or isinstance(v, bool):
+        return None
+    return v * src.scale
+
+
+def sample_times(ins: Inspector, codec: Codec, table: Table, src: TimeSource, n: int = SAMPLE,
+                 seed: int | None = None) -> list[int | None]:
+    """The times of ``n`` records at random keys drawn uniformly between the table's first and
+    last key (uniform over records where keys spread evenly: random UUIDs and OIDs, dense counters),
+    read ``BATCH`` seeks per read transaction."""
+    rng = random.Random(seed)
+    prefix = slot_prefix(table.slot)
+    end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+
+    def bounds(txn: Any, pf: Any, meta: Any) -> tuple[bytes, bytes] | None:
+        cur = txn.cursor()
+        if not cur.set_range(prefix) or bytes(cur.key()[:2]) != prefix:
+            return None
+        lo = bytes(cur.key())
+        if end is not None and cur.set_range(end):
+            cur.prev()
+        else:
+            cur.last()
+        return lo, bytes(cur.key())
+
+    b = ins.read(bounds)
+    if b is None:
+        return []
+    lo, hi = b
+    width = max(len(lo), len(hi)) - 2
+    a = int.from_bytes(lo[2:].ljust(width, b"\0"), "big")
+    z = int.from_bytes(hi[2:].ljust(width, b"\0"), "big")
+    out: list[int | None] = []
+    while len(out) < n:
+        targets = [prefix + rng.randint(a, z).to_bytes(width, "big") for _ in range(min(BATCH, n - len(out)))]
+
+        def body(txn: Any, pf: Any, meta: Any, targets: list[bytes] = targets) -> list[tuple[bytes, bytes | None]]:
+            cur = txn.cursor()
+            got = []
+            for t in targets:
+                if not cur.set_range(t) or bytes(cur.key()[:2]) != prefix:
+                    cur.set_range(lo)
+                k = bytes(cur.key())
+                got.append((k, bytes(cur.value()) if src.field is not None else None))
+            return got
+
+        for k, v in ins.read(body):
+            value = codec.decode(k, v).value if v is not None else None
+            out.append(time_of(src, k, value))
+    return out
