@@ -203,7 +203,19 @@ def _full_exposition(tmp_path) -> str:
     res = DatabaseResult(path=path, snapshot=ref.snapshot, warnings=ref.warnings,
                          eta=Eta(seconds=3600.0, state="growing", window_s=60.0, bytes_per_s=1.0),
                          refreshed_at=time.time())
-    return exposition([res, DatabaseResult(path=str(tmp_path / "gone"), error="no such file or directory")])
+    # a database whose records carry their own time (growth per table and time to full at that rate)
+    import time_tables
+
+    timed = str(tmp_path / "timed")
+    time_tables.build(timed, "1.0", ticks=time_tables.times([50] * 10), map_size=16 << 20, pad=200)
+    svc = open_db(timed)
+    try:
+        grown = svc.refresh()
+    finally:
+        svc.close()
+    assert grown.snapshot.capacity.growth is not None and grown.snapshot.capacity.growth.eta_full_s is not None
+    timed_res = DatabaseResult(path=timed, snapshot=grown.snapshot, warnings=grown.warnings, refreshed_at=time.time())
+    return exposition([res, timed_res, DatabaseResult(path=str(tmp_path / "gone"), error="no such file or directory")])
 
 
 def test_every_family_is_served_and_promtool_accepts_it(tmp_path):
