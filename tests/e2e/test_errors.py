@@ -257,3 +257,28 @@ def test_list_rules_and_help_name_every_rule_and_threshold():
         assert re.search(rf"^  {name} = {v if isinstance(v, int) else format(v, 'g')}$", r.stdout, re.M), name
     text = " ".join(run_cli("--help").stdout.split())
     assert all(rid.value in text for rid in RuleId) and all(n in text for n in names)
+
+
+def test_a_file_truncated_while_open_is_damaged_not_sigbus(tmp_path):
+    """data.mdb cut to 3 pages after the first refresh: the next refresh reads the time-ordered table's
+    first keys through LMDB's own cursors (a map past the file's end: SIGBUS kills the process) unless
+    the page count is checked first. In a child process, so a crash fails the test instead of the run."""
+    path = str(tmp_path / "timed")
+    code = f"""
+import time_tables
+from zlmdb_inspect.core.errors import DamagedError
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.service.database import Service
+time_tables.build({path!r}, "1.0", ticks=time_tables.times([200] * 5))
+svc = Service(Options(path={path!r}))
+svc.refresh()
+with open({path!r} + "/data.mdb", "r+b") as f:
+    f.truncate(4096 * 3)
+try:
+    svc.refresh()
+except DamagedError as e:
+    print("damaged:", e)
+"""
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
+    assert r.stdout.startswith(f"damaged: {path}: data.mdb holds 3 pages, its meta page says "), r.stdout

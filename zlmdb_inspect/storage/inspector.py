@@ -243,6 +243,9 @@ class Inspector:
                     except PageError as e:  # the writer overwrote that meta already
                         last_err = e
                         continue
+                    if meta.last_pgno >= pf.pages_in_file:  # LMDB's cursors would touch pages past the end: SIGBUS
+                        raise DamagedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, its meta page "
+                                           f"says {meta.last_pgno + 1} are in use (truncated?)")
                     return fn(txn, pf, meta)
                 finally:
                     txn.abort()
