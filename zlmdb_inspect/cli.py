@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, NoReturn
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.core.errors import InspectError
+from zlmdb_inspect.core.fmt import plain
 from zlmdb_inspect.core.kinds import RuleId
 from zlmdb_inspect.core.options import Options, Thresholds
 from zlmdb_inspect.core.textsafe import safe
@@ -77,7 +78,7 @@ def list_rules() -> str:
     for f in fields(Thresholds):
         if f.name != "rules":
             v = getattr(th, f.name)
-            out.append(f"  {f.name} = {v if isinstance(v, int) else format(v, 'g')}")  # exact, never 6.7e+07
+            out.append(f"  {f.name} = {plain(v)}")  # exact, never 6.7e+07
     return "\n".join(out)
 
 

@@ -34,7 +34,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
+from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, plain
 from zlmdb_inspect.core.model import Snapshot
 
 MEASURING, GROWING, IDLE, NOT_GROWING, FULL = "measuring", "growing", "idle", "not growing", "full"
@@ -134,7 +134,7 @@ def perfdata(e: TimeToFull, warn_s: float, crit_s: float) -> str:
         v = f"{e.seconds:.0f}"
     else:
         v = "U"
-    return f"time_to_full_s={v};{warn_s:g};{crit_s:g};0;"
+    return f"time_to_full_s={v};{plain(warn_s)};{plain(crit_s)};0;"
 
 
 #: a commit touches at least this many pages (main tree path, free-list tree, the meta page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from zlmdb_inspect.core.fmt import fmt_bytes
+from zlmdb_inspect.core.fmt import fmt_bytes, plain
 from zlmdb_inspect.core.kinds import Severity
 from zlmdb_inspect.core.model import Capacity, Snapshot
 from zlmdb_inspect.core.options import Thresholds
@@ -63,7 +63,7 @@ def other_readers(snap: Snapshot) -> int | None:
 
 
 def _rate(v: float | None, unit: str = "") -> str:
-    return "U" if v is None else f"{v:g}{unit}"
+    return "U" if v is None else f"{plain(round(v, 3))}{unit}"
 
 
 def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
@@ -78,7 +78,7 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
     cap = snap.capacity
     counts = {s: sum(1 for w in warnings if w.severity == s) for s in Severity}
     readers = other_readers(snap)
-    perf = (f"used_pct={cap.used_pct:.2f}%;{th.map_used_warning_pct:g};{th.map_used_critical_pct:g};0;100 "
+    perf = (f"used_pct={cap.used_pct:.2f}%;{plain(th.map_used_warning_pct)};{plain(th.map_used_critical_pct)};0;100 "
             f"available_bytes={cap.available_bytes}B;;;0;{cap.map_size} "
             f"headroom_bytes={cap.headroom_bytes}B;;;0;{cap.map_size} "
             f"map_size={cap.map_size}B map_size_meta={cap.map_size_meta}B "
