@@ -178,3 +178,24 @@ async def test_a_table_name_is_shown_literally(tmp_path):
         assert "\x1b" not in legend.plain  # type: ignore[union-attr]
         # plotext never sees it: its charts hold dates and sizes only
         assert "Ev[" not in _plain(scr.query_one("#growth-rates", Chart))
+
+
+async def test_help_names_the_growth_keys(timed):
+    from zlmdb_inspect.tui.app import HelpScreen
+
+    app = _app(timed["path"])
+    async with app.run_test(size=(120, 40)) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        text = app.screen.query_one("#help-text", Static).content.plain  # type: ignore[union-attr]
+        overview = text[text.index("This screen: Overview"):text.index("Everywhere")]
+        assert "  g " in overview and "growth by the records' own time" in overview
+        await pilot.press("escape")
+        await settle(pilot)
+        await _growth(app, pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+        assert isinstance(app.screen, HelpScreen)
+        text = app.screen.query_one("#help-text", Static).content.plain  # type: ignore[union-attr]
+        assert text.startswith("This screen: Growth\n") and "back to the overview" in text.splitlines()[1]

@@ -33,8 +33,8 @@ OVERVIEW = [  # the order is the footer's
     Binding("enter", "open_table", "Open table", tooltip="open the selected table (Tables tab)",
             id="overview.open_table"),
     Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)", id="overview.sort"),
-    Binding("g", "growth", "Growth", tooltip="growth from the records' own time: bytes per day by table, "
-            "the map limit and the fill date", id="overview.growth"),
+    Binding("g", "growth", "Growth", tooltip="growth by the records' own time: charts, the fill date",
+            id="overview.growth"),
     Binding("1", "tab('tables')", "Tables", show=False, tooltip="Tables tab", id="overview.tab_tables"),
     Binding("2", "tab('warnings')", "Warnings", show=False, tooltip="Warnings tab", id="overview.tab_warnings"),
     Binding("3", "tab('readers')", "Readers", show=False, tooltip="Readers tab", id="overview.tab_readers"),
