@@ -33,7 +33,7 @@ OVERVIEW = [  # the order is the footer's
     Binding("enter", "open_table", "Open table", tooltip="open the selected table (Tables tab)",
             id="overview.open_table"),
     Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)", id="overview.sort"),
-    Binding("g", "growth", "Growth", tooltip="growth by the records' own time: charts, the fill date",
+    Binding("g", "growth", "Growth", tooltip="growth by the records' own time, the fill date",
             id="overview.growth"),
     Binding("1", "tab('tables')", "Tables", show=False, tooltip="Tables tab", id="overview.tab_tables"),
     Binding("2", "tab('warnings')", "Warnings", show=False, tooltip="Warnings tab", id="overview.tab_warnings"),
