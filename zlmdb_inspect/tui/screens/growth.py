@@ -213,8 +213,8 @@ def legend(f: GrowthFigures) -> Text:
     fc = f.fill
     if fc.fill_s is not None:
         lines.append(join(("━━ ", style(LIMIT_COLOR)), Text(f"{fc.limit_name} {fmt_bytes(fc.limit)}   "),
-                          ("┃ ", style(FILL_COLOR)), Text(f"full on {day_text(fc.fill_s / DAY_S)} "
-                          f"(in {in_words(fc.fill_s - fc.now_s)}; in use {fmt_bytes(fc.in_use)} now)")))
+                          ("┃ ", style(FILL_COLOR)), Text(f"full on {day_text(fc.fill_s / DAY_S)}, "
+                          f"in {in_words(fc.fill_s - fc.now_s)} ({fmt_bytes(fc.in_use)} in use)")))
     return Text("\n").join(lines)
 
 
