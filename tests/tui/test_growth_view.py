@@ -59,6 +59,12 @@ async def _growth(app, pilot) -> GrowthScreen:
     return app.screen
 
 
+def _size(label: str) -> float:
+    """"15.0 KiB" -> 15360.0"""
+    n, unit = label.split()
+    return float(n) * 1024 ** ["B", "KiB", "MiB", "GiB", "TiB"].index(unit)
+
+
 def _plain(w) -> str:
     return w.render().plain
 
@@ -108,7 +114,9 @@ async def test_the_chart_draws_the_snapshots_days_limit_and_fill_date(timed):
         fill_day = day_text(f.fill.fill_s / DAY_S)
         # drawn: dates on the x axes, sizes on the y axes, the limit's line, the fill date's line
         rates = _plain(scr.query_one("#growth-rates", Chart)).splitlines()
-        assert day_text(f.rates.x_range[0]) in rates[-1] and fmt_bytes(f.rates.y_max) in "\n".join(rates)
+        assert day_text(f.rates.x_range[0]) in rates[-1] and day_text(f.rates.x_range[1]) in rates[-1]
+        sizes = [_size(line.split("┤")[0]) for line in rates if "┤" in line]  # the y axis' labels, top down
+        assert sizes[-1] == 0 and f.rates.y_max / 2.5 <= sizes[0] <= f.rates.y_max  # they span the data
         fill = _plain(scr.query_one("#growth-fill", Chart)).splitlines()
         assert fill_day in fill[0] and fill_day in fill[-1] and day_text(NOW / DAY_S) in fill[-1]
         limit_row = next(line for line in fill if line.lstrip().startswith(fmt_bytes(cap.map_size)))
@@ -121,6 +129,11 @@ async def test_the_chart_draws_the_snapshots_days_limit_and_fill_date(timed):
         legend = scr.query_one("#growth-legend", Static).render().plain  # type: ignore[union-attr]
         assert f"full on {fill_day}" in legend and "Ticks" in legend and "Members" in legend
         assert f"{fmt_bytes(s.rate_7d)}/day (exact)" in legend
+        # a new snapshot (the overview refreshes under the view): the view draws it
+        first = scr.ref
+        app.screen_stack[-2].action_refresh()
+        await settle(pilot)
+        assert scr.ref is app.last_refresh and scr.ref is not first
         await pilot.press("escape")
         await settle(pilot)
         assert not isinstance(app.screen, GrowthScreen)

@@ -146,6 +146,20 @@ def _ticks(lo: float, hi: float, n: int) -> list[float]:
     return [lo + (hi - lo) * i / (n - 1) for i in range(n)]
 
 
+#: round steps for size axes: 1, 2, 5, 10 … 500 of B, KiB, MiB, GiB, TiB
+STEPS = [m * 10**e * 1024**u for u in range(5) for e in range(3) for m in (1, 2, 5)]
+
+
+def size_ticks(top: float, n: int) -> list[float]:
+    """Round sizes from 0 up to ``top``, at most ``n`` of them and at least two where ``top`` allows:
+    the labels read 0 B, 5.0 KiB, 10.0 KiB …"""
+    if top < 1 or n < 2:
+        return [0.0]
+    fits = [st for st in STEPS if st <= top]
+    step = next((st for st in fits if top // st + 1 <= n), fits[-1] if fits else top)
+    return [float(i * step) for i in range(int(top // step) + 1)]
+
+
 def draw_rates(plt: Plot, c: RatesChart, width: int, height: int) -> None:
     """One line per table: bytes per day over its days, dates below, sizes left."""
     plt.title("Bytes per day by table (the records' own time, UTC days)")
@@ -157,7 +171,7 @@ def draw_rates(plt: Plot, c: RatesChart, width: int, height: int) -> None:
     plt.xticks(xt, [day_text(x) for x in xt])
     top = max(1, c.y_max) * 1.1
     plt.ylim(0, top)
-    yt = _ticks(0, c.y_max, max(2, min(5, height // 3)))
+    yt = size_ticks(c.y_max, max(2, min(5, height // 3)))
     plt.yticks(yt, [fmt_bytes(y) for y in yt])
 
 
@@ -165,7 +179,7 @@ def draw_fill(plt: Plot, c: FillChart, width: int, height: int) -> None:
     """In use from now to the limit at the 7-day growth: the limit a horizontal line, the fill date a vertical one."""
     assert c.fill_s is not None
     now, fill = c.now_s / DAY_S, c.fill_s / DAY_S
-    plt.title(f"In use, projected at {fmt_bytes(c.rate or 0)}/day: {c.limit_name} on {day_text(fill)}")
+    plt.title(f"In use {fmt_bytes(c.in_use)}, at {fmt_bytes(c.rate or 0)}/day: {c.limit_name} on {day_text(fill)}")
     plt.plot([now, fill], [c.in_use, c.limit], marker="braille", color=IN_USE_COLOR)
     plt.hline(c.limit, LIMIT_COLOR)
     plt.vline(fill, FILL_COLOR)
@@ -174,7 +188,9 @@ def draw_fill(plt: Plot, c: FillChart, width: int, height: int) -> None:
     xt = _ticks(now, fill, max(2, min(5, width // 16)))
     plt.xticks(xt, [day_text(x) for x in xt])
     plt.ylim(0, c.limit * 1.08)
-    yt = _ticks(0, c.limit, max(2, min(5, height // 3)))
+    # the limit's own label, and round sizes below it that leave it room
+    n = max(2, min(5, height // 3))
+    yt = [y for y in size_ticks(c.limit, n) if y <= c.limit * (1 - 1 / n)] + [float(c.limit)]
     plt.yticks(yt, [fmt_bytes(y) for y in yt])
 
 
@@ -214,7 +230,7 @@ def legend(f: GrowthFigures) -> Text:
     if fc.fill_s is not None:
         lines.append(join(("━━ ", style(LIMIT_COLOR)), Text(f"{fc.limit_name} {fmt_bytes(fc.limit)}   "),
                           ("┃ ", style(FILL_COLOR)), Text(f"full on {day_text(fc.fill_s / DAY_S)}, "
-                          f"in {in_words(fc.fill_s - fc.now_s)} ({fmt_bytes(fc.in_use)} in use)")))
+                          f"in {in_words(fc.fill_s - fc.now_s)}")))
     return Text("\n").join(lines)
 
 
