@@ -212,3 +212,33 @@ async def test_help_names_the_growth_keys(timed):
         assert isinstance(app.screen, HelpScreen)
         text = app.screen.query_one("#help-text", Static).content.plain  # type: ignore[union-attr]
         assert text.startswith("This screen: Growth\n") and "back to the overview" in text.splitlines()[1]
+
+
+def test_figures_follow_the_limit_and_the_growth(timed):
+    """The disk as the limit, a purged table, no growth: what the view would draw says so."""
+    import copy
+
+    from zlmdb_inspect.tui.screens.growth import figures
+
+    svc = Service(Options(path=timed["path"]))
+    svc._growth.seed = 1
+    try:
+        snap = svc.refresh().snapshot
+    finally:
+        svc.close()
+    disk = copy.deepcopy(snap)
+    disk.capacity.limit, disk.capacity.available_bytes = "disk", 1 << 20
+    f = figures(disk, NOW)
+    assert f.fill.limit_name == "disk limit" and f.fill.limit == disk.capacity.in_use_bytes + (1 << 20)
+    purged = copy.deepcopy(snap)
+    next(t for t in purged.tables if t.name and t.name.endswith("Ticks")).time.purged = True
+    assert [s.purged for s in figures(purged, NOW).rates.series if s.name == "Ticks"] == [True]
+    still = copy.deepcopy(snap)
+    still.capacity.growth.eta_full_s = None  # a rate of 0: not growing
+    f = figures(still, NOW)
+    assert f.fill.fill_s is None and f.fill.message == "no fill date: the time-ordered tables are not growing"
+    none = copy.deepcopy(snap)
+    none.capacity.growth.bytes_per_day = None
+    none.capacity.growth.basis = "no growth rate: every time-ordered table is purged"
+    f = figures(none, NOW)
+    assert f.fill.fill_s is None and f.fill.message == "no growth rate: every time-ordered table is purged"
