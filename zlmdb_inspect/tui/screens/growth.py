@@ -160,14 +160,27 @@ def size_ticks(top: float, n: int) -> list[float]:
     return [float(i * step) for i in range(int(top // step) + 1)]
 
 
+def _label_room(lo: float, hi: float, width: int) -> float:
+    """Room on the x axis beyond the first and last tick for half a date label (6 columns), so the
+    labels at the ends need not move (see :func:`_date_ticks`)."""
+    return (hi - lo) * 6 / max(20, width - 24)
+
+
+def _date_ticks(width: int) -> int:
+    """How many dates the x axis has room for: plotext moves a label towards free space when another
+    lies within its own length, in an order that changes between processes; 22 columns apart, none does."""
+    return max(2, min(6, (width - 12) // 22))
+
+
 def draw_rates(plt: Plot, c: RatesChart, width: int, height: int) -> None:
     """One line per table: bytes per day over its days, dates below, sizes left."""
     plt.title("Bytes per day by table (the records' own time, UTC days)")
     for s in c.series:
         plt.plot(s.days, s.bytes, marker="braille", color=s.color)
     lo, hi = c.x_range
-    plt.xlim(lo - 0.5, hi + 0.5)
-    xt = sorted({float(round(x)) for x in _ticks(lo, hi, max(2, min(6, width // 14)))})
+    pad = _label_room(lo, hi, width)
+    plt.xlim(lo - max(0.5, pad), hi + max(0.5, pad))
+    xt = sorted({float(round(x)) for x in _ticks(lo, hi, _date_ticks(width))})
     plt.xticks(xt, [day_text(x) for x in xt])
     top = max(1, c.y_max) * 1.1
     plt.ylim(0, top)
@@ -183,9 +196,9 @@ def draw_fill(plt: Plot, c: FillChart, width: int, height: int) -> None:
     plt.plot([now, fill], [c.in_use, c.limit], marker="braille", color=IN_USE_COLOR)
     plt.hline(c.limit, LIMIT_COLOR)
     plt.vline(fill, FILL_COLOR)
-    span = fill - now
-    plt.xlim(now - span * 0.02, fill + span * 0.04)
-    xt = _ticks(now, fill, max(2, min(5, width // 16)))
+    pad = _label_room(now, fill, width)
+    plt.xlim(now - pad, fill + pad)
+    xt = _ticks(now, fill, _date_ticks(width))
     plt.xticks(xt, [day_text(x) for x in xt])
     plt.ylim(0, c.limit * 1.08)
     # the limit's own label, and round sizes below it that leave it room
