@@ -41,7 +41,7 @@ async def test_help_on_the_records_screen_starts_with_its_keys(demo_db):
         assert rows[-1].startswith("home, end, pgup, pgdn ")  # the built-in keys too
         titles = [t for t, _ in sections]
         assert "Table records" not in titles  # not twice
-        assert titles[1:] == ["Everywhere", "Databases", "Overview", "Search results", "Shape",
+        assert titles[1:] == ["Everywhere", "Databases", "Overview", "Search results", "Shape", "Growth",
                               "Changes pane (f on a table's records): its columns"]
 
 

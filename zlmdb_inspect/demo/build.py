@@ -17,6 +17,7 @@ TOPICS = ["com.example.orders.created", "com.example.orders.shipped", "com.examp
 REALMS = ["realm1", "realm2", "ops"]
 ROLES = ["admin", "user", "service", "guest"]
 BASE_NS = 1_767_225_600_000_000_000  # 2026-01-01T00:00:00Z: fixed, so screenshots are stable
+HISTORY_NS = 60 * 86_400 * 10**9  # users and audit records spread over 60 days: the Growth view has days to show
 
 
 def _open(path: str, map_size: int, lib_version: str | None):
@@ -44,7 +45,7 @@ def build_demo(path: str, records: int = 2000, lib_version: str | None = None,
         for i in range(n):
             u = app.User(oid=uuid.UUID(int=rnd.getrandbits(128), version=4),
                          name=f"user{i:06d}", email=f"user{i:06d}@example.com",
-                         created=BASE_NS + i * 1_000_000_000, roles=rnd.sample(ROLES, 2),
+                         created=BASE_NS + i * (HISTORY_NS // n), roles=rnd.sample(ROLES, 2),
                          quota=rnd.randrange(1, 100) * 1024 * 1024)
             schema.users[txn, u.oid] = u
         for i in range(n):
@@ -62,10 +63,11 @@ def build_demo(path: str, records: int = 2000, lib_version: str | None = None,
             data = bytes(rnd.getrandbits(8) for _ in range(3000 + rnd.randrange(6000)))
             schema.attachments[txn, i + 1] = app.Attachment(
                 i + 1, f"report-{i:04d}.pdf", "application/pdf", data)
-        for i in range(max(5, n // 10)):
+        audits = max(5, n // 10)
+        for i in range(audits):
             schema.audit[txn, i + 1] = {"seq": i + 1, "actor": f"user{rnd.randrange(n):06d}",
                                         "action": rnd.choice(["login", "logout", "grant", "revoke"]),
-                                        "at": BASE_NS + i * 10_000_000_000,
+                                        "at": BASE_NS + i * (HISTORY_NS // audits),
                                         "detail": "granted role " + rnd.choice(ROLES) * 4}
         for i, key in enumerate(["node.name", "node.cluster", "router.realms", "router.max_sessions",
                                  "store.type", "store.map_size", "log.level", "metrics.enabled"]):

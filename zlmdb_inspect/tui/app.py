@@ -66,9 +66,11 @@ class InspectorApp(App[int]):
     last_refresh: reactive[Refresh | None] = reactive(None, always_update=True, repaint=False)
 
     def __init__(self, service: Service | None, clock_fn: Callable[[float], str] = clock,
-                 interval: float | None = None, fleet: Fleet | None = None, settings: Settings | None = None) -> None:
+                 interval: float | None = None, fleet: Fleet | None = None, settings: Settings | None = None,
+                 now_fn: Callable[[], float] | None = None) -> None:
         """One database (``service``), or several (``fleet``: the app starts on the Databases screen
-        and ``service`` is the one whose overview is open)."""
+        and ``service`` is the one whose overview is open). ``now_fn``: the time the Growth view's fill
+        date counts from (tests and screenshots fix it; None: when the snapshot was taken)."""
         super().__init__()
         if service is None and (fleet is None or settings is None):
             raise ValueError("the app shows a service, or a fleet with its settings")
@@ -76,6 +78,7 @@ class InspectorApp(App[int]):
         self.settings: Settings = settings if settings is not None else service.settings  # type: ignore[union-attr]
         self._service = service
         self.clock = clock_fn
+        self.now_fn = now_fn
         self.search_history: list[str] = []  # the session's searches, oldest first (the prompt's up key)
         self.messages = MessageLog()  # status messages and notifications in full (`l`)
         self.set_reactive(InspectorApp.interval, interval if interval is not None else self.settings.options.interval)

@@ -33,6 +33,8 @@ OVERVIEW = [  # the order is the footer's
     Binding("enter", "open_table", "Open table", tooltip="open the selected table (Tables tab)",
             id="overview.open_table"),
     Binding("s", "sort", "Sort", tooltip="sort by the next column (or click a header)", id="overview.sort"),
+    Binding("g", "growth", "Growth", tooltip="growth by the records' own time, the fill date",
+            id="overview.growth"),
     Binding("1", "tab('tables')", "Tables", show=False, tooltip="Tables tab", id="overview.tab_tables"),
     Binding("2", "tab('warnings')", "Warnings", show=False, tooltip="Warnings tab", id="overview.tab_warnings"),
     Binding("3", "tab('readers')", "Readers", show=False, tooltip="Readers tab", id="overview.tab_readers"),
@@ -48,6 +50,8 @@ SEARCH = [
 ]
 
 SHAPE = [Binding("escape", "back", "Back", tooltip="back to the records (stops reading)", id="shape.back")]
+
+GROWTH = [Binding("escape", "back", "Back", tooltip="back to the overview", id="growth.back")]
 
 TABLE = [  # the order is the footer's
     Binding("escape", "back", "Back", tooltip="back to the overview", id="table.back"),
@@ -98,7 +102,7 @@ CHANGES = [("Change", "insert, update, delete; pages: a page range beyond the ex
            ("Page txn", "txnid of the leaf page holding the record (the page's last write), "
                         "not the record's own commit")]
 SECTIONS = (("Everywhere", APP), ("Databases", DATABASES), ("Overview", OVERVIEW), ("Table records", TABLE),
-            ("Search results", SEARCH), ("Shape", SHAPE))
+            ("Search results", SEARCH), ("Shape", SHAPE), ("Growth", GROWTH))
 
 _NAMES = {"question_mark": "?", "slash": "/", "plus": "+", "minus": "-", "pagedown": "pgdn", "pageup": "pgup"}
 

@@ -3,7 +3,7 @@
     python -m zlmdb_inspect.tui.screenshots [OUTDIR]
 
 Builds the demo database, drives the app headlessly at 120x40, and captures the
-overview, a table's records, a record's detail, the warnings, live monitoring
+overview, the Growth view, a table's records, a record's detail, the warnings, live monitoring
 after some writes, the readers, a table's changes followed live, a search and a
 table's shape; then the Databases screen over a node's databases.
 """
@@ -39,6 +39,11 @@ async def capture(path: str, outdir: str) -> list[str]:
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         shot("overview")
+        await pilot.press("g")  # growth by the records' own time: the demo's users and audit records span 60 days
+        await settle(pilot)
+        shot("growth")
+        await pilot.press("escape")
+        await settle(pilot)
         from textual.widgets import DataTable
 
         app.screen.query_one("#tables-table", DataTable).move_cursor(row=4)

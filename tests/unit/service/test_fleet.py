@@ -260,7 +260,8 @@ def test_dashboard_uses_only_metrics_the_exporter_serves(tmp_path):
     # map used vs size, time to full, records and bytes by table, write rate, readers and lag, warnings
     for needed in ("zlmdb_in_use_bytes", "zlmdb_map_size_bytes", "zlmdb_time_to_full_seconds", "zlmdb_table_records",
                    "zlmdb_table_bytes", "zlmdb_transactions_total", "zlmdb_readers", "zlmdb_reader_max_lag_txns",
-                   "zlmdb_warning"):
+                   "zlmdb_warning", "zlmdb_table_growth_bytes_per_day", "zlmdb_growth_time_to_full_seconds",
+                   "zlmdb_table_newest_record_timestamp_seconds", "zlmdb_table_oldest_record_timestamp_seconds"):
         assert needed in used
 
 
@@ -273,7 +274,8 @@ def _rules_metrics() -> set[str]:
 def test_alert_rules_use_only_metrics_the_exporter_serves(tmp_path):
     names = {s.name for fam in text_string_to_metric_families(_full_exposition(tmp_path)) for s in fam.samples}
     used = _rules_metrics()
-    assert {"zlmdb_up", "zlmdb_used_ratio", "zlmdb_available_bytes", "zlmdb_stale_readers"} <= used
+    assert {"zlmdb_up", "zlmdb_used_ratio", "zlmdb_available_bytes", "zlmdb_stale_readers",
+            "zlmdb_growth_time_to_full_seconds", "zlmdb_table_newest_record_timestamp_seconds"} <= used
     assert used - names == set()
 
 
@@ -285,7 +287,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
     d = os.path.join(CONTRIB, "prometheus")
     r = subprocess.run(["promtool", "check", "rules", "zlmdb-alerts.yml"], cwd=d, capture_output=True, text=True,
                        timeout=120)
-    assert r.returncode == 0 and "SUCCESS: 13 rules found" in r.stdout, r.stdout + r.stderr
+    assert r.returncode == 0 and "SUCCESS: 16 rules found" in r.stdout, r.stdout + r.stderr
     r = subprocess.run(["promtool", "test", "rules", "zlmdb-alerts.test.yml"], cwd=d, capture_output=True, text=True,
                        timeout=300)
     assert r.returncode == 0 and "SUCCESS" in r.stdout, r.stdout + r.stderr
@@ -294,7 +296,7 @@ def test_promtool_checks_and_unit_tests_the_rules():
         alerts = set(re.findall(r"- alert: (\w+)", f.read()))
     with open(os.path.join(d, "zlmdb-alerts.test.yml")) as f:
         tested = set(re.findall(r"alertname: (\w+)", f.read()))
-    assert alerts == tested and len(alerts) == 13
+    assert alerts == tested and len(alerts) == 16
 
 
 def test_fleet_check_and_document():

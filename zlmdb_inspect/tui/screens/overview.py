@@ -182,6 +182,16 @@ class Overview(Screen):
 
         self.app.push_screen(TableScreen(table))
 
+    def action_growth(self) -> None:
+        """The Growth view over the snapshot on screen (its figures are in it: no reads)."""
+        if self.refresh_data is None:
+            self.notify("No snapshot yet: the first refresh is still counting.", severity="warning")
+            return
+        from zlmdb_inspect.tui.screens.growth import GrowthScreen
+
+        app: Any = self.app
+        self.app.push_screen(GrowthScreen(self.refresh_data, app.now_fn))
+
     @on(DataTable.RowSelected, "#tables-table")
     def _table_selected(self) -> None:
         self.action_open_table()

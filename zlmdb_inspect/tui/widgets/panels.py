@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
 from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, fmt_rate
 from zlmdb_inspect.core.kinds import Severity
-from zlmdb_inspect.core.model import Capacity, Table
+from zlmdb_inspect.core.model import Capacity, Table, TableTime
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.service import SERIES, Refresh
@@ -35,10 +35,35 @@ SEV_NOUN = {Severity.CRITICAL: ("critical", "critical"), Severity.WARNING: ("war
 # widest cell of a column of data (names, descriptions, messages): longer text is cut with "…"
 NAME_WIDTH, DESCRIPTION_WIDTH, MESSAGE_WIDTH, PROCESS_WIDTH = 40, 60, 100, 24
 TABLE_COLUMNS = (("slot", "Slot"), ("name", "Table"), ("records", "Records"), ("bytes", "Size"),
-                 ("rate", "Rec/s"), ("description", "Description"))
+                 ("rate", "Rec/s"), ("growth", "Growth"), ("description", "Description"))
 SPARK_LABELS = {"txns": "transactions/s", "records": "records/s", "bytes": "growth of used bytes/s",
                 "readers": "readers"}
 _QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
+
+
+def growth_per_day(tb: Table) -> float | None:
+    """Bytes per day the table added over the last 7 days of its records' own time (None: no time, or too
+    little history)."""
+    return tb.time.bytes_per_day.get("7d") if tb.time is not None else None
+
+
+def growth_cell(tb: Table) -> str:
+    """"12.3 MiB/day" (the Tables list's Growth column), blank where unknown."""
+    v = growth_per_day(tb)
+    return "" if v is None else f"{fmt_bytes(v)}/day"
+
+
+def growth_info(t: TableTime) -> str:
+    """The Growth cell's figure and where it comes from: exact from the keys, or a sample's estimate ± its
+    half-width."""
+    v = t.bytes_per_day.get("7d")
+    if v is None:
+        return f"{t.note or 'no rate'} (time: {t.source})"
+    if t.exact:
+        return f"{fmt_bytes(v)}/day over 7 days (time: {t.source}, exact)"
+    half = (t.uncertainty or {}).get("bytes_per_day", {}).get("7d")
+    pm = f" ± {fmt_bytes(half)}" if half is not None else ""
+    return f"{fmt_bytes(v)}{pm}/day over 7 days (time: {t.source}, estimated from {t.sample or 0:,} records)"
 
 
 def short_name(tb: Table) -> str:
@@ -336,7 +361,7 @@ class TablesTab(RefreshView, TabPane):
 
     def sort_by(self, key: str, reverse: bool | None) -> None:
         """Big numbers first for figures, A to Z for text, unless reversed."""
-        self.sort = (key, key in ("records", "bytes", "rate") if reverse is None else reverse)
+        self.sort = (key, key in ("records", "bytes", "rate", "growth") if reverse is None else reverse)
         t = self.query_one(TablesList)
         current = t.coordinate_to_cell_key(t.cursor_coordinate).row_key if t.row_count else None
         t.clear(columns=True)  # the header marks the sort column and direction
@@ -368,6 +393,8 @@ class TablesTab(RefreshView, TabPane):
             set_content(info, join(("named LMDB database ", "bold"), key[3:]))
             return
         parts: list = [(tb.name or f"slot {tb.slot}: no metadata record", "bold")]
+        if tb.time is not None:
+            parts += [Text("  growth ", "dim"), growth_info(tb.time)]
         # the description first: at 80 columns it is what the list cut; up to three lines, then an ellipsis
         for label, value in (("description", tb.description), ("creator", tb.creator)):
             if value:
@@ -386,13 +413,13 @@ class TablesTab(RefreshView, TabPane):
             name = literal(short_name(tb) if tb.name else "(no metadata)", NAME_WIDTH,
                            "" if tb.metadata else "italic yellow")
             rows[str(tb.slot)] = (tb, [Text(str(tb.slot)), name, Text(f"{tb.records:,}"), Text(fmt_bytes(tb.bytes)),
-                                       Text("" if rate is None else f"{rate:,.1f}"),
+                                       Text("" if rate is None else f"{rate:,.1f}"), Text(growth_cell(tb)),
                                        prose_text(tb.description, DESCRIPTION_WIDTH, first_paragraph=True)])
         for db in ref.snapshot.databases:
             rows[f"db:{db.name}"] = (None, [
                 Text("db"), literal(db.name, NAME_WIDTH, "cyan"), Text(f"{db.entries:,}"),
                 Text(fmt_bytes((db.leaf_pages + db.branch_pages + db.overflow_pages) * ref.snapshot.lmdb.page_size)),
-                Text(""), Text("named LMDB database")])
+                Text(""), Text(""), Text("named LMDB database")])
         key, rev = self.sort
         # tables by the column (equal ones by slot, a stable sort), named databases after them
         tables = sorted(((k, v) for k, v in rows.items() if v[0] is not None), key=lambda kv: _slot(kv[1][0]))
@@ -424,7 +451,8 @@ def _sort_key(tb: Table | None, key: str, rates: dict[int, float]) -> Any:
     if tb is None:
         return 0
     return {"slot": tb.slot, "name": short_name(tb).lower() if tb.name else "", "records": tb.records,
-            "bytes": tb.bytes, "rate": rates.get(tb.slot, 0.0), "description": (tb.description or "").lower()}[key]
+            "bytes": tb.bytes, "rate": rates.get(tb.slot, 0.0), "growth": growth_per_day(tb) or 0.0,
+            "description": (tb.description or "").lower()}[key]
 
 
 class WarningsTab(RefreshView, TabPane):
