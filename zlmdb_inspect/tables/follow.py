@@ -11,15 +11,18 @@ transaction), so the identity is (page number, CRC-32 of its bytes).
 Each poll reads the leaf headers of the table (0.9: its leaf bytes, for the CRC) and only
 the changed leaves' records, in one short read transaction; none is held between polls.
 
-Memory: the follower keeps, per leaf, its identity and key range (~350 bytes a leaf: this part grows
-with the table, ~14 bytes a record for cfxdb publications), and for at
-most ``exact`` records (default 100,000; for a bigger table the last ``exact`` by key,
-where time-ordered keys change) each record's key and a 12-byte digest of its value, packed
-per leaf (:class:`Digests`: about 25 bytes a record for 10-byte keys, not ~140 in a dict). Those
-records are followed exactly: every insert, update and delete between two polls is
-reported once, with the net effect (inserted then updated is one insert; inserted then
-deleted is nothing). Changes in leaves beyond them are reported at page-range granularity:
-one ``{"change": "pages", "from": first key, "to": last key, "records": new count,
+Memory is bounded by what is followed exactly, not by the table. At most ``exact`` records
+(default 100,000; for a bigger table the last ``exact`` by key, where time-ordered keys change)
+are followed exactly: each record's key and a 12-byte digest of its value, packed per leaf
+(:class:`Digests`: about 25 bytes a record for 10-byte keys, not ~140 in a dict), with each of
+their leaves' identity and key range. Every insert, update and delete among them between two
+polls is reported once, with the net effect (inserted then updated is one insert; inserted then
+deleted is nothing). The rest of the table is kept per group: the leaves under one bottom
+branch page (~100-200 leaves), as one identity (a 64-bit digest of its leaves' identities), key
+range and record count: for 400,000 records in 9,488 leaves (47 bottom branch pages) beyond
+1,000 exact ones, 96 KiB in all (tracemalloc), where one state per leaf took 2.7 MiB and grew
+~29 MiB an hour under 600 publications a second. A changed group is reported at page-range
+granularity: one ``{"change": "pages", "from": first key, "to": last key, "records": new count,
 "was": old count}`` per changed key range, without per-record detail.
 """
 
