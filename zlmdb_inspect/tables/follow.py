@@ -11,15 +11,18 @@ transaction), so the identity is (page number, CRC-32 of its bytes).
 Each poll reads the leaf headers of the table (0.9: its leaf bytes, for the CRC) and only
 the changed leaves' records, in one short read transaction; none is held between polls.
 
-Memory: the follower keeps, per leaf, its identity and key range (~350 bytes a leaf: this part grows
-with the table, ~14 bytes a record for cfxdb publications), and for at
-most ``exact`` records (default 100,000; for a bigger table the last ``exact`` by key,
-where time-ordered keys change) each record's key and a 12-byte digest of its value, packed
-per leaf (:class:`Digests`: about 25 bytes a record for 10-byte keys, not ~140 in a dict). Those
-records are followed exactly: every insert, update and delete between two polls is
-reported once, with the net effect (inserted then updated is one insert; inserted then
-deleted is nothing). Changes in leaves beyond them are reported at page-range granularity:
-one ``{"change": "pages", "from": first key, "to": last key, "records": new count,
+Memory is bounded by what is followed exactly, not by the table. At most ``exact`` records
+(default 100,000; for a bigger table the last ``exact`` by key, where time-ordered keys change)
+are followed exactly: each record's key and a 12-byte digest of its value, packed per leaf
+(:class:`Digests`: about 25 bytes a record for 10-byte keys, not ~140 in a dict), with each of
+their leaves' identity and key range. Every insert, update and delete among them between two
+polls is reported once, with the net effect (inserted then updated is one insert; inserted then
+deleted is nothing). The rest of the table is kept per group: the leaves under one bottom
+branch page (~100-200 leaves), as one identity (a 64-bit digest of its leaves' identities), key
+range and record count: for 400,000 records in 9,488 leaves (47 bottom branch pages) beyond
+1,000 exact ones, 96 KiB in all (tracemalloc), where one state per leaf took 2.7 MiB and grew
+~29 MiB an hour under 600 publications a second. A changed group is reported at page-range
+granularity: one ``{"change": "pages", "from": first key, "to": last key, "records": new count,
 "was": old count}`` per changed key range, without per-record detail.
 """
 
@@ -77,13 +80,51 @@ class Digests:
         return out
 
 
+Ident = tuple[int, ...]
+GROUP = -1  # the last field of a group's identity: a leaf's has two fields, so never equals it
+_IDENT = struct.Struct(">QQ")
+
+
 @dataclass(slots=True)
 class LeafState:
-    ident: tuple[int, int]
+    """What the follower keeps of one leaf, or of a group (the leaves under one bottom branch page)."""
+
+    ident: Ident  # a leaf: (page number, txnid or CRC-32); a group: (leaves, digest of their identities, GROUP)
     first: bytes
     last: bytes
     count: int
-    records: Digests | None  # keys and value digests; None beyond the exact budget
+    records: Digests | None  # keys and value digests; None beyond the exact budget (always for a group)
+
+
+@dataclass(slots=True)
+class Kid:
+    """A leaf under a bottom branch page, during one poll."""
+
+    pgno: int
+    ident: Ident
+    n: int  # nodes on the page; -1: its header was not read in this poll
+    count: int = 0  # the table's records on it
+    first: bytes = b""
+    last: bytes = b""
+    exact: bool = False
+
+
+@dataclass(slots=True)
+class Bottom:
+    """A bottom branch page (or the root leaf) under the table's key range, during one poll."""
+
+    branch: Ident | None  # 1.0: (page number, txnid) of the branch page; None: the root leaf, or 0.9
+    key: Ident  # the identity of its leaves as a group
+    kids: list[Kid] | None  # None: not read (1.0, an unchanged group)
+    exact: bool = False  # some of its leaves hold exactly followed records: kept per leaf
+
+
+def _group_key(kids: list[Kid]) -> Ident:
+    """A group's identity: its leaves' identities in order, digested (64 bits), and how many."""
+    import hashlib  # follow mode only
+
+    h = hashlib.blake2b(b"".join(_IDENT.pack(*k.ident) for k in kids), digest_size=8).digest()
+    return (len(kids), int.from_bytes(h, "big"), GROUP)
 
 
 @dataclass(slots=True)
@@ -99,16 +140,25 @@ class Change:
 
 @dataclass
 class Follower:
-    """Follows one table; :meth:`poll` returns what changed since the previous poll."""
+    """Follows one table; :meth:`poll` returns what changed since the previous poll.
+
+    ``leaves`` holds one :class:`LeafState` per leaf under the bottom branch pages that hold
+    exactly followed records, and one per group (all leaves under one bottom branch page) for
+    the rest: beyond the exact records, the state grows with the table's bottom branch pages
+    (one per ~100-200 leaves), not with its leaves.
+    """
 
     ins: Inspector
     table: Table
     exact: int = EXACT_RECORDS
-    leaves: dict[tuple[int, int], LeafState] = field(default_factory=dict)
+    leaves: dict[Ident, LeafState] = field(default_factory=dict)
     started: bool = False
     last_txnid: int = 0
     leaf_reads: int = 0  # leaves whose records were read (changed ones), over all polls
-    branches: dict[tuple[int, int], list[tuple[int, int]]] = field(default_factory=dict)  # 1.0: children
+    leaf_pages: int = 0  # leaf pages under the table's key range at the last poll
+    branches: dict[Ident, list[Ident]] = field(default_factory=dict)  # 1.0: an upper branch's children
+    # 1.0: a bottom branch page's group identity, and its leaves' when they are kept per leaf
+    bottoms: dict[Ident, tuple[Ident, list[Ident] | None]] = field(default_factory=dict)
 
     @property
     def prefix(self) -> bytes:
@@ -117,46 +167,105 @@ class Follower:
     def _end(self) -> bytes | None:
         return slot_end(self.table.slot)
 
-    def _leaves_in_range(self, pf, meta, prefix: bytes, end: bytes | None) -> list[tuple[int, tuple[int, int]]]:
-        """(page number, identity) of the leaves that may hold keys in [prefix, end), in key order.
+    def _kids(self, pf, meta, branch: int | None, prefix: bytes, end: bytes | None) -> list[Kid]:
+        """The leaves under bottom branch page ``branch`` (None: the root is the only leaf) that may
+        hold keys in [prefix, end), with their identities (0.9: a CRC of each page)."""
+        if branch is None:
+            pgnos = [meta.main.root]
+        else:
+            flags, lower, upper, _ = pf.header(branch, meta.last_pgno, "the tree")
+            n = pf.numkeys(branch, lower, upper)
+            lo, hi = _child_span(pf, branch, n, prefix, end)
+            pgnos = [pf.child_pgno(pf.node(branch, i)) for i in range(lo, hi + 1)]
+        kids = []
+        for pgno in pgnos:
+            flags, lower, upper, txnid = pf.header(pgno, meta.last_pgno, "the tree")
+            if not flags & P_LEAF:
+                raise PageError(f"page {pgno} is not a leaf page where one belongs")
+            ident = (pgno, txnid) if pf.has_txnid else (pgno, zlib.crc32(pf.buf[pgno * pf.page_size:
+                                                                               (pgno + 1) * pf.page_size]))
+            kids.append(Kid(pgno, ident, pf.numkeys(pgno, lower, upper)))
+        return kids
+
+    def _describe(self, pf, walk: LeafWalk, kids: list[Kid], prefix: bytes, end: bytes | None) -> list[Kid]:
+        """The kids that hold the table's records, with their counts and key ranges (a known leaf's
+        from memory; a new one's from its first and last key, all its keys only at the table's ends)."""
+        out = []
+        for k in kids:
+            st = self.leaves.get(k.ident)
+            if st is not None:
+                k.count, k.first, k.last = st.count, st.first, st.last
+            elif k.n > 0:
+                lo, hi = pf.node_key(k.pgno, pf.node(k.pgno, 0)), pf.node_key(k.pgno, pf.node(k.pgno, k.n - 1))
+                if lo[:2] == prefix and hi[:2] == prefix and (end is None or hi < end):
+                    k.count, k.first, k.last = k.n, lo, hi
+                else:  # a leaf at the table's ends may hold other tables' records
+                    keys = [x for x in (walk.key(off, ks) for off, _, ks, _ in walk.nodes(Leaf(k.pgno, 0, k.n)))
+                            if x[:2] == prefix and (end is None or x < end)]
+                    if keys:
+                        k.count, k.first, k.last = len(keys), keys[0], keys[-1]
+            if k.count:
+                out.append(k)
+        return out
+
+    def _bottoms(self, pf, meta, prefix: bytes, end: bytes | None) -> list[Bottom]:
+        """The bottom branch pages whose leaves may hold keys in [prefix, end), in key order.
 
         On 1.0 files a branch page seen at the last poll (same page number and txnid) has the
-        same children: its subtree is taken from memory without reading a page.
+        same children: an upper one's subtree is taken from memory without reading a page, and
+        a bottom one's group (or its leaves' identities) too.
         """
-        out: list[tuple[int, tuple[int, int]]] = []
-        branches: dict[tuple[int, int], list[tuple[int, int]]] = {}
-        old = self.branches
+        out: list[Bottom] = []
+        branches: dict[Ident, list[Ident]] = {}
 
-        def expand(kids: list[tuple[int, int]]) -> None:
-            for kid in kids:
-                sub = old.get(kid)
-                if sub is not None:
-                    branches[kid] = sub
-                    expand(sub)
-                else:
-                    out.append((kid[0], kid))
+        def known_bottom(ident: Ident) -> bool:
+            cached = self.bottoms.get(ident)
+            if cached is None:
+                return False
+            key, ids = cached
+            if ids is None:
+                if key not in self.leaves:
+                    return False
+                out.append(Bottom(ident, key, None))
+            else:
+                if not all(i in self.leaves for i in ids):
+                    return False
+                out.append(Bottom(ident, key, [Kid(i[0], i, -1) for i in ids]))
+            return True
 
-        def visit(pgno: int, depth: int) -> tuple[int, int]:
+        def visit(pgno: int, depth: int, ident: Ident | None = None) -> Ident:
             if depth > MAX_DEPTH:
                 raise PageError("the tree is deeper than LMDB allows")
+            if ident is not None:  # a child of an unchanged branch: from memory when known
+                sub = self.branches.get(ident)
+                if sub is not None:
+                    branches[ident] = sub
+                    for kid in sub:
+                        visit(kid[0], depth + 1, kid)
+                    return ident
+                if known_bottom(ident):
+                    return ident
             flags, lower, upper, txnid = pf.header(pgno, meta.last_pgno, "the tree")
             n = pf.numkeys(pgno, lower, upper)
-            if flags & P_LEAF:
-                ident = (pgno, txnid) if pf.has_txnid else (pgno, zlib.crc32(pf.buf[pgno * pf.page_size:
-                                                                                   (pgno + 1) * pf.page_size]))
-                out.append((pgno, ident))
-                return ident
+            if flags & P_LEAF:  # the root
+                kids = self._kids(pf, meta, None, prefix, end)
+                out.append(Bottom(None, _group_key(kids), kids))
+                return (pgno, txnid)
             if not flags & P_BRANCH or n < 1:
                 raise PageError(f"page {pgno} is not a branch page where one belongs")
             ident = (pgno, txnid)
-            if pf.has_txnid and ident in old:
-                branches[ident] = old[ident]
-                expand(old[ident])
+            if pf.has_txnid and ident in self.branches:
+                return visit(pgno, depth, ident)
+            if pf.has_txnid and known_bottom(ident):
+                return ident
+            if depth == meta.main.depth - 1:
+                kids = self._kids(pf, meta, pgno, prefix, end)
+                out.append(Bottom(ident if pf.has_txnid else None, _group_key(kids), kids))
                 return ident
             first, last = _child_span(pf, pgno, n, prefix, end)
-            kids = [visit(pf.child_pgno(pf.node(pgno, i)), depth + 1) for i in range(first, last + 1)]
+            kids_ = [visit(pf.child_pgno(pf.node(pgno, i)), depth + 1) for i in range(first, last + 1)]
             if pf.has_txnid:
-                branches[ident] = kids
+                branches[ident] = kids_
             return ident
 
         if meta.main.root != P_INVALID:
@@ -164,73 +273,111 @@ class Follower:
         self.branches = branches
         return out
 
+    def _units(self, pf, meta, walk: LeafWalk, prefix: bytes, end: bytes | None
+               ) -> tuple[list[tuple[Kid | None, LeafState]], dict[Ident, LeafState]]:
+        """This poll's units in key order: (a leaf, or None for a group; its state without records),
+        and the last poll's states regrouped as this poll groups the same leaves."""
+        bottoms = self._bottoms(pf, meta, prefix, end)
+        # the exact budget: the last `exact` records by key, leaf by leaf from the end
+        total = 0
+        for b in reversed(bottoms):
+            if b.kids is None:
+                assert b.branch is not None  # the window reaches into an unchanged group: its leaves are read
+                b.kids = self._kids(pf, meta, b.branch[0], prefix, end)
+            b.kids = self._describe(pf, walk, b.kids, prefix, end)
+            for k in reversed(b.kids):
+                if total + k.count > self.exact:
+                    break
+                total += k.count
+                k.exact = b.exact = True
+            else:
+                continue
+            break
+        prev = dict(self.leaves)
+        units: list[tuple[Kid | None, LeafState]] = []
+        bottoms_cache: dict[Ident, tuple[Ident, list[Ident] | None]] = {}
+        pages = 0
+        for b in bottoms:
+            pages += b.key[0]
+            if b.exact:
+                assert b.kids is not None
+                was_group = prev.pop(b.key, None) is not None
+                for k in b.kids:
+                    st = self.leaves.get(k.ident) or LeafState(k.ident, k.first, k.last, k.count, None)
+                    if was_group:  # the same leaves, kept as a group until now: known, not followed exactly
+                        prev[k.ident] = st
+                    units.append((k, st))
+                if b.branch is not None:
+                    bottoms_cache[b.branch] = (b.key, [k.ident for k in b.kids])
+                continue
+            g = self.leaves.get(b.key)
+            if g is None:
+                assert b.kids is not None
+                kids = self._describe(pf, walk, b.kids, prefix, end)
+                if not kids:
+                    continue
+                g = LeafState(b.key, kids[0].first, kids[-1].last, sum(k.count for k in kids), None)
+                if all(k.ident in prev for k in kids):  # the same leaves, kept per leaf until now
+                    for k in kids:
+                        del prev[k.ident]
+                    prev[b.key] = g
+            units.append((None, g))
+            if b.branch is not None:
+                bottoms_cache[b.branch] = (b.key, None)
+        self.bottoms = bottoms_cache
+        self.leaf_pages = pages
+        return units, prev
+
     def poll(self) -> list[Change]:
         """Changes since the previous poll (none on the first: it takes the starting state)."""
         prefix, end = self.prefix, self._end()
 
         def body(txn, pf, meta):
             walk = LeafWalk(pf, meta)
-            seen: list[tuple[Leaf, tuple[int, int], bytes, bytes, int]] = []
-            for pgno, ident in self._leaves_in_range(pf, meta, prefix, end):
-                old = self.leaves.get(ident)
-                if old is not None:
-                    seen.append((Leaf(pgno, ident[1] if pf.has_txnid else 0, old.count), ident,
-                                 old.first, old.last, old.count))
-                    continue
-                flags, lower, upper, txnid = pf.header(pgno, meta.last_pgno, "the tree")
-                leaf = Leaf(pgno, txnid, pf.numkeys(pgno, lower, upper))
-                nodes = list(walk.nodes(leaf))
-                keys = [k for k in (walk.key(off, ks) for off, _, ks, _ in nodes)
-                        if k[:2] == prefix and (end is None or k < end)]
-                if keys:  # leaves at the range's ends may hold only other tables' records
-                    seen.append((leaf, ident, keys[0], keys[-1], len(keys)))
-            new_ids = {s[1] for s in seen}
-            gone = [st for ident, st in self.leaves.items() if ident not in new_ids]
-            fresh = [s for s in seen if s[1] not in self.leaves]
-            # the exact budget: the last `exact` records by key
-            budget_from = len(seen)
-            total = 0
-            for i in range(len(seen) - 1, -1, -1):
-                if total + seen[i][4] > self.exact:
-                    break
-                total += seen[i][4]
-                budget_from = i
+            units, prev = self._units(pf, meta, walk, prefix, end)
+            new_ids = {st.ident for _, st in units}
+            gone = [st for ident, st in prev.items() if ident not in new_ids]
             changes: list[Change] = []
-            new_state: dict[tuple[int, int], LeafState] = {}
+            new_state: dict[Ident, LeafState] = {}
             new_records: dict[bytes, tuple[bytes, int]] = {}
-            for idx, (leaf, ident, first, last, count) in enumerate(seen):
-                exact = idx >= budget_from
-                old = self.leaves.get(ident)
+            fresh_inexact: list[LeafState] = []
+            for kid, st in units:
+                ident = st.ident
+                exact = kid is not None and kid.exact
+                old = prev.get(ident)
                 if old is not None and (old.records is not None) == exact:
                     new_state[ident] = old
                     continue
-                if old is not None and not exact:  # the exact window moved on: keep the range only
-                    new_state[ident] = LeafState(ident, old.first, old.last, old.count, None)
+                if not exact:  # beyond the exact records (or the exact window moved on): the range only
+                    new_state[ident] = st if st.records is None else LeafState(ident, st.first, st.last,
+                                                                               st.count, None)
+                    if old is None:
+                        fresh_inexact.append(new_state[ident])
                     continue
-                recs: dict[bytes, bytes] | None = None
-                if exact:
-                    recs = {}
-                    self.leaf_reads += 1
-                    if old is not None:  # known, but not followed exactly until now: its nodes are read
-                        fl, lower, upper, txnid = pf.header(leaf.pgno, meta.last_pgno, "the tree")
-                        leaf = Leaf(leaf.pgno, txnid, pf.numkeys(leaf.pgno, lower, upper))
-                    for off, _, ks, _ in walk.nodes(leaf):
-                        k = walk.key(off, ks)
-                        if k[:2] != prefix or (end is not None and k >= end):
-                            continue
-                        v = walk.value(leaf, off)
-                        recs[k] = _digest(v)
-                        if old is None:
-                            new_records[k] = (v, leaf.txnid or meta.txnid)
-                new_state[ident] = LeafState(ident, first, last, count, None if recs is None else Digests(recs))
+                assert kid is not None
+                recs: dict[bytes, bytes] = {}
+                self.leaf_reads += 1
+                if kid.n < 0 or old is not None:  # the page's node count
+                    fl, lower, upper, txnid = pf.header(kid.pgno, meta.last_pgno, "the tree")
+                    kid.n = pf.numkeys(kid.pgno, lower, upper)
+                leaf = Leaf(kid.pgno, ident[1] if pf.has_txnid else 0, kid.n)
+                for off, _, ks, _ in walk.nodes(leaf):
+                    k = walk.key(off, ks)
+                    if k[:2] != prefix or (end is not None and k >= end):
+                        continue
+                    v = walk.value(leaf, off)
+                    recs[k] = _digest(v)
+                    if old is None:
+                        new_records[k] = (v, leaf.txnid or meta.txnid)
+                new_state[ident] = LeafState(ident, st.first, st.last, st.count, Digests(recs))
             if self.started:
                 old_records: dict[bytes, bytes] = {}
                 inexact_gone = []
-                for st in gone:
-                    if st.records is None:
-                        inexact_gone.append(st)
+                for g in gone:
+                    if g.records is None:
+                        inexact_gone.append(g)
                     else:
-                        old_records.update(st.records.as_dict())
+                        old_records.update(g.records.as_dict())
                 for k, (v, txnid) in sorted(new_records.items()):
                     d = old_records.pop(k, None)
                     if d is None:
@@ -239,8 +386,7 @@ class Follower:
                     elif d != _digest(v):
                         changes.append(Change("update", k, txnid, v))
                 # a key lives in one leaf: one that left a gone leaf and is in no fresh one was deleted,
-                # unless it may be in a fresh leaf beyond the exact records (then its range says so)
-                fresh_inexact = [new_state[f[1]] for f in fresh if new_state[f[1]].records is None]
+                # unless it may be in a fresh leaf or group beyond the exact records (then its range says so)
                 for k in sorted(old_records):
                     if not _covered(fresh_inexact, k):
                         changes.append(Change("delete", k, meta.txnid))

@@ -138,7 +138,8 @@ def test_a_poll_reads_only_what_changed(tmp_path):
     try:
         f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=5000)
         f.poll()
-        leaves = len(f.leaves)
+        leaves = f.leaf_pages
+        assert leaves > 500
         _write(path, "1.0", 1, 1)
         before = ins._open_pagefile().page_reads
         changes = f.poll()
@@ -146,6 +147,109 @@ def test_a_poll_reads_only_what_changed(tmp_path):
         # a changed branch's children are read by header (their txnids); unchanged subtrees not at all
         assert changes and reads < leaves / 2, (reads, leaves)
         assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 5000 + 200
+    finally:
+        ins.close()
+
+
+APPEND = """if True:  # time-ordered keys, as a router archives publications: PATH FORMAT FIRST TXNS PER_TXN [UPDATE]
+    import struct, sys
+    import cbor2
+    from zlmdb import lmdb
+    path, fmt, first, txns, per = sys.argv[1], sys.argv[2], *map(int, sys.argv[3:6])
+    env = lmdb.open(path, map_size=256 * 1024 * 1024, lib_version=0 if fmt == "0.9" else 1)
+    for t in range(txns):
+        with env.begin(write=True) as txn:
+            for i in range(first + t * per, first + (t + 1) * per):
+                txn.put(struct.pack(">HQ", 1, i), cbor2.dumps({"i": i, "pad": "x" * 60}))
+            if len(sys.argv) > 6:  # and one old record (beyond the exact ones) updated
+                txn.put(struct.pack(">HQ", 1, int(sys.argv[6])), cbor2.dumps({"updated": t}))
+    env.close()
+"""
+
+
+def _append(path: str, fmt: str, first: int, txns: int, per: int, update: int | None = None) -> None:
+    args = [sys.executable, "-c", APPEND, path, fmt, str(first), str(txns), str(per)]
+    subprocess.run(args + ([str(update)] if update is not None else []), check=True, timeout=120)
+
+
+def _kept(f: follow.Follower) -> int:
+    """Entries the follower keeps between polls: states, cached children and leaf identities."""
+    bottoms = getattr(f, "bottoms", {})
+    return (len(f.leaves) + sum(len(v) for v in f.branches.values())
+            + sum(1 + len(ids or ()) for _, ids in bottoms.values()))
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_state_grows_with_branch_pages_not_leaves(tmp_path, fmt):
+    """Appending 40,000 records (~700 leaf pages) beyond the exact ones adds a handful of entries to
+    what the follower keeps (one per bottom branch page), not one per leaf; every append is still
+    reported as an insert, and nothing else (no page range for leaves the exact window left)."""
+    path = str(tmp_path / "db")
+    _append(path, fmt, 1, 1, 2000)
+    ins = Inspector(path)
+    try:
+        f = follow.Follower(ins, Table(1, None, None, None, None, 2000, False), exact=6000)
+        f.poll()
+        nxt = 2001
+        for _ in range(8):
+            _append(path, fmt, nxt, 10, 500)
+            changes = f.poll()
+            assert sorted((c.change, c.key) for c in changes) == [
+                ("insert", struct.pack(">HQ", 1, i)) for i in range(nxt, nxt + 5000)]
+            nxt += 5000
+            if nxt == 12001:
+                kept, pages = _kept(f), f.leaf_pages
+        assert f.leaf_pages - pages > 500
+        assert _kept(f) - kept < (f.leaf_pages - pages) / 20, (kept, _kept(f), pages, f.leaf_pages)
+        assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 6000
+    finally:
+        ins.close()
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_a_change_in_a_group_is_its_page_range(tmp_path, fmt):
+    """An old record updated beyond the exact ones while records are appended: its group's key range
+    is reported (with the records it holds now and held before), the appends exactly."""
+    path = str(tmp_path / "db")
+    _append(path, fmt, 1, 1, 20000)
+    ins = Inspector(path)
+    try:
+        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=2000)
+        f.poll()
+        _append(path, fmt, 20001, 3, 100, update=77)
+        changes = f.poll()
+        exact = sorted(c.key for c in changes if c.change != "pages")
+        pages = [c for c in changes if c.change == "pages"]
+        assert exact == [struct.pack(">HQ", 1, i) for i in range(20001, 20301)]
+        assert all(c.change == "insert" for c in changes if c.change != "pages")
+        assert len(pages) == 1
+        p = pages[0]
+        assert p.key <= struct.pack(">HQ", 1, 77) <= p.to_key and p.records == p.was
+        assert p.to_key < struct.pack(">HQ", 1, 18000)  # one group's range, not the table's
+        assert p.records > 1000  # a group: ~100 leaves of ~30 records
+        assert f.poll() == []
+    finally:
+        ins.close()
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_unchanged_groups_entering_the_exact_window_are_no_change(tmp_path, fmt):
+    """When the exact window grows over groups (here: a bigger budget), their leaves are read and
+    followed exactly from then on, and nothing is reported for them: they did not change."""
+    path = str(tmp_path / "db")
+    _append(path, fmt, 1, 1, 20000)
+    ins = Inspector(path)
+    try:
+        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=1000)
+        f.poll()
+        groups = [s for s in f.leaves.values() if len(s.ident) == 3]
+        assert groups and sum(g.count for g in groups) > 10000
+        f.exact = 30000
+        assert f.poll() == []
+        assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) == 20000
+        _append(path, fmt, 20001, 1, 1, update=77)
+        assert [(c.change, c.key) for c in f.poll()] == [("update", struct.pack(">HQ", 1, 77)),
+                                                         ("insert", struct.pack(">HQ", 1, 20001))]
     finally:
         ins.close()
 
