@@ -26,15 +26,21 @@ SURVIVORS = os.path.join(ROOT, "benchmarks", "mutation_survivors.md")
 LOG = os.path.join(ROOT, "mutants", "mutation_score.log")
 KILLED = {"killed", "timeout", "segfault"}
 C = "ǁ"  # mutmut's separator of class and method in a mutant's name
-#: mutmut's names (module.x_function / module.xǁClassǁmethod) of the functions scored
+#: mutmut's names (module.x_function / module.xǁClassǁmethod) of the functions scored: where a
+#: mutant changes a figure or a decision (thresholds, comparisons, sums), not the rules' wording
 SCOPE = [
-    "zlmdb_inspect.health.rules.*",                                  # every rule and its texts
-    f"zlmdb_inspect.core.model.x{C}Capacity{C}*",                    # the capacity line's words
+    "zlmdb_inspect.health.rules.x_map_headroom__*",                  # map-headroom: levels, figures
+    "zlmdb_inspect.health.rules.x_reader_slots__*",                  # reader-slots: its threshold
+    "zlmdb_inspect.health.rules.x__long_reader_bytes__*",            # long-reader: bytes pinned that count
+    "zlmdb_inspect.health.rules.x__pinned_by__*",                    # which reader pins the freed pages
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_capacity__*",  # the capacity figures
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_disk__*",     # map or disk: which allows less
     "zlmdb_inspect.storage.inspector.x_parse_readers__*",            # the reader table
     "zlmdb_inspect.storage.inspector.x_reader_space__*",             # what each reader pins
-    "zlmdb_inspect.storage.lockfile.*",                              # lock.mdb: holder, liveness
+    "zlmdb_inspect.storage.lockfile.x__lock_holder__*",              # lock.mdb: F_GETLK on a byte
+    "zlmdb_inspect.storage.lockfile.x_in_use__*",                    # another process has it open
+    "zlmdb_inspect.storage.lockfile.x_holder__*",                    # who holds the environment lock
+    "zlmdb_inspect.storage.lockfile.x_pids_alive__*",                # each reader's liveness
 ]
 NOTE = re.compile(r"^- `([^`]+)` \(([^)]*)\): (.*)$")
 
