@@ -16,6 +16,7 @@ from zlmdb_inspect.core.model import Capacity, LmdbFigures, Reader, Snapshot, Ta
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health import Finding, RuleInputs, evaluate
 from zlmdb_inspect.health.rules import PRACTICE
+from zlmdb_inspect.health.timetofull import FULL, TimeToFull, clock
 
 TH = Thresholds()
 MIB = 1024 * 1024
@@ -214,3 +215,50 @@ def test_free_pages_fire_at_both_thresholds_not_below(free, pages):
     snap = _snap(used_pages=pages, map_size=4096 * MIB, free_pages=free)
     assert _found(RuleId.FREE_PAGES, snap) == []
     assert _found(RuleId.FREE_PAGES, replace(snap, capacity=replace(snap.capacity, free_pages=free + 1)))
+
+
+# -- map-headroom when the map is full: less available than one commit needs, whatever the percentage ---
+
+
+def _full(commit_bytes: int = 0, failing: bool = False, last_commit_at: float | None = None) -> RuleInputs:
+    return RuleInputs(time_to_full=TimeToFull(state=FULL, seconds=0.0, commit_bytes=commit_bytes,
+                                              writes_failing=failing, last_commit_at=last_commit_at))
+
+
+FULL_HEAD = "The map is full: less is available than one commit needs (about {}, from the largest commit seen, " \
+            "the tree's depth and the largest value). "
+OPEN_LARGER = "Open the writer with a larger map_size (maxsize) before writes fail with MapFullError."
+
+
+@pytest.mark.parametrize("commit_bytes, need", [(3 * MIB, "3.0 MiB"), (0, "1.0 MiB")],
+                         ids=["largest-commit", "snapshot-need"])  # 64 MiB map: 1 MiB at least
+def test_map_headroom_full_is_critical_at_any_percentage(commit_bytes, need):
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(), _full(commit_bytes))  # 1600 of 16384 pages in use
+    assert (f.severity, f.figure, f.threshold) == (Severity.CRITICAL, 9.766, TH.map_used_critical_pct)
+    assert f.threshold_text == "95% in use"
+    assert f.message.endswith("reusable free pages). " + FULL_HEAD.format(need) + OPEN_LARGER)
+
+
+@pytest.mark.parametrize("at, since", [(1_700_000_000.0, clock(1_700_000_000.0)), (None, "?")])
+def test_map_headroom_full_with_failing_writes_says_since_when(at, since):
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(), _full(MIB, failing=True, last_commit_at=at))
+    assert f.message.endswith(
+        FULL_HEAD.format("1.0 MiB") + f"No commit since {since} while the writer lives: its commits most likely "
+        "fail with MapFullError since then, and the application may be dropping data. " + OPEN_LARGER)
+
+
+def test_map_headroom_a_full_disk_is_not_the_maps():
+    snap = _snap(limit="disk")
+    assert _found(RuleId.MAP_HEADROOM, snap, _full(MIB)) == []  # disk-headroom's
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(used_pages=15000, used_pct=91.6, limit="disk"), _full(MIB))
+    # graded by its percentage alone: a warning (a full map would be critical)
+    assert f.severity == Severity.WARNING and "The map is full" not in f.message
+
+
+def test_map_headroom_says_what_the_map_alone_allows():
+    # the disk allows less (available_bytes); the message and figure say the map's own headroom
+    snap = _snap(used_pages=13500, used_pct=82.4, in_use_bytes=13500 * PAGE, available_bytes=MIB, limit="disk",
+                 map_available_bytes=64 * MIB - 13500 * PAGE, headroom_bytes=-PAGE)
+    [f] = _found(RuleId.MAP_HEADROOM, snap)
+    assert f.figure_text == "82.4% of 64.0 MiB in use (11.3 MiB available)"
+    assert "); 11.3 MiB available (0 B above the high-water mark + 0 B of reusable free pages)." in f.message
