@@ -262,3 +262,54 @@ def test_map_headroom_says_what_the_map_alone_allows():
     [f] = _found(RuleId.MAP_HEADROOM, snap)
     assert f.figure_text == "82.4% of 64.0 MiB in use (11.3 MiB available)"
     assert "); 11.3 MiB available (0 B above the high-water mark + 0 B of reusable free pages)." in f.message
+
+
+# -- what the pinning reader's own finding says it pins (stale-reader, long-reader) ---------------------
+
+
+def _pinner(pid: int, pages: int = 1000) -> dict:
+    return dict(pinned_pages=pages, pinned_by={"pid": pid, "name": None, "txnid": 4000, "lag": 1000, "alive": True})
+
+
+STALE_NOTE = " (3.9 MiB of freed pages so far)"  # 1000 pages of 4 KiB
+LONG_NOTE = (" (it pins 1,000 freed pages, 3.9 MiB, that the writer cannot reuse while it reads, so the file grows "
+             "although records are deleted)")
+
+
+@pytest.mark.parametrize("pinner, noted", [(_pinner(77), True), (_pinner(78), False), (_pinner(77, 0), False),
+                                           ({}, False)], ids=["it", "another", "no-pages", "none"])
+def test_a_stale_slot_says_what_it_pins_only_when_it_is_the_pinner(pinner, noted):
+    dead = Reader(77, "t", 4000, lag=1000, alive=False)
+    [f] = _found(RuleId.STALE_READER, _snap(readers=[dead], **pinner))
+    assert f.message.startswith(f"Reader slot of pid 77 holds snapshot 4000, but that process is dead: it holds no "
+                                f"liveness lock on lock.mdb. The slot keeps pages freed since then from reuse"
+                                f"{STALE_NOTE if noted else ''}, so the file grows.")
+
+
+@pytest.mark.parametrize("pinner, noted", [(_pinner(77), True), (_pinner(78), False), (_pinner(77, 0), False)],
+                         ids=["it", "another", "no-pages"])
+def test_a_long_reader_says_what_it_pins_only_when_it_is_the_pinner(pinner, noted):
+    r = Reader(77, "t", 4000, lag=TH.reader_lag_warning_txns + 1, alive=True)
+    [f] = _found(RuleId.LONG_READER, _snap(readers=[r], **pinner))
+    assert f.message == (f"Reader pid 77 lags 1,001 transactions behind. A long read transaction stops LMDB from "
+                         f"reusing pages{LONG_NOTE if noted else ', so the file grows'}; keep read transactions short.")
+
+
+# -- reader-slots: only where the reader table is read (locking) -------------------------------------------
+
+
+def _slots(n: int, max_readers: int = 100, locking: bool = True) -> Snapshot:
+    snap = _snap(readers=[Reader(1000 + i, "t", None) for i in range(n)])
+    return replace(snap, lmdb=replace(snap.lmdb, max_readers=max_readers, locking=locking))
+
+
+def test_reader_slots_message():
+    assert _found(RuleId.READER_SLOTS, _slots(90)) == [Finding(
+        RuleId.READER_SLOTS, Severity.WARNING, "90 of 100 reader slots are in use; beyond that, new readers fail "
+        "with ReadersFullError.", PRACTICE["multiprocess"], figure=90.0, threshold=80.0,
+        figure_text="90 of 100 slots (90%)", threshold_text="80% of slots")]
+
+
+def test_reader_slots_silent_without_the_reader_table():
+    assert _found(RuleId.READER_SLOTS, _slots(100, locking=False)) == []  # no lock taken: the table is not ours
+    assert _found(RuleId.READER_SLOTS, _slots(100, max_readers=0)) == []  # unknown size: no share to grade
