@@ -72,8 +72,9 @@ def _names(monkeypatch):
     monkeypatch.setattr(lockfile, "process_name", lambda pid: f"proc{pid}")
 
 
-READERS = [Reader(1, "a", 101), Reader(2, "b", 100), Reader(3, "c", None), Reader(5, "e", 105)]
-ALIVE = {1: True, 2: True, 5: False}
+# pids from 31: none is 0 or 1, which a wrong default (holder() or 0/1) would add
+READERS = [Reader(31, "a", 101), Reader(32, "b", 100), Reader(33, "c", None), Reader(35, "e", 105)]
+ALIVE = {31: True, 32: True, 35: False}
 
 
 def _cap(ins: Inspector, meta: Meta | None = None, walk: WalkResult | None = WALK, readers=READERS,
@@ -93,9 +94,9 @@ def test_no_live_writer_the_meta_page_is_the_limit_and_the_oldest_reader_pins():
     assert cap.available_bytes == 64 * MIB - USED + PAGE
     assert cap.headroom_pct == 99.39  # 100 * (64 MiB - 400 KiB) / 64 MiB, to 3 places
     assert cap.used_pct == 0.604  # 100 * (400 KiB - 4 KiB) / 64 MiB, to 3 places
-    # reader 2 at 100 is the oldest: it keeps what 100..110 freed (2 + 4 + 8 + 16 pages) from reuse
+    # reader 32 at 100 is the oldest: it keeps what 100..110 freed (2 + 4 + 8 + 16 pages) from reuse
     assert cap.pinned_pages == 30
-    assert cap.pinned_by == {"pid": 2, "thread": "b", "txnid": 100, "lag": 11, "alive": True, "name": "proc2"}
+    assert cap.pinned_by == {"pid": 32, "thread": "b", "txnid": 100, "lag": 11, "alive": True, "name": "proc32"}
     assert cap.last_commit_freed_pages == 16  # the newest free-list record's (txn 110)
     assert cap.maps == []
 
@@ -151,7 +152,7 @@ def test_the_smallest_live_writer_map_is_the_limit():
     assert (cap.headroom_pct, cap.used_pct) == (99.186, 0.806)
     assert [m["pid"] for m in cap.maps] == [7, 8, 9, 10, 11]
     assert cap.maps[0] == {"pid": 7, "name": "ro", "map_size": 32 * MIB, "writable": False, "reason": None}
-    assert ins.procmaps.asked == {1, 2}  # the live readers' processes; the dead one's (5) is not asked
+    assert ins.procmaps.asked == {31, 32}  # the live readers' processes; the dead one's (35) is not asked
 
 
 def test_a_writer_at_exactly_the_data_written_is_the_limit():
@@ -187,14 +188,14 @@ def test_the_lock_holder_is_asked_about_when_locking(monkeypatch):
     monkeypatch.setattr(lockfile, "holder", lambda path: 4242)
     ins = _inspector(locking=True)
     _cap(ins)
-    assert ins.procmaps.asked == {1, 2, 4242}
+    assert ins.procmaps.asked == {31, 32, 4242}
     monkeypatch.setattr(lockfile, "holder", lambda path: None)  # none known (or unknown: 0) is not a pid
     _cap(ins)
-    assert ins.procmaps.asked == {1, 2}
+    assert ins.procmaps.asked == {31, 32}
     ins = _inspector(locking=False)
     monkeypatch.setattr(lockfile, "holder", lambda path: 4242)
     _cap(ins)
-    assert ins.procmaps.asked == {1, 2}  # without our own lock, holder() is not asked
+    assert ins.procmaps.asked == {31, 32}  # without our own lock, holder() is not asked
 
 
 # -- the disk beside the map ---------------------------------------------------------------------------
