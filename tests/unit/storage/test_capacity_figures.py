@@ -232,3 +232,17 @@ def test_no_volume_figures_leave_the_map_the_limit():
     cap = _disk(None, available=1)
     assert (cap.limit, cap.available_bytes, cap.map_available_bytes) == ("map", 1, 1)
     assert (cap.filesystem, cap.disk_available_bytes, cap.free_runs) == (None, None, {"largest_pages": 2})
+
+
+def test_a_reader_of_the_empty_environments_snapshot_is_the_oldest():
+    # txnid 0: a reader that began before the first commit; it keeps everything freed since from reuse
+    readers = [Reader(42, "y", 1), Reader(41, "z", 0)]
+    cap = _cap(_inspector(), readers=readers, alive={41: True, 42: True})
+    assert (cap.reusable_pages, cap.pinned_pages) == (0, 31)
+    assert cap.pinned_by == {"pid": 41, "thread": "z", "txnid": 0, "lag": 111, "alive": True, "name": "proc41"}
+
+
+def test_unmeasured_maps_beside_a_writer_at_the_meta_pages_size_are_the_only_note():
+    cap = _cap(_inspector([ProcMap(8, "w", 64 * MIB, writable=True), ProcMap(11, "a", None, reason="x")]))
+    assert (cap.map_size, cap.map_source) == (64 * MIB, "writer")
+    assert cap.map_note == "not measured here (see maps[].reason): pid 11; their maps may be smaller"
