@@ -43,6 +43,7 @@ SCOPE = [
     "zlmdb_inspect.storage.lockfile.x_pids_alive__*",                # each reader's liveness
 ]
 NOTE = re.compile(r"^- `([^`]+)` \(([^)]*)\): (.*)$")
+UNNOTED = "NOT YET ANNOTATED"
 
 
 def in_scope(name: str) -> bool:
@@ -66,7 +67,7 @@ def notes() -> dict[str, str]:
     if not os.path.exists(SURVIVORS):
         return {}
     with open(SURVIVORS, encoding="utf-8") as f:
-        return {m.group(1): m.group(3) for m in map(NOTE.match, f) if m}
+        return {m.group(1): m.group(3) for m in map(NOTE.match, f) if m and m.group(3) != UNNOTED}
 
 
 def write_survivors(res: dict[str, str], summary: str) -> int:
@@ -83,7 +84,7 @@ def write_survivors(res: dict[str, str], summary: str) -> int:
         for n in survived:
             note = kept.get(n)
             missing += note is None
-            f.write(f"- `{n}` ({res[n]}): {note or 'NOT YET ANNOTATED'}\n")
+            f.write(f"- `{n}` ({res[n]}): {note or UNNOTED}\n")
     return missing
 
 

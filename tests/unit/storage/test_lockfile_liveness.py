@@ -56,6 +56,16 @@ def test_readers_alive_by_their_liveness_lock(db):
     assert got == {h.pid: True, h.pid - 1: False, h.pid + 1: False, dead: False, os.getpid(): True}
 
 
+def test_a_live_process_without_a_reader_slot_is_not_a_live_reader(db):
+    lock = os.path.join(db, "lock.mdb")
+    with Holder(db, "pin"), subprocess.Popen([sys.executable, "-c", "import sys; sys.stdin.read()"],
+                                             stdin=subprocess.PIPE) as p:
+        assert p.stdin is not None
+        got = lockfile.pids_alive(lock, [p.pid])  # the lock file answers: the process table is not asked
+        p.stdin.close()
+    assert got == {p.pid: False}
+
+
 def test_without_lock_mdb_liveness_falls_back_to_the_process_table(tmp_path):
     lock = str(tmp_path / "missing" / "lock.mdb")
     dead = _dead_pid()
