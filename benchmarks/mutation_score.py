@@ -33,6 +33,11 @@ SCOPE = [
     "zlmdb_inspect.health.rules.x_reader_slots__*",                  # reader-slots: its threshold
     "zlmdb_inspect.health.rules.x__long_reader_bytes__*",            # long-reader: bytes pinned that count
     "zlmdb_inspect.health.rules.x__pinned_by__*",                    # which reader pins the freed pages
+    "zlmdb_inspect.health.rules.x_map_eta__*",                       # map-eta: levels, pinned growth
+    "zlmdb_inspect.health.rules.x_free_pages__*",                    # free-pages: both thresholds, the pinner
+    "zlmdb_inspect.health.rules.x__pinner_text__*",                  # the pinning reader in words
+    "zlmdb_inspect.health.rules.x__unpin__*",                        # end its transaction or clear its slot
+    "zlmdb_inspect.health.rules.x__map_mismatch__*",                 # which writers' maps differ
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_capacity__*",  # the capacity figures
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_disk__*",     # map or disk: which allows less
     "zlmdb_inspect.storage.inspector.x_parse_readers__*",            # the reader table

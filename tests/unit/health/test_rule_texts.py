@@ -16,7 +16,7 @@ from zlmdb_inspect.core.model import Capacity, LmdbFigures, Reader, Snapshot, Ta
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health import Finding, RuleInputs, evaluate
 from zlmdb_inspect.health.rules import PRACTICE
-from zlmdb_inspect.health.timetofull import FULL, TimeToFull, clock
+from zlmdb_inspect.health.timetofull import FULL, GROWING, TimeToFull, clock
 
 TH = Thresholds()
 MIB = 1024 * 1024
@@ -313,3 +313,29 @@ def test_reader_slots_message():
 def test_reader_slots_silent_without_the_reader_table():
     assert _found(RuleId.READER_SLOTS, _slots(100, locking=False)) == []  # no lock taken: the table is not ours
     assert _found(RuleId.READER_SLOTS, _slots(100, max_readers=0)) == []  # unknown size: no share to grade
+
+
+# -- map-eta: growth that a reader's pinned pages make, not new data ------------------------------------
+
+
+def _growing(pinned: bool) -> RuleInputs:
+    return RuleInputs(time_to_full=TimeToFull(state=GROWING, seconds=600.0, window_s=60.0, bytes_per_s=1000.0),
+                      history=True, growth_pinned=pinned)
+
+
+def test_map_eta_growth_a_reader_pins_names_the_reader():
+    [f] = _found(RuleId.MAP_ETA, _snap(**PINNED), _growing(True))
+    assert f.message.startswith("The map (64.0 MiB, the meta page; no live writer) is full in 10 min")
+    assert f.message.endswith(
+        ". The growth is pages that a reader keeps from reuse, not new data: reader pid 77 (exporter) pins 3.9 MiB "
+        "of freed pages (its snapshot lags 1,000 transactions). End that read transaction (or restart that "
+        "process); raising map_size only postpones it.")
+    assert (f.severity, f.subject, f.figure) == (Severity.CRITICAL, "77", 600.0)
+
+
+@pytest.mark.parametrize("pinner, pinned", [(PINNED, False), (dict(PINNED, pinned_pages=0), True), ({}, True)],
+                         ids=["growth-not-pinned", "no-pages-pinned", "no-pinner"])
+def test_map_eta_other_growth_says_raise_the_map(pinner, pinned):
+    [f] = _found(RuleId.MAP_ETA, _snap(**pinner), _growing(pinned))
+    assert f.message.endswith(". Raise map_size or find what is writing.")
+    assert f.subject is None
