@@ -339,3 +339,27 @@ def test_map_eta_other_growth_says_raise_the_map(pinner, pinned):
     [f] = _found(RuleId.MAP_ETA, _snap(**pinner), _growing(pinned))
     assert f.message.endswith(". Raise map_size or find what is writing.")
     assert f.subject is None
+
+
+def test_map_eta_figures_and_a_dead_pinners_fix():
+    dead = dict(PINNED, pinned_by=dict(PINNED["pinned_by"], name=None, alive=False))
+    inputs = _growing(True)
+    assert inputs.time_to_full is not None
+    inputs.time_to_full.seconds = 600.26
+    [f] = _found(RuleId.MAP_ETA, _snap(**dead), inputs)
+    assert (f.figure, f.figure_text, f.threshold_text) == (600.3, "full in 10 min", "less than 60 min")
+    assert f.practice == PRACTICE["mapfull"]
+    assert f.message.endswith(
+        "reader pid 77, a dead process's stale slot pins 3.9 MiB of freed pages (its snapshot lags 1,000 "
+        "transactions). Clear that stale slot (`python -m zlmdb._lmdb_vendor readers -e /srv/db -c`, see "
+        "stale-reader); raising map_size only postpones it.")
+
+
+@pytest.mark.parametrize("state, seconds", [(GROWING, None), (FULL, 0.0)], ids=["growing-no-estimate", "full"])
+def test_map_eta_only_counts_down_a_growing_estimate(state, seconds):
+    inputs = RuleInputs(time_to_full=TimeToFull(state=state, seconds=seconds), history=True)
+    assert _found(RuleId.MAP_ETA, _snap(), inputs) == []
+
+
+def test_free_pages_silent_without_a_free_list_count():
+    assert _found(RuleId.FREE_PAGES, _snap(used_pages=40000, map_size=1024 * MIB, free_pages=None)) == []
