@@ -363,3 +363,14 @@ def test_map_eta_only_counts_down_a_growing_estimate(state, seconds):
 
 def test_free_pages_silent_without_a_free_list_count():
     assert _found(RuleId.FREE_PAGES, _snap(used_pages=40000, map_size=1024 * MIB, free_pages=None)) == []
+
+
+def test_free_pages_figure_to_one_decimal_and_a_dead_pinners_fix():
+    dead = dict(pinned_pages=10000, pinned_by=dict(PINNED["pinned_by"], name=None, alive=False))
+    snap = _snap(used_pages=60001, map_size=4096 * MIB, free_pages=20000, **dead)  # 33.332... % free
+    [f] = _found(RuleId.FREE_PAGES, snap)
+    assert (f.figure, f.figure_text) == (33.3, "33.3% of used pages free (78.1 MiB)")
+    assert f.message.endswith(
+        "Most of them cannot be reused: reader pid 77, a dead process's stale slot pins 39.1 MiB of freed pages "
+        "(its snapshot lags 1,000 transactions). Clear that stale slot (`python -m zlmdb._lmdb_vendor readers -e "
+        "/srv/db -c`, see stale-reader) so the writer reuses them.")
