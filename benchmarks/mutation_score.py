@@ -26,17 +26,29 @@ SURVIVORS = os.path.join(ROOT, "benchmarks", "mutation_survivors.md")
 LOG = os.path.join(ROOT, "mutants", "mutation_score.log")
 KILLED = {"killed", "timeout", "segfault"}
 C = "ǁ"  # mutmut's separator of class and method in a mutant's name
-#: mutmut's names (module.x_function / module.xǁClassǁmethod) of the functions scored
+#: mutmut's names (module.x_function / module.xǁClassǁmethod) of the functions scored: where a
+#: mutant changes a figure or a decision (thresholds, comparisons, sums), not the rules' wording
 SCOPE = [
-    "zlmdb_inspect.health.rules.*",                                  # every rule and its texts
-    f"zlmdb_inspect.core.model.x{C}Capacity{C}*",                    # the capacity line's words
+    "zlmdb_inspect.health.rules.x_map_headroom__*",                  # map-headroom: levels, figures
+    "zlmdb_inspect.health.rules.x_reader_slots__*",                  # reader-slots: its threshold
+    "zlmdb_inspect.health.rules.x__long_reader_bytes__*",            # long-reader: bytes pinned that count
+    "zlmdb_inspect.health.rules.x__pinned_by__*",                    # which reader pins the freed pages
+    "zlmdb_inspect.health.rules.x_map_eta__*",                       # map-eta: levels, pinned growth
+    "zlmdb_inspect.health.rules.x_free_pages__*",                    # free-pages: both thresholds, the pinner
+    "zlmdb_inspect.health.rules.x__pinner_text__*",                  # the pinning reader in words
+    "zlmdb_inspect.health.rules.x__unpin__*",                        # end its transaction or clear its slot
+    "zlmdb_inspect.health.rules.x__map_mismatch__*",                 # which writers' maps differ
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_capacity__*",  # the capacity figures
     f"zlmdb_inspect.storage.inspector.x{C}Inspector{C}_disk__*",     # map or disk: which allows less
     "zlmdb_inspect.storage.inspector.x_parse_readers__*",            # the reader table
     "zlmdb_inspect.storage.inspector.x_reader_space__*",             # what each reader pins
-    "zlmdb_inspect.storage.lockfile.*",                              # lock.mdb: holder, liveness
+    "zlmdb_inspect.storage.lockfile.x__lock_holder__*",              # lock.mdb: F_GETLK on a byte
+    "zlmdb_inspect.storage.lockfile.x_in_use__*",                    # another process has it open
+    "zlmdb_inspect.storage.lockfile.x_holder__*",                    # who holds the environment lock
+    "zlmdb_inspect.storage.lockfile.x_pids_alive__*",                # each reader's liveness
 ]
 NOTE = re.compile(r"^- `([^`]+)` \(([^)]*)\): (.*)$")
+UNNOTED = "NOT YET ANNOTATED"
 
 
 def in_scope(name: str) -> bool:
@@ -60,7 +72,7 @@ def notes() -> dict[str, str]:
     if not os.path.exists(SURVIVORS):
         return {}
     with open(SURVIVORS, encoding="utf-8") as f:
-        return {m.group(1): m.group(3) for m in map(NOTE.match, f) if m}
+        return {m.group(1): m.group(3) for m in map(NOTE.match, f) if m and m.group(3) != UNNOTED}
 
 
 def write_survivors(res: dict[str, str], summary: str) -> int:
@@ -77,7 +89,7 @@ def write_survivors(res: dict[str, str], summary: str) -> int:
         for n in survived:
             note = kept.get(n)
             missing += note is None
-            f.write(f"- `{n}` ({res[n]}): {note or 'NOT YET ANNOTATED'}\n")
+            f.write(f"- `{n}` ({res[n]}): {note or UNNOTED}\n")
     return missing
 
 

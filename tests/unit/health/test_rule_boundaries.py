@@ -129,6 +129,23 @@ def test_long_reader_bytes_default_is_at_most_a_gibibyte():
     assert [f.threshold["pins_bytes"] for f in _found(RuleId.LONG_READER, snap)] == [1024 * MIB]
 
 
+@pytest.mark.parametrize("map_size, limit", [(64 * MIB + 3, 16 * MIB), (0, 1024 * MIB)],
+                         ids=["quarter-rounded-down", "map-unknown"])
+def test_long_reader_bytes_default_of_an_odd_or_unknown_map(map_size, limit):
+    snap = _snap(readers=[_reader(4246, lag=1)])
+    snap.capacity.map_size = map_size
+    snap.readers[0].pins_bytes = limit
+    [f] = _found(RuleId.LONG_READER, snap)
+    assert f.threshold["pins_bytes"] == limit and isinstance(f.threshold["pins_bytes"], int)
+
+
+def test_long_reader_bytes_set_to_one_byte():
+    snap = _snap(readers=[_reader(4247, lag=1)])
+    snap.readers[0].pins_bytes = 1
+    assert [f.threshold["pins_bytes"] for f in _found(RuleId.LONG_READER, snap, Thresholds(long_reader_bytes=1))] \
+        == [1]
+
+
 def test_long_reader_ignores_our_own_reader():
     own = _reader(1, lag=TH.reader_lag_warning_txns + 1, own=True)
     assert _found(RuleId.LONG_READER, _snap(readers=[own])) == []
@@ -150,6 +167,12 @@ def test_reader_slots_at_below_and_above_the_threshold(in_use, fires):
     assert f.severity == Severity.WARNING
     assert f.figure == float(in_use) and f.figure_text == f"{in_use} of 100 slots ({in_use}%)"
     assert f.threshold == 80.0 and f.threshold_text == "80% of slots"
+
+
+def test_reader_slots_figure_to_one_decimal():
+    readers = [_reader(1000 + i) for i in range(101)]  # 101 of 126 slots: 80.158... %
+    [f] = _found(RuleId.READER_SLOTS, _snap(readers=readers, max_readers=126))
+    assert (f.figure, f.figure_text) == (80.2, "101 of 126 slots (80%)")
 
 
 # -- map-eta: while growing, warning under map_eta_warning_s, critical under map_eta_critical_s ----------

@@ -16,6 +16,7 @@ from zlmdb_inspect.core.model import Capacity, LmdbFigures, Reader, Snapshot, Ta
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health import Finding, RuleInputs, evaluate
 from zlmdb_inspect.health.rules import PRACTICE
+from zlmdb_inspect.health.timetofull import FULL, GROWING, TimeToFull, clock
 
 TH = Thresholds()
 MIB = 1024 * 1024
@@ -214,3 +215,162 @@ def test_free_pages_fire_at_both_thresholds_not_below(free, pages):
     snap = _snap(used_pages=pages, map_size=4096 * MIB, free_pages=free)
     assert _found(RuleId.FREE_PAGES, snap) == []
     assert _found(RuleId.FREE_PAGES, replace(snap, capacity=replace(snap.capacity, free_pages=free + 1)))
+
+
+# -- map-headroom when the map is full: less available than one commit needs, whatever the percentage ---
+
+
+def _full(commit_bytes: int = 0, failing: bool = False, last_commit_at: float | None = None) -> RuleInputs:
+    return RuleInputs(time_to_full=TimeToFull(state=FULL, seconds=0.0, commit_bytes=commit_bytes,
+                                              writes_failing=failing, last_commit_at=last_commit_at))
+
+
+FULL_HEAD = "The map is full: less is available than one commit needs (about {}, from the largest commit seen, " \
+            "the tree's depth and the largest value). "
+OPEN_LARGER = "Open the writer with a larger map_size (maxsize) before writes fail with MapFullError."
+
+
+@pytest.mark.parametrize("commit_bytes, need", [(3 * MIB, "3.0 MiB"), (0, "1.0 MiB")],
+                         ids=["largest-commit", "snapshot-need"])  # 64 MiB map: 1 MiB at least
+def test_map_headroom_full_is_critical_at_any_percentage(commit_bytes, need):
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(), _full(commit_bytes))  # 1600 of 16384 pages in use
+    assert (f.severity, f.figure, f.threshold) == (Severity.CRITICAL, 9.766, TH.map_used_critical_pct)
+    assert f.threshold_text == "95% in use"
+    assert f.message.endswith("reusable free pages). " + FULL_HEAD.format(need) + OPEN_LARGER)
+
+
+@pytest.mark.parametrize("at, since", [(1_700_000_000.0, clock(1_700_000_000.0)), (None, "?")])
+def test_map_headroom_full_with_failing_writes_says_since_when(at, since):
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(), _full(MIB, failing=True, last_commit_at=at))
+    assert f.message.endswith(
+        FULL_HEAD.format("1.0 MiB") + f"No commit since {since} while the writer lives: its commits most likely "
+        "fail with MapFullError since then, and the application may be dropping data. " + OPEN_LARGER)
+
+
+def test_map_headroom_a_full_disk_is_not_the_maps():
+    snap = _snap(limit="disk")
+    assert _found(RuleId.MAP_HEADROOM, snap, _full(MIB)) == []  # disk-headroom's
+    [f] = _found(RuleId.MAP_HEADROOM, _snap(used_pages=15000, used_pct=91.6, limit="disk"), _full(MIB))
+    # graded by its percentage alone: a warning (a full map would be critical)
+    assert f.severity == Severity.WARNING and "The map is full" not in f.message
+
+
+def test_map_headroom_says_what_the_map_alone_allows():
+    # the disk allows less (available_bytes); the message and figure say the map's own headroom
+    snap = _snap(used_pages=13500, used_pct=82.4, in_use_bytes=13500 * PAGE, available_bytes=MIB, limit="disk",
+                 map_available_bytes=64 * MIB - 13500 * PAGE, headroom_bytes=-PAGE)
+    [f] = _found(RuleId.MAP_HEADROOM, snap)
+    assert f.figure_text == "82.4% of 64.0 MiB in use (11.3 MiB available)"
+    assert "); 11.3 MiB available (0 B above the high-water mark + 0 B of reusable free pages)." in f.message
+
+
+# -- what the pinning reader's own finding says it pins (stale-reader, long-reader) ---------------------
+
+
+def _pinner(pid: int, pages: int = 1000) -> dict:
+    return dict(pinned_pages=pages, pinned_by={"pid": pid, "name": None, "txnid": 4000, "lag": 1000, "alive": True})
+
+
+STALE_NOTE = " (3.9 MiB of freed pages so far)"  # 1000 pages of 4 KiB
+LONG_NOTE = (" (it pins 1,000 freed pages, 3.9 MiB, that the writer cannot reuse while it reads, so the file grows "
+             "although records are deleted)")
+
+
+@pytest.mark.parametrize("pinner, noted", [(_pinner(77), True), (_pinner(78), False), (_pinner(77, 0), False),
+                                           ({}, False)], ids=["it", "another", "no-pages", "none"])
+def test_a_stale_slot_says_what_it_pins_only_when_it_is_the_pinner(pinner, noted):
+    dead = Reader(77, "t", 4000, lag=1000, alive=False)
+    [f] = _found(RuleId.STALE_READER, _snap(readers=[dead], **pinner))
+    assert f.message.startswith(f"Reader slot of pid 77 holds snapshot 4000, but that process is dead: it holds no "
+                                f"liveness lock on lock.mdb. The slot keeps pages freed since then from reuse"
+                                f"{STALE_NOTE if noted else ''}, so the file grows.")
+
+
+@pytest.mark.parametrize("pinner, noted", [(_pinner(77), True), (_pinner(78), False), (_pinner(77, 0), False)],
+                         ids=["it", "another", "no-pages"])
+def test_a_long_reader_says_what_it_pins_only_when_it_is_the_pinner(pinner, noted):
+    r = Reader(77, "t", 4000, lag=TH.reader_lag_warning_txns + 1, alive=True)
+    [f] = _found(RuleId.LONG_READER, _snap(readers=[r], **pinner))
+    assert f.message == (f"Reader pid 77 lags 1,001 transactions behind. A long read transaction stops LMDB from "
+                         f"reusing pages{LONG_NOTE if noted else ', so the file grows'}; keep read transactions short.")
+
+
+# -- reader-slots: only where the reader table is read (locking) -------------------------------------------
+
+
+def _slots(n: int, max_readers: int = 100, locking: bool = True) -> Snapshot:
+    snap = _snap(readers=[Reader(1000 + i, "t", None) for i in range(n)])
+    return replace(snap, lmdb=replace(snap.lmdb, max_readers=max_readers, locking=locking))
+
+
+def test_reader_slots_message():
+    assert _found(RuleId.READER_SLOTS, _slots(90)) == [Finding(
+        RuleId.READER_SLOTS, Severity.WARNING, "90 of 100 reader slots are in use; beyond that, new readers fail "
+        "with ReadersFullError.", PRACTICE["multiprocess"], figure=90.0, threshold=80.0,
+        figure_text="90 of 100 slots (90%)", threshold_text="80% of slots")]
+
+
+def test_reader_slots_silent_without_the_reader_table():
+    assert _found(RuleId.READER_SLOTS, _slots(100, locking=False)) == []  # no lock taken: the table is not ours
+    assert _found(RuleId.READER_SLOTS, _slots(100, max_readers=0)) == []  # unknown size: no share to grade
+
+
+# -- map-eta: growth that a reader's pinned pages make, not new data ------------------------------------
+
+
+def _growing(pinned: bool) -> RuleInputs:
+    return RuleInputs(time_to_full=TimeToFull(state=GROWING, seconds=600.0, window_s=60.0, bytes_per_s=1000.0),
+                      history=True, growth_pinned=pinned)
+
+
+def test_map_eta_growth_a_reader_pins_names_the_reader():
+    [f] = _found(RuleId.MAP_ETA, _snap(**PINNED), _growing(True))
+    assert f.message.startswith("The map (64.0 MiB, the meta page; no live writer) is full in 10 min")
+    assert f.message.endswith(
+        ". The growth is pages that a reader keeps from reuse, not new data: reader pid 77 (exporter) pins 3.9 MiB "
+        "of freed pages (its snapshot lags 1,000 transactions). End that read transaction (or restart that "
+        "process); raising map_size only postpones it.")
+    assert (f.severity, f.subject, f.figure) == (Severity.CRITICAL, "77", 600.0)
+
+
+@pytest.mark.parametrize("pinner, pinned", [(PINNED, False), (dict(PINNED, pinned_pages=0), True), ({}, True)],
+                         ids=["growth-not-pinned", "no-pages-pinned", "no-pinner"])
+def test_map_eta_other_growth_says_raise_the_map(pinner, pinned):
+    [f] = _found(RuleId.MAP_ETA, _snap(**pinner), _growing(pinned))
+    assert f.message.endswith(". Raise map_size or find what is writing.")
+    assert f.subject is None
+
+
+def test_map_eta_figures_and_a_dead_pinners_fix():
+    dead = dict(PINNED, pinned_by=dict(PINNED["pinned_by"], name=None, alive=False))
+    inputs = _growing(True)
+    assert inputs.time_to_full is not None
+    inputs.time_to_full.seconds = 600.26
+    [f] = _found(RuleId.MAP_ETA, _snap(**dead), inputs)
+    assert (f.figure, f.figure_text, f.threshold_text) == (600.3, "full in 10 min", "less than 60 min")
+    assert f.practice == PRACTICE["mapfull"]
+    assert f.message.endswith(
+        "reader pid 77, a dead process's stale slot pins 3.9 MiB of freed pages (its snapshot lags 1,000 "
+        "transactions). Clear that stale slot (`python -m zlmdb._lmdb_vendor readers -e /srv/db -c`, see "
+        "stale-reader); raising map_size only postpones it.")
+
+
+@pytest.mark.parametrize("state, seconds", [(GROWING, None), (FULL, 0.0)], ids=["growing-no-estimate", "full"])
+def test_map_eta_only_counts_down_a_growing_estimate(state, seconds):
+    inputs = RuleInputs(time_to_full=TimeToFull(state=state, seconds=seconds), history=True)
+    assert _found(RuleId.MAP_ETA, _snap(), inputs) == []
+
+
+def test_free_pages_silent_without_a_free_list_count():
+    assert _found(RuleId.FREE_PAGES, _snap(used_pages=40000, map_size=1024 * MIB, free_pages=None)) == []
+
+
+def test_free_pages_figure_to_one_decimal_and_a_dead_pinners_fix():
+    dead = dict(pinned_pages=10000, pinned_by=dict(PINNED["pinned_by"], name=None, alive=False))
+    snap = _snap(used_pages=60001, map_size=4096 * MIB, free_pages=20000, **dead)  # 33.332... % free
+    [f] = _found(RuleId.FREE_PAGES, snap)
+    assert (f.figure, f.figure_text) == (33.3, "33.3% of used pages free (78.1 MiB)")
+    assert f.message.endswith(
+        "Most of them cannot be reused: reader pid 77, a dead process's stale slot pins 39.1 MiB of freed pages "
+        "(its snapshot lags 1,000 transactions). Clear that stale slot (`python -m zlmdb._lmdb_vendor readers -e "
+        "/srv/db -c`, see stale-reader) so the writer reuses them.")
