@@ -4,7 +4,8 @@ A table of N records keyed by a big-endian datetime64[ns] + UUID over 90 days, b
 random UUID keys of the same size; full walks (no cache) of both formats, with the time slot and
 without, alternated, medians of CPU time (process time: the walk's page gathers use threads; a
 busy shared machine moved wall times by 2x between runs). Run from this directory:
-``python growth_bench.py [N] [REPEATS]`` (default 1,000,000 and 25).
+``python growth_bench.py [N] [REPEATS] [CACHE]`` (default 1,000,000 and 25; with CACHE, the
+databases are built once in that directory and kept, since 10M records take minutes to write).
 """
 
 from __future__ import annotations
@@ -47,10 +48,18 @@ def build(path: str, n: int, fmt: str) -> None:
 def main() -> None:
     n = int(sys.argv[1]) if len(sys.argv) > 1 else 1_000_000
     reps = int(sys.argv[2]) if len(sys.argv) > 2 else 25
+    cache = sys.argv[3] if len(sys.argv) > 3 else None
     for fmt in ("1.0", "0.9"):
-        path = tempfile.mkdtemp(prefix=f"growth-bench-{fmt}-")
+        if cache is None:
+            path = tempfile.mkdtemp(prefix=f"growth-bench-{fmt}-")
+        else:
+            path = os.path.join(cache, f"growth-{n}-{fmt}")
         t0 = time.perf_counter()
-        build(path, n, fmt)
+        if cache is None:
+            build(path, n, fmt)
+        elif not os.path.exists(path):  # built aside and renamed: an interrupted build is not reused
+            build(path + ".part", n, fmt)
+            os.rename(path + ".part", path)
         built = time.perf_counter() - t0
         pf = PageFile(os.path.join(path, "data.mdb"))
         meta = pf.current_meta()
@@ -72,7 +81,8 @@ def main() -> None:
         print(f"{fmt}: {n:,} time-keyed + {n:,} random records (built in {built:.0f} s): CPU median of {reps}: "
               f"walk {p:.1f} ms, with hourly buckets {t:.1f} ms (+{(t / p - 1) * 100:.1f} %)")
         pf.close()
-        shutil.rmtree(path)
+        if cache is None:
+            shutil.rmtree(path)
 
 
 if __name__ == "__main__":
