@@ -88,7 +88,7 @@ def hourly(rows: list[np.ndarray]) -> TimeBuckets:
 
 
 _SLOT_TIME = np.dtype([("slot", ">u2"), ("time", ">u8")])  # a key's first 10 bytes
-NO_BOUND = 1 << 32  # parent_bounds: no separator (slots are 16 bits)
+NO_BOUND = 1 << 32  # leaf_times: no separator to bound a leaf (slots are 16 bits)
 
 
 def _day_code(ts: np.ndarray) -> np.ndarray:
@@ -430,8 +430,6 @@ class _Walk:
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
-        # with time slots: each pending page's key bounds from its parent (:meth:`parent_bounds`)
-        self.pending_bounds: list[np.ndarray] = []
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
         # deferred, in the order a walk without deferral does them (children before parents)
         self.merges: list[tuple[TreeSummary, TreeSummary]] = []
@@ -472,10 +470,9 @@ class _Walk:
         them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
         threads took longer and twice the CPU of one (whose page gathers use threads already)."""
         batch, outs = self.pending, self.pending_outs
-        bounds = np.concatenate(self.pending_bounds) if self.pending_bounds else None
-        self.pending, self.pending_outs, self.pending_bounds = [], [], []
+        self.pending, self.pending_outs = [], []
         limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
-        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit, bounds)
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
 
     def entries(self, pgno: int, depth: int, max_depth: int) -> int:
         """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
@@ -514,8 +511,7 @@ class _Walk:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             nodes = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))
-            self.bottom_level(nodes[4], depth + 1, max_depth, out,
-                              self.parent_bounds(nodes) if len(self.time_arr) else None)
+            self.bottom_level(nodes[4], depth + 1, max_depth, out)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
@@ -557,24 +553,7 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def parent_bounds(self, nodes: tuple[np.ndarray, ...]) -> np.ndarray:
-        """Per child of one branch page (its ``branch_nodes``): the slot and key time of the
-        separator above it (a lower bound of its keys) and of the next one (an upper bound), as
-        uint64 rows (slot, time, next slot, next time); slot NO_BOUND where there is none. They
-        bound the first and last leaf under each bottom branch page, sparing those leaves' reads."""
-        _, idx, bbase, node, _, ks = nodes
-        pf = self.pf
-        has = (idx > 0) & (ks >= 10)
-        slot = np.where(has, self.slots_at(node, ks, bbase + pf.page_size - 1), NO_BOUND).astype(np.uint64)
-        t = pf.u64s(np.minimum(node + 10, pf.file_size - 8)).byteswap()
-        out = np.empty((len(node), 4), dtype=np.uint64)
-        out[:, 0], out[:, 1] = slot, t
-        out[:-1, 2], out[:-1, 3] = slot[1:], t[1:]
-        out[-1, 2], out[-1, 3] = NO_BOUND, 0
-        return out
-
-    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
-                     bounds: np.ndarray | None = None) -> None:
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
         """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
@@ -595,7 +574,6 @@ class _Walk:
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
             kids, ns = kids[branch], ns[branch]
-            bounds = bounds[branch] if bounds is not None else None
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
@@ -614,8 +592,6 @@ class _Walk:
             if hits:
                 self.cache_hits += len(hits)
                 out.merge_many(hits)
-                if bounds is not None:
-                    bounds = bounds[np.array([f is None for f in found])]
                 batch = [b for b, f in zip(batch, found) if f is None]
                 keys = [key for key, f in zip(keys, found) if f is None]
             outs = [TreeSummary(branch_pages=1) for _ in batch]
@@ -625,19 +601,16 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
-            if bounds is not None:
-                self.pending_bounds.append(bounds)
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
-                             if self.want_space else self.walker.batch_leaves, bounds)
+                             if self.want_space else self.walker.batch_leaves)
         if self.cacheable:
             for key, sub in zip(keys, outs):
                 assert sub is not None
                 self._cache(key, sub)
                 self._merge(out, sub)
 
-    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int,
-                    bounds: np.ndarray | None = None) -> None:
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
@@ -645,11 +618,10 @@ class _Walk:
             while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
                 leaves += batch[j][1]
                 j += 1
-            self.bottoms(batch[i:j], outs[i:j], bounds[i:j] if bounds is not None else None)
+            self.bottoms(batch[i:j], outs[i:j])
             i = j
 
-    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary],
-                bounds: np.ndarray | None = None) -> None:
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
         """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
 
         What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
@@ -716,7 +688,7 @@ class _Walk:
             if timed.any():
                 assert tsep is not None
                 self.leaf_times(np.flatnonzero(timed), tsep, ks, idx, bases, nkeys, seps, sep_slots, br, kids,
-                                ov, outs, ns, bounds)
+                                ov, outs)
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)
@@ -763,8 +735,7 @@ class _Walk:
 
     def leaf_times(self, timed: np.ndarray, tsep: np.ndarray, ks: np.ndarray, idx: np.ndarray,
                    bases: np.ndarray, nkeys: np.ndarray, seps: np.ndarray, sep_slots: np.ndarray,
-                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary],
-                   ns: np.ndarray, bounds: np.ndarray | None) -> None:
+                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary]) -> None:
         """Per hour of the key times: records and bytes of the leaves ``timed`` (of time slots),
         for a whole batch of leaves at once (per leaf in Python, this tripled the walk).
 
@@ -774,12 +745,11 @@ class _Walk:
         leaf counts whole (its header's count) in that hour and nothing more is done for it: that
         is most leaves, and they cost a handful of numpy operations each (the issue allows a walk
         10 % more for its time slots). The others (an hour or slot changes after them, a bound is
-        missing, a gap in the timed leaves) are looked at one by one, still vectorised: where
-        both bounds fall in one UTC day, whole in the hour of the lower one; the first and last
-        leaf under a branch page take the bound they lack from the separators in the page above
-        (``bounds``); where a bound is still missing, the leaf's own first or last key stands in;
-        only a leaf that spans a day boundary is read key by key. So days are exact and hours
-        exact to a leaf page.
+        missing, a gap in the timed leaves) are looked at together: where both bounds fall in
+        one UTC day, whole in the hour of the lower one; where a bound is missing (the first and
+        last leaf under a branch page), the leaf's own first or last key stands in (taking it from
+        the separators in the page above cost more than reading it); only a leaf that spans a day
+        boundary is read key by key. So days are exact and hours exact to a leaf page.
         """
         pf = self.pf
         ps = pf.page_size
@@ -803,7 +773,7 @@ class _Walk:
         cand |= ~has_lo
         if sl is not None:
             cand[:-1] |= sl[1:] != sl[:-1]
-        lb = (timed, t, has_lo, hour, tsep, vslot, sl, slot0, idx, br, ns, nkeys, bases, kids, bounds)
+        lb = (timed, t, has_lo, hour, tsep, vslot, sl, slot0, nkeys, bases, kids)
         split = self._leaf_bounds(np.flatnonzero(cand), *lb)
         # a plausible time (2000..2100): a run of whole leaves is checked by its hour
         lo_h, hi_h = TIME_MIN_NS // HOUR_NS, TIME_MAX_NS // HOUR_NS
@@ -844,14 +814,13 @@ class _Walk:
             self._split_leaves(timed[np.unique(split)], nkeys, bases, kids, br, seps, ov, outs, one)
 
     def _leaf_bounds(self, c: np.ndarray, timed: np.ndarray, t: np.ndarray, has_lo: np.ndarray, hour: np.ndarray,
-                     tsep: np.ndarray, vslot: np.ndarray, sl: np.ndarray | None, slot0: int, idx: np.ndarray,
-                     br: np.ndarray, ns: np.ndarray, nkeys: np.ndarray, bases: np.ndarray, kids: np.ndarray,
-                     bounds: np.ndarray | None) -> np.ndarray:
+                     tsep: np.ndarray, vslot: np.ndarray, sl: np.ndarray | None, slot0: int, nkeys: np.ndarray,
+                     bases: np.ndarray, kids: np.ndarray) -> np.ndarray:
         """The hour of the leaves ``c`` (positions in ``timed``) from both their bounds, set in
         ``hour``; which of them span a day boundary (to be read key by key)."""
         if not len(c):
             return c
-        total = len(idx)
+        total = len(vslot)
         lw = timed[c]
         slc = sl[c] if sl is not None else np.full(len(c), slot0)
         lo, have_lo = t[c], has_lo[c]
@@ -860,17 +829,6 @@ class _Walk:
         nx = np.minimum(nx, total - 1)
         hi = tsep[nx]
         have_hi = (vslot[nx] == slc) & ~end  # idx > 0 there: the same branch page
-        if bounds is not None:  # the first and last leaf under a branch page: from the page above
-            b = br[lw]
-            slu = slc.astype(np.uint64)
-            f = np.flatnonzero(idx[lw] == 0)
-            ok = bounds[b[f], 0] == slu[f]
-            lo[f] = np.where(ok, bounds[b[f], 1], lo[f])
-            have_lo[f] = ok
-            e = np.flatnonzero(idx[lw] == ns[b] - 1)
-            ok = bounds[b[e], 2] == slu[e]
-            hi[e] = np.where(ok, bounds[b[e], 3], hi[e])
-            have_hi[e] |= ok
         # a bound missing: the leaf's own first or last key stands in (one key per leaf)
         for have, bound, pos in ((have_lo, lo, np.zeros(len(c), dtype=np.int64)), (have_hi, hi, nkeys[lw] - 1)):
             r = np.flatnonzero(~have)
