@@ -403,6 +403,16 @@ def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slots, code[seps + 1]
 
 
+def _runs(hour: np.ndarray, slot: np.ndarray | None, branch: np.ndarray | None) -> np.ndarray:
+    """Where each run of leaves of one hour (and slot, and branch page, where given) begins."""
+    change = hour[1:] != hour[:-1]
+    if slot is not None:
+        change |= slot[1:] != slot[:-1]
+    if branch is not None:
+        change |= branch[1:] != branch[:-1]
+    return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
 class LeafSpace(NamedTuple):
     """Per leaf of a batch: what its nodes say about values on overflow pages."""
 
@@ -765,40 +775,42 @@ class _Walk:
         # the next leaf's separator is this one's upper bound: where the next leaf is timed as well
         # (in the same branch page, since has_lo says idx > 0 there) and of the same slot, whole if
         # both are in one hour; everything else is a candidate, looked at below
+        missing = ~has_lo
         cand = np.empty(k, dtype=bool)
         cand[-1] = True
         np.not_equal(hour[1:], hour[:-1], out=cand[:-1])
-        cand[:-1] |= timed[1:] != timed[:-1] + 1
-        cand[:-1] |= ~has_lo[1:]
-        cand |= ~has_lo
+        cand[:-1] |= np.diff(timed) != 1
+        cand[:-1] |= missing[1:]
+        cand |= missing
         if sl is not None:
             cand[:-1] |= sl[1:] != sl[:-1]
         lb = (timed, t, has_lo, hour, tsep, vslot, sl, slot0, nkeys, bases, kids)
         split = self._leaf_bounds(np.flatnonzero(cand), *lb)
-        # a plausible time (2000..2100): a run of whole leaves is checked by its hour
-        lo_h, hi_h = TIME_MIN_NS // HOUR_NS, TIME_MAX_NS // HOUR_NS
-        odd = (hour < lo_h) | (hour >= hi_h)
-        if odd.any():
-            # leaves whose separators are no time (both in one hour): as the candidates (UNTIMED)
-            split = np.concatenate((split, self._leaf_bounds(np.flatnonzero(odd & ~cand), *lb)))
-        # whole leaves, summed per run of one (branch page, slot, hour); split ones count below
-        recs = nkeys[timed]
-        units = ov.pages[timed] + 1 if ov is not None else None  # pages per leaf
-        if len(split):
-            recs[split] = 0
-            if units is None:
-                units = np.ones(k, dtype=np.int64)
-            units[split] = 0
         one = len(outs) == 1 or not self.cacheable  # a walk without a cache adds all to one summary
         bt = br[timed] if not one else None
-        change = hour[1:] != hour[:-1]
-        if sl is not None:
-            change |= sl[1:] != sl[:-1]
-        if bt is not None:
-            change |= bt[1:] != bt[:-1]
-        starts = np.concatenate(([0], np.flatnonzero(change) + 1))
+        starts = _runs(hour, sl, bt)
+        # a plausible time (2000..2100), checked by the hour of each run (all its leaves have it;
+        # UNTIMED is a candidate's): leaves whose separators are no time go as the candidates
+        lo_h, hi_h = TIME_MIN_NS // HOUR_NS, TIME_MAX_NS // HOUR_NS
+        rh = hour[starts]
+        if ((rh != UNTIMED) & ((rh < lo_h) | (rh >= hi_h))).any():
+            odd = np.flatnonzero(((hour < lo_h) | (hour >= hi_h)) & ~cand)
+            split = np.concatenate((split, self._leaf_bounds(odd, *lb)))
+            starts = _runs(hour, sl, bt)
+        # whole leaves, summed per run; those that span a day boundary count key by key below
+        recs = nkeys[timed]
+        if len(split):
+            recs[split] = 0
         r_recs = np.add.reduceat(recs, starts)
-        r_pages = np.add.reduceat(units, starts) if units is not None else np.diff(np.append(starts, k))
+        if ov is not None:
+            units = ov.pages[timed] + 1  # pages per leaf
+            if len(split):
+                units[split] = 0
+            r_pages = np.add.reduceat(units, starts)
+        else:
+            r_pages = np.diff(np.append(starts, k))
+            if len(split):
+                np.subtract.at(r_pages, np.searchsorted(starts, split, side="right") - 1, 1)
         rows = np.empty((len(starts), 4))
         rows[:, 0] = slot0 if sl is None else sl[starts]
         rows[:, 1], rows[:, 2], rows[:, 3] = hour[starts], r_recs, r_pages * float(ps)
