@@ -37,10 +37,12 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field, fields
 from typing import Any
 
+import numpy as np
+
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.health.history import Sample
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
-from zlmdb_inspect.storage.walk import SlotSpace, TreeSummary
+from zlmdb_inspect.storage.walk import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS, UNTIMED, SlotSpace, TreeSummary, time_rows
 
 FORMAT = "zlmdb-inspect-state"
 VERSION = 1
@@ -110,9 +112,27 @@ def _sample_dict(s: Sample) -> dict[str, Any]:
 
 
 def _summary_list(t: TreeSummary) -> list:
-    return [t.branch_pages, t.leaf_pages, t.overflow_pages, t.entries, t.leaf_free_bytes,
-            [[slot, sp.records, sp.leaf_pages, sp.overflow_pages, sp.overflow_bytes, sp.value_bytes, sp.max_value]
-             for slot, sp in sorted(t.slots.items())]]
+    out = [t.branch_pages, t.leaf_pages, t.overflow_pages, t.entries, t.leaf_free_bytes,
+           [[slot, sp.records, sp.leaf_pages, sp.overflow_pages, sp.overflow_bytes, sp.value_bytes, sp.max_value]
+            for slot, sp in sorted(t.slots.items())]]
+    if t.time_slots:  # a summary walked for time slots carries their hours, or it would never be reused
+        out += [sorted(t.time_slots), _time_rows_list(t)]
+    return out
+
+
+def _time_rows_list(t: TreeSummary) -> list[list]:
+    """A summary's time rows as [slot, hour, records, bytes], each (slot, hour) summed where
+    rows follow each other (they come in key order: a subtree's rows are its children's, so
+    without this a tree's rows would be kept once per level); rows without records dropped."""
+    if not t.times:
+        return []
+    a = np.concatenate(t.times) if len(t.times) > 1 else t.times[0]
+    a = a[a[:, 2] > 0]
+    if not len(a):
+        return []
+    a = time_rows(a[:, 0], a[:, 1], a[:, 2], a[:, 3])
+    return [[int(s), int(h), int(r), int(b) if b.is_integer() else b]
+            for s, h, r, b in a.tolist()]
 
 
 def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
@@ -179,7 +199,10 @@ def _sample(d: Any, i: int) -> Sample:
 
 
 def _summary(v: Any, what: str) -> TreeSummary:
-    branch, leaf, overflow, entries, leaf_free, slots = _list(v, what, 6)
+    v = _list(v, what)
+    if len(v) not in (6, 8):  # 8: with time slots and their rows
+        raise StateError(f"{what} is not a list of 6 or 8")
+    branch, leaf, overflow, entries, leaf_free, slots = v[:6]
     out = TreeSummary(branch_pages=_int(branch, what), leaf_pages=_int(leaf, what),
                       overflow_pages=_int(overflow, what), entries=_int(entries, what),
                       leaf_free_bytes=_int(leaf_free, what))
@@ -194,7 +217,35 @@ def _summary(v: Any, what: str) -> TreeSummary:
         raise StateError(f"{what}: its slots' records do not add up to its entries")
     if sum(sp.leaf_pages for sp in out.slots.values()) > out.leaf_pages + 1e-6 * max(1, out.leaf_pages):
         raise StateError(f"{what}: its slots hold more leaf pages than it has")
+    if len(v) == 8:
+        _summary_times(out, v[6], v[7], what)
     return out
+
+
+def _summary_times(out: TreeSummary, time_slots: Any, rows: Any, what: str) -> None:
+    """The time slots a summary was walked for and its rows (slot, hour, records, bytes): every
+    row of one of those slots, an hour of 2000..2100 or UNTIMED, no more records per slot than the
+    summary counts in it."""
+    slots = [_int(s, f"{what}'s time slot", 0, MAX_SLOT) for s in _list(time_slots, f"{what}'s time slots")]
+    if not slots or len(set(slots)) != len(slots):
+        raise StateError(f"{what}'s time slots are empty or repeated")
+    out.time_slots = frozenset(slots)
+    hour_max = TIME_MAX_NS // HOUR_NS - 1
+    table = np.empty((len(_list(rows, f"{what}'s time rows")), 4))
+    per_slot: dict[int, int] = {}
+    for i, row in enumerate(rows):
+        slot, hour, records, nbytes = _list(row, f"{what}'s time row", 4)
+        if _int(slot, f"{what}'s time row slot", 0, MAX_SLOT) not in out.time_slots:
+            raise StateError(f"{what} has a time row of slot {slot}, not one of its time slots")
+        if _int(hour, f"{what}'s time row hour", UNTIMED, hour_max) != UNTIMED and hour < TIME_MIN_NS // HOUR_NS:
+            raise StateError(f"{what} has a time row of hour {hour}, before 2000")
+        records = _int(records, f"{what}'s time row records", 1)
+        per_slot[slot] = per_slot.get(slot, 0) + records
+        table[i] = slot, hour, records, _num(nbytes, f"{what}'s time row bytes")
+    for slot, n in per_slot.items():
+        if n > (out.slots[slot].records if slot in out.slots else 0):
+            raise StateError(f"{what}: its time rows hold more records of slot {slot} than it counts")
+    out.times = [table] if len(table) else []
 
 
 def _reject_constant(name: str) -> float:

@@ -87,7 +87,8 @@ def hourly(rows: list[np.ndarray]) -> TimeBuckets:
     return out
 
 
-NO_BOUND = 1 << 32  # parent_bounds: no separator (slots are 16 bits)
+_SLOT_TIME = np.dtype([("slot", ">u2"), ("time", ">u8")])  # a key's first 10 bytes
+NO_BOUND = 1 << 32  # leaf_times: no separator to bound a leaf (slots are 16 bits)
 
 
 def _day_code(ts: np.ndarray) -> np.ndarray:
@@ -402,6 +403,16 @@ def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return slots, code[seps + 1]
 
 
+def _runs(hour: np.ndarray, slot: np.ndarray | None, branch: np.ndarray | None) -> np.ndarray:
+    """Where each run of leaves of one hour (and slot, and branch page, where given) begins."""
+    change = hour[1:] != hour[:-1]
+    if slot is not None:
+        change |= slot[1:] != slot[:-1]
+    if branch is not None:
+        change |= branch[1:] != branch[:-1]
+    return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
 class LeafSpace(NamedTuple):
     """Per leaf of a batch: what its nodes say about values on overflow pages."""
 
@@ -429,8 +440,6 @@ class _Walk:
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
-        # with time slots: each pending page's key bounds from its parent (:meth:`parent_bounds`)
-        self.pending_bounds: list[np.ndarray] = []
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
         # deferred, in the order a walk without deferral does them (children before parents)
         self.merges: list[tuple[TreeSummary, TreeSummary]] = []
@@ -438,6 +447,7 @@ class _Walk:
         self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
         self.time_slots = walker.time_slots
         self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
+        self._v10: np.ndarray | None = None  # the file as (slot, time) records at every byte (slots_times_at)
 
     def _merge(self, out: TreeSummary, child: TreeSummary) -> None:
         if self.defer:
@@ -470,10 +480,9 @@ class _Walk:
         them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
         threads took longer and twice the CPU of one (whose page gathers use threads already)."""
         batch, outs = self.pending, self.pending_outs
-        bounds = np.concatenate(self.pending_bounds) if self.pending_bounds else None
-        self.pending, self.pending_outs, self.pending_bounds = [], [], []
+        self.pending, self.pending_outs = [], []
         limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
-        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit, bounds)
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
 
     def entries(self, pgno: int, depth: int, max_depth: int) -> int:
         """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
@@ -512,8 +521,7 @@ class _Walk:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             nodes = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))
-            self.bottom_level(nodes[4], depth + 1, max_depth, out,
-                              self.parent_bounds(nodes) if len(self.time_arr) else None)
+            self.bottom_level(nodes[4], depth + 1, max_depth, out)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
@@ -555,24 +563,7 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def parent_bounds(self, nodes: tuple[np.ndarray, ...]) -> np.ndarray:
-        """Per child of one branch page (its ``branch_nodes``): the slot and key time of the
-        separator above it (a lower bound of its keys) and of the next one (an upper bound), as
-        uint64 rows (slot, time, next slot, next time); slot NO_BOUND where there is none. They
-        bound the first and last leaf under each bottom branch page, sparing those leaves' reads."""
-        _, idx, bbase, node, _, ks = nodes
-        pf = self.pf
-        has = (idx > 0) & (ks >= 10)
-        slot = np.where(has, self.slots_at(node, ks, bbase + pf.page_size - 1), NO_BOUND).astype(np.uint64)
-        t = pf.u64s(np.minimum(node + 10, pf.file_size - 8)).byteswap()
-        out = np.empty((len(node), 4), dtype=np.uint64)
-        out[:, 0], out[:, 1] = slot, t
-        out[:-1, 2], out[:-1, 3] = slot[1:], t[1:]
-        out[-1, 2], out[-1, 3] = NO_BOUND, 0
-        return out
-
-    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
-                     bounds: np.ndarray | None = None) -> None:
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
         """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
@@ -593,7 +584,6 @@ class _Walk:
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth))
             kids, ns = kids[branch], ns[branch]
-            bounds = bounds[branch] if bounds is not None else None
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
@@ -612,8 +602,6 @@ class _Walk:
             if hits:
                 self.cache_hits += len(hits)
                 out.merge_many(hits)
-                if bounds is not None:
-                    bounds = bounds[np.array([f is None for f in found])]
                 batch = [b for b, f in zip(batch, found) if f is None]
                 keys = [key for key, f in zip(keys, found) if f is None]
             outs = [TreeSummary(branch_pages=1) for _ in batch]
@@ -623,19 +611,16 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
-            if bounds is not None:
-                self.pending_bounds.append(bounds)
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
-                             if self.want_space else self.walker.batch_leaves, bounds)
+                             if self.want_space else self.walker.batch_leaves)
         if self.cacheable:
             for key, sub in zip(keys, outs):
                 assert sub is not None
                 self._cache(key, sub)
                 self._merge(out, sub)
 
-    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int,
-                    bounds: np.ndarray | None = None) -> None:
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
@@ -643,11 +628,10 @@ class _Walk:
             while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
                 leaves += batch[j][1]
                 j += 1
-            self.bottoms(batch[i:j], outs[i:j], bounds[i:j] if bounds is not None else None)
+            self.bottoms(batch[i:j], outs[i:j])
             i = j
 
-    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary],
-                bounds: np.ndarray | None = None) -> None:
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
         """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
 
         What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
@@ -663,7 +647,11 @@ class _Walk:
         def first_bad(mask) -> int:
             return int(np.nonzero(mask)[0][0])
 
-        seps = self.slots_at(node, ks, bbase + ps - 1)
+        tsep = None
+        if len(self.time_arr):  # the separators' slot and time (key bytes 0..10) in one read of the pages
+            seps, tsep = self.slots_times_at(node, ks)
+        else:
+            seps = self.slots_at(node, ks, bbase + ps - 1)
         limit = min(self.limit, pf.pages_in_file - 1)
         bad = (children < NUM_METAS) | (children > limit)
         if bad.any():
@@ -708,8 +696,9 @@ class _Walk:
             timed = known & (nkeys > 0)
             timed &= seps == self.time_arr[0] if len(self.time_arr) == 1 else np.isin(seps, self.time_arr)
             if timed.any():
-                self.leaf_times(np.flatnonzero(timed), node, ks, idx, bases, nkeys, seps, sep_slots, br, kids,
-                                ov, outs, ns, bounds)
+                assert tsep is not None
+                self.leaf_times(np.flatnonzero(timed), tsep, ks, idx, bases, nkeys, seps, sep_slots, br, kids,
+                                ov, outs)
         if known.any():
             slots, inv = _codes(seps[known])
             width = len(slots)
@@ -754,101 +743,152 @@ class _Walk:
         ts = pf.u64s(np.where(long, node + 10, node)).byteswap()  # the key's bytes 2..10, big-endian
         return np.where(long, ts, np.uint64(0))
 
-    def leaf_times(self, timed: np.ndarray, node: np.ndarray, ks: np.ndarray, idx: np.ndarray,
+    def leaf_times(self, timed: np.ndarray, tsep: np.ndarray, ks: np.ndarray, idx: np.ndarray,
                    bases: np.ndarray, nkeys: np.ndarray, seps: np.ndarray, sep_slots: np.ndarray,
-                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary],
-                   ns: np.ndarray, bounds: np.ndarray | None) -> None:
+                   br: np.ndarray, kids: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary]) -> None:
         """Per hour of the key times: records and bytes of the leaves ``timed`` (of time slots),
         for a whole batch of leaves at once (per leaf in Python, this tripled the walk).
 
         A leaf's keys lie between the separator above it and the next one under the same branch
-        page, which the walk has read already: when both fall in one UTC day (the usual case),
-        the leaf counts whole (its header's count) in the hour of its separator, and no key of it
-        is read. The first and last leaf under a branch page take the bound they lack from the
-        separators in the page above (``bounds``); where a bound is still missing, the leaf's own
-        first or last key stands in. Only a leaf that spans a day boundary is read key by key. So
-        days are exact and hours exact to a leaf page.
+        page (``tsep``: every separator's key bytes 2..10, read with its slot). Where the
+        next leaf is timed too, of the same slot, and its separator falls in the same hour, the
+        leaf counts whole (its header's count) in that hour and nothing more is done for it: that
+        is most leaves, and they cost a handful of numpy operations each (the issue allows a walk
+        10 % more for its time slots). The others (an hour or slot changes after them, a bound is
+        missing, a gap in the timed leaves) are looked at together: where both bounds fall in
+        one UTC day, whole in the hour of the lower one; where a bound is missing (the first and
+        last leaf under a branch page), the leaf's own first or last key stands in (taking it from
+        the separators in the page above cost more than reading it); only a leaf that spans a day
+        boundary is read key by key. So days are exact and hours exact to a leaf page.
         """
         pf = self.pf
         ps = pf.page_size
         k = len(timed)
-        # each timed leaf's separator time (the lower bound of its keys; none for the first leaf
-        # under a branch page, nor where the separator is of another slot) and the next one's (the
-        # upper bound), when the next leaf is of the same slot and under the same branch page
-        sl = seps[timed]
-        it = idx[timed]
-        has_lo = (it > 0) & (ks[timed] >= 10) & (sep_slots[timed] == sl)
-        at = node[timed] + 10
-        if at.max() > pf.file_size - 8:  # a short key at the file's very end
-            at = np.minimum(at, pf.file_size - 8)
-        t = pf.u64s(at).byteswap()  # where not has_lo, not a bound: never used as one
-        bt = br[timed]
-        has_hi = np.zeros(k, dtype=bool)
-        has_hi[:-1] = (timed[1:] == timed[:-1] + 1) & (bt[1:] == bt[:-1]) & has_lo[1:] & (sl[1:] == sl[:-1])
-        t_hi = np.empty_like(t)
-        t_hi[:-1], t_hi[-1] = t[1:], 0
-        if bounds is not None:  # the first and last leaf under each branch page: from the page above
-            slu = sl.astype(np.uint64)
-            f = np.flatnonzero(it == 0)
-            ok = bounds[bt[f], 0] == slu[f]
-            t[f] = np.where(ok, bounds[bt[f], 1], t[f])
-            has_lo[f] = ok
-            e = np.flatnonzero(it == ns[bt] - 1)
-            ok = bounds[bt[e], 2] == slu[e]
-            t_hi[e] = np.where(ok, bounds[bt[e], 3], t_hi[e])
-            has_hi[e] |= ok
-        day = t // _DAY_U
-        # whole: both bounds known, in one day, a plausible time (2000..2100)
-        whole = has_hi & has_lo & (day == t_hi // _DAY_U) & (t >= _MIN_U) & (t < _MAX_U)
+        single = len(self.time_arr) == 1
+        slot0 = int(self.time_arr[0])
+        sl = seps[timed] if not single else None  # one time slot: every timed leaf is of it
+        # a separator bounds the keys of a time slot where it is of that slot and holds a time
+        vslot = np.where((idx > 0) & (ks >= 10), sep_slots, NO_BOUND)
+        t = tsep[timed]  # each leaf's lower bound (where has_lo)
+        has_lo = vslot[timed] == (slot0 if sl is None else sl)
         hour = (t // _HOUR_U).astype(np.int64)
-        split = None
-        if not whole.all():
-            # a bound missing: the leaf's own first or last key stands in (one key per leaf);
-            # both known but in different days: read key by key
-            w = np.flatnonzero(~whole)
-            lw = timed[w]
-            first, last = t[w], t_hi[w]
-            for have, bound, pos in ((has_lo[w], first, np.zeros(len(w), dtype=np.int64)),
-                                     (has_hi[w], last, nkeys[lw] - 1)):
-                r = np.flatnonzero(~have)
-                if len(r):
-                    bound[r] = self.key_times(bases[lw[r]], pos[r], kids, lw[r])
-            same = _day_code(first) == _day_code(last)  # one day, or no time at all
-            hour[w] = hour_of(first)
-            whole[w] = same
-            split = lw[~same]
+        # the next leaf's separator is this one's upper bound: where the next leaf is timed as well
+        # (in the same branch page, since has_lo says idx > 0 there) and of the same slot, whole if
+        # both are in one hour; everything else is a candidate, looked at below
+        missing = ~has_lo
+        cand = np.empty(k, dtype=bool)
+        cand[-1] = True
+        np.not_equal(hour[1:], hour[:-1], out=cand[:-1])
+        cand[:-1] |= np.diff(timed) != 1
+        cand[:-1] |= missing[1:]
+        cand |= missing
+        if sl is not None:
+            cand[:-1] |= sl[1:] != sl[:-1]
+        lb = (timed, t, has_lo, hour, tsep, vslot, sl, slot0, nkeys, bases, kids)
+        split = self._leaf_bounds(np.flatnonzero(cand), *lb)
+        one = len(outs) == 1 or not self.cacheable  # a walk without a cache adds all to one summary
+        bt = br[timed] if not one else None
+        starts = _runs(hour, sl, bt)
+        # a plausible time (2000..2100), checked by the hour of each run (all its leaves have it;
+        # UNTIMED is a candidate's): leaves whose separators are no time go as the candidates
+        lo_h, hi_h = TIME_MIN_NS // HOUR_NS, TIME_MAX_NS // HOUR_NS
+        rh = hour[starts]
+        if ((rh != UNTIMED) & ((rh < lo_h) | (rh >= hi_h))).any():
+            odd = np.flatnonzero(((hour < lo_h) | (hour >= hi_h)) & ~cand)
+            split = np.concatenate((split, self._leaf_bounds(odd, *lb)))
+            starts = _runs(hour, sl, bt)
+        # whole leaves, summed per run; those that span a day boundary count key by key below
+        recs = nkeys[timed]
+        if len(split):
+            recs[split] = 0
+        r_recs = np.add.reduceat(recs, starts)
         if ov is not None:
-            nbytes = (1.0 + ov.pages[timed]) * ps
+            units = ov.pages[timed] + 1  # pages per leaf
+            if len(split):
+                units[split] = 0
+            r_pages = np.add.reduceat(units, starts)
         else:
-            nbytes = np.full(k, float(ps))
-        recs = nkeys[timed].astype(np.float64)
-        if split is not None and len(split):
-            # leaves that span a day boundary count key by key (below): none of them here
-            recs = np.where(whole, recs, 0.0)
-            nbytes = np.where(whole, nbytes, 0.0)
-        rows = [(bt, sl, hour, recs, nbytes)]
-        if split is not None and len(split):  # every key of the leaves that span a day boundary
-            sn = nkeys[split]
-            leaf = np.repeat(np.arange(len(split)), sn)
-            i = np.arange(int(sn.sum())) - np.repeat(np.cumsum(sn) - sn, sn)
-            lb = bases[split][leaf]
-            hours = hour_of(self.key_times(lb, i, kids, split[leaf]))
-            kb = np.full(len(i), float(ps)) / sn[leaf]
-            if ov is not None:  # values on overflow pages count with their record
-                kn = lb + pf.u16s(lb + pf.hdrsz + 2 * i) + pf.pagebase
-                big = (pf.u16s(kn + 4) & F_BIGDATA) != 0
-                dsize = pf.u16s(kn) | (pf.u16s(kn + 2) << 16)
-                kb = kb + np.where(big, ((pf.hdrsz - 1 + dsize) // ps + 1) * ps, 0)
-            rows.append((br[split][leaf], seps[split][leaf], hours, np.ones(len(i)), kb))
-        one = all(o is outs[0] for o in outs)  # a walk without a cache adds all to one summary
-        for jj, slot, hr, rr, bb in rows:
-            if one:
-                outs[0].times.append(time_rows(slot, hr, rr, bb))
-                continue
-            cuts = np.flatnonzero(jj[1:] != jj[:-1]) + 1  # leaves of one branch page lie together
+            r_pages = np.diff(np.append(starts, k))
+            if len(split):
+                np.subtract.at(r_pages, np.searchsorted(starts, split, side="right") - 1, 1)
+        rows = np.empty((len(starts), 4))
+        rows[:, 0] = slot0 if sl is None else sl[starts]
+        rows[:, 1], rows[:, 2], rows[:, 3] = hour[starts], r_recs, r_pages * float(ps)
+        if bt is None:
+            outs[0].times.append(rows)
+        else:
+            jj = bt[starts]
+            cuts = np.flatnonzero(jj[1:] != jj[:-1]) + 1  # rows of one branch page lie together
             for a, z in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(jj)])).tolist(),
                             strict=True):
-                outs[int(jj[a])].times.append(time_rows(slot[a:z], hr[a:z], rr[a:z], bb[a:z]))
+                outs[int(jj[a])].times.append(rows[a:z])
+        if len(split):
+            self._split_leaves(timed[np.unique(split)], nkeys, bases, kids, br, seps, ov, outs, one)
+
+    def _leaf_bounds(self, c: np.ndarray, timed: np.ndarray, t: np.ndarray, has_lo: np.ndarray, hour: np.ndarray,
+                     tsep: np.ndarray, vslot: np.ndarray, sl: np.ndarray | None, slot0: int, nkeys: np.ndarray,
+                     bases: np.ndarray, kids: np.ndarray) -> np.ndarray:
+        """The hour of the leaves ``c`` (positions in ``timed``) from both their bounds, set in
+        ``hour``; which of them span a day boundary (to be read key by key)."""
+        if not len(c):
+            return c
+        total = len(vslot)
+        lw = timed[c]
+        slc = sl[c] if sl is not None else np.full(len(c), slot0)
+        lo, have_lo = t[c], has_lo[c]
+        nx = lw + 1
+        end = nx >= total
+        nx = np.minimum(nx, total - 1)
+        hi = tsep[nx]
+        have_hi = (vslot[nx] == slc) & ~end  # idx > 0 there: the same branch page
+        # a bound missing: the leaf's own first or last key stands in (one key per leaf)
+        for have, bound, pos in ((have_lo, lo, np.zeros(len(c), dtype=np.int64)), (have_hi, hi, nkeys[lw] - 1)):
+            r = np.flatnonzero(~have)
+            if len(r):
+                bound[r] = self.key_times(bases[lw[r]], pos[r], kids, lw[r])
+        one_day = _day_code(lo) == _day_code(hi)  # one day (a plausible time), or no time at all
+        hour[c] = hour_of(lo)
+        return c[~one_day]
+
+    def _split_leaves(self, split: np.ndarray, nkeys: np.ndarray, bases: np.ndarray, kids: np.ndarray,
+                      br: np.ndarray, seps: np.ndarray, ov: LeafSpace | None, outs: list[TreeSummary],
+                      one: bool) -> None:
+        """Every key of the leaves ``split`` (they span a day boundary), in the hour of its time."""
+        pf = self.pf
+        ps = pf.page_size
+        sn = nkeys[split]
+        leaf = np.repeat(np.arange(len(split)), sn)
+        i = np.arange(int(sn.sum())) - np.repeat(np.cumsum(sn) - sn, sn)
+        lb = bases[split][leaf]
+        hours = hour_of(self.key_times(lb, i, kids, split[leaf]))
+        kb = np.full(len(i), float(ps)) / sn[leaf]
+        if ov is not None:  # values on overflow pages count with their record
+            kn = lb + pf.u16s(lb + pf.hdrsz + 2 * i) + pf.pagebase
+            big = (pf.u16s(kn + 4) & F_BIGDATA) != 0
+            dsize = pf.u16s(kn) | (pf.u16s(kn + 2) << 16)
+            kb = kb + np.where(big, ((pf.hdrsz - 1 + dsize) // ps + 1) * ps, 0)
+        jj, slot, rr = br[split][leaf], seps[split][leaf], np.ones(len(i))
+        if one:
+            outs[0].times.append(time_rows(slot, hours, rr, kb))
+            return
+        cuts = np.flatnonzero(jj[1:] != jj[:-1]) + 1  # leaves of one branch page lie together
+        for a, z in zip(np.concatenate(([0], cuts)).tolist(), np.concatenate((cuts, [len(jj)])).tolist(),
+                        strict=True):
+            outs[int(jj[a])].times.append(time_rows(slot[a:z], hours[a:z], rr[a:z], kb[a:z]))
+
+    def slots_times_at(self, node: np.ndarray, ks: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`slots_at` and the time after the slot (key bytes 2..10, big-endian; not a time
+        where the key is shorter) of each node's key, from one gather of 10-byte records: a
+        second gather of every separator cost a time-slot walk 4 %."""
+        pf = self.pf
+        at = node + 8
+        if int(at.max()) > pf.file_size - 10:  # a short key at the file's very end
+            at = np.minimum(at, pf.file_size - 10)
+        if self._v10 is None:
+            self._v10 = np.ndarray(shape=(pf.file_size - 9,), dtype="V10", buffer=pf.np, strides=(1,))
+        rec = self._v10[at].view(_SLOT_TIME)  # gathered as raw bytes: numpy gathers fields one by one
+        slots = np.where(ks >= 2, rec["slot"].astype(np.int64), SHORT_KEY_SLOT)
+        return slots, rec["time"].astype(np.uint64)
 
     def slots_at(self, node, ks, last_byte):
         """The slot of each node's key (its first two bytes), or SHORT_KEY_SLOT; reads stay in the page."""

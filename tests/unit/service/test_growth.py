@@ -54,6 +54,77 @@ def test_leading_key_days_are_exact_both_formats(tmp_path, fmt):
     assert sha(path) == before
 
 
+def _state_run(path, state_dir):
+    """One ``--json``-like run as a fresh process does it, keeping its state in ``state_dir``."""
+    from zlmdb_inspect.core.options import Options
+    from zlmdb_inspect.service import open_service
+
+    svc = open_service(Options(path=path, state=True, state_dir=state_dir))
+    try:
+        return svc.refresh()
+    finally:
+        svc.close()
+
+
+def _days(ref):
+    t = _table(ref.snapshot, "Ticks").time
+    return {d["day"]: (d["records"], d["bytes"]) for d in t.days}
+
+
+def _same_days(got, want):
+    """Records exact, bytes (sums of page shares, in another order) to a part in 10^9."""
+    assert {d: r for d, (r, _) in got.items()} == {d: r for d, (r, _) in want.items()}
+    assert {d: b for d, (_, b) in got.items()} == pytest.approx({d: b for d, (_, b) in want.items()}, rel=1e-9)
+
+
+def test_state_carries_the_time_between_one_shot_runs(tmp_path, fmt):
+    """A repeat one-shot run reuses the walk's summaries from the state file with their time rows:
+    the same days as a walk from scratch, for a fraction of the pages (summaries kept without
+    their time would be walked again, or give no time at all)."""
+    ts = tt.times(RATES)
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    tt.build(path, fmt, ticks=ts)
+    before = sha(path)
+    scratch = _days(_refresh(path))
+    assert {d: r for d, (r, _) in scratch.items()} == tt.by_day(ts)
+    first, again = _state_run(path, st), _state_run(path, st)
+    _same_days(_days(first), scratch)
+    assert again.snapshot.count_method == "pages+cache"
+    assert again.read_bytes < first.read_bytes / 10, (again.read_bytes, first.read_bytes)
+    _same_days(_days(again), scratch)
+    assert sha(path) == before
+    more = [tt.first_day(3) + i * 10**9 for i in range(400)]  # later records: part of the tree walked again
+    tt.build(path, fmt, ticks=more)
+    scratch = _days(_refresh(path))
+    assert {d: r for d, (r, _) in scratch.items()} == tt.by_day(ts + more)
+    third = _state_run(path, st)
+    _same_days(_days(third), scratch)
+    if fmt == "1.0":  # subtrees the records did not touch came from the state
+        assert third.snapshot.count_method == "pages+cache" and third.read_bytes < first.read_bytes / 2
+
+
+def test_state_time_rows_are_checked():
+    """Time rows read back as written; rows of another slot, of more records than the summary
+    counts, or of an impossible hour reject the file."""
+    import numpy as np
+
+    from zlmdb_inspect.service.state import Identity, State, StateError, Summaries, encode, parse
+    from zlmdb_inspect.storage.walk import SlotSpace, TreeSummary
+
+    hour = 1_760_000_000 // 3600
+    rows = np.array([[1, hour, 3, 4096.0], [1, hour, 2, 10.5], [1, hour + 1, 5, 4096.0], [1, -1, 1, 0.0]])
+    summary = TreeSummary(slots={1: SlotSpace(records=11, leaf_pages=2.0)}, leaf_pages=2, entries=11,
+                          times=[rows], time_slots=frozenset({1}))
+    state = State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, summaries=Summaries({(5, 9): (7, summary)}))
+    back = parse(encode(state)).summaries.entries[(5, 9)][1]
+    assert back.time_slots == frozenset({1})
+    assert back.times[0].tolist() == [[1, hour, 5, 4106.5], [1, hour + 1, 5, 4096.0], [1, -1, 1, 0.0]]
+    doc = encode(state).decode()
+    for bad in (f"[2,{hour},3,4096]", f"[1,{hour},30,4096]", "[1,5,3,4096]", f"[1,{hour},3,-1]"):
+        with pytest.raises(StateError):
+            parse(doc.replace(f"[1,{hour},5,4106.5]", bad).encode())
+
+
 def test_purge_window_and_purge_seen(tmp_path, fmt):
     ts = tt.times(RATES)
     path = str(tmp_path / "db")

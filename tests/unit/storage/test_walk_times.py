@@ -172,3 +172,24 @@ def test_cached_walk_counts_what_changed(tmp_path):
     w.time_slots = frozenset({1})
     res3, _ = _walk(path, w, remember=True)
     assert set(hourly(res3.summary.times)) == {1}
+
+
+def test_whole_leaves_of_keys_that_are_no_time(tmp_path, fmt):
+    """Leaves full of keys from 1970 or after 2100 (whole leaves, their separators in one 'hour')
+    count as no time, not in the hours their bytes would name; the real times beside them stay exact."""
+    path = str(tmp_path / "t")
+    rnd = random.Random(5)
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(3000):
+            txn.put(_key(1, 10**6 * i, rnd), b"o" * 40)  # 1970
+            txn.put(_key(1, START + i * 10**9, rnd), b"t" * 40)
+            txn.put(_key(1, TIME_MAX_NS + i, rnd), b"f" * 40)  # 2100
+    env.close()
+    w = TreeWalker()
+    w.time_slots = frozenset({1})
+    res, ps = _walk(path, w)
+    got, want = hourly(res.summary.times)[1], _truth(path)[1]
+    assert round(got[-1][0]) == want[-1] == 6000
+    assert {h // 24 for h in got if h >= 0} == {h // 24 for h in want if h >= 0}
+    assert sum(r for h, (r, _) in got.items() if h >= 0) == 3000
