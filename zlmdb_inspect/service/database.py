@@ -157,6 +157,7 @@ class Service:
         loaded = check_txnid(self._store.load(self._ident), txnid)
         self._state_note = loaded.note
         self._pending = loaded.samples
+        self._monitor.seed_held(loaded.readers)  # a reader still holding its snapshot counts from then
         if loaded.summaries.entries:
             ins.adopt_summaries(loaded.summaries.entries)
 
@@ -165,7 +166,9 @@ class Service:
             return
         self._state_saved_at = time.monotonic()
         try:
-            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()))
+            held = {k: t for k, t in self._monitor.held_since().items() if k[1] is not None}  # start known
+            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()),
+                             readers=held)
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note

@@ -36,7 +36,7 @@ from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
-from zlmdb_inspect.storage.procmaps import ProcMaps
+from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
 from zlmdb_inspect.storage.volume import Volume, disk_available
 from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
 
@@ -467,6 +467,7 @@ class Inspector:
         for r in readers:
             r.alive = alive.get(r.pid)
             r.name = lockfile.process_name(r.pid) if r.alive else None
+            r.started = process_start(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
         if walk is not None:
             reader_space(readers, walk, meta.txnid, psize)
