@@ -4,12 +4,11 @@ pid, the process's start time from /proc, thread and txnid (a reused pid is anot
 
 from __future__ import annotations
 
-import glob
 import json
-import os
 
 from conftest import build_orm_db, run_cli
 from procs import Holder
+from statefiles import earlier, edit_state, state_file
 
 QUIET = ("--rule", "orphan-slot=off")  # the test database's deliberate orphan slot
 MINUTE = 61.0  # the long-reader rule fires above reader_held_warning_s (60 s)
@@ -21,28 +20,8 @@ def _db(tmp_path, fmt: str) -> str:
     return path
 
 
-def _state_file(st: str) -> str:
-    (path,) = glob.glob(os.path.join(st, "*.json"))
-    return path
-
-
-def _edit_state(st: str, edit) -> None:
-    """Rewrite the state file the way time (or another process) would have left it."""
-    path = _state_file(st)
-    with open(path, "rb") as f:
-        doc = json.load(f)
-    edit(doc)
-    with open(path, "w") as f:
-        json.dump(doc, f)
-
-
 def _earlier(doc: dict, seconds: float = MINUTE) -> None:
-    """Every time in the state moved back: as if the run that wrote it ran ``seconds`` ago."""
-    doc["written_at"] -= seconds
-    for s in doc["samples"]:
-        s["t"] -= seconds
-    for r in doc["readers"]:
-        r[4] -= seconds
+    earlier(doc, seconds)
 
 
 def _reader(doc: dict, pid: int) -> dict:
@@ -55,9 +34,9 @@ def test_a_reader_holding_across_two_checks_a_minute_apart_is_held_a_minute(tmp_
     with Holder(path, "pin") as holder:
         first = run_cli(path, "--check", *QUIET, "--state-dir", st)
         assert first.returncode == 0 and "held its snapshot" not in first.stdout, first.stdout
-        (kept,) = json.load(open(_state_file(st)))["readers"]
+        (kept,) = json.load(open(state_file(st)))["readers"]
         assert kept[0] == holder.pid and kept[3] == holder.info["txnid"]
-        _edit_state(st, _earlier)
+        edit_state(st, _earlier)
         second = run_cli(path, "--check", *QUIET, "--state-dir", st)
         assert second.returncode == 1, second.stdout  # WARNING
         said = f"[long-reader] Reader pid {holder.pid} (python) has held its snapshot for 6"  # 61 s + the runs
@@ -85,10 +64,10 @@ def test_a_reused_pid_is_another_reader(tmp_path):
         def reused(doc: dict) -> None:
             _earlier(doc)
             doc["readers"][0][1] = started + 100  # another process under the same pid
-        _edit_state(st, reused)
+        edit_state(st, reused)
         doc = json.loads(run_cli(path, "--json", "--state-dir", st).stdout)
         assert _reader(doc, holder.pid)["held_s"] is None
-        _edit_state(st, _earlier)  # the state this run wrote names the holder as it is: carried
+        edit_state(st, _earlier)  # the state this run wrote names the holder as it is: carried
         doc = json.loads(run_cli(path, "--json", "--state-dir", st).stdout)
         assert _reader(doc, holder.pid)["held_s"] >= MINUTE
 
@@ -98,6 +77,6 @@ def test_a_reader_seen_over_an_hour_ago_is_not_carried(tmp_path):
     path, st = _db(tmp_path, "1.0"), str(tmp_path / "state")
     with Holder(path, "pin") as holder:
         run_cli(path, "--json", "--state-dir", st)
-        _edit_state(st, lambda doc: _earlier(doc, 3700.0))
+        edit_state(st, lambda doc: _earlier(doc, 3700.0))
         doc = json.loads(run_cli(path, "--json", "--state-dir", st).stdout)
         assert _reader(doc, holder.pid)["held_s"] is None
