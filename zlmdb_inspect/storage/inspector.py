@@ -526,6 +526,7 @@ class Inspector:
 
         def take(txn, pf: PageFile, meta: Meta) -> int:
             kept = 0
+            pf.random_access()  # single branch pages scattered over the file: no readahead around them
             for (pgno, txnid), (crc, summary) in entries.items():
                 if pf.has_txnid:
                     if (pgno, txnid) not in walker.cache and _page_crc(pf, meta, pgno, txnid) == crc:

@@ -147,10 +147,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
         if below is None or not len(below):
             break
         level = below
-    if out.pages and hasattr(pf._mm, "madvise"):
+    if out.pages:
         # a cold file: a page the walk still faults in (the freelist's) is read alone, not with
         # the megabytes of readahead around it
-        pf._mm.madvise(mmap.MADV_RANDOM)
+        pf.random_access()
     return out
 
 

@@ -347,11 +347,13 @@ class TreeWalker:
         whole_key = (meta.main.root, meta.txnid, root_crc(pf, meta)) if not pf.has_txnid else None
         whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
             and self.whole[1].time_slots == self.time_slots else None
-        # a cached walk reads only what changed: no prefetch
+        # a cached walk reads only what changed: no prefetch, and no readahead around its faults
         if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
+        elif whole is None and pf.has_txnid and self.cache:
+            pf.random_access()
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
