@@ -264,6 +264,8 @@ class TreeWalker:
     batch_leaves = 16384
     batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
     batch_leaves_nodes = 2048
+    #: Summaries kept beyond twice the tree's branch pages before the cache is pruned.
+    cache_slack = 1024
 
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
@@ -373,9 +375,11 @@ class TreeWalker:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
         # Keep mostly what this snapshot still uses. The subtrees below a summary that was reused are not
-        # "seen" but still valid (a (pgno, txnid) names one content): pruned only once the cache is twice
-        # what the walk saw, else an unchanged run would leave the next one (a state file) only the root.
-        if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
+        # "seen" but still valid (a (pgno, txnid) names one content), and every valid one is one of the
+        # tree's branch pages: pruned only once the cache is twice those. (Twice what the walk saw was
+        # too little: a run over an unchanged 10M-record tree sees only the root, and left the next run
+        # a state file with the root's summary alone, so that run walked the whole tree again.)
+        if w.cacheable and len(self.cache) > 2 * max(len(w.seen), meta.main.branch_pages) + self.cache_slack:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
         summary.time_slots = self.time_slots
