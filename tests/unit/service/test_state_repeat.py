@@ -55,3 +55,16 @@ def test_an_unchanged_run_leaves_the_next_one_every_summary(tmp_path, monkeypatc
     assert after.snapshot.count_method == "pages+cache"
     assert after.read_bytes < first.read_bytes // 3, (after.read_bytes, first.read_bytes)
     assert space_key(after.snapshot) == space_key(_run(path, None).snapshot)
+
+
+def test_a_one_shot_run_writes_its_state_once(tmp_path, monkeypatch):
+    """The refresh writes the state; closing the service after it must not encode it all again."""
+    from zlmdb_inspect.service.state import StateStore
+
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    _put(path, 3000, seed=1)
+    saves: list[int] = []
+    real = StateStore.save
+    monkeypatch.setattr(StateStore, "save", lambda self, *a, **k: saves.append(1) or real(self, *a, **k))
+    _run(path, st)
+    assert len(saves) == 1
