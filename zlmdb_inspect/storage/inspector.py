@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import cbor2
+import numpy as np
 
 from zlmdb_inspect.core.errors import DamagedError, InspectError
 from zlmdb_inspect.core.kinds import ProblemKind
@@ -527,6 +528,11 @@ class Inspector:
         def take(txn, pf: PageFile, meta: Meta) -> int:
             kept = 0
             pf.random_access()  # single branch pages scattered over the file: no readahead around them
+            if pf.has_txnid:  # on a cold file, read them at once rather than one fault at a time
+                from zlmdb_inspect.storage.prefetch import read_missing
+
+                inside = [p for p, _ in entries if 2 <= p <= min(meta.last_pgno, pf.pages_in_file - 1)]
+                read_missing(pf, np.array(inside, dtype=np.int64))
             for (pgno, txnid), (crc, summary) in entries.items():
                 if pf.has_txnid:
                     if (pgno, txnid) not in walker.cache and _page_crc(pf, meta, pgno, txnid) == crc:

@@ -356,6 +356,7 @@ class TreeWalker:
             ahead = prefetch_tree(pf, meta)
         elif whole is None and pf.has_txnid and self.cache:
             pf.random_access()
+            w.read_missing = True
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
@@ -433,6 +434,7 @@ class _Walk:
         self.seen: set[tuple[int, int]] = set()  # (pgno, txnid) of the subtrees this snapshot uses
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
+        self.read_missing = False  # a walk from summaries: read a batch's leaves not in memory first
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         # with time slots: each pending page's key bounds from its parent (:meth:`parent_bounds`)
@@ -681,6 +683,10 @@ class _Walk:
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         pf.page_reads += total
         bases = children * ps
+        if self.read_missing:  # no prefetch before a walk from summaries: these leaves, at once
+            from zlmdb_inspect.storage.prefetch import read_missing
+
+            read_missing(pf, children)
         flags, nkeys, free = pf.checked_headers_free(children)
         bad = (flags & PAGE_KINDS) != P_LEAF
         if bad.any():
