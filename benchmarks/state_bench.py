@@ -15,6 +15,12 @@ installed, how much of ``data.mdb`` was in the page cache afterwards. Counts are
 against a walk without state.
 
     python benchmarks/state_bench.py 1000000          # N; the issue's figure is 10000000 (slow to build)
+    python benchmarks/state_bench.py 10000000 --dir D # D/db-1.0, D/db-0.9 used as they are when present
+                                                      # (e.g. copies of shapes.py's random-*-10000000:
+                                                      # the benchmark commits to them)
+
+"in cache" is the share of ``data.mdb`` in the page cache after the run (``fincore``); on a cold
+run it is what the run read, readahead included ("cached MiB").
 """
 
 from __future__ import annotations
@@ -31,6 +37,8 @@ import time
 import uuid
 
 import cbor2
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))  # this tree, not an install
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import open_service
@@ -57,14 +65,15 @@ def build(path: str, n: int, fmt: str, seed: int = 1) -> None:
     env.close()
 
 
-def commits(path: str, fmt: str, k: int, seed: int) -> None:
+def commits(path: str, fmt: str, k: int, seed: int, slots: list[int]) -> None:
+    """``k`` write transactions of one record each, under a random key of one of the tables ``slots``."""
     from zlmdb import lmdb
 
     env = lmdb.open(path, map_size=16 * 1024 ** 3, lib_version=0 if fmt == "0.9" else 1)
     rnd = random.Random(seed)
     for _ in range(k):
         with env.begin(write=True) as txn:
-            txn.put(struct.pack(">H", rnd.randint(1, TABLES)) + rnd.randbytes(16), rnd.randbytes(40))
+            txn.put(struct.pack(">H", rnd.choice(slots)) + rnd.randbytes(16), rnd.randbytes(40))
     env.close()
 
 
@@ -76,12 +85,13 @@ def drop_cache(path: str) -> None:
         os.close(fd)
 
 
-def cached_share(path: str) -> str:
+def cached(path: str) -> tuple[int, int] | None:
+    """(bytes of data.mdb in the page cache, its size), by ``fincore``; None without it."""
     f = os.path.join(path, "data.mdb")
     if not shutil.which("fincore"):
-        return "n/a"
+        return None
     out = subprocess.run(["fincore", "-b", "-n", "-o", "RES,SIZE", f], capture_output=True, text=True).stdout.split()
-    return f"{100 * int(out[0]) / int(out[1]):.0f}%" if len(out) == 2 else "n/a"
+    return (int(out[0]), int(out[1])) if len(out) == 2 else None
 
 
 def one_run(path: str, state_dir: str | None):
@@ -104,32 +114,37 @@ def main() -> None:
     os.makedirs(root, exist_ok=True)
     print(f"{args.records:,} random keys, {TABLES} tables; repeat runs after {args.commits} small commits")
     print(f"{'format':6} {'cache':5} {'run':7} {'cpu s':>7} {'wall s':>7} {'read MiB':>9} {'tree MiB':>9} "
-          f"{'state KiB':>9} {'in cache':>8} method")
+          f"{'read/tree':>9} {'state KiB':>9} {'in cache':>8} {'cached MiB':>10} method")
     for fmt in ("1.0", "0.9"):
         path = os.path.join(root, f"db-{fmt}")
         if not os.path.exists(os.path.join(path, "data.mdb")):
             t0 = time.perf_counter()
             build(path, args.records, fmt)
             print(f"  (built {fmt} in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
+        slots = None
         for cache in ("warm", "cold"):
             st = tempfile.mkdtemp(prefix="state-")
             for run in ("first", "repeat", "same"):
                 if run == "repeat":
-                    commits(path, fmt, args.commits, 7 if cache == "warm" else 8)
+                    commits(path, fmt, args.commits, 7 if cache == "warm" else 8, slots or [1])
                 if cache == "warm":
                     one_run(path, None)  # the page cache holds the file
                 else:
                     drop_cache(path)
                 ref, cpu, wall = one_run(path, st)
-                resident = cached_share(path)
+                slots = [t.slot for t in ref.snapshot.tables if t.slot > 0]
+                res = cached(path)
                 check, _, _ = one_run(path, None)
                 assert [(t.slot, t.records) for t in ref.snapshot.tables] == \
                     [(t.slot, t.records) for t in check.snapshot.tables], "counts differ from a walk without state"
                 lm = ref.snapshot.lmdb
                 tree = (lm.branch_pages + lm.leaf_pages) * lm.page_size
                 state_kib = sum(os.path.getsize(os.path.join(st, f)) for f in os.listdir(st)) / 1024
+                share = f"{100 * res[0] / res[1]:.0f}%" if res else "n/a"
+                mib = f"{res[0] / 2**20:.0f}" if res else "n/a"
                 print(f"{fmt:6} {cache:5} {run:7} {cpu:7.3f} {wall:7.3f} {ref.read_bytes / 2**20:9.1f} "
-                      f"{tree / 2**20:9.1f} {state_kib:9.0f} {resident:>8} {ref.snapshot.count_method}")
+                      f"{tree / 2**20:9.1f} {100 * ref.read_bytes / tree:8.1f}% {state_kib:9.0f} {share:>8} "
+                      f"{mib:>10} {ref.snapshot.count_method}", flush=True)
             shutil.rmtree(st)
     if not args.dir:
         shutil.rmtree(root)

@@ -138,6 +138,7 @@ class Reader:
     held_s: float | None = None
     alive: bool | None = None
     own: bool = False
+    started: int | None = None  # the process's start (clock ticks since boot): a reused pid is another reader
     # -- issue 29 item 3: what this reader pins (None: no page walk to count from) --
     pins_bytes: int | None = None  # pages freed after its snapshot, kept from reuse while it lives
     releases_bytes: int | None = None  # what ending this reader alone makes reusable (only the oldest)

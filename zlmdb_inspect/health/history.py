@@ -35,6 +35,9 @@ class Sample:
 
 Eta = TimeToFull  # the name clients used before
 
+#: A reader holding a snapshot: (pid, the process's start in clock ticks since boot, thread, txnid).
+HeldKey = tuple[int, int | None, str, int]
+
 
 @dataclass
 class Rates:
@@ -55,7 +58,7 @@ class Monitor:
     def __init__(self, size: int = 600, window: int = 15):
         self.samples: deque[Sample] = deque(maxlen=size)
         self.window = window
-        self._held: dict[tuple[int, str, int], float] = {}  # (pid, thread, txnid) -> first seen
+        self._held: dict[HeldKey, float] = {}  # reader -> first seen holding that snapshot
 
     def add(self, snap: Snapshot) -> None:
         s = Sample(t=snap.taken_at, last_txnid=snap.lmdb.last_txnid, entries=snap.lmdb.entries,
@@ -69,18 +72,30 @@ class Monitor:
                    counts_txnid=snap.counts_txnid or snap.lmdb.last_txnid,
                    need_bytes=snapshot_need(snap), page_size=snap.lmdb.page_size, writer=live_writer(snap))
         self.samples.append(s)
-        seen = {}
+        seen: dict[HeldKey, float] = {}
         for r in snap.readers:
             if r.txnid is None or r.own:
                 continue
-            key = (r.pid, r.thread, r.txnid)
+            key = (r.pid, r.started, r.thread, r.txnid)
             first = self._held.get(key, snap.taken_at)
             seen[key] = first
             if key in self._held:
-                r.held_s = round(snap.taken_at - first, 1)
+                r.held_s = round(max(0.0, snap.taken_at - first), 1)
             else:  # first seen now: held for less than an interval, or unknown on the first sample
                 r.held_s = 0.0 if len(self.samples) > 1 else None
         self._held = seen
+
+    def held_since(self) -> dict[HeldKey, float]:
+        """When each reader of the last sample was first seen holding its snapshot (for the state file)."""
+        return dict(self._held)
+
+    def seed_held(self, earlier: dict[HeldKey, float]) -> None:
+        """Readers earlier runs saw (a state file), before the first sample: one still holding the
+        same snapshot counts its time from then. Only a known process start is carried: without
+        it a reused pid could not be told apart."""
+        for key, first in earlier.items():
+            if key[1] is not None:
+                self._held.setdefault(key, first)
 
     def seed(self, earlier: list[Sample]) -> None:
         """Put samples of earlier runs (a state file) before the ones taken here."""

@@ -115,6 +115,7 @@ class Service:
         self._state_note: str | None = None
         self._state_loaded = False
         self._state_saved_at = 0.0  # monotonic
+        self._state_saved_t: float | None = None  # the newest sample the state file holds
         self._state_used = 0  # samples of earlier runs the history started with
         self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
         self._growth = GrowthTracker(self._inspector, self._codecs)  # issue 23: the records' own time
@@ -136,7 +137,8 @@ class Service:
 
     def close(self) -> None:
         with self._lock:
-            if self._store is not None and self._state_loaded and self._monitor.samples:
+            if self._store is not None and self._state_loaded and self._monitor.samples and \
+                    self._monitor.samples[-1].t != self._state_saved_t:  # a one-shot run saved already
                 self._save_state()
         self._inspector.close()
 
@@ -157,6 +159,7 @@ class Service:
         loaded = check_txnid(self._store.load(self._ident), txnid)
         self._state_note = loaded.note
         self._pending = loaded.samples
+        self._monitor.seed_held(loaded.readers)  # a reader still holding its snapshot counts from then
         if loaded.summaries.entries:
             ins.adopt_summaries(loaded.summaries.entries)
 
@@ -164,8 +167,11 @@ class Service:
         if self._store is None or self._ident is None:
             return
         self._state_saved_at = time.monotonic()
+        self._state_saved_t = self._monitor.samples[-1].t if self._monitor.samples else None
         try:
-            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()))
+            held = {k: t for k, t in self._monitor.held_since().items() if k[1] is not None}  # start known
+            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()),
+                             readers=held)
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note

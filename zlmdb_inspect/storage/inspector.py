@@ -26,6 +26,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 import cbor2
+import numpy as np
 
 from zlmdb_inspect.core.errors import DamagedError, InspectError
 from zlmdb_inspect.core.kinds import ProblemKind
@@ -36,7 +37,7 @@ from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
-from zlmdb_inspect.storage.procmaps import ProcMaps
+from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
 from zlmdb_inspect.storage.volume import Volume, disk_available
 from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
 
@@ -140,6 +141,7 @@ class Inspector:
         self._next_walk = 0.0  # monotonic time from which a changed database is walked again
         self._force_walk = False
         self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
+        self._crcs: dict[tuple[int, int], int] = {}  # the CRC-32 adopting found of each adopted 1.0 summary's page
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
@@ -339,6 +341,7 @@ class Inspector:
                     raise
                 # summaries from a state file never make a tree look damaged: walk it from scratch
                 self.walker.cache.clear()
+                self._crcs.clear()
                 self.walker.whole = None
                 self._adopted = False
                 seen.walk = self.walker.walk(pf, meta, remember=remember)
@@ -470,6 +473,7 @@ class Inspector:
         for r in readers:
             r.alive = alive.get(r.pid)
             r.name = lockfile.process_name(r.pid) if r.alive else None
+            r.started = process_start(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
         if walk is not None:
             reader_space(readers, walk, meta.txnid, psize)
@@ -510,7 +514,7 @@ class Inspector:
             out: dict[tuple[int, int], tuple[int, TreeSummary]] = {}
             if pf.has_txnid:
                 for (pgno, txnid), summary in list(walker.cache.items()):
-                    crc = _page_crc(pf, meta, pgno, txnid)
+                    crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
                     if crc is not None:
                         out[(pgno, txnid)] = (crc, summary)
             elif walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
@@ -528,10 +532,17 @@ class Inspector:
 
         def take(txn, pf: PageFile, meta: Meta) -> int:
             kept = 0
+            pf.random_access()  # single branch pages scattered over the file: no readahead around them
+            if pf.has_txnid:  # on a cold file, read them at once rather than one fault at a time
+                from zlmdb_inspect.storage.prefetch import read_missing
+
+                inside = [p for p, _ in entries if 2 <= p <= min(meta.last_pgno, pf.pages_in_file - 1)]
+                read_missing(pf, np.array(inside, dtype=np.int64))
             for (pgno, txnid), (crc, summary) in entries.items():
                 if pf.has_txnid:
                     if (pgno, txnid) not in walker.cache and _page_crc(pf, meta, pgno, txnid) == crc:
                         walker.cache[(pgno, txnid)] = summary
+                        self._crcs[(pgno, txnid)] = crc
                         kept += 1
                     self.check_reads += 1
                 elif (pgno, txnid) == (meta.main.root, meta.txnid) and summary.entries == meta.main.entries:
@@ -704,10 +715,11 @@ class _Seen:
     free_runs: dict | None = None  # storage.freeruns over the pages reusable at this snapshot
 
 
-def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | None:
+def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None, known: int | None = None) -> int | None:
     """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages, or (1.0) its
     header does not hold ``pgno`` and ``txnid`` or it is no branch page (the only pages summarised
-    on their own)."""
+    on their own). ``known``: the CRC this process computed of that (pgno, txnid) already, returned
+    once the header shows the page still holds that txnid (a written 1.0 page never changes)."""
     import zlib
 
     from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS
@@ -721,6 +733,8 @@ def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None) -> int | N
             return None
         if stamp != txnid or flags & PAGE_KINDS != P_BRANCH:
             return None
+        if known is not None:
+            return known
     base = pgno * pf.page_size
     return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF
 

@@ -82,6 +82,19 @@ def resident(pf: PageFile, pgnos: np.ndarray) -> np.ndarray | None:
 SAMPLE = 64
 
 
+def read_missing(pf: PageFile, pgnos: np.ndarray) -> int:
+    """Read the pages of ``pgnos`` that are not in memory, in merged requests several at a time,
+    before a walk from saved summaries faults them one by one (on a cold file each fault waits for
+    its own read); how many were read. Costs a few ``mincore`` calls when they are in memory."""
+    pages = np.unique(pgnos)
+    if not len(pages) or _sampled_in_memory(pf, pages):
+        return 0
+    have = resident(pf, pages)
+    out = Prefetched()
+    _read(pf, pages if have is None else pages[~have], out)
+    return out.pages
+
+
 def _sampled_in_memory(pf: PageFile, pages: np.ndarray) -> bool:
     """Whether a sample of ``pages`` is all in memory (one ``mincore`` per page: cheap for a few;
     over a whole file, ``mincore`` looks every page up and costs a tenth of a second)."""
@@ -147,10 +160,10 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
         if below is None or not len(below):
             break
         level = below
-    if out.pages and hasattr(pf._mm, "madvise"):
+    if out.pages:
         # a cold file: a page the walk still faults in (the freelist's) is read alone, not with
         # the megabytes of readahead around it
-        pf._mm.madvise(mmap.MADV_RANDOM)
+        pf.random_access()
     return out
 
 

@@ -49,14 +49,16 @@ def _read(path: str) -> bytes:
         return f.read()
 
 
-def _start_time(pid: int) -> str | None:
+def process_start(pid: int, proc: str = "/proc") -> int | None:
+    """When ``pid`` started (clock ticks since boot, /proc/PID/stat field 22): with the pid, names
+    one process even after the pid is reused. None where /proc does not show it."""
     try:
-        stat = _read(f"/proc/{pid}/stat")
+        stat = _read(f"{proc}/{pid}/stat")
     except OSError:
         return None
     # the command name may hold spaces and parentheses: fields follow the last ')'
     rest = stat[stat.rfind(b")") + 2:].split()
-    return rest[19].decode() if len(rest) > 19 else None
+    return int(rest[19]) if len(rest) > 19 and rest[19].isdigit() else None
 
 
 def _name(pid: int) -> str | None:
@@ -89,8 +91,8 @@ class ProcMaps:
         self.ino = st.st_ino
         self.dev = f"{os.major(st.st_dev):02x}:{os.minor(st.st_dev):02x}"
         self._ino_tag = b" %d " % self.ino
-        self._known: dict[int, str | None] = {}  # pid -> start time, for pids that mapped the file
-        self._writable: dict[tuple[int, str | None], bool | None] = {}
+        self._known: dict[int, int | None] = {}  # pid -> start time, for pids that mapped the file
+        self._writable: dict[tuple[int, int | None], bool | None] = {}
         self._scanned_at: float | None = None
 
     # -- one process ----------------------------------------------------------
@@ -171,7 +173,7 @@ class ProcMaps:
         length, rw = self._map_length(text)
         if length is None:
             return None
-        key = (pid, _start_time(pid))
+        key = (pid, process_start(pid))
         if key not in self._writable or self._writable[key] is None:
             self._writable[key] = True if rw else self._opened_for_writing(pid)
         self._known[pid] = key[1]
@@ -209,7 +211,7 @@ class ProcMaps:
             pids |= self._scan()
             self._scanned_at = now
         out = []
-        live: dict[int, str | None] = {}
+        live: dict[int, int | None] = {}
         known = set(known)
         for pid in sorted(pids):
             if pid == me:

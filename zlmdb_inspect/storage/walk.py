@@ -265,6 +265,8 @@ class TreeWalker:
     batch_leaves = 16384
     batch_leaves_deferred = 1 << 20  # a 10M-record tree's leaves in one batch, read in file order (~140 B each)
     batch_leaves_nodes = 2048
+    #: Summaries kept beyond twice the tree's branch pages before the cache is pruned.
+    cache_slack = 1024
 
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
@@ -348,11 +350,14 @@ class TreeWalker:
         whole_key = (meta.main.root, meta.txnid, root_crc(pf, meta)) if not pf.has_txnid else None
         whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
             and self.whole[1].time_slots == self.time_slots else None
-        # a cached walk reads only what changed: no prefetch
+        # a cached walk reads only what changed: no prefetch, and no readahead around its faults
         if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
+        elif whole is None and pf.has_txnid and self.cache:
+            pf.random_access()
+            w.read_missing = True
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
@@ -372,9 +377,11 @@ class TreeWalker:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
         # Keep mostly what this snapshot still uses. The subtrees below a summary that was reused are not
-        # "seen" but still valid (a (pgno, txnid) names one content): pruned only once the cache is twice
-        # what the walk saw, else an unchanged run would leave the next one (a state file) only the root.
-        if w.cacheable and len(self.cache) > 2 * len(w.seen) + 1024:
+        # "seen" but still valid (a (pgno, txnid) names one content), and every valid one is one of the
+        # tree's branch pages: pruned only once the cache is twice those. (Twice what the walk saw was
+        # too little: a run over an unchanged 10M-record tree sees only the root, and left the next run
+        # a state file with the root's summary alone, so that run walked the whole tree again.)
+        if w.cacheable and len(self.cache) > 2 * max(len(w.seen), meta.main.branch_pages) + self.cache_slack:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
         summary.time_slots = self.time_slots
@@ -438,6 +445,7 @@ class _Walk:
         self.seen: set[tuple[int, int]] = set()  # (pgno, txnid) of the subtrees this snapshot uses
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
+        self.read_missing = False  # a walk from summaries: read a batch's leaves not in memory first
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
@@ -663,6 +671,10 @@ class _Walk:
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         pf.page_reads += total
         bases = children * ps
+        if self.read_missing:  # no prefetch before a walk from summaries: these leaves, at once
+            from zlmdb_inspect.storage.prefetch import read_missing
+
+            read_missing(pf, children)
         flags, nkeys, free = pf.checked_headers_free(children)
         bad = (flags & PAGE_KINDS) != P_LEAF
         if bad.any():

@@ -10,11 +10,14 @@ import os
 import shutil
 import struct
 
+import numpy as np
 import pytest
 from conftest import FORMATS, raw_env, sha
+from hypothesis import given
+from hypothesis import strategies as st
 
 from zlmdb_inspect.core.model import Capacity
-from zlmdb_inspect.storage.freeruns import largest_fit
+from zlmdb_inspect.storage.freeruns import histogram, largest_fit
 from zlmdb_inspect.storage.inspector import Inspector
 
 PSIZE = 4096
@@ -100,3 +103,23 @@ def test_search_gives_up_after_sixty_records_per_page():
     assert largest_fit(lists, 1) == 1
     # with the run within reach, it is found
     assert largest_fit(lists[:100] + lists[200:], 1) == 3
+
+
+@given(st.lists(st.lists(st.integers(2, 5000), max_size=300), max_size=6))
+def test_histogram_counts_each_page_once_in_its_run(lists):
+    """Runs over the pages of every list, a page in two lists (or twice in one) counted once."""
+    arrays = [np.array(x, dtype=np.int64) for x in lists]
+    pages = sorted(set().union(*map(set, lists))) if lists else []
+    runs: list[int] = []
+    for i, p in enumerate(pages):
+        if i and p == pages[i - 1] + 1:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    want = {}
+    for r in runs:
+        b = r.bit_length() - 1
+        n, total = want.get(b, (0, 0))
+        want[b] = (n + 1, total + r)
+    got = {d["pages"][0].bit_length() - 1: (d["runs"], d["total_pages"]) for d in histogram(arrays)}
+    assert got == want

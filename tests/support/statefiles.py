@@ -1,0 +1,57 @@
+"""State files (service/state.py) as a later run finds them: moved back in time, the way a run a
+minute ago would have left them (the tests cannot wait that minute)."""
+
+from __future__ import annotations
+
+import glob
+import json
+import os
+import struct
+import subprocess
+import sys
+from collections.abc import Callable
+
+from zlmdb import lmdb
+
+
+def state_file(state_dir: str) -> str:
+    """The one database's state file in ``state_dir``."""
+    (path,) = glob.glob(os.path.join(state_dir, "*.json"))
+    return path
+
+
+def edit_state(state_dir: str, edit: Callable[[dict], None]) -> None:
+    path = state_file(state_dir)
+    with open(path, "rb") as f:
+        doc = json.load(f)
+    edit(doc)
+    with open(path, "w") as f:
+        json.dump(doc, f)
+
+
+def earlier(doc: dict, seconds: float) -> None:
+    """Every time in the state moved back: as if the run that wrote it ran ``seconds`` ago."""
+    doc["written_at"] -= seconds
+    for s in doc["samples"]:
+        s["t"] -= seconds
+    for r in doc.get("readers", []):
+        r[4] -= seconds
+
+
+def grow(path: str, fmt: str, commits: int, start: int, value: int = 3000) -> None:
+    """``commits`` write transactions of one record each in slot 77 (the test databases' orphan
+    slot), values large enough that the pages in use grow with each."""
+    env = lmdb.open(path, map_size=64 * 1024 * 1024, lib_version=0 if fmt == "0.9" else 1)
+    for i in range(start, start + commits):
+        with env.begin(write=True) as txn:
+            txn.put(struct.pack(">HQ", 77, 1_000_000 + i), b"g" * value)
+    env.close()
+
+
+def grow_in_child(path: str, fmt: str, commits: int, start: int) -> None:
+    """:func:`grow` from another process (LMDB refuses a second open of one environment in a process,
+    and the writer is another process in real life)."""
+    here = os.path.dirname(os.path.abspath(__file__))
+    code = (f"import sys; sys.path.insert(0, {here!r}); from statefiles import grow; "
+            "grow(*sys.argv[1:3], *map(int, sys.argv[3:]))")
+    subprocess.run([sys.executable, "-c", code, path, fmt, str(commits), str(start)], check=True, timeout=60)

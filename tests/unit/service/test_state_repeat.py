@@ -1,0 +1,70 @@
+"""Repeat one-shot runs in a steady state (issue 24): an unchanged run must hand the next one every
+subtree summary, not only the root's it reused."""
+
+from __future__ import annotations
+
+import json
+import random
+import struct
+
+from conftest import raw_env, space_key
+
+from zlmdb_inspect.core.options import Options
+from zlmdb_inspect.service import open_service
+from zlmdb_inspect.storage.walk import TreeWalker
+
+
+def _run(path: str, state_dir: str | None):
+    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
+    try:
+        return svc.refresh()
+    finally:
+        svc.close()
+
+
+def _put(path: str, n: int, seed: int, commits: int = 1) -> None:
+    rnd = random.Random(seed)
+    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
+    for _ in range(commits):
+        with env.begin(write=True) as txn:
+            for _ in range(n):
+                txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12), b"v" * 40)
+    env.close()
+
+
+def _summaries(state_dir: str) -> int:
+    import glob
+
+    (f,) = glob.glob(f"{state_dir}/*.json")
+    with open(f, "rb") as fh:
+        return len(json.load(fh)["summaries"])
+
+
+def test_an_unchanged_run_leaves_the_next_one_every_summary(tmp_path, monkeypatch):
+    # a 10M-record tree has 6,000 branch pages: more than the slack; here the slack is none
+    monkeypatch.setattr(TreeWalker, "cache_slack", 0)
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    _put(path, 30000, seed=1)
+    first = _run(path, st)
+    kept = _summaries(st)
+    assert kept >= 5 and first.snapshot.count_method == "pages"
+    same = _run(path, st)  # nothing changed: the root's summary is reused, nothing below it is walked
+    assert same.snapshot.count_method == "pages+cache" and _summaries(st) == kept
+    _put(path, 1, seed=2)  # one record: one bottom branch page of 7 changes
+    after = _run(path, st)
+    assert after.snapshot.count_method == "pages+cache"
+    assert after.read_bytes < first.read_bytes // 3, (after.read_bytes, first.read_bytes)
+    assert space_key(after.snapshot) == space_key(_run(path, None).snapshot)
+
+
+def test_a_one_shot_run_writes_its_state_once(tmp_path, monkeypatch):
+    """The refresh writes the state; closing the service after it must not encode it all again."""
+    from zlmdb_inspect.service.state import StateStore
+
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    _put(path, 3000, seed=1)
+    saves: list[int] = []
+    real = StateStore.save
+    monkeypatch.setattr(StateStore, "save", lambda self, *a, **k: saves.append(1) or real(self, *a, **k))
+    _run(path, st)
+    assert len(saves) == 1
