@@ -23,6 +23,7 @@ from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
     F_SUBDATA,
+    LITTLE_ENDIAN_HOST,
     MAX_DEPTH,
     MDB_DUPSORT,
     NUM_METAS,
@@ -214,9 +215,15 @@ class LeafBatch:
         if total and ((ptr < h) | (ptr + 8 > ps) | (ptr & 1 == 1)).any():
             raise PageError("a leaf node lies outside its page")
         off = bases + ptr
-        ks = pf.u16s(off + 6)
-        flags = pf.u16s(off + 4)
-        ds = pf.u16s(off) | (pf.u16s(off + 2) << 16)
+        if LITTLE_ENDIAN_HOST:  # the node's header as one word: one gather of scattered nodes, not four
+            word = pf.u64s(off)
+            ds = (word & np.uint64(0xFFFF_FFFF)).astype(np.int64)
+            flags = ((word >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
+            ks = (word >> np.uint64(48)).astype(np.int64)
+        else:
+            ks = pf.u16s(off + 6)
+            flags = pf.u16s(off + 4)
+            ds = pf.u16s(off) | (pf.u16s(off + 2) << 16)
         doff = off + 8 + (((ks + 1) & ~1) if pf.has_txnid else ks)
         big = (flags & F_BIGDATA) != 0
         end = np.where(big, doff + 8, doff + ds)
