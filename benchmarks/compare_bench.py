@@ -56,11 +56,12 @@ def cursor_loop(a: str, b: str) -> tuple[int, int]:
     return n, d
 
 
-def copies(cache: str, src: str, fmt: str, records: int) -> dict[str, str]:
+def copies(cache: str, src: str, fmt: str, records: int,
+           kinds: tuple[str, ...] = ("bytes", "compact", "other-format")) -> dict[str, str]:
     from zlmdb import lmdb
 
     out = {}
-    for kind in ("bytes", "compact", "other-format"):
+    for kind in kinds:
         path = os.path.join(cache, f"copy-{kind}-{fmt}-{records}")
         out[kind] = path
         if os.path.exists(os.path.join(path, "built")):
@@ -130,9 +131,7 @@ def main() -> None:
     print(f"{'format':6} {'B is':13} {'cursor loop':>12} {'compare()':>10} {'CLI':>8} {'speed-up':>9}  how")
     for fmt in args.formats:
         src = shapes.build(args.cache, "random", fmt, args.records, quiet=True)
-        for kind, dst in copies(args.cache, src, fmt, args.records).items():
-            if kind not in args.kinds:
-                continue
+        for kind, dst in copies(args.cache, src, fmt, args.records, tuple(args.kinds)).items():
             cursor_loop(src, dst)  # warm both files
             loops, ourss, clis = [], [], []
             for _ in range(args.repeat):
