@@ -16,7 +16,7 @@ found.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -36,16 +36,17 @@ def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) 
     keep = np.nonzero(recs[:, 0] < oldest)[0]
     keep = keep[np.argsort(recs[keep, 0], kind="stable")]
     dtype = np.dtype(NATIVE + "u8")
+    small = np.int32 if last_pgno < 1 << 31 else np.int64  # half the bytes to sort and scan (files < 8 TiB)
     out = []
     for i in keep.tolist():
         n = int(recs[i, 1])
         off = int(at[i]) + 8
         if off + 8 * n > pf.file_size:
             raise PageError(f"free-list record {int(recs[i, 0])} runs past the file")
-        pages = np.frombuffer(pf.buf, dtype=dtype, count=n, offset=off).astype(np.int64)
-        if n and (int(pages.min()) < NUM_METAS or int(pages.max()) > last_pgno):
+        raw = np.frombuffer(pf.buf, dtype=dtype, count=n, offset=off)
+        if n and (int(raw.min()) < NUM_METAS or int(raw.max()) > last_pgno):
             raise PageError(f"free-list record {int(recs[i, 0])} lists a page outside 2..{last_pgno}")
-        out.append(pages)
+        out.append(raw.astype(small))
     return out
 
 
@@ -64,43 +65,50 @@ def _runs(pages: np.ndarray) -> np.ndarray:
     return ends - starts + 1
 
 
-@dataclass
 class Merged:
-    """The reusable pages of every record, sorted once for both figures: each page ascending
-    with the index of the record that lists it, and the runs of all of them.
+    """The reusable pages of every record sorted once for both figures, and their runs.
 
     LMDB keeps each list sorted, so a stable sort (timsort: a merge of the lists' runs) takes
     a few milliseconds on the 640k reusable pages of a 10M-record file (``np.unique``, which
-    sorted them before, took half a second)."""
+    sorted them before, took half a second). Which record lists each page is worked out only
+    for a search that does not reach every record."""
 
-    pages: np.ndarray
-    rec: np.ndarray
-    starts: np.ndarray  # each run's first and last page
-    ends: np.ndarray
-    repeated: bool  # a page listed twice (damage)
+    def __init__(self, lists: list[np.ndarray]):
+        self.lists = lists
+        self.pages = np.sort(np.concatenate(lists), kind="stable") if lists else np.zeros(0, dtype=np.int64)
+        self.starts, self.ends = _bounds(self.pages)  # each run's first and last page
+        self.repeated = len(self.pages) > int((self.ends - self.starts + 1).sum())  # a page listed twice (damage)
 
     @classmethod
     def of(cls, lists: list[np.ndarray]) -> Merged:
-        counts = np.array([len(a) for a in lists], dtype=np.int64)
-        rec = np.repeat(np.arange(len(lists), dtype=np.int32), counts)
-        pages = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
-        order = np.argsort(pages, kind="stable")
-        pages, rec = pages[order], rec[order]
-        starts, ends = _bounds(pages)
-        return cls(pages, rec, starts, ends, len(pages) > int((ends - starts + 1).sum()))
+        return cls(lists)
+
+    @cached_property
+    def rec(self) -> np.ndarray:
+        """The index of the record that lists each of ``pages`` (ties in record order)."""
+        counts = np.array([len(a) for a in self.lists], dtype=np.int64)
+        rec = np.repeat(np.arange(len(self.lists), dtype=np.int32), counts)
+        return rec[np.argsort(np.concatenate(self.lists), kind="stable")]
 
 
 def histogram(lists: list[np.ndarray], merged: Merged | None = None) -> list[dict]:
     """Runs of every reusable page in power-of-two buckets: ``{"pages": [lo, hi], "runs", "total_pages"}``."""
     if not lists:
         return []
-    m = merged or Merged.of(lists)
+    m = merged or Merged(lists)
     runs = m.ends - m.starts + 1
     if not len(runs):
         return []
-    bucket = np.frexp(runs)[1] - 1  # floor(log2), exact: a fragmented list has 100k+ runs
-    nruns = np.bincount(bucket).tolist()
-    totals = np.bincount(bucket, weights=runs).tolist()
+    longest = int(runs.max())
+    if longest < 1 << 16:  # runs of each length counted (a fragmented list has 100k+ runs), then summed per bucket
+        per = np.bincount(runs)
+        cut = [min(1 << b, len(per)) for b in range(longest.bit_length() + 1)]
+        nruns = np.add.reduceat(per, cut[:-1]).tolist()
+        totals = np.add.reduceat(per * np.arange(len(per)), cut[:-1]).tolist()
+    else:
+        bucket = np.frexp(runs)[1] - 1  # floor(log2), exact
+        nruns = np.bincount(bucket).tolist()
+        totals = np.bincount(bucket, weights=runs).tolist()
     return [{"pages": [1 << b, (2 << b) - 1], "runs": n, "total_pages": int(t)}
             for b, (n, t) in enumerate(zip(nruns, totals)) if n]
 
@@ -128,28 +136,34 @@ def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = N
     allocations in the same transaction (the path to the leaf), as ``mdb_page_alloc`` searches."""
     if not lists:
         return 0
-    m = merged or Merged.of(lists)
-    pages, rec = m.pages, m.rec
+    m = merged or Merged(lists)
     counts = np.array([len(a) for a in lists], dtype=np.int64)
-    # the touches: each takes the lowest page among the records loaded (one more record when none is left)
-    taken = np.zeros(len(pages), dtype=bool)
-    gone: list[int] = []
+    # the touches: each takes the lowest page among the records loaded; a record is loaded when
+    # the ones before are used up, so the candidates are always the last loaded record's pages
+    gone: list[tuple[int, int]] = []  # (page, record) taken
     loaded = 0
-    avail = np.zeros(0, dtype=np.int64)  # untaken pages of the loaded records (indices, ascending)
+    avail = np.zeros(0, dtype=np.int64)  # untaken pages of the last loaded record, ascending
     for _ in range(touches):
         while not len(avail) and loaded < len(lists):
+            avail = np.sort(lists[loaded])
             loaded += 1
-            avail = np.flatnonzero((rec < loaded) & ~taken)
         if not len(avail):
             return 0  # the touches used every reusable page: the value goes to new pages
-        taken[avail[0]] = True
-        gone.append(int(pages[avail[0]]))
+        gone.append((int(avail[0]), loaded - 1))
         avail = avail[1:]
     cum = np.cumsum(counts) - len(gone)  # pages in the writer's list with 1..n records loaded
+    taken: np.ndarray | None = None
 
     def longest(n: int) -> int:
+        nonlocal taken
         if n >= len(lists) and not m.repeated:  # every record: the runs already found, less the touches
-            return _longest_without(m, gone)
+            return _longest_without(m, [p for p, _ in gone])
+        pages, rec = m.pages, m.rec
+        if taken is None:
+            taken = np.zeros(len(pages), dtype=bool)
+            for p, r in gone:  # each touch took one listing: the first untaken of that page by that record
+                lo, hi = np.searchsorted(pages, p), np.searchsorted(pages, p, side="right")
+                taken[lo + int(np.flatnonzero((rec[lo:hi] == r) & ~taken[lo:hi])[0])] = True
         runs = _runs(pages[~taken & (rec < n)])
         return int(runs.max()) if len(runs) else 0
 
@@ -177,5 +191,5 @@ def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = N
 def free_runs(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int, depth: int) -> dict:
     """``{"largest_pages", "runs": [...]}`` over the pages reusable before ``oldest``."""
     lists = reusable_lists(pf, walk, oldest, last_pgno)
-    merged = Merged.of(lists) if lists else None
+    merged = Merged(lists) if lists else None
     return {"largest_pages": largest_fit(lists, max(1, depth), merged), "runs": histogram(lists, merged)}

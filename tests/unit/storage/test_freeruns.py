@@ -189,3 +189,13 @@ def test_a_run_one_record_beyond_the_search_is_not_found():
     run = [np.array([11, 10], dtype=np.int64)]
     assert largest_fit(singles + run, 0) == 1
     assert largest_fit(singles[:-1] + run, 0) == 2  # one record fewer before it: within reach
+
+
+def test_histogram_of_runs_longer_than_the_counted_lengths():
+    """Runs of 2**16 pages and more are bucketed by their exponent, not counted length by length."""
+    import numpy as np
+
+    lists = [np.arange(100_000, 30, -1, dtype=np.int64), np.array([200_000, 200_002], dtype=np.int64)]
+    assert histogram(lists) == [{"pages": [1, 1], "runs": 2, "total_pages": 2},
+                                {"pages": [65536, 131071], "runs": 1, "total_pages": 100_000 - 30}]
+    assert histogram(lists[1:]) == [{"pages": [1, 1], "runs": 2, "total_pages": 2}]
