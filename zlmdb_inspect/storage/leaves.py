@@ -105,6 +105,10 @@ class LeafWalk:
         root = self.meta.main.root
         if root == P_INVALID:
             return
+        if not LITTLE_ENDIAN_HOST:  # branch nodes are read in bulk as little-endian words
+            for leaf in self.leaves(key):
+                yield np.array([leaf.pgno], dtype=np.int64), np.array([leaf.n], dtype=np.int64)
+            return
         pf = self.pf
         flags, n, _ = self._header(root)
         if flags & P_LEAF:
