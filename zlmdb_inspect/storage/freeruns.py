@@ -16,6 +16,8 @@ found.
 
 from __future__ import annotations
 
+from functools import cached_property
+
 import numpy as np
 
 from zlmdb_inspect.storage.pageformat import NATIVE, NUM_METAS, PageError, PageFile
@@ -34,80 +36,135 @@ def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) 
     keep = np.nonzero(recs[:, 0] < oldest)[0]
     keep = keep[np.argsort(recs[keep, 0], kind="stable")]
     dtype = np.dtype(NATIVE + "u8")
+    small = np.int32 if last_pgno < 1 << 31 else np.int64  # half the bytes to sort and scan (files < 8 TiB)
     out = []
     for i in keep.tolist():
         n = int(recs[i, 1])
         off = int(at[i]) + 8
         if off + 8 * n > pf.file_size:
             raise PageError(f"free-list record {int(recs[i, 0])} runs past the file")
-        pages = np.frombuffer(pf.buf, dtype=dtype, count=n, offset=off).astype(np.int64)
-        if n and (int(pages.min()) < NUM_METAS or int(pages.max()) > last_pgno):
+        raw = np.frombuffer(pf.buf, dtype=dtype, count=n, offset=off)
+        if n and (int(raw.min()) < NUM_METAS or int(raw.max()) > last_pgno):
             raise PageError(f"free-list record {int(recs[i, 0])} lists a page outside 2..{last_pgno}")
-        out.append(pages)
+        out.append(raw.astype(small))
     return out
+
+
+def _bounds(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The first and last number of each run of consecutive numbers in sorted ``pages`` (a
+    number listed twice counts once)."""
+    if not len(pages):
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    breaks = np.flatnonzero(np.diff(pages) > 1)
+    return pages[np.concatenate(([0], breaks + 1))], pages[np.concatenate((breaks, [len(pages) - 1]))]
 
 
 def _runs(pages: np.ndarray) -> np.ndarray:
-    """Lengths of the runs of consecutive numbers in sorted unique ``pages``."""
-    if not len(pages):
-        return np.zeros(0, dtype=np.int64)
-    breaks = np.nonzero(np.diff(pages) != 1)[0]
-    ends = np.concatenate([breaks, [len(pages) - 1]])
-    starts = np.concatenate([[0], breaks + 1])
+    """Lengths of the runs of consecutive numbers in sorted ``pages``."""
+    starts, ends = _bounds(pages)
     return ends - starts + 1
 
 
-def _sorted_unique(a: np.ndarray) -> np.ndarray:
-    """``np.unique(a)`` by a sort: numpy 2's hashing ``unique`` took 0.43 s of CPU on the 650,000
-    free pages of a 10M-record database, the sort takes 7 ms."""
-    if not len(a):
-        return a
-    s = np.sort(a)
-    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+class Merged:
+    """The reusable pages of every record sorted once for both figures, and their runs.
+
+    LMDB keeps each list sorted, so a stable sort (timsort: a merge of the lists' runs) takes
+    a few milliseconds on the 640k reusable pages of a 10M-record file (``np.unique``, which
+    sorted them before, took half a second). Which record lists each page is worked out only
+    for a search that does not reach every record."""
+
+    def __init__(self, lists: list[np.ndarray]):
+        self.lists = lists
+        self.pages = np.sort(np.concatenate(lists), kind="stable") if lists else np.zeros(0, dtype=np.int64)
+        self.starts, self.ends = _bounds(self.pages)  # each run's first and last page
+        self.repeated = len(self.pages) > int((self.ends - self.starts + 1).sum())  # a page listed twice (damage)
+
+    @classmethod
+    def of(cls, lists: list[np.ndarray]) -> Merged:
+        return cls(lists)
+
+    @cached_property
+    def rec(self) -> np.ndarray:
+        """The index of the record that lists each of ``pages`` (ties in record order)."""
+        counts = np.array([len(a) for a in self.lists], dtype=np.int64)
+        rec = np.repeat(np.arange(len(self.lists), dtype=np.int32), counts)
+        return rec[np.argsort(np.concatenate(self.lists), kind="stable")]
 
 
-def histogram(lists: list[np.ndarray]) -> list[dict]:
+def histogram(lists: list[np.ndarray], merged: Merged | None = None) -> list[dict]:
     """Runs of every reusable page in power-of-two buckets: ``{"pages": [lo, hi], "runs", "total_pages"}``."""
     if not lists:
         return []
-    runs = _runs(_sorted_unique(np.concatenate(lists)))
+    m = merged or Merged(lists)
+    runs = m.ends - m.starts + 1
     if not len(runs):
         return []
-    bucket = np.floor(np.log2(runs)).astype(np.int64)
-    out = []
-    for b in range(int(bucket.max()) + 1):
-        sel = runs[bucket == b]
-        if len(sel):
-            out.append({"pages": [1 << b, (2 << b) - 1], "runs": int(len(sel)), "total_pages": int(sel.sum())})
-    return out
+    longest = int(runs.max())
+    if longest < 1 << 16:  # runs of each length counted (a fragmented list has 100k+ runs), then summed per bucket
+        per = np.bincount(runs)
+        cut = [min(1 << b, len(per)) for b in range(longest.bit_length() + 1)]
+        nruns = np.add.reduceat(per, cut[:-1]).tolist()
+        totals = np.add.reduceat(per * np.arange(len(per)), cut[:-1]).tolist()
+    else:
+        bucket = np.frexp(runs)[1] - 1  # floor(log2), exact
+        nruns = np.bincount(bucket).tolist()
+        totals = np.bincount(bucket, weights=runs).tolist()
+    return [{"pages": [1 << b, (2 << b) - 1], "runs": n, "total_pages": int(t)}
+            for b, (n, t) in enumerate(zip(nruns, totals)) if n]
 
 
-def largest_fit(lists: list[np.ndarray], touches: int) -> int:
+def _longest_without(m: Merged, gone: list[int]) -> int:
+    """The longest run of all the pages once the (few) pages ``gone`` are taken out of it."""
+    runs = m.ends - m.starts + 1
+    if not len(runs):
+        return 0
+    hit = (np.searchsorted(m.starts, gone, side="right") - 1).tolist()  # the run each lies in
+    pieces: list[int] = []
+    for r in sorted(set(hit)):
+        at = int(m.starts[r])
+        for p in sorted(p for p, h in zip(gone, hit) if h == r):
+            pieces.append(p - at)
+            at = p + 1
+        pieces.append(int(m.ends[r]) - at + 1)
+    keep = np.ones(len(runs), dtype=bool)
+    keep[sorted(set(hit))] = False
+    return max([int(runs[keep].max()) if keep.any() else 0] + pieces)
+
+
+def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = None) -> int:
     """The most consecutive pages one overflow allocation finds after ``touches`` single-page
     allocations in the same transaction (the path to the leaf), as ``mdb_page_alloc`` searches."""
     if not lists:
         return 0
+    m = merged or Merged(lists)
     counts = np.array([len(a) for a in lists], dtype=np.int64)
-    rec = np.repeat(np.arange(len(lists)), counts)
-    pages = np.concatenate(lists)
-    order = np.argsort(pages, kind="stable")
-    pages, rec = pages[order], rec[order]
-    # the touches: each takes the lowest page among the records loaded (one more record when none is left)
-    taken = np.zeros(len(pages), dtype=bool)
+    # the touches: each takes the lowest page among the records loaded; a record is loaded when
+    # the ones before are used up, so the candidates are always the last loaded record's pages
+    gone: list[tuple[int, int]] = []  # (page, record) taken
     loaded = 0
+    avail = np.zeros(0, dtype=np.int64)  # untaken pages of the last loaded record, ascending
     for _ in range(touches):
-        avail = np.nonzero(~taken & (rec < loaded))[0]
         while not len(avail) and loaded < len(lists):
+            avail = np.sort(lists[loaded])
             loaded += 1
-            avail = np.nonzero(~taken & (rec < loaded))[0]
         if not len(avail):
             return 0  # the touches used every reusable page: the value goes to new pages
-        taken[avail[0]] = True
-    cum = np.cumsum(counts) - int(taken.sum())  # pages in the writer's list with 1..n records loaded
+        gone.append((int(avail[0]), loaded - 1))
+        avail = avail[1:]
+    cum = np.cumsum(counts) - len(gone)  # pages in the writer's list with 1..n records loaded
+    taken: np.ndarray | None = None
 
     def longest(n: int) -> int:
-        sel = pages[(rec < n) & ~taken]
-        runs = _runs(sel)
+        nonlocal taken
+        if n >= len(lists) and not m.repeated:  # every record: the runs already found, less the touches
+            return _longest_without(m, [p for p, _ in gone])
+        pages, rec = m.pages, m.rec
+        if taken is None:
+            taken = np.zeros(len(pages), dtype=bool)
+            for p, r in gone:  # each touch took one listing: the first untaken of that page by that record
+                lo, hi = np.searchsorted(pages, p), np.searchsorted(pages, p, side="right")
+                taken[lo + int(np.flatnonzero((rec[lo:hi] == r) & ~taken[lo:hi])[0])] = True
+        runs = _runs(pages[~taken & (rec < n)])
         return int(runs.max()) if len(runs) else 0
 
     def reach(k: int) -> int:
@@ -121,14 +178,18 @@ def largest_fit(lists: list[np.ndarray], touches: int) -> int:
 
     k = longest(len(lists))
     while k > 0:
-        m = longest(reach(k))
-        if m >= k:
+        n = reach(k)
+        if n >= len(lists):  # the search reaches every record: it finds the longest run there is
             return k
-        k = m
+        got = longest(n)
+        if got >= k:
+            return k
+        k = got
     return 0
 
 
 def free_runs(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int, depth: int) -> dict:
     """``{"largest_pages", "runs": [...]}`` over the pages reusable before ``oldest``."""
     lists = reusable_lists(pf, walk, oldest, last_pgno)
-    return {"largest_pages": largest_fit(lists, max(1, depth)), "runs": histogram(lists)}
+    merged = Merged(lists) if lists else None
+    return {"largest_pages": largest_fit(lists, max(1, depth), merged), "runs": histogram(lists, merged)}

@@ -13,6 +13,7 @@ import struct
 import time
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -22,8 +23,10 @@ from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
     F_SUBDATA,
+    LITTLE_ENDIAN_HOST,
     MAX_DEPTH,
     MDB_DUPSORT,
+    NUM_METAS,
     P_BRANCH,
     P_INVALID,
     P_LEAF,
@@ -95,6 +98,71 @@ class LeafWalk:
                 path.append([pgno, 0, n])
                 pgno = pf.child_pgno(pf.node(pgno, 0))
 
+    def runs(self, key: bytes = b"") -> Iterator[tuple[np.ndarray, np.ndarray]]:
+        """What :meth:`leaves` yields, as (page numbers, record counts) arrays: the children of one
+        bottom branch page at a time (from the one that holds ``key``), their headers read and
+        checked together. A leaf costs a Python step in :meth:`leaves`; here a run of ~100 does."""
+        root = self.meta.main.root
+        if root == P_INVALID:
+            return
+        if not LITTLE_ENDIAN_HOST:  # branch nodes are read in bulk as little-endian words
+            for leaf in self.leaves(key):
+                yield np.array([leaf.pgno], dtype=np.int64), np.array([leaf.n], dtype=np.int64)
+            return
+        pf = self.pf
+        flags, n, _ = self._header(root)
+        if flags & P_LEAF:
+            yield np.array([root], dtype=np.int64), np.array([n], dtype=np.int64)
+            return
+        path: list[list[int]] = []  # [pgno, child index, children] above the bottom branch page
+        pgno, first = root, -1
+        for _ in range(MAX_DEPTH + 1):  # down by key to the bottom branch page
+            if not flags & P_BRANCH or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            first = pf.branch_index(pgno, n, key)
+            child = pf.child_pgno(pf.node(pgno, first))
+            cflags, cn, _ = self._header(child)
+            if cflags & P_LEAF:
+                break
+            path.append([pgno, first, n])
+            pgno, flags, n = child, cflags, cn
+        else:
+            raise PageError("the tree is deeper than LMDB allows")
+        while True:
+            yield self._bottom(pgno, n, first)
+            while path and path[-1][1] + 1 >= path[-1][2]:
+                path.pop()
+            if not path:
+                return
+            top = path[-1]
+            top[1] += 1
+            pgno = pf.child_pgno(pf.node(top[0], top[1]))
+            while True:  # down the leftmost side to the next bottom branch page
+                if len(path) > MAX_DEPTH:
+                    raise PageError("the tree is deeper than LMDB allows")
+                flags, n, _ = self._header(pgno)
+                if not flags & P_BRANCH or n < 1:
+                    raise PageError(f"page {pgno} is not a branch page where one belongs")
+                child = pf.child_pgno(pf.node(pgno, 0))
+                if self._header(child)[0] & P_LEAF:
+                    first = 0
+                    break
+                path.append([pgno, 0, n])
+                pgno = child
+
+    def _bottom(self, pgno: int, n: int, first: int) -> tuple[np.ndarray, np.ndarray]:
+        """Children ``first``.. of bottom branch page ``pgno`` (``n`` nodes): page numbers and
+        record counts, each checked to be a leaf inside the snapshot's pages."""
+        pf = self.pf
+        kids = pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))[4][first:]
+        if not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
+            raise PageError(f"branch page {pgno} points outside the file's pages")
+        flags, ns = pf.checked_headers(kids)
+        if not (flags & P_LEAF).all():
+            raise PageError(f"branch page {pgno} has children that are not leaves next to leaves")
+        pf.page_reads += len(kids)
+        return kids, ns
+
     def nodes(self, leaf: Leaf) -> Iterator[tuple[int, int, int, int]]:
         """(offset, flags, key size, value size) of each node of ``leaf``."""
         pf = self.pf
@@ -133,12 +201,16 @@ class LeafBatch:
     pages: where each key and value lies, so that a search over whole pages finds the records it
     hit, and the first byte of every value. Addresses are byte offsets into the file."""
 
-    def __init__(self, walk: LeafWalk, leaves: list[Leaf]):
+    def __init__(self, walk: LeafWalk, leaves: list[Leaf] | tuple[np.ndarray, np.ndarray]):
+        """``leaves``: Leaf records, or (page numbers, record counts) as :meth:`LeafWalk.runs` gives."""
         pf = walk.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        self.leaves = leaves
-        ns = np.array([lf.n for lf in leaves], dtype=np.int64)
-        pg = np.array([lf.pgno for lf in leaves], dtype=np.int64)
+        if isinstance(leaves, tuple):
+            pg, ns = leaves
+        else:
+            ns = np.array([lf.n for lf in leaves], dtype=np.int64)
+            pg = np.array([lf.pgno for lf in leaves], dtype=np.int64)
+        self.ns = ns
         total = int(ns.sum())
         self.first = np.cumsum(ns) - ns  # index of each leaf's first node
         idx = np.arange(total) - np.repeat(self.first, ns)
@@ -147,9 +219,15 @@ class LeafBatch:
         if total and ((ptr < h) | (ptr + 8 > ps) | (ptr & 1 == 1)).any():
             raise PageError("a leaf node lies outside its page")
         off = bases + ptr
-        ks = pf.u16s(off + 6)
-        flags = pf.u16s(off + 4)
-        ds = pf.u16s(off) | (pf.u16s(off + 2) << 16)
+        if LITTLE_ENDIAN_HOST:  # the node's header as one word: one gather of scattered nodes, not four
+            word = pf.u64s(off)
+            ds = (word & np.uint64(0xFFFF_FFFF)).astype(np.int64)
+            flags = ((word >> np.uint64(32)) & np.uint64(0xFFFF)).astype(np.int64)
+            ks = (word >> np.uint64(48)).astype(np.int64)
+        else:
+            ks = pf.u16s(off + 6)
+            flags = pf.u16s(off + 4)
+            ds = pf.u16s(off) | (pf.u16s(off + 2) << 16)
         doff = off + 8 + (((ks + 1) & ~1) if pf.has_txnid else ks)
         big = (flags & F_BIGDATA) != 0
         end = np.where(big, doff + 8, doff + ds)
@@ -159,10 +237,22 @@ class LeafBatch:
             raise PageError("a named or DUPSORT database record in the main tree")
         self.off, self.ksize, self.dsize, self.doff, self.big, self.end = off, ks, ds, doff, big, end
         self.pg = pg
-        self.first_byte = np.where(ds > 0, pf.np[np.minimum(doff, bases + ps - 1)], -1)
-        self._order = np.argsort(off, kind="stable")
-        self._starts = off[self._order]
         self.pf = pf
+
+    @cached_property
+    def first_byte(self) -> np.ndarray:
+        """The first byte of every value (-1 for an empty one)."""
+        ps = self.pf.page_size
+        bases = np.repeat(self.pg * ps, self.ns)
+        return np.where(self.dsize > 0, self.pf.np[np.minimum(self.doff, bases + ps - 1)], -1)
+
+    @cached_property
+    def _order(self) -> np.ndarray:
+        return np.argsort(self.off, kind="stable")
+
+    @cached_property
+    def _starts(self) -> np.ndarray:
+        return self.off[self._order]
 
     def nodes_at(self, positions: Any) -> np.ndarray:
         """Indices of the nodes whose key or value holds each file position."""
@@ -208,7 +298,7 @@ class LeafBatch:
 
     def value(self, walk: LeafWalk, j: int, i: int) -> bytes:
         """Node ``i`` (of leaf ``j`` of the batch): its whole value, inline or on overflow pages."""
-        return walk.value(self.leaves[j], int(self.off[i]))
+        return walk.pf.read_value(int(self.pg[j]), int(self.off[i]), walk.limit)
 
 
 def leaf_groups(leaves: Iterable[Leaf], size: int) -> Iterator[list[Leaf]]:

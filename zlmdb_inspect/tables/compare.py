@@ -93,7 +93,12 @@ def _seen(txnids: list[int], txnid: int) -> None:
 class _Side:
     """A position in one snapshot's leaves, from a key up to an end key: leaf by leaf (pages
     compared as they are) or record by record over a batch of leaves read at once. Valid only
-    inside the read transaction it was made in."""
+    inside the read transaction it was made in.
+
+    A record is compared as one slice of the mapping, its whole node (sizes, flags, key, value):
+    two equal nodes hold the same key and value in either format, and one slice a record costs
+    half of a key's and a value's. Unequal nodes are not yet a difference (a 1.0 file pads an odd
+    key, a value may lie on overflow pages): those records are compared by key and value bytes."""
 
     GROUP = 64  # leaves read in one batch
 
@@ -103,32 +108,54 @@ class _Side:
         self.ps, self.h, self.pb = pf.page_size, pf.hdrsz, pf.pagebase
         self.big_possible = meta.main.overflow_pages > 0
         self.walk = LeafWalk(pf, meta)
-        self._groups = leaf_groups(self.walk.leaves(start), self.GROUP)
-        self.group: list[Leaf] = []
+        self._runs = self.walk.runs(start)
+        self._rest: tuple[np.ndarray, np.ndarray] = (np.zeros(0, dtype=np.int64),) * 2  # a run's leaves not yet batched
+        self.pg: list[int] = []  # the batch's leaves: page numbers and record counts
+        self.ns: list[int] = []
         self.first: list[int] = []  # each leaf's first node's index in the batch
-        self.j = 0  # the current leaf in the group
+        self.j = 0  # the current leaf in the batch
         self.pos = 0  # the current record's index in the batch
         self.done = False
-        self._keys: list[bytes] | None = None
-        self._vals: list[bytes] = []
+        self._nodes: list[bytes | tuple[bytes, bytes]] | None = None
+        self._offs: list[int] = []
+        self._ks: list[int] = []
+        self._doffs: list[int] | None = None  # value offsets and sizes: read when a value is
+        self._ds: list[int] | None = None
+        self._big: set[int] = set()
         self.stop = 0  # records of the batch before the end key
         self._next_group()
         if not self.done:
-            keys, _ = self.lists()
-            self._goto(bisect.bisect_left(keys, start, 0, self.stop))  # the first leaf may begin before it
+            self.nodes()
+            if not self.done:  # the first leaf may begin before it
+                self._goto(bisect.bisect_left(range(self.stop), start, key=self.key_at))
 
     def _next_group(self) -> None:
-        group = next(self._groups, None)
-        if group is None:
+        """The next GROUP non-empty leaves (fewer at the end), from the bottom branch pages' runs."""
+        pgs, nss, leaves = [], [], 0
+        while leaves < self.GROUP:
+            if not len(self._rest[0]):
+                run = next(self._runs, None)
+                if run is None:
+                    break
+                keep = run[1] > 0
+                self._rest = (run[0][keep], run[1][keep])
+            take = self.GROUP - leaves
+            pgs.append(self._rest[0][:take])
+            nss.append(self._rest[1][:take])
+            leaves += len(pgs[-1])
+            self._rest = (self._rest[0][take:], self._rest[1][take:])
+        if not leaves:
             self.done = True
             return
-        self.group, self.j, self.pos, self._keys = group, 0, 0, None
-        self.first = list(itertools.accumulate((lf.n for lf in group), initial=0))
+        self._arrays = (np.concatenate(pgs), np.concatenate(nss))
+        self.pg, self.ns = self._arrays[0].tolist(), self._arrays[1].tolist()
+        self.j, self.pos, self._nodes = 0, 0, None
+        self.first = list(itertools.accumulate(self.ns, initial=0))
         self.stop = self.first[-1]
 
     def _goto(self, pos: int) -> None:
         """Move to record ``pos`` of the batch (its end: the next batch; past the end key: done)."""
-        if self._keys is not None and pos >= self.stop < self.first[-1]:
+        if self._nodes is not None and pos >= self.stop < self.first[-1]:
             self.done = True
             return
         if pos >= self.first[-1]:
@@ -137,27 +164,49 @@ class _Side:
         self.pos = pos
         self.j = bisect.bisect_right(self.first, pos) - 1
 
-    def lists(self) -> tuple[list[bytes], list[bytes]]:
-        """Keys and values of the batch's records (values on overflow pages read whole)."""
-        if self._keys is None:
-            lb = LeafBatch(self.walk, self.group)
+    def nodes(self) -> list[bytes | tuple[bytes, bytes]]:
+        """Each record of the batch as its node's bytes, or (key, value) for a value on overflow
+        pages (its node holds a page number, which says nothing about the value)."""
+        if self._nodes is None:
+            lb = LeafBatch(self.walk, self._arrays)
             mm = self.mm
-            offs, ks, doffs, ds = lb.off.tolist(), lb.ksize.tolist(), lb.doff.tolist(), lb.dsize.tolist()
-            self._keys = [mm[o + 8:o + 8 + k] for o, k in zip(offs, ks)]
-            self._vals = [mm[d:d + n] for d, n in zip(doffs, ds)]
-            for i in np.flatnonzero(lb.big).tolist():
-                self._vals[i] = lb.value(self.walk, bisect.bisect_right(self.first, i) - 1, i)
-            self.stop = len(self._keys) if self.end is None else bisect.bisect_left(self._keys, self.end)
+            self._lb = lb
+            self._offs, self._ks = lb.off.tolist(), lb.ksize.tolist()
+            self._doffs = self._ds = None
+            nodes: list[bytes | tuple[bytes, bytes]] = [mm[o:e] for o, e in zip(self._offs, lb.end.tolist())]
+            big = np.flatnonzero(lb.big).tolist()
+            self._big = set(big)
+            for i in big:
+                nodes[i] = (self.key_at(i), lb.value(self.walk, bisect.bisect_right(self.first, i) - 1, i))
+            self._nodes = nodes
+            self.stop = len(nodes) if self.end is None else \
+                bisect.bisect_left(range(len(nodes)), self.end, key=self.key_at)
             if self.pos >= self.stop:
                 self.done = True
-        return self._keys, self._vals
+        return self._nodes
+
+    def key_at(self, i: int) -> bytes:
+        """The key of record ``i`` of the batch (after :meth:`nodes`)."""
+        o = self._offs[i]
+        return self.mm[o + 8:o + 8 + self._ks[i]]
+
+    def value_at(self, i: int) -> bytes:
+        """The value of record ``i`` of the batch (after :meth:`nodes`), read whole."""
+        if i in self._big:
+            node = self.nodes()[i]
+            assert isinstance(node, tuple)
+            return node[1]
+        if self._doffs is None or self._ds is None:
+            self._doffs, self._ds = self._lb.doff.tolist(), self._lb.dsize.tolist()
+        d = self._doffs[i]
+        return self.mm[d:d + self._ds[i]]
 
     def key(self) -> bytes | None:
         """The current record's key; None at the end of the range."""
         if self.done:
             return None
-        keys, _ = self.lists()
-        return None if self.done else keys[self.pos]
+        self.nodes()
+        return None if self.done else self.key_at(self.pos)
 
     def leaf_end(self) -> int:
         """Index in the batch after the current leaf's last record."""
@@ -168,45 +217,44 @@ class _Side:
     def at_leaf_start(self) -> bool:
         return not self.done and self.pos == self.first[self.j]
 
-    def _leaf_key(self, leaf: Leaf, i: int) -> bytes:
-        base = leaf.pgno * self.ps
+    def _leaf_key(self, pgno: int, i: int) -> bytes:
+        base = pgno * self.ps
         off = U16.unpack_from(self.mm, base + self.h + 2 * i)[0] + self.pb
         if off < self.h or off + 8 > self.ps:
-            raise PageError(f"page {leaf.pgno} node {i} lies outside its page")
+            raise PageError(f"page {pgno} node {i} lies outside its page")
         ks = U16.unpack_from(self.mm, base + off + 6)[0]
         if off + 8 + ks > self.ps:
-            raise PageError(f"page {leaf.pgno}: a key runs past the end of its page")
+            raise PageError(f"page {pgno}: a key runs past the end of its page")
         return self.mm[base + off + 8:base + off + 8 + ks]
 
     def last_key_in_range(self) -> bool:
         """The current leaf's last record lies before the end key."""
         if self.end is None:
             return True
-        leaf = self.group[self.j]
-        return self._leaf_key(leaf, leaf.n - 1) < self.end
+        return self._leaf_key(self.pg[self.j], self.ns[self.j] - 1) < self.end
 
     def body(self) -> tuple[int, bytes, bytes]:
         """The leaf's node count, node pointers and node bytes: equal on two leaves of one
         layout, they hold the same records (except values on overflow pages: see ``bigs``)."""
-        leaf = self.group[self.j]
-        base = leaf.pgno * self.ps
+        pgno, n = self.pg[self.j], self.ns[self.j]
+        base = pgno * self.ps
         upper = U16.unpack_from(self.mm, base + self.h - 2)[0] + self.pb
-        return leaf.n, self.mm[base + self.h:base + self.h + 2 * leaf.n], self.mm[base + upper:base + self.ps]
+        return n, self.mm[base + self.h:base + self.h + 2 * n], self.mm[base + upper:base + self.ps]
 
     def bigs(self) -> list[bytes]:
         """The values of the current leaf's overflow records, in node order."""
         if not self.big_possible:
             return []
-        leaf = self.group[self.j]
+        pgno = self.pg[self.j]
         out = []
-        for i in range(leaf.n):
-            off = self.pf.node(leaf.pgno, i)
+        for i in range(self.ns[self.j]):
+            off = self.pf.node(pgno, i)
             if U16.unpack_from(self.mm, off + 4)[0] & F_BIGDATA:
-                out.append(self.pf.read_value(leaf.pgno, off, self.meta.last_pgno))
+                out.append(self.pf.read_value(pgno, off, self.meta.last_pgno))
         return out
 
     def skip_leaf(self) -> int:
-        n = self.group[self.j].n
+        n = self.ns[self.j]
         self._goto(self.leaf_end())
         return n
 
@@ -229,11 +277,11 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
             side, kind = (b, "only_in_b") if a.done else (a, "only_in_a")
             if side.done:
                 return None
-            keys, _ = side.lists()
+            side.nodes()
             if side.done:
                 continue
-            for k in keys[side.pos:side.stop]:
-                add(kind, k)
+            for i in range(side.pos, side.stop):
+                add(kind, side.key_at(i))
             n = side.stop - side.pos
             res.records_merged += n
             if side is a:
@@ -251,8 +299,7 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
             res.leaves_equal += 1
             continue
         # merge by key over the batches, to the end of a leaf (one layout: pages may line up again)
-        ka_, va_ = a.lists()
-        kb_, vb_ = b.lists()
+        na_, nb_ = a.nodes(), b.nodes()
         if a.done or b.done:
             continue
         i, j = a.pos, b.pos
@@ -262,16 +309,16 @@ def _chunk(res: Comparison, a: _Side, b: _Side, chunk_s: float) -> bytes | None:
         i0, j0 = i, j
         while i < ei and j < ej:
             n = min(ei - i, ej - j, BLOCK)
-            if ka_[i:i + n] == kb_[j:j + n] and va_[i:i + n] == vb_[j:j + n]:  # compared in C
+            if na_[i:i + n] == nb_[j:j + n]:  # equal nodes: equal keys and values (compared in C)
                 i += n
                 j += n
                 continue
             for _ in range(n):  # record by record through a block that differs
                 if i >= ei or j >= ej:
                     break
-                ka, kb = ka_[i], kb_[j]
+                ka, kb = a.key_at(i), b.key_at(j)
                 if ka == kb:
-                    if va_[i] != vb_[j]:
+                    if na_[i] != nb_[j] and a.value_at(i) != b.value_at(j):
                         add("changed", ka)
                     i += 1
                     j += 1

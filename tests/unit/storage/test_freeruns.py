@@ -13,11 +13,11 @@ import struct
 import numpy as np
 import pytest
 from conftest import FORMATS, raw_env, sha
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from zlmdb_inspect.core.model import Capacity
-from zlmdb_inspect.storage.freeruns import histogram, largest_fit
+from zlmdb_inspect.storage.freeruns import Merged, histogram, largest_fit
 from zlmdb_inspect.storage.inspector import Inspector
 
 PSIZE = 4096
@@ -123,3 +123,100 @@ def test_histogram_counts_each_page_once_in_its_run(lists):
         want[b] = (n + 1, total + r)
     got = {d["pages"][0].bit_length() - 1: (d["runs"], d["total_pages"]) for d in histogram(arrays)}
     assert got == want
+
+
+def _reference(lists: list[list[int]], touches: int) -> tuple[int, list[dict]]:
+    """The free runs by plain Python over every listing, one at a time: what the sorted-once numpy
+    version (``Merged``, the runs reused for the search over every record) must equal."""
+    listings = [(p, r) for r, lst in enumerate(lists) for p in lst]  # in the order the lists hold them
+
+    def runs(pages: set[int]) -> list[int]:
+        out, prev = [], None
+        for p in sorted(pages):
+            if prev is not None and p == prev + 1:
+                out[-1] += 1
+            else:
+                out.append(1)
+            prev = p
+        return out
+
+    hist: dict[int, list[int]] = {}
+    for n in runs({p for p, _ in listings}):
+        b = n.bit_length() - 1
+        hist.setdefault(b, [0, 0])
+        hist[b][0] += 1
+        hist[b][1] += n
+    buckets = [{"pages": [1 << b, (2 << b) - 1], "runs": c, "total_pages": t} for b, (c, t) in sorted(hist.items())]
+    taken: set[int] = set()
+    loaded = 0
+    for _ in range(touches):
+        while True:
+            cand = [(p, i) for i, (p, r) in enumerate(listings) if r < loaded and i not in taken]
+            if cand or loaded >= len(lists):
+                break
+            loaded += 1
+        if not cand:
+            return 0, buckets
+        taken.add(min(cand)[1])
+
+    def longest(n: int) -> int:
+        return max(runs({p for i, (p, r) in enumerate(listings) if r < n and i not in taken}), default=0)
+
+    cum, total = [], 0
+    for lst in lists:
+        total += len(lst)
+        cum.append(total - len(taken))
+
+    def reach(k: int) -> int:
+        first = max(loaded, 1)
+        enough = [j for j, c in enumerate(cum[first - 1:]) if c >= k]
+        return len(lists) if not enough else min(len(lists), first + enough[0] + 60 * k)
+
+    k = longest(len(lists))
+    while k > 0:
+        got = longest(reach(k))
+        if got >= k:
+            return k, buckets
+        k = got
+    return 0, buckets
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.one_of(st.lists(st.sets(st.integers(2, 120), max_size=40), min_size=1, max_size=6),
+                 st.lists(st.sets(st.integers(2, 400), max_size=3), min_size=55, max_size=70)),
+       st.integers(0, 5))
+def test_largest_fit_and_histogram_equal_a_plain_reference(sets, touches):
+    """Sorted once and the runs reused (the touches cut out of them) against the plain version,
+    on random lists: runs split by a touch, pages listed by two records, empty records, and more
+    records than a search for one page reaches (61 after the first it can search)."""
+    import numpy as np
+
+    lists = [sorted(s, reverse=True) for s in sets]  # LMDB keeps each record's pages sorted, descending
+    arrays = [np.array(lst, dtype=np.int64) for lst in lists]
+    want_fit, want_hist = _reference(lists, touches)
+    assert largest_fit(arrays, touches) == want_fit
+    assert histogram(arrays) == want_hist
+    merged = Merged.of(arrays)
+    assert largest_fit(arrays, touches, merged) == want_fit and histogram(arrays, merged) == want_hist
+
+
+def test_a_run_one_record_beyond_the_search_is_not_found():
+    """At the boundary of the shortcut for a search that reaches every record: 122 records of single
+    scattered pages, then a record with a run of 2. A 2-page search starts once the list holds 2
+    pages (2 records) and merges 2 * 60 more: 122 records, one short of the run."""
+    import numpy as np
+
+    singles = [np.array([1000 + 2 * i], dtype=np.int64) for i in range(122)]
+    run = [np.array([11, 10], dtype=np.int64)]
+    assert largest_fit(singles + run, 0) == 1
+    assert largest_fit(singles[:-1] + run, 0) == 2  # one record fewer before it: within reach
+
+
+def test_histogram_of_runs_longer_than_the_counted_lengths():
+    """Runs of 2**16 pages and more are bucketed by their exponent, not counted length by length."""
+    import numpy as np
+
+    lists = [np.arange(100_000, 30, -1, dtype=np.int64), np.array([200_000, 200_002], dtype=np.int64)]
+    assert histogram(lists) == [{"pages": [1, 1], "runs": 2, "total_pages": 2},
+                                {"pages": [65536, 131071], "runs": 1, "total_pages": 100_000 - 30}]
+    assert histogram(lists[1:]) == [{"pages": [1, 1], "runs": 2, "total_pages": 2}]

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from zlmdb_inspect.core.model import Capacity, Reader
 from zlmdb_inspect.storage.inspector import parse_readers, reader_space
@@ -62,6 +64,32 @@ def test_reader_space_a_reader_ahead_of_the_commit_pins_nothing():
     r = Reader(1, "a", 111)
     reader_space([r], WALK, txnid=110, psize=10)
     assert (r.pins_bytes, r.releases_bytes) == (0, 0)
+
+
+def _plain_reader_space(readers: list[Reader], records: list[tuple[int, int]], txnid: int, psize: int) -> list:
+    """Reader by reader, summing the records each time: what the sorted-once version must equal."""
+    def between(first: int, end: int) -> int:
+        return sum(n for t, n in records if first <= t < end)
+
+    out = []
+    for i, r in enumerate(readers):
+        if r.txnid is None or r.txnid >= txnid:
+            out.append((0, 0))
+            continue
+        nxt = min([txnid] + [o.txnid for j, o in enumerate(readers) if j != i and o.txnid is not None])
+        out.append((between(r.txnid, txnid) * psize, between(r.txnid, nxt) * psize if nxt > r.txnid else 0))
+    return out
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 40), st.integers(0, 9)), max_size=30),
+       st.lists(st.one_of(st.none(), st.integers(1, 45)), max_size=8), st.integers(1, 42))
+def test_reader_space_equals_a_plain_count(records, snaps, txnid):
+    """Random free lists (repeated txnids too) and reader tables (several slots at the oldest
+    snapshot, idle slots, slots at or past the last commit) against a plain count."""
+    readers = [Reader(100 + i, "t", s) for i, s in enumerate(snaps)]
+    reader_space(readers, _Walk(records), txnid=txnid, psize=4096)
+    assert [(r.pins_bytes, r.releases_bytes) for r in readers] == _plain_reader_space(readers, records, txnid, 4096)
 
 
 MIB = 1024 * 1024
