@@ -62,7 +62,8 @@ async def test_descriptions_read_as_prose_in_the_list_and_the_info_line(tmp_path
         text = screen_text(app)
         assert "\\x0a" not in text
         # blank Rec/s and Growth columns (no history, no time), then the description as far as the width allows
-        assert ("Publications     1        2.0 KiB                 " + (FIRST if size[0] >= 160 else FIRST[:21])) in text
+        row = "Publications     1        2.0 KiB                 "
+        assert row + (FIRST if size[0] >= 160 else FIRST[:21]) in text
         assert_screen_safe(app)
 
 
