@@ -7,6 +7,7 @@ import fcntl
 import hashlib
 import json
 import os
+import shutil
 import struct
 import subprocess
 import sys
@@ -61,6 +62,20 @@ def fixed_path(path: str):
     with open(path + ".lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
         yield path
+
+
+@contextlib.contextmanager
+def fixed_demo(path: str, records: int = 300):
+    """The demo database built afresh at a fixed path (held as :func:`fixed_path` holds it), removed after."""
+    from zlmdb_inspect.demo import build_demo
+
+    with fixed_path(path):
+        shutil.rmtree(path, ignore_errors=True)
+        build_demo(path, records=records)
+        try:
+            yield path
+        finally:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def space_key(snap) -> list[tuple]:

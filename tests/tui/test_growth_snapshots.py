@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import shutil
-
 import pytest
-from conftest import fixed_path
+from conftest import fixed_demo
 
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.demo import build_demo
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
@@ -19,11 +16,8 @@ NOW = 1_796_083_200.0  # 2026-12-01T00:00:00Z: the fill date counts from here
 
 @pytest.fixture(scope="module")
 def fixed_db():
-    with fixed_path(FIXED):
-        shutil.rmtree(FIXED, ignore_errors=True)
-        build_demo(FIXED, records=300)
-        yield FIXED
-        shutil.rmtree(FIXED, ignore_errors=True)
+    with fixed_demo(FIXED) as path:
+        yield path
 
 
 @pytest.mark.parametrize("size", [(80, 24), (160, 48)], ids=["80x24", "160x48"])

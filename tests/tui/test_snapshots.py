@@ -5,10 +5,9 @@ from __future__ import annotations
 import shutil
 
 import pytest
-from conftest import fixed_path
+from conftest import fixed_demo, fixed_path
 
 from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.demo import build_demo
 from zlmdb_inspect.service import Service
 from zlmdb_inspect.tui.app import create_app
 from zlmdb_inspect.tui.settle import settle
@@ -18,11 +17,8 @@ FIXED = "/tmp/zlmdb-inspect-snapshot-demo"
 
 @pytest.fixture(scope="module")
 def fixed_db():
-    with fixed_path(FIXED):
-        shutil.rmtree(FIXED, ignore_errors=True)
-        build_demo(FIXED, records=300)
-        yield FIXED
-        shutil.rmtree(FIXED, ignore_errors=True)
+    with fixed_demo(FIXED) as path:
+        yield path
 
 
 def _app(path):

@@ -743,16 +743,10 @@ class _Walk:
     def key_times(self, bases: np.ndarray, i: np.ndarray, kids: np.ndarray, which: np.ndarray) -> np.ndarray:
         """The time of node ``i``'s key in each leaf at ``bases`` (uint64; 0, not a time, where the
         key is too short to hold one)."""
-        pf = self.pf
-        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        ptr = pf.u16s(bases + h + 2 * i) + pb
-        bad = (ptr < h) | (ptr + 8 > ps)
-        if bad.any():
-            raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
-        node = bases + ptr
-        ks = pf.u16s(node + 6)
+        ps = self.pf.page_size
+        ptr, node, ks = self.leaf_nodes(bases, i, kids, which)
         long = (ks >= 10) & (ptr + 8 + ks <= ps)
-        ts = pf.u64s(np.where(long, node + 10, node)).byteswap()  # the key's bytes 2..10, big-endian
+        ts = self.pf.u64s(np.where(long, node + 10, node)).byteswap()  # the key's bytes 2..10, big-endian
         return np.where(long, ts, np.uint64(0))
 
     def leaf_times(self, timed: np.ndarray, tsep: np.ndarray, ks: np.ndarray, idx: np.ndarray,
@@ -907,16 +901,23 @@ class _Walk:
         v = self.pf.u16s(np.minimum(node + 8, last_byte - 1))  # the key's first two bytes, big-endian
         return np.where(ks >= 2, ((v & 0xFF) << 8) | (v >> 8), SHORT_KEY_SLOT)
 
-    def leaf_key_slots(self, bases, i, kids, which):
-        """Slot of node ``i`` of each leaf at ``bases`` (``kids[which]`` name them in errors)."""
+    def leaf_nodes(self, bases: np.ndarray, i: np.ndarray, kids: np.ndarray,
+                   which: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Node ``i`` of each leaf at ``bases``: its offset in the page, its address and its key's
+        size; a node pointer outside its page is damage (``kids[which]`` name the leaves)."""
         pf = self.pf
-        ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        ptr = pf.u16s(bases + h + 2 * i) + pb
+        ps, h = pf.page_size, pf.hdrsz
+        ptr = pf.u16s(bases + h + 2 * i) + pf.pagebase
         bad = (ptr < h) | (ptr + 8 > ps)
         if bad.any():
             raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a node lies outside its page")
         node = bases + ptr
-        ks = pf.u16s(node + 6)
+        return ptr, node, pf.u16s(node + 6)
+
+    def leaf_key_slots(self, bases, i, kids, which):
+        """Slot of node ``i`` of each leaf at ``bases`` (``kids[which]`` name them in errors)."""
+        ps = self.pf.page_size
+        ptr, node, ks = self.leaf_nodes(bases, i, kids, which)
         bad = ptr + 8 + ks > ps
         if bad.any():
             raise PageError(f"page {int(kids[int(which[np.nonzero(bad)[0][0]])])}: a key runs past the end of its page")
