@@ -142,6 +142,17 @@ class PaneHost(App):
         yield ChangesPane(self.poll, interval=0.05, id="changes")
 
 
+async def _drained(pilot, app, batches: list) -> tuple[ChangesPane, DataTable]:
+    """Polls until the pane took every batch, then the pane and its table."""
+    for _ in range(40):
+        await pilot.pause(0.05)
+        if not batches:
+            break
+    await settle(pilot)
+    pane = app.query_one(ChangesPane)
+    return pane, pane.query_one(DataTable)
+
+
 async def test_changes_pane_newest_first_deletes_struck_through():
     batches = [[], [{"change": "insert", "key": "a", "value": {"v": 1}, "txnid": 5}],
                [{"change": "update", "key": "a", "value": {"v": 2}, "txnid": 6},
@@ -152,13 +163,7 @@ async def test_changes_pane_newest_first_deletes_struck_through():
 
     app = PaneHost(poll)
     async with app.run_test(size=(120, 24)) as pilot:
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if not batches:
-                break
-        await settle(pilot)
-        pane = app.query_one(ChangesPane)
-        table = pane.query_one(DataTable)
+        pane, table = await _drained(pilot, app, batches)
         cells = [table.get_row_at(i) for i in range(table.row_count)]
         assert [str(c[0]) for c in cells] == ["delete", "update", "insert"]
         assert "strike" in str(cells[0][2].style) and str(cells[0][2]) == "b[/i]"
@@ -177,13 +182,7 @@ async def test_changes_pane_counts_undecoded_changes_without_showing_them():
 
     app = PaneHost(poll)
     async with app.run_test(size=(120, 24)) as pilot:
-        for _ in range(40):
-            await pilot.pause(0.05)
-            if not batches:
-                break
-        await settle(pilot)
-        pane = app.query_one(ChangesPane)
-        table = pane.query_one(DataTable)
+        pane, table = await _drained(pilot, app, batches)
         assert [(str(r[0]), str(r[2])) for r in (table.get_row_at(i) for i in range(table.row_count))] == [
             ("insert", "b")]
         assert pane.seen == 3 and "3 changes" in str(pane.query_one("#changes-title", Static).content)

@@ -4,10 +4,9 @@ volume only where it allows less than the map."""
 
 from __future__ import annotations
 
-import struct
-
 import pytest
-from conftest import FORMATS, raw_env
+from conftest import FORMATS
+from holes import build_holes
 
 from zlmdb_inspect.core.kinds import RuleId, Severity
 from zlmdb_inspect.core.options import Thresholds
@@ -18,19 +17,7 @@ PSIZE = 4096
 
 
 def build(path: str, fmt: str, deleted) -> None:
-    env = raw_env(path, fmt, map_size=256 << 20)
-    with env.begin(write=True) as t:
-        for i in range(600):
-            t.put(struct.pack(">HI", 5, i), bytes([i % 256]) * (3 * PSIZE - 200))
-        t.put(struct.pack(">HI", 6, 0), b"B" * (12 * PSIZE))  # slot 6: a 13-page value
-    with env.begin(write=True) as t:
-        for i in range(600):
-            if deleted(i):
-                t.delete(struct.pack(">HI", 5, i))
-    for _ in range(3):
-        with env.begin(write=True) as t:
-            t.put(struct.pack(">HI", 9, 0), b"x")
-    env.close()
+    build_holes(path, fmt, deleted, big_value=True)
 
 
 def findings(path: str, rule: RuleId):

@@ -13,6 +13,7 @@ import struct
 import numpy as np
 import pytest
 from conftest import FORMATS, raw_env, sha
+from holes import build_holes
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -32,19 +33,7 @@ PATTERNS = {
 
 def build(path: str, fmt: str, deleted) -> None:
     """600 values of 3 pages, some deleted, then small commits so the deletes' record is reusable."""
-    os.makedirs(path)
-    env = raw_env(path, fmt, map_size=256 << 20)
-    with env.begin(write=True) as t:
-        for i in range(600):
-            t.put(struct.pack(">HI", 5, i), bytes([i % 256]) * (3 * PSIZE - 200))
-    with env.begin(write=True) as t:
-        for i in range(600):
-            if deleted(i):
-                t.delete(struct.pack(">HI", 5, i))
-    for _ in range(3):
-        with env.begin(write=True) as t:
-            t.put(struct.pack(">HI", 9, 0), b"x")
-    env.close()
+    build_holes(path, fmt, deleted)
 
 
 def grows(path: str, fmt: str, pages: int, tmp: str) -> bool:
