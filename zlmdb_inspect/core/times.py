@@ -8,6 +8,18 @@ from __future__ import annotations
 import re
 from typing import Any
 
+#: The range a time of a record's own may lie in (issue 23): 2000-01-01 to 2100-01-01; clients cut
+#: at now + 1 day (:func:`plausible`). The walk buckets, the time sources and the growth figures share it.
+HOUR_NS = 3600 * 10**9
+DAY_NS = 24 * HOUR_NS
+TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01: earlier is not a time
+TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01
+
+
+def plausible(ns: int, now_ns: int) -> bool:
+    """A time we take for one: 2000-01-01 up to now + 1 day."""
+    return TIME_MIN_NS <= ns <= now_ns + DAY_NS
+
 
 def ts_iso(ns: int) -> str:
     """An ISO 8601 UTC timestamp with nanoseconds (what numpy datetime64[ns] holds)."""

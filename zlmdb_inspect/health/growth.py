@@ -16,20 +16,13 @@ from typing import Any
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.model import Capacity, Growth, TableTime
+from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, TIME_MIN_NS, plausible
 
-HOUR_NS = 3600 * 10**9
-DAY_NS = 24 * HOUR_NS
-TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01
 MIN_SPAN_DAYS = 2.0  # no rate from less history than this
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30}
 Z = 3.0  # estimates: half-widths at 3 standard errors (99.7 %)
 CONFIDENCE = 0.997
 TOO_LITTLE = "too little history"
-
-
-def plausible(ns: int, now_ns: int) -> bool:
-    """A time we take for one: 2000-01-01 up to now + 1 day."""
-    return TIME_MIN_NS <= ns <= now_ns + DAY_NS
 
 
 def _iso(ns: int) -> str:

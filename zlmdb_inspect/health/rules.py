@@ -295,13 +295,13 @@ def stale_reader(c: Context) -> list[Finding]:
 
 def long_reader(c: Context) -> list[Finding]:
     th, out = c.th, []
+    pins_limit = _long_reader_bytes(c)
     for r in c.snap.readers:
         if r.txnid is None or r.own or r.alive is False:
             continue
         held = r.held_s  # observed across refreshes by the monitor; None in a single run
         long_lag = r.lag is not None and r.lag > th.reader_lag_warning_txns
         long_held = held is not None and held > th.reader_held_warning_s
-        pins_limit = _long_reader_bytes(c)
         long_pins = bool(r.pins_bytes) and (r.pins_bytes or 0) >= pins_limit
         if not (long_lag or long_held or long_pins):
             continue

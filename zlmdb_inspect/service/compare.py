@@ -12,7 +12,7 @@ from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.slots import slot_range
 from zlmdb_inspect.storage.inspector import Inspector, check_path
 from zlmdb_inspect.storage.pageformat import PageError
-from zlmdb_inspect.tables.compare import Checksums, Comparison, checksums, compare
+from zlmdb_inspect.tables.compare import Checksums, Comparison, TableSum, checksums, compare
 
 KeyText = Callable[[Table, bytes], str]  # a key after the slot prefix, as the record view shows it
 
@@ -115,23 +115,14 @@ def _decoded(side: Side, table: Table, key: bytes) -> str:
 
 
 def _sum_dict(sums: Checksums, slot: int) -> dict:
-    ts = sums.sums.get(slot)
+    ts = sums.sums.get(slot) or TableSum(slot)  # a slot with no records: the digest of nothing
     one = sums.txnids[0] if len(sums.txnids) == 1 else None
-    if ts is None:
-        import hashlib
-
-        digest, records = hashlib.sha256().hexdigest(), 0
-    else:
-        digest, records = ts.hexdigest, ts.records
-    return {"sha256": digest, "records": records, "txnid": one, "txnids": list(sums.txnids)}
+    return {"sha256": ts.hexdigest, "records": ts.records, "txnid": one, "txnids": list(sums.txnids)}
 
 
 def run_compare(a: Side, b: Side, table: str | None = None, with_checksums: bool = False) -> CompareResult:
     """A against B (every table, or ``table``); ``InspectError`` when either cannot be read."""
-    res = CompareResult(a.path, b.path)
-    if os.path.samefile(a.inspector.data_path, b.inspector.data_path):
-        res.same_file = True
-        return res
+    res = CompareResult(a.path, b.path)  # one file on both sides was told by same_file() before opening
     snap_a, snap_b = checked(a.path, a.snapshot), checked(b.path, b.snapshot)
     res.format_a, res.format_b = snap_a.lmdb.format, snap_b.lmdb.format
     res.page_size_a, res.page_size_b = snap_a.lmdb.page_size, snap_b.lmdb.page_size
@@ -150,9 +141,7 @@ def run_compare(a: Side, b: Side, table: str | None = None, with_checksums: bool
                                                                      cmp.chunks, cmp.elapsed)
     by_a = {t.slot: t for t in snap_a.tables}
     by_b = {t.slot: t for t in snap_b.tables}
-    slots = sorted(set(by_a) | set(by_b) | set(cmp.diffs))
-    if only is not None:
-        slots = [only]
+    slots = [only] if only is not None else sorted(set(by_a) | set(by_b) | set(cmp.diffs))
     sums_a = sums_b = None
     if with_checksums:
         try:

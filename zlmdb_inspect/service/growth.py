@@ -16,7 +16,6 @@ from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables.catalog import TableCodecs
 from zlmdb_inspect.tables.records import RecordWindow
 from zlmdb_inspect.tables.timesource import (
-    TimeSource,
     key_source,
     leading_candidates,
     raw_key_source,
@@ -36,8 +35,7 @@ class GrowthTracker:
         self._ins = inspector
         self._codecs = codecs
         self._bounds: dict[int, tuple[int, int]] = {}  # leading-key slots: (first, last key time)
-        self._sources: dict[int, TimeSource | None] = {}  # non-leading, learnt from samples
-        self._estimates: dict[int, tuple[int, TableTime]] = {}  # slot -> (records then, figures)
+        self._estimates: dict[int, TableTime] = {}  # slot -> figures from the last sample
         self._oldest_seen: dict[int, tuple[int, int]] = {}  # slot -> (first oldest time seen, ns; times seen)
         self._tables: dict[int, Table] = {}  # the last snapshot's tables, by slot
         self.seed: int | None = None  # estimates' random seed (tests); None: fresh each time
@@ -78,11 +76,10 @@ class GrowthTracker:
                 src = raw_key_source([r.raw_key for r in recs], now)
             if src is None:
                 src = value_source([r.value for r in recs if not r.error], now)
-            self._sources[t.slot] = src
             if src is None:
                 continue
             times = sample_times(self._ins, codec, t, src, seed=self.seed)
-            self._estimates[t.slot] = (t.records, figures.estimated(src.name, times, t.records, t.bytes, now))
+            self._estimates[t.slot] = figures.estimated(src.name, times, t.records, t.bytes, now)
 
     def apply(self, snap: Snapshot) -> None:
         """``Table.time`` of every table with a time, and ``capacity.growth``."""
@@ -111,5 +108,4 @@ class GrowthTracker:
                 # its oldest record moved: old records are deleted; None: seen once, nothing to compare
                 tt.purged = True if oldest > seen + 10**9 else (False if times else None)
             return tt
-        est = self._estimates.get(t.slot)
-        return est[1] if est is not None else None
+        return self._estimates.get(t.slot)

@@ -40,9 +40,10 @@ from typing import Any
 import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
+from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
 from zlmdb_inspect.health.history import HeldKey, Sample
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
-from zlmdb_inspect.storage.walk import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS, UNTIMED, SlotSpace, TreeSummary, time_rows
+from zlmdb_inspect.storage.walk import UNTIMED, SlotSpace, TreeSummary, time_rows
 
 FORMAT = "zlmdb-inspect-state"
 VERSION = 1

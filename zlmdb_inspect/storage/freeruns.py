@@ -79,10 +79,6 @@ class Merged:
         self.starts, self.ends = _bounds(self.pages)  # each run's first and last page
         self.repeated = len(self.pages) > int((self.ends - self.starts + 1).sum())  # a page listed twice (damage)
 
-    @classmethod
-    def of(cls, lists: list[np.ndarray]) -> Merged:
-        return cls(lists)
-
     @cached_property
     def rec(self) -> np.ndarray:
         """The index of the record that lists each of ``pages`` (ties in record order)."""
@@ -191,5 +187,5 @@ def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = N
 def free_runs(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int, depth: int) -> dict:
     """``{"largest_pages", "runs": [...]}`` over the pages reusable before ``oldest``."""
     lists = reusable_lists(pf, walk, oldest, last_pgno)
-    merged = Merged(lists) if lists else None
+    merged = Merged(lists)
     return {"largest_pages": largest_fit(lists, max(1, depth), merged), "runs": histogram(lists, merged)}

@@ -470,10 +470,13 @@ class Inspector:
             if r.txnid is not None:
                 r.lag = meta.txnid - r.txnid
         me = os.getpid()
+        live = {pid for pid in alive if alive[pid]}  # a process's threads hold a slot each: /proc read once a pid
+        names = {pid: lockfile.process_name(pid) for pid in live}
+        starts = {pid: process_start(pid) for pid in live}
         for r in readers:
             r.alive = alive.get(r.pid)
-            r.name = lockfile.process_name(r.pid) if r.alive else None
-            r.started = process_start(r.pid) if r.alive else None
+            r.name = names.get(r.pid) if r.alive else None
+            r.started = starts.get(r.pid) if r.alive else None
             r.own = r.pid == me and r.txnid == meta.txnid
         if walk is not None:
             reader_space(readers, walk, meta.txnid, psize)

@@ -17,6 +17,7 @@ from typing import NamedTuple, cast
 
 import numpy as np
 
+from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
 from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
@@ -41,10 +42,6 @@ from zlmdb_inspect.storage.pageformat import (
 
 # -- time buckets (issue 23): records and bytes per hour of the leading big-endian datetime64[ns]
 # of the keys of the slots the walker is told hold time-ordered keys ---------------------------
-HOUR_NS = 3600 * 10**9
-DAY_NS = 24 * HOUR_NS
-TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01: earlier is not a time
-TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01 (the clients judge "after now + 1 day")
 UNTIMED = -1  # the hour of records whose key holds no plausible time
 _MIN_U, _MAX_U = np.uint64(TIME_MIN_NS), np.uint64(TIME_MAX_NS)
 _DAY_U, _HOUR_U = np.uint64(DAY_NS), np.uint64(HOUR_NS)
@@ -391,7 +388,6 @@ class TreeWalker:
             self.whole = (whole_key, kept)
         free_pages, free_db_pages = 0, 0
         free_records = np.zeros((0, 2), dtype=np.int64)
-        w.free_lists_at = None
         if read_free:
             free_pages, free_db_pages, free_records = w.free_db(meta)
         return WalkResult(summary, free_pages, free_db_pages, free_records,

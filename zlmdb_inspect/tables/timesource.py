@@ -17,16 +17,14 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from zlmdb_inspect.core.model import Table
-from zlmdb_inspect.core.slots import slot_prefix
+from zlmdb_inspect.core.slots import slot_end, slot_of, slot_prefix
+from zlmdb_inspect.core.times import TIME_MAX_NS, TIME_MIN_NS, plausible
 from zlmdb_inspect.tables.decode import PART_SIZES, key_parts
 from zlmdb_inspect.tables.records import Codec
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
 
-TIME_MIN_NS = 946_684_800 * 10**9  # 2000-01-01
-TIME_MAX_NS = 4_102_444_800 * 10**9  # 2100-01-01: the walk's range; clients cut at now + 1 day
-DAY_NS = 86400 * 10**9
 SAMPLE = 1000  # records per estimate
 BATCH = 250  # random seeks per read transaction
 MIN_SHARE = 0.9  # of the profile's sampled records that must carry a plausible time in the field
@@ -47,10 +45,6 @@ class TimeSource:
         return self.name == "key"
 
 
-def _plausible(ns: int, now_ns: int) -> bool:
-    return TIME_MIN_NS <= ns <= now_ns + DAY_NS
-
-
 def leading_candidates(ins: Inspector) -> dict[int, tuple[int, int]]:
     """Slots whose first and last key both lead with a plausible big-endian time after the slot
     (2000..2100): ``{slot: (first ns, last ns)}``, from 3 cursor moves per slot in one short read."""
@@ -64,8 +58,8 @@ def leading_candidates(ins: Inspector) -> dict[int, tuple[int, int]]:
             if len(first) < 2:
                 ok = cur.next()
                 continue
-            slot = struct.unpack(">H", first[:2])[0]
-            nxt = slot_prefix(slot + 1) if slot < 0xFFFF else None
+            slot = slot_of(first)
+            nxt = slot_end(slot)
             ok_next = cur.set_range(nxt) if nxt is not None else False
             if ok_next:
                 cur.prev()
@@ -115,7 +109,7 @@ def raw_key_source(keys: list[bytes], now_ns: int | None = None) -> TimeSource |
             break
         for little in (False, True):
             fmt = "<Q" if little else ">Q"
-            good = sum(1 for k in keys if _plausible(struct.unpack(fmt, k[2 + offset:10 + offset])[0], now_ns))
+            good = sum(1 for k in keys if plausible(struct.unpack(fmt, k[2 + offset:10 + offset])[0], now_ns))
             if good >= MIN_SHARE * len(keys):
                 return TimeSource("key:2", offset, little)
     return None
@@ -145,7 +139,7 @@ def _get(value: Any, path: str) -> Any:
 def _unit(v: int, now_ns: int) -> int | None:
     """ns per unit of ``v`` as an epoch time (s, ms, µs or ns: their plausible ranges do not overlap)."""
     for scale in (1, 10**3, 10**6, 10**9):
-        if _plausible(v * scale, now_ns):
+        if plausible(v * scale, now_ns):
             return scale
     return None
 
@@ -189,7 +183,7 @@ def sample_times(ins: Inspector, codec: Codec, table: Table, src: TimeSource, n:
     read ``BATCH`` seeks per read transaction."""
     rng = random.Random(seed)
     prefix = slot_prefix(table.slot)
-    end = slot_prefix(table.slot + 1) if table.slot < 0xFFFF else None
+    end = slot_end(table.slot)
 
     def bounds(txn: Any, pf: Any, meta: Any) -> tuple[bytes, bytes] | None:
         cur = txn.cursor()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rich.text import Text
 
+from zlmdb_inspect.core.fmt import plural  # noqa: F401 - the TUI's modules import it from here
 from zlmdb_inspect.core.textsafe import ELLIPSIS, clip, prose, visible
 
 DEFAULT_WIDTH = 200  # one cell or line never holds more than this many characters
@@ -51,6 +52,3 @@ def join(*parts: object, width: int | None = DEFAULT_WIDTH) -> Text:
     return out
 
 
-def plural(n: int, noun: str, nouns: str | None = None) -> str:
-    """"1 reader slot", "2 reader slots", "1,600 records": one number format, the noun agreeing."""
-    return f"{n:,} {noun if n == 1 else nouns or noun + 's'}"

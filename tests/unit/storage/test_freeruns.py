@@ -185,7 +185,7 @@ def test_largest_fit_and_histogram_equal_a_plain_reference(sets, touches):
     want_fit, want_hist = _reference(lists, touches)
     assert largest_fit(arrays, touches) == want_fit
     assert histogram(arrays) == want_hist
-    merged = Merged.of(arrays)
+    merged = Merged(arrays)
     assert largest_fit(arrays, touches, merged) == want_fit and histogram(arrays, merged) == want_hist
 
 

@@ -13,9 +13,10 @@ import sys
 import pytest
 from conftest import raw_env
 
+from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
 from zlmdb_inspect.storage import walk as pages
 from zlmdb_inspect.storage.pageformat import PageFile
-from zlmdb_inspect.storage.walk import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS, TreeWalker, hourly
+from zlmdb_inspect.storage.walk import TreeWalker, hourly
 
 DAY_NS = 24 * HOUR_NS
 START = 1_760_000_000 * 10**9  # 2025-10-09T08:53:20Z: days do not begin at the first key

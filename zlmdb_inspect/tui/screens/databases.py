@@ -220,6 +220,8 @@ class DatabasesScreen(Screen):
         limited = sharing(volumes)
         self._show_row(t, res, limited.get(res.path))
         for v in volumes:  # the others on its volume: the free bytes they share changed too
+            if res.path not in v.paths:
+                continue
             for p in v.paths:
                 other = self.fleet.last(p)
                 if p != res.path and other is not None and other.up and p in t.rows:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
@@ -24,7 +24,7 @@ from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
 from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.service import Refresh
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.text import join, literal
+from zlmdb_inspect.tui.text import join, literal, plural
 from zlmdb_inspect.tui.widgets.panels import NAME_WIDTH, short_name
 
 DAY_S = 86400
@@ -46,7 +46,6 @@ NO_TABLE = "no time-ordered table: no table's keys or values carry a time of the
 class Series:
     """One table's bytes per UTC day (``days``: days since the epoch) and its 7-day rate."""
 
-    slot: int
     name: str  # the table's name as the Tables list shows it (data: literal Text only)
     color: RGB
     days: list[int]
@@ -80,14 +79,12 @@ class FillChart:
     rate: float | None = None  # bytes per day
     fill_s: float | None = None  # now + the growth's time to full
     message: str | None = None
-    basis: str = ""
 
 
 @dataclass(frozen=True)
 class GrowthFigures:
     rates: RatesChart
     fill: FillChart
-    notes: list[str] = field(default_factory=list)
 
 
 def _epoch_day(day: str) -> int:
@@ -113,7 +110,7 @@ def figures(snap: Snapshot, now_s: float) -> GrowthFigures:
             left_out.append((name, tt.note or "no rate"))
             continue
         half = (tt.uncertainty or {}).get("bytes_per_day", {}).get("7d") if not tt.exact else None
-        series.append(Series(t.slot, name, COLORS[len(series) % len(COLORS)], [_epoch_day(d["day"]) for d in tt.days],
+        series.append(Series(name, COLORS[len(series) % len(COLORS)], [_epoch_day(d["day"]) for d in tt.days],
                              [int(d["bytes"]) for d in tt.days], float(rate), tt.exact, half, tt.sample, tt.purged))
     if series:
         x = (min(s.days[0] for s in series), max(s.days[-1] for s in series))
@@ -121,7 +118,7 @@ def figures(snap: Snapshot, now_s: float) -> GrowthFigures:
     elif left_out:
         n = len(left_out)
         rates = RatesChart([], left_out, message=f"too little history: less than 2 days of records in "
-                                                 f"{n} time-ordered table{'s' if n > 1 else ''}")
+                                                 f"{plural(n, 'time-ordered table')}")
     else:
         rates = RatesChart([], [], message=NO_TABLE)
     cap = snap.capacity
@@ -130,13 +127,12 @@ def figures(snap: Snapshot, now_s: float) -> GrowthFigures:
     g = cap.growth
     if g is None or g.bytes_per_day is None:
         why = g.basis if g is not None else NO_TABLE
-        fill = FillChart(now_s, cap.in_use_bytes, limit, limit_name, message=why, basis=why)
+        fill = FillChart(now_s, cap.in_use_bytes, limit, limit_name, message=why)
     elif g.eta_full_s is None:
         fill = FillChart(now_s, cap.in_use_bytes, limit, limit_name, g.bytes_per_day,
-                         message="no fill date: the time-ordered tables are not growing", basis=g.basis)
+                         message="no fill date: the time-ordered tables are not growing")
     else:
-        fill = FillChart(now_s, cap.in_use_bytes, limit, limit_name, g.bytes_per_day, now_s + g.eta_full_s,
-                         basis=g.basis)
+        fill = FillChart(now_s, cap.in_use_bytes, limit, limit_name, g.bytes_per_day, now_s + g.eta_full_s)
     return GrowthFigures(rates, fill)
 
 

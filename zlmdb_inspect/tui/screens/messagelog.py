@@ -7,7 +7,6 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from rich.cells import cell_len
 from rich.text import Text
@@ -81,5 +80,3 @@ class MessageLogScreen(ModalScreen[None]):
             out.append_text(literal(e.text, None))  # wraps: the whole message, as data
         return out
 
-    async def action_dismiss(self, result: Any = None) -> None:
-        self.dismiss(None)

@@ -20,6 +20,7 @@ from textual.binding import BindingType
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
+from textual.worker import get_current_worker
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.service import Progress, Query, Record, Scan
@@ -99,15 +100,20 @@ class SearchScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        try:
-            self.scan = self.make_scan()
-        except Exception as e:  # noqa: BLE001 - a bad query or key: said on screen
-            self._show_error(f"{type(e).__name__}: {e}" if not str(e).startswith("bad") else str(e))
-            return
-        self._run(self.scan)
+        self._run()
 
     @work(thread=True, exclusive=True, group="search")
-    def _run(self, scan: Scan) -> None:
+    def _run(self) -> None:
+        """Builds the scan here, not on mount: a ``from:`` key samples the table to learn its key codec."""
+        try:
+            scan = self.make_scan()
+        except Exception as e:  # noqa: BLE001 - a bad query or key: said on screen
+            self.post_message(ScanFailed(f"{type(e).__name__}: {e}" if not str(e).startswith("bad") else str(e)))
+            return
+        self.scan = scan
+        if get_current_worker().is_cancelled:  # the screen was closed while the scan was being built
+            scan.cancel()
+            return
         found: list[Record] = []
 
         def on_progress(p: Progress) -> None:
