@@ -30,7 +30,7 @@ from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch
 from zlmdb_inspect.service.compare import CompareResult, TableComparison, run_checksums, run_compare
 from zlmdb_inspect.service.compare import Side as CompareSide
 from zlmdb_inspect.service.growth import GrowthTracker
-from zlmdb_inspect.service.state import Identity, StateStore, Summaries, check_txnid
+from zlmdb_inspect.service.state import Identity, StateStore, check_txnid
 from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
@@ -160,8 +160,8 @@ class Service:
         self._state_note = loaded.note
         self._pending = loaded.samples
         self._monitor.seed_held(loaded.readers)  # a reader still holding its snapshot counts from then
-        if loaded.summaries.entries:
-            ins.adopt_summaries(loaded.summaries.entries)
+        if len(loaded.summaries):
+            ins.adopt_summaries(loaded.summaries)
 
     def _save_state(self) -> None:
         if self._store is None or self._ident is None:
@@ -170,7 +170,7 @@ class Service:
         self._state_saved_t = self._monitor.samples[-1].t if self._monitor.samples else None
         try:
             held = {k: t for k, t in self._monitor.held_since().items() if k[1] is not None}  # start known
-            self._store.save(self._ident, list(self._monitor.samples), Summaries(self._inspector.export_summaries()),
+            self._store.save(self._ident, list(self._monitor.samples), self._inspector.export_summaries(),
                              readers=held)
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"

@@ -38,8 +38,9 @@ from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
+from zlmdb_inspect.storage.summaries import PackedSummaries
 from zlmdb_inspect.storage.volume import Volume, disk_available
-from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
+from zlmdb_inspect.storage.walk import TimeBuckets, TreeWalker, WalkResult, hourly
 
 T = TypeVar("T")
 
@@ -331,7 +332,7 @@ class Inspector:
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
-        seen.walk_first = pf.has_txnid and not self.walker.cache  # a 1.0 walk with nothing to reuse
+        seen.walk_first = pf.has_txnid and not self.walker.reusable  # a 1.0 walk with nothing to reuse
         cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
             try:
@@ -340,9 +341,8 @@ class Inspector:
                 if not self._adopted:
                     raise
                 # summaries from a state file never make a tree look damaged: walk it from scratch
-                self.walker.cache.clear()
+                self.walker.forget()
                 self._crcs.clear()
-                self.walker.whole = None
                 self._adopted = False
                 seen.walk = self.walker.walk(pf, meta, remember=remember)
             self._adopted = False
@@ -507,54 +507,67 @@ class Inspector:
                 return frozenset(), {}
             return walk.summary.time_slots, hourly(walk.summary.times)
 
-    def export_summaries(self) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
+    def export_summaries(self) -> PackedSummaries:
         """The walker's summaries with the CRC-32 of each one's page, read in one read transaction:
-        1.0, every cached subtree whose page still holds that txnid; 0.9, the main tree's when the
-        snapshot is still the newest."""
+        1.0, every summary this process built whose page still holds that txnid, and the state
+        file's rows it did not replace (each checked when a walk reaches it); 0.9, the main tree's
+        when the snapshot is still the newest."""
         walker = self.walker
 
-        def take(txn, pf: PageFile, meta: Meta) -> dict[tuple[int, int], tuple[int, TreeSummary]]:
-            out: dict[tuple[int, int], tuple[int, TreeSummary]] = {}
+        def take(txn, pf: PageFile, meta: Meta) -> PackedSummaries:
             if pf.has_txnid:
+                new = []
                 for (pgno, txnid), summary in list(walker.cache.items()):
                     crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
                     if crc is not None:
-                        out[(pgno, txnid)] = (crc, summary)
-            elif walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
+                        self._crcs[(pgno, txnid)] = crc
+                        new.append(((pgno, txnid), crc, summary))
+                packed = PackedSummaries.pack(new, walker.parents)
+                saved = walker.saved
+                if not isinstance(saved, PackedSummaries) or not len(saved):
+                    return packed
+                mine = set(walker.cache)
+                keep = [i for i, k in enumerate(zip(saved.keys[:, 0].tolist(), saved.keys[:, 1].tolist()))
+                        if k not in mine]
+                return PackedSummaries.concat([packed, saved.select(np.array(keep, dtype=np.int64))]) \
+                    if len(keep) < len(saved) else PackedSummaries.concat([packed, saved])
+            if walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
                 crc = _page_crc(pf, meta, meta.main.root, None)
                 if crc is not None and crc == walker.whole[0][2]:
-                    out[(meta.main.root, meta.txnid)] = (crc, walker.whole[1])
-            return out
+                    return PackedSummaries.pack([((meta.main.root, meta.txnid), crc, walker.whole[1])])
+            return PackedSummaries()
 
         return self.read(take)
 
-    def adopt_summaries(self, entries: dict[tuple[int, int], tuple[int, TreeSummary]]) -> int:
-        """Hand the walker the summaries whose page's number, txnid and CRC-32 match the file
-        now (a restored backup holds other pages under the same numbers); how many were kept."""
+    def adopt_summaries(self, packed: PackedSummaries) -> int:
+        """Hand the walker a state file's summaries. 1.0: all of them, each used only once a walk
+        reaches its page and finds the page's number, txnid and CRC-32 (a restored backup holds
+        other pages under the same numbers); 0.9: the main tree's, when the snapshot, its root
+        page's CRC and its entries are the same. How many were handed over."""
         walker = self.walker
 
         def take(txn, pf: PageFile, meta: Meta) -> int:
-            kept = 0
-            pf.random_access()  # single branch pages scattered over the file: no readahead around them
-            if pf.has_txnid:  # on a cold file, read them at once rather than one fault at a time
+            if not len(packed):
+                return 0
+            if pf.has_txnid:
+                pf.random_access()  # single branch pages scattered over the file: no readahead around them
+                # on a cold file, read them at once rather than one fault at a time as the walk reaches them
                 from zlmdb_inspect.storage.prefetch import read_missing
 
-                inside = [p for p, _ in entries if 2 <= p <= min(meta.last_pgno, pf.pages_in_file - 1)]
-                read_missing(pf, np.array(inside, dtype=np.int64))
-            for (pgno, txnid), (crc, summary) in entries.items():
-                if pf.has_txnid:
-                    if (pgno, txnid) not in walker.cache and _page_crc(pf, meta, pgno, txnid) == crc:
-                        walker.cache[(pgno, txnid)] = summary
-                        self._crcs[(pgno, txnid)] = crc
-                        kept += 1
-                    self.check_reads += 1
-                elif (pgno, txnid) == (meta.main.root, meta.txnid) and summary.entries == meta.main.entries:
-                    self.check_reads += 1
-                    if _page_crc(pf, meta, pgno, None) == crc:
-                        walker.whole = ((pgno, txnid, crc), summary)
-                        kept += 1
-            self._adopted = self._adopted or kept > 0
-            return kept
+                pgnos = packed.keys[:, 0]
+                read_missing(pf, pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])
+                walker.saved = packed
+                self._adopted = True
+                return len(packed)
+            self.check_reads += 1
+            summary = packed.summary(0)
+            if len(packed) == 1 and tuple(packed.keys[0].tolist()) == (meta.main.root, meta.txnid) \
+                    and summary.entries == meta.main.entries \
+                    and _page_crc(pf, meta, meta.main.root, None) == int(packed.crcs[0]):
+                walker.whole = ((meta.main.root, meta.txnid, int(packed.crcs[0])), summary)
+                self._adopted = True
+                return 1
+            return 0
 
         return self.read(take)
 

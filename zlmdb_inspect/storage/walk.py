@@ -13,7 +13,7 @@ from __future__ import annotations
 import struct
 import sys
 from dataclasses import dataclass, field
-from typing import NamedTuple, cast
+from typing import NamedTuple, Protocol, cast
 
 import numpy as np
 
@@ -43,6 +43,7 @@ from zlmdb_inspect.storage.pageformat import (
 # -- time buckets (issue 23): records and bytes per hour of the leading big-endian datetime64[ns]
 # of the keys of the slots the walker is told hold time-ordered keys ---------------------------
 UNTIMED = -1  # the hour of records whose key holds no plausible time
+NO_PARENT = (0, 0)  # the root's parent (no page)
 _MIN_U, _MAX_U = np.uint64(TIME_MIN_NS), np.uint64(TIME_MAX_NS)
 _DAY_U, _HOUR_U = np.uint64(DAY_NS), np.uint64(HOUR_NS)
 
@@ -192,6 +193,22 @@ class WalkResult:
         return int(self.free_records[(t >= first) & (t < end), 1].sum())
 
 
+class SavedSummaries(Protocol):
+    """What a walk uses of a state file's summaries (:class:`~zlmdb_inspect.storage.summaries.PackedSummaries`,
+    which builds on this module's summaries)."""
+
+    keys: np.ndarray
+    parents: np.ndarray
+
+    def __len__(self) -> int: ...
+    def row(self, key: tuple[int, int]) -> int | None: ...
+    def rows(self, keys: list[tuple[int, int]]) -> list[int | None]: ...
+    def usable(self, buf, page_size: int, rows: list[int], time_slots: frozenset[int]) -> list[bool]: ...
+    def summary(self, i: int) -> TreeSummary: ...
+    def merge_into(self, rows: np.ndarray, out: TreeSummary) -> None: ...
+    def only(self, seen: set[tuple[int, int]]) -> SavedSummaries | None: ...
+
+
 class _Visited:
     """Pages reached in one walk: a bitmap over the file, so a page reached twice (a cycle, or
     damage) is caught without keeping a Python set of every leaf."""
@@ -267,6 +284,10 @@ class TreeWalker:
 
     def __init__(self) -> None:
         self.cache: dict[tuple[int, int], TreeSummary] = {}  # (pgno, txnid) -> summary, 1.0 only
+        # 1.0: summaries from a state file (service.state), as columns; a row is used once the
+        # walk reaches its page and finds its CRC (storage.summaries)
+        self.saved: SavedSummaries | None = None
+        self.parents: dict[tuple[int, int], tuple[int, int]] = {}  # cached summary -> its parent page's key
         # 0.9: the main tree's summary keyed (root pgno, snapshot txnid), set after every walk; a walk
         # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
         # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
@@ -274,6 +295,37 @@ class TreeWalker:
         # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
         # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
         self.time_slots: frozenset[int] = frozenset()
+
+    def _below(self, roots: list[tuple[int, int]]) -> set[tuple[int, int]]:
+        """The keys of the summaries (cached or saved) below the summaries ``roots``."""
+        if not roots:
+            return set()
+        children: dict[tuple[int, int], list[tuple[int, int]]] = {}
+        for key, parent in self.parents.items():
+            children.setdefault(parent, []).append(key)
+        if self.saved is not None:
+            k, p = self.saved.keys, self.saved.parents
+            for key, parent in zip(zip(k[:, 0].tolist(), k[:, 1].tolist()), zip(p[:, 0].tolist(), p[:, 1].tolist())):
+                children.setdefault(parent, []).append(key)
+        out: set[tuple[int, int]] = set()
+        frontier = list(roots)
+        while frontier:
+            nxt = [c for key in frontier for c in children.get(key, ()) if c not in out]
+            out.update(nxt)
+            frontier = nxt
+        return out
+
+    @property
+    def reusable(self) -> bool:
+        """Whether a 1.0 walk has summaries to reuse (this process's, or a state file's)."""
+        return bool(self.cache) or (self.saved is not None and len(self.saved) > 0)
+
+    def forget(self) -> None:
+        """Drop every summary (a walk from them stopped at damage: walk from scratch)."""
+        self.cache.clear()
+        self.parents.clear()
+        self.saved = None
+        self.whole = None
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -348,11 +400,11 @@ class TreeWalker:
         whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
             and self.whole[1].time_slots == self.time_slots else None
         # a cached walk reads only what changed: no prefetch, and no readahead around its faults
-        if whole is None and self.prefetch and (not pf.has_txnid or not self.cache):
+        if whole is None and self.prefetch and (not pf.has_txnid or not self.reusable):
             from zlmdb_inspect.storage.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
-        elif whole is None and pf.has_txnid and self.cache:
+        elif whole is None and pf.has_txnid and self.reusable:
             pf.random_access()
             w.read_missing = True
         summary = TreeSummary()
@@ -378,9 +430,24 @@ class TreeWalker:
         # tree's branch pages: pruned only once the cache is twice those. (Twice what the walk saw was
         # too little: a run over an unchanged 10M-record tree sees only the root, and left the next run
         # a state file with the root's summary alone, so that run walked the whole tree again.)
-        if w.cacheable and len(self.cache) > 2 * max(len(w.seen), meta.main.branch_pages) + self.cache_slack:
+        saved = self.saved
+        if w.cacheable and summary.entries:
+            # The summaries still valid are those this walk looked up and those below a reused one
+            # (found by their parents); the rest name pages the writer has freed since (on a busy
+            # tree, a quarter of a state file).
+            valid = w.seen | self._below(w.deep_hits)
+            for k in self.cache.keys() - valid:
+                del self.cache[k]
+                self.parents.pop(k, None)
+            if saved is not None:
+                saved = self.saved = saved.only(valid)
+        if w.cacheable and len(self.cache) + (len(saved) if saved is not None else 0) > \
+                2 * max(len(w.seen), meta.main.branch_pages) + self.cache_slack:
             for k in self.cache.keys() - w.seen:
                 del self.cache[k]
+                self.parents.pop(k, None)
+            if saved is not None:
+                self.saved = saved.only(w.seen)
         summary.time_slots = self.time_slots
         if whole_key is not None and whole is None:
             kept = TreeSummary(time_slots=self.time_slots)
@@ -439,6 +506,7 @@ class _Walk:
         self.want_space = walker.want_space and meta.main.overflow_pages > 0
         self.cache_hits = 0
         self.seen: set[tuple[int, int]] = set()  # (pgno, txnid) of the subtrees this snapshot uses
+        self.deep_hits: list[tuple[int, int]] = []  # reused summaries with summaries below them (unseen, valid)
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.read_missing = False  # a walk from summaries: read a batch's leaves not in memory first
@@ -459,10 +527,11 @@ class _Walk:
         else:
             out.merge(child)
 
-    def _cache(self, key: tuple[int, int], out: TreeSummary) -> None:
+    def _cache(self, key: tuple[int, int], out: TreeSummary, parent: tuple[int, int]) -> None:
         """A summary is cached only once complete: a walk that stops at damage caches nothing
         it had not finished."""
         out.time_slots = self.time_slots
+        self.walker.parents[key] = parent
         if self.defer:
             self.to_cache.append((key, out))
         else:
@@ -496,7 +565,7 @@ class _Walk:
         self.visited = _Visited(self.pf.pages_in_file)  # each subtree is checked on its own
         return self.subtree(pgno, depth, max_depth).entries
 
-    def subtree(self, pgno: int, depth: int, max_depth: int) -> TreeSummary:
+    def subtree(self, pgno: int, depth: int, max_depth: int, parent: tuple[int, int] = NO_PARENT) -> TreeSummary:
         pf = self.pf
         if depth > max_depth:
             raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
@@ -509,7 +578,19 @@ class _Walk:
             hit = self.walker.cache.get(key)
             if hit is not None and flags & P_BRANCH and hit.time_slots == self.time_slots:
                 self.cache_hits += 1
+                self.walker.parents[key] = parent
+                if depth + 1 < max_depth:  # the summaries below it are still valid, unseen
+                    self.deep_hits.append(key)
                 return hit
+            saved = self.walker.saved
+            if hit is None and saved is not None and flags & P_BRANCH:
+                row = saved.row(key)
+                if row is not None and saved.usable(pf.buf, pf.page_size, [row], self.time_slots)[0]:
+                    self.cache_hits += 1
+                    saved.parents[row] = parent
+                    if depth + 1 < max_depth:
+                        self.deep_hits.append(key)
+                    return saved.summary(row)
         n = pf.numkeys(pgno, lower, upper)
         kind = flags & PAGE_KINDS
         if kind == P_LEAF:
@@ -525,7 +606,7 @@ class _Walk:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             nodes = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))
-            self.bottom_level(nodes[4], depth + 1, max_depth, out)
+            self.bottom_level(nodes[4], depth + 1, max_depth, out, key)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
@@ -534,9 +615,9 @@ class _Walk:
                               for i, (kid, off) in enumerate(zip(kids, offs))], out)
             else:
                 for child in kids:
-                    self._merge(out, self.subtree(child, depth + 1, max_depth))
+                    self._merge(out, self.subtree(child, depth + 1, max_depth, key))
         if self.cacheable:
-            self._cache(key, out)
+            self._cache(key, out, parent)
         return out
 
     def leaves(self, children: list[tuple[int, bytes | None]], out: TreeSummary) -> None:
@@ -567,7 +648,8 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary) -> None:
+    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
+                     parent: tuple[int, int] = NO_PARENT) -> None:
         """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
@@ -579,14 +661,14 @@ class _Walk:
         pf = self.pf
         if not len(kids) or not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
             for child in kids.tolist():  # the general walk says which page is out of range
-                self._merge(out, self.subtree(child, depth, max_depth))
+                self._merge(out, self.subtree(child, depth, max_depth, parent))
             return
         flags, ns = pf.checked_headers(kids)
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
             for child in kids[~branch].tolist():
-                self._merge(out, self.subtree(child, depth, max_depth))
+                self._merge(out, self.subtree(child, depth, max_depth, parent))
             kids, ns = kids[branch], ns[branch]
         repeated = self.visited.add_new(kids)
         if repeated is not None:
@@ -606,8 +688,24 @@ class _Walk:
             if hits:
                 self.cache_hits += len(hits)
                 out.merge_many(hits)
+                for key, f in zip(keys, found):
+                    if f is not None:
+                        self.walker.parents[key] = parent
                 batch = [b for b, f in zip(batch, found) if f is None]
                 keys = [key for key, f in zip(keys, found) if f is None]
+            saved = self.walker.saved
+            if saved is not None and keys:  # a state file's rows: merged as columns, never as objects
+                rows = saved.rows(keys)
+                cand = [i for i, r in enumerate(rows) if r is not None]
+                ok = saved.usable(pf.buf, pf.page_size, [cast("int", rows[i]) for i in cand], self.time_slots)
+                used = {i for i, good in zip(cand, ok) if good}
+                if used:
+                    self.cache_hits += len(used)
+                    hit_rows = np.array(sorted(cast("int", rows[i]) for i in used), dtype=np.int64)
+                    saved.merge_into(hit_rows, out)
+                    saved.parents[hit_rows] = parent
+                    batch = [b for i, b in enumerate(batch) if i not in used]
+                    keys = [key for i, key in enumerate(keys) if i not in used]
             outs = [TreeSummary(branch_pages=1) for _ in batch]
         else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
             outs = [None if self.defer else out] * len(batch)
@@ -621,7 +719,7 @@ class _Walk:
         if self.cacheable:
             for key, sub in zip(keys, outs):
                 assert sub is not None
-                self._cache(key, sub)
+                self._cache(key, sub, parent)
                 self._merge(out, sub)
 
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:

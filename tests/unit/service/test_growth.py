@@ -104,25 +104,29 @@ def test_state_carries_the_time_between_one_shot_runs(tmp_path, fmt):
 
 
 def test_state_time_rows_are_checked():
-    """Time rows read back as written; rows of another slot, of more records than the summary
-    counts, or of an impossible hour reject the file."""
+    """Time rows read back as written (consecutive equal hours summed); rows of another slot, of
+    more records than the summary counts, of an impossible hour or negative bytes reject the file."""
     import numpy as np
 
-    from zlmdb_inspect.service.state import Identity, State, StateError, Summaries, encode, parse
+    from zlmdb_inspect.service.state import Identity, State, StateError, encode, parse
+    from zlmdb_inspect.storage.summaries import PackedSummaries
     from zlmdb_inspect.storage.walk import SlotSpace, TreeSummary
 
     hour = 1_760_000_000 // 3600
     rows = np.array([[1, hour, 3, 4096.0], [1, hour, 2, 10.5], [1, hour + 1, 5, 4096.0], [1, -1, 1, 0.0]])
     summary = TreeSummary(slots={1: SlotSpace(records=11, leaf_pages=2.0)}, leaf_pages=2, entries=11,
                           times=[rows], time_slots=frozenset({1}))
-    state = State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, summaries=Summaries({(5, 9): (7, summary)}))
-    back = parse(encode(state)).summaries.entries[(5, 9)][1]
-    assert back.time_slots == frozenset({1})
-    assert back.times[0].tolist() == [[1, hour, 5, 4106.5], [1, hour + 1, 5, 4096.0], [1, -1, 1, 0.0]]
-    doc = encode(state).decode()
-    for bad in (f"[2,{hour},3,4096]", f"[1,{hour},30,4096]", "[1,5,3,4096]", f"[1,{hour},3,-1]"):
+    packed = PackedSummaries.pack([((5, 9), 7, summary)])
+    state = State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, summaries=packed)
+    back = parse(encode(state)).summaries
+    assert back.row((5, 9)) == 0 and back.summary(0).time_slots == frozenset({1})
+    assert back.summary(0).times[0].tolist() == [[1, hour, 5, 4106.5], [1, hour + 1, 5, 4096.0], [1, -1, 1, 0.0]]
+    for bad in ([2, hour, 3, 4096], [1, hour, 30, 4096], [1, 5, 3, 4096], [1, hour, 3, -1]):
+        wrong = PackedSummaries.pack([((5, 9), 7, summary)])
+        wrong.times = wrong.times.copy()
+        wrong.times[0] = bad
         with pytest.raises(StateError):
-            parse(doc.replace(f"[1,{hour},5,4106.5]", bad).encode())
+            parse(encode(State(Identity(1, 2, "/x", 4096, "1.0"), 2.0, summaries=wrong)))
 
 
 def test_purge_window_and_purge_seen(tmp_path, fmt):

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import re
 import shutil
 import struct
 import subprocess
@@ -151,7 +152,13 @@ HOSTILE = {
     "garbage": lambda good: os.urandom(4000),
     "empty": lambda good: b"",
     "nan": lambda good: good.replace(b'"written_at":', b'"written_at":NaN,"x":', 1),
-    "foreign version": lambda good: good.replace(b'"version":1', b'"version":99', 1),
+    "foreign version": lambda good: re.sub(rb'"version":\d+', b'"version":99', good, count=1),
+    "old version": lambda good: re.sub(rb'"version":\d+', b'"version":1', good, count=1),
+    "summary column not base64": lambda good: re.sub(rb'"head":"[^"]*"', b'"head":"%%%"', good, count=1),
+    "summary column cut": lambda good: re.sub(rb'"crcs":"[^"]{12}', b'"crcs":"', good, count=1),
+    "summary rows miscounted": lambda good: re.sub(rb'"rows":(\d+)', lambda m: b'"rows":%d' % (int(m[1]) + 1),
+                                                   good, count=1),
+    "summary column missing": lambda good: re.sub(rb',"times":"[^"]*"', b"", good, count=1),
     "wrong type": lambda good: good.replace(b'"samples":[', b'"samples":[7,', 1),
     "huge number": lambda good: good.replace(b'"last_txnid":', b'"last_txnid":1' + b"0" * 40 + b',"y":', 1),
     "deep nesting": lambda good: b"[" * 100000,

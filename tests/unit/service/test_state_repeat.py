@@ -37,7 +37,7 @@ def _summaries(state_dir: str) -> int:
 
     (f,) = glob.glob(f"{state_dir}/*.json")
     with open(f, "rb") as fh:
-        return len(json.load(fh)["summaries"])
+        return json.load(fh)["summaries"]["rows"]
 
 
 def test_an_unchanged_run_leaves_the_next_one_every_summary(tmp_path, monkeypatch):
@@ -68,3 +68,24 @@ def test_a_one_shot_run_writes_its_state_once(tmp_path, monkeypatch):
     monkeypatch.setattr(StateStore, "save", lambda self, *a, **k: saves.append(1) or real(self, *a, **k))
     _run(path, st)
     assert len(saves) == 1
+
+
+def test_rows_of_freed_pages_leave_the_state_and_rows_below_a_reused_summary_stay(tmp_path, monkeypatch):
+    """A state keeps a row per branch page the tree still uses: after commits the rows of pages the
+    writer freed are gone (they were a quarter of a busy 10M-record tree's file, and grew), and an
+    unchanged run keeps the rows below the root it reused, found by their parents."""
+    monkeypatch.setattr(TreeWalker, "cache_slack", 10_000)  # the size backstop must not do the work
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    _put(path, 60000, seed=1)
+    first = _run(path, st)
+    branch = first.snapshot.lmdb.branch_pages
+    assert _summaries(st) == branch >= 5
+    for seed in (2, 3, 4):
+        _put(path, 3, seed=seed, commits=5)  # a few pages rewritten, their old numbers freed
+        ref = _run(path, st)
+        assert ref.snapshot.count_method == "pages+cache"
+        assert _summaries(st) == ref.snapshot.lmdb.branch_pages, (seed, _summaries(st))
+        assert space_key(ref.snapshot) == space_key(_run(path, None).snapshot)
+    kept = _summaries(st)
+    same = _run(path, st)  # only the root is looked up; every row below it stays
+    assert same.snapshot.count_method == "pages+cache" and _summaries(st) == kept
