@@ -338,7 +338,7 @@ class Inspector:
             try:
                 seen.walk = self.walker.walk(pf, meta, remember=remember)
             except PageError:
-                if not self._adopted:
+                if not self._adopted and self.walker.saved is None:
                     raise
                 # summaries from a state file never make a tree look damaged: walk it from scratch
                 self.walker.forget()
@@ -516,17 +516,20 @@ class Inspector:
 
         def take(txn, pf: PageFile, meta: Meta) -> PackedSummaries:
             if pf.has_txnid:
+                saved = walker.saved if isinstance(walker.saved, PackedSummaries) and len(walker.saved) else None
                 new = []
                 for (pgno, txnid), summary in list(walker.cache.items()):
+                    if summary.time_slots != walker.time_slots and saved is not None and \
+                            saved.row((pgno, txnid)) is not None:
+                        continue  # walked for other time slots: the saved row may be for these
                     crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
                     if crc is not None:
                         self._crcs[(pgno, txnid)] = crc
                         new.append(((pgno, txnid), crc, summary))
                 packed = PackedSummaries.pack(new, walker.parents)
-                saved = walker.saved
-                if not isinstance(saved, PackedSummaries) or not len(saved):
+                if saved is None:
                     return packed
-                mine = set(walker.cache)
+                mine = {key for key, _, _ in new}
                 keep = [i for i, k in enumerate(zip(saved.keys[:, 0].tolist(), saved.keys[:, 1].tolist()))
                         if k not in mine]
                 return PackedSummaries.concat([packed, saved.select(np.array(keep, dtype=np.int64))]) \
@@ -559,10 +562,11 @@ class Inspector:
                 walker.saved = packed
                 self._adopted = True
                 return len(packed)
+            if len(packed) != 1 or tuple(packed.keys[0].tolist()) != (meta.main.root, meta.txnid):
+                return 0
             self.check_reads += 1
             summary = packed.summary(0)
-            if len(packed) == 1 and tuple(packed.keys[0].tolist()) == (meta.main.root, meta.txnid) \
-                    and summary.entries == meta.main.entries \
+            if summary.entries == meta.main.entries \
                     and _page_crc(pf, meta, meta.main.root, None) == int(packed.crcs[0]):
                 walker.whole = ((meta.main.root, meta.txnid, int(packed.crcs[0])), summary)
                 self._adopted = True

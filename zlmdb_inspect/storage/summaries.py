@@ -37,6 +37,7 @@ COLUMNS: dict[str, tuple[str, int]] = {
     "tslot_at": ("<i8", 0), "tslots": ("<i8", 0), "time_at": ("<i8", 0), "times": ("<f8", 4),
 }
 _I64_MAX = (1 << 63) - 1
+_FIGURE_MAX = 1 << 52  # pages, records and bytes of any real file are below this: sums of rows cannot wrap
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -305,14 +306,15 @@ class PackedSummaries:
             raise ValueError("a summary's parent page is negative")
         if ((self.crcs < 0) | (self.crcs > 0xFFFFFFFF)).any():
             raise ValueError("a summary's CRC is not 32 bits")
-        if (self.head < 0).any():
-            raise ValueError("a summary holds a negative count")
+        if (self.head < 0).any() or (self.head > _FIGURE_MAX).any():
+            raise ValueError("a summary holds a negative or impossible count")
         owner = np.repeat(np.arange(n, dtype=np.int64), np.diff(self.slot_at))
         si = self.slot_ints
         if len(si):
             if ((si[:, 0] < SHORT_KEY_SLOT) | (si[:, 0] > MAX_SLOT)).any():
                 raise ValueError("a summary's slot is out of range")
-            if (si[:, 1:] < 0).any() or not np.isfinite(self.slot_leaf).all() or (self.slot_leaf < 0).any():
+            if (si[:, 1:] < 0).any() or (si[:, 1:] > _FIGURE_MAX).any() or not np.isfinite(self.slot_leaf).all() \
+                    or (self.slot_leaf < 0).any() or (self.slot_leaf > _FIGURE_MAX).any():
                 raise ValueError("a summary's slot holds a negative or impossible figure")
             pair = owner * (MAX_SLOT + 2) + (si[:, 0] - SHORT_KEY_SLOT)
             if len(np.unique(pair)) != len(pair):

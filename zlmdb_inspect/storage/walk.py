@@ -527,15 +527,23 @@ class _Walk:
         else:
             out.merge(child)
 
-    def _cache(self, key: tuple[int, int], out: TreeSummary, parent: tuple[int, int]) -> None:
+    def _cache(self, key: tuple[int, int], out: TreeSummary, parent: tuple[int, int] | None) -> None:
         """A summary is cached only once complete: a walk that stops at damage caches nothing
         it had not finished."""
         out.time_slots = self.time_slots
-        self.walker.parents[key] = parent
+        if parent is not None:
+            self.walker.parents[key] = parent
         if self.defer:
             self.to_cache.append((key, out))
         else:
             self.walker.cache[key] = out
+
+    def _used_saved(self, key: tuple[int, int]) -> None:
+        """A saved row was used for ``key``: a cached summary of it (walked for other time slots)
+        would otherwise be what is written back."""
+        if key in self.walker.cache:
+            del self.walker.cache[key]
+            self.walker.parents.pop(key, None)
 
     def finish(self) -> None:
         """Run the deferred batches, then the merges and cache entries that wait for them."""
@@ -563,9 +571,12 @@ class _Walk:
             _, lower, upper, _ = self.pf.header(pgno, self.limit, "a branch node")
             return self.pf.numkeys(pgno, lower, upper)
         self.visited = _Visited(self.pf.pages_in_file)  # each subtree is checked on its own
-        return self.subtree(pgno, depth, max_depth).entries
+        return self.subtree(pgno, depth, max_depth, None).entries  # its parent is not known here
 
-    def subtree(self, pgno: int, depth: int, max_depth: int, parent: tuple[int, int] = NO_PARENT) -> TreeSummary:
+    def subtree(self, pgno: int, depth: int, max_depth: int,
+                parent: tuple[int, int] | None = NO_PARENT) -> TreeSummary:
+        """What the subtree under ``pgno`` holds; ``parent``: the key of the page above it (None:
+        not known, as for :meth:`entries`; a wrong one would make a later walk drop valid summaries)."""
         pf = self.pf
         if depth > max_depth:
             raise PageError(f"page {pgno} lies deeper than the tree's depth {max_depth}")
@@ -578,16 +589,19 @@ class _Walk:
             hit = self.walker.cache.get(key)
             if hit is not None and flags & P_BRANCH and hit.time_slots == self.time_slots:
                 self.cache_hits += 1
-                self.walker.parents[key] = parent
+                if parent is not None:
+                    self.walker.parents[key] = parent
                 if depth + 1 < max_depth:  # the summaries below it are still valid, unseen
                     self.deep_hits.append(key)
                 return hit
             saved = self.walker.saved
-            if hit is None and saved is not None and flags & P_BRANCH:
+            if saved is not None and flags & P_BRANCH:
                 row = saved.row(key)
                 if row is not None and saved.usable(pf.buf, pf.page_size, [row], self.time_slots)[0]:
                     self.cache_hits += 1
-                    saved.parents[row] = parent
+                    self._used_saved(key)
+                    if parent is not None:
+                        saved.parents[row] = parent
                     if depth + 1 < max_depth:
                         self.deep_hits.append(key)
                     return saved.summary(row)
@@ -649,7 +663,7 @@ class _Walk:
             out.entries += n
 
     def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
-                     parent: tuple[int, int] = NO_PARENT) -> None:
+                     parent: tuple[int, int] | None = NO_PARENT) -> None:
         """The bottom branch pages under one page (``kids``), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
@@ -688,9 +702,10 @@ class _Walk:
             if hits:
                 self.cache_hits += len(hits)
                 out.merge_many(hits)
-                for key, f in zip(keys, found):
-                    if f is not None:
-                        self.walker.parents[key] = parent
+                if parent is not None:
+                    for key, f in zip(keys, found):
+                        if f is not None:
+                            self.walker.parents[key] = parent
                 batch = [b for b, f in zip(batch, found) if f is None]
                 keys = [key for key, f in zip(keys, found) if f is None]
             saved = self.walker.saved
@@ -703,7 +718,10 @@ class _Walk:
                     self.cache_hits += len(used)
                     hit_rows = np.array(sorted(cast("int", rows[i]) for i in used), dtype=np.int64)
                     saved.merge_into(hit_rows, out)
-                    saved.parents[hit_rows] = parent
+                    if parent is not None:
+                        saved.parents[hit_rows] = parent
+                    for i in used:
+                        self._used_saved(keys[i])
                     batch = [b for i, b in enumerate(batch) if i not in used]
                     keys = [key for i, key in enumerate(keys) if i not in used]
             outs = [TreeSummary(branch_pages=1) for _ in batch]

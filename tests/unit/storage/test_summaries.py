@@ -6,6 +6,8 @@ from __future__ import annotations
 import copy
 import random
 import struct
+import subprocess
+import sys
 import zlib
 
 import numpy as np
@@ -165,7 +167,8 @@ BAD = {
     "negative txnid": (_set("keys", (2, 1), -1), "negative txnid"),
     "crc too big": (_set("crcs", 1, 2**32), "32 bits"),
     "crc negative": (_set("crcs", 1, -1), "32 bits"),
-    "negative head": (_set("head", (1, 4), -1), "negative count"),
+    "negative head": (_set("head", (1, 4), -1), "negative or impossible count"),
+    "huge head": (_set("head", (1, 4), 1 << 60), "negative or impossible count"),
     "slot below": (_set("slot_ints", (2, 0), -2), "slot is out of range"),
     "slot above": (_set("slot_ints", (2, 0), MAX_SLOT + 1), "slot is out of range"),
     "slot twice": (_set("slot_ints", (1, 0), 1), "slot twice"),
@@ -277,3 +280,47 @@ def test_adopted_summaries_are_reused_only_with_their_crc(tmp_path, n, pad, dept
     assert walked.count_method == "pages" and hits == 0 and not wrong.verified.any()
     assert space_key(walked) == space_key(fresh)
     _same_times(got_times, times)
+
+
+def _keys(packed: PackedSummaries) -> set[tuple[int, int]]:
+    return set(zip(packed.keys[:, 0].tolist(), packed.keys[:, 1].tolist()))
+
+
+def test_positions_between_walks_keep_every_valid_summary(tmp_path):
+    """rank() (a record's position) walks subtrees without knowing their parents: recording a wrong
+    one made the next walk drop the summaries below a reused page. After rank() and a commit at the
+    far right, the export still holds one row per branch page of the tree."""
+    path = str(tmp_path / "db")
+    _put(path, 6000, seed=1, pad=300)
+    with Inspector(path) as ins:
+        first = ins.snapshot()
+        assert first.lmdb.depth == 4
+        ins.read(lambda txn, pf, meta: ins.walker.rank(pf, meta, struct.pack(">H", 2) + b"\x80"))
+        code = ("import struct, sys; from zlmdb import lmdb; env = lmdb.open(sys.argv[1], map_size=256 << 20, "
+                "lib_version=1); txn = env.begin(write=True); "
+                "txn.put(struct.pack('>H', 3) + b'\\xff' * 12 + b'k' * 300, b'v' * 40); txn.commit(); env.close()")
+        subprocess.run([sys.executable, "-c", code, path], check=True, timeout=60)  # the rightmost leaf
+        ins.count_now()
+        second = ins.snapshot()
+        assert second.count_method == "pages+cache"
+        assert len(ins.export_summaries()) == second.lmdb.branch_pages
+
+
+def test_a_saved_row_used_replaces_a_cached_one_of_other_time_slots(tmp_path):
+    """A summary cached for other time slots must not be what is written back when the saved row
+    (walked for the slots asked now) was the one used."""
+    path = str(tmp_path / "db")
+    _put(path, 30000, seed=1)
+    with Inspector(path) as ins:
+        ins.walker.time_slots = frozenset({2})
+        ins.snapshot()
+        packed = ins.export_summaries()
+    with Inspector(path) as ins:
+        ins.walker.time_slots = frozenset({1, 2})
+        ins.snapshot()  # a cache of summaries walked for {1, 2}
+        assert ins.adopt_summaries(packed) == len(packed)
+        ins.walker.time_slots = frozenset({2})
+        ins.count_now()
+        ins.snapshot()
+        out = ins.export_summaries()
+        assert len(out) == len(packed) and out.time_match(frozenset({2})).all()
