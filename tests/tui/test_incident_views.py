@@ -111,7 +111,7 @@ async def test_overview_figures_have_the_glossarys_names_and_checks_numbers(demo
 
 
 def test_plural_and_one_number_format():
-    from zlmdb_inspect.tui.text import plural
+    from zlmdb_inspect.core.fmt import plural
 
     assert plural(1, "reader slot") == "1 reader slot"
     assert plural(2, "reader slot") == "2 reader slots"

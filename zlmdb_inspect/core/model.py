@@ -221,6 +221,16 @@ class TableTime:
     purged: bool | None = None  # True: its oldest record was seen to move (old records are deleted)
     note: str | None = None  # "too little history", ...
 
+    @property
+    def rate_7d(self) -> float | None:
+        """Bytes per day over the last 7 days of its records' time (None: too little history)."""
+        return self.bytes_per_day.get("7d")
+
+    @property
+    def half_7d(self) -> float | None:
+        """The half-width of an estimated :attr:`rate_7d` (None: exact, or none stated)."""
+        return None if self.exact else (self.uncertainty or {}).get("bytes_per_day", {}).get("7d")
+
 
 @dataclass
 class Growth:

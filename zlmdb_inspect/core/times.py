@@ -51,7 +51,7 @@ def time_hint(name: str | None, value: Any) -> str | None:
     if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
         return None
     named = bool(name) and bool(_TIME_NAME.search(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", str(name))))
-    lo, hi = (631_152_000, 4_102_444_800) if named else (946_684_800, 4_102_444_800)
+    lo, hi = (631_152_000 if named else TIME_MIN_NS // 10**9), TIME_MAX_NS // 10**9  # a named field: from 1990
     for scale, _unit in (_UNITS if named else _UNITS[:1]):
         if lo * scale <= value <= hi * scale:
             return ts_iso(value * (10**9 // scale))

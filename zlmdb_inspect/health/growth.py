@@ -16,18 +16,13 @@ from typing import Any
 
 from zlmdb_inspect.core.fmt import fmt_bytes
 from zlmdb_inspect.core.model import Capacity, Growth, TableTime
-from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, TIME_MIN_NS, plausible
+from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, plausible, ts_iso
 
 MIN_SPAN_DAYS = 2.0  # no rate from less history than this
 WINDOWS = {"1d": 1, "7d": 7, "30d": 30}
 Z = 3.0  # estimates: half-widths at 3 standard errors (99.7 %)
 CONFIDENCE = 0.997
 TOO_LITTLE = "too little history"
-
-
-def _iso(ns: int) -> str:
-    sec, frac = divmod(ns, 10**9)
-    return dt.datetime.fromtimestamp(sec, dt.UTC).strftime("%Y-%m-%dT%H:%M:%S") + f".{frac:09d}Z"
 
 
 def _day(hour: int) -> str:
@@ -61,15 +56,29 @@ def _span_days(oldest_ns: int, newest_ns: int) -> float:
     return (newest_ns - oldest_ns) / DAY_NS
 
 
+def _fill_span(out: TableTime, hours: Mapping[int, tuple[float, float]], oldest_ns: int, newest_ns: int) -> bool:
+    """The span, per-day and last-hours figures of ``out``; True (rates None, said so) when the span is
+    shorter than :data:`MIN_SPAN_DAYS`."""
+    out.oldest, out.newest = ts_iso(oldest_ns), ts_iso(newest_ns)
+    out.oldest_s, out.newest_s = oldest_ns / 1e9, newest_ns / 1e9
+    out.days = _per_day(hours)
+    out.hours = _last_hours(hours, newest_ns // HOUR_NS)
+    if _span_days(oldest_ns, newest_ns) >= MIN_SPAN_DAYS:
+        return False
+    out.note = TOO_LITTLE
+    out.records_per_day = dict.fromkeys(WINDOWS)
+    out.bytes_per_day = dict.fromkeys(WINDOWS)
+    return True
+
+
 def exact(source: str, buckets: Mapping[int, Sequence[float]], oldest_ns: int | None, newest_ns: int | None,
           now_ns: int) -> TableTime:
     """A leading-key-time table from the walk's hourly buckets (hour -> records, bytes; hour -1: no
     time in the key) and its first and last key's time (exact, read by the cursor)."""
-    limit_hour = (now_ns + DAY_NS) // HOUR_NS
     hours: dict[int, tuple[float, float]] = {}
     untimed = 0.0
     for h, rb in buckets.items():
-        if h < 0 or h > limit_hour or h * HOUR_NS < TIME_MIN_NS:
+        if h < 0 or not plausible(h * HOUR_NS, now_ns):
             untimed += rb[0]
         else:
             hours[h] = (float(rb[0]), float(rb[1]))
@@ -81,22 +90,18 @@ def exact(source: str, buckets: Mapping[int, Sequence[float]], oldest_ns: int | 
     if not hours or oldest_ns is None or newest_ns is None:
         out.note = "no record carries a plausible time"
         return out
-    out.oldest, out.newest = _iso(oldest_ns), _iso(newest_ns)
-    out.oldest_s, out.newest_s = oldest_ns / 1e9, newest_ns / 1e9
-    out.days = _per_day(hours)
-    newest_hour = newest_ns // HOUR_NS
-    out.hours = _last_hours(hours, newest_hour)
-    span_hours = newest_hour - oldest_ns // HOUR_NS + 1
-    if _span_days(oldest_ns, newest_ns) < MIN_SPAN_DAYS:
-        out.note = TOO_LITTLE
-        out.records_per_day = dict.fromkeys(WINDOWS)
-        out.bytes_per_day = dict.fromkeys(WINDOWS)
+    if _fill_span(out, hours, oldest_ns, newest_ns):
         return out
+    newest_hour = newest_ns // HOUR_NS
+    span_hours = newest_hour - oldest_ns // HOUR_NS + 1
     for name, days in WINDOWS.items():
         n_hours = min(days * 24, span_hours)
         lo = newest_hour - n_hours
-        r = sum(rb[0] for h, rb in hours.items() if lo < h <= newest_hour)
-        b = sum(rb[1] for h, rb in hours.items() if lo < h <= newest_hour)
+        r = b = 0.0
+        for h, rb in hours.items():
+            if lo < h <= newest_hour:
+                r += rb[0]
+                b += rb[1]
         out.records_per_day[name] = round(r * 24 / n_hours, 3)
         out.bytes_per_day[name] = round(b * 24 / n_hours, 1)
     return out
@@ -127,23 +132,16 @@ def estimated(source: str, times_ns: Iterable[int | None], records: int, table_b
         out.note = "no sampled record carries a plausible time"
         return out
     oldest, newest = good[0], good[-1]
-    out.oldest, out.newest = _iso(oldest), _iso(newest)
-    out.oldest_s, out.newest_s = oldest / 1e9, newest / 1e9
     hours: dict[int, tuple[float, float]] = {}
     for t in good:
         r, b = hours.get(t // HOUR_NS, (0.0, 0.0))
         hours[t // HOUR_NS] = (r + scale, b + scale * per_record)
-    out.days = _per_day(hours)
-    out.hours = _last_hours(hours, newest // HOUR_NS)
     unc: dict = {"confidence": CONFIDENCE, "records_per_day": {}, "bytes_per_day": {},
                  "method": f"{n} records at random keys; {Z:g} standard errors (binomial x {DESIGN_EFFECT:g})"}
     out.uncertainty = unc
-    span = _span_days(oldest, newest)
-    if span < MIN_SPAN_DAYS:
-        out.note = TOO_LITTLE
-        out.records_per_day = dict.fromkeys(WINDOWS)
-        out.bytes_per_day = dict.fromkeys(WINDOWS)
+    if _fill_span(out, hours, oldest, newest):
         return out
+    span = _span_days(oldest, newest)
     for name, days in WINDOWS.items():
         width = min(float(days), span)
         k = sum(1 for t in good if t > newest - width * DAY_NS)

@@ -86,8 +86,9 @@ class Monitor:
         self._held = seen
 
     def held_since(self) -> dict[HeldKey, float]:
-        """When each reader of the last sample was first seen holding its snapshot (for the state file)."""
-        return dict(self._held)
+        """When each reader of the last sample was first seen holding its snapshot, for the state file:
+        only readers whose process start is known (without it a reused pid could not be told apart)."""
+        return {k: t for k, t in self._held.items() if k[1] is not None}
 
     def seed_held(self, earlier: dict[HeldKey, float]) -> None:
         """Readers earlier runs saw (a state file), before the first sample: one still holding the

@@ -150,8 +150,13 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
     add("last_txnid", env.last_txnid)
     add("transactions", env.last_txnid)
     for t in snap.tables:
-        add("table_records", t.records, t.name or f"slot-{t.slot}", t.slot)
-        add("table_bytes", t.bytes, t.name or f"slot-{t.slot}", t.slot)
+        name = t.name or f"slot-{t.slot}"
+        add("table_records", t.records, name, t.slot)
+        add("table_bytes", t.bytes, name, t.slot)
+        if t.time is not None:  # issue 23: growth from the records' own time
+            add("table_growth_bytes_per_day", t.time.rate_7d, name, t.slot)
+            add("table_newest_record_timestamp_seconds", t.time.newest_s, name, t.slot)
+            add("table_oldest_record_timestamp_seconds", t.time.oldest_s, name, t.slot)
     readers = other_readers(snap)
     add("readers", readers)
     add("max_readers", env.max_readers)
@@ -181,13 +186,6 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
         active[k] = active.get(k, 0) + 1
     for (i, s, sub), n in active.items():
         add("warning", n, i, s, sub)
-    # issue 23: growth from the records' own time
-    for t in snap.tables:
-        if t.time is not None:
-            name = t.name or f"slot-{t.slot}"
-            add("table_growth_bytes_per_day", t.time.bytes_per_day.get("7d"), name, t.slot)
-            add("table_newest_record_timestamp_seconds", t.time.newest_s, name, t.slot)
-            add("table_oldest_record_timestamp_seconds", t.time.oldest_s, name, t.slot)
     if cap.growth is not None:
         add("growth_time_to_full_seconds", cap.growth.eta_full_s)
     add("refresh_age_seconds", round(max(0.0, now - res.refreshed_at), 3))

@@ -169,9 +169,8 @@ class Service:
         self._state_saved_at = time.monotonic()
         self._state_saved_t = self._monitor.samples[-1].t if self._monitor.samples else None
         try:
-            held = {k: t for k, t in self._monitor.held_since().items() if k[1] is not None}  # start known
             self._store.save(self._ident, list(self._monitor.samples), self._inspector.export_summaries(),
-                             readers=held)
+                             readers=self._monitor.held_since())
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note

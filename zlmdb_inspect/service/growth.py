@@ -36,7 +36,7 @@ class GrowthTracker:
         self._codecs = codecs
         self._bounds: dict[int, tuple[int, int]] = {}  # leading-key slots: (first, last key time)
         self._estimates: dict[int, TableTime] = {}  # slot -> figures from the last sample
-        self._oldest_seen: dict[int, tuple[int, int]] = {}  # slot -> (first oldest time seen, ns; times seen)
+        self._oldest_seen: dict[int, int] = {}  # slot -> the oldest record's time when first seen, ns
         self._tables: dict[int, Table] = {}  # the last snapshot's tables, by slot
         self.seed: int | None = None  # estimates' random seed (tests); None: fresh each time
 
@@ -103,9 +103,10 @@ class GrowthTracker:
                 return None  # keys that only look like times at both ends
             if tt.oldest_s is not None:
                 oldest = int(tt.oldest_s * 1e9)
-                seen, times = self._oldest_seen.get(t.slot, (oldest, 0))
-                self._oldest_seen[t.slot] = (seen, times + 1)
+                seen = self._oldest_seen.get(t.slot)
+                if seen is None:
+                    self._oldest_seen[t.slot] = oldest
                 # its oldest record moved: old records are deleted; None: seen once, nothing to compare
-                tt.purged = True if oldest > seen + 10**9 else (False if times else None)
+                tt.purged = None if seen is None else oldest > seen + 10**9
             return tt
         return self._estimates.get(t.slot)

@@ -40,7 +40,7 @@ from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, Pa
 from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
 from zlmdb_inspect.storage.summaries import PackedSummaries
 from zlmdb_inspect.storage.volume import Volume, disk_available
-from zlmdb_inspect.storage.walk import TimeBuckets, TreeWalker, WalkResult, hourly
+from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
 
 T = TypeVar("T")
 
@@ -142,7 +142,8 @@ class Inspector:
         self._next_walk = 0.0  # monotonic time from which a changed database is walked again
         self._force_walk = False
         self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
-        self._crcs: dict[tuple[int, int], int] = {}  # the CRC-32 adopting found of each adopted 1.0 summary's page
+        self._crcs: dict[tuple[int, int], int] = {}  # the CRC-32 of each cached 1.0 summary's page (last export)
+        self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
@@ -505,7 +506,9 @@ class Inspector:
             walk = self._last.walk if self._last is not None else None
             if walk is None:
                 return frozenset(), {}
-            return walk.summary.time_slots, hourly(walk.summary.times)
+            if self._hours is None or self._hours[0] is not walk:  # a refresh that reused the walk: the same
+                self._hours = (walk, hourly(walk.summary.times))
+            return walk.summary.time_slots, self._hours[1]
 
     def export_summaries(self) -> PackedSummaries:
         """The walker's summaries with the CRC-32 of each one's page, read in one read transaction:
@@ -513,34 +516,36 @@ class Inspector:
         file's rows it did not replace (each checked when a walk reaches it); 0.9, the main tree's
         when the snapshot is still the newest."""
         walker = self.walker
+        Rows = list[tuple[tuple[int, int], int, TreeSummary]]
 
-        def take(txn, pf: PageFile, meta: Meta) -> PackedSummaries:
-            if pf.has_txnid:
-                saved = walker.saved if isinstance(walker.saved, PackedSummaries) and len(walker.saved) else None
-                new = []
-                for (pgno, txnid), summary in list(walker.cache.items()):
-                    if summary.time_slots != walker.time_slots and saved is not None and \
-                            saved.row((pgno, txnid)) is not None:
-                        continue  # walked for other time slots: the saved row may be for these
-                    crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
-                    if crc is not None:
-                        self._crcs[(pgno, txnid)] = crc
-                        new.append(((pgno, txnid), crc, summary))
-                packed = PackedSummaries.pack(new, walker.parents)
-                if saved is None:
-                    return packed
-                mine = {key for key, _, _ in new}
+        def take(txn, pf: PageFile, meta: Meta) -> tuple[Rows, dict, PackedSummaries | None]:
+            """Only what needs the snapshot: which summaries still hold, and their CRCs."""
+            if not pf.has_txnid:
+                if walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
+                    crc = _page_crc(pf, meta, meta.main.root, None)
+                    if crc is not None and crc == walker.whole[0][2]:
+                        return [((meta.main.root, meta.txnid), crc, walker.whole[1])], {}, None
+                return [], {}, None
+            saved = walker.saved if isinstance(walker.saved, PackedSummaries) and len(walker.saved) else None
+            new: Rows = []
+            for (pgno, txnid), summary in list(walker.cache.items()):
+                if summary.time_slots != walker.time_slots and saved is not None and \
+                        saved.row((pgno, txnid)) is not None:
+                    continue  # walked for other time slots: the saved row may be for these
+                crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
+                if crc is not None:
+                    new.append(((pgno, txnid), crc, summary))
+            self._crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
+            mine = {key for key, _, _ in new}
+            if saved is not None:
                 keep = [i for i, k in enumerate(zip(saved.keys[:, 0].tolist(), saved.keys[:, 1].tolist()))
                         if k not in mine]
-                return PackedSummaries.concat([packed, saved.select(np.array(keep, dtype=np.int64))]) \
-                    if len(keep) < len(saved) else PackedSummaries.concat([packed, saved])
-            if walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
-                crc = _page_crc(pf, meta, meta.main.root, None)
-                if crc is not None and crc == walker.whole[0][2]:
-                    return PackedSummaries.pack([((meta.main.root, meta.txnid), crc, walker.whole[1])])
-            return PackedSummaries()
+                saved = saved if len(keep) == len(saved) else saved.select(np.array(keep, dtype=np.int64))
+            return new, {k: walker.parents[k] for k in mine if k in walker.parents}, saved
 
-        return self.read(take)
+        new, parents, saved = self.read(take)
+        packed = PackedSummaries.pack(new, parents)  # outside the read transaction and the lock
+        return packed if saved is None else PackedSummaries.concat([packed, saved])
 
     def adopt_summaries(self, packed: PackedSummaries) -> int:
         """Hand the walker a state file's summaries. 1.0: all of them, each used only once a walk
@@ -554,11 +559,6 @@ class Inspector:
                 return 0
             if pf.has_txnid:
                 pf.random_access()  # single branch pages scattered over the file: no readahead around them
-                # on a cold file, read them at once rather than one fault at a time as the walk reaches them
-                from zlmdb_inspect.storage.prefetch import read_missing
-
-                pgnos = packed.keys[:, 0]
-                read_missing(pf, pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])
                 walker.saved = packed
                 self._adopted = True
                 return len(packed)

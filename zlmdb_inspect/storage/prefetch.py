@@ -114,19 +114,6 @@ def _sampled_missing(pf: PageFile, pages: np.ndarray) -> float:
     return missing / len(sample)
 
 
-def _sampled_in_memory(pf: PageFile, pages: np.ndarray) -> bool:
-    """Whether a sample of ``pages`` is all in memory (one ``mincore`` per page: cheap for a few;
-    over a whole file, ``mincore`` looks every page up and costs a tenth of a second)."""
-    if _mincore is None:
-        return True
-    step = max(1, len(pages) // SAMPLE)
-    for pgno in pages[::step][:SAMPLE].tolist():
-        have = _in_memory(pf, pgno, pgno)
-        if have is None or not have.all():
-            return False
-    return True
-
-
 def _looks_warm(pf: PageFile, meta: Meta) -> bool:
     """Whether every page on a few random root-to-leaf paths is in memory (a warm tree costs
     these few ``mincore`` calls, not a pass over all branch pages)."""
@@ -170,7 +157,7 @@ def prefetch_tree(pf: PageFile, meta: Meta) -> Prefetched:
     limit = min(meta.last_pgno, pf.pages_in_file - 1)
     for d in range(1, depth + 1):
         level = np.sort(level)
-        if not _sampled_in_memory(pf, level):
+        if _sampled_missing(pf, level):
             have = resident(pf, level) if len(level) > SAMPLE else None
             _read(pf, level if have is None else level[~have], out)
         if d == depth:

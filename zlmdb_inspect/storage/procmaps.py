@@ -173,7 +173,7 @@ class ProcMaps:
         length, rw = self._map_length(text)
         if length is None:
             return None
-        key = (pid, process_start(pid))
+        key = (pid, process_start(pid, self.proc))
         if key not in self._writable or self._writable[key] is None:
             self._writable[key] = True if rw else self._opened_for_writing(pid)
         self._known[pid] = key[1]

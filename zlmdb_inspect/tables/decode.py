@@ -20,12 +20,10 @@ import zlib
 from dataclasses import dataclass
 from typing import Any
 
-from zlmdb_inspect.core.times import ts_iso
+from zlmdb_inspect.core.times import TIME_MAX_NS, TIME_MIN_NS, ts_iso
 from zlmdb_inspect.tables.flatbuffers import flatbuffers_raw
 from zlmdb_inspect.tables.values import cbor_strict, hexs, jsonable, printable
 
-TS_MIN = 946_684_800 * 10**9  # 2000-01-01
-TS_MAX = 4_102_444_800 * 10**9  # 2100-01-01
 MAX_OID = 2**53  # zlmdb's OID range (exact in IEEE doubles)
 
 
@@ -39,7 +37,7 @@ class Decoded:
 # -- keys ----------------------------------------------------------------------
 
 def is_ts(ns: int) -> bool:
-    return TS_MIN <= ns <= TS_MAX
+    return TIME_MIN_NS <= ns <= TIME_MAX_NS
 
 
 def _part(b: bytes) -> tuple[Any, str]:

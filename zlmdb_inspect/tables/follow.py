@@ -357,7 +357,7 @@ class Follower:
                 assert kid is not None
                 recs: dict[bytes, bytes] = {}
                 self.leaf_reads += 1
-                if kid.n < 0 or old is not None:  # the page's node count
+                if kid.n < 0:  # the page's node count (a kid known from an earlier poll has none)
                     fl, lower, upper, txnid = pf.header(kid.pgno, meta.last_pgno, "the tree")
                     kid.n = pf.numkeys(kid.pgno, lower, upper)
                 leaf = Leaf(kid.pgno, ident[1] if pf.has_txnid else 0, kid.n)

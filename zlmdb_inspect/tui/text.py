@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from rich.text import Text
 
-from zlmdb_inspect.core.fmt import plural  # noqa: F401 - the TUI's modules import it from here
 from zlmdb_inspect.core.textsafe import ELLIPSIS, clip, prose, visible
 
 DEFAULT_WIDTH = 200  # one cell or line never holds more than this many characters

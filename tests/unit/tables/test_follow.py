@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import struct
 import subprocess
 import sys
+from collections.abc import Iterator
 
 import cbor2
 import pytest
@@ -134,21 +136,16 @@ def test_a_poll_reads_only_what_changed(tmp_path):
     """1.0: unchanged subtrees come from memory; a poll after one small write reads a part of the pages."""
     path = str(tmp_path / "db")
     _build(path, "1.0", 20000)
-    ins = Inspector(path)
-    try:
-        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=5000)
-        f.poll()
+    with _following(path, 20000, exact=5000) as f:
         leaves = f.leaf_pages
         assert leaves > 500
         _write(path, "1.0", 1, 1)
-        before = ins._open_pagefile().page_reads
+        before = f.ins._open_pagefile().page_reads
         changes = f.poll()
-        reads = ins._open_pagefile().page_reads - before
+        reads = f.ins._open_pagefile().page_reads - before
         # a changed branch's children are read by header (their txnids); unchanged subtrees not at all
         assert changes and reads < leaves / 2, (reads, leaves)
         assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 5000 + 200
-    finally:
-        ins.close()
 
 
 APPEND = """if True:  # time-ordered keys, as a router archives publications: PATH FORMAT FIRST TXNS PER_TXN [UPDATE]
@@ -172,6 +169,15 @@ def _append(path: str, fmt: str, first: int, txns: int, per: int, update: int | 
     subprocess.run(args + ([str(update)] if update is not None else []), check=True, timeout=120)
 
 
+@contextlib.contextmanager
+def _following(path: str, records: int, exact: int) -> Iterator[follow.Follower]:
+    """A follower of slot 1 (``records`` records) that has taken its starting state."""
+    with Inspector(path) as ins:
+        f = follow.Follower(ins, Table(1, None, None, None, None, records, False), exact=exact)
+        f.poll()
+        yield f
+
+
 def _kept(f: follow.Follower) -> int:
     """Entries the follower keeps between polls: states, cached children and leaf identities."""
     bottoms = getattr(f, "bottoms", {})
@@ -186,10 +192,7 @@ def test_state_grows_with_branch_pages_not_leaves(tmp_path, fmt):
     reported as an insert, and nothing else (no page range for leaves the exact window left)."""
     path = str(tmp_path / "db")
     _append(path, fmt, 1, 1, 2000)
-    ins = Inspector(path)
-    try:
-        f = follow.Follower(ins, Table(1, None, None, None, None, 2000, False), exact=6000)
-        f.poll()
+    with _following(path, 2000, exact=6000) as f:
         nxt = 2001
         for _ in range(8):
             _append(path, fmt, nxt, 10, 500)
@@ -202,8 +205,6 @@ def test_state_grows_with_branch_pages_not_leaves(tmp_path, fmt):
         assert f.leaf_pages - pages > 500
         assert _kept(f) - kept < (f.leaf_pages - pages) / 20, (kept, _kept(f), pages, f.leaf_pages)
         assert sum(len(s.records) for s in f.leaves.values() if s.records is not None) <= 6000
-    finally:
-        ins.close()
 
 
 @pytest.mark.parametrize("fmt", ["1.0", "0.9"])
@@ -212,10 +213,7 @@ def test_a_change_in_a_group_is_its_page_range(tmp_path, fmt):
     is reported (with the records it holds now and held before), the appends exactly."""
     path = str(tmp_path / "db")
     _append(path, fmt, 1, 1, 20000)
-    ins = Inspector(path)
-    try:
-        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=2000)
-        f.poll()
+    with _following(path, 20000, exact=2000) as f:
         _append(path, fmt, 20001, 3, 100, update=77)
         changes = f.poll()
         exact = sorted(c.key for c in changes if c.change != "pages")
@@ -228,8 +226,6 @@ def test_a_change_in_a_group_is_its_page_range(tmp_path, fmt):
         assert p.to_key < struct.pack(">HQ", 1, 18000)  # one group's range, not the table's
         assert p.records > 1000  # a group: ~100 leaves of ~30 records
         assert f.poll() == []
-    finally:
-        ins.close()
 
 
 @pytest.mark.parametrize("fmt", ["1.0", "0.9"])
@@ -238,10 +234,7 @@ def test_unchanged_groups_entering_the_exact_window_are_no_change(tmp_path, fmt)
     followed exactly from then on, and nothing is reported for them: they did not change."""
     path = str(tmp_path / "db")
     _append(path, fmt, 1, 1, 20000)
-    ins = Inspector(path)
-    try:
-        f = follow.Follower(ins, Table(1, None, None, None, None, 20000, False), exact=1000)
-        f.poll()
+    with _following(path, 20000, exact=1000) as f:
         groups = [s for s in f.leaves.values() if len(s.ident) == 3]
         assert groups and sum(g.count for g in groups) > 10000
         f.exact = 30000
@@ -250,8 +243,6 @@ def test_unchanged_groups_entering_the_exact_window_are_no_change(tmp_path, fmt)
         _append(path, fmt, 20001, 1, 1, update=77)
         assert [(c.change, c.key) for c in f.poll()] == [("update", struct.pack(">HQ", 1, 77)),
                                                          ("insert", struct.pack(">HQ", 1, 20001))]
-    finally:
-        ins.close()
 
 
 THREE_TXNS = """if True:  # in another process: LMDB opens an environment once per process

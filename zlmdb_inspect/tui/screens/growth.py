@@ -20,11 +20,11 @@ from textual.screen import Screen
 from textual.widgets import Footer, Static
 from textual_plotext import Plot, PlotextPlot
 
-from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration
+from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, plural
 from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.service import Refresh
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.text import join, literal, plural
+from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.panels import NAME_WIDTH, short_name
 
 DAY_S = 86400
@@ -104,14 +104,14 @@ def figures(snap: Snapshot, now_s: float) -> GrowthFigures:
         tt = t.time
         if tt is None:
             continue
-        name = short_name(t) if t.name else f"slot {t.slot}"
-        rate = tt.bytes_per_day.get("7d")
+        name = short_name(t)
+        rate = tt.rate_7d
         if rate is None or not tt.days:
             left_out.append((name, tt.note or "no rate"))
             continue
-        half = (tt.uncertainty or {}).get("bytes_per_day", {}).get("7d") if not tt.exact else None
         series.append(Series(name, COLORS[len(series) % len(COLORS)], [_epoch_day(d["day"]) for d in tt.days],
-                             [int(d["bytes"]) for d in tt.days], float(rate), tt.exact, half, tt.sample, tt.purged))
+                             [int(d["bytes"]) for d in tt.days], float(rate), tt.exact, tt.half_7d, tt.sample,
+                             tt.purged))
     if series:
         x = (min(s.days[0] for s in series), max(s.days[-1] for s in series))
         rates = RatesChart(series, left_out, x, max(max(s.bytes) for s in series))
@@ -122,7 +122,7 @@ def figures(snap: Snapshot, now_s: float) -> GrowthFigures:
     else:
         rates = RatesChart([], [], message=NO_TABLE)
     cap = snap.capacity
-    limit_name = "disk limit" if cap.limit == "disk" else "map limit"
+    limit_name = f"{cap.limit} limit"
     limit = cap.in_use_bytes + cap.available_bytes
     g = cap.growth
     if g is None or g.bytes_per_day is None:
@@ -206,9 +206,9 @@ def draw_fill(plt: Plot, c: FillChart, width: int, height: int) -> None:
 class Chart(PlotextPlot):
     """A plotext chart drawn again at every render from ``draw`` (sizes and ticks follow the widget's size)."""
 
-    def __init__(self, draw: Callable[[Plot, int, int], None] | None = None, *, id: str | None = None) -> None:
+    def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
-        self.draw = draw
+        self.draw: Callable[[Plot, int, int], None] | None = None
 
     def render(self) -> RenderResult:
         plt = self.plt
@@ -266,7 +266,8 @@ class GrowthScreen(Screen[None]):
         return figures(ref.snapshot, now)
 
     def compose(self) -> ComposeResult:
-        yield Static(id="growth-title")
+        yield Static(join(("Growth", "bold"), "  from the records' own time; the live rates (30 s) are on the Live "
+                          "tab (4)", width=None), id="growth-title")
         yield Static(id="growth-message")
         yield Chart(id="growth-rates")
         yield Chart(id="growth-fill")
@@ -284,14 +285,11 @@ class GrowthScreen(Screen[None]):
 
     def show(self) -> None:
         f = self.figures
-        self.query_one("#growth-title", Static).update(
-            join(("Growth", "bold"), "  from the records' own time; the live rates (30 s) are on the Live tab (4)",
-                 width=None))
         rates, fill = self.query_one("#growth-rates", Chart), self.query_one("#growth-fill", Chart)
         rates.display = bool(f.rates.series)
         fill.display = f.fill.fill_s is not None
-        rates.draw = (lambda p, w, h: draw_rates(p, f.rates, w, h)) if f.rates.series else None
-        fill.draw = (lambda p, w, h: draw_fill(p, f.fill, w, h)) if f.fill.fill_s is not None else None
+        rates.draw = lambda p, w, h: draw_rates(p, f.rates, w, h)  # drawn only while displayed
+        fill.draw = lambda p, w, h: draw_fill(p, f.fill, w, h)
         msgs = [m for m in (f.rates.message, f.fill.message) if m]
         msg = self.query_one("#growth-message", Static)
         msg.display = bool(msgs)

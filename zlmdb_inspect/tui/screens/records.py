@@ -19,6 +19,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
+from zlmdb_inspect.core.fmt import plural
 from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.service import Query, Record, RecordWindow, Refresh, Service, parse_query
@@ -34,7 +35,7 @@ from zlmdb_inspect.tui.messages import (
 from zlmdb_inspect.tui.screens.prompt import Prompt
 from zlmdb_inspect.tui.screens.search import SearchScreen
 from zlmdb_inspect.tui.screens.shape import ShapeScreen
-from zlmdb_inspect.tui.text import join, plural
+from zlmdb_inspect.tui.text import join
 from zlmdb_inspect.tui.widgets.changes import KEEP, ChangesPane, ChangesPolled
 from zlmdb_inspect.tui.widgets.fields import FieldPicker, compact_iso, field_names
 from zlmdb_inspect.tui.widgets.panels import short_name

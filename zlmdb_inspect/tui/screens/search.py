@@ -22,10 +22,10 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual.worker import get_current_worker
 
-from zlmdb_inspect.core.fmt import fmt_bytes
+from zlmdb_inspect.core.fmt import fmt_bytes, plural
 from zlmdb_inspect.service import Progress, Query, Record, Scan
 from zlmdb_inspect.tui import bindings
-from zlmdb_inspect.tui.text import join, literal, plural
+from zlmdb_inspect.tui.text import join, literal
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 from zlmdb_inspect.tui.widgets.fields import key_text, value_text
 from zlmdb_inspect.tui.widgets.matchtext import match_cell

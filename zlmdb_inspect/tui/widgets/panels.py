@@ -19,13 +19,13 @@ from textual.containers import VerticalScroll
 from textual.reactive import reactive
 from textual.widgets import DataTable, Sparkline, Static, TabbedContent, TabPane
 
-from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, fmt_rate
+from zlmdb_inspect.core.fmt import fmt_bytes, fmt_duration, fmt_rate, plural
 from zlmdb_inspect.core.kinds import Severity
 from zlmdb_inspect.core.model import Capacity, Table, TableTime
 from zlmdb_inspect.core.options import Thresholds
 from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.service import SERIES, Refresh
-from zlmdb_inspect.tui.text import join, literal, plural, prose_text
+from zlmdb_inspect.tui.text import join, literal, prose_text
 from zlmdb_inspect.tui.widgets.datatable import MeasuredTable
 
 SEV_STYLE = {Severity.CRITICAL: "bold white on red", Severity.WARNING: "bold black on yellow",
@@ -44,7 +44,7 @@ _QUALIFIED = re.compile(r"^[A-Za-z_]\w*(\.[A-Za-z_]\w*)+$")
 def growth_per_day(tb: Table) -> float | None:
     """Bytes per day the table added over the last 7 days of its records' own time (None: no time, or too
     little history)."""
-    return tb.time.bytes_per_day.get("7d") if tb.time is not None else None
+    return tb.time.rate_7d if tb.time is not None else None
 
 
 def growth_cell(tb: Table) -> str:
@@ -56,13 +56,12 @@ def growth_cell(tb: Table) -> str:
 def growth_info(t: TableTime) -> str:
     """The Growth cell's figure and where it comes from: exact from the keys, or a sample's estimate ± its
     half-width."""
-    v = t.bytes_per_day.get("7d")
+    v = t.rate_7d
     if v is None:
         return f"{t.note or 'no rate'} (time: {t.source})"
     if t.exact:
         return f"{fmt_bytes(v)}/day over 7 days (time: {t.source}, exact)"
-    half = (t.uncertainty or {}).get("bytes_per_day", {}).get("7d")
-    pm = f" ± {fmt_bytes(half)}" if half is not None else ""
+    pm = f" ± {fmt_bytes(t.half_7d)}" if t.half_7d is not None else ""
     return f"{fmt_bytes(v)}{pm}/day over 7 days (time: {t.source}, estimated from {t.sample or 0:,} records)"
 
 
