@@ -677,10 +677,6 @@ class _Walk:
             for child in kids.tolist():  # the general walk says which page is out of range
                 self._merge(out, self.subtree(child, depth, max_depth, parent))
             return
-        if self.read_missing:  # a walk from summaries: these branch pages at once, not a fault each
-            from zlmdb_inspect.storage.prefetch import read_missing
-
-            read_missing(pf, kids)
         flags, ns = pf.checked_headers(kids)
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH
