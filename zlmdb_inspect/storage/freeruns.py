@@ -20,34 +20,63 @@ from functools import cached_property
 
 import numpy as np
 
-from zlmdb_inspect.storage.pageformat import NATIVE, NUM_METAS, PageError, PageFile
+from zlmdb_inspect.storage.pageformat import NUM_METAS, PageError, PageFile
 from zlmdb_inspect.storage.walk import WalkResult
 
 RETRY_PER_PAGE = 60  # mdb_page_alloc: ``retry = num * 60``
 
 
-def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) -> list[np.ndarray]:
+class FreeLists:
+    """The page numbers of several free-list records: one flat array (record after record) and
+    each record's count. One array, not one per record: a busy 10M-record file has thousands of
+    records, and a numpy call per record cost more than the pages' own sorting."""
+
+    def __init__(self, flat: np.ndarray, counts: np.ndarray):
+        self.flat = flat
+        self.counts = counts
+        self.ends = np.cumsum(counts)
+
+    @classmethod
+    def of(cls, lists: list[np.ndarray] | FreeLists) -> FreeLists:
+        if isinstance(lists, FreeLists):
+            return lists
+        counts = np.array([len(a) for a in lists], dtype=np.int64)
+        flat = np.concatenate(lists) if lists else np.zeros(0, dtype=np.int64)
+        return cls(flat, counts)
+
+    def __len__(self) -> int:
+        return len(self.counts)
+
+    def record(self, i: int) -> np.ndarray:
+        end = int(self.ends[i])
+        return self.flat[end - int(self.counts[i]):end]
+
+
+def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) -> FreeLists:
     """The page numbers of each free-list record freed before ``oldest``, oldest record first
-    (the order a writer merges them). Read inside the snapshot's read transaction."""
+    (the order a writer merges them). Read inside the snapshot's read transaction, all records
+    in one gather."""
     at = walk.free_lists_at
     if at is None:
         raise PageError("the free lists were not located (big-endian host)")
     recs = walk.free_records
     keep = np.nonzero(recs[:, 0] < oldest)[0]
     keep = keep[np.argsort(recs[keep, 0], kind="stable")]
-    dtype = np.dtype(NATIVE + "u8")
     small = np.int32 if last_pgno < 1 << 31 else np.int64  # half the bytes to sort and scan (files < 8 TiB)
-    out = []
-    for i in keep.tolist():
-        n = int(recs[i, 1])
-        off = int(at[i]) + 8
-        if off + 8 * n > pf.file_size:
-            raise PageError(f"free-list record {int(recs[i, 0])} runs past the file")
-        raw = np.frombuffer(pf.buf, dtype=dtype, count=n, offset=off)
-        if n and (int(raw.min()) < NUM_METAS or int(raw.max()) > last_pgno):
-            raise PageError(f"free-list record {int(recs[i, 0])} lists a page outside 2..{last_pgno}")
-        out.append(raw.astype(small))
-    return out
+    counts = recs[keep, 1].astype(np.int64)
+    first = at[keep].astype(np.int64) + 8  # each list's first page number, after its count
+    past = first + 8 * counts > pf.file_size
+    if past.any():
+        raise PageError(f"free-list record {int(recs[keep[int(np.argmax(past))], 0])} runs past the file")
+    total = int(counts.sum())
+    # every listed number's byte address: its record's first, plus 8 per number before it in the record
+    addr = np.repeat(first - 8 * (np.cumsum(counts) - counts), counts) + 8 * np.arange(total, dtype=np.int64)
+    raw = pf.u64s(addr)
+    bad = (raw < NUM_METAS) | (raw > last_pgno)
+    if bad.any():
+        k = int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad)), side="right"))
+        raise PageError(f"free-list record {int(recs[keep[k], 0])} lists a page outside 2..{last_pgno}")
+    return FreeLists(raw.astype(small), counts)
 
 
 def _bounds(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -68,31 +97,44 @@ def _runs(pages: np.ndarray) -> np.ndarray:
 class Merged:
     """The reusable pages of every record sorted once for both figures, and their runs.
 
-    LMDB keeps each list sorted, so a stable sort (timsort: a merge of the lists' runs) takes
-    a few milliseconds on the 640k reusable pages of a 10M-record file (``np.unique``, which
-    sorted them before, took half a second). Which record lists each page is worked out only
-    for a search that does not reach every record."""
+    The pages are placed in a bitmap of the file's pages (2 ms for the 640k reusable pages of a
+    10M-record file; a stable sort, a merge of the lists' sorted runs, took 7-10 ms and
+    ``np.unique`` half a second). Which record lists each page is worked out only for a search
+    that does not reach every record."""
 
-    def __init__(self, lists: list[np.ndarray]):
-        self.lists = lists
-        self.pages = np.sort(np.concatenate(lists), kind="stable") if lists else np.zeros(0, dtype=np.int64)
+    #: The bitmap is used while it has at most this many bytes per listed page (else: a sort).
+    bitmap_per_page = 64
+
+    def __init__(self, lists: list[np.ndarray] | FreeLists):
+        self.lists = FreeLists.of(lists)
+        flat = self.lists.flat
+        top = int(flat.max()) + 1 if len(flat) else 0
+        if len(flat) and top <= self.bitmap_per_page * len(flat):
+            seen = np.zeros(top, dtype=bool)
+            seen[flat] = True
+            self.pages = np.flatnonzero(seen)
+            if len(self.pages) < len(flat):  # a page listed twice (damage): keep every listing
+                self.pages = np.sort(flat, kind="stable")
+        else:
+            self.pages = np.sort(flat, kind="stable")
         self.starts, self.ends = _bounds(self.pages)  # each run's first and last page
-        self.repeated = len(self.pages) > int((self.ends - self.starts + 1).sum())  # a page listed twice (damage)
+        self.lengths = self.ends - self.starts + 1
+        self.repeated = len(self.pages) > int(self.lengths.sum())  # a page listed twice (damage)
 
     @cached_property
     def rec(self) -> np.ndarray:
         """The index of the record that lists each of ``pages`` (ties in record order)."""
-        counts = np.array([len(a) for a in self.lists], dtype=np.int64)
-        rec = np.repeat(np.arange(len(self.lists), dtype=np.int32), counts)
-        return rec[np.argsort(np.concatenate(self.lists), kind="stable")]
+        lists = self.lists
+        rec = np.repeat(np.arange(len(lists), dtype=np.int32), lists.counts)
+        return rec[np.argsort(lists.flat, kind="stable")]
 
 
-def histogram(lists: list[np.ndarray], merged: Merged | None = None) -> list[dict]:
+def histogram(lists: list[np.ndarray] | FreeLists, merged: Merged | None = None) -> list[dict]:
     """Runs of every reusable page in power-of-two buckets: ``{"pages": [lo, hi], "runs", "total_pages"}``."""
-    if not lists:
+    if not len(lists):
         return []
     m = merged or Merged(lists)
-    runs = m.ends - m.starts + 1
+    runs = m.lengths
     if not len(runs):
         return []
     longest = int(runs.max())
@@ -111,7 +153,7 @@ def histogram(lists: list[np.ndarray], merged: Merged | None = None) -> list[dic
 
 def _longest_without(m: Merged, gone: list[int]) -> int:
     """The longest run of all the pages once the (few) pages ``gone`` are taken out of it."""
-    runs = m.ends - m.starts + 1
+    runs = m.lengths
     if not len(runs):
         return 0
     hit = (np.searchsorted(m.starts, gone, side="right") - 1).tolist()  # the run each lies in
@@ -127,21 +169,22 @@ def _longest_without(m: Merged, gone: list[int]) -> int:
     return max([int(runs[keep].max()) if keep.any() else 0] + pieces)
 
 
-def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = None) -> int:
+def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merged | None = None) -> int:
     """The most consecutive pages one overflow allocation finds after ``touches`` single-page
     allocations in the same transaction (the path to the leaf), as ``mdb_page_alloc`` searches."""
-    if not lists:
+    if not len(lists):
         return 0
     m = merged or Merged(lists)
-    counts = np.array([len(a) for a in lists], dtype=np.int64)
+    fl = m.lists
+    counts = fl.counts
     # the touches: each takes the lowest page among the records loaded; a record is loaded when
     # the ones before are used up, so the candidates are always the last loaded record's pages
     gone: list[tuple[int, int]] = []  # (page, record) taken
     loaded = 0
     avail = np.zeros(0, dtype=np.int64)  # untaken pages of the last loaded record, ascending
     for _ in range(touches):
-        while not len(avail) and loaded < len(lists):
-            avail = np.sort(lists[loaded])
+        while not len(avail) and loaded < len(fl):
+            avail = np.sort(fl.record(loaded))
             loaded += 1
         if not len(avail):
             return 0  # the touches used every reusable page: the value goes to new pages
@@ -152,7 +195,7 @@ def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = N
 
     def longest(n: int) -> int:
         nonlocal taken
-        if n >= len(lists) and not m.repeated:  # every record: the runs already found, less the touches
+        if n >= len(fl) and not m.repeated:  # every record: the runs already found, less the touches
             return _longest_without(m, [p for p, _ in gone])
         pages, rec = m.pages, m.rec
         if taken is None:
@@ -169,13 +212,13 @@ def largest_fit(lists: list[np.ndarray], touches: int, merged: Merged | None = N
         first = max(loaded, 1)
         enough = np.nonzero(cum[first - 1:] >= k)[0]
         if not len(enough):
-            return len(lists)
-        return min(len(lists), first + int(enough[0]) + RETRY_PER_PAGE * k)
+            return len(fl)
+        return min(len(fl), first + int(enough[0]) + RETRY_PER_PAGE * k)
 
-    k = longest(len(lists))
+    k = longest(len(fl))
     while k > 0:
         n = reach(k)
-        if n >= len(lists):  # the search reaches every record: it finds the longest run there is
+        if n >= len(fl):  # the search reaches every record: it finds the longest run there is
             return k
         got = longest(n)
         if got >= k:

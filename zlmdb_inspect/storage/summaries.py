@@ -16,8 +16,7 @@ reader made of each summary, over whole columns.
 
 from __future__ import annotations
 
-import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -218,10 +217,12 @@ class PackedSummaries:
         self._tmatch = (time_slots, ok)
         return ok
 
-    def usable(self, buf, page_size: int, rows: list[int], time_slots: frozenset[int]) -> list[bool]:
+    def usable(self, crc_of: Callable[[np.ndarray], np.ndarray], rows: list[int],
+               time_slots: frozenset[int]) -> list[bool]:
         """Per row (whose page the walk found holding the row's number and txnid, a branch page):
-        whether its page's bytes still have its CRC and it was walked for ``time_slots``. A row
-        found good once is not checked again (a written 1.0 page never changes)."""
+        whether its page's bytes still have its CRC (``crc_of(page numbers)``) and it was walked
+        for ``time_slots``. A row found good once is not checked again (a written 1.0 page never
+        changes)."""
         if not rows:
             return []
         r = np.array(rows, dtype=np.int64)
@@ -229,9 +230,7 @@ class PackedSummaries:
         need = ok & ~self.verified[r]
         if need.any():
             idx = r[need]
-            crc32 = zlib.crc32
-            got = [crc32(buf[b:b + page_size]) for b in (self.keys[idx, 0] * page_size).tolist()]
-            good = np.array(got, dtype=np.int64) == self.crcs[idx]
+            good = np.asarray(crc_of(self.keys[idx, 0]), dtype=np.int64) == self.crcs[idx]
             self.verified[idx[good]] = True
             ok[np.nonzero(need)[0][~good]] = False
         return ok.tolist()

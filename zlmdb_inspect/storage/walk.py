@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import struct
 import sys
+import zlib
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, cast
 
@@ -203,7 +205,8 @@ class SavedSummaries(Protocol):
     def __len__(self) -> int: ...
     def row(self, key: tuple[int, int]) -> int | None: ...
     def rows(self, keys: list[tuple[int, int]]) -> list[int | None]: ...
-    def usable(self, buf, page_size: int, rows: list[int], time_slots: frozenset[int]) -> list[bool]: ...
+    def usable(self, crc_of: Callable[[np.ndarray], np.ndarray], rows: list[int],
+               time_slots: frozenset[int]) -> list[bool]: ...
     def summary(self, i: int) -> TreeSummary: ...
     def merge_into(self, rows: np.ndarray, out: TreeSummary) -> None: ...
     def only(self, seen: set[tuple[int, int]]) -> SavedSummaries | None: ...
@@ -406,7 +409,7 @@ class TreeWalker:
             ahead = prefetch_tree(pf, meta)
         elif whole is None and pf.has_txnid and self.reusable:
             pf.random_access()
-            w.read_missing = True
+            w.read_missing = w.scattered = True
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
@@ -425,6 +428,8 @@ class TreeWalker:
         if summary.entries != meta.main.entries:
             raise PageError(
                 f"walked {summary.entries} entries but the meta page records {meta.main.entries}")
+        if whole is None and not w.scattered:
+            pf.mapped_tree = True  # every page of the tree went through the mapping: later walks read it there
         # Keep mostly what this snapshot still uses. The subtrees below a summary that was reused are not
         # "seen" but still valid (a (pgno, txnid) names one content), and every valid one is one of the
         # tree's branch pages: pruned only once the cache is twice those. (Twice what the walk saw was
@@ -461,6 +466,17 @@ class TreeWalker:
                           pf.page_reads - reads0, w.cache_hits,
                           ahead.pages if ahead else 0, ahead.bytes if ahead else 0,
                           free_lists_at=w.free_lists_at)
+
+
+def _crcs_of(pgnos: np.ndarray, block: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+    """CRC-32 of pages (some of ``pgnos``) from their copies ``block`` (a row each)."""
+    order = np.argsort(pgnos)
+
+    def crcs(want: np.ndarray) -> np.ndarray:
+        rows = order[np.searchsorted(pgnos, want, sorter=order)]
+        return np.array([zlib.crc32(block[i]) for i in rows.tolist()], dtype=np.int64)
+
+    return crcs
 
 
 def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -510,6 +526,7 @@ class _Walk:
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
         self.read_missing = False  # a walk from summaries: read a batch's leaves not in memory first
+        self.scattered = False  # a walk from summaries: pages it reads only once are pread (PageFile.header_words)
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
@@ -597,7 +614,7 @@ class _Walk:
             saved = self.walker.saved
             if saved is not None and flags & P_BRANCH:
                 row = saved.row(key)
-                if row is not None and saved.usable(pf.buf, pf.page_size, [row], self.time_slots)[0]:
+                if row is not None and saved.usable(pf.page_crcs, [row], self.time_slots)[0]:
                     self.cache_hits += 1
                     self._used_saved(key)
                     if parent is not None:
@@ -677,13 +694,19 @@ class _Walk:
             for child in kids.tolist():  # the general walk says which page is out of range
                 self._merge(out, self.subtree(child, depth, max_depth, parent))
             return
-        flags, ns = pf.checked_headers(kids)
+        # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
+        block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
+        words = pf.words_of(block, pf.hdrsz) if block is not None else None
+        flags, ns = pf.checked_headers(kids, words)
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
             for child in kids[~branch].tolist():
                 self._merge(out, self.subtree(child, depth, max_depth, parent))
             kids, ns = kids[branch], ns[branch]
+            if words is not None:
+                assert block is not None
+                block, words = block[branch], words[branch]
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
@@ -693,7 +716,7 @@ class _Walk:
         outs: list[TreeSummary | None]
         keys: list[tuple[int, int]] = []
         if self.cacheable:
-            keys = list(zip(kids.tolist(), pf.txnids(kids).tolist()))
+            keys = list(zip(kids.tolist(), pf.txnids(kids, words).tolist()))
             self.seen.update(keys)
             get = self.walker.cache.get
             found = [get(key) for key in keys]
@@ -712,7 +735,8 @@ class _Walk:
             if saved is not None and keys:  # a state file's rows: merged as columns, never as objects
                 rows = saved.rows(keys)
                 cand = [i for i, r in enumerate(rows) if r is not None]
-                ok = saved.usable(pf.buf, pf.page_size, [cast("int", rows[i]) for i in cand], self.time_slots)
+                crc_of = pf.page_crcs if block is None else _crcs_of(kids, block)
+                ok = saved.usable(crc_of, [cast("int", rows[i]) for i in cand], self.time_slots)
                 used = {i for i, good in zip(cand, ok) if good}
                 if used:
                     self.cache_hits += len(used)
@@ -787,7 +811,13 @@ class _Walk:
             from zlmdb_inspect.storage.prefetch import read_missing
 
             read_missing(pf, children)
-        flags, nkeys, free = pf.checked_headers_free(children)
+        words = None
+        if self.scattered:  # headers only, where the leaf's nodes are not read below
+            pread = np.ones(total, dtype=bool) if not self.want_space else np.zeros(total, dtype=bool)
+            if len(self.time_arr):
+                pread &= ~np.isin(seps, self.time_arr)
+            words = pf.header_words(children, pread)
+        flags, nkeys, free = pf.checked_headers_free(children, words)
         bad = (flags & PAGE_KINDS) != P_LEAF
         if bad.any():
             k = first_bad(bad)

@@ -209,3 +209,49 @@ def test_histogram_of_runs_longer_than_the_counted_lengths():
     assert histogram(lists) == [{"pages": [1, 1], "runs": 2, "total_pages": 2},
                                 {"pages": [65536, 131071], "runs": 1, "total_pages": 100_000 - 30}]
     assert histogram(lists[1:]) == [{"pages": [1, 1], "runs": 2, "total_pages": 2}]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.lists(st.integers(2, 3000), max_size=60), max_size=8), st.integers(0, 4))
+def test_bitmap_and_sort_place_the_pages_alike(lists, touches):
+    """Pages placed by a bitmap (files with few pages per listed page) and by a sort (sparse
+    lists in huge files) give the same pages, runs and figures, repeated listings included."""
+    arrays = [np.array(sorted(x, reverse=True), dtype=np.int32) for x in lists]
+    by_bitmap = Merged(arrays)
+    keep = Merged.bitmap_per_page
+    Merged.bitmap_per_page = 0
+    try:
+        by_sort = Merged(arrays)
+    finally:
+        Merged.bitmap_per_page = keep
+    assert by_bitmap.pages.tolist() == by_sort.pages.tolist() == sorted(p for x in lists for p in x)
+    assert by_bitmap.repeated == by_sort.repeated == (len({p for x in lists for p in x}) < sum(map(len, lists)))
+    assert by_bitmap.rec.tolist() == by_sort.rec.tolist()
+    assert largest_fit(arrays, touches, by_bitmap) == largest_fit(arrays, touches, by_sort)
+    assert histogram(arrays, by_bitmap) == histogram(arrays, by_sort)
+
+
+def test_reusable_lists_in_one_gather_equal_reading_each_record(tmp_path):
+    """The free lists read in one gather equal the records read one by one where the walk located
+    them (those freed before the oldest snapshot, oldest first, each in LMDB's descending order)."""
+    from zlmdb_inspect.storage.freeruns import reusable_lists
+
+    path = str(tmp_path / "db")
+    build(path, "1.0", PATTERNS["alternate"])
+    with Inspector(path) as ins:
+        snap = ins.snapshot(remember=False)
+
+        def both(txn, pf, meta):
+            walk = ins._last.walk
+            got = reusable_lists(pf, walk, meta.txnid, meta.last_pgno)
+            want = []
+            for i in np.argsort(walk.free_records[:, 0], kind="stable").tolist():
+                txnid, n = walk.free_records[i].tolist()
+                if txnid < meta.txnid:
+                    want.append(np.frombuffer(pf.buf, dtype="<u8", count=n, offset=int(walk.free_lists_at[i]) + 8))
+            return got, want
+
+        got, want = ins.read(both)
+    assert len(got) == len(want) >= 2 and int(got.counts.sum()) == snap.capacity.reusable_pages
+    for i, rec in enumerate(want):
+        assert got.record(i).tolist() == rec.tolist() and (np.diff(rec.astype(np.int64)) < 0).all()

@@ -207,21 +207,29 @@ def test_usable_checks_crc_once_and_time_slots():
     timed = TreeSummary(time_slots=frozenset({1}))
     p = PackedSummaries.pack([((2, 9), crc[2], timed), ((3, 9), crc[3], TreeSummary()),
                               ((4, 9), crc[4] ^ 1, TreeSummary()), ((5, 9), crc[5], TreeSummary())])
-    assert p.usable(buf, ps, [], frozenset()) == []
+    asked: list[list[int]] = []
+
+    def crc_of(pgnos):
+        asked.append(pgnos.tolist())
+        return np.array([zlib.crc32(buf[b * ps:(b + 1) * ps]) for b in pgnos.tolist()])
+
+    assert p.usable(crc_of, [], frozenset()) == []
     assert p.time_match(frozenset({1})).tolist() == [True, False, False, False]
     assert p.time_match(frozenset({2})).tolist() == [False] * 4
-    assert p.usable(buf, ps, [0], frozenset({2})) == [False]
-    assert p.usable(buf, ps, [0, 1, 2], frozenset({1})) == [True, False, False]
-    assert p.usable(buf, ps, [0, 1, 2], frozenset()) == [False, True, False]  # row 2: a wrong CRC
+    assert p.usable(crc_of, [0], frozenset({2})) == [False]
+    assert p.usable(crc_of, [0, 1, 2], frozenset({1})) == [True, False, False]
+    assert p.usable(crc_of, [0, 1, 2], frozenset()) == [False, True, False]  # row 2: a wrong CRC
     assert p.verified.tolist() == [True, True, False, False]
     buf[5 * ps + 100] ^= 0xFF  # a changed page
-    assert p.usable(buf, ps, [3], frozenset()) == [False]
+    assert p.usable(crc_of, [3], frozenset()) == [False]
     buf[5 * ps + 100] ^= 0xFF
-    assert p.usable(buf, ps, [3], frozenset()) == [True]  # a miss is not remembered
+    assert p.usable(crc_of, [3], frozenset()) == [True]  # a miss is not remembered
     # a written 1.0 page never changes: a row found good once is not read again
     buf[3 * ps:4 * ps] = bytes(ps)
-    assert p.usable(buf, ps, [1, 3], frozenset()) == [True, True]
-    assert p.usable(buf, ps, [1], frozenset({1})) == [False]  # ...but its time slots still must match
+    assert p.usable(crc_of, [1, 3], frozenset()) == [True, True]
+    assert p.usable(crc_of, [1], frozenset({1})) == [False]  # ...but its time slots still must match
+    # the pages read: rows of the asked time slots not yet found good, each once it was good
+    assert asked == [[2], [3, 4], [5], [5]]
 
 
 def _put(path: str, n: int, seed: int, commits: int = 1, pad: int = 0) -> None:

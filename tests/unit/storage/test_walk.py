@@ -237,3 +237,104 @@ def test_headers_in_file_order_and_in_threads_equal_a_plain_gather(tmp_path, mon
             assert (np.diff(pgnos[order]) >= 0).all()
     finally:
         pf.close()
+
+
+def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path):
+    """``header_words``/``fresh_pages`` by pread read exactly what the mapping holds, each page by pread
+    once per PageFile (then through the mapping); a file cut short under them is a PageError."""
+    import numpy as np
+
+    from zlmdb_inspect.storage.pageformat import PageError, PageFile
+
+    path = str(tmp_path / "db")
+    _deep_db(path, "1.0", n=3000, big=False)
+    data = os.path.join(path, "data.mdb")
+    pf = PageFile(data)
+    try:
+        rng = np.random.default_rng(5)
+        pgnos = rng.choice(np.arange(2, pf.pages_in_file), size=40, replace=False)
+        calls: list[int] = []
+        real = os.pread
+
+        def counting(fd, n, off):
+            calls.append(off // pf.page_size)
+            return real(fd, n, off)
+
+        os.pread = counting
+        try:
+            mask = np.arange(40) % 3 != 0  # a third go through the mapping
+            got = pf.header_words(pgnos, mask)
+            assert (got == pf.np_headers[pgnos]).all()
+            assert sorted(calls) == sorted(pgnos[mask].tolist())
+            assert (pf.header_words(pgnos, True) == got).all() and len(calls) == mask.sum()  # read once
+        finally:
+            os.pread = real
+        more = rng.choice(np.setdiff1d(np.arange(2, pf.pages_in_file), pgnos), size=10, replace=False)
+        block = pf.fresh_pages(np.concatenate([more, pgnos[:3]]))  # most are new: pread, the rest copied
+        assert block is not None
+        want = np.stack([pf.np[p * pf.page_size:(p + 1) * pf.page_size] for p in np.concatenate([more, pgnos[:3]])])
+        assert (block == want).all()
+        assert (PageFile.words_of(block, pf.hdrsz) == pf.np_headers[np.concatenate([more, pgnos[:3]])]).all()
+        assert pf.fresh_pages(more) is None  # read already: through the mapping
+        last = np.array([pf.pages_in_file - 1])
+        os.truncate(data, (pf.pages_in_file - 1) * pf.page_size)
+        with pytest.raises(PageError, match="shrank"):
+            pf.header_words(last, True)
+    finally:
+        pf.close()
+
+
+def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeypatch):
+    """A walk from a state file's summaries reads the pages it wants once by pread (not through the
+    mapping), counts what a walk from scratch counts, and a later walk in the same process reads those
+    pages through the mapping; a walk of the whole tree preads nothing. (A time slot keeps some
+    leaves' headers in the mapping: their keys are read.)"""
+    import random
+
+    path = str(tmp_path / "db")
+    rnd = random.Random(4)
+    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for _ in range(30000):
+            txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12), b"v" * 40)
+    env.close()
+
+    def commit(seed: int) -> None:  # another process: this one may have the environment open
+        code = ("import random, struct, sys; from zlmdb import lmdb; r = random.Random(int(sys.argv[2]))\n"
+                "env = lmdb.open(sys.argv[1], map_size=256 << 20, lib_version=1)\n"
+                "for _ in range(5):\n"
+                "    with env.begin(write=True) as t:\n"
+                "        t.put(struct.pack('>H', r.choice((1, 2, 3))) + r.randbytes(12), b'w' * 40)\n"
+                "env.close()\n")
+        subprocess.run([sys.executable, "-c", code, path, str(seed)], check=True)
+
+    offsets: list[int] = []
+    real_pread, real_preadv = os.pread, os.preadv
+    monkeypatch.setattr(os, "pread", lambda fd, n, off: offsets.append(off) or real_pread(fd, n, off))
+    monkeypatch.setattr(os, "preadv", lambda fd, bufs, off: offsets.append(off) or real_preadv(fd, bufs, off))
+    with Inspector(path) as ins:
+        ins.walker.time_slots = frozenset({2})
+        ins.snapshot()
+        packed = ins.export_summaries()
+        assert ins._pf.mapped_tree and not offsets  # a whole walk: through the mapping only
+    commit(1)
+    with Inspector(path) as ins:
+        ins.walker.time_slots = frozenset({2})
+        fresh = ins.snapshot()
+    assert not offsets
+    with Inspector(path) as ins:
+        ins.walker.time_slots = frozenset({2})
+        ins.adopt_summaries(packed)
+        reused = ins.snapshot()
+        assert reused.count_method == "pages+cache" and not ins._pf.mapped_tree
+        assert space_key(reused) == space_key(fresh)
+        assert {t.slot: t.records for t in reused.tables} == {t.slot: t.records for t in fresh.tables}
+        first = set(offsets)
+        assert len(first) == len(offsets) > 50  # each page once
+        commit(2)
+        offsets.clear()
+        again = ins.snapshot()
+        assert not first & set(offsets)  # read before: through the mapping now
+    with Inspector(path) as ins:
+        scratch = ins.snapshot()
+    assert space_key(again) == space_key(scratch)
