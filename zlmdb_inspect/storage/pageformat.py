@@ -172,27 +172,33 @@ class PageFile:
             os.close(fd)
             raise
         self._fd = fd  # kept for scattered reads (see :meth:`header_words`)
-        self.buf = memoryview(self._mm)
-        self.np = np.frombuffer(self._mm, dtype=np.uint8)
-        self.np16 = np.frombuffer(self._mm, dtype=np.uint16, count=self.file_size // 2)
-        self.np64 = np.frombuffer(self._mm, dtype=np.uint64, count=self.file_size // 8)
-        # the 64-bit word at every byte address (unaligned reads): a node's first word holds its
-        # data size (a branch node's child) and flags (48 bits) and its key size
-        self.np64_at = np.ndarray(shape=(self.file_size - 7,), dtype=np.uint64, buffer=self._mm, strides=(1,))
-        self.hdrsz = self._detect_header()
-        self.format, self.data_version, self.pagebase, self.has_txnid = ENGINES[self.hdrsz]
-        m0 = self._read_meta(0, 0)
-        self.page_size = m0.page_size
-        if (self.page_size < 512 or self.page_size > 65536
-                or self.page_size & (self.page_size - 1)):
-            raise PageError(f"meta page 0 has an impossible page size {self.page_size}")
-        self.metas = (m0, self._read_meta(1, self.page_size))
-        self.pages_in_file = self.file_size // self.page_size
-        # each page's first 16 (0.9) or 24 (1.0) header bytes as 64-bit words, indexed by pgno:
-        # one gather reads a page's stored pgno, flags, lower and upper from one cache line
-        self.np_headers = np.lib.stride_tricks.as_strided(
-            self.np64, shape=(self.pages_in_file, self.hdrsz // 8), strides=(self.page_size, 8),
-            writeable=False)
+        try:
+            self.buf = memoryview(self._mm)
+            self.np = np.frombuffer(self._mm, dtype=np.uint8)
+            self.np16 = np.frombuffer(self._mm, dtype=np.uint16, count=self.file_size // 2)
+            self.np64 = np.frombuffer(self._mm, dtype=np.uint64, count=self.file_size // 8)
+            # the 64-bit word at every byte address (unaligned reads): a node's first word holds its
+            # data size (a branch node's child) and flags (48 bits) and its key size
+            self.np64_at = np.ndarray(shape=(self.file_size - 7,), dtype=np.uint64, buffer=self._mm,
+                                      strides=(1,))
+            self.hdrsz = self._detect_header()
+            self.format, self.data_version, self.pagebase, self.has_txnid = ENGINES[self.hdrsz]
+            m0 = self._read_meta(0, 0)
+            self.page_size = m0.page_size
+            if (self.page_size < 512 or self.page_size > 65536
+                    or self.page_size & (self.page_size - 1)):
+                raise PageError(f"meta page 0 has an impossible page size {self.page_size}")
+            self.metas = (m0, self._read_meta(1, self.page_size))
+            self.pages_in_file = self.file_size // self.page_size
+            # each page's first 16 (0.9) or 24 (1.0) header bytes as 64-bit words, indexed by pgno:
+            # one gather reads a page's stored pgno, flags, lower and upper from one cache line
+            self.np_headers = np.lib.stride_tricks.as_strided(
+                self.np64, shape=(self.pages_in_file, self.hdrsz // 8), strides=(self.page_size, 8),
+                writeable=False)
+        except BaseException:  # a damaged or foreign file: its descriptor is not kept (the mapping goes with the GC)
+            os.close(fd)
+            self._fd = -1
+            raise
         self.page_reads = 0
         self._random = False  # random_access() was asked for
         # a walk over the whole tree has mapped its pages in this process: reads go through the mapping

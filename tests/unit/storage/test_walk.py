@@ -338,3 +338,17 @@ def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeyp
     with Inspector(path) as ins:
         scratch = ins.snapshot()
     assert space_key(again) == space_key(scratch)
+
+
+def test_a_file_that_is_not_lmdb_leaves_no_descriptor_open(tmp_path):
+    """PageFile keeps a descriptor for scattered reads: a damaged or foreign file must not leak one
+    (the TUI opens it again at every refresh)."""
+    from zlmdb_inspect.storage.pageformat import PageError, PageFile
+
+    bad = tmp_path / "data.mdb"
+    bad.write_bytes(os.urandom(8192))
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(20):
+        with pytest.raises(PageError):
+            PageFile(str(bad))
+    assert len(os.listdir("/proc/self/fd")) == before
