@@ -16,6 +16,7 @@ import os
 import struct
 import sys
 import threading
+import weakref
 import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -157,8 +158,9 @@ class PageFile:
 
     #: Gathers of more headers than this read the pages in file order.
     sort_above = 65536
-    #: Pages a walk asks for as scattered are pread when this process has not read them (see ``_fresh``).
-    scattered_reads = True
+    #: A scattered read of more pages than this goes through the mapping (a walk from a stale state file
+    #: reads most of the tree: in file order, fault-around maps neighbours 16 at a time, cheaper than a pread each).
+    pread_at_most = 65536
 
     def __init__(self, path: str):
         self.path = path
@@ -172,6 +174,8 @@ class PageFile:
             os.close(fd)
             raise
         self._fd = fd  # kept for scattered reads (see :meth:`header_words`)
+        # closed by close(), or when the object goes without it (an opener that fails after it, retried per refresh)
+        self._close_fd = weakref.finalize(self, os.close, fd)
         try:
             self.buf = memoryview(self._mm)
             self.np = np.frombuffer(self._mm, dtype=np.uint8)
@@ -196,7 +200,7 @@ class PageFile:
                 self.np64, shape=(self.pages_in_file, self.hdrsz // 8), strides=(self.page_size, 8),
                 writeable=False)
         except BaseException:  # a damaged or foreign file: its descriptor is not kept (the mapping goes with the GC)
-            os.close(fd)
+            self._close_fd()
             self._fd = -1
             raise
         self.page_reads = 0
@@ -232,9 +236,8 @@ class PageFile:
             self._mm.close()
         except BufferError:  # a numpy view still alive; the GC closes it
             pass
-        if self._fd >= 0:
-            os.close(self._fd)
-            self._fd = -1
+        self._close_fd()  # once, however often close() is called
+        self._fd = -1
 
     def _detect_header(self) -> int:
         for off in (16, 24):
@@ -345,7 +348,7 @@ class PageFile:
     def _fresh(self, pgnos: np.ndarray, scattered: bool | np.ndarray) -> np.ndarray | None:
         """Positions in ``pgnos`` (inside the file) to read with pread: those ``scattered`` (all,
         or a mask) that this object has not read before; None when there are none."""
-        if scattered is False or self.mapped_tree or not len(pgnos) or not self.scattered_reads:
+        if scattered is False or self.mapped_tree or not len(pgnos):
             return None
         if self._read is None:
             self._read = np.zeros(self.pages_in_file, dtype=bool)  # the kernel's zero pages until written
@@ -354,7 +357,7 @@ class PageFile:
         if scattered is not True:
             fresh &= scattered
         idx = np.flatnonzero(fresh)
-        return idx if len(idx) else None
+        return idx if 0 < len(idx) <= self.pread_at_most else None
 
     def _pread(self, offsets: list[int], size: int) -> bytes:
         pread, fd = os.pread, self._fd
@@ -374,7 +377,7 @@ class PageFile:
         if len(idx) < len(pgnos):
             rest = np.ones(len(pgnos), dtype=bool)
             rest[idx] = False
-            out[rest] = self.np_headers[pgnos[rest]]
+            out[rest] = self._mapped_headers(pgnos[rest])
         data = self._pread((pgnos[idx] * self.page_size).tolist(), self.hdrsz)
         out[idx] = np.frombuffer(data, dtype=np.uint64).reshape(len(idx), -1)
         return out
@@ -398,10 +401,9 @@ class PageFile:
                 raise PageError("the data file shrank while it was read")
         return out
 
-    @staticmethod
-    def words_of(pages: np.ndarray, hdrsz: int) -> np.ndarray:
+    def words_of(self, pages: np.ndarray) -> np.ndarray:
         """The header words of page copies (:meth:`fresh_pages`)."""
-        return np.ascontiguousarray(pages[:, :hdrsz]).view(np.uint64)
+        return np.ascontiguousarray(pages[:, :self.hdrsz]).view(np.uint64)
 
     def page_crcs(self, pgnos: np.ndarray) -> np.ndarray:
         """CRC-32 of each page ``pgnos`` (inside the file), through the mapping."""

@@ -696,7 +696,7 @@ class _Walk:
             return
         # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
         block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
-        words = pf.words_of(block, pf.hdrsz) if block is not None else None
+        words = pf.words_of(block) if block is not None else None
         flags, ns = pf.checked_headers(kids, words)
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH
@@ -811,11 +811,15 @@ class _Walk:
             from zlmdb_inspect.storage.prefetch import read_missing
 
             read_missing(pf, children)
+        # A leaf between two separators of one slot holds only that slot (keys are sorted);
+        # the first and last leaf of each branch page take their bounds from the key they hold.
+        known = np.zeros(total, dtype=bool)
+        if total > 1:
+            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
+        known &= idx > 0
         words = None
-        if self.scattered:  # headers only, where the leaf's nodes are not read below
-            pread = np.ones(total, dtype=bool) if not self.want_space else np.zeros(total, dtype=bool)
-            if len(self.time_arr):
-                pread &= ~np.isin(seps, self.time_arr)
+        if self.scattered and not self.want_space:  # headers only, where the leaf's nodes are not read below
+            pread = known & ~np.isin(seps, self.time_arr) if len(self.time_arr) else known
             words = pf.header_words(children, pread)
         flags, nkeys, free = pf.checked_headers_free(children, words)
         bad = (flags & PAGE_KINDS) != P_LEAF
@@ -824,12 +828,6 @@ class _Walk:
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
         ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
         sep_slots = seps.copy() if len(self.time_arr) else seps  # the separators' own slots
-        # A leaf between two separators of one slot holds only that slot (keys are sorted);
-        # the first and last leaf of each branch page take their bounds from the key they hold.
-        known = np.zeros(total, dtype=bool)
-        if total > 1:
-            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
-        known &= idx > 0
         if ov is not None:
             known &= ~ov.node_scan  # leaves holding named or dup databases: read node by node
         probe = ~known & (nkeys > 0)

@@ -217,10 +217,11 @@ def test_bitmap_and_sort_place_the_pages_alike(lists, touches):
     """Pages placed by a bitmap (files with few pages per listed page) and by a sort (sparse
     lists in huge files) give the same pages, runs and figures, repeated listings included."""
     arrays = [np.array(sorted(x, reverse=True), dtype=np.int32) for x in lists]
-    by_bitmap = Merged(arrays)
     keep = Merged.bitmap_per_page
-    Merged.bitmap_per_page = 0
     try:
+        Merged.bitmap_per_page = 10**9  # always the bitmap (it falls back to the sort only for a page listed twice)
+        by_bitmap = Merged(arrays)
+        Merged.bitmap_per_page = 0  # never
         by_sort = Merged(arrays)
     finally:
         Merged.bitmap_per_page = keep

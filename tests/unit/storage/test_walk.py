@@ -274,7 +274,7 @@ def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path):
         assert block is not None
         want = np.stack([pf.np[p * pf.page_size:(p + 1) * pf.page_size] for p in np.concatenate([more, pgnos[:3]])])
         assert (block == want).all()
-        assert (PageFile.words_of(block, pf.hdrsz) == pf.np_headers[np.concatenate([more, pgnos[:3]])]).all()
+        assert (pf.words_of(block) == pf.np_headers[np.concatenate([more, pgnos[:3]])]).all()
         assert pf.fresh_pages(more) is None  # read already: through the mapping
         last = np.array([pf.pages_in_file - 1])
         os.truncate(data, (pf.pages_in_file - 1) * pf.page_size)
@@ -287,8 +287,7 @@ def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path):
 def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeypatch):
     """A walk from a state file's summaries reads the pages it wants once by pread (not through the
     mapping), counts what a walk from scratch counts, and a later walk in the same process reads those
-    pages through the mapping; a walk of the whole tree preads nothing. (A time slot keeps some
-    leaves' headers in the mapping: their keys are read.)"""
+    pages through the mapping; a walk of the whole tree preads nothing."""
     import random
 
     path = str(tmp_path / "db")
@@ -310,8 +309,19 @@ def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeyp
 
     offsets: list[int] = []
     real_pread, real_preadv = os.pread, os.preadv
-    monkeypatch.setattr(os, "pread", lambda fd, n, off: offsets.append(off) or real_pread(fd, n, off))
-    monkeypatch.setattr(os, "preadv", lambda fd, bufs, off: offsets.append(off) or real_preadv(fd, bufs, off))
+    from zlmdb_inspect.storage.pageformat import PageFile
+
+    fds: set[int] = set()  # PageFiles' own descriptors (read-ahead of a cold cache has others)
+    real_init = PageFile.__init__
+
+    def init(self, path):
+        real_init(self, path)
+        fds.add(self._fd)
+
+    monkeypatch.setattr(PageFile, "__init__", init)
+    monkeypatch.setattr(os, "pread", lambda fd, n, off: (fd in fds and offsets.append(off)) or real_pread(fd, n, off))
+    monkeypatch.setattr(os, "preadv",
+                        lambda fd, bufs, off: (fd in fds and offsets.append(off)) or real_preadv(fd, bufs, off))
     with Inspector(path) as ins:
         ins.walker.time_slots = frozenset({2})
         ins.snapshot()
@@ -331,9 +341,11 @@ def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeyp
         assert {t.slot: t.records for t in reused.tables} == {t.slot: t.records for t in fresh.tables}
         first = set(offsets)
         assert len(first) == len(offsets) > 50  # each page once
+        pf = ins._pf
         commit(2)
         offsets.clear()
         again = ins.snapshot()
+        assert ins._pf is pf  # the same mapping (the file did not grow)
         assert not first & set(offsets)  # read before: through the mapping now
     with Inspector(path) as ins:
         scratch = ins.snapshot()
@@ -351,4 +363,24 @@ def test_a_file_that_is_not_lmdb_leaves_no_descriptor_open(tmp_path):
     for _ in range(20):
         with pytest.raises(PageError):
             PageFile(str(bad))
+    assert len(os.listdir("/proc/self/fd")) == before
+
+
+def test_a_page_file_dropped_without_close_leaves_no_descriptor(tmp_path):
+    """An opener that fails after opening the PageFile (LMDB refusing the environment) drops it without
+    close(): its descriptor goes with it (a fleet retries such a database at every refresh)."""
+    import gc
+
+    from zlmdb_inspect.storage.pageformat import PageFile
+
+    path = str(tmp_path / "db")
+    _deep_db(path, "1.0", n=200, big=False)
+    before = len(os.listdir("/proc/self/fd"))
+    for _ in range(10):
+        PageFile(os.path.join(path, "data.mdb"))
+    gc.collect()
+    assert len(os.listdir("/proc/self/fd")) == before
+    pf = PageFile(os.path.join(path, "data.mdb"))
+    pf.close()
+    pf.close()  # twice: harmless
     assert len(os.listdir("/proc/self/fd")) == before
