@@ -160,24 +160,22 @@ def estimated(source: str, times_ns: Iterable[int | None], records: int, table_b
 def growth(tables: Sequence[tuple[str, TableTime, int]], cap: Capacity) -> Growth | None:
     """The database's growth: the 7-day bytes per day of its time-ordered tables (``(label, time,
     bytes)``), those seen purged left out (their old records make room), and the map's time to full."""
-    timed = [(label, t, b) for label, t, b in tables if t.bytes_per_day.get("7d") is not None]
     if not tables:
         return None
     rows: list[dict[str, Any]] = [
-        {"table": label, "bytes_per_day": t.bytes_per_day["7d"], "purged": t.purged, "exact": t.exact}
-        for label, t, _ in timed]
-    rows.sort(key=lambda r: -(r["bytes_per_day"] or 0))
+        {"table": label, "bytes_per_day": t.rate_7d, "purged": t.purged, "exact": t.exact}
+        for label, t, _ in tables if t.rate_7d is not None]
+    rows.sort(key=lambda r: -r["bytes_per_day"])
     counted = [r for r in rows if not r["purged"]]
-    share = (min(1.0, sum(b for _, _, b in tables) / cap.in_use_bytes) if cap.in_use_bytes else None)
+    share = round(min(1.0, sum(b for _, _, b in tables) / cap.in_use_bytes), 4) if cap.in_use_bytes else None
     if not counted:
         why = ("every time-ordered table is purged" if rows
                else f"{TOO_LITTLE} (less than {MIN_SPAN_DAYS:g} days of records)")
-        return Growth(None, None, f"no growth rate: {why}", round(share, 4) if share is not None else None, rows)
+        return Growth(None, None, f"no growth rate: {why}", share, rows)
     rate = float(sum(r["bytes_per_day"] for r in counted))
     eta = cap.available_bytes / (rate / 86400) if rate > 0 else None
     names = ", ".join(r["table"] for r in counted[:3]) + (f" and {len(counted) - 3} more" if len(counted) > 3 else "")
     left = [r["table"] for r in rows if r["purged"]]
     basis = (f"{fmt_bytes(rate)}/day over the last 7 days of the records' own time "
              f"({names})" + (f"; left out, purged: {', '.join(left)}" if left else ""))
-    return Growth(round(rate, 1), round(eta, 1) if eta is not None else None, basis,
-                  round(share, 4) if share is not None else None, rows)
+    return Growth(round(rate, 1), round(eta, 1) if eta is not None else None, basis, share, rows)

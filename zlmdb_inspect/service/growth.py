@@ -59,10 +59,8 @@ class GrowthTracker:
         self._bounds = keep
         self._ins.walker.time_slots = frozenset(keep)
 
-    def after_sample(self, snap: Snapshot, windows: dict[int, RecordWindow] | None) -> None:
+    def after_sample(self, snap: Snapshot, windows: dict[int, RecordWindow]) -> None:
         """Learn the non-leading sources from the last sample's records and estimate them again."""
-        if windows is None:
-            return
         now = time.time_ns()
         self._estimates = {}
         for t in snap.tables:

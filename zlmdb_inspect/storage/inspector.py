@@ -554,17 +554,14 @@ class Inspector:
         page's CRC and its entries are the same. How many were handed over."""
         walker = self.walker
 
+        ahead: list[np.ndarray] = []  # 1.0: the saved rows' pages inside the snapshot
+
         def take(txn, pf: PageFile, meta: Meta) -> int:
             if not len(packed):
                 return 0
             if pf.has_txnid:
-                pf.random_access()  # single branch pages scattered over the file: no readahead around them
-                # on a cold file, read them at once (one mincore pass over the file, merged requests) rather
-                # than a fault each as the walk reaches them; per walk level, mincore passes cost 1 s more at 10M
-                from zlmdb_inspect.storage.prefetch import read_missing
-
                 pgnos = packed.keys[:, 0]
-                read_missing(pf, pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])
+                ahead.append(pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])
                 walker.saved = packed
                 self._adopted = True
                 return len(packed)
@@ -579,7 +576,16 @@ class Inspector:
                 return 1
             return 0
 
-        return self.read(take)
+        n = self.read(take)
+        if ahead:  # on a cold file, read the saved rows' pages at once (one mincore pass, merged requests), after
+            # the read transaction, rather than a fault each as the walk reaches them (per walk level: 1 s more at 10M)
+            from zlmdb_inspect.storage.prefetch import read_missing
+
+            with self._lock:  # the mapping is not replaced meanwhile (no read transaction is open)
+                pf = self._open_pagefile()
+                pf.random_access()  # single branch pages scattered over the file: no readahead around them
+                read_missing(pf, ahead[0][ahead[0] < pf.pages_in_file])
+        return n
 
     LARGEST_BUDGET_S = 0.2  # time spent per table naming its largest records (cached afterwards)
     LARGEST_EVERY_S = 60.0
@@ -763,8 +769,6 @@ def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None, known: int
     header does not hold ``pgno`` and ``txnid`` or it is no branch page (the only pages summarised
     on their own). ``known``: the CRC this process computed of that (pgno, txnid) already, returned
     once the header shows the page still holds that txnid (a written 1.0 page never changes)."""
-    import zlib
-
     from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS
 
     if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
@@ -778,8 +782,7 @@ def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None, known: int
             return None
         if known is not None:
             return known
-    base = pgno * pf.page_size
-    return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF
+    return int(pf.page_crcs(np.array([pgno]))[0])
 
 
 def _key_words(key: bytes) -> str:

@@ -1306,13 +1306,10 @@ class _Walk:
 def root_crc(pf: PageFile, meta: Meta) -> int:
     """CRC-32 of the main tree's root page (0 for an empty tree): what a 0.9 summary is keyed by besides
     the snapshot's txnid, since 0.9 pages carry no txnid of their own."""
-    import zlib
-
     root = meta.main.root
     if root == P_INVALID or not 0 <= root <= meta.last_pgno or (root + 1) * pf.page_size > pf.file_size:
         return 0
-    base = root * pf.page_size
-    return zlib.crc32(pf.buf[base:base + pf.page_size]) & 0xFFFFFFFF
+    return int(pf.page_crcs(np.array([root]))[0])
 
 
 

@@ -25,7 +25,7 @@ from zlmdb_inspect.core.model import Snapshot
 from zlmdb_inspect.service import Refresh
 from zlmdb_inspect.tui import bindings
 from zlmdb_inspect.tui.text import join, literal
-from zlmdb_inspect.tui.widgets.panels import NAME_WIDTH, short_name
+from zlmdb_inspect.tui.widgets.panels import NAME_WIDTH, set_content, short_name
 
 DAY_S = 86400
 RGB = tuple[int, int, int]
@@ -260,6 +260,7 @@ class GrowthScreen(Screen[None]):
         self.ref = ref
         self.now_fn = now_fn
         self.figures = self._figures(ref)
+        self._drawn: GrowthFigures | None = None  # what the charts were last asked to draw
 
     def _figures(self, ref: Refresh) -> GrowthFigures:
         now = self.now_fn() if self.now_fn is not None else ref.snapshot.taken_at
@@ -293,10 +294,13 @@ class GrowthScreen(Screen[None]):
         msgs = [m for m in (f.rates.message, f.fill.message) if m]
         msg = self.query_one("#growth-message", Static)
         msg.display = bool(msgs)
-        msg.update(Text("\n").join(literal(m, 300) for m in dict.fromkeys(msgs)))
-        self.query_one("#growth-legend", Static).update(legend(f))
-        rates.refresh()
-        fill.refresh()
+        set_content(msg, Text("\n").join(literal(m, 300) for m in dict.fromkeys(msgs)))
+        set_content(self.query_one("#growth-legend", Static), legend(f))
+        drawn, self._drawn = self._drawn, f
+        if drawn is None or f.rates != drawn.rates:  # a plotext build each: not when nothing changed
+            rates.refresh()
+        if drawn is None or f.fill != drawn.fill:
+            fill.refresh()
 
     def action_back(self) -> None:
         self.dismiss(None)
