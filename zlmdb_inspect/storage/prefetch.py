@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from zlmdb_inspect.storage.arrays import unique
 from zlmdb_inspect.storage.pageformat import NUM_METAS, P_BRANCH, P_INVALID, Meta, PageError, PageFile
 
 _libc = ctypes.CDLL(None, use_errno=True)  # this process's own symbols include libc's (find_library
@@ -92,7 +93,7 @@ def read_missing(pf: PageFile, pgnos: np.ndarray) -> int:
     """Read the pages of ``pgnos`` that are not in memory, in merged requests several at a time,
     before a walk from saved summaries faults them one by one (on a cold file each fault waits for
     its own read); how many were read. Costs a few ``mincore`` calls when (nearly) all are in memory."""
-    pages = np.unique(pgnos)
+    pages = unique(pgnos)
     if not len(pages) or _sampled_missing(pf, pages) <= FEW_MISSING:
         return 0
     have = resident(pf, pages)

@@ -23,6 +23,7 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
+from zlmdb_inspect.storage.arrays import has_repeats, isin, unique_inverse
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
 from zlmdb_inspect.storage.walk import UNTIMED, SlotSpace, TreeSummary, time_rows
 
@@ -261,7 +262,7 @@ class PackedSummaries:
         idx = _ranges(self.slot_at[rows], self.slot_at[rows + 1])
         if len(idx):
             ints, leaf = self.slot_ints[idx], self.slot_leaf[idx]
-            slots, inv = np.unique(ints[:, 0], return_inverse=True)
+            slots, inv = unique_inverse(ints[:, 0])
             m = len(slots)
             sums = np.zeros((m, 4), dtype=np.int64)
             np.add.at(sums, inv, ints[:, 1:5])
@@ -316,7 +317,7 @@ class PackedSummaries:
                     or (self.slot_leaf < 0).any() or (self.slot_leaf > _FIGURE_MAX).any():
                 raise ValueError("a summary's slot holds a negative or impossible figure")
             pair = owner * (MAX_SLOT + 2) + (si[:, 0] - SHORT_KEY_SLOT)
-            if len(np.unique(pair)) != len(pair):
+            if has_repeats(pair):
                 raise ValueError("a summary lists a slot twice")
         records = np.bincount(owner, weights=si[:, 1].astype(np.float64), minlength=n) if n else np.zeros(0)
         if (np.abs(records - self.head[:, 3]) > 0.5).any():
@@ -335,7 +336,7 @@ class PackedSummaries:
         if len(ts):
             if ((ts < 0) | (ts > MAX_SLOT)).any():
                 raise ValueError("a summary's time slot is out of range")
-            if len(np.unique(towner * (MAX_SLOT + 1) + ts)) != len(ts):
+            if has_repeats(towner * (MAX_SLOT + 1) + ts):
                 raise ValueError("a summary's time slots are repeated")
         t = self.times
         if not len(t):
@@ -347,7 +348,7 @@ class PackedSummaries:
         if ((slot < 0) | (slot > MAX_SLOT)).any():
             raise ValueError("a summary's time row has a slot out of range")
         pair = owner * (MAX_SLOT + 1) + slot.astype(np.int64)
-        if not np.isin(pair, towner * (MAX_SLOT + 1) + ts).all():
+        if not isin(pair, towner * (MAX_SLOT + 1) + ts).all():
             raise ValueError("a summary has a time row of a slot it was not walked for")
         hour_max = TIME_MAX_NS // HOUR_NS - 1
         ok_hour = (hour == UNTIMED) | ((hour >= TIME_MIN_NS // HOUR_NS) & (hour <= hour_max))
@@ -361,7 +362,7 @@ class PackedSummaries:
             spair = slot_owner * (MAX_SLOT + 2) + (self.slot_ints[:, 0] - SHORT_KEY_SLOT)
             have = dict(zip(spair.tolist(), self.slot_ints[:, 1].tolist()))
         tpair = owner * (MAX_SLOT + 2) + (slot.astype(np.int64) - SHORT_KEY_SLOT)
-        uniq, inv = np.unique(tpair, return_inverse=True)
+        uniq, inv = unique_inverse(tpair)
         sums = np.bincount(inv, weights=records)
         for p, total in zip(uniq.tolist(), sums.tolist()):
             if total > have.get(p, 0):

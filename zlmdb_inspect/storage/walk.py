@@ -20,6 +20,7 @@ from typing import NamedTuple, Protocol, cast
 import numpy as np
 
 from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
+from zlmdb_inspect.storage.arrays import isin, unique, unique_inverse
 from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
@@ -76,12 +77,12 @@ def hourly(rows: list[np.ndarray]) -> TimeBuckets:
     a = np.concatenate(rows) if len(rows) > 1 else rows[0]
     a = a[a[:, 2] > 0]  # leaves counted key by key leave empty rows behind
     code = (a[:, 0].astype(np.int64) << 22) | (a[:, 1].astype(np.int64) + 1)
-    uniq, inv = np.unique(code, return_inverse=True)
+    uniq, inv = unique_inverse(code)
     recs = np.bincount(inv, weights=a[:, 2], minlength=len(uniq))
     nb = np.bincount(inv, weights=a[:, 3], minlength=len(uniq))
     slots, hours = uniq >> 22, (uniq & 0x3FFFFF) - 1
     out: TimeBuckets = {}
-    for s in np.unique(slots).tolist():
+    for s in unique(slots).tolist():
         m = slots == s
         out[s] = dict(zip(hours[m].tolist(), zip(recs[m].tolist(), nb[m].tolist(), strict=True), strict=True))
     return out
@@ -719,7 +720,8 @@ class _Walk:
             keys = list(zip(kids.tolist(), pf.txnids(kids, words).tolist()))
             self.seen.update(keys)
             get = self.walker.cache.get
-            found = [get(key) for key in keys]
+            # (a one-shot run from a state file has no summaries in memory: its hits are saved rows)
+            found = [get(key) for key in keys] if self.walker.cache else []
             found = [f if f is not None and f.time_slots == self.time_slots else None for f in found]
             hits = [f for f in found if f is not None]
             if hits:
@@ -735,17 +737,19 @@ class _Walk:
             if saved is not None and keys:  # a state file's rows: merged as columns, never as objects
                 rows = saved.rows(keys)
                 cand = [i for i, r in enumerate(rows) if r is not None]
+                cand_rows = [r for r in rows if r is not None]
                 crc_of = pf.page_crcs if block is None else _crcs_of(kids, block)
-                ok = saved.usable(crc_of, [cast("int", rows[i]) for i in cand], self.time_slots)
+                ok = saved.usable(crc_of, cand_rows, self.time_slots)
                 used = {i for i, good in zip(cand, ok) if good}
                 if used:
                     self.cache_hits += len(used)
-                    hit_rows = np.array(sorted(cast("int", rows[i]) for i in used), dtype=np.int64)
+                    hit_rows = np.sort(np.array([r for r, good in zip(cand_rows, ok) if good], dtype=np.int64))
                     saved.merge_into(hit_rows, out)
                     if parent is not None:
                         saved.parents[hit_rows] = parent
-                    for i in used:
-                        self._used_saved(keys[i])
+                    if self.walker.cache:
+                        for i in used:
+                            self._used_saved(keys[i])
                     batch = [b for i, b in enumerate(batch) if i not in used]
                     keys = [key for i, key in enumerate(keys) if i not in used]
             outs = [TreeSummary(branch_pages=1) for _ in batch]
@@ -819,7 +823,7 @@ class _Walk:
         known &= idx > 0
         words = None
         if self.scattered and not self.want_space:  # headers only, where the leaf's nodes are not read below
-            pread = known & ~np.isin(seps, self.time_arr) if len(self.time_arr) else known
+            pread = known & ~isin(seps, self.time_arr) if len(self.time_arr) else known
             words = pf.header_words(children, pread)
         flags, nkeys, free = pf.checked_headers_free(children, words)
         bad = (flags & PAGE_KINDS) != P_LEAF
@@ -846,7 +850,7 @@ class _Walk:
             outs[j].leaf_free_bytes += free_per[j]
         if len(self.time_arr):
             timed = known & (nkeys > 0)
-            timed &= seps == self.time_arr[0] if len(self.time_arr) == 1 else np.isin(seps, self.time_arr)
+            timed &= seps == self.time_arr[0] if len(self.time_arr) == 1 else isin(seps, self.time_arr)
             if timed.any():
                 assert tsep is not None
                 self.leaf_times(np.flatnonzero(timed), tsep, ks, idx, bases, nkeys, seps, sep_slots, br, kids,
@@ -969,7 +973,7 @@ class _Walk:
                             strict=True):
                 outs[int(jj[a])].times.append(rows[a:z])
         if len(split):
-            self._split_leaves(timed[np.unique(split)], nkeys, bases, kids, br, seps, ov, outs, one)
+            self._split_leaves(timed[unique(split)], nkeys, bases, kids, br, seps, ov, outs, one)
 
     def _leaf_bounds(self, c: np.ndarray, timed: np.ndarray, t: np.ndarray, has_lo: np.ndarray, hour: np.ndarray,
                      tsep: np.ndarray, vslot: np.ndarray, sl: np.ndarray | None, slot0: int, nkeys: np.ndarray,

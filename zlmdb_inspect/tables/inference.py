@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 import struct
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from zlmdb_inspect.tables.decode import (
@@ -71,6 +71,9 @@ class Inferred:
     misfits: int  # sampled records the codec does not read
     mix: dict[str, int]  # candidate codec -> sampled records it plausibly reads
     example: str | None = None  # why the first misfit does not fit
+    #: per sample, what reading it with ``codec`` gave (its value, or the Mismatch raised), when a codec
+    #: was adopted: the sample's records are then decoded without reading each a second time
+    fitted: list[Any] | None = field(default=None, repr=False, compare=False)
 
     def summary(self) -> str:
         top = sorted(self.mix.items(), key=lambda kv: -kv[1])[:4]
@@ -100,15 +103,17 @@ def infer(samples: list[bytes], candidates: Callable[[bytes], list[str]], fits: 
         return Inferred(None, 0, 0, {})
     best = min(mix, key=lambda c: (-mix[c], _rank(c, preference), c))
     misfits, example = 0, None
+    fitted: list[Any] = []
     for b in samples:
         try:
-            fits(best, b)
+            fitted.append(fits(best, b))
         except Mismatch as e:
+            fitted.append(e)
             misfits += 1
             example = example or str(e)
     n = len(samples)
     if n - misfits > misfits and misfits <= max(1, n // 5):
-        return Inferred(best, n, misfits, mix, example)
+        return Inferred(best, n, misfits, mix, example, fitted)
     return Inferred(None, n, misfits, mix, example)
 
 

@@ -82,6 +82,17 @@ class RecordWindow:
 
 
 
+#: :meth:`Codec.decode` reads the key or value itself
+NOT_FITTED: Any = object()
+
+
+def _read_as(fitted: Any) -> Any:
+    """What a codec's reading of a sampled key or value gave (:attr:`inference.Inferred.fitted`)."""
+    if isinstance(fitted, decode.Mismatch):
+        raise fitted
+    return fitted
+
+
 @dataclass
 class TableProfile:
     """What a sample of one table's records says about decoding all of them.
@@ -236,11 +247,11 @@ class Codec:
                 return inf
         return infer(samples)
 
-    def _key(self, kb: bytes) -> tuple[Any, str, str | None]:
+    def _key(self, kb: bytes, fitted: Any = NOT_FITTED) -> tuple[Any, str, str | None]:
         codec = self.profile.key_codec if self.profile else None
         if codec is not None:
             try:
-                return decode.key_as(codec, kb), codec, None
+                return _read_as(fitted) if fitted is not NOT_FITTED else decode.key_as(codec, kb), codec, None
             except decode.Mismatch as e:
                 # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
                 k = decode.Decoded(values.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
@@ -248,11 +259,13 @@ class Codec:
         k = decode.decode_key(kb)
         return k.value, k.decoder, k.error and f"key: {k.error}"
 
-    def _value(self, raw_value: bytes) -> tuple[Any, str, str | None]:
+    def _value(self, raw_value: bytes, fitted: Any = NOT_FITTED) -> tuple[Any, str, str | None]:
         codec = self.profile.value_codec if self.profile else None
         if codec is not None:
             try:
-                return decode.value_as(codec, raw_value, self.allow_pickle, self.fbs), codec, None
+                value = _read_as(fitted) if fitted is not NOT_FITTED else \
+                    decode.value_as(codec, raw_value, self.allow_pickle, self.fbs)
+                return value, codec, None
             except decode.Mismatch as e:
                 v = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
                 return v.value, v.decoder, f"value is not {decode.describe(codec)} like the rest of this table: {e}"
@@ -261,13 +274,16 @@ class Codec:
 
     # -- records -------------------------------------------------------------------
 
-    def decode(self, raw_key: bytes, raw_value: bytes, preview: int | None = None) -> Record:
+    def decode(self, raw_key: bytes, raw_value: bytes, preview: int | None = None,
+               fitted: tuple[Any, Any] = (NOT_FITTED, NOT_FITTED)) -> Record:
+        """One record as the table's codecs (or its application) read it. ``fitted``: the key and
+        the value as the profile's codecs already read them while learning (:attr:`Inferred.fitted`)."""
         size = len(raw_value)
         truncated = preview is not None and size > preview
         value_bytes = raw_value[:preview] if truncated else raw_value
         kb = raw_key[2:]
         if truncated:
-            key, kdec, kerr = self._key(kb)
+            key, kdec, kerr = self._key(kb, fitted[0])
             if self.pmap is not None:
                 try:
                     key, kdec, kerr = values.jsonable(self.pmap._deserialize_key(kb), embeds=False), "app", None
@@ -277,8 +293,8 @@ class Codec:
             return Record(raw_key, key, value, Decoders(kdec, "preview"), kerr, size, raw_value=value_bytes,
                           truncated=True, error_kind=ErrorKind.CODEC if kerr else None)
         if self.pmap is None:
-            key, kdec, kerr = self._key(kb)
-            value, vdec, verr = self._value(raw_value)
+            key, kdec, kerr = self._key(kb, fitted[0])
+            value, vdec, verr = self._value(raw_value, fitted[1])
             err = "; ".join(e for e in (kerr, verr) if e) or None
             return Record(raw_key, key, value, Decoders(kdec, vdec), err, size, raw_value=raw_value,
                           error_kind=ErrorKind.CODEC if err else None)

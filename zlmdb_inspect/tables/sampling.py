@@ -11,7 +11,7 @@ from zlmdb_inspect.core.kinds import Direction, ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.slots import slot_end, slot_prefix
-from zlmdb_inspect.tables.records import PREVIEW_BYTES, Codec, Record, RecordWindow, TableProfile
+from zlmdb_inspect.tables.records import NOT_FITTED, PREVIEW_BYTES, Codec, Record, RecordWindow, TableProfile
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
@@ -52,9 +52,14 @@ class Sampler:
         codec = self.codec(table)
         triples, where = self._sample_raw(ins, table, n or self.opts.sample)
         prof = codec.learn([(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
+        # each sampled key and value as the adopted codecs read them while learning: not read again
+        keys = prof.keys.fitted or [NOT_FITTED] * len(triples)
+        vals = iter(prof.values.fitted or ())
+        prof.keys.fitted = prof.values.fitted = None  # the profile outlives the sample
         recs = []
-        for k, v, size in triples:
-            rec = codec.decode(k, v, PREVIEW_BYTES)
+        for (k, v, size), key in zip(triples, keys, strict=True):
+            value = next(vals, NOT_FITTED) if size <= PREVIEW_BYTES else NOT_FITTED
+            rec = codec.decode(k, v, PREVIEW_BYTES, (key, value))
             rec.size = size
             recs.append(rec)
         self._note(table, recs)

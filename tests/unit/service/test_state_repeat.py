@@ -89,3 +89,21 @@ def test_rows_of_freed_pages_leave_the_state_and_rows_below_a_reused_summary_sta
     kept = _summaries(st)
     same = _run(path, st)  # only the root is looked up; every row below it stays
     assert same.snapshot.count_method == "pages+cache" and _summaries(st) == kept
+
+
+def test_a_repeat_run_does_not_import_numpy_ma(tmp_path):
+    """numpy's np.unique imports numpy.ma on its first call (7 ms a one-shot run paid for nothing)."""
+    import subprocess
+    import sys
+
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    _put(path, 30000, seed=1)
+    _run(path, st)
+    _put(path, 1, seed=2)  # one bottom branch page of 7 changes: the rest come from the state
+    code = ("import sys; from zlmdb_inspect.core.options import Options; "
+            "from zlmdb_inspect.service import open_service; "
+            f"s = open_service(Options(path={path!r}, state=True, state_dir={st!r})); r = s.refresh(); s.close(); "
+            "assert r.snapshot.count_method == 'pages+cache', r.snapshot.count_method; "
+            "print('numpy.ma' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False", out.stderr

@@ -1,0 +1,45 @@
+"""Set operations on 1-D integer arrays by one sort, in place of ``np.unique`` and ``np.isin``.
+
+numpy 2's ``np.unique`` (and ``np.isin`` over a wide range of values, which calls it) imports
+``numpy.ma`` on its first call: 7 ms of CPU that a one-shot run from a state file paid for
+nothing. Results are those of ``np.unique`` (sorted, inverse indices) and ``np.isin``.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+
+def unique(a: np.ndarray) -> np.ndarray:
+    """The distinct values of ``a``, sorted (``np.unique(a)``)."""
+    s = np.sort(a)
+    if len(s) < 2:
+        return s
+    return s[np.concatenate(([True], s[1:] != s[:-1]))]
+
+
+def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(a, return_inverse=True)``: the distinct values, sorted, and each element's
+    index among them."""
+    order = np.argsort(a, kind="stable")
+    s = a[order]
+    first = np.ones(len(s), dtype=bool)
+    first[1:] = s[1:] != s[:-1]
+    inv = np.empty(len(a), dtype=np.intp)
+    inv[order] = np.cumsum(first) - 1
+    return s[first], inv
+
+
+def has_repeats(a: np.ndarray) -> bool:
+    """Whether some value occurs twice in ``a``."""
+    s = np.sort(a)
+    return bool((s[1:] == s[:-1]).any())
+
+
+def isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """``np.isin(a, b)``: whether each element of ``a`` occurs in ``b``."""
+    if not len(b):
+        return np.zeros(len(a), dtype=bool)
+    s = np.sort(b)
+    at = np.minimum(np.searchsorted(s, a), len(s) - 1)
+    return s[at] == a
