@@ -2,7 +2,9 @@
 
 numpy 2's ``np.unique`` (and ``np.isin`` over a wide range of values, which calls it) imports
 ``numpy.ma`` on its first call: 7 ms of CPU that a one-shot run from a state file paid for
-nothing. Results are those of ``np.unique`` (sorted, inverse indices) and ``np.isin``.
+nothing. For what the walk and the state's checks pass (1-D arrays of integers of one kind, signed
+or not) the results are those of ``np.unique`` (sorted; inverse indices) and ``np.isin``; not for
+NaNs (each kept) nor for signed against unsigned values past 2**53 (compared as floats).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import numpy as np
 
 def unique(a: np.ndarray) -> np.ndarray:
     """The distinct values of ``a``, sorted (``np.unique(a)``)."""
+    assert a.ndim == 1
     s = np.sort(a)
     if len(s) < 2:
         return s
@@ -21,6 +24,7 @@ def unique(a: np.ndarray) -> np.ndarray:
 def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``np.unique(a, return_inverse=True)``: the distinct values, sorted, and each element's
     index among them."""
+    assert a.ndim == 1
     order = np.argsort(a, kind="stable")
     s = a[order]
     first = np.ones(len(s), dtype=bool)
@@ -32,12 +36,14 @@ def unique_inverse(a: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def has_repeats(a: np.ndarray) -> bool:
     """Whether some value occurs twice in ``a``."""
+    assert a.ndim == 1
     s = np.sort(a)
     return bool((s[1:] == s[:-1]).any())
 
 
 def isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """``np.isin(a, b)``: whether each element of ``a`` occurs in ``b``."""
+    assert a.ndim == 1 and b.ndim == 1
     if not len(b):
         return np.zeros(len(a), dtype=bool)
     s = np.sort(b)

@@ -86,11 +86,13 @@ class RecordWindow:
 NOT_FITTED: Any = object()
 
 
-def _read_as(fitted: Any) -> Any:
-    """What a codec's reading of a sampled key or value gave (:attr:`inference.Inferred.fitted`)."""
-    if isinstance(fitted, decode.Mismatch):
-        raise fitted
-    return fitted
+def _read_as(codec: str, fitted: tuple[str, Any]) -> Any:
+    """What ``codec``'s reading of a sampled key or value gave (:meth:`Codec.learn_fitted`); a
+    reading by another codec (the profile learnt again meanwhile, by another thread) is not one."""
+    assert fitted[0] == codec
+    if isinstance(fitted[1], decode.Mismatch):
+        raise fitted[1]
+    return fitted[1]
 
 
 @dataclass
@@ -214,12 +216,22 @@ class Codec:
     def learn(self, samples: list[tuple[bytes, bytes | None]], where: str) -> TableProfile:
         """Settle the table's codecs from sampled (key after the slot prefix, value) pairs;
         a value of None was too large to inspect."""
+        return self.learn_fitted(samples, where)[0]
+
+    def learn_fitted(self, samples: list[tuple[bytes, bytes | None]],
+                     where: str) -> tuple[TableProfile, tuple[list[Any], list[Any]]]:
+        """:meth:`learn`, and how the adopted codecs read each sampled key and each value that is
+        not None, as ``(codec, reading)`` (:data:`NOT_FITTED` where no codec was adopted): the
+        sample's records are then decoded without reading each a second time (:meth:`decode`)."""
         keys = [k for k, _ in samples]
         values = [v for _, v in samples if v is not None]
         dkey, dvalue = self.declared
         kinf = self._infer(keys, dkey, decode.key_as, inference.infer_keys)
         vinf = self._infer(values, dvalue, lambda c, b: decode.value_as(c, b, self.allow_pickle, self.fbs),
                            lambda vs: inference.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
+        fitted = tuple([NOT_FITTED] * len(side) if inf.fitted is None else [(inf.codec, r) for r in inf.fitted]
+                       for inf, side in ((kinf, keys), (vinf, values)))
+        kinf.fitted = vinf.fitted = None  # the profile outlives the sample
         prof = TableProfile(len(samples), where, kinf, vinf, big_values=len(samples) - len(values),
                             app_class=self.name if self.klass is not None else None, declared=self.declared)
         if self.pmap is not None:
@@ -237,7 +249,7 @@ class Codec:
                         prof.app_value_failed += 1
                         prof.app_value_error = prof.app_value_error or _exc(e)
         self.profile = prof
-        return prof
+        return prof, (fitted[0], fitted[1])
 
     @staticmethod
     def _infer(samples: list[bytes], declared: str | None, fits, infer) -> inference.Inferred:
@@ -251,7 +263,8 @@ class Codec:
         codec = self.profile.key_codec if self.profile else None
         if codec is not None:
             try:
-                return _read_as(fitted) if fitted is not NOT_FITTED else decode.key_as(codec, kb), codec, None
+                return _read_as(codec, fitted) if fitted is not NOT_FITTED and fitted[0] == codec else \
+                    decode.key_as(codec, kb), codec, None
             except decode.Mismatch as e:
                 # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
                 k = decode.Decoded(values.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
@@ -263,7 +276,7 @@ class Codec:
         codec = self.profile.value_codec if self.profile else None
         if codec is not None:
             try:
-                value = _read_as(fitted) if fitted is not NOT_FITTED else \
+                value = _read_as(codec, fitted) if fitted is not NOT_FITTED and fitted[0] == codec else \
                     decode.value_as(codec, raw_value, self.allow_pickle, self.fbs)
                 return value, codec, None
             except decode.Mismatch as e:
@@ -275,10 +288,11 @@ class Codec:
     # -- records -------------------------------------------------------------------
 
     def decode(self, raw_key: bytes, raw_value: bytes, preview: int | None = None,
-               fitted: tuple[Any, Any] = (NOT_FITTED, NOT_FITTED)) -> Record:
+               fitted: tuple[Any, Any] = (NOT_FITTED, NOT_FITTED), size: int | None = None) -> Record:
         """One record as the table's codecs (or its application) read it. ``fitted``: the key and
-        the value as the profile's codecs already read them while learning (:attr:`Inferred.fitted`)."""
-        size = len(raw_value)
+        the value as ``(codec, reading)`` from :meth:`learn_fitted`, used where the profile's codec is
+        that codec; ``size``: the stored value's size when ``raw_value`` was cut short already."""
+        size = len(raw_value) if size is None else size
         truncated = preview is not None and size > preview
         value_bytes = raw_value[:preview] if truncated else raw_value
         kb = raw_key[2:]

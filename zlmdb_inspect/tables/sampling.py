@@ -51,17 +51,14 @@ class Sampler:
         return the profile with the sampled records decoded by it."""
         codec = self.codec(table)
         triples, where = self._sample_raw(ins, table, n or self.opts.sample)
-        prof = codec.learn([(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
+        prof, (keys, values) = codec.learn_fitted(
+            [(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
         # each sampled key and value as the adopted codecs read them while learning: not read again
-        keys = prof.keys.fitted or [NOT_FITTED] * len(triples)
-        vals = iter(prof.values.fitted or ())
-        prof.keys.fitted = prof.values.fitted = None  # the profile outlives the sample
+        vals = iter(values)
         recs = []
         for (k, v, size), key in zip(triples, keys, strict=True):
-            value = next(vals, NOT_FITTED) if size <= PREVIEW_BYTES else NOT_FITTED
-            rec = codec.decode(k, v, PREVIEW_BYTES, (key, value))
-            rec.size = size
-            recs.append(rec)
+            value = next(vals) if size <= PREVIEW_BYTES else NOT_FITTED
+            recs.append(codec.decode(k, v, PREVIEW_BYTES, (key, value), size))
         self._note(table, recs)
         return prof, recs
 
