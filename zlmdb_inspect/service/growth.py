@@ -68,8 +68,7 @@ class GrowthTracker:
                 continue
             codec = self._codecs.codec(t)
             src = key_source(codec)
-            w = windows.get(t.slot)
-            recs = w.records if w is not None else []
+            recs = windows[t.slot].records  # the sample has a window of every table with records
             if src is None or src.leading:
                 src = raw_key_source([r.raw_key for r in recs], now)
             if src is None:

@@ -108,13 +108,18 @@ def _columns_doc(p: PackedSummaries) -> dict[str, Any]:
     """The summaries' columns as little-endian int64/float64 bytes in base64 (a 10M-record tree's
     ~6,000 summaries as JSON lists cost a repeat run more to parse than its walk)."""
     doc: dict[str, Any] = {"rows": len(p)}
-    for name, (dtype, _) in COLUMNS.items():
-        doc[name] = base64.b64encode(np.ascontiguousarray(getattr(p, name), dtype=dtype).tobytes()).decode("ascii")
+    for name, a in p.columns().items():
+        doc[name] = base64.b64encode(np.ascontiguousarray(a, dtype=COLUMNS[name][0]).tobytes()).decode("ascii")
     return doc
 
 
 def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
     """The file's bytes: summaries dropped first, then the oldest samples, to stay within ``max_bytes``."""
+    return _encoded(state, max_bytes)[0]
+
+
+def _encoded(state: State, max_bytes: int) -> tuple[bytes, list[Sample]]:
+    """:func:`encode`, and the samples the bytes hold."""
     ident = state.identity
     head = {"format": FORMAT, "version": VERSION, "written_at": state.written_at,
             "database": {"dev": ident.dev, "ino": ident.ino, "path": ident.path, "page_size": ident.page_size,
@@ -126,13 +131,14 @@ def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
         data = json.dumps({**head, "samples": samples, "summaries": summaries}, separators=(",", ":"),
                           allow_nan=False).encode()
         if len(data) <= max_bytes:
-            return data
+            break
         if summaries["rows"]:
             summaries = _columns_doc(PackedSummaries())
         elif samples:
             samples = samples[len(samples) // 4 + 1:]
         else:
-            return data
+            break
+    return data, state.samples[len(state.samples) - len(samples):]
 
 
 # -- strict decoding ---------------------------------------------------------------------
@@ -271,6 +277,9 @@ class StateStore:
         # the last file parsed, by (path, device, inode, size, mtime): a run's save finds the file
         # its load read (parsing 13,000 summaries again cost 0.24 s of CPU at 10M records)
         self._parsed: tuple[tuple, State] | None = None
+        # the file this store wrote last, by the same signature, with what a save merges (identity,
+        # samples, readers): a live process's next save does not parse the file it wrote itself
+        self._written: tuple[tuple, State] | None = None
 
     def file_for(self, data_path: str) -> str:
         digest = hashlib.sha256(os.path.realpath(data_path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
@@ -292,8 +301,7 @@ class StateStore:
         path = self.file_for(data_path)
         try:
             with open(path, "rb") as f:
-                st = os.fstat(f.fileno())
-                sig = (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
+                sig = _signature(path, os.fstat(f.fileno()))
                 if self._parsed is not None and self._parsed[0] == sig:
                     return self._parsed[1]
                 data = f.read(self.max_bytes + 1)
@@ -325,10 +333,12 @@ class StateStore:
         (temporary file in the state directory, then rename), mode 0600."""
         readers = dict(readers or {})
         now = time.time() if now is None else now
+        path = self.file_for(ident.path)
         with self.locked(ident.path):
             try:
-                earlier = self.read(ident.path)
-            except StateError:
+                earlier = self._written[1] if self._written is not None and \
+                    self._written[0] == _signature(path, os.stat(path)) else self.read(ident.path)
+            except (OSError, StateError):  # none, or unusable: this run's samples alone
                 earlier = None
             merged = {round(s.t, 6): s for s in samples}
             if earlier is not None and earlier.identity == ident:
@@ -339,16 +349,24 @@ class StateStore:
                         readers[key] = min(readers[key], first)
             keep = [s for _, s in sorted(merged.items()) if now - MAX_AGE_S <= s.t <= now + FUTURE_SLACK_S]
             keep = _monotonic_txnids(keep)[-MAX_SAMPLES:]
-            data = encode(State(ident, now, keep, summaries, readers), self.max_bytes)
+            data, kept = _encoded(State(ident, now, keep, summaries, readers), self.max_bytes)
             fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.directory)  # mkstemp: mode 0600
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
-                os.replace(tmp, self.file_for(ident.path))
+                    f.flush()
+                    st = os.fstat(f.fileno())  # a rename keeps inode and mtime
+                os.replace(tmp, path)
             except BaseException:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
+            self._written = (_signature(path, st), State(ident, now, kept, PackedSummaries(), readers))
+
+
+def _signature(path: str, st: os.stat_result) -> tuple:
+    """What tells a state file from the next one written in its place."""
+    return (path, st.st_dev, st.st_ino, st.st_size, st.st_mtime_ns)
 
 
 def _monotonic_txnids(samples: list[Sample]) -> list[Sample]:

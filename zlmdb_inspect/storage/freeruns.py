@@ -31,10 +31,10 @@ class FreeLists:
     each record's count. One array, not one per record: a busy 10M-record file has thousands of
     records, and a numpy call per record cost more than the pages' own sorting."""
 
-    def __init__(self, flat: np.ndarray, counts: np.ndarray):
+    def __init__(self, flat: np.ndarray, counts: np.ndarray, ends: np.ndarray | None = None):
         self.flat = flat
         self.counts = counts
-        self.ends = np.cumsum(counts)
+        self.ends = np.cumsum(counts) if ends is None else ends  # each record's end in ``flat``
 
     @classmethod
     def of(cls, lists: list[np.ndarray] | FreeLists) -> FreeLists:
@@ -68,15 +68,16 @@ def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) 
     past = first + 8 * counts > pf.file_size
     if past.any():
         raise PageError(f"free-list record {int(recs[keep[int(np.argmax(past))], 0])} runs past the file")
-    total = int(counts.sum())
+    ends = np.cumsum(counts)
+    total = int(ends[-1]) if len(ends) else 0
     # every listed number's byte address: its record's first, plus 8 per number before it in the record
-    addr = np.repeat(first - 8 * (np.cumsum(counts) - counts), counts) + 8 * np.arange(total, dtype=np.int64)
+    addr = np.repeat(first - 8 * (ends - counts), counts) + 8 * np.arange(total, dtype=np.int64)
     raw = pf.u64s(addr)
     bad = (raw < NUM_METAS) | (raw > last_pgno)
     if bad.any():
-        k = int(np.searchsorted(np.cumsum(counts), int(np.argmax(bad)), side="right"))
+        k = int(np.searchsorted(ends, int(np.argmax(bad)), side="right"))
         raise PageError(f"free-list record {int(recs[keep[k], 0])} lists a page outside 2..{last_pgno}")
-    return FreeLists(raw.astype(small), counts)
+    return FreeLists(raw.astype(small), counts, ends)
 
 
 def _bounds(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,7 +96,7 @@ def _runs(pages: np.ndarray) -> np.ndarray:
 
 
 class Merged:
-    """The reusable pages of every record sorted once for both figures, and their runs.
+    """The reusable pages of every record, in order once (a bitmap, or a sort) for both figures, and their runs.
 
     The pages are placed in a bitmap of the file's pages (2 ms for the 640k reusable pages of a
     10M-record file; a stable sort, a merge of the lists' sorted runs, took 7-10 ms and
@@ -176,7 +177,6 @@ def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merge
         return 0
     m = merged or Merged(lists)
     fl = m.lists
-    counts = fl.counts
     # the touches: each takes the lowest page among the records loaded; a record is loaded when
     # the ones before are used up, so the candidates are always the last loaded record's pages
     gone: list[tuple[int, int]] = []  # (page, record) taken
@@ -190,7 +190,7 @@ def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merge
             return 0  # the touches used every reusable page: the value goes to new pages
         gone.append((int(avail[0]), loaded - 1))
         avail = avail[1:]
-    cum = np.cumsum(counts) - len(gone)  # pages in the writer's list with 1..n records loaded
+    cum = fl.ends - len(gone)  # pages in the writer's list with 1..n records loaded
     taken: np.ndarray | None = None
 
     def longest(n: int) -> int:

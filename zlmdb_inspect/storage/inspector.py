@@ -536,16 +536,13 @@ class Inspector:
                 if crc is not None:
                     new.append(((pgno, txnid), crc, summary))
             self._crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
-            mine = {key for key, _, _ in new}
-            if saved is not None:
-                keep = [i for i, k in enumerate(zip(saved.keys[:, 0].tolist(), saved.keys[:, 1].tolist()))
-                        if k not in mine]
-                saved = saved if len(keep) == len(saved) else saved.select(np.array(keep, dtype=np.int64))
-            return new, {k: walker.parents[k] for k in mine if k in walker.parents}, saved
+            return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved
 
         new, parents, saved = self.read(take)
         packed = PackedSummaries.pack(new, parents)  # outside the read transaction and the lock
-        return packed if saved is None else PackedSummaries.concat([packed, saved])
+        if saved is None:
+            return packed
+        return PackedSummaries.concat([packed, saved.without({key for key, _, _ in new})])
 
     def adopt_summaries(self, packed: PackedSummaries) -> int:
         """Hand the walker a state file's summaries. 1.0: all of them, each used only once a walk

@@ -206,32 +206,29 @@ def _read(pf: PageFile, pages: np.ndarray, out: Prefetched) -> None:
     out.pages += len(pages)
     out.requests += len(runs)
     out.bytes += sum(n for _, n in runs)
-    fd = os.open(pf.path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        if hasattr(os, "posix_fadvise"):  # exactly these pages: no readahead around them
-            os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
-        workers = min(THREADS, len(runs))
-        share = (len(runs) + workers - 1) // workers
-        local = threading.local()
+    fd = pf.fd  # the file's own descriptor (pread and fadvise keep no file position)
+    if hasattr(os, "posix_fadvise"):  # exactly these pages: no readahead around them
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    workers = min(THREADS, len(runs))
+    share = (len(runs) + workers - 1) // workers
+    local = threading.local()
 
-        def read(chunk: list[tuple[int, int]]) -> None:
-            buf = getattr(local, "buf", None)
-            if buf is None:
-                buf = local.buf = memoryview(bytearray(per_request * ps))
-            for off, n in chunk:  # each worker reads its share of the file front to back
-                try:
-                    if WILLNEED:
-                        os.posix_fadvise(fd, off, n, os.POSIX_FADV_WILLNEED)
-                    else:
-                        os.preadv(fd, [buf[:n]], off)
-                except OSError:
-                    return  # the walk will say what is wrong with the file
-        if workers == 1:
-            read(runs)
-        else:
-            from concurrent.futures import ThreadPoolExecutor  # a cold tree only
+    def read(chunk: list[tuple[int, int]]) -> None:
+        buf = getattr(local, "buf", None)
+        if buf is None:
+            buf = local.buf = memoryview(bytearray(per_request * ps))
+        for off, n in chunk:  # each worker reads its share of the file front to back
+            try:
+                if WILLNEED:
+                    os.posix_fadvise(fd, off, n, os.POSIX_FADV_WILLNEED)
+                else:
+                    os.preadv(fd, [buf[:n]], off)
+            except OSError:
+                return  # the walk will say what is wrong with the file
+    if workers == 1:
+        read(runs)
+    else:
+        from concurrent.futures import ThreadPoolExecutor  # a cold tree only
 
-            with ThreadPoolExecutor(workers) as ex:
-                list(ex.map(read, [runs[i * share:(i + 1) * share] for i in range(workers)]))
-    finally:
-        os.close(fd)
+        with ThreadPoolExecutor(workers) as ex:
+            list(ex.map(read, [runs[i * share:(i + 1) * share] for i in range(workers)]))

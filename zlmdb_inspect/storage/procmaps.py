@@ -26,6 +26,8 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from zlmdb_inspect.storage.lockfile import process_name
+
 O_ACCMODE = 0o3
 
 
@@ -59,13 +61,6 @@ def process_start(pid: int, proc: str = "/proc") -> int | None:
     # the command name may hold spaces and parentheses: fields follow the last ')'
     rest = stat[stat.rfind(b")") + 2:].split()
     return int(rest[19]) if len(rest) > 19 and rest[19].isdigit() else None
-
-
-def _name(pid: int) -> str | None:
-    try:
-        return _read(f"/proc/{pid}/comm").decode("utf-8", "replace").strip() or None
-    except OSError:
-        return None
 
 
 class ProcMaps:
@@ -166,10 +161,10 @@ class ProcMaps:
         except FileNotFoundError:
             return None
         except PermissionError:
-            return ProcMap(pid, _name(pid), None, None,
+            return ProcMap(pid, process_name(pid), None, None,
                            f"permission denied reading /proc/{pid}/maps (run as the database's owner or root)")
         except OSError as e:
-            return ProcMap(pid, _name(pid), None, None, f"cannot read /proc/{pid}/maps: {e.strerror or e}")
+            return ProcMap(pid, process_name(pid), None, None, f"cannot read /proc/{pid}/maps: {e.strerror or e}")
         length, rw = self._map_length(text)
         if length is None:
             return None
@@ -177,7 +172,7 @@ class ProcMaps:
         if key not in self._writable or self._writable[key] is None:
             self._writable[key] = True if rw else self._opened_for_writing(pid)
         self._known[pid] = key[1]
-        return ProcMap(pid, _name(pid), length, self._writable[key])
+        return ProcMap(pid, process_name(pid), length, self._writable[key])
 
     # -- all processes ----------------------------------------------------------
 
@@ -219,7 +214,7 @@ class ProcMaps:
             m = self.measure(pid)
             if m is None:
                 if pid in known and os.path.exists(f"{self.proc}/{pid}"):
-                    out.append(ProcMap(pid, _name(pid), None, None,
+                    out.append(ProcMap(pid, process_name(pid), None, None,
                                        f"pid {pid} holds the environment open but /proc/{pid}/maps shows no "
                                        "mapping of this data.mdb (another PID namespace or container?)"))
                 elif pid in known:

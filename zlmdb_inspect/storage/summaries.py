@@ -185,23 +185,30 @@ class PackedSummaries:
 
     def only(self, seen: set[tuple[int, int]]) -> PackedSummaries | None:
         """The rows whose key is in ``seen`` (None when none is)."""
-        keep = [i for i, k in enumerate(zip(self.keys[:, 0].tolist(), self.keys[:, 1].tolist())) if k in seen]
+        keep = [i for k, i in self._keys().items() if k in seen]
         if len(keep) == len(self.keys):
             return self
         return self.select(np.array(keep, dtype=np.int64)) if keep else None
 
+    def without(self, keys: set[tuple[int, int]]) -> PackedSummaries:
+        """The rows whose key is not in ``keys``."""
+        keep = [i for k, i in self._keys().items() if k not in keys]
+        return self if len(keep) == len(self.keys) else self.select(np.array(keep, dtype=np.int64))
+
     # -- lookups ----------------------------------------------------------------------------
 
-    def row(self, key: tuple[int, int]) -> int | None:
+    def _keys(self) -> dict[tuple[int, int], int]:
+        """Each row's key to its index (built once; keys are unique: :meth:`check`)."""
         if self._index is None:
             k = self.keys
             self._index = dict(zip(zip(k[:, 0].tolist(), k[:, 1].tolist()), range(len(k))))
-        return self._index.get(key)
+        return self._index
+
+    def row(self, key: tuple[int, int]) -> int | None:
+        return self._keys().get(key)
 
     def rows(self, keys: list[tuple[int, int]]) -> list[int | None]:
-        self.row((0, 0))  # the index, built once
-        assert self._index is not None
-        get = self._index.get
+        get = self._keys().get
         return [get(k) for k in keys]
 
     def time_match(self, time_slots: frozenset[int]) -> np.ndarray:

@@ -410,7 +410,7 @@ class TreeWalker:
             ahead = prefetch_tree(pf, meta)
         elif whole is None and pf.has_txnid and self.reusable:
             pf.random_access()
-            w.read_missing = w.scattered = True
+            w.scattered = True
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
@@ -526,8 +526,9 @@ class _Walk:
         self.deep_hits: list[tuple[int, int]] = []  # reused summaries with summaries below them (unseen, valid)
         self.visited = _Visited(pf.pages_in_file)
         self.defer = False  # gather bottom branch pages for batches over the whole tree
-        self.read_missing = False  # a walk from summaries: read a batch's leaves not in memory first
-        self.scattered = False  # a walk from summaries: pages it reads only once are pread (PageFile.header_words)
+        # a walk from summaries: pages it reads only once are pread (PageFile.header_words), and a batch's
+        # leaves not in memory are read first
+        self.scattered = False
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
@@ -811,7 +812,7 @@ class _Walk:
             raise PageError(f"a leaf under branch page {int(bpg[0])} or its neighbours is reachable twice")
         pf.page_reads += total
         bases = children * ps
-        if self.read_missing:  # no prefetch before a walk from summaries: these leaves, at once
+        if self.scattered:  # no prefetch before a walk from summaries: these leaves, at once
             from zlmdb_inspect.storage.prefetch import read_missing
 
             read_missing(pf, children)

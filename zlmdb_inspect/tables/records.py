@@ -13,6 +13,7 @@ key with ``set_range``, so its cost does not depend on the table's size.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -86,10 +87,12 @@ class RecordWindow:
 NOT_FITTED: Any = object()
 
 
-def _read_as(codec: str, fitted: tuple[str, Any]) -> Any:
-    """What ``codec``'s reading of a sampled key or value gave (:meth:`Codec.learn_fitted`); a
-    reading by another codec (the profile learnt again meanwhile, by another thread) is not one."""
-    assert fitted[0] == codec
+def _reading(codec: str, fitted: Any, read: Callable[[], Any]) -> Any:
+    """``codec``'s reading of a key or value: the one the learning made (:meth:`Codec.learn`; a
+    Mismatch raised again), else ``read()`` — also when another codec made it (the profile was
+    learnt again meanwhile, by another thread)."""
+    if fitted is NOT_FITTED or fitted[0] != codec:
+        return read()
     if isinstance(fitted[1], decode.Mismatch):
         raise fitted[1]
     return fitted[1]
@@ -213,24 +216,21 @@ class Codec:
 
     # -- the table's codec, from a sample --------------------------------------------
 
-    def learn(self, samples: list[tuple[bytes, bytes | None]], where: str) -> TableProfile:
-        """Settle the table's codecs from sampled (key after the slot prefix, value) pairs;
-        a value of None was too large to inspect."""
-        return self.learn_fitted(samples, where)[0]
-
-    def learn_fitted(self, samples: list[tuple[bytes, bytes | None]],
-                     where: str) -> tuple[TableProfile, tuple[list[Any], list[Any]]]:
-        """:meth:`learn`, and how the adopted codecs read each sampled key and each value that is
-        not None, as ``(codec, reading)`` (:data:`NOT_FITTED` where no codec was adopted): the
-        sample's records are then decoded without reading each a second time (:meth:`decode`)."""
+    def learn(self, samples: list[tuple[bytes, bytes | None]],
+              where: str) -> tuple[TableProfile, list[tuple[Any, Any]]]:
+        """Settle the table's codecs from sampled (key after the slot prefix, value) pairs; a value
+        of None was too large to inspect. Returns the profile, and per sample how the adopted codecs
+        read its key and value, as ``(codec, reading)`` (:data:`NOT_FITTED` where no codec was
+        adopted or the value is None): the sample's records are decoded without reading each again."""
         keys = [k for k, _ in samples]
         values = [v for _, v in samples if v is not None]
         dkey, dvalue = self.declared
         kinf = self._infer(keys, dkey, decode.key_as, inference.infer_keys)
         vinf = self._infer(values, dvalue, lambda c, b: decode.value_as(c, b, self.allow_pickle, self.fbs),
                            lambda vs: inference.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
-        fitted = tuple([NOT_FITTED] * len(side) if inf.fitted is None else [(inf.codec, r) for r in inf.fitted]
-                       for inf, side in ((kinf, keys), (vinf, values)))
+        kfit = [NOT_FITTED] * len(keys) if kinf.fitted is None else [(kinf.codec, r) for r in kinf.fitted]
+        vfit = iter(() if vinf.fitted is None else [(vinf.codec, r) for r in vinf.fitted])  # values not None
+        fitted = [(kf, NOT_FITTED if v is None else next(vfit, NOT_FITTED)) for kf, (_, v) in zip(kfit, samples)]
         kinf.fitted = vinf.fitted = None  # the profile outlives the sample
         prof = TableProfile(len(samples), where, kinf, vinf, big_values=len(samples) - len(values),
                             app_class=self.name if self.klass is not None else None, declared=self.declared)
@@ -249,7 +249,7 @@ class Codec:
                         prof.app_value_failed += 1
                         prof.app_value_error = prof.app_value_error or _exc(e)
         self.profile = prof
-        return prof, (fitted[0], fitted[1])
+        return prof, fitted
 
     @staticmethod
     def _infer(samples: list[bytes], declared: str | None, fits, infer) -> inference.Inferred:
@@ -263,8 +263,7 @@ class Codec:
         codec = self.profile.key_codec if self.profile else None
         if codec is not None:
             try:
-                return _read_as(codec, fitted) if fitted is not NOT_FITTED and fitted[0] == codec else \
-                    decode.key_as(codec, kb), codec, None
+                return _reading(codec, fitted, lambda: decode.key_as(codec, kb)), codec, None
             except decode.Mismatch as e:
                 # a text key that is not UTF-8 is shown as its bytes, not guessed into other parts
                 k = decode.Decoded(values.hexs(kb), "bytes") if codec == "string" else decode.decode_key(kb)
@@ -276,8 +275,7 @@ class Codec:
         codec = self.profile.value_codec if self.profile else None
         if codec is not None:
             try:
-                value = _read_as(codec, fitted) if fitted is not NOT_FITTED and fitted[0] == codec else \
-                    decode.value_as(codec, raw_value, self.allow_pickle, self.fbs)
+                value = _reading(codec, fitted, lambda: decode.value_as(codec, raw_value, self.allow_pickle, self.fbs))
                 return value, codec, None
             except decode.Mismatch as e:
                 v = decode.decode_value(raw_value, self.allow_pickle, self.fbs, self.fbs_type)
@@ -290,7 +288,7 @@ class Codec:
     def decode(self, raw_key: bytes, raw_value: bytes, preview: int | None = None,
                fitted: tuple[Any, Any] = (NOT_FITTED, NOT_FITTED), size: int | None = None) -> Record:
         """One record as the table's codecs (or its application) read it. ``fitted``: the key and
-        the value as ``(codec, reading)`` from :meth:`learn_fitted`, used where the profile's codec is
+        the value as ``(codec, reading)`` from :meth:`learn`, used where the profile's codec is
         that codec; ``size``: the stored value's size when ``raw_value`` was cut short already."""
         size = len(raw_value) if size is None else size
         truncated = preview is not None and size > preview

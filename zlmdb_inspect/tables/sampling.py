@@ -11,7 +11,7 @@ from zlmdb_inspect.core.kinds import Direction, ErrorKind
 from zlmdb_inspect.core.model import Snapshot, Table
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.slots import slot_end, slot_prefix
-from zlmdb_inspect.tables.records import NOT_FITTED, PREVIEW_BYTES, Codec, Record, RecordWindow, TableProfile
+from zlmdb_inspect.tables.records import PREVIEW_BYTES, Codec, Record, RecordWindow, TableProfile
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
@@ -51,14 +51,9 @@ class Sampler:
         return the profile with the sampled records decoded by it."""
         codec = self.codec(table)
         triples, where = self._sample_raw(ins, table, n or self.opts.sample)
-        prof, (keys, values) = codec.learn_fitted(
-            [(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
+        prof, fitted = codec.learn([(k[2:], v if size <= PREVIEW_BYTES else None) for k, v, size in triples], where)
         # each sampled key and value as the adopted codecs read them while learning: not read again
-        vals = iter(values)
-        recs = []
-        for (k, v, size), key in zip(triples, keys, strict=True):
-            value = next(vals) if size <= PREVIEW_BYTES else NOT_FITTED
-            recs.append(codec.decode(k, v, PREVIEW_BYTES, (key, value), size))
+        recs = [codec.decode(k, v, PREVIEW_BYTES, fit, size) for (k, v, size), fit in zip(triples, fitted, strict=True)]
         self._note(table, recs)
         return prof, recs
 

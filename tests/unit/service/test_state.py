@@ -337,3 +337,30 @@ def test_keys_without_a_slot_keep_the_state_usable(fmt, tmp_path):
         docs.append(json.loads(r.stdout))
     second = docs[1]["state"]
     assert second["note"] is None and second["samples_used"] >= 1, second
+
+
+def test_a_live_save_does_not_parse_the_file_it_wrote(tmp_path, monkeypatch):
+    """A live process saves every minute: the file it wrote last is not parsed again to merge (it
+    was, with every summary, at each save); a file another run wrote in its place is."""
+    from zlmdb_inspect.service import state as statemod
+    from zlmdb_inspect.service.state import Identity
+
+    st = str(tmp_path / "state")
+    ident = Identity(1, 2, str(tmp_path / "db" / "data.mdb"), 4096, "1.0")
+    now = time.time()
+
+    def sample(t: float) -> Sample:
+        return Sample(t=t, last_txnid=int(t), entries=4, used_bytes=5, map_size=6, free_pages=None, readers=0,
+                      file_size=7, tables={1: 2}, writer=True)
+
+    parsed = []
+    real_parse = statemod.parse
+    monkeypatch.setattr(statemod, "parse", lambda data: parsed.append(1) or real_parse(data))
+    mine, other = StateStore(st), StateStore(st)
+    mine.save(ident, [sample(now - 30)], StateStore(st).load(ident).summaries, now=now - 30)
+    mine.save(ident, [sample(now - 20)], StateStore(st).load(ident).summaries, now=now - 20)
+    assert len(parsed) == 1  # the second load by a fresh store, not the second save
+    other.save(ident, [sample(now - 10)], other.load(ident).summaries, now=now - 10)  # another run
+    mine.save(ident, [sample(now)], mine.load(ident).summaries, now=now)
+    path = mine.file_for(ident.path)
+    assert [s.t for s in real_parse(open(path, "rb").read()).samples] == [now - 30, now - 20, now - 10, now]

@@ -8,6 +8,7 @@ import random
 import struct
 
 from conftest import raw_env, space_key
+from statefiles import state_file
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import open_service
@@ -33,10 +34,7 @@ def _put(path: str, n: int, seed: int, commits: int = 1) -> None:
 
 
 def _summaries(state_dir: str) -> int:
-    import glob
-
-    (f,) = glob.glob(f"{state_dir}/*.json")
-    with open(f, "rb") as fh:
+    with open(state_file(state_dir), "rb") as fh:
         return json.load(fh)["summaries"]["rows"]
 
 

@@ -239,7 +239,7 @@ def test_headers_in_file_order_and_in_threads_equal_a_plain_gather(tmp_path, mon
         pf.close()
 
 
-def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path):
+def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path, monkeypatch):
     """``header_words``/``fresh_pages`` by pread read exactly what the mapping holds, each page by pread
     once per PageFile (then through the mapping); a file cut short under them is a PageError."""
     import numpy as np
@@ -260,15 +260,13 @@ def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path):
             calls.append(off // pf.page_size)
             return real(fd, n, off)
 
-        os.pread = counting
-        try:
+        with monkeypatch.context() as m:
+            m.setattr(os, "pread", counting)
             mask = np.arange(40) % 3 != 0  # a third go through the mapping
             got = pf.header_words(pgnos, mask)
             assert (got == pf.np_headers[pgnos]).all()
             assert sorted(calls) == sorted(pgnos[mask].tolist())
             assert (pf.header_words(pgnos, True) == got).all() and len(calls) == mask.sum()  # read once
-        finally:
-            os.pread = real
         more = rng.choice(np.setdiff1d(np.arange(2, pf.pages_in_file), pgnos), size=10, replace=False)
         block = pf.fresh_pages(np.concatenate([more, pgnos[:3]]))  # most are new: pread, the rest copied
         assert block is not None

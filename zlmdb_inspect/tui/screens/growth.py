@@ -260,7 +260,6 @@ class GrowthScreen(Screen[None]):
         self.ref = ref
         self.now_fn = now_fn
         self.figures = self._figures(ref)
-        self._drawn: GrowthFigures | None = None  # what the charts were last asked to draw
 
     def _figures(self, ref: Refresh) -> GrowthFigures:
         now = self.now_fn() if self.now_fn is not None else ref.snapshot.taken_at
@@ -276,15 +275,16 @@ class GrowthScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.show()
+        self.show(None)
 
     def snapshot_refreshed(self, ref: Refresh) -> None:
         """The overview took a new snapshot: draw its figures."""
         self.ref = ref
-        self.figures = self._figures(ref)
-        self.show()
+        drawn, self.figures = self.figures, self._figures(ref)
+        self.show(drawn)
 
-    def show(self) -> None:
+    def show(self, drawn: GrowthFigures | None) -> None:
+        """Draw ``self.figures``; ``drawn``: the figures on screen (None: nothing yet)."""
         f = self.figures
         rates, fill = self.query_one("#growth-rates", Chart), self.query_one("#growth-fill", Chart)
         rates.display = bool(f.rates.series)
@@ -296,10 +296,9 @@ class GrowthScreen(Screen[None]):
         msg.display = bool(msgs)
         set_content(msg, Text("\n").join(literal(m, 300) for m in dict.fromkeys(msgs)))
         set_content(self.query_one("#growth-legend", Static), legend(f))
-        drawn, self._drawn = self._drawn, f
         if drawn is None or f.rates != drawn.rates:  # a plotext build each: not when nothing changed
             rates.refresh()
-        if drawn is None or f.fill != drawn.fill:
+        if drawn is None or f.fill != drawn.fill:  # its axis starts at the snapshot's time: nearly always
             fill.refresh()
 
     def action_back(self) -> None:
