@@ -307,14 +307,18 @@ class TreeWalker:
         children: dict[tuple[int, int], list[tuple[int, int]]] = {}
         for key, parent in self.parents.items():
             children.setdefault(parent, []).append(key)
-        if self.saved is not None:
-            k, p = self.saved.keys, self.saved.parents
-            for key, parent in zip(zip(k[:, 0].tolist(), k[:, 1].tolist()), zip(p[:, 0].tolist(), p[:, 1].tolist())):
-                children.setdefault(parent, []).append(key)
+        saved = self.saved
         out: set[tuple[int, int]] = set()
         frontier = list(roots)
         while frontier:
             nxt = [c for key in frontier for c in children.get(key, ()) if c not in out]
+            if saved is not None:  # the saved rows whose parent is in the frontier (a few levels of thousands)
+                up = np.array(frontier, dtype=np.int64).reshape(-1, 2)
+                cand = np.flatnonzero(isin(saved.parents[:, 0], up[:, 0]))
+                tops = set(frontier)
+                for key, parent in zip(saved.keys[cand].tolist(), saved.parents[cand].tolist()):
+                    if (parent[0], parent[1]) in tops and (key[0], key[1]) not in out:
+                        nxt.append((key[0], key[1]))
             out.update(nxt)
             frontier = nxt
         return out
@@ -509,6 +513,22 @@ class LeafSpace(NamedTuple):
     node_scan: np.ndarray  # holds named or dup databases: read node by node
 
 
+class _Level(NamedTuple):
+    """A parent of bottom branch pages: its children ``kids``, its summary ``out``, its key (``parent``
+    of its children), and where its children's merges wait when deferred (``sink``; None: at once)."""
+
+    kids: np.ndarray
+    out: TreeSummary
+    parent: tuple[int, int] | None
+    sink: list[tuple[TreeSummary, TreeSummary]] | None = None
+
+    def merge(self, walk: _Walk, child: TreeSummary) -> None:
+        if self.sink is None:
+            walk._merge(self.out, child)
+        else:
+            self.sink.append((self.out, child))
+
+
 class _Walk:
     """One walk's state (one snapshot's pages); the walker keeps only what outlives it (the cache)."""
 
@@ -532,8 +552,11 @@ class _Walk:
         self.pending: list[tuple[int, int]] = []
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
-        # deferred, in the order a walk without deferral does them (children before parents)
-        self.merges: list[tuple[TreeSummary, TreeSummary]] = []
+        # deferred, in the order a walk without deferral does them (children before parents); a list
+        # holds the merges of a deferred level (:meth:`bottom_levels`), filled in at the end
+        self.merges: list[tuple[TreeSummary, TreeSummary] | list[tuple[TreeSummary, TreeSummary]]] = []
+        self.levels: list[_Level] = []  # parents of bottom branch pages, deferred (their depth: max_depth - 2)
+        self.max_depth = meta.main.depth
         self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
         self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
         self.time_slots = walker.time_slots
@@ -566,11 +589,15 @@ class _Walk:
 
     def finish(self) -> None:
         """Run the deferred batches, then the merges and cache entries that wait for them."""
+        if self.levels:
+            levels, self.levels = self.levels, []
+            self.bottom_levels(levels, self.max_depth - 1, self.max_depth)
         if self.pending:
             self.run_deferred()
         self.defer = False
-        for out, child in self.merges:
-            out.merge(child)
+        for item in self.merges:
+            for out, child in item if isinstance(item, list) else (item,):
+                out.merge(child)
         for key, out in self.to_cache:
             self.walker.cache[key] = out
         self.merges, self.to_cache = [], []
@@ -639,7 +666,12 @@ class _Walk:
             self.bottoms([(pgno, n)], [out])
         elif depth + 2 == max_depth and not self.scan_all and LITTLE_ENDIAN_HOST:
             nodes = self.pf.branch_nodes(np.array([pgno], dtype=np.int64), np.array([n], dtype=np.int64))
-            self.bottom_level(nodes[4], depth + 1, max_depth, out, key)
+            if self.defer:  # with every other parent of bottom branch pages, at the end (finish)
+                sink: list[tuple[TreeSummary, TreeSummary]] = []
+                self.levels.append(_Level(nodes[4], out, key, sink))
+                self.merges.append(sink)  # its children's merges come before its own into its parent
+            else:
+                self.bottom_levels([_Level(nodes[4], out, key)], depth + 1, max_depth)
         else:
             offs = [pf.node(pgno, i) for i in range(n)]
             kids = [pf.child_pgno(off) for off in offs]
@@ -681,21 +713,31 @@ class _Walk:
             sp.leaf_pages += 1
             out.entries += n
 
-    def bottom_level(self, kids: np.ndarray, depth: int, max_depth: int, out: TreeSummary,
-                     parent: tuple[int, int] | None = NO_PARENT) -> None:
-        """The bottom branch pages under one page (``kids``), vectorised together.
+    def bottom_levels(self, groups: list[_Level], depth: int, max_depth: int) -> None:
+        """The bottom branch pages under several pages (one :class:`_Level` each), vectorised together.
 
         One numpy pass per bottom branch page cost more in call overhead than in work
         (a 10M-record tree has about 1,800 of them); batching them makes a full walk
         cost tens of milliseconds, which is what a 0.9-format refresh pays every time.
         Their headers are read and checked at once too: an incremental (1.0) walk looks up
-        thousands of them in its cache at every refresh of a busy database.
+        thousands of them in its cache at every refresh of a busy database. A deferred walk
+        hands all of the tree's levels at once (one pass per parent page cost a 10M-record
+        repeat run a tenth of its CPU in per-call overhead).
         """
         pf = self.pf
-        if not len(kids) or not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
-            for child in kids.tolist():  # the general walk says which page is out of range
-                self._merge(out, self.subtree(child, depth, max_depth, parent))
+        todo: list[_Level] = []
+        for level in groups:
+            kids = level.kids
+            if not len(kids) or not ((kids >= NUM_METAS) & (kids <= self.limit) & (kids < pf.pages_in_file)).all():
+                for child in kids.tolist():  # the general walk says which page is out of range
+                    level.merge(self, self.subtree(child, depth, max_depth, level.parent))
+            else:
+                todo.append(level)
+        if not todo:
             return
+        lens = np.array([len(g.kids) for g in todo], dtype=np.int64)
+        kids = np.concatenate([g.kids for g in todo]) if len(todo) > 1 else todo[0].kids
+        gid = np.repeat(np.arange(len(todo), dtype=np.int64), lens)
         # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
         block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
         words = pf.words_of(block) if block is not None else None
@@ -703,9 +745,9 @@ class _Walk:
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH
         if not branch.all():  # not what belongs here: the general walk says why
-            for child in kids[~branch].tolist():
-                self._merge(out, self.subtree(child, depth, max_depth, parent))
-            kids, ns = kids[branch], ns[branch]
+            for child, g in zip(kids[~branch].tolist(), gid[~branch].tolist()):
+                todo[g].merge(self, self.subtree(child, depth, max_depth, todo[g].parent))
+            kids, ns, gid = kids[branch], ns[branch], gid[branch]
             if words is not None:
                 assert block is not None
                 block, words = block[branch], words[branch]
@@ -714,49 +756,59 @@ class _Walk:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")
         if (ns < 1).any():
             raise PageError(f"branch page {int(kids[int(np.argmax(ns < 1))])} has no children")
-        batch = list(zip(kids.tolist(), ns.tolist()))
-        outs: list[TreeSummary | None]
+        miss = np.ones(len(kids), dtype=bool)  # not reused: their leaves are read
         keys: list[tuple[int, int]] = []
         if self.cacheable:
             keys = list(zip(kids.tolist(), pf.txnids(kids, words).tolist()))
             self.seen.update(keys)
-            get = self.walker.cache.get
+            glist = gid.tolist()
             # (a one-shot run from a state file has no summaries in memory: its hits are saved rows)
-            found = [get(key) for key in keys] if self.walker.cache else []
-            found = [f if f is not None and f.time_slots == self.time_slots else None for f in found]
-            hits = [f for f in found if f is not None]
-            if hits:
-                self.cache_hits += len(hits)
-                out.merge_many(hits)
-                if parent is not None:
-                    for key, f in zip(keys, found):
-                        if f is not None:
-                            self.walker.parents[key] = parent
-                batch = [b for b, f in zip(batch, found) if f is None]
-                keys = [key for key, f in zip(keys, found) if f is None]
+            if self.walker.cache:
+                get, hits = self.walker.cache.get, cast("dict[int, list[TreeSummary]]", {})
+                for i, key in enumerate(keys):
+                    f = get(key)
+                    if f is not None and f.time_slots == self.time_slots:
+                        miss[i] = False
+                        hits.setdefault(glist[i], []).append(f)
+                        up = todo[glist[i]].parent
+                        if up is not None:
+                            self.walker.parents[key] = up
+                for g, found in hits.items():
+                    self.cache_hits += len(found)
+                    todo[g].out.merge_many(found)
             saved = self.walker.saved
-            if saved is not None and keys:  # a state file's rows: merged as columns, never as objects
-                rows = saved.rows(keys)
-                cand = [i for i, r in enumerate(rows) if r is not None]
-                cand_rows = [r for r in rows if r is not None]
+            if saved is not None and miss.any():  # a state file's rows: merged as columns, never as objects
+                cand = np.flatnonzero(miss)
+                rows = saved.rows([keys[i] for i in cand.tolist()])
+                have = np.array([r is not None for r in rows], dtype=bool)
+                cand = cand[have]
+                cand_rows = np.array([r for r in rows if r is not None], dtype=np.int64)
                 crc_of = pf.page_crcs if block is None else _crcs_of(kids, block)
-                ok = saved.usable(crc_of, cand_rows, self.time_slots)
-                used = {i for i, good in zip(cand, ok) if good}
-                if used:
+                ok = np.array(saved.usable(crc_of, cand_rows.tolist(), self.time_slots), dtype=bool)
+                if ok.any():
+                    used, hit_rows, hit_g = cand[ok], cand_rows[ok], gid[cand[ok]]
                     self.cache_hits += len(used)
-                    hit_rows = np.sort(np.array([r for r, good in zip(cand_rows, ok) if good], dtype=np.int64))
-                    saved.merge_into(hit_rows, out)
-                    if parent is not None:
-                        saved.parents[hit_rows] = parent
+                    miss[used] = False
+                    order = np.lexsort((hit_rows, hit_g))  # per parent, its rows in order
+                    hit_rows, hit_g = hit_rows[order], hit_g[order]
+                    bounds = np.flatnonzero(np.diff(hit_g)) + 1
+                    for part, g in zip(np.split(hit_rows, bounds), hit_g[np.concatenate(([0], bounds))].tolist()):
+                        saved.merge_into(part, todo[g].out)
+                        if todo[g].parent is not None:
+                            saved.parents[part] = todo[g].parent
                     if self.walker.cache:
-                        for i in used:
+                        for i in used.tolist():
                             self._used_saved(keys[i])
-                    batch = [b for i, b in enumerate(batch) if i not in used]
-                    keys = [key for i, key in enumerate(keys) if i not in used]
+        left = np.flatnonzero(miss)
+        batch = list(zip(kids[left].tolist(), ns[left].tolist()))
+        lg = gid[left].tolist()
+        outs: list[TreeSummary | None]
+        if self.cacheable:
             outs = [TreeSummary(branch_pages=1) for _ in batch]
         else:  # nothing is cached: add straight to the parent's (or the whole walk's) summary
-            outs = [None if self.defer else out] * len(batch)
-            out.branch_pages += len(batch)
+            outs = [None if self.defer else todo[g].out for g in lg]
+            for level, n in zip(todo, np.bincount(gid, minlength=len(todo)).tolist()):
+                level.out.branch_pages += n
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
@@ -764,10 +816,10 @@ class _Walk:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
                              if self.want_space else self.walker.batch_leaves)
         if self.cacheable:
-            for key, sub in zip(keys, outs):
+            for i, g, sub in zip(left.tolist(), lg, outs):
                 assert sub is not None
-                self._cache(key, sub, parent)
-                self._merge(out, sub)
+                self._cache(keys[i], sub, todo[g].parent)
+                todo[g].merge(self, sub)
 
     def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""

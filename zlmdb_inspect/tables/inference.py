@@ -32,8 +32,19 @@ def _oid_ts(b: bytes) -> bool:
     return struct.unpack(">Q", b[:8])[0] <= MAX_OID and is_ts(struct.unpack("<Q", b[8:16])[0])
 
 
+#: Value decoders whose reading by inspection is what ``value_as`` of the same name reads (the same
+#: expression: tests/unit/tables/test_keys.py checks it); a sample read so is not read again to fit.
+_SAME_READING = frozenset({"cbor", "json", "string", "bytes", "empty"})
+
+
 def key_candidates(b: bytes) -> list[str]:
     """The key codecs that plausibly read ``b``: its inspection decoder and readings it also fits."""
+    return key_candidates_read(b)[0]
+
+
+def key_candidates_read(b: bytes) -> tuple[list[str], tuple[str, Any] | None]:
+    """:func:`key_candidates`, and the inspection decoder's reading of ``b`` (its name, its value), which is
+    what ``key_as`` of that name reads (None where inspection stumbled)."""
     out = []
     if printable(b) is not None:
         out.append("string")
@@ -41,14 +52,21 @@ def key_candidates(b: bytes) -> list[str]:
         out.append("oid+timestamp-le")
     if len(b) > 16 and _oid_ts(b[:16]) and printable(b[16:]) is not None:
         out.append("oid+timestamp-le+string")
-    nat = decode_key(b).decoder
-    if nat not in out:
-        out.append(nat)
-    return out
+    d = decode_key(b)
+    if d.decoder not in out:
+        out.append(d.decoder)
+    return out, ((d.decoder, d.value) if d.error is None else None)
 
 
 def value_candidates(b: bytes, allow_pickle: bool = False, fbs=None, fbs_type: str | None = None) -> list[str]:
     """The value codecs that plausibly read ``b``."""
+    return value_candidates_read(b, allow_pickle, fbs, fbs_type)[0]
+
+
+def value_candidates_read(b: bytes, allow_pickle: bool = False, fbs=None,
+                          fbs_type: str | None = None) -> tuple[list[str], tuple[str, Any] | None]:
+    """:func:`value_candidates`, and the inspection decoder's reading of ``b`` where it is what ``value_as``
+    of that name reads (CBOR, JSON, text, bytes; None otherwise)."""
     out = []
     if fbs is not None and fbs_type and fbs.decode(b, fbs_type)[1] is None:
         out.append(f"flatbuffers:{fbs_type}")
@@ -56,10 +74,11 @@ def value_candidates(b: bytes, allow_pickle: bool = False, fbs=None, fbs_type: s
         out.append("uuid")
     if printable(b) is not None:
         out.append("string")
-    nat = value_family(decode_value(b, allow_pickle).decoder)
+    d = decode_value(b, allow_pickle)
+    nat = value_family(d.decoder)
     if nat not in out:
         out.append(nat)
-    return out
+    return out, ((nat, d.value) if nat in _SAME_READING and d.error is None else None)
 
 
 @dataclass
@@ -87,24 +106,32 @@ def _rank(name: str, preference: list[str]) -> int:
     return len(preference)
 
 
-def infer(samples: list[bytes], candidates: Callable[[bytes], list[str]], fits: Callable[[str, bytes], Any],
-          preference: list[str]) -> Inferred:
+def infer(samples: list[bytes], candidates: Callable[[bytes], tuple[list[str], tuple[str, Any] | None]],
+          fits: Callable[[str, bytes], Any], preference: list[str]) -> Inferred:
     """The codec that reads the most sampled records, if few enough records differ from it.
 
     A table adopts a codec when it reads more samples than it misses and at most
     one in five (or one) differs: those are the records to flag. Otherwise the
-    table mixes codecs and records are decoded one by one.
+    table mixes codecs and records are decoded one by one. ``candidates`` gives a sample's
+    codecs and, optionally, one reading ``(codec, value)`` equal to ``fits(codec, sample)``:
+    a sample whose reading is by the adopted codec is not read again.
     """
     mix: dict[str, int] = {}
+    reads = []
     for b in samples:
-        for c in candidates(b):
+        names, reading = candidates(b)
+        reads.append(reading)
+        for c in names:
             mix[c] = mix.get(c, 0) + 1
     if not samples:
         return Inferred(None, 0, 0, {})
     best = min(mix, key=lambda c: (-mix[c], _rank(c, preference), c))
     misfits, example = 0, None
     fitted: list[Any] = []
-    for b in samples:
+    for b, reading in zip(samples, reads, strict=True):
+        if reading is not None and reading[0] == best:
+            fitted.append(reading[1])
+            continue
         try:
             fitted.append(fits(best, b))
         except Mismatch as e:
@@ -118,12 +145,12 @@ def infer(samples: list[bytes], candidates: Callable[[bytes], list[str]], fits: 
 
 
 def infer_keys(samples: list[bytes]) -> Inferred:
-    return infer(samples, key_candidates, key_as, _KEY_PREFERENCE)
+    return infer(samples, key_candidates_read, key_as, _KEY_PREFERENCE)
 
 
 def infer_values(samples: list[bytes], allow_pickle: bool = False, fbs=None,
                  fbs_type: str | None = None) -> Inferred:
-    return infer(samples, lambda b: value_candidates(b, allow_pickle, fbs, fbs_type),
+    return infer(samples, lambda b: value_candidates_read(b, allow_pickle, fbs, fbs_type),
                  lambda c, b: value_as(c, b, allow_pickle, fbs), _VALUE_PREFERENCE)
 
 

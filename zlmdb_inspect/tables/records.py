@@ -254,7 +254,7 @@ class Codec:
     @staticmethod
     def _infer(samples: list[bytes], declared: str | None, fits, infer) -> inference.Inferred:
         if declared is not None:
-            inf = inference.infer(samples, lambda b: [declared], fits, [])
+            inf = inference.infer(samples, lambda b: ([declared], None), fits, [])
             if inf.codec is not None or not samples:
                 return inf
         return infer(samples)

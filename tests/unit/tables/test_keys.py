@@ -209,3 +209,62 @@ def test_time_periods():
              else end), text
     for bad in ("2026-13", "2026-02-30", "2026-01-01T24", "26-01", "2026/01"):
         assert keys.time_period(bad) is None, bad
+
+
+def test_uuid_text_is_the_canonical_uuid_string():
+    """The decoders' UUID text (built from the hex, not a UUID object) is ``str(uuid.UUID(...))``."""
+    from zlmdb_inspect.tables.decode import key_as, uuid_text
+
+    rnd = random.Random(5)
+    for b in [bytes(16), b"\xff" * 16] + [rnd.randbytes(16) for _ in range(2000)]:
+        assert uuid_text(b) == str(uuid.UUID(bytes=b))
+        assert key_as("uuid", b) == str(uuid.UUID(bytes=b))
+        assert key_as("oid+oid", b) == list(struct.unpack(">QQ", b))
+
+
+@pytest.mark.parametrize("value", [12345, -1000, 2**40, b"\x01\x02", 1.5, None, True])
+def test_cbor_of_every_major_type_is_read_once_tried_or_not(value):
+    """Values the first CBOR attempt skips (small ints, short byte strings, simple values) are read by the
+    last one; those it tried and failed are not tried again (random bytes stay bytes)."""
+    from zlmdb_inspect.tables.decode import decode_value
+
+    b = cbor2.dumps(value)
+    assert decode_value(b).decoder == "cbor", b
+    assert decode_value(b + b"\x00").decoder != "cbor"  # not one item spanning the value
+
+
+def _shapes(rnd: random.Random) -> list[bytes]:
+    now = 1_700_000_000 * 10**9
+    out = [b"", b"a", b"ab", b"abc", "ключ".encode(), b"\xff\xfe", b"[x]", b'{"a": 1}', b'"s"', b"[1, 2]"]
+    for _ in range(300):
+        n = rnd.choice([1, 2, 3, 8, 12, 16, 17, 20, 24, 32, 40, 48, rnd.randint(0, 64)])
+        out.append(rnd.randbytes(n))
+        out.append(uuid.uuid4().bytes + rnd.choice([b"", struct.pack(">Q", now), uuid.uuid4().bytes, b"name"]))
+        out.append(struct.pack(">Q", rnd.randint(0, 2**53)) + rnd.choice([b"", struct.pack("<Q", now), b"x.y"]))
+        out.append(struct.pack(rnd.choice([">Q", "<Q"]), now + rnd.randint(-10**15, 10**15)))
+        out.append(cbor2.dumps(rnd.choice([{"a": rnd.random(), "b": [1, "x"]}, [b"\x00" * 3], "text", 2**40, None])))
+    return out
+
+
+def test_the_inspection_reading_equals_the_named_codecs_reading():
+    """Codec inference keeps a sample's reading by inspection as its reading by the adopted codec
+    (inference.key_candidates_read / value_candidates_read): for every shape of key and value, that
+    reading is exactly what ``key_as``/``value_as`` of the same name read."""
+    from zlmdb_inspect.tables.decode import decode_value, key_as, value_as
+    from zlmdb_inspect.tables.inference import key_candidates_read, value_candidates_read
+
+    shapes = _shapes(random.Random(11))
+    keys = values = 0
+    for b in shapes:
+        names, reading = key_candidates_read(b)
+        if reading is not None:
+            assert reading[0] in names
+            assert key_as(reading[0], b) == reading[1], (b, reading)
+            keys += 1
+        names, reading = value_candidates_read(b)
+        if reading is not None:
+            assert reading[0] in names
+            assert value_as(reading[0], b) == reading[1], (b, reading)
+            assert decode_value(b).value == reading[1]
+            values += 1
+    assert keys == len(shapes) and values > len(shapes) // 2
