@@ -21,12 +21,16 @@ def state_file(state_dir: str) -> str:
 
 
 def edit_state(state_dir: str, edit: Callable[[dict], None]) -> None:
+    """Edit the JSON line of the state file; the summary columns after it stay as they are."""
+    from zlmdb_inspect.service.state import split
+
     path = state_file(state_dir)
     with open(path, "rb") as f:
-        doc = json.load(f)
+        line, blob = split(f.read())
+    doc = json.loads(line)
     edit(doc)
-    with open(path, "w") as f:
-        json.dump(doc, f)
+    with open(path, "wb") as f:
+        f.write(json.dumps(doc).encode() + b"\n" + blob)
 
 
 def earlier(doc: dict, seconds: float) -> None:
