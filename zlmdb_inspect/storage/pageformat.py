@@ -344,10 +344,10 @@ class PageFile:
     # -- scattered reads ---------------------------------------------------
     # A walk from summaries reads the headers of some 20,000 pages scattered over a 10M-record
     # file. Through the mapping, each is a page fault that also maps up to 15 neighbours the walk
-    # does not want (fault-around): 4-5 us per page on a VM, against 1.5-2.5 us for a pread of its
-    # header and 2.1-3.7 us for a pread of the whole page with its CRC (as the VM's load allows).
-    # So a page this process has not read before is read with pread when the walk asks for it as
-    # scattered; a page read
+    # does not want (fault-around): 4-5 us per page on a VM, against ~1.0 us for a pread of its
+    # header and ~1.9 us for a pread of the whole page in file order (up to ~20 % more in tree order;
+    # benchmarks/pread_bench.py; more as the VM's load goes up). So a page this process has not
+    # read before is read with pread, in file order, when the walk asks for it as scattered; a page read
     # again (a later refresh in the same process) goes through the mapping, which from then on
     # costs nothing. After a walk of the whole tree (``mapped_tree``), everything is mapped.
 

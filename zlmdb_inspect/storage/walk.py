@@ -722,7 +722,7 @@ class _Walk:
         Their headers are read and checked at once too: an incremental (1.0) walk looks up
         thousands of them in its cache at every refresh of a busy database. A deferred walk
         hands all of the tree's levels at once (one pass per parent page cost a 10M-record
-        repeat run a tenth of its CPU in per-call overhead).
+        repeat run ~3 ms more: 58 parents).
         """
         pf = self.pf
         todo: list[_Level] = []
@@ -764,7 +764,8 @@ class _Walk:
             glist = gid.tolist()
             # (a one-shot run from a state file has no summaries in memory: its hits are saved rows)
             if self.walker.cache:
-                get, hits = self.walker.cache.get, cast("dict[int, list[TreeSummary]]", {})
+                get = self.walker.cache.get
+                hits: dict[int, list[TreeSummary]] = {}
                 for i, key in enumerate(keys):
                     f = get(key)
                     if f is not None and f.time_slots == self.time_slots:

@@ -362,7 +362,7 @@ def _value_as(codec: str, b: bytes, allow_pickle: bool, fbs) -> Any:
         except zlib.error as e:
             raise Mismatch(f"not zlib ({e})") from None
         return _value_as(codec[5:], inner, allow_pickle, fbs)
-    if key_parts(codec) is not None:  # uuid, oid, timestamp, bytes20+timestamp, ...
+    if _key_plan(codec) is not None:  # uuid, oid, timestamp, bytes20+timestamp, ...
         return key_as(codec, b)
     raise Mismatch(f"no value codec {codec!r}")
 

@@ -37,14 +37,10 @@ def _oid_ts(b: bytes) -> bool:
 _SAME_READING = frozenset({"cbor", "json", "string", "bytes", "empty"})
 
 
-def key_candidates(b: bytes) -> list[str]:
-    """The key codecs that plausibly read ``b``: its inspection decoder and readings it also fits."""
-    return key_candidates_read(b)[0]
-
-
 def key_candidates_read(b: bytes) -> tuple[list[str], tuple[str, Any] | None]:
-    """:func:`key_candidates`, and the inspection decoder's reading of ``b`` (its name, its value), which is
-    what ``key_as`` of that name reads (None where inspection stumbled)."""
+    """The key codecs that plausibly read ``b`` (its inspection decoder and readings it also fits), and
+    the inspection decoder's reading of ``b`` (its name, its value), which is what ``key_as`` of that
+    name reads (None where inspection stumbled)."""
     out = []
     if printable(b) is not None:
         out.append("string")
@@ -58,15 +54,10 @@ def key_candidates_read(b: bytes) -> tuple[list[str], tuple[str, Any] | None]:
     return out, ((d.decoder, d.value) if d.error is None else None)
 
 
-def value_candidates(b: bytes, allow_pickle: bool = False, fbs=None, fbs_type: str | None = None) -> list[str]:
-    """The value codecs that plausibly read ``b``."""
-    return value_candidates_read(b, allow_pickle, fbs, fbs_type)[0]
-
-
 def value_candidates_read(b: bytes, allow_pickle: bool = False, fbs=None,
                           fbs_type: str | None = None) -> tuple[list[str], tuple[str, Any] | None]:
-    """:func:`value_candidates`, and the inspection decoder's reading of ``b`` where it is what ``value_as``
-    of that name reads (CBOR, JSON, text, bytes; None otherwise)."""
+    """The value codecs that plausibly read ``b``, and the inspection decoder's reading of ``b`` where it
+    is what ``value_as`` of that name reads (CBOR, JSON, text, bytes, empty; None otherwise)."""
     out = []
     if fbs is not None and fbs_type and fbs.decode(b, fbs_type)[1] is None:
         out.append(f"flatbuffers:{fbs_type}")

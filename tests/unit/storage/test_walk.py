@@ -7,6 +7,7 @@ import struct
 import subprocess
 import sys
 
+import numpy as np
 import pytest
 from conftest import raw_env, run_cli, sha, space_key
 
@@ -383,3 +384,71 @@ def test_a_page_file_dropped_without_close_leaves_no_descriptor(tmp_path):
     pf.close()
     pf.close()  # twice: harmless
     assert len(os.listdir("/proc/self/fd")) == before
+
+
+@pytest.mark.parametrize("how", ["cache", "saved"])
+def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_path, how):
+    """A 1.0 walk that reuses summaries (this process's, or a state file's rows) reads the bottom branch
+    pages that changed in one pass at its end: a damaged one is said (its page number), and nothing of the
+    stopped walk is cached for the next."""
+    from zlmdb_inspect.storage.pageformat import PageError, PageFile
+    from zlmdb_inspect.storage.walk import TreeWalker
+
+    path = str(tmp_path / "db")
+    _deep_db(path, "1.0")
+    data = os.path.join(path, "data.mdb")
+    from zlmdb_inspect.storage.inspector import Inspector
+
+    walker = TreeWalker()
+    pf = PageFile(data)
+    try:
+        before = pf.current_meta().txnid
+        walker.walk(pf, pf.current_meta())
+    finally:
+        pf.close()
+    with Inspector(path) as ins:  # a state file's rows of the tree before the changes
+        ins.snapshot()
+        packed = ins.export_summaries()
+    subprocess.run([sys.executable, "-c", CHANGE_SCATTERED, path, "5"], check=True)
+    pf = PageFile(data)
+    try:
+        meta = pf.current_meta()
+        depth = {meta.main.root: 1}
+        frontier = [meta.main.root]
+        while frontier:  # the tree's pages by depth
+            nxt = []
+            for p in frontier:
+                flags, lower, upper, _ = pf.header(p, meta.last_pgno, "a page")
+                if flags & 0x01:
+                    for i in range(pf.numkeys(p, lower, upper)):
+                        child = pf.child_pgno(pf.node(p, i))
+                        depth[child] = depth[p] + 1
+                        nxt.append(child)
+            frontier = nxt
+        assert meta.main.depth >= 4
+        bottom = [p for p, d in depth.items() if d == meta.main.depth - 1]
+        changed = [p for p in bottom if int(pf.txnids(np.array([p]))[0]) > before]
+        victim, at = changed[len(changed) // 2], pf.hdrsz - 6
+    finally:
+        pf.close()
+    if how == "saved":
+        walker = TreeWalker()
+        walker.saved = packed
+    control = TreeWalker()  # undamaged, the same walk reuses summaries
+    control.cache, control.saved = dict(walker.cache), walker.saved
+    pf = PageFile(data)
+    try:
+        assert control.walk(pf, pf.current_meta()).cached_subtrees > 10
+    finally:
+        pf.close()
+    kept = dict(walker.cache)
+    with open(data, "r+b") as f:  # the changed bottom branch page's flags: neither branch nor leaf
+        f.seek(victim * meta.page_size + at)
+        f.write(b"\x10\x00")
+    pf = PageFile(data)
+    try:
+        with pytest.raises(PageError, match=f"page {victim} "):
+            walker.walk(pf, pf.current_meta())
+        assert walker.cache == kept
+    finally:
+        pf.close()

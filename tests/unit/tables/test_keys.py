@@ -223,14 +223,21 @@ def test_uuid_text_is_the_canonical_uuid_string():
 
 
 @pytest.mark.parametrize("value", [12345, -1000, 2**40, b"\x01\x02", 1.5, None, True])
-def test_cbor_of_every_major_type_is_read_once_tried_or_not(value):
+def test_cbor_of_every_major_type_is_read_once_tried_or_not(value, monkeypatch):
     """Values the first CBOR attempt skips (small ints, short byte strings, simple values) are read by the
-    last one; those it tried and failed are not tried again (random bytes stay bytes)."""
-    from zlmdb_inspect.tables.decode import decode_value
+    last one; bytes it tried and failed are not tried again."""
+    from zlmdb_inspect.tables import decode
 
+    calls: list[bytes] = []
+    real = decode.cbor_strict
+    monkeypatch.setattr(decode, "cbor_strict", lambda b: calls.append(b) or real(b))
     b = cbor2.dumps(value)
-    assert decode_value(b).decoder == "cbor", b
-    assert decode_value(b + b"\x00").decoder != "cbor"  # not one item spanning the value
+    assert decode.decode_value(b).decoder == "cbor", b
+    assert decode.decode_value(b + b"\x00").decoder != "cbor"  # not one item spanning the value
+    calls.clear()
+    for bad in (b"\x85\x01", b"\xa2\x01\x02\x03", b"\xc1" + bytes(20)):  # array, map, tag: tried first, fail
+        assert decode.decode_value(bad).decoder != "cbor"
+    assert len(calls) == 3
 
 
 def _shapes(rnd: random.Random) -> list[bytes]:
@@ -268,3 +275,21 @@ def test_the_inspection_reading_equals_the_named_codecs_reading():
             assert decode_value(b).value == reading[1]
             values += 1
     assert keys == len(shapes) and values > len(shapes) // 2
+
+
+def test_inference_takes_the_inspection_reading_as_the_fit():
+    """A sample whose reading by inspection is by the adopted codec is not read again by it; one that is
+    not (a misfit, another decoder) is."""
+    from zlmdb_inspect.tables import inference
+
+    keys = [uuid.UUID(int=i + 1).bytes for i in range(20)] + [b"not-a-uuid"]
+    fits: list[tuple[str, bytes]] = []
+
+    def fit(codec: str, b: bytes):
+        fits.append((codec, b))
+        return inference.key_as(codec, b)
+
+    inf = inference.infer(keys, inference.key_candidates_read, fit, inference._KEY_PREFERENCE)
+    assert inf.codec == "uuid" and inf.misfits == 1
+    assert fits == [("uuid", b"not-a-uuid")]  # the uuids were read once, by inspection
+    assert inf.fitted[:20] == [str(uuid.UUID(bytes=k)) for k in keys[:20]]
