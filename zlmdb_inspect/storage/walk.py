@@ -557,7 +557,7 @@ class _Walk:
         self.merges: list[tuple[TreeSummary, TreeSummary] | list[tuple[TreeSummary, TreeSummary]]] = []
         self.levels: list[_Level] = []  # parents of bottom branch pages, deferred (their depth: max_depth - 2)
         self.max_depth = meta.main.depth
-        self.to_cache: list[tuple[tuple[int, int], TreeSummary]] = []
+        self.to_cache: list[tuple[tuple[int, int], TreeSummary, tuple[int, int] | None]] = []
         self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
         self.time_slots = walker.time_slots
         self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
@@ -573,12 +573,12 @@ class _Walk:
         """A summary is cached only once complete: a walk that stops at damage caches nothing
         it had not finished."""
         out.time_slots = self.time_slots
+        if self.defer:  # its parent too: a walk that stops leaves no parent of a summary it did not keep
+            self.to_cache.append((key, out, parent))
+            return
         if parent is not None:
             self.walker.parents[key] = parent
-        if self.defer:
-            self.to_cache.append((key, out))
-        else:
-            self.walker.cache[key] = out
+        self.walker.cache[key] = out
 
     def _used_saved(self, key: tuple[int, int]) -> None:
         """A saved row was used for ``key``: a cached summary of it (walked for other time slots)
@@ -598,7 +598,9 @@ class _Walk:
         for item in self.merges:
             for out, child in item if isinstance(item, list) else (item,):
                 out.merge(child)
-        for key, out in self.to_cache:
+        for key, out, parent in self.to_cache:
+            if parent is not None:
+                self.walker.parents[key] = parent
             self.walker.cache[key] = out
         self.merges, self.to_cache = [], []
 

@@ -441,7 +441,7 @@ def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_pa
         assert control.walk(pf, pf.current_meta()).cached_subtrees > 10
     finally:
         pf.close()
-    kept = dict(walker.cache)
+    kept, kept_parents = dict(walker.cache), dict(walker.parents)
     with open(data, "r+b") as f:  # the changed bottom branch page's flags: neither branch nor leaf
         f.seek(victim * meta.page_size + at)
         f.write(b"\x10\x00")
@@ -450,5 +450,6 @@ def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_pa
         with pytest.raises(PageError, match=f"page {victim} "):
             walker.walk(pf, pf.current_meta())
         assert walker.cache == kept
+        assert walker.parents.keys() - kept_parents.keys() <= walker.cache.keys()  # no parent of an uncached one
     finally:
         pf.close()
