@@ -521,6 +521,9 @@ class _Level(NamedTuple):
     out: TreeSummary
     parent: tuple[int, int] | None
     sink: list[tuple[TreeSummary, TreeSummary]] | None = None
+    #: per child, the slots of the separators around it in this page (-1: none here, the first
+    #: child's lower and the last one's upper bound): its first and last leaf's bounds
+    bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     def merge(self, walk: _Walk, child: TreeSummary) -> None:
         if self.sink is None:
@@ -550,6 +553,7 @@ class _Walk:
         # leaves not in memory are read first
         self.scattered = False
         self.pending: list[tuple[int, int]] = []
+        self.pending_bounds: list[tuple[int, int]] = []  # (lower, upper) slot bound of each, -1: unknown
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
         # deferred, in the order a walk without deferral does them (children before parents); a list
@@ -593,9 +597,15 @@ class _Walk:
         if self.levels:  # their nodes read at once (one numpy pass per parent page cost ~2 ms at 10M records)
             specs, self.levels = self.levels, []
             ns = np.array([spec[1] for spec in specs], dtype=np.int64)
-            kids = self.pf.branch_nodes(np.array([spec[0] for spec in specs], dtype=np.int64), ns)[4]
-            self.bottom_levels([_Level(part, spec[2], spec[3], spec[4]) for part, spec in
-                                zip(np.split(kids, np.cumsum(ns)[:-1]), specs, strict=True)],
+            br, idx, bbase, node, kids, ks = self.pf.branch_nodes(np.array([spec[0] for spec in specs],
+                                                                           dtype=np.int64), ns)
+            sep = self.slots_at(node, ks, bbase + self.pf.page_size - 1)  # node 0's key is empty: no bound
+            lo = np.where(idx > 0, sep, -1)
+            hi = np.full(len(sep), -1, dtype=np.int64)
+            hi[:-1] = np.where(br[:-1] == br[1:], sep[1:], -1)
+            cut = np.cumsum(ns)[:-1]
+            self.bottom_levels([_Level(part, spec[2], spec[3], spec[4], (a, b)) for part, a, b, spec in
+                                zip(np.split(kids, cut), np.split(lo, cut), np.split(hi, cut), specs, strict=True)],
                                self.max_depth - 1, self.max_depth)
         if self.pending:
             self.run_deferred()
@@ -613,10 +623,10 @@ class _Walk:
         """The deferred bottom branch pages, in batches (each read in file order). Splitting
         them between threads was tried: numpy's bookkeeping holds the GIL often enough that two
         threads took longer and twice the CPU of one (whose page gathers use threads already)."""
-        batch, outs = self.pending, self.pending_outs
-        self.pending, self.pending_outs = [], []
+        batch, outs, bounds = self.pending, self.pending_outs, self.pending_bounds
+        self.pending, self.pending_outs, self.pending_bounds = [], [], []
         limit = self.walker.batch_leaves_nodes if self.want_space else self.walker.batch_leaves_deferred
-        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit)
+        self.run_batches(batch, [o if o is not None else self.acc for o in outs], limit, bounds)
 
     def entries(self, pgno: int, depth: int, max_depth: int) -> int:
         """Entries under one child: a leaf's header, or its subtree's (cached on 1.0) summary."""
@@ -745,6 +755,9 @@ class _Walk:
         lens = np.array([len(g.kids) for g in todo], dtype=np.int64)
         kids = np.concatenate([g.kids for g in todo]) if len(todo) > 1 else todo[0].kids
         gid = np.repeat(np.arange(len(todo), dtype=np.int64), lens)
+        none = np.full(len(kids), -1, dtype=np.int64)
+        lo = np.concatenate([g.bounds[0] if g.bounds is not None else none[:len(g.kids)] for g in todo])
+        hi = np.concatenate([g.bounds[1] if g.bounds is not None else none[:len(g.kids)] for g in todo])
         # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
         block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
         words = pf.words_of(block) if block is not None else None
@@ -754,7 +767,7 @@ class _Walk:
         if not branch.all():  # not what belongs here: the general walk says why
             for child, g in zip(kids[~branch].tolist(), gid[~branch].tolist()):
                 todo[g].merge(self, self.subtree(child, depth, max_depth, todo[g].parent))
-            kids, ns, gid = kids[branch], ns[branch], gid[branch]
+            kids, ns, gid, lo, hi = kids[branch], ns[branch], gid[branch], lo[branch], hi[branch]
             if words is not None:
                 assert block is not None
                 block, words = block[branch], words[branch]
@@ -809,6 +822,7 @@ class _Walk:
                             self._used_saved(keys[i])
         left = np.flatnonzero(miss)
         batch = list(zip(kids[left].tolist(), ns[left].tolist()))
+        around = list(zip(lo[left].tolist(), hi[left].tolist()))
         lg = gid[left].tolist()
         outs: list[TreeSummary | None]
         if self.cacheable:
@@ -820,16 +834,18 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
+            self.pending_bounds += around
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
-                             if self.want_space else self.walker.batch_leaves)
+                             if self.want_space else self.walker.batch_leaves, around)
         if self.cacheable:
             for i, g, sub in zip(left.tolist(), lg, outs):
                 assert sub is not None
                 self._cache(keys[i], sub, todo[g].parent)
                 todo[g].merge(self, sub)
 
-    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int) -> None:
+    def run_batches(self, batch: list[tuple[int, int]], outs: list[TreeSummary], limit: int,
+                    bounds: list[tuple[int, int]] | None = None) -> None:
         """:meth:`bottoms` over bottom branch pages, in batches of at most ``limit`` leaves."""
         i = 0
         while i < len(batch):
@@ -837,13 +853,16 @@ class _Walk:
             while j < len(batch) and (j == i or leaves + batch[j][1] <= limit):
                 leaves += batch[j][1]
                 j += 1
-            self.bottoms(batch[i:j], outs[i:j])
+            self.bottoms(batch[i:j], outs[i:j], bounds[i:j] if bounds is not None else None)
             i = j
 
-    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary]) -> None:
+    def bottoms(self, branches: list[tuple[int, int]], outs: list[TreeSummary],
+                bounds: list[tuple[int, int]] | None = None) -> None:
         """Bottom branch pages (pgno, children; headers checked) and their leaves' headers, at once.
 
-        What the leaves under ``branches[j]`` hold is added to ``outs[j]``.
+        What the leaves under ``branches[j]`` hold is added to ``outs[j]``. ``bounds[j]``: the slots
+        of the separators around ``branches[j]`` in its parent (-1: not known), which bound its first
+        and last leaf as its own separators bound the others.
         """
         pf = self.pf
         ps = pf.page_size
@@ -882,6 +901,20 @@ class _Walk:
         if total > 1:
             known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
         known &= idx > 0
+        from_parent = None  # first leaves whose slot the parent's separators give
+        if bounds is not None and total:
+            lo_b, hi_b = np.array(bounds, dtype=np.int64).reshape(-1, 2).T
+            last = np.ones(total, dtype=bool)
+            last[:-1] = br[:-1] != br[1:]
+            lower = np.where(idx == 0, lo_b[br], seps)
+            upper = np.empty(total, dtype=np.int64)
+            upper[:-1] = seps[1:]
+            upper = np.where(last, hi_b[br], upper)
+            more = (lower == upper) & (lower >= 0) & (lower != SHORT_KEY_SLOT) & ~known
+            if len(self.time_arr):  # the time slots' leaves keep their own bounds (leaf_times)
+                more &= ~isin(lower, self.time_arr)
+            known |= more
+            from_parent = np.flatnonzero(more & (idx == 0))
         words = None
         if self.scattered and not self.want_space:  # headers only, where the leaf's nodes are not read below
             pread = known & ~isin(seps, self.time_arr) if len(self.time_arr) else known
@@ -893,6 +926,8 @@ class _Walk:
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
         ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
         sep_slots = seps.copy() if len(self.time_arr) else seps  # the separators' own slots
+        if from_parent is not None and len(from_parent):
+            seps[from_parent] = lower[from_parent]
         if ov is not None:
             known &= ~ov.node_scan  # leaves holding named or dup databases: read node by node
         probe = ~known & (nkeys > 0)

@@ -386,6 +386,24 @@ def test_a_page_file_dropped_without_close_leaves_no_descriptor(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+def _depths(pf) -> dict[int, int]:
+    """The main tree's pages by depth (the root: 1), read page by page."""
+    meta = pf.current_meta()
+    depth = {meta.main.root: 1}
+    frontier = [meta.main.root]
+    while frontier:
+        nxt = []
+        for p in frontier:
+            flags, lower, upper, _ = pf.header(p, meta.last_pgno, "a page")
+            if flags & 0x01:
+                for i in range(pf.numkeys(p, lower, upper)):
+                    child = pf.child_pgno(pf.node(p, i))
+                    depth[child] = depth[p] + 1
+                    nxt.append(child)
+        frontier = nxt
+    return depth
+
+
 @pytest.mark.parametrize("how", ["cache", "saved"])
 def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_path, how):
     """A 1.0 walk that reuses summaries (this process's, or a state file's rows) reads the bottom branch
@@ -413,18 +431,7 @@ def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_pa
     pf = PageFile(data)
     try:
         meta = pf.current_meta()
-        depth = {meta.main.root: 1}
-        frontier = [meta.main.root]
-        while frontier:  # the tree's pages by depth
-            nxt = []
-            for p in frontier:
-                flags, lower, upper, _ = pf.header(p, meta.last_pgno, "a page")
-                if flags & 0x01:
-                    for i in range(pf.numkeys(p, lower, upper)):
-                        child = pf.child_pgno(pf.node(p, i))
-                        depth[child] = depth[p] + 1
-                        nxt.append(child)
-            frontier = nxt
+        depth = _depths(pf)
         assert meta.main.depth >= 4
         bottom = [p for p, d in depth.items() if d == meta.main.depth - 1]
         changed = [p for p in bottom if int(pf.txnids(np.array([p]))[0]) > before]
@@ -453,3 +460,52 @@ def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_pa
         assert walker.parents.keys() - kept_parents.keys() <= walker.cache.keys()  # no parent of an uncached one
     finally:
         pf.close()
+
+
+def test_first_and_last_leaves_take_their_slot_from_the_parents_separators(tmp_path, monkeypatch):
+    """The first and last leaf of a bottom branch page are bounded by its parent's separators: an
+    incremental walk reads keys only of leaves where one slot ends and the next begins (before, of the
+    first and last leaf under every changed bottom branch page), and counts what a walk from scratch does."""
+    from zlmdb_inspect.storage.pageformat import PageFile
+    from zlmdb_inspect.storage.walk import TreeWalker, _Walk
+
+    path = str(tmp_path / "db")
+    _deep_db(path, "1.0", big=False)
+    data = os.path.join(path, "data.mdb")
+    walker = TreeWalker()
+    walker.want_space = False  # headers only: the leaves' nodes are read where a slot is not known
+    pf = PageFile(data)
+    try:
+        first = pf.current_meta().txnid
+        walker.walk(pf, pf.current_meta())
+    finally:
+        pf.close()
+    subprocess.run([sys.executable, "-c", CHANGE_SCATTERED.replace('b"n" * (5000 if rng.random() < 0.05 else 60)',
+                                                                    'b"n" * 60'), path, "3"], check=True)
+    probed: list[int] = []
+    real = _Walk.leaf_key_slots
+
+    def count(self, bases, i, kids, which):
+        probed.extend(kids[which].tolist())
+        return real(self, bases, i, kids, which)
+
+    monkeypatch.setattr(_Walk, "leaf_key_slots", count)
+    pf = PageFile(data)
+    try:
+        meta = pf.current_meta()
+        again = walker.walk(pf, meta)
+        probed_again = set(probed)  # (not the walk from scratch below)
+        full = TreeWalker()
+        full.want_space = False
+        assert _walk_key(again) == _walk_key(full.walk(pf, meta))
+        depth = _depths(pf)
+        bottom = [p for p, d in depth.items() if d == meta.main.depth - 1]
+        parents = [p for p, d in depth.items() if d == meta.main.depth - 2]
+        changed = [p for p in bottom if int(pf.txnids(np.array([p]))[0]) > first]  # their leaves read again
+    finally:
+        pf.close()
+    assert again.cached_subtrees > 10 and len(parents) > 5
+    # a leaf's keys are read where one slot ends (the 7 slots' first and last leaves), and at the first and
+    # last leaf under each parent page (its own bounds are not handed down from the root); not at the first
+    # and last leaf of each of the bottom branch pages read again
+    assert len(probed_again) <= 2 * 7 + 2 * len(parents) < 2 * len(changed), (len(probed_again), len(changed))
