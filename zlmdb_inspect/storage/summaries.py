@@ -80,7 +80,7 @@ class PackedSummaries:
     times: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.float64))
     # not stored: rows whose page this process found holding their CRC (checked once)
     verified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
-    _index: dict[tuple[int, int], int] | None = field(default=None, repr=False)
+    _index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _tmatch: tuple[frozenset[int], np.ndarray] | None = field(default=None, repr=False)
 
     def __len__(self) -> int:
@@ -185,31 +185,66 @@ class PackedSummaries:
 
     def only(self, seen: set[tuple[int, int]]) -> PackedSummaries | None:
         """The rows whose key is in ``seen`` (None when none is)."""
-        keep = [i for k, i in self._keys().items() if k in seen]
+        keep = self._rows_in(seen)
         if len(keep) == len(self.keys):
             return self
-        return self.select(np.array(keep, dtype=np.int64)) if keep else None
+        return self.select(keep) if len(keep) else None
 
     def without(self, keys: set[tuple[int, int]]) -> PackedSummaries:
         """The rows whose key is not in ``keys``."""
-        keep = [i for k, i in self._keys().items() if k not in keys]
-        return self if len(keep) == len(self.keys) else self.select(np.array(keep, dtype=np.int64))
+        drop = self._rows_in(keys)
+        if not len(drop):
+            return self
+        keep = np.ones(len(self.keys), dtype=bool)
+        keep[drop] = False
+        return self.select(np.flatnonzero(keep))
 
     # -- lookups ----------------------------------------------------------------------------
+    # By binary search over the keys in order, not a dict of every row: a run from a state file
+    # looks up thousands of keys at once, and building a dict of ~6,000 tuples (twice: the walk
+    # keeps a subset) cost more than the lookups.
 
-    def _keys(self) -> dict[tuple[int, int], int]:
-        """Each row's key to its index (built once; keys are unique: :meth:`check`)."""
+    def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The rows in key order, and their page numbers and txnids in that order (built once)."""
         if self._index is None:
-            k = self.keys
-            self._index = dict(zip(zip(k[:, 0].tolist(), k[:, 1].tolist()), range(len(k))))
+            order = np.lexsort((self.keys[:, 1], self.keys[:, 0]))
+            self._index = (order, self.keys[order, 0], self.keys[order, 1])
         return self._index
 
+    def find(self, pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray:
+        """The row of each key (``pgnos[i]``, ``txnids[i]``), -1 where there is none (keys are
+        unique: :meth:`check`)."""
+        out = np.full(len(pgnos), -1, dtype=np.int64)
+        order, pg, tx = self._sorted()
+        if not len(pgnos) or not len(order):
+            return out
+        pgnos, txnids = np.asarray(pgnos, dtype=np.int64), np.asarray(txnids, dtype=np.int64)
+        lo, hi = np.searchsorted(pg, pgnos, "left"), np.searchsorted(pg, pgnos, "right")
+        one = hi - lo == 1  # the page number under one txnid (nearly always)
+        at = np.minimum(lo, len(order) - 1)
+        hit = one & (tx[at] == txnids)
+        out[hit] = order[at[hit]]
+        for i in np.flatnonzero(hi - lo > 1).tolist():  # a page number under several txnids: by txnid
+            j = int(lo[i]) + int(np.searchsorted(tx[lo[i]:hi[i]], txnids[i]))
+            if j < hi[i] and tx[j] == txnids[i]:
+                out[i] = order[j]
+        return out
+
+    def _rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
+        """The rows (sorted) whose key is in ``keys``."""
+        if not keys or not len(self.keys):
+            return np.zeros(0, dtype=np.int64)
+        q = np.array(list(keys), dtype=np.int64).reshape(-1, 2)
+        rows = self.find(q[:, 0], q[:, 1])
+        return np.sort(rows[rows >= 0])
+
     def row(self, key: tuple[int, int]) -> int | None:
-        return self._keys().get(key)
+        r = int(self.find(np.array([key[0]]), np.array([key[1]]))[0])
+        return r if r >= 0 else None
 
     def rows(self, keys: list[tuple[int, int]]) -> list[int | None]:
-        get = self._keys().get
-        return [get(k) for k in keys]
+        q = np.array(keys, dtype=np.int64).reshape(-1, 2)
+        return [r if r >= 0 else None for r in self.find(q[:, 0], q[:, 1]).tolist()]
 
     def time_match(self, time_slots: frozenset[int]) -> np.ndarray:
         """Per row: whether it was walked for exactly ``time_slots`` (a hit must be)."""

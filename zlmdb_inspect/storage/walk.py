@@ -205,7 +205,7 @@ class SavedSummaries(Protocol):
 
     def __len__(self) -> int: ...
     def row(self, key: tuple[int, int]) -> int | None: ...
-    def rows(self, keys: list[tuple[int, int]]) -> list[int | None]: ...
+    def find(self, pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray: ...
     def usable(self, crc_of: Callable[[np.ndarray], np.ndarray], rows: list[int],
                time_slots: frozenset[int]) -> list[bool]: ...
     def summary(self, i: int) -> TreeSummary: ...
@@ -779,7 +779,8 @@ class _Walk:
         miss = np.ones(len(kids), dtype=bool)  # not reused: their leaves are read
         keys: list[tuple[int, int]] = []
         if self.cacheable:
-            keys = list(zip(kids.tolist(), pf.txnids(kids, words).tolist()))
+            txnids = pf.txnids(kids, words)
+            keys = list(zip(kids.tolist(), txnids.tolist()))
             self.seen.update(keys)
             glist = gid.tolist()
             # (a one-shot run from a state file has no summaries in memory: its hits are saved rows)
@@ -800,10 +801,8 @@ class _Walk:
             saved = self.walker.saved
             if saved is not None and miss.any():  # a state file's rows: merged as columns, never as objects
                 cand = np.flatnonzero(miss)
-                rows = saved.rows([keys[i] for i in cand.tolist()])
-                have = np.array([r is not None for r in rows], dtype=bool)
-                cand = cand[have]
-                cand_rows = np.array([r for r in rows if r is not None], dtype=np.int64)
+                in_rows = saved.find(kids[cand], txnids[cand].astype(np.int64))
+                cand, cand_rows = cand[in_rows >= 0], in_rows[in_rows >= 0]
                 crc_of = pf.page_crcs if block is None else _crcs_of(kids, block)
                 ok = np.array(saved.usable(crc_of, cand_rows.tolist(), self.time_slots), dtype=bool)
                 if ok.any():

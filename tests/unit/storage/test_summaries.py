@@ -143,6 +143,33 @@ def test_select_concat_and_lookups(objs):
     assert both.row((5, 5)) is None and PackedSummaries().row((100, 50)) is None
 
 
+@pytest.mark.parametrize("seed", range(3))
+def test_lookups_by_binary_search_equal_a_dict(seed):
+    """Keys looked up, kept (only) and dropped (without) as a dict of every row would: page numbers
+    under several txnids, in any row order, and keys that are not there."""
+    rnd = random.Random(seed)
+    keys = set()
+    while len(keys) < 300:
+        pg = rnd.choice([rnd.randrange(2, 50), rnd.randrange(2, 10**9)])  # small ones repeat: several txnids
+        keys.add((pg, rnd.randrange(1, 10**12)))
+    order = list(keys)
+    rnd.shuffle(order)
+    p = PackedSummaries.pack([(k, i, TreeSummary(entries=i)) for i, k in enumerate(order)])
+    ref = {k: i for i, k in enumerate(order)}
+    assert len({k[0] for k in order}) < len(order)  # some page number has several txnids
+    asked = order[::3] + [(k[0], k[1] + 1) for k in order[:40]] + [(1, 1), (10**10, 5)]
+    q = np.array(asked, dtype=np.int64)
+    assert p.find(q[:, 0], q[:, 1]).tolist() == [ref.get(k, -1) for k in asked]
+    assert p.rows(asked) == [ref.get(k) for k in asked] and all(p.row(k) == ref.get(k) for k in asked[:50])
+    seen = set(order[::2]) | {(1, 1)}
+    kept = p.only(seen)
+    assert kept is not None and sorted(map(tuple, kept.keys.tolist())) == sorted(set(order[::2]))
+    assert kept.head[:, 3].tolist() == sorted(ref[k] for k in order[::2])  # in row order
+    gone = p.without(set(order[:100]) | {(7, 7)})
+    assert sorted(map(tuple, gone.keys.tolist())) == sorted(order[100:])
+    assert p.only(set(order)) is p and p.without({(1, 1)}) is p and p.only({(1, 1)}) is None
+
+
 def _good() -> PackedSummaries:
     r0 = TreeSummary(slots={1: SlotSpace(3, 1.5), 2: SlotSpace(2, 0.5)}, leaf_pages=2, entries=5,
                      time_slots=frozenset({1, 2}),
