@@ -108,7 +108,7 @@ class Table:
     overflow_pages: int = 0
     overflow_bytes: int = 0
     bytes: int = 0
-    max_value: int = 0
+    max_value: int = 0  # the largest value on overflow pages (0: none; the walk does not read every inline one)
     kind: str = "slot"  # "slot", or "catalog" for slot 0
     time: TableTime | None = None  # issue 23: the table's own time, when its records carry one
 

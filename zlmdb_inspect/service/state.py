@@ -50,7 +50,7 @@ from zlmdb_inspect.health.history import HeldKey, Sample
 from zlmdb_inspect.storage.summaries import COLUMNS, PackedSummaries
 
 FORMAT = "zlmdb-inspect-state"
-VERSION = 3  # 2: summaries as columns; 3: their bytes after the JSON line
+VERSION = 4  # 2: summaries as columns; 3: their bytes after the JSON line; 4: max_value of overflow values only
 MAX_BYTES = 32 * 1024 * 1024  # per database
 MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across such a gap
 MAX_SAMPLES = 600  # the live Monitor's ring

@@ -234,17 +234,16 @@ class PackedSummaries:
         """The rows (sorted) whose key is in ``keys``."""
         if not keys or not len(self.keys):
             return np.zeros(0, dtype=np.int64)
-        q = np.array(list(keys), dtype=np.int64).reshape(-1, 2)
+        q = np.array([k for k in keys if 0 <= k[0] <= _I64_MAX and 0 <= k[1] <= _I64_MAX],
+                     dtype=np.int64).reshape(-1, 2)  # (a key beyond int64 is in no row)
         rows = self.find(q[:, 0], q[:, 1])
         return np.sort(rows[rows >= 0])
 
     def row(self, key: tuple[int, int]) -> int | None:
-        r = int(self.find(np.array([key[0]]), np.array([key[1]]))[0])
+        if not all(0 <= k <= _I64_MAX for k in key):  # no row holds it (keys are int64)
+            return None
+        r = int(self.find(np.array([key[0]], dtype=np.int64), np.array([key[1]], dtype=np.int64))[0])
         return r if r >= 0 else None
-
-    def rows(self, keys: list[tuple[int, int]]) -> list[int | None]:
-        q = np.array(keys, dtype=np.int64).reshape(-1, 2)
-        return [r if r >= 0 else None for r in self.find(q[:, 0], q[:, 1]).tolist()]
 
     def time_match(self, time_slots: frozenset[int]) -> np.ndarray:
         """Per row: whether it was walked for exactly ``time_slots`` (a hit must be)."""

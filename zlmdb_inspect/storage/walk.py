@@ -47,6 +47,7 @@ from zlmdb_inspect.storage.pageformat import (
 # of the keys of the slots the walker is told hold time-ordered keys ---------------------------
 UNTIMED = -1  # the hour of records whose key holds no plausible time
 NO_PARENT = (0, 0)  # the root's parent (no page)
+TXNID_MAX = (1 << 63) - 1  # a page stamped above this is damage (summaries keep txnids as int64)
 _MIN_U, _MAX_U = np.uint64(TIME_MIN_NS), np.uint64(TIME_MAX_NS)
 _DAY_U, _HOUR_U = np.uint64(DAY_NS), np.uint64(HOUR_NS)
 
@@ -113,7 +114,7 @@ class SlotSpace:
     overflow_pages: int = 0
     overflow_bytes: int = 0
     value_bytes: int = 0  # inline + overflow value bytes, where nodes were read
-    max_value: int = 0
+    max_value: int = 0  # the largest value on overflow pages (every one is seen; inline ones are not all read)
 
     def add(self, other: SlotSpace) -> None:
         self.records += other.records
@@ -509,7 +510,7 @@ class LeafSpace(NamedTuple):
 
     pages: np.ndarray  # overflow pages
     bytes: np.ndarray  # bytes of values on overflow pages
-    largest: np.ndarray  # largest value
+    largest: np.ndarray  # largest value on overflow pages
     node_scan: np.ndarray  # holds named or dup databases: read node by node
 
 
@@ -646,6 +647,8 @@ class _Walk:
         if not self.visited.add(pgno):
             raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
         flags, lower, upper, txnid = pf.header(pgno, self.limit, "a branch node")
+        if txnid > TXNID_MAX:
+            raise PageError(f"page {pgno} is stamped with txnid {txnid}, which no transaction has")
         key = (pgno, txnid)
         if self.cacheable:
             self.seen.add(key)
@@ -755,9 +758,12 @@ class _Walk:
         lens = np.array([len(g.kids) for g in todo], dtype=np.int64)
         kids = np.concatenate([g.kids for g in todo]) if len(todo) > 1 else todo[0].kids
         gid = np.repeat(np.arange(len(todo), dtype=np.int64), lens)
+        bounded = any(g.bounds is not None for g in todo)
         none = np.full(len(kids), -1, dtype=np.int64)
-        lo = np.concatenate([g.bounds[0] if g.bounds is not None else none[:len(g.kids)] for g in todo])
-        hi = np.concatenate([g.bounds[1] if g.bounds is not None else none[:len(g.kids)] for g in todo])
+        lo = np.concatenate([g.bounds[0] if g.bounds is not None else none[:len(g.kids)] for g in todo]) \
+            if bounded else none
+        hi = np.concatenate([g.bounds[1] if g.bounds is not None else none[:len(g.kids)] for g in todo]) \
+            if bounded else none
         # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
         block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
         words = pf.words_of(block) if block is not None else None
@@ -780,6 +786,9 @@ class _Walk:
         keys: list[tuple[int, int]] = []
         if self.cacheable:
             txnids = pf.txnids(kids, words)
+            if (txnids > np.uint64(TXNID_MAX)).any():
+                k = int(np.argmax(txnids > np.uint64(TXNID_MAX)))
+                raise PageError(f"page {int(kids[k])} is stamped with txnid {int(txnids[k])}, which no transaction has")
             keys = list(zip(kids.tolist(), txnids.tolist()))
             self.seen.update(keys)
             glist = gid.tolist()
@@ -821,7 +830,7 @@ class _Walk:
                             self._used_saved(keys[i])
         left = np.flatnonzero(miss)
         batch = list(zip(kids[left].tolist(), ns[left].tolist()))
-        around = list(zip(lo[left].tolist(), hi[left].tolist()))
+        around = list(zip(lo[left].tolist(), hi[left].tolist())) if bounded else None
         lg = gid[left].tolist()
         outs: list[TreeSummary | None]
         if self.cacheable:
@@ -833,7 +842,7 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
-            self.pending_bounds += around
+            self.pending_bounds += around if around is not None else [(-1, -1)] * len(batch)
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
                              if self.want_space else self.walker.batch_leaves, around)
@@ -894,8 +903,11 @@ class _Walk:
             from zlmdb_inspect.storage.prefetch import read_missing
 
             read_missing(pf, children)
-        # A leaf between two separators of one slot holds only that slot (keys are sorted);
-        # the first and last leaf of each branch page take their bounds from the key they hold.
+        # A leaf between two separators of one slot holds only that slot (keys are sorted) and is
+        # counted from its header alone (its nodes are not read); the first and last leaf of each
+        # branch page are bounded by the separators around the page in its parent where the walk
+        # passes them (``bounds``: not for time slots, nor at a parent's own edges), else by the
+        # keys they hold.
         known = np.zeros(total, dtype=bool)
         if total > 1:
             known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
@@ -1002,8 +1014,8 @@ class _Walk:
         10 % more for its time slots). The others (an hour or slot changes after them, a bound is
         missing, a gap in the timed leaves) are looked at together: where both bounds fall in
         one UTC day, whole in the hour of the lower one; where a bound is missing (the first and
-        last leaf under a branch page), the leaf's own first or last key stands in (taking it from
-        the separators in the page above cost more than reading it); only a leaf that spans a day
+        last leaf under a branch page: time slots do not take the parent's separators), the leaf's
+        own first or last key stands in; only a leaf that spans a day
         boundary is read key by key. So days are exact and hours exact to a leaf page.
         """
         pf = self.pf
@@ -1190,7 +1202,7 @@ class _Walk:
         ov_pages = np.bincount(leaf, weights=ovpages, minlength=n).astype(np.int64)
         ov_bytes = np.bincount(leaf, weights=np.where(big, dsize, 0), minlength=n).astype(np.int64)
         largest = np.zeros(n, dtype=np.int64)
-        np.maximum.at(largest, leaf, dsize)
+        np.maximum.at(largest, leaf, np.where(big, dsize, 0))
         return LeafSpace(ov_pages, ov_bytes, largest, odd)
 
     def scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
@@ -1227,9 +1239,9 @@ class _Walk:
                 sp = out.slots[slot] = SlotSpace()
             sp.records += count
             sp.value_bytes += dsize
-            if dsize > sp.max_value:
-                sp.max_value = dsize
             if nflags & F_BIGDATA:
+                if dsize > sp.max_value:
+                    sp.max_value = dsize
                 ov = pf.ovpages(dsize)
                 sp.overflow_pages += ov
                 sp.overflow_bytes += dsize

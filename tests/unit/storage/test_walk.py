@@ -509,3 +509,45 @@ def test_first_and_last_leaves_take_their_slot_from_the_parents_separators(tmp_p
     # last leaf under each parent page (its own bounds are not handed down from the root); not at the first
     # and last leaf of each of the bottom branch pages read again
     assert len(probed_again) <= 2 * 7 + 2 * len(parents) < 2 * len(changed), (len(probed_again), len(changed))
+
+
+@pytest.mark.parametrize("fmt", ["1.0", "0.9"])
+def test_parent_bounds_count_what_the_portable_walk_and_a_cursor_count(tmp_path, monkeypatch, fmt):
+    """Many small slots (slot boundaries fall on the first and last leaves of bottom branch pages): the
+    walk that bounds those leaves by the separators in the page above counts records and leaf pages per
+    slot as the per-node walk (which never does) and records as an LMDB cursor does, first and
+    incremental (1.0)."""
+    import random
+
+    from zlmdb_inspect.storage import walk as pages
+
+    path = str(tmp_path / "db")
+    rnd = random.Random(8)
+    env = raw_env(path, fmt, map_size=256 * 1024 * 1024)
+    with env.begin(write=True) as txn:
+        for i in range(9000):
+            slot = rnd.choice([1 + (i % 90), rnd.randrange(1, 91)])
+            txn.put(struct.pack(">HI", slot, rnd.randrange(10**8)) + b"k" * 300, b"v" * rnd.choice([20, 60]))
+    env.close()
+    with Inspector(path) as ins:
+        first = ins.snapshot()
+        assert first.lmdb.depth >= 4
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        expected.pop(-1, None)
+        assert {t.slot: t.records for t in first.tables} == expected
+        subprocess.run([sys.executable, "-c", CHANGE_SCATTERED.replace(
+            "slot = rng.randrange(1, 6)", "slot = rng.randrange(1, 91)").replace(
+            'b"n" * (5000 if rng.random() < 0.05 else 60)', 'b"n" * 60').replace(
+            "for _ in range(100):\n            i = rng.randrange(12000)\n", "for _ in range(0):\n            i = 0\n"),
+            path, "4"], check=True)
+        ins.count_now()
+        again = ins.snapshot()
+        if fmt == "1.0":
+            assert again.count_method == "pages+cache"
+        expected = ins.read(lambda txn, pf, meta: cursor_counts(txn))
+        expected.pop(-1, None)
+        assert {t.slot: t.records for t in again.tables} == expected
+    monkeypatch.setattr(pages, "LITTLE_ENDIAN_HOST", False)
+    with Inspector(path) as ins:
+        slow = ins.snapshot()
+    assert space_key(again) == space_key(slow)
