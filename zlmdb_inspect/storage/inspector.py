@@ -579,8 +579,7 @@ class Inspector:
             from zlmdb_inspect.storage.prefetch import read_missing
 
             with self._lock:  # the mapping is not replaced meanwhile (no read transaction is open)
-                pf = self._open_pagefile()
-                pf.random_access()  # single branch pages scattered over the file: no readahead around them
+                pf = self._open_pagefile()  # (read_missing reads single scattered pages: no readahead)
                 read_missing(pf, ahead[0][ahead[0] < pf.pages_in_file])
         return n
 

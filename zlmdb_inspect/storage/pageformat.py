@@ -42,6 +42,8 @@ MDB_DUPSORT = 0x04
 
 #: Keys shorter than two bytes carry no slot; their records are tallied here.
 SHORT_KEY_SLOT = -1
+#: A page stamped with a larger txnid is damage (LMDB's txnids count commits; summaries keep them as int64).
+TXNID_MAX = (1 << 63) - 1
 
 NATIVE = "<" if sys.byteorder == "little" else ">"  # LMDB writes its fields in the host's byte order
 U16 = struct.Struct(NATIVE + "H")
@@ -336,7 +338,7 @@ class PageFile:
         Little-endian only, like the rest of the vectorised walk: the last header word holds
         pad, flags, lower and upper as four 16-bit fields.
         """
-        hdr = self.header_words(pgnos) if words is None else words
+        hdr = self._mapped_headers(pgnos) if words is None else words
         word = hdr[:, -1]
         return (hdr[:, 0].astype(np.int64), ((word >> 16) & 0xFFFF).astype(np.int64),
                 ((word >> 32) & 0xFFFF).astype(np.int64), (word >> 48).astype(np.int64))
@@ -418,6 +420,18 @@ class PageFile:
         ps, buf, crc32 = self.page_size, self.buf, zlib.crc32
         return np.array([crc32(buf[b:b + ps]) for b in (pgnos * ps).tolist()], dtype=np.int64)
 
+    @staticmethod
+    def copy_crcs(pgnos: np.ndarray, block: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
+        """:meth:`page_crcs` of some of ``pgnos`` from their copies ``block`` (a row each, as
+        :meth:`fresh_pages` gives them)."""
+        order = np.argsort(pgnos)
+
+        def crcs(want: np.ndarray) -> np.ndarray:
+            rows = order[np.searchsorted(pgnos, want, sorter=order)]
+            return np.array([zlib.crc32(block[i]) for i in rows.tolist()], dtype=np.int64)
+
+        return crcs
+
     def _mapped_headers(self, pgnos: np.ndarray) -> np.ndarray:
         if len(pgnos) > self.sort_above:  # in file order: neighbours share page-table and cache lines
             order = self._file_order(pgnos)
@@ -449,7 +463,12 @@ class PageFile:
 
     def txnids(self, pgnos: np.ndarray, words: np.ndarray | None = None) -> np.ndarray:
         """The id of the transaction that wrote each page ``pgnos`` (1.0 format only), as uint64."""
-        return self.np_headers[pgnos, 1] if words is None else words[:, 1]
+        tx = self.np_headers[pgnos, 1] if words is None else words[:, 1]
+        bad = tx > np.uint64(TXNID_MAX)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(pgnos[k])} is stamped with txnid {int(tx[k])}, which no transaction has")
+        return tx
 
     def _file_order(self, pgnos: np.ndarray) -> np.ndarray:
         """The permutation that sorts ``pgnos`` (inside the file). Distinct page numbers that are
@@ -500,6 +519,8 @@ class PageFile:
         lower = U16.unpack_from(self.buf, base + h - 4)[0]
         upper = U16.unpack_from(self.buf, base + h - 2)[0]
         txnid = _U64.unpack_from(self.buf, base + 8)[0] if self.has_txnid else 0
+        if txnid > TXNID_MAX:
+            raise PageError(f"page {pgno} is stamped with txnid {txnid}, which no transaction has")
         return flags, lower, upper, txnid
 
     def numkeys(self, pgno: int, lower: int, upper: int) -> int:

@@ -207,8 +207,7 @@ def _read(pf: PageFile, pages: np.ndarray, out: Prefetched) -> None:
     out.requests += len(runs)
     out.bytes += sum(n for _, n in runs)
     fd = pf.fd  # the file's own descriptor (pread and fadvise keep no file position)
-    if hasattr(os, "posix_fadvise"):  # exactly these pages: no readahead around them
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_RANDOM)
+    pf.random_access()  # exactly these pages: no readahead around them (nor around later faults)
     workers = min(THREADS, len(runs))
     share = (len(runs) + workers - 1) // workers
     local = threading.local()

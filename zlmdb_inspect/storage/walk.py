@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import struct
 import sys
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, cast
@@ -47,7 +46,6 @@ from zlmdb_inspect.storage.pageformat import (
 # of the keys of the slots the walker is told hold time-ordered keys ---------------------------
 UNTIMED = -1  # the hour of records whose key holds no plausible time
 NO_PARENT = (0, 0)  # the root's parent (no page)
-TXNID_MAX = (1 << 63) - 1  # a page stamped above this is damage (summaries keep txnids as int64)
 _MIN_U, _MAX_U = np.uint64(TIME_MIN_NS), np.uint64(TIME_MAX_NS)
 _DAY_U, _HOUR_U = np.uint64(DAY_NS), np.uint64(HOUR_NS)
 
@@ -474,15 +472,20 @@ class TreeWalker:
                           free_lists_at=w.free_lists_at)
 
 
-def _crcs_of(pgnos: np.ndarray, block: np.ndarray) -> Callable[[np.ndarray], np.ndarray]:
-    """CRC-32 of pages (some of ``pgnos``) from their copies ``block`` (a row each)."""
-    order = np.argsort(pgnos)
-
-    def crcs(want: np.ndarray) -> np.ndarray:
-        rows = order[np.searchsorted(pgnos, want, sorter=order)]
-        return np.array([zlib.crc32(block[i]) for i in rows.tolist()], dtype=np.int64)
-
-    return crcs
+def _around(seps: np.ndarray, br: np.ndarray, idx: np.ndarray, first: np.ndarray | None = None,
+            last: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The slots of the separators below and above each child of branch pages (``seps``: each
+    node's separator slot, ``br``: its page, ``idx``: its index there): a page's first child is
+    bounded below by ``first[page]`` and its last above by ``last[page]`` (the separators around
+    the page in its parent), SHORT_KEY_SLOT where there is none. A child whose two are one slot
+    holds only that slot (keys are sorted)."""
+    below = np.where(idx > 0, seps, SHORT_KEY_SLOT if first is None else first[br])
+    end = np.ones(len(seps), dtype=bool)  # each page's last child
+    end[:-1] = br[:-1] != br[1:]
+    above = np.empty(len(seps), dtype=np.int64)
+    above[:-1] = seps[1:]
+    above = np.where(end, SHORT_KEY_SLOT if last is None else last[br], above)
+    return below, above
 
 
 def _codes(seps: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -522,8 +525,8 @@ class _Level(NamedTuple):
     out: TreeSummary
     parent: tuple[int, int] | None
     sink: list[tuple[TreeSummary, TreeSummary]] | None = None
-    #: per child, the slots of the separators around it in this page (-1: none here, the first
-    #: child's lower and the last one's upper bound): its first and last leaf's bounds
+    #: per child, the slots of the separators around it in this page (SHORT_KEY_SLOT: none here,
+    #: the first child's lower and the last one's upper bound): its first and last leaf's bounds
     bounds: tuple[np.ndarray, np.ndarray] | None = None
 
     def merge(self, walk: _Walk, child: TreeSummary) -> None:
@@ -554,7 +557,7 @@ class _Walk:
         # leaves not in memory are read first
         self.scattered = False
         self.pending: list[tuple[int, int]] = []
-        self.pending_bounds: list[tuple[int, int]] = []  # (lower, upper) slot bound of each, -1: unknown
+        self.pending_bounds: list[tuple[int, int]] = []  # (lower, upper) slot bound of each (_Level.bounds)
         self.pending_outs: list[TreeSummary | None] = []  # None: the whole walk's ``acc`` (0.9)
         self.acc = TreeSummary()  # what deferred batches add up to where nothing is cached (0.9)
         # deferred, in the order a walk without deferral does them (children before parents); a list
@@ -600,10 +603,7 @@ class _Walk:
             ns = np.array([spec[1] for spec in specs], dtype=np.int64)
             br, idx, bbase, node, kids, ks = self.pf.branch_nodes(np.array([spec[0] for spec in specs],
                                                                            dtype=np.int64), ns)
-            sep = self.slots_at(node, ks, bbase + self.pf.page_size - 1)  # node 0's key is empty: no bound
-            lo = np.where(idx > 0, sep, -1)
-            hi = np.full(len(sep), -1, dtype=np.int64)
-            hi[:-1] = np.where(br[:-1] == br[1:], sep[1:], -1)
+            lo, hi = _around(self.slots_at(node, ks, bbase + self.pf.page_size - 1), br, idx)
             cut = np.cumsum(ns)[:-1]
             self.bottom_levels([_Level(part, spec[2], spec[3], spec[4], (a, b)) for part, a, b, spec in
                                 zip(np.split(kids, cut), np.split(lo, cut), np.split(hi, cut), specs, strict=True)],
@@ -647,8 +647,6 @@ class _Walk:
         if not self.visited.add(pgno):
             raise PageError(f"page {pgno} is reachable twice (a cycle or a shared page)")
         flags, lower, upper, txnid = pf.header(pgno, self.limit, "a branch node")
-        if txnid > TXNID_MAX:
-            raise PageError(f"page {pgno} is stamped with txnid {txnid}, which no transaction has")
         key = (pgno, txnid)
         if self.cacheable:
             self.seen.add(key)
@@ -758,12 +756,11 @@ class _Walk:
         lens = np.array([len(g.kids) for g in todo], dtype=np.int64)
         kids = np.concatenate([g.kids for g in todo]) if len(todo) > 1 else todo[0].kids
         gid = np.repeat(np.arange(len(todo), dtype=np.int64), lens)
-        bounded = any(g.bounds is not None for g in todo)
-        none = np.full(len(kids), -1, dtype=np.int64)
-        lo = np.concatenate([g.bounds[0] if g.bounds is not None else none[:len(g.kids)] for g in todo]) \
-            if bounded else none
-        hi = np.concatenate([g.bounds[1] if g.bounds is not None else none[:len(g.kids)] for g in todo]) \
-            if bounded else none
+        # the parents' separators around each: all of them (finish) or none (a walk that does not defer)
+        given = [g.bounds for g in todo if g.bounds is not None]
+        assert not given or len(given) == len(todo)
+        lo = np.concatenate([b[0] for b in given]) if given else None
+        hi = np.concatenate([b[1] for b in given]) if given else None
         # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
         block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
         words = pf.words_of(block) if block is not None else None
@@ -773,7 +770,9 @@ class _Walk:
         if not branch.all():  # not what belongs here: the general walk says why
             for child, g in zip(kids[~branch].tolist(), gid[~branch].tolist()):
                 todo[g].merge(self, self.subtree(child, depth, max_depth, todo[g].parent))
-            kids, ns, gid, lo, hi = kids[branch], ns[branch], gid[branch], lo[branch], hi[branch]
+            kids, ns, gid = kids[branch], ns[branch], gid[branch]
+            if lo is not None and hi is not None:
+                lo, hi = lo[branch], hi[branch]
             if words is not None:
                 assert block is not None
                 block, words = block[branch], words[branch]
@@ -786,9 +785,6 @@ class _Walk:
         keys: list[tuple[int, int]] = []
         if self.cacheable:
             txnids = pf.txnids(kids, words)
-            if (txnids > np.uint64(TXNID_MAX)).any():
-                k = int(np.argmax(txnids > np.uint64(TXNID_MAX)))
-                raise PageError(f"page {int(kids[k])} is stamped with txnid {int(txnids[k])}, which no transaction has")
             keys = list(zip(kids.tolist(), txnids.tolist()))
             self.seen.update(keys)
             glist = gid.tolist()
@@ -812,7 +808,7 @@ class _Walk:
                 cand = np.flatnonzero(miss)
                 in_rows = saved.find(kids[cand], txnids[cand].astype(np.int64))
                 cand, cand_rows = cand[in_rows >= 0], in_rows[in_rows >= 0]
-                crc_of = pf.page_crcs if block is None else _crcs_of(kids, block)
+                crc_of = pf.page_crcs if block is None else pf.copy_crcs(kids, block)
                 ok = np.array(saved.usable(crc_of, cand_rows.tolist(), self.time_slots), dtype=bool)
                 if ok.any():
                     used, hit_rows, hit_g = cand[ok], cand_rows[ok], gid[cand[ok]]
@@ -830,7 +826,7 @@ class _Walk:
                             self._used_saved(keys[i])
         left = np.flatnonzero(miss)
         batch = list(zip(kids[left].tolist(), ns[left].tolist()))
-        around = list(zip(lo[left].tolist(), hi[left].tolist())) if bounded else None
+        around = list(zip(lo[left].tolist(), hi[left].tolist())) if lo is not None and hi is not None else None
         lg = gid[left].tolist()
         outs: list[TreeSummary | None]
         if self.cacheable:
@@ -842,7 +838,8 @@ class _Walk:
         if self.defer:
             self.pending += batch
             self.pending_outs += outs
-            self.pending_bounds += around if around is not None else [(-1, -1)] * len(batch)
+            assert around is not None  # a deferred walk hands its levels over with their bounds (finish)
+            self.pending_bounds += around
         else:
             self.run_batches(batch, cast("list[TreeSummary]", outs), self.walker.batch_leaves_nodes
                              if self.want_space else self.walker.batch_leaves, around)
@@ -908,24 +905,15 @@ class _Walk:
         # branch page are bounded by the separators around the page in its parent where the walk
         # passes them (``bounds``: not for time slots, nor at a parent's own edges), else by the
         # keys they hold.
-        known = np.zeros(total, dtype=bool)
-        if total > 1:
-            known[:-1] = (seps[:-1] == seps[1:]) & (br[:-1] == br[1:]) & (seps[:-1] != SHORT_KEY_SLOT)
-        known &= idx > 0
-        from_parent = None  # first leaves whose slot the parent's separators give
-        if bounds is not None and total:
-            lo_b, hi_b = np.array(bounds, dtype=np.int64).reshape(-1, 2).T
-            last = np.ones(total, dtype=bool)
-            last[:-1] = br[:-1] != br[1:]
-            lower = np.where(idx == 0, lo_b[br], seps)
-            upper = np.empty(total, dtype=np.int64)
-            upper[:-1] = seps[1:]
-            upper = np.where(last, hi_b[br], upper)
-            more = (lower == upper) & (lower >= 0) & (lower != SHORT_KEY_SLOT) & ~known
-            if len(self.time_arr):  # the time slots' leaves keep their own bounds (leaf_times)
-                more &= ~isin(lower, self.time_arr)
-            known |= more
-            from_parent = np.flatnonzero(more & (idx == 0))
+        first = last = None
+        if bounds is not None:
+            first, last = np.array(bounds, dtype=np.int64).reshape(-1, 2).T
+        lower, upper = _around(seps, br, idx, first, last)
+        known = (lower == upper) & (lower != SHORT_KEY_SLOT)
+        if bounds is not None and len(self.time_arr):  # the time slots' first and last leaves keep
+            edge = (idx == 0) | np.append(br[:-1] != br[1:], True)  # their own bounds (leaf_times)
+            known &= ~(edge & isin(lower, self.time_arr))
+        from_parent = np.flatnonzero(known & (idx == 0))  # first leaves whose slot the parent's separators give
         words = None
         if self.scattered and not self.want_space:  # headers only, where the leaf's nodes are not read below
             pread = known & ~isin(seps, self.time_arr) if len(self.time_arr) else known
@@ -937,7 +925,7 @@ class _Walk:
             raise PageError(f"page {int(kids[k])} should be a leaf but has flags 0x{int(flags[k]):x}")
         ov = self.leaf_overflow(bases, nkeys) if self.want_space else None
         sep_slots = seps.copy() if len(self.time_arr) else seps  # the separators' own slots
-        if from_parent is not None and len(from_parent):
+        if len(from_parent):
             seps[from_parent] = lower[from_parent]
         if ov is not None:
             known &= ~ov.node_scan  # leaves holding named or dup databases: read node by node
