@@ -156,6 +156,20 @@ def raw_env(path: str, fmt: str, map_size: int = 16 * 1024 * 1024, **kw):
     return lmdb.open(path, map_size=map_size, lib_version=0 if fmt == "0.9" else 1, **kw)
 
 
+def put_random(path: str, n: int, seed: int, commits: int = 1, pad: int = 0) -> None:
+    """``commits`` write transactions of ``n`` records each (LMDB 1.0) under random 14-byte keys of slots
+    1-3 (``pad`` bytes more), 40-byte values: the walk's incremental and state tests' shape."""
+    import random
+
+    rnd = random.Random(seed)
+    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
+    for _ in range(commits):
+        with env.begin(write=True) as txn:
+            for _ in range(n):
+                txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12) + b"k" * pad, b"v" * 40)
+    env.close()
+
+
 async def open_table(app, pilot, name: str):
     """From the overview, open the table whose (bare class) name is ``name``; the records screen, settled."""
     from textual.widgets import DataTable

@@ -8,9 +8,7 @@ import json
 
 from conftest import build_orm_db, run_cli
 from procs import Holder
-from statefiles import earlier, edit_state, state_file
-
-from zlmdb_inspect.service.state import split
+from statefiles import earlier, edit_state, state_doc
 
 QUIET = ("--rule", "orphan-slot=off")  # the test database's deliberate orphan slot
 MINUTE = 61.0  # the long-reader rule fires above reader_held_warning_s (60 s)
@@ -36,7 +34,7 @@ def test_a_reader_holding_across_two_checks_a_minute_apart_is_held_a_minute(tmp_
     with Holder(path, "pin") as holder:
         first = run_cli(path, "--check", *QUIET, "--state-dir", st)
         assert first.returncode == 0 and "held its snapshot" not in first.stdout, first.stdout
-        (kept,) = json.loads(split(open(state_file(st), "rb").read())[0])["readers"]
+        (kept,) = state_doc(st)["readers"]
         assert kept[0] == holder.pid and kept[3] == holder.info["txnid"]
         edit_state(st, _earlier)
         second = run_cli(path, "--check", *QUIET, "--state-dir", st)

@@ -20,14 +20,24 @@ def state_file(state_dir: str) -> str:
     return path
 
 
-def edit_state(state_dir: str, edit: Callable[[dict], None]) -> None:
-    """Edit the JSON line of the state file; the summary columns after it stay as they are."""
+def _parts(path: str) -> tuple[dict, bytes]:
+    """A state file's JSON line, parsed, and the summary columns' bytes after it."""
     from zlmdb_inspect.service.state import split
 
-    path = state_file(state_dir)
     with open(path, "rb") as f:
         line, blob = split(f.read())
-    doc = json.loads(line)
+    return json.loads(line), blob
+
+
+def state_doc(state_dir: str) -> dict:
+    """The JSON line of the one state file in ``state_dir``."""
+    return _parts(state_file(state_dir))[0]
+
+
+def edit_state(state_dir: str, edit: Callable[[dict], None]) -> None:
+    """Edit the JSON line of the state file; the summary columns after it stay as they are."""
+    path = state_file(state_dir)
+    doc, blob = _parts(path)
     edit(doc)
     with open(path, "wb") as f:
         f.write(json.dumps(doc).encode() + b"\n" + blob)

@@ -242,3 +242,20 @@ def test_figures_follow_the_limit_and_the_growth(timed):
     none.capacity.growth.basis = "no growth rate: every time-ordered table is purged"
     f = figures(none, NOW)
     assert f.fill.fill_s is None and f.fill.message == "no growth rate: every time-ordered table is purged"
+
+
+def test_a_chart_is_drawn_again_only_when_its_data_changes(monkeypatch):
+    """Each render of a chart is a plotext build: plotting what it shows already asks for none."""
+    from zlmdb_inspect.tui.screens.growth import Chart
+
+    chart, calls = Chart(id="c"), []
+    monkeypatch.setattr(chart, "refresh", lambda *a, **k: calls.append(1))
+    drawn: list[object] = []
+    chart.plot((1, 2), lambda p, data, w, h: drawn.append(data))
+    chart.plot((1, 2), lambda p, data, w, h: drawn.append(data))
+    assert len(calls) == 1
+    chart.plot((1, 3), lambda p, data, w, h: drawn.append(data))
+    assert len(calls) == 2
+    assert chart.draw is not None
+    chart.draw(None, 10, 5)  # type: ignore[arg-type]
+    assert drawn == [(1, 3)]

@@ -129,13 +129,14 @@ def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
     return _encoded(state, max_bytes)[0]
 
 
-def _encoded(state: State, max_bytes: int) -> tuple[bytes, list[Sample]]:
-    """:func:`encode`, and the samples the bytes hold."""
+def _encoded(state: State, max_bytes: int) -> tuple[bytes, State]:
+    """:func:`encode`, and the state the bytes hold (what was dropped to fit, gone)."""
     ident = state.identity
     head = {"format": FORMAT, "version": VERSION, "written_at": state.written_at,
             "database": {"dev": ident.dev, "ino": ident.ino, "path": ident.path, "page_size": ident.page_size,
                          "format": ident.format}}
-    summaries, blob = _columns(state.summaries)
+    kept = state.summaries
+    summaries, blob = _columns(kept)
     samples = [_sample_dict(s) for s in state.samples]
     head["readers"] = [[*key, first] for key, first in sorted(state.readers.items())]
     while True:
@@ -145,12 +146,14 @@ def _encoded(state: State, max_bytes: int) -> tuple[bytes, list[Sample]]:
         if len(line) + 1 + len(blob) <= max_bytes:
             break
         if summaries["rows"]:
-            summaries, blob = _columns(PackedSummaries())
+            kept = PackedSummaries()
+            summaries, blob = _columns(kept)
         elif samples:
             samples = samples[len(samples) // 4 + 1:]
         else:
             break
-    return line + b"\n" + blob, state.samples[len(state.samples) - len(samples):]
+    return line + b"\n" + blob, State(ident, state.written_at, state.samples[len(state.samples) - len(samples):],
+                                      kept, state.readers)
 
 
 # -- strict decoding ---------------------------------------------------------------------
@@ -289,12 +292,10 @@ class StateStore:
     def __init__(self, directory: str, max_bytes: int = MAX_BYTES):
         self.directory = os.path.abspath(directory)
         self.max_bytes = max_bytes
-        # the last file parsed, by (path, device, inode, size, mtime): a run's save finds the file
-        # its load read (parsing 13,000 summaries again cost 0.24 s of CPU at 10M records)
+        # the last file parsed or written, by (path, device, inode, size, mtime): a run's save finds the
+        # file its load read, a live process's next save the file it wrote (parsing 13,000 summaries
+        # again cost 0.24 s of CPU at 10M records); a file another run wrote in its place is parsed
         self._parsed: tuple[tuple, State] | None = None
-        # the file this store wrote last, by the same signature, with what a save merges (identity,
-        # samples, readers): a live process's next save does not parse the file it wrote itself
-        self._written: tuple[tuple, State] | None = None
 
     def file_for(self, data_path: str) -> str:
         digest = hashlib.sha256(os.path.realpath(data_path).encode("utf-8", "surrogateescape")).hexdigest()[:32]
@@ -350,10 +351,9 @@ class StateStore:
         now = time.time() if now is None else now
         path = self.file_for(ident.path)
         with self.locked(ident.path):
-            try:
-                earlier = self._written[1] if self._written is not None and \
-                    self._written[0] == _signature(path, os.stat(path)) else self.read(ident.path)
-            except (OSError, StateError):  # none, or unusable: this run's samples alone
+            try:  # (the file this store wrote last is not parsed again: read() knows it by its signature)
+                earlier = self.read(ident.path)
+            except StateError:  # unusable: this run's samples alone
                 earlier = None
             merged = {round(s.t, 6): s for s in samples}
             if earlier is not None and earlier.identity == ident:
@@ -364,7 +364,7 @@ class StateStore:
                         readers[key] = min(readers[key], first)
             keep = [s for _, s in sorted(merged.items()) if now - MAX_AGE_S <= s.t <= now + FUTURE_SLACK_S]
             keep = _monotonic_txnids(keep)[-MAX_SAMPLES:]
-            data, kept = _encoded(State(ident, now, keep, summaries, readers), self.max_bytes)
+            data, wrote = _encoded(State(ident, now, keep, summaries, readers), self.max_bytes)
             fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.directory)  # mkstemp: mode 0600
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -376,7 +376,7 @@ class StateStore:
                 with contextlib.suppress(OSError):
                     os.unlink(tmp)
                 raise
-            self._written = (_signature(path, st), State(ident, now, kept, PackedSummaries(), readers))
+            self._parsed = (_signature(path, st), wrote)
 
 
 def _signature(path: str, st: os.stat_result) -> tuple:

@@ -228,9 +228,12 @@ class Codec:
         kinf = self._infer(keys, dkey, decode.key_as, inference.infer_keys)
         vinf = self._infer(values, dvalue, lambda c, b: decode.value_as(c, b, self.allow_pickle, self.fbs),
                            lambda vs: inference.infer_values(vs, self.allow_pickle, self.fbs, self.fbs_type))
-        kfit = [NOT_FITTED] * len(keys) if kinf.fitted is None else [(kinf.codec, r) for r in kinf.fitted]
-        vfit = iter(() if vinf.fitted is None else [(vinf.codec, r) for r in vinf.fitted])  # values not None
-        fitted = [(kf, NOT_FITTED if v is None else next(vfit, NOT_FITTED)) for kf, (_, v) in zip(kfit, samples)]
+        def readings(inf: inference.Inferred, n: int) -> list[Any]:
+            return [NOT_FITTED] * n if inf.fitted is None else [(inf.codec, r) for r in inf.fitted]
+
+        vfit = iter(readings(vinf, len(values)))  # the values not None, in order
+        fitted = [(kf, NOT_FITTED if v is None else next(vfit))
+                  for kf, (_, v) in zip(readings(kinf, len(keys)), samples, strict=True)]
         kinf.fitted = vinf.fitted = None  # the profile outlives the sample
         prof = TableProfile(len(samples), where, kinf, vinf, big_values=len(samples) - len(values),
                             app_class=self.name if self.klass is not None else None, declared=self.declared)

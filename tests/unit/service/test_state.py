@@ -16,11 +16,12 @@ from dataclasses import replace
 
 import pytest
 from conftest import listing, raw_env, run_cli, sha, space_key
+from statefiles import edit_state
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.health.history import Sample
 from zlmdb_inspect.service import open_service
-from zlmdb_inspect.service.state import MAX_AGE_S, StateError, StateStore, parse, split
+from zlmdb_inspect.service.state import MAX_AGE_S, StateError, StateStore, parse
 
 
 def put_many(path: str, fmt: str, n: int, seed: int, slots=(1, 2, 3), value=b"v" * 40, delete: int = 0) -> None:
@@ -191,26 +192,16 @@ def test_hostile_state_files_are_ignored_and_said(big, fmt, tmp_path, how):
     assert parse(open(f, "rb").read()).samples  # replaced by a good one
 
 
-def _rewrite(path: str, fn) -> None:
-    with open(path, "rb") as f:
-        line, blob = split(f.read())
-    doc = json.loads(line)
-    fn(doc)
-    with open(path, "wb") as f:
-        f.write(json.dumps(doc).encode() + b"\n" + blob)
-
-
 def test_future_time_and_txnid_ahead_start_again(big, tmp_path):
     st = str(tmp_path / "state")
     run(big, st)
-    f = StateStore(st).file_for(os.path.join(big, "data.mdb"))
-    _rewrite(f, lambda d: d["samples"][0].update(t=time.time() + 3600))
+    edit_state(st, lambda d: d["samples"][0].update(t=time.time() + 3600))
     ref = run(big, st)
     assert "future" in ref.state["note"] and ref.state["samples_used"] == 0
-    _rewrite(f, lambda d: d["samples"][-1].update(last_txnid=d["samples"][-1]["last_txnid"] + 10))
+    edit_state(st, lambda d: d["samples"][-1].update(last_txnid=d["samples"][-1]["last_txnid"] + 10))
     ref = run(big, st)
     assert "ahead of the database" in ref.state["note"] and ref.state["samples_used"] == 0
-    _rewrite(f, lambda d: d["database"].update(page_size=8192))
+    edit_state(st, lambda d: d["database"].update(page_size=8192))
     ref = run(big, st)
     assert "page size" in ref.state["note"]
     assert space_key(ref.snapshot) == scratch(big)

@@ -3,12 +3,8 @@ subtree summary, not only the root's it reused."""
 
 from __future__ import annotations
 
-import json
-import random
-import struct
-
-from conftest import raw_env, space_key
-from statefiles import state_file
+from conftest import put_random, space_key
+from statefiles import state_doc
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.service import open_service
@@ -23,34 +19,21 @@ def _run(path: str, state_dir: str | None):
         svc.close()
 
 
-def _put(path: str, n: int, seed: int, commits: int = 1) -> None:
-    rnd = random.Random(seed)
-    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
-    for _ in range(commits):
-        with env.begin(write=True) as txn:
-            for _ in range(n):
-                txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12), b"v" * 40)
-    env.close()
-
-
 def _summaries(state_dir: str) -> int:
-    from zlmdb_inspect.service.state import split
-
-    with open(state_file(state_dir), "rb") as fh:
-        return json.loads(split(fh.read())[0])["summaries"]["rows"]
+    return state_doc(state_dir)["summaries"]["rows"]
 
 
 def test_an_unchanged_run_leaves_the_next_one_every_summary(tmp_path, monkeypatch):
     # a 10M-record tree has 6,000 branch pages: more than the slack; here the slack is none
     monkeypatch.setattr(TreeWalker, "cache_slack", 0)
     path, st = str(tmp_path / "db"), str(tmp_path / "state")
-    _put(path, 30000, seed=1)
+    put_random(path, 30000, seed=1)
     first = _run(path, st)
     kept = _summaries(st)
     assert kept >= 5 and first.snapshot.count_method == "pages"
     same = _run(path, st)  # nothing changed: the root's summary is reused, nothing below it is walked
     assert same.snapshot.count_method == "pages+cache" and _summaries(st) == kept
-    _put(path, 1, seed=2)  # one record: one bottom branch page of 7 changes
+    put_random(path, 1, seed=2)  # one record: one bottom branch page of 7 changes
     after = _run(path, st)
     assert after.snapshot.count_method == "pages+cache"
     assert after.read_bytes < first.read_bytes // 3, (after.read_bytes, first.read_bytes)
@@ -62,7 +45,7 @@ def test_a_one_shot_run_writes_its_state_once(tmp_path, monkeypatch):
     from zlmdb_inspect.service.state import StateStore
 
     path, st = str(tmp_path / "db"), str(tmp_path / "state")
-    _put(path, 3000, seed=1)
+    put_random(path, 3000, seed=1)
     saves: list[int] = []
     real = StateStore.save
     monkeypatch.setattr(StateStore, "save", lambda self, *a, **k: saves.append(1) or real(self, *a, **k))
@@ -76,12 +59,12 @@ def test_rows_of_freed_pages_leave_the_state_and_rows_below_a_reused_summary_sta
     unchanged run keeps the rows below the root it reused, found by their parents."""
     monkeypatch.setattr(TreeWalker, "cache_slack", 10_000)  # the size backstop must not do the work
     path, st = str(tmp_path / "db"), str(tmp_path / "state")
-    _put(path, 60000, seed=1)
+    put_random(path, 60000, seed=1)
     first = _run(path, st)
     branch = first.snapshot.lmdb.branch_pages
     assert _summaries(st) == branch >= 5
     for seed in (2, 3, 4):
-        _put(path, 3, seed=seed, commits=5)  # a few pages rewritten, their old numbers freed
+        put_random(path, 3, seed=seed, commits=5)  # a few pages rewritten, their old numbers freed
         ref = _run(path, st)
         assert ref.snapshot.count_method == "pages+cache"
         assert _summaries(st) == ref.snapshot.lmdb.branch_pages, (seed, _summaries(st))
@@ -97,9 +80,9 @@ def test_a_repeat_run_does_not_import_numpy_ma(tmp_path):
     import sys
 
     path, st = str(tmp_path / "db"), str(tmp_path / "state")
-    _put(path, 30000, seed=1)
+    put_random(path, 30000, seed=1)
     _run(path, st)
-    _put(path, 1, seed=2)  # one bottom branch page of 7 changes: the rest come from the state
+    put_random(path, 1, seed=2)  # one bottom branch page of 7 changes: the rest come from the state
     code = ("import sys; from zlmdb_inspect.core.options import Options; "
             "from zlmdb_inspect.service import open_service; "
             f"s = open_service(Options(path={path!r}, state=True, state_dir={st!r})); r = s.refresh(); s.close(); "

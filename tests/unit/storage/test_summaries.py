@@ -12,7 +12,7 @@ import zlib
 
 import numpy as np
 import pytest
-from conftest import raw_env, space_key
+from conftest import put_random, space_key
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.storage.inspector import Inspector
@@ -261,16 +261,6 @@ def test_usable_checks_crc_once_and_time_slots():
     assert asked == [[2], [3, 4], [5], [5]]
 
 
-def _put(path: str, n: int, seed: int, commits: int = 1, pad: int = 0) -> None:
-    rnd = random.Random(seed)
-    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
-    for _ in range(commits):
-        with env.begin(write=True) as txn:
-            for _ in range(n):
-                txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12) + b"k" * pad, b"v" * 40)
-    env.close()
-
-
 def _same_times(got, want) -> None:
     """Records exact; bytes (fractions of pages, added in another order) to rounding."""
     assert got[0] == want[0] and {s: {h: r for h, (r, _) in hs.items()} for s, hs in got[1].items()} == \
@@ -292,7 +282,7 @@ def _walk(path: str, packed: PackedSummaries | None = None):
 def test_adopted_summaries_are_reused_only_with_their_crc(tmp_path, n, pad, depth):
     """Depth 3: bottom branch pages' rows merged as columns; depth 4: also rows read back one by one."""
     path = str(tmp_path / "db")
-    _put(path, n, seed=1, pad=pad)
+    put_random(path, n, seed=1, pad=pad)
     with Inspector(path) as ins:
         ins.walker.time_slots = frozenset({2})
         first = ins.snapshot()
@@ -300,7 +290,7 @@ def test_adopted_summaries_are_reused_only_with_their_crc(tmp_path, n, pad, dept
         packed = ins.export_summaries()
     packed.check()
     assert len(packed) >= 5 and all(packed.time_match(frozenset({2})))
-    _put(path, 1, seed=2, commits=3, pad=pad)  # a few branch pages change, most do not
+    put_random(path, 1, seed=2, commits=3, pad=pad)  # a few branch pages change, most do not
     fresh, hits, times = _walk(path)
     assert hits == 0 and fresh.count_method == "pages"
     assert {t.slot: t.records for t in fresh.tables} != {t.slot: t.records for t in first.tables}
@@ -328,7 +318,7 @@ def test_positions_between_walks_keep_every_valid_summary(tmp_path):
     one made the next walk drop the summaries below a reused page. After rank() and a commit at the
     far right, the export still holds one row per branch page of the tree."""
     path = str(tmp_path / "db")
-    _put(path, 6000, seed=1, pad=300)
+    put_random(path, 6000, seed=1, pad=300)
     with Inspector(path) as ins:
         first = ins.snapshot()
         assert first.lmdb.depth == 4
@@ -347,7 +337,7 @@ def test_a_saved_row_used_replaces_a_cached_one_of_other_time_slots(tmp_path):
     """A summary cached for other time slots must not be what is written back when the saved row
     (walked for the slots asked now) was the one used."""
     path = str(tmp_path / "db")
-    _put(path, 30000, seed=1)
+    put_random(path, 30000, seed=1)
     with Inspector(path) as ins:
         ins.walker.time_slots = frozenset({2})
         ins.snapshot()

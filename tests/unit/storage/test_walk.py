@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import struct
 import subprocess
@@ -9,7 +10,7 @@ import sys
 
 import numpy as np
 import pytest
-from conftest import raw_env, run_cli, sha, space_key
+from conftest import put_random, raw_env, run_cli, sha, space_key
 
 from zlmdb_inspect.storage.cursor_count import cursor_counts
 from zlmdb_inspect.storage.inspector import Inspector
@@ -244,8 +245,6 @@ def test_headers_in_file_order_and_in_threads_equal_a_plain_gather(tmp_path, mon
 def test_scattered_reads_equal_the_mapping_and_stop_at_a_shrunk_file(tmp_path, monkeypatch):
     """``header_words``/``fresh_pages`` by pread read exactly what the mapping holds, each page by pread
     once per PageFile (then through the mapping); a file cut short under them is a PageError."""
-    import numpy as np
-
     from zlmdb_inspect.storage.pageformat import PageError, PageFile
 
     path = str(tmp_path / "db")
@@ -288,15 +287,8 @@ def test_a_walk_from_saved_summaries_preads_what_it_reads_once(tmp_path, monkeyp
     """A walk from a state file's summaries reads the pages it wants once by pread (not through the
     mapping), counts what a walk from scratch counts, and a later walk in the same process reads those
     pages through the mapping; a walk of the whole tree preads nothing."""
-    import random
-
     path = str(tmp_path / "db")
-    rnd = random.Random(4)
-    env = raw_env(path, "1.0", map_size=256 * 1024 * 1024)
-    with env.begin(write=True) as txn:
-        for _ in range(30000):
-            txn.put(struct.pack(">H", rnd.choice((1, 2, 3))) + rnd.randbytes(12), b"v" * 40)
-    env.close()
+    put_random(path, 30000, seed=4)
 
     def commit(seed: int) -> None:  # another process: this one may have the environment open
         code = ("import random, struct, sys; from zlmdb import lmdb; r = random.Random(int(sys.argv[2]))\n"
@@ -386,6 +378,24 @@ def test_a_page_file_dropped_without_close_leaves_no_descriptor(tmp_path):
     assert len(os.listdir("/proc/self/fd")) == before
 
 
+def _walked(walker, data: str):
+    """``walker``'s walk of the file ``data`` now, and the snapshot's txnid."""
+    from zlmdb_inspect.storage.pageformat import PageFile
+
+    with contextlib.closing(PageFile(data)) as pf:
+        meta = pf.current_meta()
+        return walker.walk(pf, meta), meta.txnid
+
+
+def _levels(pf, since: int) -> tuple[list[int], list[int]]:
+    """The parents of bottom branch pages, and the bottom branch pages written after txnid ``since``."""
+    meta = pf.current_meta()
+    depth = _depths(pf)
+    parents = [p for p, d in depth.items() if d == meta.main.depth - 2]
+    bottom = np.array([p for p, d in depth.items() if d == meta.main.depth - 1], dtype=np.int64)
+    return parents, bottom[pf.txnids(bottom) > np.uint64(since)].tolist()
+
+
 def _depths(pf) -> dict[int, int]:
     """The main tree's pages by depth (the root: 1), read page by page."""
     meta = pf.current_meta()
@@ -415,51 +425,31 @@ def test_damage_on_a_changed_bottom_branch_page_stops_an_incremental_walk(tmp_pa
     path = str(tmp_path / "db")
     _deep_db(path, "1.0")
     data = os.path.join(path, "data.mdb")
-    from zlmdb_inspect.storage.inspector import Inspector
-
     walker = TreeWalker()
-    pf = PageFile(data)
-    try:
-        before = pf.current_meta().txnid
-        walker.walk(pf, pf.current_meta())
-    finally:
-        pf.close()
+    _, before = _walked(walker, data)
     with Inspector(path) as ins:  # a state file's rows of the tree before the changes
         ins.snapshot()
         packed = ins.export_summaries()
     subprocess.run([sys.executable, "-c", CHANGE_SCATTERED, path, "5"], check=True)
-    pf = PageFile(data)
-    try:
+    with contextlib.closing(PageFile(data)) as pf:
         meta = pf.current_meta()
-        depth = _depths(pf)
         assert meta.main.depth >= 4
-        bottom = [p for p, d in depth.items() if d == meta.main.depth - 1]
-        changed = [p for p in bottom if int(pf.txnids(np.array([p]))[0]) > before]
+        changed = _levels(pf, before)[1]
         victim, at = changed[len(changed) // 2], pf.hdrsz - 6
-    finally:
-        pf.close()
     if how == "saved":
         walker = TreeWalker()
         walker.saved = packed
     control = TreeWalker()  # undamaged, the same walk reuses summaries
     control.cache, control.saved = dict(walker.cache), walker.saved
-    pf = PageFile(data)
-    try:
-        assert control.walk(pf, pf.current_meta()).cached_subtrees > 10
-    finally:
-        pf.close()
+    assert _walked(control, data)[0].cached_subtrees > 10
     kept, kept_parents = dict(walker.cache), dict(walker.parents)
     with open(data, "r+b") as f:  # the changed bottom branch page's flags: neither branch nor leaf
         f.seek(victim * meta.page_size + at)
         f.write(b"\x10\x00")
-    pf = PageFile(data)
-    try:
-        with pytest.raises(PageError, match=f"page {victim} "):
-            walker.walk(pf, pf.current_meta())
-        assert walker.cache == kept
-        assert walker.parents.keys() - kept_parents.keys() <= walker.cache.keys()  # no parent of an uncached one
-    finally:
-        pf.close()
+    with pytest.raises(PageError, match=f"page {victim} "):
+        _walked(walker, data)
+    assert walker.cache == kept
+    assert walker.parents.keys() - kept_parents.keys() <= walker.cache.keys()  # no parent of an uncached one
 
 
 def test_first_and_last_leaves_take_their_slot_from_the_parents_separators(tmp_path, monkeypatch):
@@ -474,12 +464,7 @@ def test_first_and_last_leaves_take_their_slot_from_the_parents_separators(tmp_p
     data = os.path.join(path, "data.mdb")
     walker = TreeWalker()
     walker.want_space = False  # headers only: the leaves' nodes are read where a slot is not known
-    pf = PageFile(data)
-    try:
-        first = pf.current_meta().txnid
-        walker.walk(pf, pf.current_meta())
-    finally:
-        pf.close()
+    _, first = _walked(walker, data)
     subprocess.run([sys.executable, "-c", CHANGE_SCATTERED.replace('b"n" * (5000 if rng.random() < 0.05 else 60)',
                                                                     'b"n" * 60'), path, "3"], check=True)
     probed: list[int] = []
@@ -490,20 +475,13 @@ def test_first_and_last_leaves_take_their_slot_from_the_parents_separators(tmp_p
         return real(self, bases, i, kids, which)
 
     monkeypatch.setattr(_Walk, "leaf_key_slots", count)
-    pf = PageFile(data)
-    try:
-        meta = pf.current_meta()
-        again = walker.walk(pf, meta)
-        probed_again = set(probed)  # (not the walk from scratch below)
-        full = TreeWalker()
-        full.want_space = False
-        assert _walk_key(again) == _walk_key(full.walk(pf, meta))
-        depth = _depths(pf)
-        bottom = [p for p, d in depth.items() if d == meta.main.depth - 1]
-        parents = [p for p, d in depth.items() if d == meta.main.depth - 2]
-        changed = [p for p in bottom if int(pf.txnids(np.array([p]))[0]) > first]  # their leaves read again
-    finally:
-        pf.close()
+    again, _ = _walked(walker, data)
+    probed_again = set(probed)  # (not the walk from scratch below)
+    full = TreeWalker()
+    full.want_space = False
+    assert _walk_key(again) == _walk_key(_walked(full, data)[0])
+    with contextlib.closing(PageFile(data)) as pf:
+        parents, changed = _levels(pf, first)  # the changed ones' leaves are read again
     assert again.cached_subtrees > 10 and len(parents) > 5
     # a leaf's keys are read where one slot ends (the 7 slots' first and last leaves), and at the first and
     # last leaf under each parent page (its own bounds are not handed down from the root); not at the first

@@ -12,6 +12,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 from rich.text import Text
 from textual.app import ComposeResult, RenderResult
@@ -209,6 +210,15 @@ class Chart(PlotextPlot):
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.draw: Callable[[Plot, int, int], None] | None = None
+        self._data: Any = None  # what ``draw`` shows
+
+    def plot(self, data: Any, fn: Callable[[Plot, Any, int, int], None]) -> None:
+        """Draw ``data`` with ``fn`` from now on; drawn again only when ``data`` differs from what the
+        chart shows (each render is a plotext build), as :func:`set_content` does for text."""
+        self.draw = lambda p, w, h: fn(p, data, w, h)
+        if data != self._data:
+            self._data = data
+            self.refresh()
 
     def render(self) -> RenderResult:
         plt = self.plt
@@ -275,31 +285,26 @@ class GrowthScreen(Screen[None]):
         yield Footer()
 
     def on_mount(self) -> None:
-        self.show(None)
+        self.show()
 
     def snapshot_refreshed(self, ref: Refresh) -> None:
         """The overview took a new snapshot: draw its figures."""
         self.ref = ref
-        drawn, self.figures = self.figures, self._figures(ref)
-        self.show(drawn)
+        self.figures = self._figures(ref)
+        self.show()
 
-    def show(self, drawn: GrowthFigures | None) -> None:
-        """Draw ``self.figures``; ``drawn``: the figures on screen (None: nothing yet)."""
+    def show(self) -> None:
         f = self.figures
         rates, fill = self.query_one("#growth-rates", Chart), self.query_one("#growth-fill", Chart)
         rates.display = bool(f.rates.series)
         fill.display = f.fill.fill_s is not None
-        rates.draw = lambda p, w, h: draw_rates(p, f.rates, w, h)  # drawn only while displayed
-        fill.draw = lambda p, w, h: draw_fill(p, f.fill, w, h)
+        rates.plot(f.rates, draw_rates)  # drawn only while displayed
+        fill.plot(f.fill, draw_fill)  # (its axis starts at the snapshot's time: drawn again nearly always)
         msgs = [m for m in (f.rates.message, f.fill.message) if m]
         msg = self.query_one("#growth-message", Static)
         msg.display = bool(msgs)
         set_content(msg, Text("\n").join(literal(m, 300) for m in dict.fromkeys(msgs)))
         set_content(self.query_one("#growth-legend", Static), legend(f))
-        if drawn is None or f.rates != drawn.rates:  # a plotext build each: not when nothing changed
-            rates.refresh()
-        if drawn is None or f.fill != drawn.fill:  # its axis starts at the snapshot's time: nearly always
-            fill.refresh()
 
     def action_back(self) -> None:
         self.dismiss(None)
