@@ -72,9 +72,10 @@ class DatabaseChosen(Message):
 
 
 def used_bar(pct: float, style: str) -> Text:
-    """A bar of BAR_CELLS cells and the percentage: the share of the map in use."""
+    """A bar of BAR_CELLS cells and the percentage (one width up to 99.9 %: the column's width does not
+    depend on which database's row was measured last): the share of the map in use."""
     full = max(0, min(BAR_CELLS, round(pct / 100.0 * BAR_CELLS)))
-    return Text.assemble(("█" * full, style), ("░" * (BAR_CELLS - full), "grey50"), f" {pct:.1f}%", no_wrap=True)
+    return Text.assemble(("█" * full, style), ("░" * (BAR_CELLS - full), "grey50"), f" {pct:4.1f}%", no_wrap=True)
 
 
 def bar_style(res: DatabaseResult) -> str:
