@@ -122,7 +122,7 @@ def measure_refreshes(path: str, fmt: str, commits: int, churn: int) -> None:
         walker = TreeWalker()
 
         def row(label: str, walk_s: float, pf, meta, walk) -> None:
-            runs_s, r = cpu(lambda: free_runs(pf, walk, meta.txnid, meta.last_pgno, meta.main.depth))
+            runs_s, r = cpu(lambda: free_runs(walk, meta.txnid, meta.last_pgno, meta.main.depth))
             comp_s, _ = cpu(lambda: compact_figures(pf, meta, walk), 21)
             readers = readers_over(walk, meta.txnid)
             pins_s, _ = cpu(lambda: reader_space(readers, walk, meta.txnid, pf.page_size), 21)
@@ -180,7 +180,7 @@ def main() -> None:
             times = []
             for _ in range(5):
                 t0 = time.perf_counter()
-                r = free_runs(pf, walk, meta.txnid, meta.last_pgno, meta.main.depth)
+                r = free_runs(walk, meta.txnid, meta.last_pgno, meta.main.depth)
                 times.append(time.perf_counter() - t0)
             return sorted(times)[2] * 1000, r
 

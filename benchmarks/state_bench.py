@@ -11,8 +11,8 @@ run of the script, each as a fresh ``Service`` the way ``--json``/``--check`` ru
 
 Prints per run the CPU time of the refresh (walk, catalog, sampling, writing the state), the
 bytes it read (``--json``'s ``read_bytes``), the state file's size and, where ``fincore`` is
-installed, how much of ``data.mdb`` was in the page cache afterwards. Counts are checked
-against a walk without state.
+installed, how much of ``data.mdb`` was in the page cache afterwards. Counts and the free
+database's figures (free and reusable pages, free runs) are checked against a walk without state.
 
     python benchmarks/state_bench.py 1000000          # N; the issue's figure is 10000000 (slow to build)
     python benchmarks/state_bench.py 10000000 --dir D # D/db-1.0, D/db-0.9 used as they are when present
@@ -94,6 +94,12 @@ def cached(path: str) -> tuple[int, int] | None:
     return (int(out[0]), int(out[1])) if len(out) == 2 else None
 
 
+def free_figures(snap) -> tuple:
+    """The free database's pages and records, and the runs of reusable pages (1.0: reused from the state)."""
+    c = snap.capacity
+    return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs
+
+
 def one_run(path: str, state_dir: str | None):
     svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
     try:
@@ -137,6 +143,8 @@ def main() -> None:
                 check, _, _ = one_run(path, None)
                 assert [(t.slot, t.records) for t in ref.snapshot.tables] == \
                     [(t.slot, t.records) for t in check.snapshot.tables], "counts differ from a walk without state"
+                assert free_figures(ref.snapshot) == free_figures(check.snapshot), \
+                    "the free database's figures differ from a walk without state"
                 lm = ref.snapshot.lmdb
                 tree = (lm.branch_pages + lm.leaf_pages) * lm.page_size
                 state_kib = sum(os.path.getsize(os.path.join(st, f)) for f in os.listdir(st)) / 1024

@@ -20,7 +20,7 @@ def state_file(state_dir: str) -> str:
     return path
 
 
-def _parts(path: str) -> tuple[dict, bytes]:
+def _parts(path: str) -> tuple[dict, bytes | memoryview]:
     """A state file's JSON line, parsed, and the summary columns' bytes after it."""
     from zlmdb_inspect.service.state import split
 
@@ -41,6 +41,22 @@ def edit_state(state_dir: str, edit: Callable[[dict], None]) -> None:
     edit(doc)
     with open(path, "wb") as f:
         f.write(json.dumps(doc).encode() + b"\n" + blob)
+
+
+def edit_free_crcs(state_dir: str) -> None:
+    """Every CRC-32 of the free database's pages in the state file changed (as a backup restored over
+    the file would show: other bytes under the same page numbers and txnids)."""
+    import numpy as np
+
+    path = state_file(state_dir)
+    doc, blob = _parts(path)
+    free = doc["free"]
+    at = sum(doc["summaries"][k] for k in doc["summaries"] if k != "rows") + free["keys"]
+    crcs = np.frombuffer(blob, dtype="<i8", count=free["crcs"] // 8, offset=at)
+    data = bytearray(blob)
+    data[at:at + free["crcs"]] = ((crcs + 1) % (1 << 32)).astype("<i8").tobytes()
+    with open(path, "wb") as f:
+        f.write(json.dumps(doc).encode() + b"\n" + bytes(data))
 
 
 def earlier(doc: dict, seconds: float) -> None:

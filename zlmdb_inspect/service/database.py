@@ -160,8 +160,8 @@ class Service:
         self._state_note = loaded.note
         self._pending = loaded.samples
         self._monitor.seed_held(loaded.readers)  # a reader still holding its snapshot counts from then
-        if len(loaded.summaries):
-            ins.adopt_summaries(loaded.summaries)
+        if len(loaded.summaries) or loaded.free is not None:
+            ins.adopt_summaries(loaded.summaries, loaded.free)
 
     def _save_state(self) -> None:
         if self._store is None or self._ident is None:
@@ -170,7 +170,7 @@ class Service:
         self._state_saved_t = self._monitor.samples[-1].t if self._monitor.samples else None
         try:
             self._store.save(self._ident, list(self._monitor.samples), self._inspector.export_summaries(),
-                             readers=self._monitor.held_since())
+                             readers=self._monitor.held_since(), free=self._inspector.export_free())
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note

@@ -47,10 +47,13 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.health.history import HeldKey, Sample
+from zlmdb_inspect.storage.freetree import COLUMNS as FREE_COLUMNS
+from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.summaries import COLUMNS, PackedSummaries
 
 FORMAT = "zlmdb-inspect-state"
-VERSION = 4  # 2: summaries as columns; 3: their bytes after the JSON line; 4: max_value of overflow values only
+VERSION = 5  # 2: summaries as columns; 3: their bytes after the JSON line; 4: max_value of overflow values only;
+# 5: the free database's pages, records and lists
 MAX_BYTES = 32 * 1024 * 1024  # per database
 MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across such a gap
 MAX_SAMPLES = 600  # the live Monitor's ring
@@ -91,6 +94,7 @@ class State:
     samples: list[Sample] = field(default_factory=list)
     summaries: PackedSummaries = field(default_factory=PackedSummaries)  # 1.0: per branch page; 0.9: the tree's
     readers: dict[HeldKey, float] = field(default_factory=dict)  # held snapshots -> first seen (see Monitor)
+    free: FreeTree | None = None  # 1.0: the free database as the last walk read it
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -105,55 +109,86 @@ def _sample_dict(s: Sample) -> dict[str, Any]:
     return d
 
 
-def _columns(p: PackedSummaries) -> tuple[dict[str, Any], bytes]:
+def _raw(a: np.ndarray, dtype: str) -> np.ndarray:
+    """``a``'s bytes as ``dtype`` (little-endian), without a copy where it is that already."""
+    return np.ascontiguousarray(a, dtype=dtype).reshape(-1).view(np.uint8)
+
+
+def _columns(p: PackedSummaries) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The summaries' columns as little-endian int64/float64 bytes, one after the other in
     :data:`COLUMNS` order, and the JSON that says how many rows and bytes each has."""
     doc: dict[str, Any] = {"rows": len(p)}
     parts = []
     cols = p.columns()
     for name in COLUMNS:
-        raw = np.ascontiguousarray(cols[name], dtype=COLUMNS[name][0]).tobytes()
+        raw = _raw(cols[name], COLUMNS[name][0])
         doc[name] = len(raw)
         parts.append(raw)
-    return doc, b"".join(parts)
+    return doc, parts
 
 
-def split(data: bytes) -> tuple[bytes, bytes]:
-    """A state file's JSON line and the column bytes after it (none where there is no newline)."""
+def _free_columns(tree: FreeTree | None) -> tuple[dict[str, Any] | None, list[np.ndarray]]:
+    """The free database's columns after the summaries' (:data:`FREE_COLUMNS`, then the lists in
+    their own width), and the JSON that says how many rows, records and bytes each has."""
+    if tree is None:
+        return None, []
+    cols = tree.columns()
+    width = "<i4" if cols["lists"].dtype == np.int32 else "<i8"
+    doc: dict[str, Any] = {"rows": len(tree), "records": len(tree.txnids), "lists_dtype": width}
+    parts = []
+    for name in (*FREE_COLUMNS, "lists"):
+        raw = _raw(cols[name], FREE_COLUMNS[name][0] if name != "lists" else width)
+        doc[name] = len(raw)
+        parts.append(raw)
+    return doc, parts
+
+
+def split(data: bytes) -> tuple[bytes, memoryview]:
+    """A state file's JSON line and the column bytes after it (none where there is no newline;
+    a view, not a copy: they are megabytes)."""
     end = data.find(b"\n")
-    return (data, b"") if end < 0 else (data[:end], data[end + 1:])
+    view = memoryview(data)
+    return (data, view[:0]) if end < 0 else (data[:end], view[end + 1:])
 
 
 def encode(state: State, max_bytes: int = MAX_BYTES) -> bytes:
-    """The file's bytes: summaries dropped first, then the oldest samples, to stay within ``max_bytes``."""
-    return _encoded(state, max_bytes)[0]
+    """The file's bytes: the free database's and the summaries' columns dropped first, then the oldest
+    samples, to stay within ``max_bytes``."""
+    return b"".join(_encoded(state, max_bytes)[0])
 
 
-def _encoded(state: State, max_bytes: int) -> tuple[bytes, State]:
-    """:func:`encode`, and the state the bytes hold (what was dropped to fit, gone)."""
+def _encoded(state: State, max_bytes: int) -> tuple[list, State]:
+    """:func:`encode` as parts to write one after the other (the columns are not copied), and the
+    state they hold (what was dropped to fit, gone)."""
     ident = state.identity
     head = {"format": FORMAT, "version": VERSION, "written_at": state.written_at,
             "database": {"dev": ident.dev, "ino": ident.ino, "path": ident.path, "page_size": ident.page_size,
                          "format": ident.format}}
     kept = state.summaries
     summaries, blob = _columns(kept)
+    free = state.free
+    free_doc, free_blob = _free_columns(free)
     samples = [_sample_dict(s) for s in state.samples]
     head["readers"] = [[*key, first] for key, first in sorted(state.readers.items())]
     while True:
         # one line: json.dumps escapes every newline inside strings
-        line = json.dumps({**head, "samples": samples, "summaries": summaries}, separators=(",", ":"),
-                          allow_nan=False).encode()
-        if len(line) + 1 + len(blob) <= max_bytes:
+        line = json.dumps({**head, "samples": samples, "summaries": summaries, "free": free_doc},
+                          separators=(",", ":"), allow_nan=False).encode()
+        if len(line) + 1 + sum(len(b) for b in blob) + sum(len(b) for b in free_blob) <= max_bytes:
             break
-        if summaries["rows"]:
+        if free is not None:
+            free = None
+            free_doc, free_blob = _free_columns(free)
+        elif summaries["rows"]:
             kept = PackedSummaries()
             summaries, blob = _columns(kept)
         elif samples:
             samples = samples[len(samples) // 4 + 1:]
         else:
             break
-    return line + b"\n" + blob, State(ident, state.written_at, state.samples[len(state.samples) - len(samples):],
-                                      kept, state.readers)
+    return [line + b"\n", *blob, *free_blob], State(ident, state.written_at,
+                                                    state.samples[len(state.samples) - len(samples):], kept,
+                                                    state.readers, free)
 
 
 # -- strict decoding ---------------------------------------------------------------------
@@ -197,10 +232,10 @@ def _sample(d: Any, i: int) -> Sample:
                   free_pages=None if free is None else _int(free, f"{what}'s free_pages"), **ints)
 
 
-def _summaries(v: Any, blob: bytes) -> PackedSummaries:
+def _summaries(v: Any, blob: bytes | memoryview) -> tuple[PackedSummaries, int]:
     """The summaries' columns from the bytes after the JSON line, each of the dtype and width its
-    name says (whatever the file claims), their lengths adding up to those bytes exactly, checked
-    together (:meth:`PackedSummaries.check`)."""
+    name says (whatever the file claims), checked together (:meth:`PackedSummaries.check`), and
+    where they end in ``blob``."""
     if type(v) is not dict or set(v) != {"rows", *COLUMNS}:
         raise StateError("its summaries are not the expected columns")
     rows = _int(v["rows"], "summary rows", 0, 1 << 24)
@@ -215,8 +250,6 @@ def _summaries(v: Any, blob: bytes) -> PackedSummaries:
         a = np.frombuffer(blob, dtype=dtype, count=size // 8, offset=at)
         cols[name] = a.reshape(-1, width) if width else a
         at += size
-    if at != len(blob):
-        raise StateError(f"{len(blob) - at} bytes after the summary columns")
     if len(cols["keys"]) != rows:
         raise StateError(f"its summaries hold {len(cols['keys'])} rows, not {rows}")
     packed = PackedSummaries.from_columns(cols)
@@ -224,7 +257,44 @@ def _summaries(v: Any, blob: bytes) -> PackedSummaries:
         packed.check()
     except ValueError as e:
         raise StateError(str(e)) from None
-    return packed
+    return packed, at
+
+
+def _free(v: Any, blob: bytes | memoryview) -> FreeTree | None:
+    """The free database's columns from the bytes after the summaries' (all of them, exactly),
+    as :func:`_summaries` reads those, checked together (:meth:`FreeTree.check`)."""
+    if v is None:
+        if blob:
+            raise StateError(f"{len(blob)} bytes after the summary columns")
+        return None
+    if type(v) is not dict or set(v) != {"rows", "records", "lists_dtype", *FREE_COLUMNS, "lists"}:
+        raise StateError("its free database is not the expected columns")
+    if v["lists_dtype"] not in ("<i4", "<i8"):
+        raise StateError("its free database's lists have an unknown width")
+    rows = _int(v["rows"], "free database rows", 0, 1 << 24)
+    records = _int(v["records"], "free database records", 0, 1 << 32)
+    cols: dict[str, np.ndarray] = {}
+    at = 0
+    for name, (dtype, width) in (*FREE_COLUMNS.items(), ("lists", (v["lists_dtype"], 0))):
+        item = np.dtype(dtype).itemsize
+        size = _int(v[name], f"the length of free database column {name}", 0, len(blob))
+        if size % (item * max(1, width)):
+            raise StateError(f"free database column {name} holds a partial row")
+        if at + size > len(blob):
+            raise StateError(f"free database column {name} runs past the file's end")
+        a = np.frombuffer(blob, dtype=dtype, count=size // item, offset=at)
+        cols[name] = a.reshape(-1, width) if width else a
+        at += size
+    if at != len(blob):
+        raise StateError(f"{len(blob) - at} bytes after the free database's columns")
+    if len(cols["keys"]) != rows or len(cols["txnids"]) != records:
+        raise StateError("its free database holds other numbers of rows or records than it says")
+    tree = FreeTree.from_columns(cols)
+    try:
+        tree.check()
+    except ValueError as e:
+        raise StateError(str(e)) from None
+    return tree
 
 
 def _readers(v: Any) -> dict[HeldKey, float]:
@@ -270,7 +340,8 @@ def parse(data: bytes) -> State:
         raise StateError("its samples are not in time order")
     state.samples = samples
     state.readers = _readers(doc.get("readers"))
-    state.summaries = _summaries(doc.get("summaries"), blob)
+    state.summaries, at = _summaries(doc.get("summaries"), blob)
+    state.free = _free(doc.get("free"), blob[at:])
     return state
 
 
@@ -284,6 +355,7 @@ class Loaded:
     summaries: PackedSummaries = field(default_factory=PackedSummaries)
     note: str | None = None  # one line: the state file was ignored or cut, and why
     readers: dict[HeldKey, float] = field(default_factory=dict)  # snapshots held at the last run, first seen
+    free: FreeTree | None = None  # 1.0: the free database's pages, records and lists at the last run
 
 
 class StateStore:
@@ -317,10 +389,11 @@ class StateStore:
         path = self.file_for(data_path)
         try:
             with open(path, "rb") as f:
-                sig = _signature(path, os.fstat(f.fileno()))
+                st = os.fstat(f.fileno())
+                sig = _signature(path, st)
                 if self._parsed is not None and self._parsed[0] == sig:
                     return self._parsed[1]
-                data = f.read(self.max_bytes + 1)
+                data = f.read(min(st.st_size, self.max_bytes) + 1)  # (not a buffer of max_bytes)
         except FileNotFoundError:
             return None
         except OSError as e:
@@ -343,7 +416,7 @@ class StateStore:
         return usable(state, ident, now, self.file_for(ident.path))
 
     def save(self, ident: Identity, samples: list[Sample], summaries: PackedSummaries, now: float | None = None,
-             readers: dict[HeldKey, float] | None = None) -> None:
+             readers: dict[HeldKey, float] | None = None, free: FreeTree | None = None) -> None:
         """Merge ``samples`` with what overlapping runs wrote meanwhile, keep ``summaries`` and the
         ``readers`` this run saw (each from its earliest sight by any run), write atomically
         (temporary file in the state directory, then rename), mode 0600."""
@@ -364,11 +437,12 @@ class StateStore:
                         readers[key] = min(readers[key], first)
             keep = [s for _, s in sorted(merged.items()) if now - MAX_AGE_S <= s.t <= now + FUTURE_SLACK_S]
             keep = _monotonic_txnids(keep)[-MAX_SAMPLES:]
-            data, wrote = _encoded(State(ident, now, keep, summaries, readers), self.max_bytes)
+            data, wrote = _encoded(State(ident, now, keep, summaries, readers, free), self.max_bytes)
             fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.directory)  # mkstemp: mode 0600
             try:
                 with os.fdopen(fd, "wb") as f:
-                    f.write(data)
+                    for part in data:
+                        f.write(part)
                     f.flush()
                     st = os.fstat(f.fileno())  # a rename keeps inode and mtime
                 os.replace(tmp, path)
@@ -413,7 +487,7 @@ def usable(state: State, ident: Identity, now: float, where: str = "state file")
         note = f"{where}'s samples are older than {MAX_AGE_S / 60:.0f} min; starting again"
     # a reader last seen long ago may have ended and begun again on the same txnid meanwhile
     readers = state.readers if now - state.written_at <= MAX_AGE_S else {}
-    return Loaded(samples=recent, summaries=state.summaries, note=note, readers=readers)
+    return Loaded(samples=recent, summaries=state.summaries, note=note, readers=readers, free=state.free)
 
 
 def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded:
@@ -421,6 +495,9 @@ def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded
     ahead = max((s.last_txnid for s in loaded.samples), default=0)
     keys = loaded.summaries.keys
     ahead = max([ahead, int(keys[:, 1].max()) if len(keys) else 0] + [k[3] for k in loaded.readers])
+    free = loaded.free
+    if free is not None and len(free):  # its pages' txnids, and the records' (each freed by a commit)
+        ahead = max(ahead, int(free.keys[:, 1].max()), int(free.txnids[-1]) if len(free.txnids) else 0)
     if ahead > txnid:
         return Loaded(note=f"{where} saw txnid {ahead:,}, ahead of the database's {txnid:,} (restored from an "
                            "older copy?); starting again")

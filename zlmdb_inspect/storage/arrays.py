@@ -49,3 +49,13 @@ def isin(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     s = np.sort(b)
     at = np.minimum(np.searchsorted(s, a), len(s) - 1)
     return s[at] == a
+
+
+def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
+    """The concatenated ``arange(s, e)`` of each pair (the rows of many summaries at once)."""
+    lens = ends - starts
+    total = int(lens.sum())
+    if not total:
+        return np.zeros(0, dtype=np.int64)
+    offs = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
+    return np.arange(total, dtype=np.int64) + offs

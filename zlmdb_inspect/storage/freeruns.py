@@ -2,8 +2,8 @@
 
 LMDB stores a value over about half a page on consecutive overflow pages; a freelist of
 short runs cannot hold it, and the file grows although "free" is large. So the reusable
-pages (the free-list records older than the oldest snapshot) are read page by page from the
-free database's lists the walk located, and grouped in runs.
+pages (the free-list records older than the oldest snapshot) are taken from the free database's
+lists the walk read, and grouped in runs.
 
 ``largest_pages`` is not simply the longest run: it is what ``mdb_page_alloc`` (the same in
 LMDB 0.9 and 1.0) meets. A write transaction first touches the path from the root to the
@@ -20,7 +20,7 @@ from functools import cached_property
 
 import numpy as np
 
-from zlmdb_inspect.storage.pageformat import NUM_METAS, PageError, PageFile
+from zlmdb_inspect.storage.pageformat import NUM_METAS, PageError
 from zlmdb_inspect.storage.walk import WalkResult
 
 RETRY_PER_PAGE = 60  # mdb_page_alloc: ``retry = num * 60``
@@ -52,32 +52,24 @@ class FreeLists:
         return self.flat[end - int(self.counts[i]):end]
 
 
-def reusable_lists(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int) -> FreeLists:
+def reusable_lists(walk: WalkResult, oldest: int, last_pgno: int) -> FreeLists:
     """The page numbers of each free-list record freed before ``oldest``, oldest record first
-    (the order a writer merges them). Read inside the snapshot's read transaction, all records
-    in one gather."""
-    at = walk.free_lists_at
-    if at is None:
-        raise PageError("the free lists were not located (big-endian host)")
-    recs = walk.free_records
-    keep = np.nonzero(recs[:, 0] < oldest)[0]
-    keep = keep[np.argsort(recs[keep, 0], kind="stable")]
-    small = np.int32 if last_pgno < 1 << 31 else np.int64  # half the bytes to sort and scan (files < 8 TiB)
-    counts = recs[keep, 1].astype(np.int64)
-    first = at[keep].astype(np.int64) + 8  # each list's first page number, after its count
-    past = first + 8 * counts > pf.file_size
-    if past.any():
-        raise PageError(f"free-list record {int(recs[keep[int(np.argmax(past))], 0])} runs past the file")
+    (the order a writer merges them), from the lists the walk read (or kept from the last walk)."""
+    lists = walk.free_lists
+    if lists is None:
+        raise PageError(walk.free_lists_error or "the free lists were not read")
+    recs = walk.free_records  # in txnid order: the reusable ones come first
+    keep = int(np.searchsorted(recs[:, 0], oldest))
+    counts = recs[:keep, 1]
     ends = np.cumsum(counts)
-    total = int(ends[-1]) if len(ends) else 0
-    # every listed number's byte address: its record's first, plus 8 per number before it in the record
-    addr = np.repeat(first - 8 * (ends - counts), counts) + 8 * np.arange(total, dtype=np.int64)
-    raw = pf.u64s(addr)
+    raw = lists[:int(ends[-1]) if keep else 0]
     bad = (raw < NUM_METAS) | (raw > last_pgno)
     if bad.any():
         k = int(np.searchsorted(ends, int(np.argmax(bad)), side="right"))
-        raise PageError(f"free-list record {int(recs[keep[k], 0])} lists a page outside 2..{last_pgno}")
-    return FreeLists(raw.astype(small), counts, ends)
+        raise PageError(f"free-list record {int(recs[k, 0])} lists a page outside 2..{last_pgno}")
+    if raw.dtype != np.int32 and last_pgno < 1 << 31:  # half the bytes to sort and scan (files < 8 TiB)
+        raw = raw.astype(np.int32)
+    return FreeLists(raw, counts, ends)
 
 
 def _bounds(pages: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -227,8 +219,8 @@ def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merge
     return 0
 
 
-def free_runs(pf: PageFile, walk: WalkResult, oldest: int, last_pgno: int, depth: int) -> dict:
+def free_runs(walk: WalkResult, oldest: int, last_pgno: int, depth: int) -> dict:
     """``{"largest_pages", "runs": [...]}`` over the pages reusable before ``oldest``."""
-    lists = reusable_lists(pf, walk, oldest, last_pgno)
+    lists = reusable_lists(walk, oldest, last_pgno)
     merged = Merged(lists)
     return {"largest_pages": largest_fit(lists, max(1, depth), merged), "runs": histogram(lists, merged)}

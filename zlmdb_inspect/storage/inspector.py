@@ -35,6 +35,7 @@ from zlmdb_inspect.core.slots import slot_of
 from zlmdb_inspect.storage import lockfile
 from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
+from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
@@ -328,7 +329,7 @@ class Inspector:
             seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
                            problems=list(last.problems), fresh=False, key=key,
                            counts_next=self._next_walk if last.key != key else None)
-            if last.key == key:  # the same snapshot: its free lists are still there to read
+            if last.key == key:  # the same snapshot: its free lists still hold (another oldest reader, other runs)
                 seen.free_runs = self._free_runs(pf, meta, seen.walk, readers)
             seen.txn_s = time.perf_counter() - t0
             return seen
@@ -370,7 +371,7 @@ class Inspector:
         if cached is not None and cached[0] == key:
             return cached[1]
         try:
-            runs: dict | None = free_runs(pf, walk, oldest, meta.last_pgno, meta.main.depth)
+            runs: dict | None = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
         except PageError:
             runs = None
         self._runs_cache = (key, runs)
@@ -544,16 +545,23 @@ class Inspector:
             return packed
         return PackedSummaries.concat([packed, saved.without({key for key, _, _ in new})])
 
-    def adopt_summaries(self, packed: PackedSummaries) -> int:
-        """Hand the walker a state file's summaries. 1.0: all of them, each used only once a walk
-        reaches its page and finds the page's number, txnid and CRC-32 (a restored backup holds
-        other pages under the same numbers); 0.9: the main tree's, when the snapshot, its root
-        page's CRC and its entries are the same. How many were handed over."""
+    def export_free(self) -> FreeTree | None:
+        """1.0: the free database as the last walk read it (its pages, records and lists), for a state file."""
+        with self._lock:
+            return self.walker.free
+
+    def adopt_summaries(self, packed: PackedSummaries, free: FreeTree | None = None) -> int:
+        """Hand the walker a state file's summaries (and, 1.0, its free database). 1.0: all of them,
+        each used only once a walk reaches its page and finds the page's number, txnid and CRC-32
+        (a restored backup holds other pages under the same numbers); 0.9: the main tree's, when the
+        snapshot, its root page's CRC and its entries are the same. How many were handed over."""
         walker = self.walker
 
         ahead: list[np.ndarray] = []  # 1.0: the saved rows' pages inside the snapshot
 
         def take(txn, pf: PageFile, meta: Meta) -> int:
+            if pf.has_txnid and free is not None and len(free):
+                walker.free = free
             if not len(packed):
                 return 0
             if pf.has_txnid:

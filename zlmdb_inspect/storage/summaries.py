@@ -23,7 +23,7 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
-from zlmdb_inspect.storage.arrays import has_repeats, isin, unique_inverse
+from zlmdb_inspect.storage.arrays import has_repeats, isin, ranges, unique_inverse
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
 from zlmdb_inspect.storage.walk import UNTIMED, SlotSpace, TreeSummary, time_rows
 
@@ -38,16 +38,6 @@ COLUMNS: dict[str, tuple[str, int]] = {
 }
 _I64_MAX = (1 << 63) - 1
 _FIGURE_MAX = 1 << 52  # pages, records and bytes of any real file are below this: sums of rows cannot wrap
-
-
-def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
-    """The concatenated ``arange(s, e)`` of each pair (the rows of many summaries at once)."""
-    lens = ends - starts
-    total = int(lens.sum())
-    if not total:
-        return np.zeros(0, dtype=np.int64)
-    offs = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
-    return np.arange(total, dtype=np.int64) + offs
 
 
 def _offsets(lens: list[int]) -> np.ndarray:
@@ -151,7 +141,7 @@ class PackedSummaries:
 
         def part(at: np.ndarray, data: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
             lo, hi = at[rows], at[rows + 1]
-            return _offsets((hi - lo).tolist()), data[_ranges(lo, hi)]
+            return _offsets((hi - lo).tolist()), data[ranges(lo, hi)]
 
         slot_at, idx = part(self.slot_at, np.arange(len(self.slot_ints)))
         tslot_at, tslots = part(self.tslot_at, self.tslots)
@@ -254,7 +244,7 @@ class PackedSummaries:
         ok = lens == len(want)
         if len(want) and ok.any():
             rows = np.nonzero(ok)[0]
-            got = self.tslots[_ranges(self.tslot_at[rows], self.tslot_at[rows + 1])].reshape(len(rows), len(want))
+            got = self.tslots[ranges(self.tslot_at[rows], self.tslot_at[rows + 1])].reshape(len(rows), len(want))
             ok[rows] = (got == want).all(axis=1)
         self._tmatch = (time_slots, ok)
         return ok
@@ -300,7 +290,7 @@ class PackedSummaries:
         out.overflow_pages += h[2]
         out.entries += h[3]
         out.leaf_free_bytes += h[4]
-        idx = _ranges(self.slot_at[rows], self.slot_at[rows + 1])
+        idx = ranges(self.slot_at[rows], self.slot_at[rows + 1])
         if len(idx):
             ints, leaf = self.slot_ints[idx], self.slot_leaf[idx]
             slots, inv = unique_inverse(ints[:, 0])
@@ -315,7 +305,7 @@ class PackedSummaries:
                 if mine is None:
                     mine = out.slots[slot] = SlotSpace()
                 mine.add(SlotSpace(s[0], lpg, s[1], s[2], s[3], mv))
-        t = self.times[_ranges(self.time_at[rows], self.time_at[rows + 1])]
+        t = self.times[ranges(self.time_at[rows], self.time_at[rows + 1])]
         if len(t):
             out.times.append(t)
 

@@ -19,7 +19,8 @@ from typing import NamedTuple, Protocol, cast
 import numpy as np
 
 from zlmdb_inspect.core.times import DAY_NS, HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
-from zlmdb_inspect.storage.arrays import isin, unique, unique_inverse
+from zlmdb_inspect.storage.arrays import isin, ranges, unique, unique_inverse
+from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.pageformat import (
     F_BIGDATA,
     F_DUPDATA,
@@ -179,14 +180,15 @@ class WalkResult:
     summary: TreeSummary
     free_pages: int
     free_db_pages: int
-    free_records: np.ndarray  # rows of (txnid that freed them, page count), int64
+    free_records: np.ndarray  # rows of (txnid that freed them, page count), int64, in txnid order
     page_reads: int
     cached_subtrees: int
     prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
     prefetched_bytes: int = 0
-    # byte offset in the file of each free_records row's page list (its count, then the page
-    # numbers); None where not read (big-endian hosts): storage.freeruns reads the lists there
-    free_lists_at: np.ndarray | None = None
+    # the page numbers of every free_records row (in txnid order), one after the other: storage.freeruns
+    # takes the reusable ones; None where they were not read, and why
+    free_lists: np.ndarray | None = None
+    free_lists_error: str | None = None
 
     def free_pages_between(self, first: int, end: int) -> int:
         """Pages on the freelist freed by transactions ``first <= txnid < end`` (a refresh asks
@@ -295,6 +297,8 @@ class TreeWalker:
         # of the same snapshot reuses it (a state file hands one to the next run: an unchanged 0.9
         # database costs nothing). 0.9 pages carry no txnid, so nothing smaller is ever reused.
         self.whole: tuple[tuple[int, int, int], TreeSummary] | None = None  # ((root, txnid, root CRC), summary)
+        # 1.0: the free database as the last walk read it (or a state file's, each page checked by its CRC)
+        self.free: FreeTree | None = None
         # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
         # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
         self.time_slots: frozenset[int] = frozenset()
@@ -333,6 +337,7 @@ class TreeWalker:
         self.parents.clear()
         self.saved = None
         self.whole = None
+        self.free = None
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -469,7 +474,7 @@ class TreeWalker:
         return WalkResult(summary, free_pages, free_db_pages, free_records,
                           pf.page_reads - reads0, w.cache_hits,
                           ahead.pages if ahead else 0, ahead.bytes if ahead else 0,
-                          free_lists_at=w.free_lists_at)
+                          free_lists=w.free_lists, free_lists_error=w.free_lists_error)
 
 
 def _around(seps: np.ndarray, br: np.ndarray, idx: np.ndarray, first: np.ndarray | None = None,
@@ -506,6 +511,18 @@ def _runs(hour: np.ndarray, slot: np.ndarray | None, branch: np.ndarray | None) 
     if branch is not None:
         change |= branch[1:] != branch[:-1]
     return np.concatenate(([0], np.flatnonzero(change) + 1))
+
+
+class FreeLeaves(NamedTuple):
+    """The records of some free database leaves (:meth:`_Walk._free_leaves`)."""
+
+    txnids: np.ndarray
+    counts: np.ndarray
+    at: np.ndarray  # leaf i's records: at[i]:at[i+1]
+    list_at: np.ndarray  # record j's page numbers: lists[list_at[j]:list_at[j+1]]
+    lists: np.ndarray | None  # None: a list runs past the file (``error``)
+    ov_pages: np.ndarray  # per leaf: the overflow pages its lists use
+    error: str | None
 
 
 class LeafSpace(NamedTuple):
@@ -567,7 +584,9 @@ class _Walk:
         self.levels: list[tuple[int, int, TreeSummary, tuple[int, int], list[tuple[TreeSummary, TreeSummary]]]] = []
         self.max_depth = meta.main.depth
         self.to_cache: list[tuple[tuple[int, int], TreeSummary, tuple[int, int] | None]] = []
-        self.free_lists_at: np.ndarray | None = None  # set by free_db() (little-endian hosts)
+        # set by free_db(): every record's page list, in txnid order (None: not read, and why)
+        self.free_lists: np.ndarray | None = None
+        self.free_lists_error: str | None = None
         self.time_slots = walker.time_slots
         self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
         self._v10: np.ndarray | None = None  # the file as (slot, time) records at every byte (slots_times_at)
@@ -1249,24 +1268,24 @@ class _Walk:
                                        pf.page_size / total + a[:, 2] * float(pf.page_size)))
 
     def free_db(self, meta: Meta) -> tuple[int, int, np.ndarray]:
-        """Pages on the freelist, as ``mdb_stat -f`` counts them.
+        """Pages on the freelist, as ``mdb_stat -f`` counts them, and each record (txnid, page
+        count) in txnid order; on little-endian hosts the records' page lists too (``free_lists``).
 
         A busy database has tens of thousands of freelist records; reading them one node at a
         time cost a fifth of a second of a 10M-record walk, so its pages are read a level at a
-        time and the leaves' nodes at once (numpy), every field checked.
+        time and the leaves' nodes at once (numpy), every field checked. On 1.0, a subtree the
+        last walk read (:class:`~zlmdb_inspect.storage.freetree.FreeTree`) is not read again.
         """
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
-            self.free_lists_at = np.zeros(0, dtype=np.int64)
+            self.free_lists = np.zeros(0, dtype=np.int64)
+            if self.cacheable:
+                self.walker.free = FreeTree()
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
         if LITTLE_ENDIAN_HOST:
-            found, pages = self._free_tree(db.root)
-            if not len(found):
-                self.free_lists_at = np.zeros(0, dtype=np.int64)
-                return 0, pages, np.zeros((0, 2), dtype=np.int64)
-            txnids, counts, ov_pages = self._free_leaves(found)
-            return int(counts.sum()), pages + ov_pages, np.stack([txnids.astype(np.int64), counts], axis=1)
+            return self._free_tree(db.root)
+        self.free_lists_error = "the free lists were not located (big-endian host)"
         pages = 0
         leaves: list[int] = []
         stack = [(db.root, 1)]
@@ -1290,16 +1309,29 @@ class _Walk:
         if not leaves:
             return 0, pages, np.zeros((0, 2), dtype=np.int64)
         free, pages, records = self._free_leaves_nodes(leaves, pages)  # big-endian machines
-        return free, pages, np.array(records, dtype=np.int64).reshape(-1, 2)
+        recs = np.array(records, dtype=np.int64).reshape(-1, 2)
+        return free, pages, recs[np.argsort(recs[:, 0], kind="stable")]
 
-    def _free_tree(self, root: int) -> tuple[np.ndarray, int]:
-        """The free database's non-empty leaves and its page count, a level at a time (a busy
-        database's freelist has thousands of pages, read again at every refresh of a 1.0 walk)."""
+    def _free_tree(self, root: int) -> tuple[int, int, np.ndarray]:
+        """The free database a level at a time (a busy database's freelist has thousands of pages):
+        its records in txnid order with their page lists, and its pages; a subtree of the last
+        walk's (1.0: the same page number, txnid and CRC-32) taken from it instead of read."""
         pf = self.pf
+        saved = self.walker.free if self.cacheable else None
+        keep = self.cacheable
         level = np.array([root], dtype=np.int64)
+        up = np.array([-1], dtype=np.int64)  # each page's parent's row in this walk's table
         visited = _Visited(pf.pages_in_file)
-        leaves, pages, depth = [], 0, 1
         limit = min(self.limit, pf.pages_in_file - 1)
+        depth, nrows = 1, 0
+        keys: list[np.ndarray] = []
+        crcs: list[np.ndarray] = []
+        ups: list[np.ndarray] = []
+        own: list[np.ndarray] = []  # pages each row adds itself (a leaf: with its lists' overflow pages)
+        reused_rows: list[np.ndarray] = []  # rows reused from ``saved``, and their rows there
+        reused_old: list[np.ndarray] = []
+        pieces: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []  # (row, txnids, counts, lists)
+        error: str | None = None
         while len(level):
             out = (level < NUM_METAS) | (level > limit)
             if out.any():
@@ -1307,22 +1339,136 @@ class _Walk:
                                 f"outside the file's pages 2..{limit}")
             if depth > MAX_DEPTH or visited.add_new(level) is not None:
                 raise PageError("the free database has a cycle or impossible depth")
-            flags, n = pf.checked_headers(level)
+            words = pf.header_words(level, self.scattered)
+            flags, n = pf.checked_headers(level, words)
             pf.page_reads += len(level)
-            pages += len(level)
             branch, leaf = (flags & P_BRANCH) != 0, (flags & P_LEAF) != 0
             bad = ~branch & ~leaf
             if bad.any():
                 k = int(np.argmax(bad))
                 raise PageError(f"free database page {int(level[k])} has flags 0x{int(flags[k]):x}")
-            leaves.append(level[leaf & ~branch & (n > 0)])
-            level = self.pf.branch_nodes(level[branch], n[branch])[4] if branch.any() else level[:0]
+            rows = nrows + np.arange(len(level), dtype=np.int64)
+            txnids = pf.txnids(level, words).astype(np.int64) if pf.has_txnid else np.zeros(len(level), np.int64)
+            hit = np.zeros(len(level), dtype=bool)
+            old = np.full(len(level), -1, dtype=np.int64)
+            if saved is not None and len(saved):
+                old = saved.find(level, txnids)
+                cand = np.flatnonzero(old >= 0)
+                check = cand[~saved.verified[old[cand]]]
+                ok = np.ones(len(level), dtype=bool)
+                if len(check):  # a page this process has not seen holding that CRC: its bytes say
+                    ok[check] = pf.page_crcs(level[check]) == saved.crcs[old[check]]
+                hit[cand] = ok[cand]
+                saved.verified[old[hit]] = True
+            crc = np.zeros(len(level), dtype=np.int64)
+            if keep:
+                crc[hit] = saved.crcs[old[hit]] if saved is not None else 0
+                if (~hit).any():
+                    crc[~hit] = pf.page_crcs(level[~hit])
+            keys.append(np.stack([level, txnids], axis=1))
+            crcs.append(crc)
+            ups.append(up)
+            mine = np.ones(len(level), dtype=np.int64)
+            mine[hit] = 0
+            if hit.any():
+                assert saved is not None
+                reused_rows.append(rows[hit])
+                reused_old.append(old[hit])
+                for row, o in zip(rows[hit].tolist(), old[hit].tolist()):
+                    pieces.append((row, *saved.piece(o)))
+            read = leaf & ~branch & ~hit & (n > 0)
+            if read.any():
+                recs = self._free_leaves(level[read])
+                mine[read] += recs.ov_pages
+                error = error or recs.error
+                for j, row in enumerate(rows[read].tolist()):
+                    a, b = int(recs.at[j]), int(recs.at[j + 1])
+                    lists = None if recs.lists is None else recs.lists[int(recs.list_at[a]):int(recs.list_at[b])]
+                    pieces.append((row, recs.txnids[a:b], recs.counts[a:b], lists))
+            own.append(mine)
+            nrows += len(level)
+            down = branch & ~hit
+            if down.any():
+                br, _, _, _, level, _ = pf.branch_nodes(level[down], n[down])
+                up = rows[down][br]
+            else:
+                level = level[:0]
             depth += 1
-        return np.concatenate(leaves), pages
+        return self._free_result(pieces, error, keep, saved, nrows, keys, crcs, ups, own, reused_rows, reused_old)
 
-    def _free_leaves(self, leaves: np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """(txnid, page count) of every record on the free database's leaves, and the overflow
-        pages their lists use."""
+    def _free_result(self, pieces, error, keep, saved, nrows, keys, crcs, ups, own, reused_rows,
+                     reused_old) -> tuple[int, int, np.ndarray]:
+        """The records in txnid order, the free database's page count, and (1.0) the table of this
+        walk's pages for the next one (``walker.free``)."""
+        filled = [p for p in pieces if len(p[1])]
+        filled.sort(key=lambda p: int(p[1][0]))
+        txnids = np.concatenate([p[1] for p in filled]) if filled else np.zeros(0, dtype=np.int64)
+        counts = np.concatenate([p[2] for p in filled]) if filled else np.zeros(0, dtype=np.int64)
+        lists: np.ndarray | None = None
+        if error is None:
+            parts = [p[3] for p in filled if p[3] is not None]  # (all of them: no error)
+            lists = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+        if error is not None:
+            keep = False
+        in_order = not len(txnids) or bool((np.diff(txnids) > 0).all())
+        if not in_order:  # damage (keys out of order, or a record twice): in txnid order, nothing kept
+            keep = False
+            order = np.argsort(txnids, kind="stable")
+            if lists is not None:
+                ends = np.cumsum(counts)
+                lists = lists[ranges(ends[order] - counts[order], ends[order])]
+            txnids, counts = txnids[order], counts[order]
+        self.free_lists, self.free_lists_error = lists, error
+        # each row's pages: its own, plus its children's (rows of a level follow their parents' level)
+        parent = np.concatenate(ups)
+        pages = np.concatenate(own)
+        reused = np.concatenate(reused_rows) if reused_rows else np.zeros(0, dtype=np.int64)
+        olds = np.concatenate(reused_old) if reused_old else np.zeros(0, dtype=np.int64)
+        if len(reused):
+            assert saved is not None
+            pages[reused] = saved.spans[olds, 2]
+        for lv in range(len(ups) - 1, 0, -1):  # deepest level first: a level's rows are summed into their parents
+            start = sum(len(u) for u in ups[:lv])
+            rows = np.arange(start, start + len(ups[lv]))
+            np.add.at(pages, parent[rows], pages[rows])
+        free_db_pages = int(pages[0])
+        records = np.stack([txnids, counts], axis=1)
+        if not keep:
+            self.walker.free = None if self.cacheable else self.walker.free
+            return int(counts.sum()), free_db_pages, records
+        # each row's span of records: a piece's own; a branch's from its children's (empty: none)
+        lo = np.full(nrows, np.iinfo(np.int64).max, dtype=np.int64)
+        hi = np.full(nrows, -1, dtype=np.int64)
+        at = 0
+        for row, tx, _, _ in filled:
+            lo[row], hi[row] = at, at + len(tx)
+            at += len(tx)
+        for lv in range(len(ups) - 1, 0, -1):
+            start = sum(len(u) for u in ups[:lv])
+            rows = np.arange(start, start + len(ups[lv]))
+            np.minimum.at(lo, parent[rows], lo[rows])
+            np.maximum.at(hi, parent[rows], hi[rows])
+        empty = hi < 0
+        lo[empty], hi[empty] = 0, 0
+        tree_keys, tree_crcs = np.concatenate(keys), np.concatenate(crcs)
+        spans = np.stack([lo, hi, pages], axis=1)
+        verified = np.ones(nrows, dtype=bool)
+        if len(reused):  # the rows below a reused page: the next walk may reuse parts of it
+            assert saved is not None
+            below = saved.carried(olds, reused, spans[reused, 0], nrows)
+            tree_keys = np.concatenate([tree_keys, below.keys])
+            tree_crcs = np.concatenate([tree_crcs, below.crcs])
+            parent = np.concatenate([parent, below.parents])
+            spans = np.concatenate([spans, below.spans])
+            verified = np.concatenate([verified, below.verified])
+        self.walker.free = FreeTree(keys=tree_keys, crcs=tree_crcs, parents=parent, spans=spans, txnids=txnids,
+                                    counts=counts, lists=lists if lists is not None else np.zeros(0, np.int64),
+                                    verified=verified)
+        return int(counts.sum()), free_db_pages, records
+
+    def _free_leaves(self, leaves: np.ndarray) -> FreeLeaves:
+        """Every record on the free database's leaves ``leaves`` (headers checked): (txnid, page count),
+        their page lists, and the overflow pages the lists use."""
         pf = self.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
         _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by _free_tree()
@@ -1355,7 +1501,7 @@ class _Walk:
         txnids = pf.u64s(node + 8)
         limit = min(self.limit, pf.pages_in_file - 1)
         count_at = doff
-        ov_total = 0
+        ov_pages = np.zeros(len(leaves), dtype=np.int64)
         if big.any():
             ops = pf.u64s(doff[big]).astype(np.int64)  # >= 2**63 turns negative: out of range
             n = (h - 1 + dsize[big]) // ps + 1
@@ -1367,14 +1513,33 @@ class _Walk:
             pf.page_reads += len(ops)
             count_at = doff.copy()
             count_at[big] = ops * ps + h
-            ov_total = int(n.sum())
+            ov_pages = np.bincount(leaf[big], weights=n, minlength=len(leaves)).astype(np.int64)
         counts = pf.u64s(count_at)
-        self.free_lists_at = count_at.astype(np.int64)
         bad = counts > np.uint64(self.limit)
         if bad.any():
             k = int(np.nonzero(bad)[0][0])
             raise PageError(f"free database record {int(txnids[k])} lists {int(counts[k])} pages")
-        return txnids, counts.astype(np.int64), ov_total
+        counts = counts.astype(np.int64)
+        at = np.zeros(len(leaves) + 1, dtype=np.int64)
+        np.cumsum(nkeys, out=at[1:])
+        list_at = np.zeros(total + 1, dtype=np.int64)
+        np.cumsum(counts, out=list_at[1:])
+        # the page numbers: each record's list follows its count (one gather for all of them)
+        first = count_at.astype(np.int64) + 8
+        past = first + 8 * counts > pf.file_size
+        lists, error = None, None
+        if past.any():  # the walk's figures stand; the free runs say why they are missing
+            error = f"free-list record {int(txnids[int(np.argmax(past))])} runs past the file"
+        else:
+            ends = list_at[1:]
+            n_all = int(list_at[-1])
+            addr = np.repeat(first - 8 * (ends - counts), counts) + 8 * np.arange(n_all, dtype=np.int64)
+            raw = pf.u64s(addr)
+            lists = raw.astype(np.int64)
+            lists[raw > np.uint64(self.limit)] = -1  # beyond the last page: the free runs say so
+            if self.limit < 1 << 31:  # half the bytes to keep, sort and scan (files < 8 TiB)
+                lists = lists.astype(np.int32)
+        return FreeLeaves(txnids.astype(np.int64), counts, at, list_at, lists, ov_pages, error)
 
     def _free_leaves_nodes(self, leaves: list[int], pages: int) -> tuple[int, int, list[tuple[int, int]]]:
         """The freelist records node by node (big-endian machines)."""

@@ -16,7 +16,7 @@ from dataclasses import replace
 
 import pytest
 from conftest import listing, raw_env, run_cli, sha, space_key
-from statefiles import edit_state
+from statefiles import edit_free_crcs, edit_state, state_doc
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.health.history import Sample
@@ -62,6 +62,16 @@ def scratch(path: str):
     return space_key(run(path, None).snapshot)
 
 
+def free_key(snap) -> tuple:
+    """What the free database says: its pages and records, and the runs of reusable pages."""
+    c = snap.capacity
+    return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs
+
+
+def free_scratch(path: str) -> tuple:
+    return free_key(run(path, None).snapshot)
+
+
 @pytest.fixture
 def big(tmp_path, fmt):
     """A tree of depth 3 or more (1.0: subtrees below the root are summarised on their own)."""
@@ -93,6 +103,7 @@ def test_repeat_runs_exact_through_changes(big, fmt, tmp_path):
         change()
         ref = run(big, st)
         assert space_key(ref.snapshot) == scratch(big)
+        assert free_key(ref.snapshot) == free_scratch(big)
         assert ref.snapshot.lmdb.entries == sum(t.records for t in ref.snapshot.tables)
     if fmt == "1.0":  # the last change touched part of the tree: the rest came from the state
         assert ref.snapshot.count_method == "pages+cache"
@@ -146,6 +157,109 @@ def test_restored_from_an_older_backup_in_place(big, fmt, tmp_path):
         put_many(big, fmt, 4000, seed=seed, slots=(1, 5))
     ref = run(big, st2)
     assert space_key(ref.snapshot) == scratch(big)
+    assert free_key(ref.snapshot) == free_scratch(big)
+
+
+@pytest.fixture
+def busy_free(tmp_path):
+    """A 1.0 file whose free database spans several leaves under a branch page: a large delete's
+    record, then many small commits, each adding a record and eating the large one (its rest
+    rewritten under its own key every time); a second large record (its list on overflow pages)
+    stays untouched on a leaf of its own."""
+    path = str(tmp_path / "db-busy")
+    put_many(path, "1.0", 30000, seed=1, value=b"v" * 400)
+    put_many(path, "1.0", 0, seed=2, delete=25000)  # ~2,800 pages in one record: 400 commits eat a part
+    small_commits(path, "1.0", 150, seed=3)
+    put_many(path, "1.0", 0, seed=4, delete=3000)  # ~1,900 pages, on overflow pages of a leaf left alone
+    small_commits(path, "1.0", 300, seed=5)
+    return path
+
+
+def _leaves_read(monkeypatch) -> list[int]:
+    """Counts the free database leaves each walk parses (one entry per walk)."""
+    from zlmdb_inspect.storage.walk import _Walk
+
+    counts: list[int] = []
+    real = _Walk._free_leaves
+
+    def spy(self, leaves):
+        counts.append(len(leaves))
+        return real(self, leaves)
+
+    monkeypatch.setattr(_Walk, "_free_leaves", spy)
+    return counts
+
+
+def test_free_database_reused_from_the_state_and_exact(busy_free, tmp_path, monkeypatch):
+    """A repeat run reads only the free database's changed leaves (the oldest record's, rewritten,
+    and the newest); its pages, records and free runs equal a run from scratch; pages whose CRC
+    differs from the state's are read again."""
+    st = str(tmp_path / "state")
+    read = _leaves_read(monkeypatch)
+    first = run(busy_free, st)
+    assert state_doc(st)["free"]["records"] > 200 and first.snapshot.capacity.free_db_pages > 8
+    full = sum(read)
+    for seed in (4, 5, 6):
+        small_commits(busy_free, "1.0", 20, seed=seed)
+        read.clear()
+        ref = run(busy_free, st)
+        assert 0 < sum(read) <= full // 3, (read, full)
+        assert free_key(ref.snapshot) == free_scratch(busy_free)
+        assert space_key(ref.snapshot) == scratch(busy_free)
+    # a restored backup: the same page numbers and txnids, other bytes (the state's CRCs say so here)
+    edit_free_crcs(st)
+    small_commits(busy_free, "1.0", 1, seed=7)
+    read.clear()
+    ref = run(busy_free, st)
+    assert sum(read) == full or sum(read) >= full - 2, (read, full)
+    assert free_key(ref.snapshot) == free_scratch(busy_free)
+
+
+def test_free_database_reused_within_a_process(busy_free, monkeypatch):
+    """A live process (the TUI, --watch) reuses its last walk of the free database the same way:
+    the walker's own table, each page already verified, and the rows under a reused page kept."""
+    from zlmdb_inspect.storage.pageformat import PageFile
+    from zlmdb_inspect.storage.walk import TreeWalker
+
+    def walk(walker):
+        pf = PageFile(os.path.join(busy_free, "data.mdb"))
+        try:
+            return walker.walk(pf, pf.current_meta())
+        finally:
+            pf.close()
+
+    read = _leaves_read(monkeypatch)
+    walker = TreeWalker()
+    walk(walker)
+    before, full = walker.free, sum(read)
+    assert before is not None and len(before) > 8 and before.verified.all()
+    for seed in (9, 10):
+        small_commits(busy_free, "1.0", 20, seed=seed)
+        read.clear()
+        got = walk(walker)
+        assert 0 < sum(read) <= full // 3, (read, full)
+        fresh = walk(TreeWalker())
+        assert got.free_records.tolist() == fresh.free_records.tolist()
+        assert got.free_lists.tolist() == fresh.free_lists.tolist()
+        assert (got.free_pages, got.free_db_pages) == (fresh.free_pages, fresh.free_db_pages)
+    after = walker.free
+    assert after is not None and len(after) == len(fresh_tree := _tree_of(busy_free))
+    assert sorted(map(tuple, after.keys.tolist())) == sorted(map(tuple, fresh_tree.keys.tolist()))
+    assert after.txnids.tolist() == fresh_tree.txnids.tolist()
+
+
+def _tree_of(path: str):
+    """The free database's table as a walk from scratch builds it."""
+    from zlmdb_inspect.storage.pageformat import PageFile
+    from zlmdb_inspect.storage.walk import TreeWalker
+
+    walker = TreeWalker()
+    pf = PageFile(os.path.join(path, "data.mdb"))
+    try:
+        walker.walk(pf, pf.current_meta())
+    finally:
+        pf.close()
+    return walker.free
 
 
 HOSTILE = {
@@ -190,6 +304,37 @@ def test_hostile_state_files_are_ignored_and_said(big, fmt, tmp_path, how):
     assert ref.eta is not None and ref.eta.state == "measuring"
     assert space_key(ref.snapshot) == scratch(big)
     assert parse(open(f, "rb").read()).samples  # replaced by a good one
+
+
+FREE_HOSTILE = {
+    "lists of an unknown width": lambda good: good.replace(b'"lists_dtype":"<i4"', b'"lists_dtype":"<i2"', 1),
+    "a record short": lambda good: re.sub(rb'"counts":(\d+)', lambda m: b'"counts":%d' % (int(m[1]) - 8), good,
+                                          count=1),
+    "records miscounted": lambda good: re.sub(rb'"records":(\d+)', lambda m: b'"records":%d' % (int(m[1]) + 1),
+                                              good, count=1),
+    "lists cut": lambda good: good[:-4],
+    "lists added to": lambda good: good + bytes(4),
+    "free columns missing": lambda good: re.sub(rb',"spans":\d+', b"", good, count=1),
+    "free database not columns": lambda good: re.sub(rb'"free":\{', b'"free":[{', good, count=1),
+}
+
+
+@pytest.mark.parametrize("how", sorted(FREE_HOSTILE))
+def test_hostile_free_database_columns_are_ignored_and_said(busy_free, tmp_path, how):
+    st = str(tmp_path / "state")
+    run(busy_free, st)
+    f = StateStore(st).file_for(os.path.join(busy_free, "data.mdb"))
+    with open(f, "rb") as fh:
+        good = fh.read()
+    bad = FREE_HOSTILE[how](good)
+    assert bad != good
+    with pytest.raises(StateError):
+        parse(bad)
+    with open(f, "wb") as fh:
+        fh.write(bad)
+    ref = run(busy_free, st)
+    assert "ignored" in ref.state["note"] and "\n" not in ref.state["note"]
+    assert free_key(ref.snapshot) == free_scratch(busy_free)
 
 
 def test_future_time_and_txnid_ahead_start_again(big, tmp_path):

@@ -232,27 +232,47 @@ def test_bitmap_and_sort_place_the_pages_alike(lists, touches):
     assert histogram(arrays, by_bitmap) == histogram(arrays, by_sort)
 
 
-def test_reusable_lists_in_one_gather_equal_reading_each_record(tmp_path):
-    """The free lists read in one gather equal the records read one by one where the walk located
-    them (those freed before the oldest snapshot, oldest first, each in LMDB's descending order)."""
+def _free_records_node_by_node(pf, meta) -> list[tuple[int, list[int]]]:
+    """Every free-list record (txnid, its page numbers) read one node at a time, in key order."""
+    out: list[tuple[int, list[int]]] = []
+
+    def visit(pgno: int) -> None:
+        flags, lower, upper, _ = pf.header(pgno, meta.last_pgno, "the free database")
+        for i in range(pf.numkeys(pgno, lower, upper)):
+            off = pf.node(pgno, i)
+            if flags & 0x01:  # branch
+                visit(pf.child_pgno(off))
+                continue
+            value = pf.read_value(pgno, off, meta.last_pgno)
+            count = int.from_bytes(value[:8], "little")
+            out.append((int.from_bytes(pf.node_key(pgno, off), "little"),
+                        np.frombuffer(value, dtype="<u8", count=count, offset=8).tolist()))
+
+    visit(meta.free.root)
+    return out
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_free_lists_in_one_gather_equal_reading_each_record(tmp_path, fmt):
+    """The free lists the walk reads at once equal the records read one node at a time (in txnid
+    order, each in LMDB's descending order); the reusable ones are those freed before the oldest
+    snapshot, oldest first."""
     from zlmdb_inspect.storage.freeruns import reusable_lists
 
     path = str(tmp_path / "db")
-    build(path, "1.0", PATTERNS["alternate"])
+    build(path, fmt, PATTERNS["alternate"])
     with Inspector(path) as ins:
         snap = ins.snapshot(remember=False)
 
         def both(txn, pf, meta):
-            walk = ins._last.walk
-            got = reusable_lists(pf, walk, meta.txnid, meta.last_pgno)
-            want = []
-            for i in np.argsort(walk.free_records[:, 0], kind="stable").tolist():
-                txnid, n = walk.free_records[i].tolist()
-                if txnid < meta.txnid:
-                    want.append(np.frombuffer(pf.buf, dtype="<u8", count=n, offset=int(walk.free_lists_at[i]) + 8))
-            return got, want
+            return ins._last.walk, _free_records_node_by_node(pf, meta), meta
 
-        got, want = ins.read(both)
-    assert len(got) == len(want) >= 2 and int(got.counts.sum()) == snap.capacity.reusable_pages
-    for i, rec in enumerate(want):
-        assert got.record(i).tolist() == rec.tolist() and (np.diff(rec.astype(np.int64)) < 0).all()
+        walk, want, meta = ins.read(both)
+    assert len(want) >= 2 and [t for t, _ in want] == walk.free_records[:, 0].tolist()
+    assert [len(lst) for _, lst in want] == walk.free_records[:, 1].tolist()
+    assert walk.free_lists.tolist() == [p for _, lst in want for p in lst]
+    got = reusable_lists(walk, meta.txnid, meta.last_pgno)
+    reusable = [lst for t, lst in want if t < meta.txnid]
+    assert len(got) == len(reusable) and int(got.counts.sum()) == snap.capacity.reusable_pages
+    for i, rec in enumerate(reusable):
+        assert got.record(i).tolist() == rec and (np.diff(rec) < 0).all()
