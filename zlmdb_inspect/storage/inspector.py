@@ -37,7 +37,7 @@ from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.leaves import LeafWalk, largest_in_slot
-from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT, Meta, PageError, PageFile
+from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS, SHORT_KEY_SLOT, Meta, PageError, PageFile
 from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
 from zlmdb_inspect.storage.summaries import PackedSummaries
 from zlmdb_inspect.storage.volume import Volume, disk_available
@@ -523,20 +523,31 @@ class Inspector:
             """Only what needs the snapshot: which summaries still hold, and their CRCs."""
             if not pf.has_txnid:
                 if walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
-                    crc = _page_crc(pf, meta, meta.main.root, None)
+                    crc = _page_crc(pf, meta, meta.main.root)
                     if crc is not None and crc == walker.whole[0][2]:
                         return [((meta.main.root, meta.txnid), crc, walker.whole[1])], {}, None
                 return [], {}, None
             saved = walker.saved if isinstance(walker.saved, PackedSummaries) and len(walker.saved) else None
+            items = [(key, summary) for key, summary in list(walker.cache.items())
+                     if summary.time_slots == walker.time_slots or saved is None or saved.row(key) is None]
+            # (a summary walked for other time slots is left out where the saved row may be for these)
             new: Rows = []
-            for (pgno, txnid), summary in list(walker.cache.items()):
-                if summary.time_slots != walker.time_slots and saved is not None and \
-                        saved.row((pgno, txnid)) is not None:
-                    continue  # walked for other time slots: the saved row may be for these
-                crc = _page_crc(pf, meta, pgno, txnid, self._crcs.get((pgno, txnid)))
-                if crc is not None:
-                    new.append(((pgno, txnid), crc, summary))
+            if items:  # each page still holding its txnid, its headers read at once (pread: most were copies)
+                keys = np.array([key for key, _ in items], dtype=np.int64).reshape(-1, 2)
+                pg = keys[:, 0]
+                inside = np.flatnonzero((pg >= 2) & (pg <= meta.last_pgno) & (pg < pf.pages_in_file))
+                words = pf.header_words(pg[inside], True)
+                stored, flags, lower, upper = pf.headers(pg[inside], words)
+                holds = (stored == pg[inside]) & ((flags & PAGE_KINDS) == P_BRANCH) & (lower <= upper) & \
+                    (words[:, 1] == keys[inside, 1].astype(np.uint64))
+                held = inside[holds].tolist()
+                known = [self._crcs.get(items[i][0], walker.crcs.get(items[i][0])) for i in held]
+                unknown = [j for j, crc in enumerate(known) if crc is None]
+                computed = dict(zip(unknown, pf.page_crcs(pg[[held[j] for j in unknown]]).tolist()))
+                new = [(items[i][0], crc if crc is not None else computed[j], items[i][1])
+                       for j, (i, crc) in enumerate(zip(held, known))]
             self._crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
+            walker.crcs.clear()  # (the walks' since the last export: in _crcs now where still cached)
             return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved
 
         new, parents, saved = self.read(take)
@@ -575,7 +586,7 @@ class Inspector:
             self.check_reads += 1
             summary = packed.summary(0)
             if summary.entries == meta.main.entries \
-                    and _page_crc(pf, meta, meta.main.root, None) == int(packed.crcs[0]):
+                    and _page_crc(pf, meta, meta.main.root) == int(packed.crcs[0]):
                 walker.whole = ((meta.main.root, meta.txnid, int(packed.crcs[0])), summary)
                 self._adopted = True
                 return 1
@@ -768,24 +779,10 @@ class _Seen:
     free_runs: dict | None = None  # storage.freeruns over the pages reusable at this snapshot
 
 
-def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None, known: int | None = None) -> int | None:
-    """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages, or (1.0) its
-    header does not hold ``pgno`` and ``txnid`` or it is no branch page (the only pages summarised
-    on their own). ``known``: the CRC this process computed of that (pgno, txnid) already, returned
-    once the header shows the page still holds that txnid (a written 1.0 page never changes)."""
-    from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS
-
+def _page_crc(pf: PageFile, meta: Meta, pgno: int) -> int | None:
+    """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages."""
     if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
         return None
-    if txnid is not None:
-        try:
-            flags, _, _, stamp = pf.header(pgno, meta.last_pgno, "a saved summary")
-        except PageError:
-            return None
-        if stamp != txnid or flags & PAGE_KINDS != P_BRANCH:
-            return None
-        if known is not None:
-            return known
     return int(pf.page_crcs(np.array([pgno]))[0])
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import struct
 import sys
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import NamedTuple, Protocol, cast
@@ -299,6 +300,8 @@ class TreeWalker:
         self.whole: tuple[tuple[int, int, int], TreeSummary] | None = None  # ((root, txnid, root CRC), summary)
         # 1.0: the free database as the last walk read it (or a state file's, each page checked by its CRC)
         self.free: FreeTree | None = None
+        # 1.0: the CRC-32 of pages a walk copied whole and summarised (what a state file stores with them)
+        self.crcs: dict[tuple[int, int], int] = {}
         # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
         # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
         self.time_slots: frozenset[int] = frozenset()
@@ -335,6 +338,7 @@ class TreeWalker:
         """Drop every summary (a walk from them stopped at damage: walk from scratch)."""
         self.cache.clear()
         self.parents.clear()
+        self.crcs.clear()
         self.saved = None
         self.whole = None
         self.free = None
@@ -844,6 +848,9 @@ class _Walk:
                         for i in used.tolist():
                             self._used_saved(keys[i])
         left = np.flatnonzero(miss)
+        if block is not None and self.cacheable:  # their CRCs, for a state file (their copies are here)
+            crc32 = zlib.crc32
+            self.walker.crcs.update({keys[i]: crc32(block[i]) for i in left.tolist()})
         batch = list(zip(kids[left].tolist(), ns[left].tolist()))
         around = list(zip(lo[left].tolist(), hi[left].tolist())) if lo is not None and hi is not None else None
         lg = gid[left].tolist()
