@@ -4,7 +4,7 @@ Monitoring starts a fresh process every minute (``--check`` from Nagios, ``--pro
 --output`` from cron, ``--json``); alone each sees one snapshot: no rate, no time to full, no
 "writes stopped". This module keeps, per database, the figures of recent runs (the samples
 :class:`~zlmdb_inspect.health.history.Monitor` keeps) and, for the LMDB 1.0 format, the subtree
-summaries of the incremental walk, so the next run reads only what changed.
+summaries of the incremental walk, and of the free database, so the next run reads only what changed.
 
 Why it is built this way:
 
@@ -26,7 +26,12 @@ Why it is built this way:
   0700; files are 0600 (they hold table names), written to a temporary file and renamed, under
   an ``fcntl`` lock on a lock file in the state directory, so overlapping runs merge their
   samples instead of losing one.
-- **Bounded.** At most ``MAX_BYTES`` per database: summaries go first, then the oldest samples.
+- **The free database too.** Its pages, records and page lists as the last walk read them
+  (:mod:`zlmdb_inspect.storage.freetree`), as columns after the summaries': a repeat run reads only
+  its changed pages, and the free runs take the lists from here rather than from ~1,700 pages of the
+  file.
+- **Bounded.** At most ``MAX_BYTES`` per database: the free database's columns go first, then the
+  summaries, then the oldest samples.
 """
 
 from __future__ import annotations

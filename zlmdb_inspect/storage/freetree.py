@@ -38,8 +38,8 @@ class FreeTree:
     Page row ``i``: ``keys[i]`` (pgno, txnid), ``crcs[i]``, ``parents[i]`` (row of the page above it,
     -1 for the root), ``spans[i]`` (first record, end record, pages of its subtree including the lists'
     overflow pages). Records in key order: ``txnids`` (strictly increasing), ``counts``; record ``j``'s
-    page numbers are ``lists[ends[j] - counts[j]:ends[j]]`` (-1 where the file listed a number beyond
-    its last page: the free runs say it is damaged, as they say of a number read from the file).
+    page numbers are ``lists[ends[j] - counts[j]:ends[j]]``. A walk keeps one only where it found
+    nothing damaged in the free database (every list read whole, every number a page of the file).
     """
 
     keys: np.ndarray = field(default_factory=lambda: np.zeros((0, 2), dtype=np.int64))
@@ -132,7 +132,7 @@ class FreeTree:
     def piece(self, row: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The records (txnids, counts) and their page lists below page row ``row``."""
         lo, hi = int(self.spans[row, 0]), int(self.spans[row, 1])
-        if hi <= lo:
+        if hi <= lo or lo < 0 or hi > len(self.txnids):
             return self.txnids[:0], self.counts[:0], self.lists[:0]
         ends = self.ends
         start = int(ends[lo - 1]) if lo else 0
@@ -170,9 +170,13 @@ class FreeTree:
         lo, hi, pages = (self.spans[:, i] for i in range(3)) if n else (np.zeros(0, dtype=np.int64),) * 3
         if ((lo < 0) | (hi < lo) | (hi > r) | (pages < 1) | (pages >= _PAGE_MAX)).any():
             raise ValueError("its free database has a page whose records or pages are out of range")
+        child = np.flatnonzero((self.parents >= 0) & (hi > lo)) if n else np.zeros(0, dtype=np.int64)
+        up = self.parents[child]
+        if ((lo[child] < lo[up]) | (hi[child] > hi[up])).any():
+            raise ValueError("its free database has records below a page that are not that page's")
         if ((self.txnids < 0) | (self.txnids > TXNID_MAX)).any() or (np.diff(self.txnids) <= 0).any():
             raise ValueError("its free database records are not in txnid order")
-        if ((self.counts < 0) | (self.counts >= _PAGE_MAX)).any() or int(self.counts.sum()) != len(self.lists):
+        if ((self.counts < 0) | (self.counts > len(self.lists))).any() or int(self.counts.sum()) != len(self.lists):
             raise ValueError("its free database's page lists do not add up to their counts")
-        if len(self.lists) and ((self.lists < -1) | (self.lists >= _PAGE_MAX)).any():
+        if len(self.lists) and ((self.lists < NUM_METAS) | (self.lists >= _PAGE_MAX)).any():
             raise ValueError("its free database lists a page number no file has")

@@ -187,9 +187,11 @@ class WalkResult:
     prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
     prefetched_bytes: int = 0
     # the page numbers of every free_records row (in txnid order), one after the other: storage.freeruns
-    # takes the reusable ones; None where they were not read, and why
+    # takes the reusable ones; None where they were not read (big-endian hosts). free_list_lengths: how
+    # many of each row (its count, 0 for a damaged list: free_lists_bad says why, by txnid)
     free_lists: np.ndarray | None = None
-    free_lists_error: str | None = None
+    free_list_lengths: np.ndarray | None = None
+    free_lists_bad: dict[int, str] = field(default_factory=dict)
 
     def free_pages_between(self, first: int, end: int) -> int:
         """Pages on the freelist freed by transactions ``first <= txnid < end`` (a refresh asks
@@ -478,7 +480,8 @@ class TreeWalker:
         return WalkResult(summary, free_pages, free_db_pages, free_records,
                           pf.page_reads - reads0, w.cache_hits,
                           ahead.pages if ahead else 0, ahead.bytes if ahead else 0,
-                          free_lists=w.free_lists, free_lists_error=w.free_lists_error)
+                          free_lists=w.free_lists, free_list_lengths=w.free_list_lengths,
+                          free_lists_bad=w.free_lists_bad)
 
 
 def _around(seps: np.ndarray, br: np.ndarray, idx: np.ndarray, first: np.ndarray | None = None,
@@ -521,12 +524,23 @@ class FreeLeaves(NamedTuple):
     """The records of some free database leaves (:meth:`_Walk._free_leaves`)."""
 
     txnids: np.ndarray
-    counts: np.ndarray
+    counts: np.ndarray  # as each record says (what the free page figures add up)
+    lengths: np.ndarray  # the page numbers read of each: its count, 0 where the list is damaged
     at: np.ndarray  # leaf i's records: at[i]:at[i+1]
     list_at: np.ndarray  # record j's page numbers: lists[list_at[j]:list_at[j+1]]
-    lists: np.ndarray | None  # None: a list runs past the file (``error``)
+    lists: np.ndarray
     ov_pages: np.ndarray  # per leaf: the overflow pages its lists use
-    error: str | None
+    bad: dict[int, str]  # txnid -> why its list was not read
+
+
+class _FreePiece(NamedTuple):
+    """Records of one free database page (a leaf read, or a subtree reused), in key order."""
+
+    row: int
+    txnids: np.ndarray
+    counts: np.ndarray
+    lengths: np.ndarray
+    lists: np.ndarray
 
 
 class LeafSpace(NamedTuple):
@@ -588,9 +602,11 @@ class _Walk:
         self.levels: list[tuple[int, int, TreeSummary, tuple[int, int], list[tuple[TreeSummary, TreeSummary]]]] = []
         self.max_depth = meta.main.depth
         self.to_cache: list[tuple[tuple[int, int], TreeSummary, tuple[int, int] | None]] = []
-        # set by free_db(): every record's page list, in txnid order (None: not read, and why)
+        # set by free_db(): every record's page list, in txnid order (None: not read, big-endian hosts),
+        # how many numbers of each were read (its count; 0 for a damaged list, named in free_lists_bad)
         self.free_lists: np.ndarray | None = None
-        self.free_lists_error: str | None = None
+        self.free_list_lengths: np.ndarray | None = None
+        self.free_lists_bad: dict[int, str] = {}
         self.time_slots = walker.time_slots
         self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
         self._v10: np.ndarray | None = None  # the file as (slot, time) records at every byte (slots_times_at)
@@ -1286,13 +1302,12 @@ class _Walk:
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
-            self.free_lists = np.zeros(0, dtype=np.int64)
+            self.free_lists = self.free_list_lengths = np.zeros(0, dtype=np.int64)
             if self.cacheable:
                 self.walker.free = FreeTree()
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
         if LITTLE_ENDIAN_HOST:
             return self._free_tree(db.root)
-        self.free_lists_error = "the free lists were not located (big-endian host)"
         pages = 0
         leaves: list[int] = []
         stack = [(db.root, 1)]
@@ -1337,8 +1352,8 @@ class _Walk:
         own: list[np.ndarray] = []  # pages each row adds itself (a leaf: with its lists' overflow pages)
         reused_rows: list[np.ndarray] = []  # rows reused from ``saved``, and their rows there
         reused_old: list[np.ndarray] = []
-        pieces: list[tuple[int, np.ndarray, np.ndarray, np.ndarray | None]] = []  # (row, txnids, counts, lists)
-        error: str | None = None
+        pieces: list[_FreePiece] = []
+        bad_lists: dict[int, str] = {}
         while len(level):
             out = (level < NUM_METAS) | (level > limit)
             if out.any():
@@ -1358,20 +1373,29 @@ class _Walk:
             txnids = pf.txnids(level, words).astype(np.int64) if pf.has_txnid else np.zeros(len(level), np.int64)
             hit = np.zeros(len(level), dtype=bool)
             old = np.full(len(level), -1, dtype=np.int64)
+            crc = np.zeros(len(level), dtype=np.int64)
+            read_crc = np.zeros(len(level), dtype=bool)  # crc holds the page's bytes' CRC already
             if saved is not None and len(saved):
                 old = saved.find(level, txnids)
                 cand = np.flatnonzero(old >= 0)
                 check = cand[~saved.verified[old[cand]]]
                 ok = np.ones(len(level), dtype=bool)
                 if len(check):  # a page this process has not seen holding that CRC: its bytes say
-                    ok[check] = pf.page_crcs(level[check]) == saved.crcs[old[check]]
+                    crc[check] = pf.page_crcs(level[check])
+                    read_crc[check] = True
+                    ok[check] = crc[check] == saved.crcs[old[check]]
                 hit[cand] = ok[cand]
                 saved.verified[old[hit]] = True
-            crc = np.zeros(len(level), dtype=np.int64)
+                if hit.any():  # the reused subtrees' pages are this walk's too: a page reached twice is damage
+                    below = saved.keys[saved.below(old[hit])[int(hit.sum()):], 0]
+                    if len(below) and visited.add_new(below[(below >= NUM_METAS) & (below < pf.pages_in_file)]) \
+                            is not None:
+                        raise PageError("the free database has a page reachable twice")
             if keep:
                 crc[hit] = saved.crcs[old[hit]] if saved is not None else 0
-                if (~hit).any():
-                    crc[~hit] = pf.page_crcs(level[~hit])
+                todo = ~hit & ~read_crc
+                if todo.any():
+                    crc[todo] = pf.page_crcs(level[todo])
             keys.append(np.stack([level, txnids], axis=1))
             crcs.append(crc)
             ups.append(up)
@@ -1382,16 +1406,17 @@ class _Walk:
                 reused_rows.append(rows[hit])
                 reused_old.append(old[hit])
                 for row, o in zip(rows[hit].tolist(), old[hit].tolist()):
-                    pieces.append((row, *saved.piece(o)))
+                    tx, counts, lists = saved.piece(o)
+                    pieces.append(_FreePiece(row, tx, counts, counts, lists))
             read = leaf & ~branch & ~hit & (n > 0)
             if read.any():
                 recs = self._free_leaves(level[read])
                 mine[read] += recs.ov_pages
-                error = error or recs.error
+                bad_lists.update(recs.bad)
                 for j, row in enumerate(rows[read].tolist()):
                     a, b = int(recs.at[j]), int(recs.at[j + 1])
-                    lists = None if recs.lists is None else recs.lists[int(recs.list_at[a]):int(recs.list_at[b])]
-                    pieces.append((row, recs.txnids[a:b], recs.counts[a:b], lists))
+                    pieces.append(_FreePiece(row, recs.txnids[a:b], recs.counts[a:b], recs.lengths[a:b],
+                                             recs.lists[int(recs.list_at[a]):int(recs.list_at[b])]))
             own.append(mine)
             nrows += len(level)
             down = branch & ~hit
@@ -1401,62 +1426,73 @@ class _Walk:
             else:
                 level = level[:0]
             depth += 1
-        return self._free_result(pieces, error, keep, saved, nrows, keys, crcs, ups, own, reused_rows, reused_old)
+        return self._free_result(pieces, bad_lists, keep, saved, nrows, keys, crcs, ups, own, reused_rows,
+                                 reused_old)
 
-    def _free_result(self, pieces, error, keep, saved, nrows, keys, crcs, ups, own, reused_rows,
-                     reused_old) -> tuple[int, int, np.ndarray]:
+    def _free_result(self, pieces: list[_FreePiece], bad_lists: dict[int, str], keep: bool,
+                     saved: FreeTree | None, nrows: int, keys: list[np.ndarray], crcs: list[np.ndarray],
+                     ups: list[np.ndarray], own: list[np.ndarray], reused_rows: list[np.ndarray],
+                     reused_old: list[np.ndarray]) -> tuple[int, int, np.ndarray]:
         """The records in txnid order, the free database's page count, and (1.0) the table of this
-        walk's pages for the next one (``walker.free``)."""
-        filled = [p for p in pieces if len(p[1])]
-        filled.sort(key=lambda p: int(p[1][0]))
-        txnids = np.concatenate([p[1] for p in filled]) if filled else np.zeros(0, dtype=np.int64)
-        counts = np.concatenate([p[2] for p in filled]) if filled else np.zeros(0, dtype=np.int64)
-        lists: np.ndarray | None = None
-        if error is None:
-            parts = [p[3] for p in filled if p[3] is not None]  # (all of them: no error)
-            lists = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
-        if error is not None:
+        walk's pages for the next one (``walker.free``): kept only where it is what a walk from
+        scratch would build (no damaged list, records in order, each page's records contiguous)."""
+        filled = [p for p in pieces if len(p.txnids)]
+        filled.sort(key=lambda p: int(p.txnids[0]))
+        empty = np.zeros(0, dtype=np.int64)
+        txnids = np.concatenate([p.txnids for p in filled]) if filled else empty
+        counts = np.concatenate([p.counts for p in filled]) if filled else empty
+        lengths = np.concatenate([p.lengths for p in filled]) if filled else empty
+        lists = np.concatenate([p.lists for p in filled]) if filled else empty
+        if bad_lists:
             keep = False
         in_order = not len(txnids) or bool((np.diff(txnids) > 0).all())
         if not in_order:  # damage (keys out of order, or a record twice): in txnid order, nothing kept
             keep = False
             order = np.argsort(txnids, kind="stable")
-            if lists is not None:
-                ends = np.cumsum(counts)
-                lists = lists[ranges(ends[order] - counts[order], ends[order])]
-            txnids, counts = txnids[order], counts[order]
-        self.free_lists, self.free_lists_error = lists, error
-        # each row's pages: its own, plus its children's (rows of a level follow their parents' level)
+            ends = np.cumsum(lengths)
+            lists = lists[ranges(ends[order] - lengths[order], ends[order])]
+            txnids, counts, lengths = txnids[order], counts[order], lengths[order]
+        if keep and len(lists) and (int(lists.min()) < NUM_METAS or int(lists.max()) > self.limit):
+            keep = False  # a page number beyond the file's pages: said by the free runs, never kept
+        self.free_lists, self.free_list_lengths, self.free_lists_bad = lists, lengths, bad_lists
+        # each row's pages and records: its own, plus its children's (a level's rows follow their parents')
         parent = np.concatenate(ups)
         pages = np.concatenate(own)
-        reused = np.concatenate(reused_rows) if reused_rows else np.zeros(0, dtype=np.int64)
-        olds = np.concatenate(reused_old) if reused_old else np.zeros(0, dtype=np.int64)
+        nrec = np.zeros(nrows, dtype=np.int64)
+        for p in filled:
+            nrec[p.row] = len(p.txnids)
+        reused = np.concatenate(reused_rows) if reused_rows else empty
+        olds = np.concatenate(reused_old) if reused_old else empty
         if len(reused):
             assert saved is not None
             pages[reused] = saved.spans[olds, 2]
+        starts = np.cumsum([0] + [len(u) for u in ups])
         for lv in range(len(ups) - 1, 0, -1):  # deepest level first: a level's rows are summed into their parents
-            start = sum(len(u) for u in ups[:lv])
-            rows = np.arange(start, start + len(ups[lv]))
+            rows = np.arange(starts[lv], starts[lv + 1])
             np.add.at(pages, parent[rows], pages[rows])
+            np.add.at(nrec, parent[rows], nrec[rows])
         free_db_pages = int(pages[0])
         records = np.stack([txnids, counts], axis=1)
         if not keep:
-            self.walker.free = None if self.cacheable else self.walker.free
+            if self.cacheable:
+                self.walker.free = None
             return int(counts.sum()), free_db_pages, records
         # each row's span of records: a piece's own; a branch's from its children's (empty: none)
         lo = np.full(nrows, np.iinfo(np.int64).max, dtype=np.int64)
         hi = np.full(nrows, -1, dtype=np.int64)
         at = 0
-        for row, tx, _, _ in filled:
-            lo[row], hi[row] = at, at + len(tx)
-            at += len(tx)
+        for p in filled:
+            lo[p.row], hi[p.row] = at, at + len(p.txnids)
+            at += len(p.txnids)
         for lv in range(len(ups) - 1, 0, -1):
-            start = sum(len(u) for u in ups[:lv])
-            rows = np.arange(start, start + len(ups[lv]))
+            rows = np.arange(starts[lv], starts[lv + 1])
             np.minimum.at(lo, parent[rows], lo[rows])
             np.maximum.at(hi, parent[rows], hi[rows])
-        empty = hi < 0
-        lo[empty], hi[empty] = 0, 0
+        empty_span = hi < 0
+        lo[empty_span], hi[empty_span] = 0, 0
+        if not (hi - lo == nrec).all():  # a page's records not contiguous (damage: a leaf under the wrong branch)
+            self.walker.free = None
+            return int(counts.sum()), free_db_pages, records
         tree_keys, tree_crcs = np.concatenate(keys), np.concatenate(crcs)
         spans = np.stack([lo, hi, pages], axis=1)
         verified = np.ones(nrows, dtype=bool)
@@ -1469,13 +1505,14 @@ class _Walk:
             spans = np.concatenate([spans, below.spans])
             verified = np.concatenate([verified, below.verified])
         self.walker.free = FreeTree(keys=tree_keys, crcs=tree_crcs, parents=parent, spans=spans, txnids=txnids,
-                                    counts=counts, lists=lists if lists is not None else np.zeros(0, np.int64),
-                                    verified=verified)
+                                    counts=counts, lists=lists, verified=verified)
         return int(counts.sum()), free_db_pages, records
 
     def _free_leaves(self, leaves: np.ndarray) -> FreeLeaves:
         """Every record on the free database's leaves ``leaves`` (headers checked): (txnid, page count),
-        their page lists, and the overflow pages the lists use."""
+        their page lists, and the overflow pages the lists use. A list that does not fit its value
+        (damage) is left out (``lengths`` 0) and named in ``bad``: the walk's figures stand, the free
+        runs say it is damaged where they need it."""
         pf = self.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
         _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by _free_tree()
@@ -1505,7 +1542,7 @@ class _Walk:
             k = int(np.nonzero(bad)[0][0])
             raise PageError(f"free database page {int(leaves[leaf[k]])} has a short page list or "
                             "a value that runs past its page")
-        txnids = pf.u64s(node + 8)
+        txnids = pf.u64s(node + 8).astype(np.int64)
         limit = min(self.limit, pf.pages_in_file - 1)
         count_at = doff
         ov_pages = np.zeros(len(leaves), dtype=np.int64)
@@ -1527,26 +1564,23 @@ class _Walk:
             k = int(np.nonzero(bad)[0][0])
             raise PageError(f"free database record {int(txnids[k])} lists {int(counts[k])} pages")
         counts = counts.astype(np.int64)
+        # a list is its value after the count: one that claims more numbers than its value holds is damaged
+        short = 8 * (counts + 1) > dsize
+        lengths = np.where(short, 0, counts)
         at = np.zeros(len(leaves) + 1, dtype=np.int64)
         np.cumsum(nkeys, out=at[1:])
         list_at = np.zeros(total + 1, dtype=np.int64)
-        np.cumsum(counts, out=list_at[1:])
-        # the page numbers: each record's list follows its count (one gather for all of them)
+        np.cumsum(lengths, out=list_at[1:])
         first = count_at.astype(np.int64) + 8
-        past = first + 8 * counts > pf.file_size
-        lists, error = None, None
-        if past.any():  # the walk's figures stand; the free runs say why they are missing
-            error = f"free-list record {int(txnids[int(np.argmax(past))])} runs past the file"
-        else:
-            ends = list_at[1:]
-            n_all = int(list_at[-1])
-            addr = np.repeat(first - 8 * (ends - counts), counts) + 8 * np.arange(n_all, dtype=np.int64)
-            raw = pf.u64s(addr)
-            lists = raw.astype(np.int64)
-            lists[raw > np.uint64(self.limit)] = -1  # beyond the last page: the free runs say so
-            if self.limit < 1 << 31:  # half the bytes to keep, sort and scan (files < 8 TiB)
-                lists = lists.astype(np.int32)
-        return FreeLeaves(txnids.astype(np.int64), counts, at, list_at, lists, ov_pages, error)
+        ends = list_at[1:]
+        addr = np.repeat(first - 8 * (ends - lengths), lengths) + 8 * np.arange(int(list_at[-1]), dtype=np.int64)
+        raw = pf.u64s(addr)  # every list in one gather (a value lies inside its page or overflow pages)
+        lists = raw.astype(np.int64)  # >= 2**63 turns negative: out of range for the free runs
+        if not len(lists) or (0 <= int(lists.min()) and int(lists.max()) < 1 << 31):
+            lists = lists.astype(np.int32)  # half the bytes to keep, sort and scan (files < 8 TiB)
+        bad_lists = {int(t): f"free-list record {int(t)} lists more pages ({int(c)}) than its value holds"
+                     for t, c in zip(txnids[short].tolist(), counts[short].tolist())}
+        return FreeLeaves(txnids, counts, lengths, at, list_at, lists, ov_pages, bad_lists)
 
     def _free_leaves_nodes(self, leaves: list[int], pages: int) -> tuple[int, int, list[tuple[int, int]]]:
         """The freelist records node by node (big-endian machines)."""

@@ -276,3 +276,58 @@ def test_free_lists_in_one_gather_equal_reading_each_record(tmp_path, fmt):
     assert len(got) == len(reusable) and int(got.counts.sum()) == snap.capacity.reusable_pages
     for i, rec in enumerate(reusable):
         assert got.record(i).tolist() == rec and (np.diff(rec) < 0).all()
+
+
+@pytest.mark.parametrize("fmt", FORMATS)
+def test_a_damaged_list_costs_the_free_runs_only_where_it_is_reusable(tmp_path, fmt):
+    """A record claiming more pages than its value holds: the walk's figures stand (its count is
+    what it says), the free runs are computed while that record is not reusable, and refused
+    (PageError, one line) once it is."""
+    from zlmdb_inspect.storage.freeruns import free_runs
+    from zlmdb_inspect.storage.pageformat import PageError, PageFile
+    from zlmdb_inspect.storage.walk import TreeWalker
+
+    path = str(tmp_path / "db")
+    build(path, fmt, PATTERNS["alternate"])
+    data = os.path.join(path, "data.mdb")
+
+    def walk():
+        pf = PageFile(data)
+        try:
+            meta = pf.current_meta()
+            return TreeWalker().walk(pf, meta), meta
+        finally:
+            pf.close()
+
+    clean, meta = walk()
+    pf = PageFile(data)
+    try:  # the newest record (freed by the last commit: not reusable) and its inline list's count
+        newest = None
+        stack = [meta.free.root]
+        while stack:
+            pgno = stack.pop()
+            flags, lower, upper, _ = pf.header(pgno, meta.last_pgno, "the free database")
+            for i in range(pf.numkeys(pgno, lower, upper)):
+                off = pf.node(pgno, i)
+                if flags & 0x01:
+                    stack.append(pf.child_pgno(off))
+                    continue
+                txnid = int.from_bytes(pf.node_key(pgno, off), "little")
+                if newest is None or txnid > newest[0]:
+                    newest = (txnid, off)
+        assert newest is not None
+        txnid, off = newest
+        dsize, nflags = struct.unpack_from("<HH", pf.buf, off)[0], struct.unpack_from("<H", pf.buf, off + 4)[0]
+    finally:
+        pf.close()
+    assert not nflags & 0x01 and txnid == meta.txnid  # inline; freed by the last commit
+    with open(data, "r+b") as f:
+        f.seek(off + 16)
+        f.write(struct.pack("<Q", dsize // 8))  # one page number more than the value holds
+    got, meta = walk()
+    assert got.free_pages == clean.free_pages + dsize // 8 - (dsize - 8) // 8
+    assert list(got.free_lists_bad) == [txnid]
+    assert free_runs(got, meta.txnid, meta.last_pgno, meta.main.depth) == \
+        free_runs(clean, meta.txnid, meta.last_pgno, meta.main.depth)
+    with pytest.raises(PageError, match=f"record {txnid} lists more pages"):
+        free_runs(got, meta.txnid + 1, meta.last_pgno, meta.main.depth)
