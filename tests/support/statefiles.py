@@ -51,7 +51,7 @@ def edit_free_crcs(state_dir: str) -> None:
     path = state_file(state_dir)
     doc, blob = _parts(path)
     free = doc["free"]
-    at = sum(doc["summaries"][k] for k in doc["summaries"] if k != "rows") + free["keys"]
+    at = sum(doc["summaries"][k] for k in doc["summaries"] if k not in ("rows", "witness")) + free["keys"]
     crcs = np.frombuffer(blob, dtype="<i8", count=free["crcs"] // 8, offset=at)
     data = bytearray(blob)
     data[at:at + free["crcs"]] = ((crcs + 1) % (1 << 32)).astype("<i8").tobytes()

@@ -122,7 +122,7 @@ def _raw(a: np.ndarray, dtype: str) -> np.ndarray:
 def _columns(p: PackedSummaries) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The summaries' columns as little-endian int64/float64 bytes, one after the other in
     :data:`COLUMNS` order, and the JSON that says how many rows and bytes each has."""
-    doc: dict[str, Any] = {"rows": len(p)}
+    doc: dict[str, Any] = {"rows": len(p), "witness": list(p.witness) if p.witness is not None else None}
     parts = []
     cols = p.columns()
     for name in COLUMNS:
@@ -241,9 +241,14 @@ def _summaries(v: Any, blob: bytes | memoryview) -> tuple[PackedSummaries, int]:
     """The summaries' columns from the bytes after the JSON line, each of the dtype and width its
     name says (whatever the file claims), checked together (:meth:`PackedSummaries.check`), and
     where they end in ``blob``."""
-    if type(v) is not dict or set(v) != {"rows", *COLUMNS}:
+    if type(v) is not dict or set(v) != {"rows", "witness", *COLUMNS}:
         raise StateError("its summaries are not the expected columns")
     rows = _int(v["rows"], "summary rows", 0, 1 << 24)
+    witness = None
+    if v["witness"] is not None:
+        pgno, txnid, crc = _list(v["witness"], "the summaries' witness", 3)
+        witness = (_int(pgno, "the witness's page", 2, (1 << 48) - 1), _int(txnid, "the witness's txnid"),
+                   _int(crc, "the witness's CRC", 0, (1 << 32) - 1))
     cols: dict[str, np.ndarray] = {}
     at = 0
     for name, (dtype, width) in COLUMNS.items():
@@ -262,6 +267,7 @@ def _summaries(v: Any, blob: bytes | memoryview) -> tuple[PackedSummaries, int]:
         packed.check()
     except ValueError as e:
         raise StateError(str(e)) from None
+    packed.witness = witness
     return packed, at
 
 
@@ -500,6 +506,8 @@ def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded
     ahead = max((s.last_txnid for s in loaded.samples), default=0)
     keys = loaded.summaries.keys
     ahead = max([ahead, int(keys[:, 1].max()) if len(keys) else 0] + [k[3] for k in loaded.readers])
+    if loaded.summaries.witness is not None:
+        ahead = max(ahead, loaded.summaries.witness[1])
     free = loaded.free
     if free is not None and len(free):  # its pages' txnids, and the records' (each freed by a commit)
         ahead = max(ahead, int(free.keys[:, 1].max()), int(free.txnids[-1]) if len(free.txnids) else 0)

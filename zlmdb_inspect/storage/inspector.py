@@ -519,14 +519,15 @@ class Inspector:
         walker = self.walker
         Rows = list[tuple[tuple[int, int], int, TreeSummary]]
 
-        def take(txn, pf: PageFile, meta: Meta) -> tuple[Rows, dict, PackedSummaries | None]:
-            """Only what needs the snapshot: which summaries still hold, and their CRCs."""
+        def take(txn, pf: PageFile, meta: Meta) -> tuple[Rows, dict, PackedSummaries | None,
+                                                         tuple[int, int, int] | None]:
+            """Only what needs the snapshot: which summaries still hold, their CRCs, the witness."""
             if not pf.has_txnid:
                 if walker.whole is not None and walker.whole[0][:2] == (meta.main.root, meta.txnid):
                     crc = _page_crc(pf, meta, meta.main.root)
                     if crc is not None and crc == walker.whole[0][2]:
-                        return [((meta.main.root, meta.txnid), crc, walker.whole[1])], {}, None
-                return [], {}, None
+                        return [((meta.main.root, meta.txnid), crc, walker.whole[1])], {}, None, None
+                return [], {}, None, None
             saved = walker.saved if isinstance(walker.saved, PackedSummaries) and len(walker.saved) else None
             items = [(key, summary) for key, summary in list(walker.cache.items())
                      if summary.time_slots == walker.time_slots or saved is None or saved.row(key) is None]
@@ -548,13 +549,21 @@ class Inspector:
                        for j, (i, crc) in enumerate(zip(held, known))]
             self._crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
             walker.crcs.clear()  # (the walks' since the last export: in _crcs now where still cached)
-            return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved
+            witness = None
+            if walker.root is not None and (new or saved is not None):  # the last walk's root, still in the file
+                pgno, txnid = walker.root
+                if 2 <= pgno <= meta.last_pgno and pgno < pf.pages_in_file and \
+                        int(pf.txnids(np.array([pgno]))[0]) == txnid:
+                    witness = (pgno, txnid, int(pf.page_crcs(np.array([pgno]))[0]))
+            return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved, witness
 
-        new, parents, saved = self.read(take)
+        new, parents, saved, witness = self.read(take)
         packed = PackedSummaries.pack(new, parents)  # outside the read transaction and the lock
-        if saved is None:
-            return packed
-        return PackedSummaries.concat([packed, saved.without({key for key, _, _ in new})])
+        if saved is not None:
+            packed = PackedSummaries.concat([packed, saved.without({key for key, _, _ in new})])
+        if len(packed):
+            packed.witness = witness
+        return packed
 
     def export_free(self) -> FreeTree | None:
         """1.0: the free database as the last walk read it (its pages, records and lists), for a state file."""
@@ -575,6 +584,17 @@ class Inspector:
                 walker.free = free
             if not len(packed):
                 return 0
+            if pf.has_txnid and packed.witness is not None:
+                # The root of the walk the rows come from, where the file still holds it (the writer freed it
+                # since; nothing reused it): this file's history passed through that tree, so a page found
+                # under a row's number and txnid (<= the root's) is the page the row describes: no row needs
+                # its page's CRC. A backup restored over the file, or the page reused, and each row is checked.
+                pgno, txnid, crc = packed.witness
+                self.check_reads += 1
+                if 2 <= pgno <= meta.last_pgno and pgno < pf.pages_in_file and \
+                        int(pf.txnids(np.array([pgno]))[0]) == txnid and \
+                        int(pf.page_crcs(np.array([pgno]))[0]) == crc and int(packed.keys[:, 1].max()) <= txnid:
+                    packed.verified[:] = True
             if pf.has_txnid:
                 pgnos = packed.keys[:, 0]
                 ahead.append(pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])

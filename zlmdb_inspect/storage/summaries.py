@@ -70,6 +70,10 @@ class PackedSummaries:
     times: np.ndarray = field(default_factory=lambda: np.zeros((0, 4), dtype=np.float64))
     # not stored: rows whose page this process found holding their CRC (checked once)
     verified: np.ndarray = field(default_factory=lambda: np.zeros(0, dtype=bool))
+    # (page number, txnid, CRC-32) of the main tree's root in the walk these rows come from (every row is a
+    # page of that tree): where the file still holds that page, the file's history passed through that tree,
+    # and every row found under its number and txnid holds what it held then (see Inspector.adopt_summaries)
+    witness: tuple[int, int, int] | None = None
     _index: tuple[np.ndarray, np.ndarray, np.ndarray] | None = field(default=None, repr=False)
     _tmatch: tuple[frozenset[int], np.ndarray] | None = field(default=None, repr=False)
 

@@ -206,6 +206,7 @@ class SavedSummaries(Protocol):
 
     keys: np.ndarray
     parents: np.ndarray
+    verified: np.ndarray  # rows whose page is known to hold what the row says (checked, or vouched for)
 
     def __len__(self) -> int: ...
     def row(self, key: tuple[int, int]) -> int | None: ...
@@ -304,6 +305,8 @@ class TreeWalker:
         self.free: FreeTree | None = None
         # 1.0: the CRC-32 of pages a walk copied whole and summarised (what a state file stores with them)
         self.crcs: dict[tuple[int, int], int] = {}
+        # 1.0: the last walk's main tree root (page number, txnid): a state file's witness (PackedSummaries)
+        self.root: tuple[int, int] | None = None
         # slots whose keys lead with a big-endian datetime64[ns] (after the slot): the walk buckets
         # their leaves' records and bytes per hour of their keys' time (``TreeSummary.times``)
         self.time_slots: frozenset[int] = frozenset()
@@ -344,6 +347,7 @@ class TreeWalker:
         self.saved = None
         self.whole = None
         self.free = None
+        self.root = None
 
     def rank(self, pf: PageFile, meta: Meta, key: bytes) -> int:
         """How many entries of the main tree have keys below ``key`` (a record's position).
@@ -469,6 +473,8 @@ class TreeWalker:
             if saved is not None:
                 self.saved = saved.only(w.seen)
         summary.time_slots = self.time_slots
+        if w.cacheable and meta.main.root != P_INVALID:
+            self.root = (meta.main.root, int(pf.txnids(np.array([meta.main.root]))[0]))
         if whole_key is not None and whole is None:
             kept = TreeSummary(time_slots=self.time_slots)
             kept.merge(summary)
@@ -800,9 +806,16 @@ class _Walk:
         assert not given or len(given) == len(todo)
         lo = np.concatenate([b[0] for b in given]) if given else None
         hi = np.concatenate([b[1] for b in given]) if given else None
-        # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes)
-        block = pf.fresh_pages(kids) if self.scattered and self.walker.saved is not None else None
-        words = pf.words_of(block) if block is not None else None
+        # a walk from a state file's rows: the pages whole (most are reused, after a CRC of their bytes), or
+        # their headers only where every row is vouched for already (the state's witness, adopt_summaries)
+        saved0 = self.walker.saved
+        block, words = None, None
+        if self.scattered and saved0 is not None:
+            if saved0.verified.all():
+                words = pf.header_words(kids, True)
+            else:
+                block = pf.fresh_pages(kids)
+                words = pf.words_of(block) if block is not None else None
         flags, ns = pf.checked_headers(kids, words)
         pf.page_reads += len(kids)
         branch = (flags & PAGE_KINDS) == P_BRANCH

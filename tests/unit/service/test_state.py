@@ -162,6 +162,48 @@ def test_restored_from_an_older_backup_in_place(big, fmt, tmp_path):
     assert free_key(ref.snapshot) == free_scratch(big)
 
 
+def _crcs_of_saved_rows(monkeypatch) -> list[int]:
+    """Counts the saved rows whose page's CRC a walk computes (one entry per check)."""
+    from zlmdb_inspect.storage.summaries import PackedSummaries
+
+    counts: list[int] = []
+    real = PackedSummaries.usable
+
+    def spy(self, crc_of, rows, time_slots):
+        def counted(pgnos):
+            counts.append(len(pgnos))
+            return crc_of(pgnos)
+        return real(self, counted, rows, time_slots)
+
+    monkeypatch.setattr(PackedSummaries, "usable", spy)
+    return counts
+
+
+def test_the_last_walks_root_vouches_for_the_saved_rows(tmp_path, monkeypatch):
+    """A state file names the root page of the walk its summaries come from; where the file still
+    holds that page (freed since, not reused: older free pages go first), the rows found under their
+    page number and txnid are used without reading their pages whole for a CRC; where it does not
+    (here: another CRC), each row is checked. Exact either way."""
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    put_many(path, "1.0", 60000, seed=1)
+    put_many(path, "1.0", 0, seed=2, delete=20000)  # a freelist the next commits eat first (not the root they free)
+    crcs = _crcs_of_saved_rows(monkeypatch)
+    run(path, st)
+    witness = state_doc(st)["summaries"]["witness"]
+    assert witness is not None and len(witness) == 3
+    small_commits(path, "1.0", 3, seed=7)
+    ref = run(path, st)
+    assert ref.snapshot.count_method == "pages+cache" and sum(crcs) == 0
+    assert space_key(ref.snapshot) == scratch(path)
+    small_commits(path, "1.0", 3, seed=8)
+    edit_state(st, lambda d: d["summaries"].update(witness=[d["summaries"]["witness"][0],
+                                                            d["summaries"]["witness"][1],
+                                                            (d["summaries"]["witness"][2] + 1) % (1 << 32)]))
+    ref = run(path, st)
+    assert ref.snapshot.count_method == "pages+cache" and sum(crcs) > 0
+    assert space_key(ref.snapshot) == scratch(path)
+
+
 @pytest.fixture
 def busy_free(tmp_path):
     """A 1.0 file whose free database spans several leaves under a branch page: a large delete's
@@ -286,6 +328,8 @@ HOSTILE = {
     "summary rows miscounted": lambda good: re.sub(rb'"rows":(\d+)', lambda m: b'"rows":%d' % (int(m[1]) + 1),
                                                    good, count=1),
     "summary column missing": lambda good: re.sub(rb',"times":\d+', b"", good, count=1),
+    "witness not three numbers": lambda good: re.sub(rb'"witness":(null|\[[^\]]*\])', b'"witness":[1,2]', good,
+                                                     count=1),
     "wrong type": lambda good: good.replace(b'"samples":[', b'"samples":[7,', 1),
     "huge number": lambda good: good.replace(b'"last_txnid":', b'"last_txnid":1' + b"0" * 40 + b',"y":', 1),
     "deep nesting": lambda good: b"[" * 100000,
