@@ -278,7 +278,9 @@ def _main(args: argparse.Namespace) -> int:
             if args.write_for is not None:
                 from zlmdb_inspect.demo import write_for
 
-                n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr))
+                started_by = os.environ.get("ZLMDB_INSPECT_DEMO_PARENT", "")  # the TUI's pid (_start_demo_writer)
+                n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr),
+                              parent=int(started_by) if started_by.isdigit() else None)
                 print(f"{PROG}: wrote {n} transactions to {path}", file=sys.stderr)
                 return 0
         elif args.write_for is not None:
@@ -415,7 +417,7 @@ def _start_demo_writer(path: str) -> subprocess.Popen:
 
     return subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", str(DEMO_WRITE_S)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+                            start_new_session=True, env={**os.environ, "ZLMDB_INSPECT_DEMO_PARENT": str(os.getpid())})
 
 
 def _stop(child: subprocess.Popen) -> None:

@@ -24,3 +24,34 @@ def test_the_demo_writer_runs_beside_the_tui_and_stops(tmp_path):
     finally:
         cli._stop(child)
     assert child.poll() is not None  # and it is gone when the TUI ends
+
+
+def test_the_demo_writer_stops_when_the_tui_is_gone_without_stopping_it(tmp_path):
+    """A TUI killed with its terminal (SIGHUP: no ``finally`` runs) leaves its writer behind in its own
+    session; the writer sees it has been reparented and stops, rather than growing the demo's map for
+    a day."""
+    import os
+    import subprocess
+    import sys
+
+    path = str(tmp_path / "demo")
+    build_demo(path, records=200)
+    code = ("import sys; from zlmdb_inspect import cli; "
+            "print(cli._start_demo_writer(sys.argv[1]).pid, flush=True); import os; os._exit(0)")
+    parent = subprocess.run([sys.executable, "-c", code, path], capture_output=True, text=True, timeout=60)
+    pid = int(parent.stdout.split()[0])
+
+    def alive() -> bool:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                return f.read().split(") ")[1][0] != "Z"
+        except FileNotFoundError:
+            return False
+
+    deadline = time.monotonic() + 30
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.2)
+    gone = not alive()
+    if not gone:
+        os.kill(pid, 9)
+    assert gone, "the demo writer outlived the process that started it"

@@ -98,12 +98,14 @@ def _write_events(db, schema, rnd: random.Random, start: int, count: int, batch:
 
 
 def write_for(path: str, seconds: float, rate: int = 200, grow: bool = True,
-              report=print) -> int:
+              report=print, parent: int | None = None) -> int:
     """Keep writing events and sessions to the demo database: a live writer to watch.
 
     Commits about ``rate`` small transactions per second; when the map is full it
-    doubles the map size, as a careful application does on ``MapFullError``.
-    Returns the number of transactions committed.
+    doubles the map size, as a careful application does on ``MapFullError``. Stops early
+    when the process that started it (``parent``: by default this process's parent when it
+    starts) is gone (the TUI's terminal closed under it: a writer left behind would grow the
+    demo's map for a day). Returns the number of transactions committed.
     """
     from zlmdb import lmdb
 
@@ -118,8 +120,12 @@ def write_for(path: str, seconds: float, rate: int = 200, grow: bool = True,
     end = time.monotonic() + seconds
     txns = 0
     seq = start
+    parent = os.getppid() if parent is None else parent
     while time.monotonic() < end:
         t0 = time.monotonic()
+        if os.getppid() != parent:  # reparented: whoever started this writer has ended
+            report("the process that started this writer has ended: stopping")
+            break
         try:
             with db.begin(write=True) as txn:
                 for _ in range(5):

@@ -10,8 +10,10 @@ touch as they were.
 
 Rows are looked up by (page number, page txnid); a row is used only after the page's bytes
 match its CRC-32 (a backup restored over the same file holds other pages under the same
-numbers and txnids). The checks of :meth:`PackedSummaries.check` are those the state file's
-reader made of each summary, over whole columns.
+numbers and txnids), or once the root page of the walk the rows come from (``witness``) is found
+in the file as it was: that file's history passed through that tree. The checks of
+:meth:`PackedSummaries.check` are those the state file's reader made of each summary, over whole
+columns.
 """
 
 from __future__ import annotations
