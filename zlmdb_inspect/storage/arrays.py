@@ -59,3 +59,30 @@ def ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
         return np.zeros(0, dtype=np.int64)
     offs = np.repeat(starts - np.concatenate(([0], np.cumsum(lens)[:-1])), lens)
     return np.arange(total, dtype=np.int64) + offs
+
+
+def key_index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(page number, txnid) rows ``keys`` in key order: the order, and the page numbers and txnids in it
+    (for :func:`find_keys`; built once per set of rows)."""
+    order = np.lexsort((keys[:, 1], keys[:, 0]))
+    return order, keys[order, 0], keys[order, 1]
+
+
+def find_keys(index: tuple[np.ndarray, np.ndarray, np.ndarray], pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray:
+    """The row of each key (``pgnos[i]``, ``txnids[i]``) in the rows ``index`` sorts (:func:`key_index`; keys
+    unique), -1 where there is none: a binary search, by txnid only where a page number is under several."""
+    order, pg, tx = index
+    out = np.full(len(pgnos), -1, dtype=np.int64)
+    if not len(pgnos) or not len(order):
+        return out
+    pgnos, txnids = np.asarray(pgnos, dtype=np.int64), np.asarray(txnids, dtype=np.int64)
+    lo, hi = np.searchsorted(pg, pgnos, "left"), np.searchsorted(pg, pgnos, "right")
+    one = hi - lo == 1  # the page number under one txnid (nearly always)
+    at = np.minimum(lo, len(order) - 1)
+    hit = one & (tx[at] == txnids)
+    out[hit] = order[at[hit]]
+    for i in np.flatnonzero(hi - lo > 1).tolist():
+        j = int(lo[i]) + int(np.searchsorted(tx[lo[i]:hi[i]], txnids[i]))
+        if j < hi[i] and tx[j] == txnids[i]:
+            out[i] = order[j]
+    return out

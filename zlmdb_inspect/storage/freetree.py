@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from zlmdb_inspect.storage.arrays import find_keys, key_index
 from zlmdb_inspect.storage.pageformat import NUM_METAS, TXNID_MAX
 
 #: name -> (dtype, columns; 0: one-dimensional) of what a state file holds ("lists" as the file says: <i4 or <i8).
@@ -65,22 +66,10 @@ class FreeTree:
         return self._ends
 
     def find(self, pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray:
-        """The row of each (pgno, txnid), -1 where there is none (binary search over the sorted keys)."""
+        """The row of each (pgno, txnid), -1 where there is none (keys are unique: :meth:`check`)."""
         if self._index is None:
-            order = np.lexsort((self.keys[:, 1], self.keys[:, 0]))
-            self._index = (order, self.keys[order, 0], self.keys[order, 1])
-        order, pg, tx = self._index
-        out = np.full(len(pgnos), -1, dtype=np.int64)
-        if not len(order) or not len(pgnos):
-            return out
-        lo = np.searchsorted(pg, pgnos, side="left")
-        hi = np.searchsorted(pg, pgnos, side="right")
-        for i in np.flatnonzero(hi > lo).tolist():  # a page number is in the table under one txnid, rarely more
-            a, b = int(lo[i]), int(hi[i])
-            j = a + int(np.searchsorted(tx[a:b], txnids[i]))
-            if j < b and tx[j] == txnids[i]:
-                out[i] = order[j]
-        return out
+            self._index = key_index(self.keys)
+        return find_keys(self._index, pgnos, txnids)
 
     def below(self, rows: np.ndarray) -> np.ndarray:
         """``rows`` and every row under them (each once; a cycle in a hostile file ends the search)."""

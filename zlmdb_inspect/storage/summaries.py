@@ -25,7 +25,7 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
-from zlmdb_inspect.storage.arrays import has_repeats, isin, ranges, unique_inverse
+from zlmdb_inspect.storage.arrays import find_keys, has_repeats, isin, key_index, ranges, unique_inverse
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
 from zlmdb_inspect.storage.walk import UNTIMED, SlotSpace, TreeSummary, time_rows
 
@@ -203,28 +203,13 @@ class PackedSummaries:
     def _sorted(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The rows in key order, and their page numbers and txnids in that order (built once)."""
         if self._index is None:
-            order = np.lexsort((self.keys[:, 1], self.keys[:, 0]))
-            self._index = (order, self.keys[order, 0], self.keys[order, 1])
+            self._index = key_index(self.keys)
         return self._index
 
     def find(self, pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray:
         """The row of each key (``pgnos[i]``, ``txnids[i]``), -1 where there is none (keys are
         unique: :meth:`check`)."""
-        out = np.full(len(pgnos), -1, dtype=np.int64)
-        order, pg, tx = self._sorted()
-        if not len(pgnos) or not len(order):
-            return out
-        pgnos, txnids = np.asarray(pgnos, dtype=np.int64), np.asarray(txnids, dtype=np.int64)
-        lo, hi = np.searchsorted(pg, pgnos, "left"), np.searchsorted(pg, pgnos, "right")
-        one = hi - lo == 1  # the page number under one txnid (nearly always)
-        at = np.minimum(lo, len(order) - 1)
-        hit = one & (tx[at] == txnids)
-        out[hit] = order[at[hit]]
-        for i in np.flatnonzero(hi - lo > 1).tolist():  # a page number under several txnids: by txnid
-            j = int(lo[i]) + int(np.searchsorted(tx[lo[i]:hi[i]], txnids[i]))
-            if j < hi[i] and tx[j] == txnids[i]:
-                out[i] = order[j]
-        return out
+        return find_keys(self._sorted(), pgnos, txnids)
 
     def _rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
         """The rows (sorted) whose key is in ``keys``."""

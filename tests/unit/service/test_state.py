@@ -337,19 +337,26 @@ HOSTILE = {
 }
 
 
-@pytest.mark.parametrize("how", sorted(HOSTILE))
-def test_hostile_state_files_are_ignored_and_said(big, fmt, tmp_path, how):
-    st = str(tmp_path / "state")
-    run(big, st)
-    store = StateStore(st)
-    f = store.file_for(os.path.join(big, "data.mdb"))
+def _spoil_state(path: str, st: str, spoil, changed: bool = False) -> str:
+    """Run once with state ``st``, then put ``spoil(the file's bytes)`` in its place, which the
+    parser must refuse (and which must differ from the good bytes where ``changed``); the file."""
+    run(path, st)
+    f = StateStore(st).file_for(os.path.join(path, "data.mdb"))
     with open(f, "rb") as fh:
         good = fh.read()
-    bad = HOSTILE[how](good)
+    bad = spoil(good)
+    assert not changed or bad != good
     with pytest.raises(StateError):
         parse(bad)
     with open(f, "wb") as fh:
         fh.write(bad)
+    return f
+
+
+@pytest.mark.parametrize("how", sorted(HOSTILE))
+def test_hostile_state_files_are_ignored_and_said(big, fmt, tmp_path, how):
+    st = str(tmp_path / "state")
+    f = _spoil_state(big, st, HOSTILE[how])
     ref = run(big, st)
     assert "ignored" in ref.state["note"] and "\n" not in ref.state["note"]
     assert ref.state["samples_used"] == 0
@@ -374,16 +381,7 @@ FREE_HOSTILE = {
 @pytest.mark.parametrize("how", sorted(FREE_HOSTILE))
 def test_hostile_free_database_columns_are_ignored_and_said(busy_free, tmp_path, how):
     st = str(tmp_path / "state")
-    run(busy_free, st)
-    f = StateStore(st).file_for(os.path.join(busy_free, "data.mdb"))
-    with open(f, "rb") as fh:
-        good = fh.read()
-    bad = FREE_HOSTILE[how](good)
-    assert bad != good
-    with pytest.raises(StateError):
-        parse(bad)
-    with open(f, "wb") as fh:
-        fh.write(bad)
+    _spoil_state(busy_free, st, FREE_HOSTILE[how], changed=True)
     ref = run(busy_free, st)
     assert "ignored" in ref.state["note"] and "\n" not in ref.state["note"]
     assert free_key(ref.snapshot) == free_scratch(busy_free)

@@ -118,8 +118,8 @@ def _walk(walker, path):
         pf.close()
 
 
-def _set_child(path: str, branch: int, i: int, child: int) -> bytes:
-    """Point node ``i`` of free database branch page ``branch`` at ``child``; the bytes it held."""
+def _write_node(path: str, branch: int, i: int, data: bytes) -> bytes:
+    """Write ``data`` at the start of node ``i`` of free database branch page ``branch``; the bytes it held."""
     from zlmdb_inspect.storage.pageformat import PageFile
 
     pf = PageFile(os.path.join(path, "data.mdb"))
@@ -127,21 +127,15 @@ def _set_child(path: str, branch: int, i: int, child: int) -> bytes:
     pf.close()
     with open(os.path.join(path, "data.mdb"), "r+b") as f:
         f.seek(off)
-        was = f.read(6)
+        was = f.read(len(data))
         f.seek(off)
-        f.write(struct.pack("<HHH", child & 0xFFFF, (child >> 16) & 0xFFFF, (child >> 32) & 0xFFFF))
+        f.write(data)
     return was
 
 
-def _put_back(path: str, branch: int, i: int, was: bytes) -> None:
-    from zlmdb_inspect.storage.pageformat import PageFile
-
-    pf = PageFile(os.path.join(path, "data.mdb"))
-    off = pf.node(branch, i)
-    pf.close()
-    with open(os.path.join(path, "data.mdb"), "r+b") as f:
-        f.seek(off)
-        f.write(was)
+def _set_child(path: str, branch: int, i: int, child: int) -> bytes:
+    """Point node ``i`` of ``branch`` at page ``child``; the bytes it held (for :func:`_write_node` back)."""
+    return _write_node(path, branch, i, struct.pack("<HHH", child & 0xFFFF, (child >> 16) & 0xFFFF, child >> 32))
 
 
 def _branches(tree: FreeTree) -> tuple[int, int, list[int]]:
@@ -173,7 +167,7 @@ def test_a_page_under_a_reused_subtree_and_a_read_branch_is_damage(deep_free):
         with pytest.raises(PageError, match="cycle|twice"):
             _walk(again, deep_free)
     finally:
-        _put_back(deep_free, b2, 0, was)
+        _write_node(deep_free, b2, 0, was)
 
 
 def test_records_not_contiguous_under_a_page_are_not_kept(deep_free):
@@ -196,7 +190,7 @@ def test_records_not_contiguous_under_a_page_are_not_kept(deep_free):
         assert fresh.free is None
         assert (got.free_pages, len(got.free_records)) == (clean.free_pages, len(clean.free_records))
     finally:
-        _put_back(deep_free, b2, 0, was2)
-        _put_back(deep_free, b1, last, was1)
+        _write_node(deep_free, b2, 0, was2)
+        _write_node(deep_free, b1, last, was1)
     walker = TreeWalker()
     assert _walk(walker, deep_free).free_pages == clean.free_pages and walker.free is not None
