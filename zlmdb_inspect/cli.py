@@ -130,6 +130,7 @@ def usage_problem(args: argparse.Namespace) -> str | None:
 DEMO_RECORDS = 2000
 MIN_INTERVAL_S = 0.1  # faster refreshes would be reads for their own sake
 DEMO_WRITE_S = 24 * 3600  # the demo's writer stops with the TUI, at the latest after a day
+DEMO_TMP_PREFIX = "zlmdb-inspect-demo-"  # --demo without DIR: a temporary directory of this name (tempfile)
 
 
 def build_parser() -> _Parser:
@@ -279,9 +280,11 @@ def _main(args: argparse.Namespace) -> int:
                 from zlmdb_inspect.demo import write_for
 
                 started_by = os.environ.get("ZLMDB_INSPECT_DEMO_PARENT", "")  # the TUI's pid (_start_demo_writer)
-                n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr),
-                              parent=int(started_by) if started_by.isdigit() else None)
+                parent = int(started_by) if started_by.isdigit() else None
+                n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr), parent=parent)
                 print(f"{PROG}: wrote {n} transactions to {path}", file=sys.stderr)
+                if parent is not None and os.getppid() != parent:
+                    _remove_orphaned_demo(path)
                 return 0
         elif args.write_for is not None:
             return fail("--write-for works with --demo DIR only (it never writes to your databases)")
@@ -420,6 +423,22 @@ def _start_demo_writer(path: str) -> subprocess.Popen:
                             start_new_session=True, env={**os.environ, "ZLMDB_INSPECT_DEMO_PARENT": str(os.getpid())})
 
 
+def _remove_orphaned_demo(path: str) -> None:
+    """The TUI that started this writer is gone without its ``finally`` (killed with its terminal,
+    or by SIGKILL): remove the temporary demo it made (``--demo`` with no DIR), as it would have.
+
+    Only a directory of the TUI's own making: ``DEMO_TMP_PREFIX*`` in the temporary directory,
+    holding this demo; a ``--demo DIR`` the user named is never removed."""
+    import shutil
+    import tempfile
+
+    path = os.path.abspath(path)
+    tmp = os.path.dirname(path)
+    if (os.path.basename(path) == "demo" and os.path.basename(tmp).startswith(DEMO_TMP_PREFIX)
+            and os.path.dirname(tmp) == os.path.abspath(tempfile.gettempdir()) and not os.path.islink(tmp)):
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
 def _stop(child: subprocess.Popen) -> None:
     import subprocess
 
@@ -451,7 +470,7 @@ def _prepare_demo(args: argparse.Namespace) -> tuple[str, str | None]:
     else:
         import tempfile
 
-        tmp = tempfile.mkdtemp(prefix="zlmdb-inspect-demo-")
+        tmp = tempfile.mkdtemp(prefix=DEMO_TMP_PREFIX)
         path = os.path.join(tmp, "demo")
     if not os.path.exists(os.path.join(path, "data.mdb")):
         build_demo(path, records=args.demo_records)

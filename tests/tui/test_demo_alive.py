@@ -55,3 +55,39 @@ def test_the_demo_writer_stops_when_the_tui_is_gone_without_stopping_it(tmp_path
     if not gone:
         os.kill(pid, 9)
     assert gone, "the demo writer outlived the process that started it"
+    assert os.path.exists(os.path.join(path, "data.mdb"))  # a --demo DIR of the user's is never removed
+
+
+def _orphan_writer(tmp_path, env: dict) -> tuple[int, str]:
+    """A parent that makes a temporary demo the way ``--demo`` without DIR does, starts its writer
+    and dies without a ``finally`` (SIGKILL, or SIGHUP when its terminal closes)."""
+    import subprocess
+    import sys
+
+    code = ("import os, sys, types; from zlmdb_inspect import cli; "
+            "path, tmp = cli._prepare_demo(types.SimpleNamespace(demo='', demo_records=200)); "
+            "print(cli._start_demo_writer(path).pid, path, flush=True); os._exit(0)")
+    parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
+    pid, path = parent.stdout.split()
+    return int(pid), path
+
+
+def test_a_temporary_demo_goes_with_its_writer_when_the_tui_is_killed(tmp_path):
+    """``--demo`` without DIR builds its database in a temporary directory that the TUI's ``finally``
+    removes; killed with its terminal, the TUI leaves it, so the writer removes it when it stops."""
+    import os
+
+    env = {**os.environ, "TMPDIR": str(tmp_path)}
+    pid, path = _orphan_writer(tmp_path, env)
+    tmp = os.path.dirname(path)
+    assert os.path.basename(tmp).startswith(cli.DEMO_TMP_PREFIX) and os.path.dirname(tmp) == str(tmp_path)
+    deadline = time.monotonic() + 30
+    while os.path.exists(tmp) and time.monotonic() < deadline:
+        time.sleep(0.2)
+    try:
+        assert not os.path.exists(tmp), "the temporary demo outlived the TUI and its writer"
+    finally:
+        try:
+            os.kill(pid, 9)
+        except ProcessLookupError:
+            pass
