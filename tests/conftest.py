@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import fcntl
 import hashlib
@@ -32,6 +33,7 @@ sys.path.insert(0, SUPPORT)
 os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (SUPPORT, ROOT, os.environ.get("PYTHONPATH")) if p)
 # the CLI keeps state between runs by default (service/state.py): never in the user's own state directory
 os.environ["XDG_STATE_HOME"] = tempfile.mkdtemp(prefix="zlmdb-inspect-tests-state-")
+atexit.register(shutil.rmtree, os.environ["XDG_STATE_HOME"], True)  # this process's: gone with it
 
 # the tables, from a module imported once per process (pytest re-imports conftest on each session)
 from orm_tables import TIdxNames, TPairs, TPickles, TUsers  # noqa: E402

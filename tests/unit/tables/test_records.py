@@ -20,12 +20,15 @@ from zlmdb_inspect.tables import decode
 sys.path.insert(0, SUPPORT)
 import app_tables as app
 
-MARKER = "/tmp/zlmdb-inspect-pwned"
-
 
 class Evil:
+    """Unpickled, it creates ``marker`` (the test's own tmp_path/pwned: nothing is left in /tmp)."""
+
+    def __init__(self, marker: str):
+        self.marker = marker
+
     def __reduce__(self):
-        return (open, (MARKER, "w"))
+        return (open, (self.marker, "w"))
 
 
 @pytest.fixture
@@ -42,7 +45,8 @@ def app_db(tmp_path, fmt):
             pick[txn, i] = {"plain": i}
             byname[txn, f"name{i:02d}"] = uuid.UUID(int=i + 1)
         txn._txn.put(struct.pack(">H", strings._slot) + b"\xff\xfebad-utf8", __import__("cbor2").dumps({"bad": 1}))
-        txn._txn.put(struct.pack(">H", pick._slot) + struct.pack(">Q", 999), pickle.dumps(Evil(), protocol=2))
+        evil = pickle.dumps(Evil(str(tmp_path / "pwned")), protocol=2)
+        txn._txn.put(struct.pack(">H", pick._slot) + struct.pack(">Q", 999), evil)
     db.__exit__(None, None, None)
     return path
 
@@ -85,16 +89,15 @@ def test_without_import_builtin_decoders(app_db):
     assert frag[7]["value"] == {"n": 7, "boom": True}
 
 
-def test_hostile_pickle_is_never_loaded_without_flag(app_db):
-    if os.path.exists(MARKER):
-        os.remove(MARKER)
+def test_hostile_pickle_is_never_loaded_without_flag(app_db, tmp_path):
+    marker = tmp_path / "pwned"
     for extra in ([], ["--import", "app_tables"]):
         os.environ["PYTHONPATH"] = SUPPORT
         recs = _dump(app_db, "Pickles", *extra)
         assert all(r["value"] == "pickle (not loaded)" for r in recs)
         r = run_cli(app_db, "--json", *extra)
         assert "pickle-table" in {w["id"] for w in json.loads(r.stdout)["warnings"]}
-    assert not os.path.exists(MARKER)
+    assert not marker.exists()
     recs = _dump(app_db, "Pickles", "--allow-pickle", "--limit", "1")
     assert recs[0]["value"] == {"plain": 0}
 
