@@ -284,7 +284,7 @@ def _main(args: argparse.Namespace) -> int:
                 n = write_for(path, args.write_for, report=lambda m: print(m, file=sys.stderr), parent=parent)
                 print(f"{PROG}: wrote {n} transactions to {path}", file=sys.stderr)
                 if parent is not None and os.getppid() != parent:
-                    _remove_orphaned_demo(path)
+                    _remove_orphaned_demo(path, os.environ.get("ZLMDB_INSPECT_DEMO_TMP", ""))
                 return 0
         elif args.write_for is not None:
             return fail("--write-for works with --demo DIR only (it never writes to your databases)")
@@ -344,7 +344,7 @@ def _main(args: argparse.Namespace) -> int:
         from zlmdb_inspect.tui.app import run_app
 
         if args.demo is not None:  # the demo is alive: a writer in a child process while the TUI is open
-            writer = _start_demo_writer(path)
+            writer = _start_demo_writer(path, tmp)
             try:
                 return run_app(service)
             finally:
@@ -414,27 +414,35 @@ def _compare(args: argparse.Namespace, opts: Options, paths: list[str]) -> int:
     return run_checksum(opts, args.table)
 
 
-def _start_demo_writer(path: str) -> subprocess.Popen:
-    """``--demo DIR --write-for`` in a child process (its own session: Ctrl-C in the TUI is not its)."""
+def _start_demo_writer(path: str, tmp: str | None = None) -> subprocess.Popen:
+    """``--demo DIR --write-for`` in a child process (its own session: Ctrl-C in the TUI is not its).
+    ``tmp``: the temporary directory this process made for the demo, which the writer removes if
+    this process dies without doing so."""
     import subprocess
 
+    env = {**os.environ, "ZLMDB_INSPECT_DEMO_PARENT": str(os.getpid())}
+    env.pop("ZLMDB_INSPECT_DEMO_TMP", None)
+    if tmp:
+        env["ZLMDB_INSPECT_DEMO_TMP"] = tmp
     return subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", "--demo", path, "--write-for", str(DEMO_WRITE_S)],
                             stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True, env={**os.environ, "ZLMDB_INSPECT_DEMO_PARENT": str(os.getpid())})
+                            start_new_session=True, env=env)
 
 
-def _remove_orphaned_demo(path: str) -> None:
+def _remove_orphaned_demo(path: str, tmp: str) -> None:
     """The TUI that started this writer is gone without its ``finally`` (killed with its terminal,
     or by SIGKILL): remove the temporary demo it made (``--demo`` with no DIR), as it would have.
 
-    Only a directory of the TUI's own making: ``DEMO_TMP_PREFIX*`` in the temporary directory,
-    holding this demo; a ``--demo DIR`` the user named is never removed."""
+    Only the directory that TUI named as its own making (``tmp``, from ``_start_demo_writer``), and
+    only if it is what ``_prepare_demo`` makes: ``DEMO_TMP_PREFIX*`` in the temporary directory,
+    holding this demo. A ``--demo DIR`` the user named is never removed."""
     import shutil
     import tempfile
 
-    path = os.path.abspath(path)
-    tmp = os.path.dirname(path)
-    if (os.path.basename(path) == "demo" and os.path.basename(tmp).startswith(DEMO_TMP_PREFIX)
+    if not tmp:
+        return
+    tmp = os.path.abspath(tmp)
+    if (os.path.abspath(path) == os.path.join(tmp, "demo") and os.path.basename(tmp).startswith(DEMO_TMP_PREFIX)
             and os.path.dirname(tmp) == os.path.abspath(tempfile.gettempdir()) and not os.path.islink(tmp)):
         shutil.rmtree(tmp, ignore_errors=True)
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import time
 
+import pytest
+
 from zlmdb_inspect import cli
 from zlmdb_inspect.demo import build_demo
 from zlmdb_inspect.storage.inspector import Inspector
@@ -58,34 +60,49 @@ def test_the_demo_writer_stops_when_the_tui_is_gone_without_stopping_it(tmp_path
     assert os.path.exists(os.path.join(path, "data.mdb"))  # a --demo DIR of the user's is never removed
 
 
-def _orphan_writer(tmp_path, env: dict) -> tuple[int, str]:
+def _orphan_writer(env: dict, own: bool) -> tuple[int, str]:
     """A parent that makes a temporary demo the way ``--demo`` without DIR does, starts its writer
-    and dies without a ``finally`` (SIGKILL, or SIGHUP when its terminal closes)."""
+    (naming the directory as its own when ``own``) and dies without a ``finally`` (SIGKILL, or SIGHUP
+    when its terminal closes)."""
     import subprocess
     import sys
 
     code = ("import os, sys, types; from zlmdb_inspect import cli; "
             "path, tmp = cli._prepare_demo(types.SimpleNamespace(demo='', demo_records=200)); "
-            "print(cli._start_demo_writer(path).pid, path, flush=True); os._exit(0)")
+            f"print(cli._start_demo_writer(path, tmp if {own} else None).pid, path, flush=True); os._exit(0)")
     parent = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, env=env)
     pid, path = parent.stdout.split()
     return int(pid), path
 
 
-def test_a_temporary_demo_goes_with_its_writer_when_the_tui_is_killed(tmp_path):
+def _gone(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(") ")[1][0] == "Z"
+    except FileNotFoundError:
+        return True
+
+
+@pytest.mark.parametrize("own", [True, False], ids=["the-tuis-own", "named-by-the-user"])
+def test_a_temporary_demo_goes_with_its_writer_when_the_tui_is_killed(tmp_path, own):
     """``--demo`` without DIR builds its database in a temporary directory that the TUI's ``finally``
-    removes; killed with its terminal, the TUI leaves it, so the writer removes it when it stops."""
+    removes; killed with its terminal, the TUI leaves it, so the writer removes it when it stops: only
+    a directory its TUI said it made (a ``--demo DIR`` of the same look, given by the user, stays)."""
     import os
 
     env = {**os.environ, "TMPDIR": str(tmp_path)}
-    pid, path = _orphan_writer(tmp_path, env)
+    pid, path = _orphan_writer(env, own)
     tmp = os.path.dirname(path)
     assert os.path.basename(tmp).startswith(cli.DEMO_TMP_PREFIX) and os.path.dirname(tmp) == str(tmp_path)
     deadline = time.monotonic() + 30
-    while os.path.exists(tmp) and time.monotonic() < deadline:
+    while not _gone(pid) and time.monotonic() < deadline:
         time.sleep(0.2)
     try:
-        assert not os.path.exists(tmp), "the temporary demo outlived the TUI and its writer"
+        assert _gone(pid), "the demo writer outlived the process that started it"
+        if own:
+            assert not os.path.exists(tmp), "the temporary demo outlived the TUI and its writer"
+        else:
+            assert os.path.exists(os.path.join(path, "data.mdb"))
     finally:
         try:
             os.kill(pid, 9)
