@@ -825,9 +825,10 @@ class _Walk:
             kids, ns, gid = kids[branch], ns[branch], gid[branch]
             if lo is not None and hi is not None:
                 lo, hi = lo[branch], hi[branch]
-            if words is not None:
-                assert block is not None
-                block, words = block[branch], words[branch]
+            if block is not None:
+                block = block[branch]
+            if words is not None:  # (headers only, without a block, where every saved row is vouched for)
+                words = words[branch]
         repeated = self.visited.add_new(kids)
         if repeated is not None:
             raise PageError(f"page {repeated} is reachable twice (a cycle or a shared page)")

@@ -204,6 +204,35 @@ def test_the_last_walks_root_vouches_for_the_saved_rows(tmp_path, monkeypatch):
     assert space_key(ref.snapshot) == scratch(path)
 
 
+def test_damage_under_a_vouched_for_tree_is_named(tmp_path):
+    """Rows vouched for by the witness are read as headers only; a branch page pointing at a page that
+    is not a branch (here: the root's first child replaced by a leaf under its second) is damage the
+    walk names, never an exception out of the refresh."""
+    from zlmdb_inspect.storage.pageformat import PageFile
+
+    path, st = str(tmp_path / "db"), str(tmp_path / "state")
+    put_many(path, "1.0", 60000, seed=1)
+    put_many(path, "1.0", 0, seed=2, delete=20000)
+    run(path, st)
+    small_commits(path, "1.0", 3, seed=7)
+    data = os.path.join(path, "data.mdb")
+    pf = PageFile(data)
+    try:
+        root = pf.current_meta().main.root
+        leaf = pf.child_pgno(pf.node(pf.child_pgno(pf.node(root, 1)), 0))
+        at = pf.node(root, 0)
+    finally:
+        pf.close()
+    with open(data, "r+b") as f:  # the child page number: the node's low 48 bits
+        f.seek(at)
+        word = int.from_bytes(f.read(8), "little")
+        f.seek(at)
+        f.write(((word & ~0xFFFF_FFFF_FFFF) | leaf).to_bytes(8, "little"))
+    ref = run(path, st)
+    assert any(p.kind.value == "damaged" and "reachable twice" in p.message for p in ref.snapshot.problems), \
+        ref.snapshot.problems
+
+
 @pytest.fixture
 def busy_free(tmp_path):
     """A 1.0 file whose free database spans several leaves under a branch page: a large delete's
