@@ -119,17 +119,48 @@ def _raw(a: np.ndarray, dtype: str) -> np.ndarray:
     return np.ascontiguousarray(a, dtype=dtype).reshape(-1).view(np.uint8)
 
 
+def _write_columns(cols: dict[str, np.ndarray], spec: dict[str, tuple[str, int]], doc: dict[str, Any]) \
+        -> list[np.ndarray]:
+    """Each column of ``spec`` (name -> dtype, width) as its dtype's little-endian bytes, in ``spec``'s
+    order; ``doc`` gets each one's length in bytes."""
+    parts = []
+    for name, (dtype, _) in spec.items():
+        raw = _raw(cols[name], dtype)
+        doc[name] = len(raw)
+        parts.append(raw)
+    return parts
+
+
+def _read_columns(v: dict[str, Any], blob: bytes | memoryview, spec: dict[str, tuple[str, int]],
+                  what: str) -> tuple[dict[str, np.ndarray], int]:
+    """The columns of ``spec`` one after the other from ``blob``, each of the dtype and width ``spec``
+    says (whatever the file claims) and of the length in bytes ``v`` gives (views, not copies), and
+    where they end in ``blob``."""
+    cols: dict[str, np.ndarray] = {}
+    at = 0
+    for name, (dtype, width) in spec.items():
+        item = np.dtype(dtype).itemsize
+        size = _int(v[name], f"the length of {what} column {name}", 0, len(blob))
+        if size % (item * max(1, width)):
+            raise StateError(f"{what} column {name} holds a partial row")
+        if at + size > len(blob):
+            raise StateError(f"{what} column {name} runs past the file's end")
+        a = np.frombuffer(blob, dtype=dtype, count=size // item, offset=at)
+        cols[name] = a.reshape(-1, width) if width else a
+        at += size
+    return cols, at
+
+
 def _columns(p: PackedSummaries) -> tuple[dict[str, Any], list[np.ndarray]]:
     """The summaries' columns as little-endian int64/float64 bytes, one after the other in
     :data:`COLUMNS` order, and the JSON that says how many rows and bytes each has."""
     doc: dict[str, Any] = {"rows": len(p), "witness": list(p.witness) if p.witness is not None else None}
-    parts = []
-    cols = p.columns()
-    for name in COLUMNS:
-        raw = _raw(cols[name], COLUMNS[name][0])
-        doc[name] = len(raw)
-        parts.append(raw)
-    return doc, parts
+    return doc, _write_columns(p.columns(), COLUMNS, doc)
+
+
+def _free_spec(lists_dtype: str) -> dict[str, tuple[str, int]]:
+    """The free database's columns (:data:`FREE_COLUMNS`, then the lists in the width given)."""
+    return {**FREE_COLUMNS, "lists": (lists_dtype, 0)}
 
 
 def _free_columns(tree: FreeTree | None) -> tuple[dict[str, Any] | None, list[np.ndarray]]:
@@ -140,12 +171,7 @@ def _free_columns(tree: FreeTree | None) -> tuple[dict[str, Any] | None, list[np
     cols = tree.columns()
     width = "<i4" if cols["lists"].dtype == np.int32 else "<i8"
     doc: dict[str, Any] = {"rows": len(tree), "records": len(tree.txnids), "lists_dtype": width}
-    parts = []
-    for name in (*FREE_COLUMNS, "lists"):
-        raw = _raw(cols[name], FREE_COLUMNS[name][0] if name != "lists" else width)
-        doc[name] = len(raw)
-        parts.append(raw)
-    return doc, parts
+    return doc, _write_columns(cols, _free_spec(width), doc)
 
 
 def split(data: bytes) -> tuple[bytes, memoryview]:
@@ -249,17 +275,7 @@ def _summaries(v: Any, blob: bytes | memoryview) -> tuple[PackedSummaries, int]:
         pgno, txnid, crc = _list(v["witness"], "the summaries' witness", 3)
         witness = (_int(pgno, "the witness's page", 2, (1 << 48) - 1), _int(txnid, "the witness's txnid"),
                    _int(crc, "the witness's CRC", 0, (1 << 32) - 1))
-    cols: dict[str, np.ndarray] = {}
-    at = 0
-    for name, (dtype, width) in COLUMNS.items():
-        size = _int(v[name], f"the length of summary column {name}", 0, len(blob))
-        if size % (8 * max(1, width)):
-            raise StateError(f"summary column {name} holds a partial row")
-        if at + size > len(blob):
-            raise StateError(f"summary column {name} runs past the file's end")
-        a = np.frombuffer(blob, dtype=dtype, count=size // 8, offset=at)
-        cols[name] = a.reshape(-1, width) if width else a
-        at += size
+    cols, at = _read_columns(v, blob, COLUMNS, "summary")
     if len(cols["keys"]) != rows:
         raise StateError(f"its summaries hold {len(cols['keys'])} rows, not {rows}")
     packed = PackedSummaries.from_columns(cols)
@@ -284,18 +300,7 @@ def _free(v: Any, blob: bytes | memoryview) -> FreeTree | None:
         raise StateError("its free database's lists have an unknown width")
     rows = _int(v["rows"], "free database rows", 0, 1 << 24)
     records = _int(v["records"], "free database records", 0, 1 << 32)
-    cols: dict[str, np.ndarray] = {}
-    at = 0
-    for name, (dtype, width) in (*FREE_COLUMNS.items(), ("lists", (v["lists_dtype"], 0))):
-        item = np.dtype(dtype).itemsize
-        size = _int(v[name], f"the length of free database column {name}", 0, len(blob))
-        if size % (item * max(1, width)):
-            raise StateError(f"free database column {name} holds a partial row")
-        if at + size > len(blob):
-            raise StateError(f"free database column {name} runs past the file's end")
-        a = np.frombuffer(blob, dtype=dtype, count=size // item, offset=at)
-        cols[name] = a.reshape(-1, width) if width else a
-        at += size
+    cols, at = _read_columns(v, blob, _free_spec(v["lists_dtype"]), "free database")
     if at != len(blob):
         raise StateError(f"{len(blob) - at} bytes after the free database's columns")
     if len(cols["keys"]) != rows or len(cols["txnids"]) != records:

@@ -68,6 +68,12 @@ def key_index(keys: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return order, keys[order, 0], keys[order, 1]
 
 
+def repeated_keys(index: tuple[np.ndarray, np.ndarray, np.ndarray]) -> bool:
+    """Whether the rows ``index`` sorts (:func:`key_index`) hold some (page number, txnid) twice."""
+    _, pg, tx = index
+    return bool(((pg[1:] == pg[:-1]) & (tx[1:] == tx[:-1])).any())
+
+
 def find_keys(index: tuple[np.ndarray, np.ndarray, np.ndarray], pgnos: np.ndarray, txnids: np.ndarray) -> np.ndarray:
     """The row of each key (``pgnos[i]``, ``txnids[i]``) in the rows ``index`` sorts (:func:`key_index`; keys
     unique), -1 where there is none: a binary search, by txnid only where a page number is under several."""

@@ -56,15 +56,15 @@ class FreeLists:
 def reusable_lists(walk: WalkResult, oldest: int, last_pgno: int) -> FreeLists:
     """The page numbers of each free-list record freed before ``oldest``, oldest record first
     (the order a writer merges them), from the lists the walk read (or kept from the last walk)."""
-    lists, lengths = walk.free_lists, walk.free_list_lengths
-    if lists is None or lengths is None:
+    lists = walk.free_lists
+    if lists is None:
         raise PageError("the free lists were not read (big-endian host)")
     recs = walk.free_records  # in txnid order: the reusable ones come first
     keep = int(np.searchsorted(recs[:, 0], oldest))
     damaged = [t for t in walk.free_lists_bad if t < oldest]
     if damaged:
         raise PageError(walk.free_lists_bad[min(damaged)])
-    counts = lengths[:keep]
+    counts = recs[:keep, 1]  # none damaged: each list as long as its count says
     ends = np.cumsum(counts)
     raw = lists[:int(ends[-1]) if keep else 0]
     bad = (raw < NUM_METAS) | (raw > last_pgno)

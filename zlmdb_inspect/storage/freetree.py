@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from zlmdb_inspect.storage.arrays import find_keys, key_index
+from zlmdb_inspect.storage.arrays import find_keys, key_index, ranges, repeated_keys
 from zlmdb_inspect.storage.pageformat import NUM_METAS, TXNID_MAX
 
 #: name -> (dtype, columns; 0: one-dimensional) of what a state file holds ("lists" as the file says: <i4 or <i8).
@@ -84,10 +84,9 @@ class FreeTree:
                 break
             lo = np.searchsorted(sorted_parents, frontier, side="left")
             hi = np.searchsorted(sorted_parents, frontier, side="right")
-            lens = hi - lo
-            if not lens.sum():
+            if not (hi - lo).sum():
                 break
-            kids = order[np.repeat(lo, lens) + np.arange(int(lens.sum())) - np.repeat(np.cumsum(lens) - lens, lens)]
+            kids = order[ranges(lo, hi)]
             kids = kids[~seen[kids]]
             seen[kids] = True
             out.append(kids)
@@ -149,8 +148,8 @@ class FreeTree:
             raise ValueError("its free database names a page number no file has")
         if n and ((self.keys[:, 1] < 0) | (self.keys[:, 1] > TXNID_MAX)).any():
             raise ValueError("its free database names a txnid no transaction has")
-        order = np.lexsort((self.keys[:, 1], self.keys[:, 0]))
-        if n > 1 and (self.keys[order[1:]] == self.keys[order[:-1]]).all(axis=1).any():
+        self._index = key_index(self.keys)  # (the order kept for find())
+        if repeated_keys(self._index):
             raise ValueError("its free database lists a page twice")
         if ((self.crcs < 0) | (self.crcs >= 1 << 32)).any():
             raise ValueError("its free database holds a CRC-32 out of range")

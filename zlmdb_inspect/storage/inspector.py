@@ -143,7 +143,6 @@ class Inspector:
         self._next_walk = 0.0  # monotonic time from which a changed database is walked again
         self._force_walk = False
         self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
-        self._crcs: dict[tuple[int, int], int] = {}  # the CRC-32 of each cached 1.0 summary's page (last export)
         self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
@@ -278,6 +277,9 @@ class Inspector:
             # a writer started while we read without a reader slot: pages may have been
             # reused under us; read again, now taking part in its locking
             seen = self.read(take)
+        if seen.walk is not None and (seen.fresh or (self._last is not None and self._last.key == seen.key)):
+            # a new walk, or the same snapshot (its free lists still hold: another oldest reader, other runs)
+            seen.free_runs = self._free_runs(seen.pf, seen.meta, seen.walk, seen.readers)
         if seen.fresh:
             if seen.walk is None:
                 seen.counts = self._cursor_count_subprocess(seen.problems)
@@ -329,8 +331,6 @@ class Inspector:
             seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
                            problems=list(last.problems), fresh=False, key=key,
                            counts_next=self._next_walk if last.key != key else None)
-            if last.key == key:  # the same snapshot: its free lists still hold (another oldest reader, other runs)
-                seen.free_runs = self._free_runs(pf, meta, seen.walk, readers)
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
@@ -344,7 +344,6 @@ class Inspector:
                     raise
                 # summaries from a state file never make a tree look damaged: walk it from scratch
                 self.walker.forget()
-                self._crcs.clear()
                 self._adopted = False
                 seen.walk = self.walker.walk(pf, meta, remember=remember)
             self._adopted = False
@@ -355,14 +354,13 @@ class Inspector:
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
-            seen.free_runs = self._free_runs(pf, meta, seen.walk, readers)
         seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
 
     def _free_runs(self, pf: PageFile, meta: Meta, walk: WalkResult | None, readers: list[Reader]) -> dict | None:
-        """Free runs over the pages reusable now (inside the read transaction: the lists are read
-        from the free database's pages), cached per (snapshot, oldest reader)."""
+        """Free runs over the pages reusable now, cached per (snapshot, oldest reader): after the read
+        transaction (the walk's copies of the free database's lists, no page of the file)."""
         if walk is None:
             return None
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
@@ -542,19 +540,17 @@ class Inspector:
                 holds = (stored == pg[inside]) & ((flags & PAGE_KINDS) == P_BRANCH) & (lower <= upper) & \
                     (words[:, 1] == keys[inside, 1].astype(np.uint64))
                 held = inside[holds].tolist()
-                known = [self._crcs.get(items[i][0], walker.crcs.get(items[i][0])) for i in held]
+                known = [walker.crcs.get(items[i][0]) for i in held]
                 unknown = [j for j, crc in enumerate(known) if crc is None]
                 computed = dict(zip(unknown, pf.page_crcs(pg[[held[j] for j in unknown]]).tolist()))
                 new = [(items[i][0], crc if crc is not None else computed[j], items[i][1])
                        for j, (i, crc) in enumerate(zip(held, known))]
-            self._crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
-            walker.crcs.clear()  # (the walks' since the last export: in _crcs now where still cached)
+            walker.crcs = {key: crc for key, crc, _ in new}  # only what is still cached (else it grows)
             witness = None
             if walker.root is not None and (new or saved is not None):  # the last walk's root, still in the file
                 pgno, txnid = walker.root
-                if 2 <= pgno <= meta.last_pgno and pgno < pf.pages_in_file and \
-                        int(pf.txnids(np.array([pgno]))[0]) == txnid:
-                    witness = (pgno, txnid, int(pf.page_crcs(np.array([pgno]))[0]))
+                crc = _page_crc(pf, meta, pgno, txnid)
+                witness = (pgno, txnid, crc) if crc is not None else None
             return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved, witness
 
         new, parents, saved, witness = self.read(take)
@@ -591,9 +587,7 @@ class Inspector:
                 # its page's CRC. A backup restored over the file, or the page reused, and each row is checked.
                 pgno, txnid, crc = packed.witness
                 self.check_reads += 1
-                if 2 <= pgno <= meta.last_pgno and pgno < pf.pages_in_file and \
-                        int(pf.txnids(np.array([pgno]))[0]) == txnid and \
-                        int(pf.page_crcs(np.array([pgno]))[0]) == crc and int(packed.keys[:, 1].max()) <= txnid:
+                if _page_crc(pf, meta, pgno, txnid) == crc and int(packed.keys[:, 1].max()) <= txnid:
                     packed.verified[:] = True
             if pf.has_txnid:
                 pgnos = packed.keys[:, 0]
@@ -799,9 +793,12 @@ class _Seen:
     free_runs: dict | None = None  # storage.freeruns over the pages reusable at this snapshot
 
 
-def _page_crc(pf: PageFile, meta: Meta, pgno: int) -> int | None:
-    """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages."""
+def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None = None) -> int | None:
+    """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages, or (1.0,
+    ``txnid`` given) its header holds another txnid."""
     if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
+        return None
+    if txnid is not None and int(pf.txnids(np.array([pgno]))[0]) != txnid:
         return None
     return int(pf.page_crcs(np.array([pgno]))[0])
 

@@ -25,7 +25,7 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.core.times import HOUR_NS, TIME_MAX_NS, TIME_MIN_NS
-from zlmdb_inspect.storage.arrays import find_keys, has_repeats, isin, key_index, ranges, unique_inverse
+from zlmdb_inspect.storage.arrays import find_keys, has_repeats, isin, key_index, ranges, repeated_keys, unique_inverse
 from zlmdb_inspect.storage.pageformat import SHORT_KEY_SLOT
 from zlmdb_inspect.storage.walk import UNTIMED, SlotSpace, TreeSummary, time_rows
 
@@ -319,11 +319,9 @@ class PackedSummaries:
             raise ValueError("summary columns of different lengths")
         if n and ((self.keys[:, 0] < 2).any() or (self.keys[:, 1] < 0).any()):
             raise ValueError("a summary names page 0 or 1, or a negative txnid")
-        if n > 1:
-            order = np.lexsort((self.keys[:, 1], self.keys[:, 0]))
-            k = self.keys[order]
-            if ((k[1:] == k[:-1]).all(axis=1)).any():
-                raise ValueError("two summaries name the same page and txnid")
+        self._index = key_index(self.keys)  # sorted afresh (the order kept for find())
+        if repeated_keys(self._index):
+            raise ValueError("two summaries name the same page and txnid")
         if (self.parents < 0).any():
             raise ValueError("a summary's parent page is negative")
         if ((self.crcs < 0) | (self.crcs > 0xFFFFFFFF)).any():

@@ -186,11 +186,10 @@ class WalkResult:
     cached_subtrees: int
     prefetched_pages: int = 0  # tree pages read ahead because they were not in memory
     prefetched_bytes: int = 0
-    # the page numbers of every free_records row (in txnid order), one after the other: storage.freeruns
-    # takes the reusable ones; None where they were not read (big-endian hosts). free_list_lengths: how
-    # many of each row (its count, 0 for a damaged list: free_lists_bad says why, by txnid)
+    # the page numbers of every free_records row (in txnid order), one after the other, as many as its
+    # count (none for a damaged list: free_lists_bad says why, by txnid): storage.freeruns takes the
+    # reusable ones; None where they were not read (big-endian hosts)
     free_lists: np.ndarray | None = None
-    free_list_lengths: np.ndarray | None = None
     free_lists_bad: dict[int, str] = field(default_factory=dict)
 
     def free_pages_between(self, first: int, end: int) -> int:
@@ -303,7 +302,8 @@ class TreeWalker:
         self.whole: tuple[tuple[int, int, int], TreeSummary] | None = None  # ((root, txnid, root CRC), summary)
         # 1.0: the free database as the last walk read it (or a state file's, each page checked by its CRC)
         self.free: FreeTree | None = None
-        # 1.0: the CRC-32 of pages a walk copied whole and summarised (what a state file stores with them)
+        # 1.0: the CRC-32 of summarised pages this process knows (what a state file stores with them): those
+        # a walk copied whole since the last export, and each cached summary's page as that export found it
         self.crcs: dict[tuple[int, int], int] = {}
         # 1.0: the last walk's main tree root (page number, txnid): a state file's witness (PackedSummaries)
         self.root: tuple[int, int] | None = None
@@ -486,7 +486,7 @@ class TreeWalker:
         return WalkResult(summary, free_pages, free_db_pages, free_records,
                           pf.page_reads - reads0, w.cache_hits,
                           ahead.pages if ahead else 0, ahead.bytes if ahead else 0,
-                          free_lists=w.free_lists, free_list_lengths=w.free_list_lengths,
+                          free_lists=w.free_lists,
                           free_lists_bad=w.free_lists_bad)
 
 
@@ -608,10 +608,9 @@ class _Walk:
         self.levels: list[tuple[int, int, TreeSummary, tuple[int, int], list[tuple[TreeSummary, TreeSummary]]]] = []
         self.max_depth = meta.main.depth
         self.to_cache: list[tuple[tuple[int, int], TreeSummary, tuple[int, int] | None]] = []
-        # set by free_db(): every record's page list, in txnid order (None: not read, big-endian hosts),
-        # how many numbers of each were read (its count; 0 for a damaged list, named in free_lists_bad)
+        # set by free_db(): every record's page list, in txnid order (None: not read, big-endian hosts;
+        # none of a damaged list, named in free_lists_bad)
         self.free_lists: np.ndarray | None = None
-        self.free_list_lengths: np.ndarray | None = None
         self.free_lists_bad: dict[int, str] = {}
         self.time_slots = walker.time_slots
         self.time_arr = np.array(sorted(walker.time_slots), dtype=np.int64)
@@ -1316,7 +1315,7 @@ class _Walk:
         pf = self.pf
         db = meta.free
         if db.root == P_INVALID:
-            self.free_lists = self.free_list_lengths = np.zeros(0, dtype=np.int64)
+            self.free_lists = np.zeros(0, dtype=np.int64)
             if self.cacheable:
                 self.walker.free = FreeTree()
             return 0, 0, np.zeros((0, 2), dtype=np.int64)
@@ -1424,7 +1423,7 @@ class _Walk:
                     pieces.append(_FreePiece(row, tx, counts, counts, lists))
             read = leaf & ~branch & ~hit & (n > 0)
             if read.any():
-                recs = self._free_leaves(level[read])
+                recs = self._free_leaves(level[read], words[read])
                 mine[read] += recs.ov_pages
                 bad_lists.update(recs.bad)
                 for j, row in enumerate(rows[read].tolist()):
@@ -1465,10 +1464,10 @@ class _Walk:
             order = np.argsort(txnids, kind="stable")
             ends = np.cumsum(lengths)
             lists = lists[ranges(ends[order] - lengths[order], ends[order])]
-            txnids, counts, lengths = txnids[order], counts[order], lengths[order]
+            txnids, counts = txnids[order], counts[order]
         if keep and len(lists) and (int(lists.min()) < NUM_METAS or int(lists.max()) > self.limit):
             keep = False  # a page number beyond the file's pages: said by the free runs, never kept
-        self.free_lists, self.free_list_lengths, self.free_lists_bad = lists, lengths, bad_lists
+        self.free_lists, self.free_lists_bad = lists, bad_lists
         # each row's pages and records: its own, plus its children's (a level's rows follow their parents')
         parent = np.concatenate(ups)
         pages = np.concatenate(own)
@@ -1522,14 +1521,14 @@ class _Walk:
                                     counts=counts, lists=lists, verified=verified)
         return int(counts.sum()), free_db_pages, records
 
-    def _free_leaves(self, leaves: np.ndarray) -> FreeLeaves:
+    def _free_leaves(self, leaves: np.ndarray, words: np.ndarray | None = None) -> FreeLeaves:
         """Every record on the free database's leaves ``leaves`` (headers checked): (txnid, page count),
         their page lists, and the overflow pages the lists use. A list that does not fit its value
         (damage) is left out (``lengths`` 0) and named in ``bad``: the walk's figures stand, the free
-        runs say it is damaged where they need it."""
+        runs say it is damaged where they need it. ``words``: their headers, where read already."""
         pf = self.pf
         ps, h, pb = pf.page_size, pf.hdrsz, pf.pagebase
-        _, _, lower, _ = pf.headers(leaves)  # flags, bounds and stored pgnos checked by _free_tree()
+        _, _, lower, _ = pf.headers(leaves, words)  # flags, bounds and stored pgnos checked by _free_tree()
         nkeys = (lower - (h - pb)) >> 1
         total = int(nkeys.sum())
         leaf = np.repeat(np.arange(len(leaves)), nkeys)

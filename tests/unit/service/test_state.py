@@ -255,9 +255,9 @@ def _leaves_read(monkeypatch) -> list[int]:
     counts: list[int] = []
     real = _Walk._free_leaves
 
-    def spy(self, leaves):
+    def spy(self, leaves, *rest):
         counts.append(len(leaves))
-        return real(self, leaves)
+        return real(self, leaves, *rest)
 
     monkeypatch.setattr(_Walk, "_free_leaves", spy)
     return counts
