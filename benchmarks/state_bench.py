@@ -4,10 +4,14 @@ Builds a database of N records under random keys (5 zlmdb tables) per LMDB forma
 run of the script, each as a fresh ``Service`` the way ``--json``/``--check`` runs:
 
 * first: no state file yet (a full walk; it writes the state);
-* repeat: after 200 small commits (one random record each), from the first run's state;
+* repeat: after 200 small commits (one random record each), from the state the run before left
+  (``--repeats`` times, each after its own commits; the median is compared with the first run);
 * same: again, with nothing committed since;
 * the same three again with ``data.mdb``'s pages dropped from the page cache first
   (``posix_fadvise(DONTNEED)`` on the benchmark's own file only).
+
+Each run is measured in this process (a fresh ``Service``, whose refresh is timed), and again as a
+whole ``zlmdb-inspect --json`` process (warm only): interpreter start, imports and output included.
 
 Prints per run the CPU time of the refresh (walk, catalog, sampling, writing the state), the
 bytes it read (``--json``'s ``read_bytes``), the state file's size and, where ``fincore`` is
@@ -35,6 +39,8 @@ import sys
 import tempfile
 import time
 import uuid
+
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")  # as zlmdb_inspect.cli sets it before numpy is imported
 
 import cbor2
 
@@ -110,10 +116,28 @@ def one_run(path: str, state_dir: str | None):
         svc.close()
 
 
+def process_run(path: str, state_dir: str) -> tuple[float, float]:
+    """CPU (user + system, from the child's rusage) and wall time of a whole ``zlmdb-inspect --json``
+    process of this tree: what a cron or Nagios run pays (interpreter, imports, refresh, JSON)."""
+    import resource
+
+    tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
+    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    r0, w0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "zlmdb_inspect", "--json", "--state-dir", state_dir, path],
+                          capture_output=True, env=env)
+    wall = time.perf_counter() - w0
+    r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
+    if proc.returncode not in (0, 1, 2):
+        raise SystemExit(f"zlmdb-inspect --json exited {proc.returncode}: {proc.stderr.decode(errors='replace')}")
+    return r1.ru_utime - r0.ru_utime + r1.ru_stime - r0.ru_stime, wall
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("records", type=int, nargs="?", default=1_000_000)
     ap.add_argument("--commits", type=int, default=200)
+    ap.add_argument("--repeats", type=int, default=3, help="repeat runs (each after its own commits) per block")
     ap.add_argument("--dir", default=None, help="where to build (default: a temporary directory)")
     args = ap.parse_args()
     root = args.dir or tempfile.mkdtemp(prefix="state-bench-")
@@ -128,16 +152,19 @@ def main() -> None:
             build(path, args.records, fmt)
             print(f"  (built {fmt} in {time.perf_counter() - t0:.0f} s)", file=sys.stderr)
         slots = None
+        runs = ["first"] + ["repeat"] * args.repeats + ["same"]
+        cpus: dict[tuple[str, str], list[float]] = {}
         for cache in ("warm", "cold"):
             st = tempfile.mkdtemp(prefix="state-")
-            for run in ("first", "repeat", "same"):
+            for i, run in enumerate(runs):
                 if run == "repeat":
-                    commits(path, fmt, args.commits, 7 if cache == "warm" else 8, slots or [1])
+                    commits(path, fmt, args.commits, (7 if cache == "warm" else 8) * 100 + i, slots or [1])
                 if cache == "warm":
                     one_run(path, None)  # the page cache holds the file
                 else:
                     drop_cache(path)
                 ref, cpu, wall = one_run(path, st)
+                cpus.setdefault((cache, run), []).append(cpu)
                 slots = [t.slot for t in ref.snapshot.tables if t.slot > 0]
                 res = cached(path)
                 check, _, _ = one_run(path, None)
@@ -154,6 +181,21 @@ def main() -> None:
                       f"{tree / 2**20:9.1f} {100 * ref.read_bytes / tree:8.1f}% {state_kib:9.0f} {share:>8} "
                       f"{mib:>10} {ref.snapshot.count_method}", flush=True)
             shutil.rmtree(st)
+        # the same three as whole processes (warm): a one-shot run's interpreter and imports included
+        st = tempfile.mkdtemp(prefix="state-")
+        for i, run in enumerate(runs):
+            if run == "repeat":
+                commits(path, fmt, args.commits, 900 + i, slots or [1])
+            one_run(path, None)
+            cpu, wall = process_run(path, st)
+            cpus.setdefault(("process", run), []).append(cpu)
+            print(f"{fmt:6} warm  {run:7} {cpu:7.3f} {wall:7.3f}   (a whole zlmdb-inspect --json process)", flush=True)
+        shutil.rmtree(st)
+        for cache in ("warm", "cold", "process"):
+            first, rep = cpus[(cache, "first")][0], sorted(cpus[(cache, "repeat")])
+            med = rep[len(rep) // 2]
+            print(f"{fmt:6} {cache:7} repeat/first: {100 * med / first:.1f} % (median repeat {med:.3f} s of "
+                  f"{', '.join(f'{c:.3f}' for c in cpus[(cache, 'repeat')])}; first {first:.3f} s)", flush=True)
     if not args.dir:
         shutil.rmtree(root)
 

@@ -185,6 +185,30 @@ def _longest_without(m: Merged, gone: list[int]) -> int:
     return max([int(runs[keep].max()) if keep.any() else 0] + pieces)
 
 
+#: A search that merges records listing at most this share of the reusable pages sorts those pages
+#: (a busy 10M-record file: ~50,000 of 650,000, 1-2 ms) rather than masking every page by its record
+#: (~3 ms a search, after ~7 ms placing each record's index at its pages once).
+PREFIX_SHARE = 0.25
+
+
+def _longest_of_first(fl: FreeLists, end: int, gone: list[tuple[int, int]]) -> int:
+    """The longest run of the listings ``fl.flat[:end]`` (the first records' pages), less one listing
+    of each touch's (page, record) ``gone`` (the first of that page in that record's list)."""
+    drop: list[int] = []
+    for p, r in gone:
+        hi = int(fl.ends[r])
+        if hi > end:
+            continue  # (a record past the search: not in it)
+        lo = hi - int(fl.counts[r])
+        at = [lo + int(i) for i in np.flatnonzero(fl.flat[lo:hi] == p)]
+        drop.append(next(i for i in at if i not in drop))
+    sel = fl.flat[:end]
+    if drop:
+        sel = np.delete(sel, drop)
+    runs = _runs(np.sort(sel))
+    return int(runs.max()) if len(runs) else 0
+
+
 def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merged | None = None) -> int:
     """The most consecutive pages one overflow allocation finds after ``touches`` single-page
     allocations in the same transaction (the path to the leaf), as ``mdb_page_alloc`` searches."""
@@ -212,6 +236,9 @@ def largest_fit(lists: list[np.ndarray] | FreeLists, touches: int, merged: Merge
         nonlocal taken
         if n >= len(fl) and not m.repeated:  # every record: the runs already found, less the touches
             return _longest_without(m, [p for p, _ in gone])
+        end = int(fl.ends[n - 1]) if n else 0
+        if end <= PREFIX_SHARE * len(fl.flat):  # a search that stops early: its records' pages, sorted
+            return _longest_of_first(fl, end, gone)
         pages, rec = m.pages, m.rec
         if taken is None:
             taken = np.zeros(len(pages), dtype=bool)

@@ -232,6 +232,28 @@ def test_bitmap_and_sort_place_the_pages_alike(lists, touches):
     assert histogram(arrays, by_bitmap) == histogram(arrays, by_sort)
 
 
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.sets(st.integers(2, 400), max_size=4), min_size=55, max_size=80), st.integers(0, 5))
+def test_a_search_that_stops_early_finds_the_same_with_either_method(sets, touches):
+    """The pages of the records a search merges, sorted on their own (``PREFIX_SHARE``), and every
+    page masked by its record give the plain reference's figure; the records outnumber what a search
+    for one page reaches, so the search stops early."""
+    from zlmdb_inspect.storage import freeruns
+
+    lists = [sorted(s, reverse=True) for s in sets]
+    arrays = [np.array(lst, dtype=np.int32) for lst in lists]
+    want, _ = _reference(lists, touches)
+    keep = freeruns.PREFIX_SHARE
+    try:
+        got = []
+        for share in (2.0, -1.0):  # always the prefix (short of every record), never
+            freeruns.PREFIX_SHARE = share
+            got.append(largest_fit(arrays, touches))
+    finally:
+        freeruns.PREFIX_SHARE = keep
+    assert got == [want, want]
+
+
 def _free_records_node_by_node(pf, meta) -> list[tuple[int, list[int]]]:
     """Every free-list record (txnid, its page numbers) read one node at a time, in key order."""
     out: list[tuple[int, list[int]]] = []
