@@ -10,8 +10,9 @@ from zlmdb_inspect.tables.values import embedded, hexs, printable
 
 # -- FlatBuffers without a schema -------------------------------------------------
 
-def flatbuffers_raw(b: bytes) -> dict[str, Any] | None:
-    """A FlatBuffers table's fields with raw scalars, strings and bytes, or None."""
+def _fb_layout(b: bytes) -> tuple[int, list[int], list[int], int] | None:
+    """A FlatBuffers table's root, its vtable's field offsets, the offsets present (sorted) and the
+    table's size, or None where ``b`` does not hold one."""
     n = len(b)
     if n < 12:
         return None
@@ -28,15 +29,32 @@ def flatbuffers_raw(b: bytes) -> dict[str, Any] | None:
     present = sorted({o for o in offsets if o})
     if any(o < 4 or o >= tbl_size for o in present):
         return None
-    out: dict[str, Any] = {}
-    for i, o in enumerate(offsets):
-        if not o:
-            continue
-        nxt = [p for p in present if p > o]
-        size = (nxt[0] if nxt else tbl_size) - o
-        pos = root + o
-        out[f"field{i}"] = _fb_guess(b, pos, size)
-    return out
+    return root, offsets, present, tbl_size
+
+
+def _fb_field(b: bytes, root: int, o: int, present: list[int], tbl_size: int) -> Any:
+    nxt = [p for p in present if p > o]
+    return _fb_guess(b, root + o, (nxt[0] if nxt else tbl_size) - o)
+
+
+def flatbuffers_raw(b: bytes) -> dict[str, Any] | None:
+    """A FlatBuffers table's fields with raw scalars, strings and bytes, or None."""
+    lay = _fb_layout(b)
+    if lay is None:
+        return None
+    root, offsets, present, tbl_size = lay
+    return {f"field{i}": _fb_field(b, root, o, present, tbl_size) for i, o in enumerate(offsets) if o}
+
+
+def flatbuffers_raw_field(b: bytes, index: int) -> tuple[Any] | None:
+    """``(flatbuffers_raw(b).get(f"field{index}"),)`` without guessing the other fields; None where
+    ``b`` holds no FlatBuffers table."""
+    lay = _fb_layout(b)
+    if lay is None:
+        return None
+    root, offsets, present, tbl_size = lay
+    o = offsets[index] if 0 <= index < len(offsets) else 0
+    return (_fb_field(b, root, o, present, tbl_size) if o else None,)
 
 
 def _fb_guess(b: bytes, pos: int, size: int) -> Any:
