@@ -15,7 +15,7 @@ import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import TextIO
+from typing import TYPE_CHECKING, TextIO
 
 from zlmdb_inspect import health
 from zlmdb_inspect.core.errors import InspectError
@@ -26,9 +26,11 @@ from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.textsafe import json_visible
 from zlmdb_inspect.reports import csvout
 from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
-from zlmdb_inspect.reports.fleet import fleet_check, fleet_document
-from zlmdb_inspect.service import JsonFollow, Query, Record, Scan, Service, open_service
-from zlmdb_inspect.service.fleet import DatabaseResult, Fleet, open_fleet, sharing
+from zlmdb_inspect.service import Record, Service, open_service
+
+if TYPE_CHECKING:  # several databases, queries and follow mode: imported where used (a one-shot run's start)
+    from zlmdb_inspect.service import JsonFollow, Query, Scan
+    from zlmdb_inspect.service.fleet import DatabaseResult, Fleet
 
 PROG = "zlmdb-inspect"
 SCRAPE_TIMEOUT_S = 8.0  # under Prometheus' default scrape timeout (10 s): a slow database keeps its last figures
@@ -43,6 +45,8 @@ class Report(StrEnum):
 
 
 def fleet_of(opts: Options, paths: Sequence[str], live: bool) -> Fleet:
+    from zlmdb_inspect.service.fleet import open_fleet
+
     return open_fleet(opts, paths, live)[1]
 
 
@@ -67,6 +71,9 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
         if len(paths) == 1 and not results[0].up:  # one database: as every mode, one line and exit 3
             raise InspectError(f"{paths[0]}: {results[0].error}")
         return 0
+    from zlmdb_inspect.reports.fleet import fleet_check, fleet_document
+    from zlmdb_inspect.service.fleet import sharing
+
     volumes = fleet.volumes(results)  # several databases on one volume share its free bytes
     if mode == Report.JSON:
         print(to_json(fleet_document(results, lambda r: refresh_dict(r.detail, live=False), volumes)))
@@ -188,6 +195,8 @@ class DumpQuery:
             raise InspectError("give --where or --grep, not both")
         kind, expr = ("jq", self.where) if self.where is not None else \
             ("regex", self.grep) if self.grep is not None else ("all", "")
+        from zlmdb_inspect.service import Query
+
         return Query(kind, expr or "", self.from_key, self.to_key)
 
 

@@ -17,6 +17,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from zlmdb_inspect import health
 from zlmdb_inspect.core.kinds import Direction, ErrorKind, RuleId
@@ -27,28 +28,27 @@ from zlmdb_inspect.health.findings import Finding, RuleInputs, Undecodable
 from zlmdb_inspect.health.history import Monitor, Rates, Sample
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
-from zlmdb_inspect.service.compare import CompareResult, TableComparison, run_checksums, run_compare
-from zlmdb_inspect.service.compare import Side as CompareSide
 from zlmdb_inspect.service.growth import GrowthTracker
 from zlmdb_inspect.service.state import Identity, StateStore, check_txnid
 from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
 from zlmdb_inspect.storage.inspector import Inspector
 from zlmdb_inspect.tables.catalog import TableCodecs
-from zlmdb_inspect.tables.follow import EXACT_RECORDS, JsonFollow
 from zlmdb_inspect.tables.keys import KeySeek
-from zlmdb_inspect.tables.query import Query, QueryError
-from zlmdb_inspect.tables.query import parse as parse_query
 from zlmdb_inspect.tables.records import PREVIEW_BYTES, Record, RecordWindow
-from zlmdb_inspect.tables.scanner import Progress, Scan
-from zlmdb_inspect.tables.scanner import scan as scan_query
-from zlmdb_inspect.tables.shape import MAX_RECORDS, Histogram, Shape
-from zlmdb_inspect.tables.shape import compute as compute_shape
 
-# what clients may use of the data layer's records, through this door
-__all__ = ["PREVIEW_BYTES", "Batching", "CompareResult", "Histogram", "JsonFollow", "Progress", "Query", "QueryError",
-           "Rates", "Record", "RecordWindow", "Refresh", "Scan", "Service", "Shape", "TableComparison", "TableDecoding",
-           "TimeToFull", "WriterState", "open_service", "parse_query", "perfdata", "prometheus_value"]
+if TYPE_CHECKING:  # imported where used: a one-shot report needs none of them (~20 ms of a run's start)
+    from zlmdb_inspect.service.compare import CompareResult
+    from zlmdb_inspect.service.compare import Side as CompareSide
+    from zlmdb_inspect.tables.follow import JsonFollow
+    from zlmdb_inspect.tables.query import Query
+    from zlmdb_inspect.tables.scanner import Scan
+    from zlmdb_inspect.tables.shape import Shape
+
+# what clients may use of the data layer's records, through this door (queries, follow mode, shapes
+# and comparisons: through ``zlmdb_inspect.service``, which imports them when first asked for)
+__all__ = ["PREVIEW_BYTES", "Batching", "Rates", "Record", "RecordWindow", "Refresh", "Service", "TableDecoding",
+           "TimeToFull", "WriterState", "open_service", "perfdata", "prometheus_value"]
 
 SERIES = ("txns", "records", "bytes", "readers")  # what the live sparklines plot
 
@@ -402,31 +402,45 @@ class Service:
 
     def query(self, table: Table, q: Query, chunk_s: float = 0.03) -> Scan:
         """A scan of ``table`` for ``q`` (not started: iterate ``records()``, cancel from any
-        thread); :class:`QueryError` when the expression or a key of the range is bad."""
-        return scan_query(self._inspector, self._codecs, table, q, chunk_s=chunk_s)
+        thread); ``QueryError`` when the expression or a key of the range is bad."""
+        from zlmdb_inspect.tables.scanner import scan
 
-    def follow(self, table: Table, exact: int = EXACT_RECORDS) -> JsonFollow:
-        """A follower of ``table``'s changes; its first ``poll()`` takes the starting state."""
-        return JsonFollow(self._inspector, self._codecs, table, exact)
+        return scan(self._inspector, self._codecs, table, q, chunk_s=chunk_s)
+
+    def follow(self, table: Table, exact: int | None = None) -> JsonFollow:
+        """A follower of ``table``'s changes (the last ``exact`` records followed exactly; None:
+        ``tables.follow.EXACT_RECORDS``); its first ``poll()`` takes the starting state."""
+        from zlmdb_inspect.tables.follow import EXACT_RECORDS, JsonFollow
+
+        return JsonFollow(self._inspector, self._codecs, table, EXACT_RECORDS if exact is None else exact)
 
     def shape(self, table: Table, on_progress: Callable[[Shape], None] | None = None,
-              cancel: threading.Event | None = None, max_records: int = MAX_RECORDS) -> Shape:
+              cancel: threading.Event | None = None, max_records: int | None = None) -> Shape:
         """Histograms of ``table``'s key and value sizes and records per leaf (sampled beyond
-        ``max_records``), in short read transactions."""
-        return compute_shape(self._inspector, table, max_records, on_progress, cancel)
+        ``max_records``; None: ``tables.shape.MAX_RECORDS``), in short read transactions."""
+        from zlmdb_inspect.tables.shape import MAX_RECORDS, compute
+
+        return compute(self._inspector, table, MAX_RECORDS if max_records is None else max_records,
+                       on_progress, cancel)
 
     # -- two databases: --compare, --checksum -----------------------------------------------
 
     def _side(self) -> CompareSide:
-        return CompareSide(self.path, self._inspector, self.snapshot(), self.resolve_table, self.key_text)
+        from zlmdb_inspect.service.compare import Side
+
+        return Side(self.path, self._inspector, self.snapshot(), self.resolve_table, self.key_text)
 
     def compare(self, other: Service, table: str | None = None, checksums: bool = False) -> CompareResult:
         """This database's records against ``other``'s (every table, or ``table``), in short read
         transactions on both; ``InspectError`` when either cannot be read."""
+        from zlmdb_inspect.service.compare import run_compare
+
         return run_compare(self._side(), other._side(), table, checksums)
 
     def checksums(self, table: str | None = None) -> list[tuple[Table, dict]]:
         """Per table (or ``table``): SHA-256 over its records in key order, with the snapshot's txnid."""
+        from zlmdb_inspect.service.compare import run_checksums
+
         return run_checksums(self._side(), table)
 
     def key_text(self, table: Table, raw_key: bytes) -> str:
