@@ -247,7 +247,10 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
     prof = codec.profile
     vc = prof.value_codec if prof is not None and codec.pmap is None else None
     if vc == "flatbuffers" and src.field is not None and re.fullmatch(r"field(0|[1-9][0-9]*)", src.field):
-        got = flatbuffers_raw_field(raw_value, int(src.field[5:]))  # that field guessed, not all of them
+        try:
+            got = flatbuffers_raw_field(raw_value, int(src.field[5:]))  # that field guessed, not all of them
+        except Exception:  # noqa: BLE001 - hostile bytes: the long way says how the record reads
+            got = None
         if got is not None:
             return got[0] * src.scale if type(got[0]) is int else None
     if src.field is not None and vc in ("cbor", "json"):
