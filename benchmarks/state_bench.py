@@ -33,6 +33,7 @@ import argparse
 import os
 import random
 import shutil
+import statistics
 import struct
 import subprocess
 import sys
@@ -116,16 +117,19 @@ def one_run(path: str, state_dir: str | None):
         svc.close()
 
 
-def process_run(path: str, state_dir: str) -> tuple[float, float]:
+TREE = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+
+
+def process_run(path: str, state_dir: str | None) -> tuple[float, float]:
     """CPU (user + system, from the child's rusage) and wall time of a whole ``zlmdb-inspect --json``
     process of this tree: what a cron or Nagios run pays (interpreter, imports, refresh, JSON)."""
     import resource
 
-    tree = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..")
-    env = dict(os.environ, PYTHONPATH=os.path.abspath(tree))
+    env = dict(os.environ, PYTHONPATH=TREE)
     r0, w0 = resource.getrusage(resource.RUSAGE_CHILDREN), time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "zlmdb_inspect", "--json", "--state-dir", state_dir, path],
-                          capture_output=True, env=env)
+    args = ["--no-state"] if state_dir is None else ["--state-dir", state_dir]
+    proc = subprocess.run([sys.executable, "-m", "zlmdb_inspect", "--json", *args, path],
+                          capture_output=True, env=env, cwd=TREE)  # (-m puts the working directory first)
     wall = time.perf_counter() - w0
     r1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     if proc.returncode not in (0, 1, 2):
@@ -140,6 +144,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3, help="repeat runs (each after its own commits) per block")
     ap.add_argument("--dir", default=None, help="where to build (default: a temporary directory)")
     args = ap.parse_args()
+    if args.repeats < 1:
+        ap.error("--repeats: at least 1")
     root = args.dir or tempfile.mkdtemp(prefix="state-bench-")
     os.makedirs(root, exist_ok=True)
     print(f"{args.records:,} random keys, {TABLES} tables; repeat runs after {args.commits} small commits")
@@ -181,7 +187,12 @@ def main() -> None:
                       f"{tree / 2**20:9.1f} {100 * ref.read_bytes / tree:8.1f}% {state_kib:9.0f} {share:>8} "
                       f"{mib:>10} {ref.snapshot.count_method}", flush=True)
             shutil.rmtree(st)
-        # the same three as whole processes (warm): a one-shot run's interpreter and imports included
+        # the same three as whole processes (warm): a one-shot run's interpreter and imports included, each
+        # module's bytecode compiled (as an install has it) and one process run first, not measured
+        import compileall
+
+        compileall.compile_dir(os.path.join(TREE, "zlmdb_inspect"), quiet=1)
+        process_run(path, None)
         st = tempfile.mkdtemp(prefix="state-")
         for i, run in enumerate(runs):
             if run == "repeat":
@@ -192,8 +203,7 @@ def main() -> None:
             print(f"{fmt:6} warm  {run:7} {cpu:7.3f} {wall:7.3f}   (a whole zlmdb-inspect --json process)", flush=True)
         shutil.rmtree(st)
         for cache in ("warm", "cold", "process"):
-            first, rep = cpus[(cache, "first")][0], sorted(cpus[(cache, "repeat")])
-            med = rep[len(rep) // 2]
+            first, med = cpus[(cache, "first")][0], statistics.median(cpus[(cache, "repeat")])
             print(f"{fmt:6} {cache:7} repeat/first: {100 * med / first:.1f} % (median repeat {med:.3f} s of "
                   f"{', '.join(f'{c:.3f}' for c in cpus[(cache, 'repeat')])}; first {first:.3f} s)", flush=True)
     if not args.dir:

@@ -522,3 +522,40 @@ async def test_error_messages_quoting_data_are_shown_literally(hostile_db):
         assert_screen_safe(app, "read failed: " + visible(error)[:30])
         await pilot.press("q")
     assert app.return_code == 0
+
+
+def test_integers_too_long_to_print_are_shown_in_hex(tmp_path):
+    """A CBOR value holding an integer of over 4,300 decimal digits (Python prints none) as a value, as a
+    map key and in a set: --dump, --json and the time estimate read every record; the integer is shown
+    as hexadecimal text (the dump stopped with an internal error at the first such record)."""
+    import uuid
+
+    import cbor2
+    from zlmdb import lmdb
+
+    path = str(tmp_path / "db")
+    huge = 10 ** 5000
+    env = lmdb.open(path, map_size=1 << 24)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\0\0\1", cbor2.dumps({"oid": str(uuid.UUID(int=1)), "name": "T", "description": None,
+                                          "creator": "test", "slot": 1}))
+        for i in range(40):
+            v = {"created": 1767225600 + 3600 * i, "n": i}
+            if i == 3:
+                v["n"] = huge
+            if i == 4:
+                v["m"] = {huge: 1}
+            if i == 5:
+                v["s"] = cbor2.CBORTag(258, [huge, 1])
+            txn.put(b"\0\1" + struct.pack(">Q", i), cbor2.dumps(v))
+    env.close()
+    before = sha(path)
+    r = run_cli(path, "--dump", "T")
+    recs = [json.loads(line) for line in r.stdout.splitlines()]
+    assert r.returncode == 0 and len(recs) == 40, r.stderr
+    assert recs[3]["value"]["n"] == hex(huge) and recs[4]["value"]["m"] == {hex(huge): 1}
+    assert recs[0]["value"]["n"] == 0 and not any(rec["error"] for rec in recs)
+    r = run_cli(path, "--json", "--no-state")
+    doc = json.loads(r.stdout)
+    assert r.returncode in (0, 1) and doc["tables"][1]["time"]["source"] == "value:created"
+    assert sha(path) == before

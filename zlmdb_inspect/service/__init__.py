@@ -47,6 +47,10 @@ def __getattr__(name: str) -> Any:
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_LAZY])
+
+
 __all__ = ["Batching", "Histogram", "JsonFollow", "KeySeek", "PREVIEW_BYTES", "Progress", "Query", "QueryError",
            "Record", "RecordWindow", "Refresh", "SERIES", "Scan", "Service", "Shape", "TableDecoding",
            "TimeToFull", "WriterState", "open_service", "parse_query", "perfdata", "prometheus_value"]

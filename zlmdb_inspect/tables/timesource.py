@@ -10,6 +10,7 @@ uniformly between the table's first and last key, in short read transactions.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import random
 import re
@@ -24,7 +25,7 @@ from zlmdb_inspect.core.times import TIME_MAX_NS, TIME_MIN_NS, plausible
 from zlmdb_inspect.tables.decode import PART_SIZES, key_parts
 from zlmdb_inspect.tables.flatbuffers import flatbuffers_raw_field
 from zlmdb_inspect.tables.records import Codec
-from zlmdb_inspect.tables.values import cbor_strict
+from zlmdb_inspect.tables.values import INT_BITS_SHOWN, JSONABLE_DEPTH, cbor_strict
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
@@ -208,7 +209,7 @@ def sample_times(ins: Inspector, codec: Codec, table: Table, src: TimeSource, n:
     a = int.from_bytes(lo[2:].ljust(width, b"\0"), "big")
     z = int.from_bytes(hi[2:].ljust(width, b"\0"), "big")
     out: list[int | None] = []
-    seen: dict[tuple[bytes, bytes], int | None] = {}
+    seen: dict[bytes, tuple[bytes, int | None]] = {}
     while len(out) < n:
         targets = [prefix + rng.randint(a, z).to_bytes(width, "big") for _ in range(min(BATCH, n - len(out)))]
 
@@ -227,10 +228,11 @@ def sample_times(ins: Inspector, codec: Codec, table: Table, src: TimeSource, n:
             if v is None:
                 out.append(time_of(src, k, None))
                 continue
-            t = seen.get((k, v), _MISS)  # a small table's records are drawn again and again
-            if t is _MISS:
-                t = seen[(k, v)] = value_time(codec, src, k, v)
-            out.append(t)
+            digest = hashlib.blake2b(v, digest_size=16).digest()  # (not the value: 1,000 of up to 64 KiB)
+            hit = seen.get(k)  # a small table's records are drawn again and again
+            if hit is None or hit[0] != digest:
+                hit = seen[k] = (digest, value_time(codec, src, k, v))
+            out.append(hit[1])
     return out
 
 
@@ -243,7 +245,8 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
     for display (``values.jsonable``: ~80 % of a sample's CPU on a cfxdb store); the same figure, as
     that conversion keeps maps of text keys and integers as they are. Anything else on the way (a
     map with other keys, bytes that may embed a document, an end that is not an integer) is read
-    the long way. A schemaless FlatBuffers value (``fieldN``) has only that field guessed."""
+    the long way, as is a path deeper than the conversion goes. A schemaless FlatBuffers value
+    (``fieldN``) has only that field guessed."""
     prof = codec.profile
     vc = prof.value_codec if prof is not None and codec.pmap is None else None
     if vc == "flatbuffers" and src.field is not None and re.fullmatch(r"field(0|[1-9][0-9]*)", src.field):
@@ -253,7 +256,7 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
             got = None
         if got is not None:
             return got[0] * src.scale if type(got[0]) is int else None
-    if src.field is not None and vc in ("cbor", "json"):
+    if src.field is not None and vc in ("cbor", "json") and src.field.count(".") < JSONABLE_DEPTH:
         try:
             v = cbor_strict(raw_value) if vc == "cbor" else json.loads(raw_value.decode("utf-8"))
         except Exception:  # noqa: BLE001 - not this codec after all: the long way says how it is read
@@ -265,6 +268,6 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
             v = v.get(part)
             if v is None:
                 return None
-        if v is not _MISS and type(v) is int:
+        if v is not _MISS and type(v) is int and v.bit_length() <= INT_BITS_SHOWN:
             return v * src.scale
     return time_of(src, raw_key, codec.decode(raw_key, raw_value).value)

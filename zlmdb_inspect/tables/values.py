@@ -69,18 +69,24 @@ def embedded(b: bytes, depth: int = 0) -> dict[str, Any] | None:
     return {"cbor_bytes": jsonable(v, depth + 1)}
 
 
+#: Integers up to this many bits are shown as numbers; longer ones (a hostile value's: Python prints
+#: none of over 4,300 decimal digits, and json.dumps raised on them) as hexadecimal text.
+INT_BITS_SHOWN = 14_000
+JSONABLE_DEPTH = 64  # levels of nesting shown; deeper, a note
+
+
 def jsonable(v: Any, depth: int = 0, embeds: bool = True) -> Any:
     """Convert what application and built-in decoders return into JSON-ready values.
 
     ``embeds``: bytes holding a CBOR or JSON document show it decoded (:func:`embedded`); keys pass
     False, their bytes are shown exactly.
     """
-    if depth > 64:
+    if depth > JSONABLE_DEPTH:
         return "…(nested too deep)"
     if v is None or isinstance(v, (bool, str)):
         return v
     if isinstance(v, int):
-        return v
+        return v if v.bit_length() <= INT_BITS_SHOWN else hex(v)
     if isinstance(v, float):
         return v if math.isfinite(v) else str(v)
     if isinstance(v, (bytes, bytearray, memoryview)):

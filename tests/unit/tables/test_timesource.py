@@ -147,3 +147,23 @@ def test_flatbuffers_field_time_equals_the_displayed_records(fields, index, tail
     raw = _fb_table(fields)
     for b in (raw, raw + tail, raw[:max(0, len(raw) - len(tail))], tail + raw):
         assert value_time(FB, src, key, b) == time_of(src, key, FB.decode(key, b).value)
+
+
+def test_integers_too_long_to_print_and_paths_deeper_than_shown():
+    """An integer Python will not print (shown as hex text) at the field or anywhere else in the value,
+    and a field 64 and 65 levels down (display stops at 64): the short way as the long way."""
+    codec = CODECS["cbor"]
+    key = b"\x00\x01" + struct.pack(">Q", 7)
+    huge = 10 ** 5000
+    cases = [({"created": huge}, "created"), ({"created": T0, "m": {huge: 1}}, "created"),
+             ({"created": T0, "s": cbor2.CBORTag(258, [huge])}, "created"),
+             ({"created": T0, "b": cbor2.dumps({huge: 1})}, "created")]
+    for depth in (63, 64, 65):
+        v: object = T0
+        for _ in range(depth):
+            v = {"a": v}
+        cases.append((v, ".".join(["a"] * depth)))
+    for v, field in cases:
+        src = TimeSource(f"value:{field}", field=field, scale=1)
+        raw = cbor2.dumps(v)
+        assert value_time(codec, src, key, raw) == time_of(src, key, codec.decode(key, raw).value), field[:20]
