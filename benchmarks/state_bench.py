@@ -30,6 +30,7 @@ run it is what the run read, readahead included ("cached MiB").
 from __future__ import annotations
 
 import argparse
+import compileall
 import os
 import random
 import shutil
@@ -151,6 +152,7 @@ def main() -> None:
     print(f"{args.records:,} random keys, {TABLES} tables; repeat runs after {args.commits} small commits")
     print(f"{'format':6} {'cache':5} {'run':7} {'cpu s':>7} {'wall s':>7} {'read MiB':>9} {'tree MiB':>9} "
           f"{'read/tree':>9} {'state KiB':>9} {'in cache':>8} {'cached MiB':>10} method")
+    compileall.compile_dir(os.path.join(TREE, "zlmdb_inspect"), quiet=1)  # for the whole processes, below
     for fmt in ("1.0", "0.9"):
         path = os.path.join(root, f"db-{fmt}")
         if not os.path.exists(os.path.join(path, "data.mdb")):
@@ -188,10 +190,7 @@ def main() -> None:
                       f"{mib:>10} {ref.snapshot.count_method}", flush=True)
             shutil.rmtree(st)
         # the same three as whole processes (warm): a one-shot run's interpreter and imports included, each
-        # module's bytecode compiled (as an install has it) and one process run first, not measured
-        import compileall
-
-        compileall.compile_dir(os.path.join(TREE, "zlmdb_inspect"), quiet=1)
+        # module's bytecode compiled (as an install has it, above) and one process run first, not measured
         process_run(path, None)
         st = tempfile.mkdtemp(prefix="state-")
         for i, run in enumerate(runs):

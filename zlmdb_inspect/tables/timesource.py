@@ -25,7 +25,7 @@ from zlmdb_inspect.core.times import TIME_MAX_NS, TIME_MIN_NS, plausible
 from zlmdb_inspect.tables.decode import PART_SIZES, key_parts
 from zlmdb_inspect.tables.flatbuffers import flatbuffers_raw_field
 from zlmdb_inspect.tables.records import Codec
-from zlmdb_inspect.tables.values import INT_BITS_SHOWN, JSONABLE_DEPTH, cbor_strict
+from zlmdb_inspect.tables.values import cbor_strict, jsonable
 
 if TYPE_CHECKING:
     from zlmdb_inspect.storage.inspector import Inspector
@@ -175,7 +175,11 @@ def time_of(src: TimeSource, raw_key: bytes, value: Any) -> int | None:
         if len(b) != 8:
             return None
         return struct.unpack("<Q" if src.little else ">Q", b)[0]
-    v = _get(value, src.field)
+    return _field_time(src, _get(value, src.field))
+
+
+def _field_time(src: TimeSource, v: Any) -> int | None:
+    """A value field's time in ns: the field as decoded (None: not an integer)."""
     if not isinstance(v, int) or isinstance(v, bool):
         return None
     return v * src.scale
@@ -244,9 +248,9 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
     codec, no application class) has its field read off the parsed map, without converting the rest
     for display (``values.jsonable``: ~80 % of a sample's CPU on a cfxdb store); the same figure, as
     that conversion keeps maps of text keys and integers as they are. Anything else on the way (a
-    map with other keys, bytes that may embed a document, an end that is not an integer) is read
-    the long way, as is a path deeper than the conversion goes. A schemaless FlatBuffers value
-    (``fieldN``) has only that field guessed."""
+    map with other keys, bytes that may embed a document) is read the long way; the field itself is
+    converted as display converts it (at its depth: too deep, a note, no time). A schemaless
+    FlatBuffers value (``fieldN``) has only that field guessed."""
     prof = codec.profile
     vc = prof.value_codec if prof is not None and codec.pmap is None else None
     if vc == "flatbuffers" and src.field is not None and re.fullmatch(r"field(0|[1-9][0-9]*)", src.field):
@@ -255,19 +259,20 @@ def value_time(codec: Codec, src: TimeSource, raw_key: bytes, raw_value: bytes) 
         except Exception:  # noqa: BLE001 - hostile bytes: the long way says how the record reads
             got = None
         if got is not None:
-            return got[0] * src.scale if type(got[0]) is int else None
-    if src.field is not None and vc in ("cbor", "json") and src.field.count(".") < JSONABLE_DEPTH:
+            return _field_time(src, got[0])
+    parts = src.field.split(".") if src.field is not None else []
+    if vc in ("cbor", "json") and parts:
         try:
             v = cbor_strict(raw_value) if vc == "cbor" else json.loads(raw_value.decode("utf-8"))
         except Exception:  # noqa: BLE001 - not this codec after all: the long way says how it is read
             v = _MISS
-        for part in src.field.split(".") if v is not _MISS else ():
+        for part in parts if v is not _MISS else ():
             if not isinstance(v, dict) or not all(type(x) is str for x in v):
                 v = _MISS
                 break
             v = v.get(part)
             if v is None:
                 return None
-        if v is not _MISS and type(v) is int and v.bit_length() <= INT_BITS_SHOWN:
-            return v * src.scale
+        if v is not _MISS:  # the field itself as display shows it (the rest of the value is not converted)
+            return _field_time(src, jsonable(v, len(parts)))
     return time_of(src, raw_key, codec.decode(raw_key, raw_value).value)
