@@ -12,6 +12,8 @@ run of the script, each as a fresh ``Service`` the way ``--json``/``--check`` ru
 
 Each run is measured in this process (a fresh ``Service``, whose refresh is timed), and again as a
 whole ``zlmdb-inspect --json`` process (warm only): interpreter start, imports and output included.
+Last, "live": one ``Service`` kept open and refreshed after each batch of commits, as the TUI,
+``--watch`` and the exporter refresh (warm).
 
 Prints per run the CPU time of the refresh (walk, catalog, sampling, writing the state), the
 bytes it read (``--json``'s ``read_bytes``), the state file's size and, where ``fincore`` is
@@ -144,6 +146,10 @@ def main() -> None:
     ap.add_argument("--commits", type=int, default=200)
     ap.add_argument("--repeats", type=int, default=3, help="repeat runs (each after its own commits) per block")
     ap.add_argument("--dir", default=None, help="where to build (default: a temporary directory)")
+    if sys.argv[1:2] == ["--commit-only"]:  # the live block's writer (a child process): PATH FMT K SEED SLOTS
+        where, form, k, seed, which = sys.argv[2:7]
+        commits(where, form, int(k), int(seed), [int(s) for s in which.split(",")])
+        return
     args = ap.parse_args()
     if args.repeats < 1:
         ap.error("--repeats: at least 1")
@@ -201,7 +207,24 @@ def main() -> None:
             cpus.setdefault(("process", run), []).append(cpu)
             print(f"{fmt:6} warm  {run:7} {cpu:7.3f} {wall:7.3f}   (a whole zlmdb-inspect --json process)", flush=True)
         shutil.rmtree(st)
-        for cache in ("warm", "cold", "process"):
+        # a process that stays (the TUI, --watch, the exporter): one Service refreshed again after each batch of
+        # commits (written by a child process: LMDB opens an environment once per process); its walk finds the
+        # pages it read before already mapped, and it samples the tables at most every 30 s (none of these did)
+        svc = open_service(Options(path=path, state=False))
+        try:
+            for i, run in enumerate(runs):
+                if run == "repeat":
+                    subprocess.run([sys.executable, __file__, "--commit-only", path, fmt, str(args.commits),
+                                    str(1000 + i), ",".join(map(str, slots or [1]))], check=True)
+                c0, w0 = time.process_time(), time.perf_counter()
+                ref = svc.refresh(live=True)
+                cpu, wall = time.process_time() - c0, time.perf_counter() - w0
+                cpus.setdefault(("live", run), []).append(cpu)
+                print(f"{fmt:6} warm  {run:7} {cpu:7.3f} {wall:7.3f} {ref.read_bytes / 2**20:9.1f}   "
+                      f"(a live process's refresh, {ref.snapshot.count_method})", flush=True)
+        finally:
+            svc.close()
+        for cache in ("warm", "cold", "process", "live"):
             first, med = cpus[(cache, "first")][0], statistics.median(cpus[(cache, "repeat")])
             print(f"{fmt:6} {cache:7} repeat/first: {100 * med / first:.1f} % (median repeat {med:.3f} s of "
                   f"{', '.join(f'{c:.3f}' for c in cpus[(cache, 'repeat')])}; first {first:.3f} s)", flush=True)

@@ -283,3 +283,29 @@ except DamagedError as e:
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, (r.returncode, r.stderr[-2000:])
     assert r.stdout.startswith(f"damaged: {path}: data.mdb holds 3 pages, its meta page says "), r.stdout
+
+
+def test_data_mdb_restored_under_an_open_environment_is_said(tmp_path):
+    """An older backup copied over data.mdb while a process keeps the environment open: lock.mdb (kept
+    by that process) names a newer transaction than either meta page carries, so no snapshot can be
+    read. Said in one line with the likely cause; once that process is gone, the next opener resets
+    lock.mdb and the database reads again."""
+    from procs import Holder
+
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=20)
+    backup = bytes((tmp_path / "db" / "data.mdb").read_bytes())
+    build_orm_db(path, "1.0", n=20)  # more commits
+    with Holder(path, "pin"):
+        with open(os.path.join(path, "data.mdb"), "r+b") as f:
+            f.write(backup)
+            f.truncate()
+        for mode in (["--check"], ["--json"]):
+            r = run_cli(path, *mode, "--no-state")
+            assert r.returncode == 3, (mode, r.stdout, r.stderr)
+            lines = r.stderr.splitlines()
+            assert len(lines) == 1 and re.search(
+                r"lock\.mdb names transaction \d+ the newest, but data\.mdb's meta pages carry \d+ and \d+: "
+                r"was data\.mdb replaced or restored while a process had the environment open\?", lines[0]), lines
+    r = run_cli(path, "--check", "--no-state")
+    assert r.returncode in (0, 1), (r.stdout, r.stderr)

@@ -57,8 +57,8 @@ from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.summaries import COLUMNS, PackedSummaries
 
 FORMAT = "zlmdb-inspect-state"
-VERSION = 5  # 2: summaries as columns; 3: their bytes after the JSON line; 4: max_value of overflow values only;
-# 5: the free database's pages, records and lists
+VERSION = 6  # 2: summaries as columns; 3: their bytes after the JSON line; 4: max_value of overflow values only;
+# 5: the free database's pages, records and lists; 6: shared leaves' shares in whole SHARE_UNITs (exact sums)
 MAX_BYTES = 32 * 1024 * 1024  # per database
 MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across such a gap
 MAX_SAMPLES = 600  # the live Monitor's ring

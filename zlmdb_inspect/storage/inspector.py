@@ -28,7 +28,7 @@ from typing import Any, TypeVar
 import cbor2
 import numpy as np
 
-from zlmdb_inspect.core.errors import DamagedError, InspectError
+from zlmdb_inspect.core.errors import DamagedError, InspectError, NotWalkedError
 from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
 from zlmdb_inspect.core.slots import slot_of
@@ -41,7 +41,14 @@ from zlmdb_inspect.storage.pageformat import P_BRANCH, PAGE_KINDS, SHORT_KEY_SLO
 from zlmdb_inspect.storage.procmaps import ProcMaps, process_start
 from zlmdb_inspect.storage.summaries import PackedSummaries
 from zlmdb_inspect.storage.volume import Volume, disk_available
-from zlmdb_inspect.storage.walk import TimeBuckets, TreeSummary, TreeWalker, WalkResult, hourly
+from zlmdb_inspect.storage.walk import (
+    TimeBuckets,
+    TreeSummary,
+    TreeWalker,
+    WalkResult,
+    hourly,
+    unwritten_pages_are_free,
+)
 
 T = TypeVar("T")
 
@@ -146,6 +153,9 @@ class Inspector:
         self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
+        # a file shorter than last_pgno: (page file, snapshot, only free pages past its end?)
+        self._short_ok: tuple[PageFile, tuple, bool] | None = None
+        self._proven: tuple[PageFile, int] | None = None  # (page file, its pages): no tree page past its end
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
         try:
             self._open_pagefile()
@@ -219,8 +229,10 @@ class Inspector:
 
     # -- transactions ----------------------------------------------------------
 
-    def read(self, fn: Callable[..., T]) -> T:
-        """Run ``fn(txn, pagefile, meta)`` inside one short read transaction."""
+    def read(self, fn: Callable[..., T], bounded: bool = False) -> T:
+        """Run ``fn(txn, pagefile, meta)`` inside one short read transaction. ``bounded``: ``fn`` reads
+        pages only through the page file's bounds checks (or LMDB's cursors only after a walk of the
+        snapshot succeeded), so a file shorter than its meta page says is no danger to it."""
         lmdb = _lmdb()
         with self._lock:
             if self._env is None:
@@ -247,13 +259,44 @@ class Inspector:
                     except PageError as e:  # the writer overwrote that meta already
                         last_err = e
                         continue
-                    if meta.last_pgno >= pf.pages_in_file:  # LMDB's cursors would touch pages past the end: SIGBUS
-                        raise DamagedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, its meta page "
-                                           f"says {meta.last_pgno + 1} are in use (truncated?)")
+                    if meta.last_pgno >= pf.pages_in_file:  # LMDB's cursors must not touch a page past the end
+                        self._check_short_file(pf, meta, bounded)
                     return fn(txn, pf, meta)
                 finally:
                     txn.abort()
             raise InspectError(f"{self.path}: could not find the snapshot's meta page ({last_err})")
+
+    def _check_short_file(self, pf: PageFile, meta: Meta, bounded: bool) -> None:
+        """A file shorter than its meta page's ``last_pgno`` says (a map past the end of a file: SIGBUS
+        where touched). Healthy when only free pages lie past its end: LMDB allocated them and freed
+        them again in the same transaction, so never wrote them (common after a table is emptied).
+        Then page reads go on (they check the file's end), and LMDB's cursors once a walk of this
+        file has found no page of the tree past its end (a process that has walked before walks now:
+        1.0 from its summaries, in milliseconds, 0.9 the whole tree; before the first walk the caller
+        reads pages instead); else the file is truncated: damaged."""
+        key = (pf.pages_in_file, meta.txnid, meta.last_pgno, meta.free.root)
+        if self._short_ok is None or self._short_ok[0] is not pf or self._short_ok[1] != key:  # once a snapshot
+            self._short_ok = (pf, key, unwritten_pages_are_free(pf, meta))
+        if not self._short_ok[2]:
+            raise DamagedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, its meta page "
+                               f"says {meta.last_pgno + 1} are in use (truncated?)")
+        proven = self._proven
+        if bounded or (proven is not None and proven[0] is pf and proven[1] == pf.pages_in_file):
+            return
+        if self._last is None:
+            raise NotWalkedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, fewer than the "
+                                 f"{meta.last_pgno + 1} its meta page counts; those past its end are free "
+                                 "(LMDB never wrote them), but no walk has shown yet that the tree uses none")
+        for _ in range(2):  # e.g. the file grew, still short, between two refreshes of a live view
+            try:
+                self.walker.walk(pf, meta, read_free=False)
+                self._proven, self._adopted = (pf, pf.pages_in_file), False
+                return
+            except PageError as e:
+                if not self._adopted and self.walker.saved is None:
+                    raise DamagedError(f"{self.path}: the page walk stopped: {e}") from None
+                self.walker.forget()  # summaries from a state file never make a tree look damaged
+                self._adopted = False
 
     # -- snapshot --------------------------------------------------------------
 
@@ -272,11 +315,11 @@ class Inspector:
         def take(txn, pf: PageFile, meta: Meta) -> _Seen:
             return self._take(txn, pf, meta, remember)
 
-        seen = self.read(take)
+        seen = self.read(take, bounded=True)  # LMDB's cursors only after its walk
         if seen.fresh and seen.walk is None and not self._locking and lockfile.in_use(self.lock_path):
             # a writer started while we read without a reader slot: pages may have been
             # reused under us; read again, now taking part in its locking
-            seen = self.read(take)
+            seen = self.read(take, bounded=True)
         if seen.walk is not None and (seen.fresh or (self._last is not None and self._last.key == seen.key)):
             # a new walk, or the same snapshot (its free lists still hold: another oldest reader, other runs)
             seen.free_runs = self._free_runs(seen.pf, seen.meta, seen.walk, seen.readers)
@@ -351,6 +394,8 @@ class Inspector:
         except PageError as e:
             seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
         seen.walk_s = time.thread_time() - cpu0
+        if seen.walk is not None and meta.last_pgno >= pf.pages_in_file:  # no page of the tree past the end
+            self._proven = (pf, pf.pages_in_file)
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
@@ -553,7 +598,7 @@ class Inspector:
                 witness = (pgno, txnid, crc) if crc is not None else None
             return new, {key: walker.parents[key] for key, _, _ in new if key in walker.parents}, saved, witness
 
-        new, parents, saved, witness = self.read(take)
+        new, parents, saved, witness = self.read(take, bounded=True)
         packed = PackedSummaries.pack(new, parents)  # outside the read transaction and the lock
         if saved is not None:
             packed = PackedSummaries.concat([packed, saved.without({key for key, _, _ in new})])
@@ -606,7 +651,7 @@ class Inspector:
                 return 1
             return 0
 
-        n = self.read(take)
+        n = self.read(take, bounded=True)
         if ahead:  # on a cold file, read the saved rows' pages at once (one mincore pass, merged requests), after
             # the read transaction, rather than a fault each as the walk reaches them (per walk level: 1 s more at 10M)
             from zlmdb_inspect.storage.prefetch import read_missing
@@ -650,7 +695,7 @@ class Inspector:
             return by_slot
 
         try:
-            found = self.read(scan)
+            found = self.read(scan, bounded=True)  # pages only
         except (InspectError, PageError):
             return out
         for slot, key in todo:
@@ -795,10 +840,11 @@ class _Seen:
 
 def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None = None) -> int | None:
     """CRC-32 of page ``pgno``'s bytes; None when it lies outside the snapshot's pages, or (1.0,
-    ``txnid`` given) its header holds another txnid."""
+    ``txnid`` given) its header holds another txnid: or no header at all (freed and reused since, the
+    page may hold anything, e.g. the middle of a value on overflow pages)."""
     if not 2 <= pgno <= meta.last_pgno or pgno >= pf.pages_in_file:
         return None
-    if txnid is not None and int(pf.txnids(np.array([pgno]))[0]) != txnid:
+    if txnid is not None and int(pf.np_headers[pgno, 1]) != txnid:  # (not pf.txnids: any word is an answer)
         return None
     return int(pf.page_crcs(np.array([pgno]))[0])
 

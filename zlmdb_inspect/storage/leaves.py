@@ -9,6 +9,7 @@ bounds checks, inside the read transaction whose snapshot the meta page describe
 
 from __future__ import annotations
 
+import bisect
 import struct
 import time
 from collections.abc import Iterable, Iterator
@@ -97,6 +98,63 @@ class LeafWalk:
                     raise PageError(f"page {pgno} is not a branch page where one belongs")
                 path.append([pgno, 0, n])
                 pgno = pf.child_pgno(pf.node(pgno, 0))
+
+    def edge_keys(self, key: bytes) -> tuple[bytes | None, bytes | None]:
+        """(the last key below ``key``, the first key at or above it), or None where there is none:
+        what LMDB's cursor gives with ``set_range(key)`` and ``prev()``, read from the pages (bounds
+        checked) for where its cursor must not go yet (see ``Inspector.read``)."""
+        root = self.meta.main.root
+        if root == P_INVALID:
+            return None, None
+        pf = self.pf
+        path: list[list[int]] = []  # [pgno, child index, children]
+        pgno = root
+        for _ in range(MAX_DEPTH + 1):
+            flags, n, _ = self._header(pgno)
+            if flags & P_LEAF:
+                break
+            if not flags & P_BRANCH or n < 1:
+                raise PageError(f"page {pgno} is not a branch page where one belongs")
+            i = pf.branch_index(pgno, n, key)
+            path.append([pgno, i, n])
+            pgno = pf.child_pgno(pf.node(pgno, i))
+        else:
+            raise PageError("the tree is deeper than LMDB allows")
+        keys = self._keys(pgno, n)
+        pos = bisect.bisect_left(keys, key)
+        below = keys[pos - 1] if pos else self._beside([list(p) for p in path], -1)
+        above = keys[pos] if pos < len(keys) else self._beside(path, 1)
+        return below, above
+
+    def _keys(self, pgno: int, n: int) -> list[bytes]:
+        return [self.key(off, ksize) for off, _, ksize, _ in self.nodes(Leaf(pgno, 0, n))]
+
+    def _beside(self, path: list[list[int]], step: int) -> bytes | None:
+        """The last key of the leaves before (``step`` -1), or the first key of those after (+1), the
+        leaf at the end of ``path`` (which this changes)."""
+        pf = self.pf
+        while path:
+            top = path[-1]
+            top[1] += step
+            if not 0 <= top[1] < top[2]:
+                path.pop()
+                continue
+            pgno = pf.child_pgno(pf.node(top[0], top[1]))
+            while True:  # down the near side of that subtree
+                if len(path) > MAX_DEPTH:
+                    raise PageError("the tree is deeper than LMDB allows")
+                flags, n, _ = self._header(pgno)
+                if flags & P_LEAF:
+                    keys = self._keys(pgno, n)
+                    if keys:
+                        return keys[-1] if step < 0 else keys[0]
+                    break  # an empty leaf: on to its neighbour
+                if not flags & P_BRANCH or n < 1:
+                    raise PageError(f"page {pgno} is not a branch page where one belongs")
+                i = n - 1 if step < 0 else 0
+                path.append([pgno, i, n])
+                pgno = pf.child_pgno(pf.node(pgno, i))
+        return None
 
     def runs(self, key: bytes = b"") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """What :meth:`leaves` yields, as (page numbers, record counts) arrays: the children of one

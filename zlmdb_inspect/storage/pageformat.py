@@ -294,7 +294,12 @@ class PageFile:
         for m in self.metas:
             if m.txnid == txnid:
                 return m
-        raise PageError(f"no meta page carries txnid {txnid}")
+        have = sorted(m.txnid for m in self.metas)
+        if txnid > have[-1]:  # LMDB's lock file remembers a newer transaction than the file holds
+            raise PageError(f"lock.mdb names transaction {txnid} the newest, but data.mdb's meta pages carry "
+                            f"{have[0]} and {have[1]}: was data.mdb replaced or restored while a process had "
+                            "the environment open?")
+        raise PageError(f"no meta page carries txnid {txnid} (they carry {have[0]} and {have[1]})")
 
     # -- raw page access -------------------------------------------------
 

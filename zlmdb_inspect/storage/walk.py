@@ -105,6 +105,13 @@ def hour_of(ts: np.ndarray) -> np.ndarray:
     return np.where(ok, (ts // _HOUR_U).astype(np.int64), UNTIMED)
 
 
+#: A shared leaf's share of a page, per slot, is a whole number of 1/SHARE_UNITS (its slots' shares add up
+#: to one page exactly). Sums of such binary fractions are exact in a float (below 2**33 pages), so a table's
+#: pages do not depend on the order a walk adds its subtrees in: a walk from saved summaries gives what a
+#: walk from scratch gives to the last bit, rounding included (c / total made them differ, rarely, by 0.01).
+SHARE_UNITS = 1 << 20
+
+
 @dataclass
 class SlotSpace:
     """Records and space of one slot (or of the short-key bucket)."""
@@ -1242,11 +1249,31 @@ class _Walk:
         big = (nflags & F_BIGDATA) != 0
         odd = np.bincount(leaf, weights=((nflags & (F_SUBDATA | F_DUPDATA)) != 0), minlength=n) > 0
         ovpages = np.where(big, (h - 1 + dsize) // ps + 1, 0)
+        if big.any():
+            self._check_overflow(bases[leaf[big]], node[big], ovpages[big])
         ov_pages = np.bincount(leaf, weights=ovpages, minlength=n).astype(np.int64)
         ov_bytes = np.bincount(leaf, weights=np.where(big, dsize, 0), minlength=n).astype(np.int64)
         largest = np.zeros(n, dtype=np.int64)
         np.maximum.at(largest, leaf, np.where(big, dsize, 0))
         return LeafSpace(ov_pages, ov_bytes, largest, odd)
+
+    def _check_overflow(self, bases: np.ndarray, nodes: np.ndarray, pages: np.ndarray) -> None:
+        """Values on overflow pages (their leaves at byte ``bases``, nodes at ``nodes``, ``pages`` each):
+        each run lies inside the snapshot's pages and the file. LMDB's cursor copies such a value
+        through the mapping without looking at the file's end: a run past it (a damaged or hostile
+        size or page number) would kill the process with SIGBUS, so the walk that vouches for the
+        tree before any cursor reads it says so first."""
+        pf = self.pf
+        ksize = pf.u16s(nodes + 6)
+        doff = nodes + 8 + ((ksize + 1) & ~1 if pf.has_txnid else ksize)
+        bad = doff + 8 > bases + pf.page_size
+        ops = np.where(bad, 0, pf.u64s(np.where(bad, nodes, doff)).astype(np.int64))  # >= 2**63: negative
+        limit = min(self.limit, pf.pages_in_file - 1)
+        bad |= (ops < NUM_METAS) | (ops > limit - pages + 1)
+        if bad.any():
+            k = int(np.argmax(bad))
+            raise PageError(f"page {int(bases[k]) // pf.page_size}: a value on overflow pages runs outside "
+                            f"the file's pages 2..{limit}")
 
     def scan_leaf(self, pgno: int, n: int, out: TreeSummary) -> None:
         """Read every node of a leaf: slots, named databases, overflow values."""
@@ -1286,6 +1313,7 @@ class _Walk:
                 if dsize > sp.max_value:
                     sp.max_value = dsize
                 ov = pf.ovpages(dsize)
+                self._check_overflow(np.array([pgno * pf.page_size]), np.array([off]), np.array([ov]))
                 sp.overflow_pages += ov
                 sp.overflow_bytes += dsize
                 out.overflow_pages += ov
@@ -1296,8 +1324,12 @@ class _Walk:
                 hour = ts // HOUR_NS if TIME_MIN_NS <= ts < TIME_MAX_NS else UNTIMED
                 timed.append((slot, hour, pf.ovpages(dsize) if nflags & F_BIGDATA else 0))
         total = sum(per_slot.values()) or 1
-        for slot, c in per_slot.items():  # a shared leaf counts by its share of entries
-            out.slots[slot].leaf_pages += c / total
+        done = units = 0
+        for slot, c in per_slot.items():  # a shared leaf counts by its share of entries, in SHARE_UNITs
+            done += c
+            share = round(done * SHARE_UNITS / total) - units
+            units += share
+            out.slots[slot].leaf_pages += share / SHARE_UNITS
         if timed:
             a = np.array(timed, dtype=np.int64)
             out.times.append(time_rows(a[:, 0], a[:, 1], np.ones(len(a)),
@@ -1619,6 +1651,27 @@ class _Walk:
                     raise PageError(f"free database record {txnid} lists {count} pages")
                 records.append((txnid, count))
         return sum(c for _, c in records), pages, records
+
+
+def unwritten_pages_are_free(pf: PageFile, meta: Meta) -> bool:
+    """Whether every page the meta page counts as in use but past the end of ``data.mdb`` is on the
+    free list. LMDB writes a page only when it commits it dirty: one allocated at the end and freed
+    again in the same transaction (a delete that merges pages) is counted by ``last_pgno`` and never
+    written, so a healthy file can be shorter than the meta page says; a truncated one lacks pages
+    the trees still use. Reads the free database only (through :class:`PageFile`'s bounds checks);
+    False where it cannot tell (damage, a big-endian host)."""
+    reads = pf.page_reads
+    try:
+        w = _Walk(TreeWalker(), pf, meta, remember=False)
+        w.free_db(meta)
+    except PageError:
+        return False
+    finally:
+        pf.page_reads = reads  # not the snapshot's reads
+    if w.free_lists is None or w.free_lists_bad:
+        return False
+    past = np.arange(pf.pages_in_file, meta.last_pgno + 1, dtype=np.int64)
+    return bool(np.isin(past, w.free_lists).all())
 
 
 def root_crc(pf: PageFile, meta: Meta) -> int:

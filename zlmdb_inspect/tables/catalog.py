@@ -103,9 +103,13 @@ class TableCodecs(WindowReader, Sampler):
             return c
 
     def resolve_table(self, snap: Snapshot, ref: str) -> Table:
-        """A table by full name, bare class name (also of the ``--import`` class), or slot number;
-        names match case-insensitively when that leaves one table."""
+        """A table by full name, bare class name (also of the ``--import`` class), or slot number
+        (also as listed, "slot N"); names match case-insensitively when that leaves one table."""
         tables = [t for t in snap.tables if t.slot]
+        words = ref.split()
+        if len(words) == 2 and words[0].casefold() == "slot" and words[1].isdigit() and \
+                not any(t.name == ref for t in tables):
+            ref = words[1]  # a table without a metadata record, as listed: "slot N"
         if ref.isdigit():
             for t in snap.tables:
                 if t.slot == int(ref):

@@ -351,9 +351,9 @@ def compare(ins_a: Inspector, ins_b: Inspector, start: bytes = b"", end: bytes |
                 _seen(res.txnids_b, meta_b.txnid)
                 return _chunk(res, _Side(pf_a, meta_a, at, end), _Side(pf_b, meta_b, at, end), chunk_s)
 
-            return ins_b.read(on_b)
+            return ins_b.read(on_b, bounded=True)  # pages only, both sides
 
-        resume = ins_a.read(on_a)
+        resume = ins_a.read(on_a, bounded=True)
         res.chunks += 1
     res.elapsed = time.perf_counter() - t0
     return res
@@ -434,7 +434,7 @@ def checksums(ins: Inspector, start: bytes = b"", end: bytes | None = None, chun
                     return last
             return None
 
-        resume = ins.read(body)
+        resume = ins.read(body, bounded=True)  # pages only
         first = False
     out.elapsed = time.perf_counter() - t0
     return out

@@ -406,7 +406,7 @@ class Follower:
             self.last_txnid = meta.txnid
             return changes
 
-        out = self.ins.read(body)
+        out = self.ins.read(body, bounded=True)  # pages only
         self.started = True
         return out
 

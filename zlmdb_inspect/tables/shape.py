@@ -146,7 +146,7 @@ def compute(ins: Inspector, table: Table, max_records: int = MAX_RECORDS,
                     return False, _last_key(walk, group[-1])
             return True, None
 
-        finished, last_key = ins.read(body)
+        finished, last_key = ins.read(body, bounded=True)  # pages only
         shape.chunks += 1
         shape.elapsed = time.perf_counter() - t0
         if on_progress is not None:

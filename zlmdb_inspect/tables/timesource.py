@@ -19,6 +19,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zlmdb_inspect.core.errors import NotWalkedError
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.slots import slot_end, slot_of, slot_prefix
 from zlmdb_inspect.core.times import TIME_MAX_NS, TIME_MIN_NS, plausible
@@ -52,10 +53,11 @@ class TimeSource:
 
 def leading_candidates(ins: Inspector) -> dict[int, tuple[int, int]]:
     """Slots whose first and last key both lead with a plausible big-endian time after the slot
-    (2000..2100): ``{slot: (first ns, last ns)}``, from 3 cursor moves per slot in one short read."""
+    (2000..2100): ``{slot: (first ns, last ns)}``, from 3 cursor moves per slot in one short read
+    (from the pages, a little slower, where LMDB's cursor must wait for a walk: a short file)."""
 
-    def body(txn: Any, pf: Any, meta: Any) -> dict[int, tuple[int, int]]:
-        out: dict[int, tuple[int, int]] = {}
+    def body(txn: Any, pf: Any, meta: Any) -> list[tuple[bytes, bytes]]:
+        out: list[tuple[bytes, bytes]] = []
         cur = txn.cursor()
         ok = cur.set_range(slot_prefix(1))
         while ok:
@@ -63,23 +65,50 @@ def leading_candidates(ins: Inspector) -> dict[int, tuple[int, int]]:
             if len(first) < 2:
                 ok = cur.next()
                 continue
-            slot = slot_of(first)
-            nxt = slot_end(slot)
+            nxt = slot_end(slot_of(first))
             ok_next = cur.set_range(nxt) if nxt is not None else False
             if ok_next:
                 cur.prev()
             else:
                 cur.last()
-            last = bytes(cur.key())
-            if len(first) >= 10 and len(last) >= 10:
-                a = struct.unpack(">Q", first[2:10])[0]
-                b = struct.unpack(">Q", last[2:10])[0]
-                if TIME_MIN_NS <= a <= b < TIME_MAX_NS:
-                    out[slot] = (a, b)
+            out.append((first, bytes(cur.key())))
             ok = ok_next and cur.set_range(nxt)  # back to the next slot's first key
         return out
 
-    return ins.read(body)
+    def pages(txn: Any, pf: Any, meta: Any) -> list[tuple[bytes, bytes]]:
+        from zlmdb_inspect.storage.leaves import LeafWalk
+
+        walk = LeafWalk(pf, meta)
+        out: list[tuple[bytes, bytes]] = []
+        first = walk.edge_keys(slot_prefix(1))[1]
+        while first is not None:
+            if len(first) < 2:
+                first = walk.edge_keys(first + b"\0")[1]  # the next key
+                continue
+            nxt = slot_end(slot_of(first))
+            last, first_next = walk.edge_keys(nxt if nxt is not None else LAST)
+            if last is None:  # (none below a key at or above ``first``: damage)
+                break
+            out.append((first, last))
+            first = first_next if nxt is not None else None
+        return out
+
+    try:
+        edges = ins.read(body)
+    except NotWalkedError:
+        edges = ins.read(pages, bounded=True)
+    found: dict[int, tuple[int, int]] = {}
+    for first, last in edges:
+        if len(first) >= 10 and len(last) >= 10:
+            a = struct.unpack(">Q", first[2:10])[0]
+            b = struct.unpack(">Q", last[2:10])[0]
+            if TIME_MIN_NS <= a <= b < TIME_MAX_NS:
+                found[slot_of(first)] = (a, b)
+    return found
+
+
+#: Above every LMDB key (at most 511 bytes).
+LAST = b"\xff" * 512
 
 
 def key_source(codec: Codec) -> TimeSource | None:

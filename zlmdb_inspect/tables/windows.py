@@ -31,7 +31,7 @@ def _by_pages(ins: Inspector, fn: Callable) -> Any:
         except PageError:
             return None
 
-    return ins.read(body)
+    return ins.read(body, bounded=True)  # pages only
 
 
 class WindowReader:
