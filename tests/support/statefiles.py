@@ -1,5 +1,5 @@
 """State files (service/state.py) as a later run finds them: moved back in time, the way a run a
-minute ago would have left them (the tests cannot wait that minute)."""
+minute ago would have left them (the tests cannot wait that minute); one-shot runs with or without one."""
 
 from __future__ import annotations
 
@@ -85,3 +85,22 @@ def grow_in_child(path: str, fmt: str, commits: int, start: int) -> None:
     code = (f"import sys; sys.path.insert(0, {here!r}); from statefiles import grow; "
             "grow(*sys.argv[1:3], *map(int, sys.argv[3:]))")
     subprocess.run([sys.executable, "-c", code, path, fmt, str(commits), str(start)], check=True, timeout=60)
+
+
+def one_shot(path: str, state_dir: str | None):
+    """One one-shot refresh as a fresh process would do it (a new service each time; state in
+    ``state_dir``, none without it)."""
+    from zlmdb_inspect.core.options import Options
+    from zlmdb_inspect.service import open_service
+
+    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
+    try:
+        return svc.refresh()
+    finally:
+        svc.close()
+
+
+def free_key(snap) -> tuple:
+    """What the free database says: its pages and records, and the runs of reusable pages."""
+    c = snap.capacity
+    return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs

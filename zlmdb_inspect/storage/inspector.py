@@ -153,9 +153,8 @@ class Inspector:
         self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
-        # a file shorter than last_pgno: (page file, snapshot, only free pages past its end?)
-        self._short_ok: tuple[PageFile, tuple, bool] | None = None
-        self._proven: tuple[PageFile, int] | None = None  # (page file, its pages): no tree page past its end
+        self._short_ok: tuple[tuple, bool] | None = None  # a file shorter than last_pgno: only free pages past it?
+        self._proven: PageFile | None = None  # the page file a walk found no page of the tree past the end of
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
         try:
             self._open_pagefile()
@@ -274,29 +273,38 @@ class Inspector:
         file has found no page of the tree past its end (a process that has walked before walks now:
         1.0 from its summaries, in milliseconds, 0.9 the whole tree; before the first walk the caller
         reads pages instead); else the file is truncated: damaged."""
-        key = (pf.pages_in_file, meta.txnid, meta.last_pgno, meta.free.root)
-        if self._short_ok is None or self._short_ok[0] is not pf or self._short_ok[1] != key:  # once a snapshot
-            self._short_ok = (pf, key, unwritten_pages_are_free(pf, meta))
-        if not self._short_ok[2]:
+        key = (pf, meta.txnid, meta.last_pgno, meta.free.root)
+        if self._short_ok is None or self._short_ok[0] != key:  # once a snapshot
+            self._short_ok = (key, unwritten_pages_are_free(pf, meta))
+        if not self._short_ok[1]:
             raise DamagedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, its meta page "
                                f"says {meta.last_pgno + 1} are in use (truncated?)")
-        proven = self._proven
-        if bounded or (proven is not None and proven[0] is pf and proven[1] == pf.pages_in_file):
+        if bounded or self._proven is pf:
             return
         if self._last is None:
             raise NotWalkedError(f"{self.path}: data.mdb holds {pf.pages_in_file} pages, fewer than the "
                                  f"{meta.last_pgno + 1} its meta page counts; those past its end are free "
                                  "(LMDB never wrote them), but no walk has shown yet that the tree uses none")
-        for _ in range(2):  # e.g. the file grew, still short, between two refreshes of a live view
-            try:
-                self.walker.walk(pf, meta, read_free=False)
-                self._proven, self._adopted = (pf, pf.pages_in_file), False
-                return
-            except PageError as e:
-                if not self._adopted and self.walker.saved is None:
-                    raise DamagedError(f"{self.path}: the page walk stopped: {e}") from None
-                self.walker.forget()  # summaries from a state file never make a tree look damaged
-                self._adopted = False
+        try:  # e.g. the file grew, still short, between two refreshes of a live view
+            self._walk(pf, meta, read_free=False)
+        except PageError as e:
+            raise DamagedError(f"{self.path}: the page walk stopped: {e}") from None
+
+    def _walk(self, pf: PageFile, meta: Meta, read_free: bool = True, remember: bool = True) -> WalkResult:
+        """The walker's walk of this snapshot; a walk that stops while using summaries from a state file
+        is done again from scratch before anything is called damage (``PageError``). A walk that
+        finishes found no page of the tree past the file's end: LMDB's cursors may read it."""
+        try:
+            walk = self.walker.walk(pf, meta, read_free=read_free, remember=remember)
+        except PageError:
+            if not self._adopted and self.walker.saved is None:
+                raise
+            self.walker.forget()  # summaries from a state file never make a tree look damaged
+            self._adopted = False
+            walk = self.walker.walk(pf, meta, read_free=read_free, remember=remember)
+        self._adopted = False
+        self._proven = pf
+        return walk
 
     # -- snapshot --------------------------------------------------------------
 
@@ -380,22 +388,11 @@ class Inspector:
         seen.walk_first = pf.has_txnid and not self.walker.reusable  # a 1.0 walk with nothing to reuse
         cpu0 = time.thread_time()  # CPU, not wall time: a busy machine does not make walks rarer
         try:
-            try:
-                seen.walk = self.walker.walk(pf, meta, remember=remember)
-            except PageError:
-                if not self._adopted and self.walker.saved is None:
-                    raise
-                # summaries from a state file never make a tree look damaged: walk it from scratch
-                self.walker.forget()
-                self._adopted = False
-                seen.walk = self.walker.walk(pf, meta, remember=remember)
-            self._adopted = False
+            seen.walk = self._walk(pf, meta, remember=remember)
             seen.counts = seen.walk.summary.slots
         except PageError as e:
             seen.problems.append(Problem(ProblemKind.DAMAGED, f"the page walk stopped: {e}"))
         seen.walk_s = time.thread_time() - cpu0
-        if seen.walk is not None and meta.last_pgno >= pf.pages_in_file:  # no page of the tree past the end
-            self._proven = (pf, pf.pages_in_file)
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems

@@ -62,76 +62,47 @@ class LeafWalk:
 
     def leaves(self, key: bytes = b"") -> Iterator[Leaf]:
         """From the leaf that holds ``key`` (or would), to the end of the tree."""
-        root = self.meta.main.root
-        if root == P_INVALID:
+        if self.meta.main.root == P_INVALID:
             return
-        pf = self.pf
-        path: list[list[int]] = []  # [pgno, child index, children]
-        pgno = root
-        for _ in range(MAX_DEPTH + 1):
-            flags, n, txnid = self._header(pgno)
-            if flags & P_LEAF:
-                break
-            if not flags & P_BRANCH or n < 1:
-                raise PageError(f"page {pgno} is not a branch page where one belongs")
-            i = pf.branch_index(pgno, n, key)
-            path.append([pgno, i, n])
-            pgno = pf.child_pgno(pf.node(pgno, i))
-        else:
-            raise PageError("the tree is deeper than LMDB allows")
-        yield Leaf(pgno, txnid, n)
-        while path:
-            top = path[-1]
-            top[1] += 1
-            if top[1] >= top[2]:
-                path.pop()
-                continue
-            pgno = pf.child_pgno(pf.node(top[0], top[1]))
-            while True:  # down the leftmost side
-                if len(path) > MAX_DEPTH:
-                    raise PageError("the tree is deeper than LMDB allows")
-                flags, n, txnid = self._header(pgno)
-                if flags & P_LEAF:
-                    yield Leaf(pgno, txnid, n)
-                    break
-                if not flags & P_BRANCH or n < 1:
-                    raise PageError(f"page {pgno} is not a branch page where one belongs")
-                path.append([pgno, 0, n])
-                pgno = pf.child_pgno(pf.node(pgno, 0))
+        path, leaf = self._down(key)
+        yield leaf
+        yield from self._beside(path, 1)
 
     def edge_keys(self, key: bytes) -> tuple[bytes | None, bytes | None]:
         """(the last key below ``key``, the first key at or above it), or None where there is none:
         what LMDB's cursor gives with ``set_range(key)`` and ``prev()``, read from the pages (bounds
         checked) for where its cursor must not go yet (see ``Inspector.read``)."""
-        root = self.meta.main.root
-        if root == P_INVALID:
+        if self.meta.main.root == P_INVALID:
             return None, None
+        path, leaf = self._down(key)
+        keys = self._keys(leaf)
+        pos = bisect.bisect_left(keys, key)
+        below = keys[pos - 1] if pos else next(
+            (ks[-1] for ks in map(self._keys, self._beside([list(p) for p in path], -1)) if ks), None)
+        above = keys[pos] if pos < len(keys) else next(
+            (ks[0] for ks in map(self._keys, self._beside(path, 1)) if ks), None)  # (an empty leaf: the next)
+        return below, above
+
+    def _down(self, key: bytes) -> tuple[list[list[int]], Leaf]:
+        """The branch pages from the root to the leaf that holds ``key`` (or would), as [pgno, child
+        index, children], and that leaf."""
         pf = self.pf
-        path: list[list[int]] = []  # [pgno, child index, children]
-        pgno = root
+        path: list[list[int]] = []
+        pgno = self.meta.main.root
         for _ in range(MAX_DEPTH + 1):
-            flags, n, _ = self._header(pgno)
+            flags, n, txnid = self._header(pgno)
             if flags & P_LEAF:
-                break
+                return path, Leaf(pgno, txnid, n)
             if not flags & P_BRANCH or n < 1:
                 raise PageError(f"page {pgno} is not a branch page where one belongs")
             i = pf.branch_index(pgno, n, key)
             path.append([pgno, i, n])
             pgno = pf.child_pgno(pf.node(pgno, i))
-        else:
-            raise PageError("the tree is deeper than LMDB allows")
-        keys = self._keys(pgno, n)
-        pos = bisect.bisect_left(keys, key)
-        below = keys[pos - 1] if pos else self._beside([list(p) for p in path], -1)
-        above = keys[pos] if pos < len(keys) else self._beside(path, 1)
-        return below, above
+        raise PageError("the tree is deeper than LMDB allows")
 
-    def _keys(self, pgno: int, n: int) -> list[bytes]:
-        return [self.key(off, ksize) for off, _, ksize, _ in self.nodes(Leaf(pgno, 0, n))]
-
-    def _beside(self, path: list[list[int]], step: int) -> bytes | None:
-        """The last key of the leaves before (``step`` -1), or the first key of those after (+1), the
-        leaf at the end of ``path`` (which this changes)."""
+    def _beside(self, path: list[list[int]], step: int) -> Iterator[Leaf]:
+        """The leaves after (``step`` 1) or before (-1) the one at the end of ``path`` (which this
+        changes), nearest first."""
         pf = self.pf
         while path:
             top = path[-1]
@@ -143,18 +114,18 @@ class LeafWalk:
             while True:  # down the near side of that subtree
                 if len(path) > MAX_DEPTH:
                     raise PageError("the tree is deeper than LMDB allows")
-                flags, n, _ = self._header(pgno)
+                flags, n, txnid = self._header(pgno)
                 if flags & P_LEAF:
-                    keys = self._keys(pgno, n)
-                    if keys:
-                        return keys[-1] if step < 0 else keys[0]
-                    break  # an empty leaf: on to its neighbour
+                    yield Leaf(pgno, txnid, n)
+                    break
                 if not flags & P_BRANCH or n < 1:
                     raise PageError(f"page {pgno} is not a branch page where one belongs")
                 i = n - 1 if step < 0 else 0
                 path.append([pgno, i, n])
                 pgno = pf.child_pgno(pf.node(pgno, i))
-        return None
+
+    def _keys(self, leaf: Leaf) -> list[bytes]:
+        return [self.key(off, ksize) for off, _, ksize, _ in self.nodes(leaf)]
 
     def runs(self, key: bytes = b"") -> Iterator[tuple[np.ndarray, np.ndarray]]:
         """What :meth:`leaves` yields, as (page numbers, record counts) arrays: the children of one

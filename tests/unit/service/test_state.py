@@ -18,7 +18,8 @@ from dataclasses import replace
 import pytest
 from conftest import listing, raw_env, run_cli, sha, space_key
 from procs import Holder
-from statefiles import edit_free_crcs, edit_state, state_doc
+from statefiles import edit_free_crcs, edit_state, free_key, state_doc
+from statefiles import one_shot as run
 
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.health.history import Sample
@@ -50,24 +51,8 @@ def small_commits(path: str, fmt: str, commits: int, seed: int) -> None:
     env.close()
 
 
-def run(path: str, state_dir: str | None):
-    """One one-shot refresh as a fresh process would do it (a new service each time)."""
-    opts = Options(path=path, state=state_dir is not None, state_dir=state_dir)
-    svc = open_service(opts)
-    try:
-        return svc.refresh()
-    finally:
-        svc.close()
-
-
 def scratch(path: str):
     return space_key(run(path, None).snapshot)
-
-
-def free_key(snap) -> tuple:
-    """What the free database says: its pages and records, and the runs of reusable pages."""
-    c = snap.capacity
-    return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs
 
 
 def free_scratch(path: str) -> tuple:

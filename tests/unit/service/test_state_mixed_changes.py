@@ -20,22 +20,8 @@ import struct
 import pytest
 from conftest import raw_env, space_key
 from procs import Holder
-
-from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.service import open_service
-
-
-def run(path: str, state_dir: str | None):
-    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
-    try:
-        return svc.refresh()
-    finally:
-        svc.close()
-
-
-def free_key(snap) -> tuple:
-    c = snap.capacity
-    return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs
+from statefiles import free_key
+from statefiles import one_shot as run
 
 
 def change(path: str, fmt: str, rnd: random.Random) -> str:

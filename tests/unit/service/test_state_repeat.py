@@ -4,19 +4,10 @@ subtree summary, not only the root's it reused."""
 from __future__ import annotations
 
 from conftest import put_random, space_key
+from statefiles import one_shot as _run
 from statefiles import state_doc
 
-from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.service import open_service
 from zlmdb_inspect.storage.walk import TreeWalker
-
-
-def _run(path: str, state_dir: str | None):
-    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
-    try:
-        return svc.refresh()
-    finally:
-        svc.close()
 
 
 def _summaries(state_dir: str) -> int:
