@@ -307,3 +307,30 @@ async def test_search_keeps_the_query_and_its_history(demo_db):
         await pilot.press("slash")
         await settle(pilot)
         assert app.screen.query_one(Input).value == "user000012" and other is not scr
+
+
+async def test_a_refresh_that_lands_before_a_table_screen_is_mounted_keeps_its_count(tmp_path):
+    """The app hands each refresh to every screen on its stack; a records screen just pushed may not
+    be composed yet (this crashed the app: no '#table-title'). It keeps the new count until its mount
+    reads the records, whose count it then shows."""
+    from dataclasses import replace
+
+    path = str(tmp_path / "db")
+    build_orm_db(path, "1.0", n=50)
+    app = create_app(Service(Options(path=path)), clock_fn=lambda t: "12:34:56", interval=60)
+    app.animation_level = "none"
+    async with app.run_test(size=(80, 24)) as pilot:
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        ref = app.last_refresh
+        table = next(t for t in ref.snapshot.tables if t.name and t.name.endswith("TUsers"))
+        screen = TableScreen(table)
+        grown = replace(ref.snapshot, tables=[replace(t, records=t.records + 7) if t.slot == table.slot else t
+                                              for t in ref.snapshot.tables])
+        screen.snapshot_refreshed(replace(ref, snapshot=grown))  # not mounted yet
+        assert screen.total == table.records + 7
+        await app.push_screen(screen)
+        await app.workers.wait_for_complete()
+        await pilot.pause()
+        title = str(screen.query_one("#table-title", Static).render())
+        assert screen.total == table.records and f" {table.records:,} records" in title, title

@@ -11,7 +11,7 @@ import time
 
 from textual.pilot import Pilot
 from textual.widgets import DataTable
-from textual.worker import WorkerState
+from textual.worker import WorkerCancelled, WorkerState
 
 
 def _busy(app) -> str | None:
@@ -37,8 +37,11 @@ async def settle(pilot: Pilot, timeout: float = 30.0) -> None:
     quiet = 0
     while quiet < 2:
         await pilot.pause(0.05)
-        await app.workers.wait_for_complete()
-        busy = _busy(app)
+        try:
+            await app.workers.wait_for_complete()
+            busy = _busy(app)
+        except WorkerCancelled:  # an exclusive worker (a refresh) replaced by its successor while waited for
+            busy = "a worker cancelled while waited for"
         if busy is None:
             quiet += 1
             continue

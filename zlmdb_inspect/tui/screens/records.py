@@ -235,6 +235,8 @@ class TableScreen(Screen):
         if t is None or t.records == self.total:
             return
         self.total = t.records
+        if not self.is_mounted:  # pushed, not composed yet: its mount draws the title and reads the records
+            return
         self._title()
         if self.window and self.window.records:
             self._locate(self.window.records[0].raw_key)
