@@ -73,29 +73,44 @@ def _txnids_until(watch: subprocess.Popen, last: int, deadline: float) -> list[i
     raise AssertionError(f"--watch stopped or never saw txn {last}: {txnids[-5:]}; {watch.communicate()[1]}")
 
 
+def _grow(path: str, with_inspector: bool) -> tuple[int, float]:
+    """The file size after 1500 back-to-back commits, and the longest the writer saw a --watch snapshot
+    (refreshed every 0.2 s) stay in the reader table."""
+    _seed(path, "1.0")
+    watch = None
+    if with_inspector:
+        watch = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.2"],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.0)
+    w = _writer(path, 0, "1.0", watch_pid=watch.pid if watch else 0, map_size=64 * 1024 * 1024, ntxns=1500)
+    res = json.loads(w.communicate(timeout=120)[0])
+    if watch:
+        # the inspector was there all along: it refreshed before the first commit and goes on
+        # refreshing until it has seen the last one (a --watch that died early fails here)
+        txnids = _txnids_until(watch, res["last_txnid"], deadline=time.monotonic() + 30)
+        watch.terminate()
+        watch.wait(timeout=30)
+        assert txnids[0] == 1 and txnids[-1] == res["last_txnid"] == 1 + 1500, (txnids[0], txnids[-1])
+        assert txnids == sorted(txnids)
+    return res["file_size"], res["max_held_s"]
+
+
 def test_inspector_does_not_make_the_file_grow(tmp_path):
-    sizes = []
-    for with_inspector in (False, True):
-        path = str(tmp_path / f"grow-{with_inspector}")
-        _seed(path, "1.0")
-        watch = None
-        if with_inspector:
-            watch = subprocess.Popen([sys.executable, "-m", "zlmdb_inspect", path, "--watch", "--interval", "0.2"],
-                                     stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-            time.sleep(1.0)
-        w = _writer(path, 0, "1.0", map_size=64 * 1024 * 1024, ntxns=1500)
-        res = json.loads(w.communicate(timeout=120)[0])
-        if watch:
-            # the inspector was there all along: it refreshed before the first commit and goes on
-            # refreshing until it has seen the last one (a --watch that died early fails here)
-            txnids = _txnids_until(watch, res["last_txnid"], deadline=time.monotonic() + 30)
-            watch.terminate()
-            watch.wait(timeout=30)
-            assert txnids[0] == 1 and txnids[-1] == res["last_txnid"] == 1 + 1500, (txnids[0], txnids[-1])
-            assert txnids == sorted(txnids)
-        sizes.append(res["file_size"])
-    without, with_ = sizes
-    assert with_ <= without * 1.05 + 64 * 4096, sizes
+    """A snapshot pins the pages the writer frees meanwhile, so the file grows by what the writer commits
+    while one is held: a few milliseconds of a writer committing ~1000 times a second add a few pages. On a
+    busy two-core machine the scheduler can stretch one hold to tens of milliseconds (seen in CI: +15 %),
+    so the run with the inspector is tried up to three times; an inspector that held its snapshots longer,
+    or between refreshes, fails all three (and the hold is asserted shorter than the interval)."""
+    without, _ = _grow(str(tmp_path / "grow-without"), False)
+    tries = []
+    for attempt in range(3):
+        size, held = _grow(str(tmp_path / f"grow-with-{attempt}"), True)
+        tries.append((size, round(held, 3)))
+        assert held < 0.2, tries
+        if size <= without * 1.05 + 64 * 4096:
+            break
+    else:
+        raise AssertionError(f"without the inspector {without} bytes; with it (bytes, longest hold s): {tries}")
 
 
 def test_held_reader_then_killed(tmp_path, fmt):
