@@ -32,7 +32,7 @@ from zlmdb_inspect.core.errors import DamagedError, InspectError, NotWalkedError
 from zlmdb_inspect.core.kinds import ProblemKind
 from zlmdb_inspect.core.model import Capacity, LmdbFigures, NamedDb, Problem, Reader, Snapshot, Table
 from zlmdb_inspect.core.slots import slot_of
-from zlmdb_inspect.storage import lockfile
+from zlmdb_inspect.storage import binding, lockfile
 from zlmdb_inspect.storage.compact import compact_figures
 from zlmdb_inspect.storage.freeruns import free_runs
 from zlmdb_inspect.storage.freetree import FreeTree
@@ -54,9 +54,7 @@ T = TypeVar("T")
 
 
 def _lmdb() -> Any:
-    from zlmdb import lmdb  # imported late: zlmdb pulls in numpy and friends
-
-    return lmdb
+    return binding.lmdb()  # imported late, and without the rest of zlmdb where it can be
 
 
 def check_path(path: str) -> tuple[str, str]:
