@@ -17,7 +17,7 @@ _lock = threading.Lock()
 
 
 def lmdb() -> Any:
-    """The module ``zlmdb.lmdb`` is. Alone (a placeholder ``zlmdb`` package stands in while it loads,
+    """``zlmdb.lmdb``. Loaded alone (a placeholder ``zlmdb`` package stands in while it loads,
     as its ``from zlmdb._lmdb_vendor import ...`` lines make Python look up the top package) only in a
     process with one thread, where no other import can meet the placeholder; a later ``import zlmdb``
     (an application's module, ``--import``) runs zlmdb's package as usual and finds this same binding
