@@ -23,6 +23,7 @@ from zlmdb_inspect.health.findings import Finding
 from zlmdb_inspect.health.shared_volume import SharedVolume, shared_volumes
 from zlmdb_inspect.health.timetofull import TimeToFull
 from zlmdb_inspect.service import Service
+from zlmdb_inspect.storage import binding
 
 __all__ = ["DatabaseResult", "Fleet", "SharedVolume", "open_fleet", "sharing", "status_of", "volume_status",
            "volumes_of", "worst_status"]
@@ -93,6 +94,7 @@ class Fleet:
         self.max_age = max_age
         self.live = live
         self._slots = {p: _Slot(p) for p in self.paths}
+        binding.lmdb()  # here, before the pool's threads: with one thread zlmdb's package is not imported
         self._pool = ThreadPoolExecutor(max_workers=max(1, min(workers, len(self.paths))),
                                         thread_name_prefix="zlmdb-fleet")
         self._lock = threading.Lock()

@@ -19,14 +19,15 @@ _lock = threading.Lock()
 def lmdb() -> Any:
     """``zlmdb.lmdb``. Loaded alone (a placeholder ``zlmdb`` package stands in while it loads,
     as its ``from zlmdb._lmdb_vendor import ...`` lines make Python look up the top package) only in a
-    process with one thread, where no other import can meet the placeholder; a later ``import zlmdb``
+    process with one thread (also none started outside ``threading``), where no other import can meet
+    the placeholder; a later ``import zlmdb``
     (an application's module, ``--import``) runs zlmdb's package as usual and finds this same binding
     in ``sys.modules``: one binding, one set of error classes."""
     with _lock:
         alone_before = sys.modules.get("zlmdb._lmdb_vendor")
         if alone_before is not None and "zlmdb" not in sys.modules:  # loaded here before
             return alone_before
-        if "zlmdb" in sys.modules or threading.active_count() > 1:
+        if "zlmdb" in sys.modules or threading.active_count() > 1 or len(sys._current_frames()) > 1:
             from zlmdb import lmdb as full
 
             return full

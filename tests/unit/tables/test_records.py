@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import pickle
 import struct
 import sys
@@ -57,10 +56,10 @@ def _dump(path, table, *extra):
     return [json.loads(line) for line in r.stdout.splitlines()]
 
 
-def test_with_import_values_equal_marshal(app_db):
+def test_with_import_values_equal_marshal(app_db, monkeypatch):
     before = sha(app_db)
     imp = ["--import", "app_tables"]
-    os.environ["PYTHONPATH"] = SUPPORT
+    monkeypatch.setenv("PYTHONPATH", SUPPORT)
     recs = _dump(app_db, "FragileTable", *imp)
     assert len(recs) == 30
     doc = json.loads(run_cli(app_db, "--json", *imp).stdout)
@@ -78,8 +77,8 @@ def test_with_import_values_equal_marshal(app_db):
     assert sha(app_db) == before
 
 
-def test_without_import_builtin_decoders(app_db):
-    os.environ.pop("PYTHONPATH", None)
+def test_without_import_builtin_decoders(app_db, monkeypatch):
+    monkeypatch.delenv("PYTHONPATH", raising=False)
     pairs = _dump(app_db, "Pairs")
     assert pairs[0]["key"] == [str(uuid.UUID(int=1)), str(uuid.UUID(int=100))]
     assert pairs[0]["value"] == {"pair": 0} and pairs[0]["decoder"] == "uuid+uuid|cbor"
@@ -89,10 +88,10 @@ def test_without_import_builtin_decoders(app_db):
     assert frag[7]["value"] == {"n": 7, "boom": True}
 
 
-def test_hostile_pickle_is_never_loaded_without_flag(app_db, tmp_path):
+def test_hostile_pickle_is_never_loaded_without_flag(app_db, tmp_path, monkeypatch):
     marker = tmp_path / "pwned"
     for extra in ([], ["--import", "app_tables"]):
-        os.environ["PYTHONPATH"] = SUPPORT
+        monkeypatch.setenv("PYTHONPATH", SUPPORT)
         recs = _dump(app_db, "Pickles", *extra)
         assert all(r["value"] == "pickle (not loaded)" for r in recs)
         r = run_cli(app_db, "--json", *extra)
