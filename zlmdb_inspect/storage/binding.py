@@ -19,7 +19,7 @@ _lock = threading.Lock()
 def lmdb() -> Any:
     """``zlmdb.lmdb``. Loaded alone (a placeholder ``zlmdb`` package stands in while it loads,
     as its ``from zlmdb._lmdb_vendor import ...`` lines make Python look up the top package) only in a
-    process with one thread (also none started outside ``threading``), where no other import can meet
+    process with one thread (counting those started outside ``threading`` once they run), where no other import can meet
     the placeholder; a later ``import zlmdb``
     (an application's module, ``--import``) runs zlmdb's package as usual and finds this same binding
     in ``sys.modules``: one binding, one set of error classes."""

@@ -56,9 +56,11 @@ def test_a_later_import_zlmdb_shares_the_binding(tmp_path):
 def test_with_a_second_thread_it_imports_zlmdb_whole(start):
     """The placeholder package is never in sys.modules while another thread could import zlmdb, even
     one started outside ``threading`` (``threading.active_count()`` does not count those)."""
-    spawn = ("th = threading.Thread(target=ev.wait, daemon=True); th.start()" if start == "threading"
-             else "_thread.start_new_thread(ev.wait, ())")
-    code = ("import sys, threading, _thread; ev = threading.Event(); " + spawn + "; "
+    spawn = ("threading.Thread(target=wait, daemon=True).start()" if start == "threading"
+             else "_thread.start_new_thread(wait, ())")
+    code = ("import sys, threading, _thread; ev, up = threading.Event(), threading.Event()\n"
+            "def wait():\n    up.set(); ev.wait()\n"
+            + spawn + "; up.wait()\n"  # running Python code, as a thread that could import would be
             "from zlmdb_inspect.storage.binding import lmdb\n"
             "try:\n    b = lmdb(); whole = 'zlmdb' in sys.modules\nfinally:\n    ev.set()\n"
             "import zlmdb; sys.stderr.write(repr((whole, zlmdb.lmdb is b)))")
@@ -71,11 +73,10 @@ def test_a_binding_that_will_not_load_alone_is_loaded_with_zlmdb(tmp_path):
     broken = tmp_path / "zlmdb" / "_lmdb_vendor"
     broken.mkdir(parents=True)
     (broken / "__init__.py").write_text("raise ImportError('not this layout')\n")
-    code = ("import sys, importlib.util; real = importlib.util.find_spec; "
-            "importlib.util.find_spec = lambda name, *a: (importlib.machinery.ModuleSpec('zlmdb', None, "
-            "is_package=True) if name == 'zlmdb' else real(name, *a)); "
-            "spec = importlib.util.find_spec('zlmdb'); spec.submodule_search_locations.append(sys.argv[1]); "
-            "importlib.util.find_spec = lambda name, *a: spec if name == 'zlmdb' else real(name, *a); "
+    code = ("import sys, importlib.machinery, importlib.util; real = importlib.util.find_spec; "
+            "alt = importlib.machinery.ModuleSpec('zlmdb', None, is_package=True); "
+            "alt.submodule_search_locations = [sys.argv[1]]; "
+            "importlib.util.find_spec = lambda name, *a: alt if name == 'zlmdb' else real(name, *a); "
             "from zlmdb_inspect.storage.binding import lmdb; b = lmdb(); importlib.util.find_spec = real; "
             "import zlmdb; e = b.open(sys.argv[2], map_size=1 << 20); e.close(); "
             "sys.stderr.write(repr((zlmdb.lmdb is b, hasattr(zlmdb, 'Database'), 'yaml' in sys.modules)))")
