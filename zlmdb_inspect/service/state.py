@@ -437,9 +437,12 @@ class StateStore:
         ``readers`` this run saw (each from its earliest sight by any run), write atomically
         (temporary file in the state directory, then rename), mode 0600."""
         readers = dict(readers or {})
-        now = time.time() if now is None else now
         path = self.file_for(ident.path)
         with self.locked(ident.path):
+            # the time of writing, taken once the lock is held: a run that waited for it (a disk stalled by
+            # another writer's dirty pages) must not take the samples of runs that saved meanwhile for
+            # samples from the future, and drop them
+            now = time.time() if now is None else now
             try:  # (the file this store wrote last is not parsed again: read() knows it by its signature)
                 earlier = self.read(ident.path)
             except StateError:  # unusable: this run's samples alone
