@@ -17,37 +17,41 @@ _lock = threading.Lock()
 
 
 def lmdb() -> Any:
-    """``zlmdb.lmdb``. Loaded alone (a placeholder ``zlmdb`` package stands in while it loads,
-    as its ``from zlmdb._lmdb_vendor import ...`` lines make Python look up the top package) only in a
-    process with one thread (counting those started outside ``threading`` once they run), where no other import can meet
-    the placeholder; a later ``import zlmdb``
-    (an application's module, ``--import``) runs zlmdb's package as usual and finds this same binding
-    in ``sys.modules``: one binding, one set of error classes."""
+    """``zlmdb.lmdb``: loaded alone in a process with one thread, else (or where it cannot be) with
+    zlmdb's package. A later ``import zlmdb`` (an application's module, ``--import``) runs the package
+    as usual and finds this same binding in ``sys.modules``: one binding, one set of error classes."""
     with _lock:
-        alone_before = sys.modules.get("zlmdb._lmdb_vendor")
-        if alone_before is not None and "zlmdb" not in sys.modules:  # loaded here before
-            return alone_before
-        if "zlmdb" in sys.modules or threading.active_count() > 1 or len(sys._current_frames()) > 1:
-            from zlmdb import lmdb as full
+        mod = sys.modules.get("zlmdb._lmdb_vendor")
+        if mod is not None and "zlmdb" not in sys.modules:  # loaded alone before
+            return mod
+        # every thread running Python code, those started outside ``threading`` too: no other thread may
+        # meet the placeholder package while the binding loads
+        if "zlmdb" not in sys.modules and len(sys._current_frames()) == 1:
+            mod = _alone()
+            if mod is not None:
+                return mod
+        from zlmdb import lmdb as whole
 
-            return full
-        spec = importlib.util.find_spec("zlmdb")
-        if spec is None or not spec.submodule_search_locations:
-            from zlmdb import lmdb as full  # not a package on disk: zlmdb's own error, as before
+        return whole
 
-            return full
-        placeholder = types.ModuleType("zlmdb")
-        placeholder.__path__ = list(spec.submodule_search_locations)
-        sys.modules["zlmdb"] = placeholder
-        try:
-            import zlmdb._lmdb_vendor as alone
-        except Exception:  # noqa: BLE001  another zlmdb layout: the whole package, as before
-            for name in [n for n in sys.modules if n == "zlmdb" or n.startswith("zlmdb.")]:
-                del sys.modules[name]
-            from zlmdb import lmdb as full
 
-            return full
-        finally:
-            if sys.modules.get("zlmdb") is placeholder:
-                del sys.modules["zlmdb"]
-        return alone
+def _alone() -> Any:
+    """The binding, imported while a placeholder ``zlmdb`` package stands in (its ``from
+    zlmdb._lmdb_vendor import ...`` lines make Python look up the top package); None where it cannot
+    be (another layout of zlmdb), with nothing of it left in ``sys.modules``."""
+    spec = importlib.util.find_spec("zlmdb")
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    placeholder = types.ModuleType("zlmdb")
+    placeholder.__path__ = list(spec.submodule_search_locations)
+    sys.modules["zlmdb"] = placeholder
+    try:
+        import zlmdb._lmdb_vendor as alone
+    except Exception:  # noqa: BLE001
+        for name in [n for n in sys.modules if n == "zlmdb" or n.startswith("zlmdb.")]:
+            del sys.modules[name]
+        return None
+    finally:
+        if sys.modules.get("zlmdb") is placeholder:
+            del sys.modules["zlmdb"]
+    return alone

@@ -20,9 +20,9 @@ def cursor_counts(txn) -> dict[int, int]:
 
 
 def main(argv: list[str]) -> int:
-    from zlmdb_inspect.storage.binding import lmdb as binding
+    from zlmdb_inspect.storage import binding
 
-    lmdb = binding()
+    lmdb = binding.lmdb()
     path, lock = argv[0], argv[1] == "1"
     env = lmdb.open(path, readonly=True, map_size=0, create=False, lock=lock)
     with env.begin() as txn:

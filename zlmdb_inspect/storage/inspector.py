@@ -53,10 +53,6 @@ from zlmdb_inspect.storage.walk import (
 T = TypeVar("T")
 
 
-def _lmdb() -> Any:
-    return binding.lmdb()  # imported late, and without the rest of zlmdb where it can be
-
-
 def check_path(path: str) -> tuple[str, str]:
     """Resolve ``path`` to (directory, data.mdb) or raise with what is wrong."""
     try:
@@ -172,7 +168,7 @@ class Inspector:
         return self._pf
 
     def _open_env(self) -> None:
-        lmdb = _lmdb()
+        lmdb = binding.lmdb()  # imported late, and without the rest of zlmdb where it can be
         self._locking = lockfile.in_use(self.lock_path)
         if self._locking:  # one descriptor to lock.mdb for as long as LMDB holds locks on it (lockfile)
             lockfile.hold(self.lock_path)
@@ -230,7 +226,7 @@ class Inspector:
         """Run ``fn(txn, pagefile, meta)`` inside one short read transaction. ``bounded``: ``fn`` reads
         pages only through the page file's bounds checks (or LMDB's cursors only after a walk of the
         snapshot succeeded), so a file shorter than its meta page says is no danger to it."""
-        lmdb = _lmdb()
+        lmdb = binding.lmdb()  # imported late, and without the rest of zlmdb where it can be
         with self._lock:
             if self._env is None:
                 raise InspectError(f"{self.path}: the inspector was closed")
