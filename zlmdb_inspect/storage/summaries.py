@@ -186,6 +186,16 @@ class PackedSummaries:
             return self
         return self.select(keep) if len(keep) else None
 
+    def only_rows(self, rows: np.ndarray) -> PackedSummaries | None:
+        """The rows ``rows`` (sorted indices; None when there are none)."""
+        if len(rows) == len(self.keys):
+            return self
+        return self.select(rows) if len(rows) else None
+
+    def rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
+        """The rows (sorted) whose key is in ``keys``."""
+        return self._rows_in(keys)
+
     def without(self, keys: set[tuple[int, int]]) -> PackedSummaries:
         """The rows whose key is not in ``keys``."""
         drop = self._rows_in(keys)
