@@ -29,6 +29,7 @@ from zlmdb_inspect.health.history import Monitor, Rates, Sample
 from zlmdb_inspect.health.timetofull import TimeToFull, estimate, perfdata, point_of, prometheus_value
 from zlmdb_inspect.health.writer_watch import Batching, WriterState, WriterWatch, batching, single
 from zlmdb_inspect.service.growth import GrowthTracker
+from zlmdb_inspect.service.memo import Memo, SampleMemo, sample_signature
 from zlmdb_inspect.service.state import Identity, StateStore, check_txnid
 from zlmdb_inspect.service.state import default_dir as default_state_dir
 from zlmdb_inspect.storage import writerlock
@@ -118,6 +119,9 @@ class Service:
         self._state_saved_t: float | None = None  # the newest sample the state file holds
         self._state_used = 0  # samples of earlier runs the history started with
         self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
+        self._memo_in: SampleMemo | None = None  # the last one-shot run's sample (service.memo), until used
+        self._sample_memo: SampleMemo | None = None  # this run's, for the state file (one-shot runs)
+        self._reused: list[str] = []  # what the first refresh took from the state's memo ("free_runs", "sample")
         self._growth = GrowthTracker(self._inspector, self._codecs)  # issue 23: the records' own time
 
     # -- the database as a whole -------------------------------------------------
@@ -162,15 +166,21 @@ class Service:
         self._monitor.seed_held(loaded.readers)  # a reader still holding its snapshot counts from then
         if len(loaded.summaries) or loaded.free is not None:
             ins.adopt_summaries(loaded.summaries, loaded.free)
+        if loaded.memo is not None:
+            if loaded.memo.runs is not None and loaded.memo.runs_key is not None:
+                ins.adopt_runs_memo(loaded.memo.runs_key, loaded.memo.runs)
+            self._memo_in = loaded.memo.sample
 
     def _save_state(self) -> None:
         if self._store is None or self._ident is None:
             return
         self._state_saved_at = time.monotonic()
         self._state_saved_t = self._monitor.samples[-1].t if self._monitor.samples else None
+        runs = self._inspector.export_runs_memo()
+        memo = Memo(runs[0] if runs else None, runs[1] if runs else None, self._sample_memo)
         try:
             self._store.save(self._ident, list(self._monitor.samples), self._inspector.export_summaries(),
-                             readers=self._monitor.held_since(), free=self._inspector.export_free())
+                             readers=self._monitor.held_since(), free=self._inspector.export_free(), memo=memo)
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note
@@ -237,6 +247,7 @@ class Service:
         if first:
             self._load_state()
         check0 = self._inspector.check_reads
+        runs0 = self._inspector.runs_reused
         self._growth.before_walk()  # issue 23: which slots' keys lead with a time (the walk buckets them)
         # with state, a one-shot run keeps its 1.0 summaries for the next run
         snap = self._inspector.snapshot(remember=live or self._store is not None)
@@ -257,18 +268,21 @@ class Service:
         found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
         self._watch_writer(snap, live)
         if not snap.damaged and not self._verify:
-            self._sample(snap)
+            self._sample(snap, live)
             self._growth.apply(snap)  # issue 23: Table.time, capacity.growth
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
         read_bytes = (snap.page_reads + self._inspector.check_reads - check0) * snap.lmdb.page_size
         state = None
+        if self._inspector.runs_reused > runs0:
+            self._reused.append("free_runs")
         if self._store is not None:
             if not live or time.monotonic() - self._state_saved_at >= self.STATE_SAVE_EVERY_S:
                 self._save_state()
             state = {"file": self._store.file_for(self._inspector.data_path), "samples_used": self._state_used,
                      "history_s": round(snap.taken_at - self._monitor.samples[0].t, 1),
-                     "note": self._state_note}
+                     "note": self._state_note, "reused": list(self._reused)}
+        self._reused = []
         return Refresh(snap, warnings, self._monitor.rates(), eta.seconds,
                        self._verify, self._sampled, eta, series, found.writer, found.batching,
                        history, state, read_bytes)
@@ -289,9 +303,10 @@ class Service:
         since = now - found.batching.window_s if found.batching else now
         found.writers_seen = self._writer_watch.seen(since)
 
-    def _sample(self, snap: Snapshot) -> None:
+    def _sample(self, snap: Snapshot, live: bool = False) -> None:
         """Decode the first records of each table when the data changed, then count every record
-        that failed to decode so far (browsing and dumping add to what sampling finds)."""
+        that failed to decode so far (browsing and dumping add to what sampling finds). A one-shot
+        run at the snapshot the last one sampled takes that sample from the state (service.memo)."""
         tables = tuple((t.slot, t.name) for t in snap.tables)
         now = time.monotonic()
         last = self._sampled_at
@@ -299,13 +314,46 @@ class Service:
                 now - last[1] >= self.SAMPLE_EVERY_S or last[2] != tables)):
             # not when nothing changed, nor on a live database sampled moments ago with the same tables
             self._sampled_at = (snap.lmdb.last_txnid, now, tables)
-            stats, windows = self._codecs.sample(self._inspector, snap, self.opts.sample)
-            self._sampled = stats
-            self._findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
-            self._findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
-            self._findings.index_drift = self._codecs.index_drift(self._inspector, snap, windows)
-            self._growth.after_sample(snap, windows)  # issue 23: estimates of non-leading times
+            key = self._sample_key(snap) if not live else None
+            memo, self._memo_in = self._memo_in, None
+            if key is not None and memo is not None and memo.key == key:
+                self._use_sample(snap, memo)
+            else:
+                self._take_sample(snap, key)
         self._findings.undecodable = self._undecodable()
+
+    def _sample_key(self, snap: Snapshot) -> tuple | None:
+        """The snapshot's identity and the options that decide how its records read (None: not to be kept)."""
+        o = self.opts
+        sig = sample_signature(o.sample, o.allow_pickle, o.fbs_types, o.imports, o.fbs)
+        ident = self._inspector.identity(snap.lmdb.last_txnid)
+        return (*ident, sig) if ident is not None and sig is not None else None
+
+    def _take_sample(self, snap: Snapshot, key: tuple | None) -> None:
+        stats, windows = self._codecs.sample(self._inspector, snap, self.opts.sample)
+        self._sampled_stats(stats)
+        self._findings.index_drift = self._codecs.index_drift(self._inspector, snap, windows)
+        self._growth.after_sample(snap, windows)  # issue 23: estimates of non-leading times
+        self._sample_memo = None
+        # kept only when every read of the sample saw the snapshot: no commit since it (txnids only grow)
+        if key is not None and self._inspector.current_meta()[0] == snap.lmdb.last_txnid:
+            rows, examples = self._codecs.failed_rows()
+            self._sample_memo = SampleMemo(key, stats, list(self._findings.index_drift), rows, examples,
+                                           dict(self._growth.sampled_times))
+
+    def _use_sample(self, snap: Snapshot, memo: SampleMemo) -> None:
+        """An earlier run's sample of this very snapshot, read with the same options: what sampling gives."""
+        self._sampled_stats(memo.sampled)
+        self._findings.index_drift = list(memo.drift)
+        self._codecs.restore_failed(memo.failed, memo.examples)
+        self._growth.restore_sample(snap, memo.times)
+        self._sample_memo = memo  # the next run at this snapshot takes it too
+        self._reused.append("sample")
+
+    def _sampled_stats(self, stats: dict[str, dict]) -> None:
+        self._sampled = stats
+        self._findings.pickle_tables = [k for k, v in stats.items() if v.get("pickle")]
+        self._findings.json_tables = {k: v["est_bytes"] for k, v in stats.items() if v.get("json")}
 
     def _undecodable(self) -> dict[str, Undecodable]:
         """Per table: records no decoder of the table reads, and records only the application's

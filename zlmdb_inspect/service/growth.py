@@ -39,6 +39,7 @@ class GrowthTracker:
         self._oldest_seen: dict[int, int] = {}  # slot -> the oldest record's time when first seen, ns
         self._tables: dict[int, Table] = {}  # the last snapshot's tables, by slot
         self.seed: int | None = None  # estimates' random seed (tests); None: fresh each time
+        self.sampled_times: dict[int, tuple[str, list[int | None]]] = {}  # slot -> (source, times) of the estimates
 
     def before_walk(self) -> None:
         """Tell the walker which slots lead their keys with a time: both ends of the slot do, and
@@ -63,6 +64,7 @@ class GrowthTracker:
         """Learn the non-leading sources from the last sample's records and estimate them again."""
         now = time.time_ns()
         self._estimates = {}
+        self.sampled_times = {}
         for t in snap.tables:
             if t.slot == 0 or not t.records or t.slot in self._bounds:
                 continue
@@ -76,7 +78,20 @@ class GrowthTracker:
             if src is None:
                 continue
             times = sample_times(self._ins, codec, t, src, seed=self.seed)
+            self.sampled_times[t.slot] = (src.name, times)
             self._estimates[t.slot] = figures.estimated(src.name, times, t.records, t.bytes, now)
+
+    def restore_sample(self, snap: Snapshot, times: dict[int, tuple[str, list[int | None]]]) -> None:
+        """:meth:`after_sample` from the times an earlier run sampled at this very snapshot (its records are
+        these): the estimates are worked out again, as of now."""
+        now = time.time_ns()
+        self._estimates = {}
+        self.sampled_times = {}
+        for t in snap.tables:
+            if t.slot in times and t.records and t.slot not in self._bounds:
+                name, ts = times[t.slot]
+                self.sampled_times[t.slot] = (name, ts)
+                self._estimates[t.slot] = figures.estimated(name, ts, t.records, t.bytes, now)
 
     def apply(self, snap: Snapshot) -> None:
         """``Table.time`` of every table with a time, and ``capacity.growth``."""

@@ -52,6 +52,8 @@ import numpy as np
 
 from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.health.history import HeldKey, Sample
+from zlmdb_inspect.service import memo as memos
+from zlmdb_inspect.service.memo import Memo
 from zlmdb_inspect.storage.freetree import COLUMNS as FREE_COLUMNS
 from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.summaries import COLUMNS, PackedSummaries
@@ -100,6 +102,7 @@ class State:
     summaries: PackedSummaries = field(default_factory=PackedSummaries)  # 1.0: per branch page; 0.9: the tree's
     readers: dict[HeldKey, float] = field(default_factory=dict)  # held snapshots -> first seen (see Monitor)
     free: FreeTree | None = None  # 1.0: the free database as the last walk read it
+    memo: Memo | None = None  # what the last one-shot run worked out from its snapshot alone (service.memo)
 
 
 # -- encoding ---------------------------------------------------------------------------
@@ -201,13 +204,17 @@ def _encoded(state: State, max_bytes: int) -> tuple[list, State]:
     free_doc, free_blob = _free_columns(free)
     samples = [_sample_dict(s) for s in state.samples]
     head["readers"] = [[*key, first] for key, first in sorted(state.readers.items())]
+    memo = state.memo
+    memo_doc = memos.encode(memo)
     while True:
         # one line: json.dumps escapes every newline inside strings
-        line = json.dumps({**head, "samples": samples, "summaries": summaries, "free": free_doc},
+        line = json.dumps({**head, "samples": samples, "summaries": summaries, "free": free_doc, "memo": memo_doc},
                           separators=(",", ":"), allow_nan=False).encode()
         if len(line) + 1 + sum(len(b) for b in blob) + sum(len(b) for b in free_blob) <= max_bytes:
             break
-        if free is not None:
+        if memo_doc is not None:  # the cheapest to lose: an unchanged database's next run recomputes it
+            memo, memo_doc = None, None
+        elif free is not None:
             free = None
             free_doc, free_blob = _free_columns(free)
         elif summaries["rows"]:
@@ -219,7 +226,7 @@ def _encoded(state: State, max_bytes: int) -> tuple[list, State]:
             break
     return [line + b"\n", *blob, *free_blob], State(ident, state.written_at,
                                                     state.samples[len(state.samples) - len(samples):], kept,
-                                                    state.readers, free)
+                                                    state.readers, free, memo)
 
 
 # -- strict decoding ---------------------------------------------------------------------
@@ -358,6 +365,10 @@ def parse(data: bytes) -> State:
     state.readers = _readers(doc.get("readers"))
     state.summaries, at = _summaries(doc.get("summaries"), blob)
     state.free = _free(doc.get("free"), blob[at:])
+    try:
+        state.memo = memos.parse(doc.get("memo"))
+    except memos.MemoError as e:
+        raise StateError(str(e)) from None
     return state
 
 
@@ -372,6 +383,7 @@ class Loaded:
     note: str | None = None  # one line: the state file was ignored or cut, and why
     readers: dict[HeldKey, float] = field(default_factory=dict)  # snapshots held at the last run, first seen
     free: FreeTree | None = None  # 1.0: the free database's pages, records and lists at the last run
+    memo: Memo | None = None  # the last one-shot run's results at its snapshot (service.memo)
 
 
 class StateStore:
@@ -432,7 +444,8 @@ class StateStore:
         return usable(state, ident, now, self.file_for(ident.path))
 
     def save(self, ident: Identity, samples: list[Sample], summaries: PackedSummaries, now: float | None = None,
-             readers: dict[HeldKey, float] | None = None, free: FreeTree | None = None) -> None:
+             readers: dict[HeldKey, float] | None = None, free: FreeTree | None = None,
+             memo: Memo | None = None) -> None:
         """Merge ``samples`` with what overlapping runs wrote meanwhile, keep ``summaries`` and the
         ``readers`` this run saw (each from its earliest sight by any run), write atomically
         (temporary file in the state directory, then rename), mode 0600."""
@@ -456,7 +469,7 @@ class StateStore:
                         readers[key] = min(readers[key], first)
             keep = [s for _, s in sorted(merged.items()) if now - MAX_AGE_S <= s.t <= now + FUTURE_SLACK_S]
             keep = _monotonic_txnids(keep)[-MAX_SAMPLES:]
-            data, wrote = _encoded(State(ident, now, keep, summaries, readers, free), self.max_bytes)
+            data, wrote = _encoded(State(ident, now, keep, summaries, readers, free, memo), self.max_bytes)
             fd, tmp = tempfile.mkstemp(prefix=".state-", dir=self.directory)  # mkstemp: mode 0600
             try:
                 with os.fdopen(fd, "wb") as f:
@@ -506,7 +519,8 @@ def usable(state: State, ident: Identity, now: float, where: str = "state file")
         note = f"{where}'s samples are older than {MAX_AGE_S / 60:.0f} min; starting again"
     # a reader last seen long ago may have ended and begun again on the same txnid meanwhile
     readers = state.readers if now - state.written_at <= MAX_AGE_S else {}
-    return Loaded(samples=recent, summaries=state.summaries, note=note, readers=readers, free=state.free)
+    return Loaded(samples=recent, summaries=state.summaries, note=note, readers=readers, free=state.free,
+                  memo=state.memo)
 
 
 def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded:
@@ -519,6 +533,8 @@ def check_txnid(loaded: Loaded, txnid: int, where: str = "state file") -> Loaded
     free = loaded.free
     if free is not None and len(free):  # its pages' txnids, and the records' (each freed by a commit)
         ahead = max(ahead, int(free.keys[:, 1].max()), int(free.txnids[-1]) if len(free.txnids) else 0)
+    if loaded.memo is not None:
+        ahead = max(ahead, loaded.memo.txnid())
     if ahead > txnid:
         return Loaded(note=f"{where} saw txnid {ahead:,}, ahead of the database's {txnid:,} (restored from an "
                            "older copy?); starting again")

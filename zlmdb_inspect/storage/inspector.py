@@ -147,6 +147,10 @@ class Inspector:
         self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
         self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
+        # free runs by (snapshot identity, oldest reader, depth): the last computed, or a state file's
+        # (an unchanged database's next one-shot run takes them instead of merging 650k pages again)
+        self._runs_memo: tuple[tuple, dict] | None = None
+        self.runs_reused = 0  # free runs taken from that memo (the state's, or this process's)
         self._short_ok: tuple[tuple, bool] | None = None  # a file shorter than last_pgno: only free pages past it?
         self._proven: PageFile | None = None  # the page file a walk found no page of the tree past the end of
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
@@ -324,7 +328,7 @@ class Inspector:
             seen = self.read(take, bounded=True)
         if seen.walk is not None and (seen.fresh or (self._last is not None and self._last.key == seen.key)):
             # a new walk, or the same snapshot (its free lists still hold: another oldest reader, other runs)
-            seen.free_runs = self._free_runs(seen.pf, seen.meta, seen.walk, seen.readers)
+            seen.free_runs = self._free_runs(seen.pf, seen.meta, seen.walk, seen.readers, seen.ident)
         if seen.fresh:
             if seen.walk is None:
                 seen.counts = self._cursor_count_subprocess(seen.problems)
@@ -375,7 +379,8 @@ class Inspector:
             # unchanged (or a walk is not due yet): only what changes without a commit is read
             seen = replace(last, pf=pf, meta=meta, info=info, readers=readers,
                            problems=list(last.problems), fresh=False, key=key,
-                           counts_next=self._next_walk if last.key != key else None)
+                           counts_next=self._next_walk if last.key != key else None,
+                           ident=last.ident if last.key == key else None)
             seen.txn_s = time.perf_counter() - t0
             return seen
         seen = _Seen(pf=pf, meta=meta, info=info, readers=readers, key=key)
@@ -390,13 +395,16 @@ class Inspector:
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
+            seen.ident = snapshot_identity(pf, meta)
         seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
 
-    def _free_runs(self, pf: PageFile, meta: Meta, walk: WalkResult | None, readers: list[Reader]) -> dict | None:
+    def _free_runs(self, pf: PageFile, meta: Meta, walk: WalkResult | None, readers: list[Reader],
+                   ident: tuple | None = None) -> dict | None:
         """Free runs over the pages reusable now, cached per (snapshot, oldest reader): after the read
-        transaction (the walk's copies of the free database's lists, no page of the file)."""
+        transaction (the walk's copies of the free database's lists, no page of the file). ``ident``: the
+        snapshot's :func:`snapshot_identity`, under which they are kept for a state file."""
         if walk is None:
             return None
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
@@ -404,12 +412,39 @@ class Inspector:
         cached = self._runs_cache
         if cached is not None and cached[0] == key:
             return cached[1]
-        try:
-            runs: dict | None = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
-        except PageError:
-            runs = None
+        memo_key = (*ident, oldest, meta.main.depth) if ident is not None else None
+        memo = self._runs_memo
+        runs: dict | None
+        if memo_key is not None and memo is not None and memo[0] == memo_key:
+            runs = memo[1]
+            self.runs_reused += 1
+        else:
+            try:
+                runs = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
+            except PageError:
+                runs = None
+        if memo_key is not None and runs is not None:
+            self._runs_memo = (memo_key, runs)
         self._runs_cache = (key, runs)
         return runs
+
+    def identity(self, txnid: int) -> tuple[int, ...] | None:
+        """The :func:`snapshot_identity` of the last snapshot when it was walked at ``txnid`` (None otherwise)."""
+        with self._lock:
+            last = self._last
+            ident = last.ident if last is not None else None
+            return ident if ident is not None and ident[0] == txnid else None
+
+    def export_runs_memo(self) -> tuple[tuple, dict] | None:
+        """The last free runs with the key they hold under (snapshot identity, oldest reader, depth), for
+        a state file; None before any."""
+        with self._lock:
+            return self._runs_memo
+
+    def adopt_runs_memo(self, key: tuple, runs: dict) -> None:
+        """A state file's free runs: used where a snapshot has that identity, oldest reader and depth."""
+        with self._lock:
+            self._runs_memo = (tuple(key), runs)
 
     def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
         cat, problems = [], []
@@ -827,6 +862,19 @@ class _Seen:
     counts_at: float = 0.0  # time.time() of the snapshot that counted them
     counts_next: float | None = None  # monotonic time the stale counts are taken again
     free_runs: dict | None = None  # storage.freeruns over the pages reusable at this snapshot
+    ident: tuple | None = None  # snapshot_identity() of a walked snapshot (None: not walked, or damaged)
+
+
+def snapshot_identity(pf: PageFile, meta: Meta) -> tuple[int, ...]:
+    """What tells one snapshot of a file from any other, as the state file's reuse of a whole tree tells
+    it (see :meth:`Inspector.adopt_summaries`): the txnid and high-water mark, and each tree's root page,
+    entries and root page's CRC-32 (-1: an empty tree). A later commit changes the txnid; a backup
+    restored over the same file at the same txnid holds other root pages."""
+    out = [meta.txnid, meta.last_pgno]
+    for db in (meta.main, meta.free):
+        crc = _page_crc(pf, meta, db.root)
+        out += [db.root, db.entries, -1 if crc is None else crc]
+    return tuple(out)
 
 
 def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None = None) -> int | None:

@@ -64,6 +64,24 @@ class TableCodecs(WindowReader, Sampler):
                         seen[r.raw_key] = r.error_kind
                     self.failed_example.setdefault((table.label(), r.error_kind), r.error)
 
+    def failed_rows(self) -> tuple[dict[str, list[tuple[bytes, str]]], list[tuple[str, str, str]]]:
+        """The records seen failing ({label: [(raw key, kind)]}) and each (label, kind)'s first error: for
+        the state file, so the next run at the same snapshot takes them with the sample."""
+        with self._lock:
+            return ({label: [(k, kind.value) for k, kind in seen.items()] for label, seen in self.failed.items()},
+                    [(label, kind.value, text) for (label, kind), text in self.failed_example.items()])
+
+    def restore_failed(self, rows: dict[str, list[tuple[bytes, str]]], examples: list[tuple[str, str, str]]) -> None:
+        """Records an earlier run saw failing at this very snapshot (:meth:`failed_rows`), as if seen now."""
+        with self._lock:
+            for label, keys in rows.items():
+                seen = self.failed.setdefault(label, {})
+                for k, kind in keys:
+                    if len(seen) < 10_000:
+                        seen.setdefault(k, ErrorKind(kind))
+            for label, kind, text in examples:
+                self.failed_example.setdefault((label, ErrorKind(kind)), text)
+
     def failures(self, table: str, kind: ErrorKind) -> int:
         """Records of ``table`` seen failing so far with errors of ``kind``."""
         with self._lock:
