@@ -662,7 +662,13 @@ class Inspector:
                     packed.verified[:] = True
             if pf.has_txnid:
                 pgnos = packed.keys[:, 0]
-                ahead.append(pgnos[(pgnos >= 2) & (pgnos <= min(meta.last_pgno, pf.pages_in_file - 1))])
+                top = min(meta.last_pgno, pf.pages_in_file - 1)
+                root = meta.main.root
+                # an unchanged root: the walk takes its summary and reads no page below it (reading the rows'
+                # pages ahead cost an unchanged run on a cold file ~40 MiB and 0.2 s of CPU for nothing)
+                unchanged = 2 <= root <= top and packed.row((root, int(pf.np_headers[root, 1]))) is not None
+                if not unchanged:
+                    ahead.append(pgnos[(pgnos >= 2) & (pgnos <= top)])
                 walker.saved = packed
                 self._adopted = True
                 return len(packed)

@@ -268,3 +268,40 @@ def test_memo_round_trip_and_absent_memo():
     back = parse(encode(memo))
     assert back == memo
     assert parse(None) is None and encode(None) is None and encode(Memo()) is None
+
+
+def test_an_unchanged_tree_on_a_cold_file_is_not_read_ahead(tmp_path, monkeypatch):
+    """A cold file's saved branch pages are read ahead for a walk that needs them (a changed tree); under
+    an unchanged root the walk needs none (they were read all the same: ~40 MiB at 10M records)."""
+    from conftest import put_random
+    from statefiles import state_doc
+
+    from zlmdb_inspect.storage import prefetch
+
+    path = str(tmp_path / "db")
+    put_random(path, 60000, seed=3, commits=8)
+    st = str(tmp_path / "state")
+    run(path, st)
+    run(path, st)
+    assert state_doc(st)["summaries"]["rows"] > 100
+    asked: list[int] = []
+    real = prefetch.read_missing
+
+    def counting(pf, pgnos):
+        asked.append(len(pgnos))
+        return real(pf, pgnos)
+
+    monkeypatch.setattr(prefetch, "read_missing", counting)
+    data = os.path.join(path, "data.mdb")
+    fd = os.open(data, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
+    finally:
+        os.close(fd)
+    ref = run(path, st)
+    assert sorted(ref.state["reused"]) == ["free_runs", "sample"] and ref.read_bytes <= 8 * 4096
+    assert asked == []  # nothing read ahead
+    put_random(path, 5, seed=4)  # a changed tree: its saved rows' pages are read ahead
+    run(path, st)
+    assert asked and asked[0] > 100
