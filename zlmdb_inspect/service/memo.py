@@ -5,17 +5,20 @@ same answers to the same questions: the free runs over the same free lists, the 
 same records decoded the same way. A one-shot run recomputed both every time, about half of an
 unchanged run's refresh. The state file now keeps them under the snapshot's identity
 (:func:`zlmdb_inspect.storage.inspector.snapshot_identity`: txnid, high-water mark, each tree's
-root page, entries and root page CRC-32) and, for the sample, the options that decide how
-records are decoded; a run whose snapshot and options are those takes them, any other
-recomputes. Nothing is reused across a commit, and nothing with ``--import`` or ``--fbs``
-(application code or schemas that may have changed since).
+root page, entries and root page CRC-32, the file's modification and change times) and this
+program's version and, for the sample, the options that decide how records are decoded; a run
+whose snapshot, version and options are those takes them, any other recomputes. Nothing is
+reused across a commit, and no sample with ``--import`` or ``--fbs`` (application code or schemas
+that may have changed since) or in a live process.
 
 The sample's part is what the report and the rules read from it: the per-table statistics
-(``--json`` ``sampled``), index drift, the records seen failing, and the raw times of the growth
-estimates (the estimates themselves are worked out again: they depend on the time of the run).
+(``--json`` ``sampled``), index drift, the records seen failing, and the sampled times of the
+growth estimates with their source (the estimates themselves are worked out again: they depend on
+the time of the run).
 
 Untrusted input, as the rest of the state file: :func:`parse` checks every field's type and
-range, and raises :class:`MemoError` on the first doubt (the state file is then ignored).
+range, and raises :class:`MemoError` on the first doubt (the state file is then ignored); a memo
+another version wrote is not used (the rest of the file is).
 """
 
 from __future__ import annotations
@@ -24,9 +27,15 @@ import json
 from dataclasses import dataclass, field
 from typing import Any
 
+from zlmdb_inspect import __version__
 from zlmdb_inspect.core.slots import MAX_SLOT
 
-IDENTITY_LEN = 8  # snapshot_identity(): txnid, last_pgno, then (root, entries, crc) of the main and free trees
+#: snapshot_identity(): txnid, last_pgno, (root, entries, crc) of the main and free trees, the file's mtime and ctime
+IDENTITY_LEN = 10
+#: What wrote a memo: another version may sample or count differently (a memo of another one is not used).
+#: Bump FORMAT when what sampling or the free runs give changes.
+FORMAT = 1
+VERSION = f"{__version__}/{FORMAT}"
 _I64 = (1 << 63) - 1
 _KINDS = ("codec", "app")  # core.kinds.ErrorKind values
 
@@ -86,7 +95,7 @@ def encode(memo: Memo | None) -> dict[str, Any] | None:
     """The memo as JSON values (None: nothing to keep)."""
     if memo is None or (memo.runs is None and memo.sample is None):
         return None
-    out: dict[str, Any] = {"runs": None, "sample": None}
+    out: dict[str, Any] = {"version": VERSION, "runs": None, "sample": None}
     if memo.runs is not None and memo.runs_key is not None:
         out["runs"] = {"key": list(memo.runs_key), "largest_pages": memo.runs["largest_pages"],
                        "buckets": [[b["pages"][0], b["pages"][1], b["runs"], b["total_pages"]]
@@ -97,7 +106,9 @@ def encode(memo: Memo | None) -> dict[str, Any] | None:
             "key": list(s.key), "sampled": s.sampled, "drift": [list(d) for d in s.drift],
             "failed": {label: [[k.hex(), kind] for k, kind in rows] for label, rows in s.failed.items()},
             "examples": [list(e) for e in s.examples],
-            "times": [[slot, name, ts] for slot, (name, ts) in sorted(s.times.items())],
+            # (a time beyond int64 is no plausible time, as for estimated(): kept as none)
+            "times": [[slot, name, [t if t is None or -_I64 - 1 <= t <= _I64 else None for t in ts]]
+                      for slot, (name, ts) in sorted(s.times.items())],
         }
     return out
 
@@ -204,10 +215,13 @@ def _sample(v: Any) -> SampleMemo:
 
 
 def parse(v: Any) -> Memo | None:
-    """The memo of a state file's JSON (None: absent, as in files written before it was kept)."""
+    """The memo of a state file's JSON (None: absent, as in files written before it was kept, or written
+    by another version: not used, and the rest of the file is)."""
     if v is None:
         return None
-    if type(v) is not dict or set(v) != {"runs", "sample"}:
+    if type(v) is dict and v.get("version") != VERSION and type(v.get("version")) is str:
+        return None
+    if type(v) is not dict or set(v) != {"version", "runs", "sample"}:
         raise MemoError("its memo is not the expected fields")
     memo = Memo()
     if v["runs"] is not None:

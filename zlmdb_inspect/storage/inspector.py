@@ -395,7 +395,7 @@ class Inspector:
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
-            seen.ident = snapshot_identity(pf, meta)
+            seen.ident = snapshot_identity(pf, meta, os.stat(self.data_path))
         seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
@@ -413,19 +413,22 @@ class Inspector:
         if cached is not None and cached[0] == key:
             return cached[1]
         memo_key = (*ident, oldest, meta.main.depth) if ident is not None else None
-        memo = self._runs_memo
-        runs: dict | None
+        with self._lock:  # (the memo, with export_runs_memo(); not the work)
+            memo = self._runs_memo
+        runs: dict | None = None
         if memo_key is not None and memo is not None and memo[0] == memo_key:
             runs = memo[1]
-            self.runs_reused += 1
+            with self._lock:
+                self.runs_reused += 1
         else:
             try:
                 runs = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
             except PageError:
                 runs = None
-        if memo_key is not None and runs is not None:
-            self._runs_memo = (memo_key, runs)
-        self._runs_cache = (key, runs)
+        with self._lock:
+            if memo_key is not None and runs is not None:
+                self._runs_memo = (memo_key, runs)
+            self._runs_cache = (key, runs)
         return runs
 
     def identity(self, txnid: int) -> tuple[int, ...] | None:
@@ -666,7 +669,9 @@ class Inspector:
                 root = meta.main.root
                 # an unchanged root: the walk takes its summary and reads no page below it (reading the rows'
                 # pages ahead cost an unchanged run on a cold file ~40 MiB and 0.2 s of CPU for nothing)
-                unchanged = 2 <= root <= top and packed.row((root, int(pf.np_headers[root, 1]))) is not None
+                row = packed.row((root, int(pf.np_headers[root, 1]))) if 2 <= root <= top else None
+                unchanged = row is not None and (bool(packed.verified[row]) or
+                                                 _page_crc(pf, meta, root) == int(packed.crcs[row]))
                 if not unchanged:
                     ahead.append(pgnos[(pgnos >= 2) & (pgnos <= top)])
                 walker.saved = packed
@@ -871,16 +876,17 @@ class _Seen:
     ident: tuple | None = None  # snapshot_identity() of a walked snapshot (None: not walked, or damaged)
 
 
-def snapshot_identity(pf: PageFile, meta: Meta) -> tuple[int, ...]:
-    """What tells one snapshot of a file from any other, as the state file's reuse of a whole tree tells
-    it (see :meth:`Inspector.adopt_summaries`): the txnid and high-water mark, and each tree's root page,
-    entries and root page's CRC-32 (-1: an empty tree). A later commit changes the txnid; a backup
-    restored over the same file at the same txnid holds other root pages."""
+def snapshot_identity(pf: PageFile, meta: Meta, st: os.stat_result) -> tuple[int, ...]:
+    """What tells one snapshot of a file from any other: the txnid and high-water mark, each tree's root
+    page, entries and root page's CRC-32 (-1: an empty tree), and the file's modification and change
+    times. A later commit changes the txnid; a copy written over the file (a restore) changes its times,
+    even where its root pages are byte for byte the same (two copies of one database, each changed by
+    one commit of a same-size value: allocation is deterministic). Readers never change them."""
     out = [meta.txnid, meta.last_pgno]
     for db in (meta.main, meta.free):
         crc = _page_crc(pf, meta, db.root)
         out += [db.root, db.entries, -1 if crc is None else crc]
-    return tuple(out)
+    return (*out, st.st_mtime_ns, st.st_ctime_ns)
 
 
 def _page_crc(pf: PageFile, meta: Meta, pgno: int, txnid: int | None = None) -> int | None:

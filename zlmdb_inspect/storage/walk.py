@@ -480,7 +480,12 @@ class TreeWalker:
             # tree, a quarter of a state file).
             below, below_rows = self._below(w.deep_hits)
             valid = w.seen | below
-            for k in self.cache.keys() - valid:
+            drop = list(self.cache.keys() - valid)
+            if drop and saved is not None and len(below_rows):  # (a cached summary under a saved row's key)
+                d = np.array(drop, dtype=np.int64).reshape(-1, 2)
+                held = find_keys(key_index(saved.keys[below_rows]), d[:, 0], d[:, 1]) >= 0
+                drop = [k for k, h in zip(drop, held.tolist(), strict=True) if not h]
+            for k in drop:
                 del self.cache[k]
                 self.parents.pop(k, None)
             if saved is not None:

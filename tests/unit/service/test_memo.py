@@ -258,15 +258,18 @@ def test_a_hostile_memo_is_refused_with_the_file(varied, tmp_path, how):
 
 
 def test_memo_round_trip_and_absent_memo():
-    sm = SampleMemo((1, 2, 3, 4, 5, 6, 7, -1, "[200,false,[]]"),
+    ident = (1, 2, 3, 4, 5, 6, 7, -1, 10**18, 10**18 + 1)
+    sm = SampleMemo((*ident, "[200,false,[]]"),
                     {"T": {k: (0 if v == "int" else False if v == "bool" else "s" if v == "str" else None
                                if v == "str?" else ["n"]) for k, v in SAMPLED_FIELDS.items()}},
                     [("Idx", "2 of 300")], {"T": [(b"\x00\x2a", "codec")]}, [("T", "codec", "bad")],
                     {3: ("value:created", [1, None, 3])})
-    memo = Memo((1, 2, 3, 4, 5, 6, 7, -1, 9, 3), {"largest_pages": 4, "runs": [
+    memo = Memo((*ident, 9, 3), {"largest_pages": 4, "runs": [
         {"pages": [1, 1], "runs": 2, "total_pages": 2}, {"pages": [4, 7], "runs": 1, "total_pages": 4}]}, sm)
     back = parse(encode(memo))
     assert back == memo
+    sm.times[3] = ("key:2", [2**64 - 1, -(2**70), 5])  # no plausible time beyond int64: kept as none
+    assert parse(encode(memo)).sample.times[3] == ("key:2", [None, None, 5])
     assert parse(None) is None and encode(None) is None and encode(Memo()) is None
 
 
@@ -305,3 +308,74 @@ def test_an_unchanged_tree_on_a_cold_file_is_not_read_ahead(tmp_path, monkeypatc
     put_random(path, 5, seed=4)  # a changed tree: its saved rows' pages are read ahead
     run(path, st)
     assert asked and asked[0] > 100
+
+
+def test_times_beyond_int64_keep_the_state(tmp_path):
+    """Key times are read as unsigned 64-bit numbers: a table whose time source holds for 95 % of its keys
+    may sample 2**64 - 1 for the rest; the memo must not make its own state file unreadable."""
+    import time
+
+    path = str(tmp_path / "db")
+    rnd = random.Random(1)
+    now = time.time_ns()
+    env = raw_env(path, "1.0", map_size=64 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\0" + struct.pack(">H", 7), cbor2.dumps({"oid": str(uuid.UUID(int=7)), "slot": 7, "name": "Ev",
+                                                             "description": None, "creator": "t"}))
+        for i in range(3000):
+            t = now - rnd.randrange(10**15) if rnd.random() > 0.05 else (1 << 64) - 1 - rnd.randrange(1000)
+            txn.put(struct.pack(">HQQ", 7, i, t), cbor2.dumps({"n": i}))
+    env.close()
+    st = str(tmp_path / "state")
+    first = run(path, st)
+    assert any(t.time is not None and not t.time.exact for t in first.snapshot.tables)  # estimated from a sample
+    again = run(path, st)
+    assert again.state["note"] is None and "sample" in again.state["reused"]
+    assert _times(again) == _times(first)
+
+
+def test_a_diverged_copy_with_the_same_root_bytes_is_sampled_again(tmp_path, fmt):
+    """Two copies of one database, each changed by one commit of a same-size value under one key: the
+    root pages are byte for byte the same (allocation is deterministic). The copy written over the
+    first file changes its times, and the next run samples again."""
+    a, b = str(tmp_path / "a"), str(tmp_path / "b")
+    env = raw_env(a, fmt, map_size=64 << 20)
+    with env.begin(write=True) as txn:
+        txn.put(b"\0\0" + struct.pack(">H", 5), cbor2.dumps({"oid": str(uuid.UUID(int=5)), "slot": 5, "name": "T",
+                                                             "description": None, "creator": "t"}))
+        for i in range(2000):
+            txn.put(struct.pack(">HI", 5, i), cbor2.dumps({"n": i, "pad": "p" * 40}))
+    env.close()
+    shutil.copytree(a, b)
+    good = cbor2.dumps({"n": 0, "pad": "q" * 40})
+    for path, val in ((a, good), (b, b"\xff" * len(good))):
+        env = raw_env(path, fmt, map_size=64 << 20)
+        with env.begin(write=True) as txn:
+            txn.put(struct.pack(">HI", 5, 0), val)
+        env.close()
+    st = str(tmp_path / "state")
+    first = run(a, st)
+    assert sorted(run(a, st).state["reused"]) == ["free_runs", "sample"]
+    with open(os.path.join(b, "data.mdb"), "rb") as src, open(os.path.join(a, "data.mdb"), "r+b") as dst:
+        shutil.copyfileobj(src, dst)
+        dst.truncate()
+    again = run(a, st)
+    scratch = run(b, None)
+    assert again.state["reused"] == []
+    assert again.sampled == scratch.sampled and again.sampled["T"]["undecodable"] == 1
+    assert first.sampled["T"]["undecodable"] == 0
+    assert _warnings(again) == _warnings(scratch)
+
+
+def test_a_memo_of_another_version_is_not_used_and_the_rest_of_the_file_is(varied, tmp_path):
+    st = str(tmp_path / "state")
+    first = run(varied, st)
+
+    def older(doc: dict) -> None:
+        doc["memo"]["version"] = "0.0.1/0"
+        doc["memo"]["sample"]["sampled"] = {"gone": {"a field": "of a format long gone"}}
+
+    edit_state(st, older)
+    again = run(varied, st)
+    assert again.state["note"] is None and again.state["samples_used"] == 1
+    assert again.state["reused"] == [] and again.sampled == first.sampled
