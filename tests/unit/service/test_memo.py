@@ -14,7 +14,7 @@ import uuid
 
 import cbor2
 import pytest
-from conftest import raw_env, run_cli, sha, space_key
+from conftest import drop_cache, raw_env, run_cli, sha, space_key
 from statefiles import edit_state, grow_in_child, state_doc, state_file
 from statefiles import one_shot as run
 from time_tables import build, first_day, times
@@ -295,13 +295,7 @@ def test_an_unchanged_tree_on_a_cold_file_is_not_read_ahead(tmp_path, monkeypatc
         return real(pf, pgnos)
 
     monkeypatch.setattr(prefetch, "read_missing", counting)
-    data = os.path.join(path, "data.mdb")
-    fd = os.open(data, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
+    drop_cache(os.path.join(path, "data.mdb"))
     ref = run(path, st)
     assert sorted(ref.state["reused"]) == ["free_runs", "sample"] and ref.read_bytes <= 8 * 4096
     assert asked == []  # nothing read ahead

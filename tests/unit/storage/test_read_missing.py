@@ -10,7 +10,7 @@ import time
 
 import numpy as np
 import pytest
-from conftest import raw_env
+from conftest import drop_cache, raw_env
 
 from zlmdb_inspect.storage.pageformat import PageFile
 from zlmdb_inspect.storage.prefetch import read_missing, resident
@@ -27,21 +27,11 @@ def _cold_file(tmp_path) -> str:
     return os.path.join(path, "data.mdb")
 
 
-def _drop(data: str) -> None:
-    """This file's pages out of the page cache (those no mapping holds)."""
-    fd = os.open(data, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-        os.posix_fadvise(fd, 0, 0, os.POSIX_FADV_DONTNEED)
-    finally:
-        os.close(fd)
-
-
 def test_the_pages_not_in_memory_are_read_and_only_once(tmp_path):
     data = _cold_file(tmp_path)
     pf = PageFile(data)  # reads the meta pages, and the kernel reads ahead around them
     try:
-        _drop(data)
+        drop_cache(data)
         wanted = np.arange(64, pf.pages_in_file, 7, dtype=np.int64)  # past the meta pages mapped
         before = resident(pf, wanted)
         if before is None or before.any():
