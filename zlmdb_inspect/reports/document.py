@@ -67,11 +67,14 @@ def _rate(v: float | None, unit: str = "") -> str:
 
 
 def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds | None = None,
-                eta: TimeToFull | None = None, rates: Rates | None = None, shared: str | None = None) -> list[str]:
+                eta: TimeToFull | None = None, rates: Rates | None = None, shared: str | None = None,
+                state: dict | None = None) -> list[str]:
     """Nagios/Icinga plugin output: a status line with performance data, then one line per warning.
     ``rates``: over the history (earlier runs' state), None without one (perfdata ``U``). ``shared``: the
     volume's free bytes as several databases share them ("shares /srv (10.3 MiB free) with 2 other
-    databases", a fleet report), said in place of this database's own share of them."""
+    databases", a fleet report), said in place of this database's own share of them. ``state``: the
+    refresh's state between runs; a save that failed is said in the status line (every run would
+    say "measuring" and no rate or time to full would ever warn), its note as a last line."""
     th = thresholds or Thresholds()
     eta = eta or TimeToFull()
     status = worst(warnings).upper()
@@ -101,11 +104,13 @@ def check_lines(snap: Snapshot, warnings: list[Finding], thresholds: Thresholds 
         limit = f"limit: {f'the disk — {shared}' if shared else cap.disk_text()}; {limit}"
     elif shared:
         available += f" ({shared})"
+    unsaved = " (state not saved: no history for the next run)" if state and state.get("saved") is False else ""
     head = (f"ZLMDB {status} - {safe(snap.path)}: {cap.used_pct:.1f}% of map in use, "
-            f"{safe(available)} available; {safe(limit)}; {eta.headline(cap.limit)}; "
+            f"{safe(available)} available; {safe(limit)}; {eta.headline(cap.limit)}{unsaved}; "
             f"{counts[Severity.CRITICAL]} critical, {counts[Severity.WARNING]} warning"
             f"{'' if counts[Severity.WARNING] == 1 else 's'}, {counts[Severity.INFO]} info | {perf}")
-    return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings]
+    note = [f"NOTE: {safe(state['note'])}"] if state and state.get("note") else []
+    return [head] + [f"{w.severity.upper()}: [{w.id}] {safe(w.message)}" for w in warnings] + note
 
 
 def _disk_perfdata(cap: Capacity) -> str:

@@ -84,7 +84,8 @@ def run_report(opts: Options, mode: Report, paths: Sequence[str] | None = None, 
     def line_of(r: DatabaseResult) -> list[str]:
         v = limited.get(r.path)
         return check_lines(r.detail.snapshot, r.detail.warnings, th, r.detail.eta,
-                           r.detail.rates if r.detail.history else None, shared=v.text(r.path) if v else None)
+                           r.detail.rates if r.detail.history else None, shared=v.text(r.path) if v else None,
+                           state=r.detail.state)
 
     lines, code = fleet_check(results, line_of, volumes)
     print("\n".join(lines))
@@ -101,7 +102,7 @@ def _report_one(opts: Options, mode: Report) -> int:
         print(to_json(refresh_dict(ref, live=False)))
         return 0
     print("\n".join(check_lines(ref.snapshot, ref.warnings, service.thresholds, ref.eta,
-                                ref.rates if ref.history else None)))
+                                ref.rates if ref.history else None, state=ref.state)))
     return health.exit_code(ref.warnings)
 
 

@@ -117,6 +117,7 @@ class Service:
         self._state_loaded = False
         self._state_saved_at = 0.0  # monotonic
         self._state_saved_t: float | None = None  # the newest sample the state file holds
+        self._state_unsaved = False  # the last save failed: the next run starts without this one's history
         self._state_used = 0  # samples of earlier runs the history started with
         self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
         self._memo_in: SampleMemo | None = None  # the last one-shot run's sample (service.memo), until used
@@ -181,9 +182,11 @@ class Service:
         try:
             self._store.save(self._ident, list(self._monitor.samples), self._inspector.export_summaries(),
                              readers=self._monitor.held_since(), free=self._inspector.export_free(), memo=memo)
+            self._state_unsaved = False
         except OSError as e:  # an unwritable state directory costs the next run its history, not this run
             note = f"state not saved in {self._store.directory}: {e.strerror or e}"
             self._state_note = f"{self._state_note}; {note}" if self._state_note else note
+            self._state_unsaved = True
 
     def count_now(self) -> None:
         """Walk the tree at the next refresh even if the counts are not due yet (the TUI's ``r``)."""
@@ -281,7 +284,7 @@ class Service:
                 self._save_state()
             state = {"file": self._store.file_for(self._inspector.data_path), "samples_used": self._state_used,
                      "history_s": round(snap.taken_at - self._monitor.samples[0].t, 1),
-                     "note": self._state_note, "reused": list(self._reused)}
+                     "note": self._state_note, "reused": list(self._reused), "saved": not self._state_unsaved}
         self._reused = []
         return Refresh(snap, warnings, self._monitor.rates(), eta.seconds,
                        self._verify, self._sampled, eta, series, found.writer, found.batching,

@@ -636,3 +636,22 @@ def test_a_save_that_waited_for_the_lock_keeps_the_samples_saved_meanwhile(tmp_p
     assert theirs > mine.t + 0.2  # taken after the waiting save began
     got = [s.t for s in parse(open(StateStore(st).file_for(path), "rb").read()).samples]
     assert got == [mine.t, theirs]
+
+
+def test_a_state_that_cannot_be_saved_is_said_by_check(big, tmp_path):
+    """Every run would say "measuring" and no rate or time to full would ever warn: --check says why in
+    its status line (the status itself stays what the database's figures give), the note last."""
+    blocker = tmp_path / "a file"
+    blocker.write_text("not a directory")
+    bad = str(blocker / "state")
+    r = run_cli(big, "--check", "--state-dir", bad)
+    assert r.returncode in (0, 1, 2), r.stderr  # (whatever the figures say; never UNKNOWN for the state)
+    head, *rest = r.stdout.splitlines()
+    assert "(state not saved: no history for the next run)" in head.split("|")[0]
+    assert rest[-1].startswith("NOTE: ") and "state not saved in" in rest[-1]
+    assert json.loads(run_cli(big, "--json", "--state-dir", bad).stdout)["state"]["saved"] is False
+    good = str(tmp_path / "state")
+    for _ in range(2):
+        r = run_cli(big, "--check", "--state-dir", good)
+        assert "state not saved" not in r.stdout and "NOTE:" not in r.stdout, r.stdout
+    assert json.loads(run_cli(big, "--json", "--state-dir", good).stdout)["state"]["saved"] is True
