@@ -66,6 +66,9 @@ FAMILIES: list[tuple[str, str, str, tuple[str, ...]]] = [
     ("warning", "gauge", "Active warnings (1 each) by rule id, severity and subject.", ("id", "severity", "subject")),
     ("refresh_age_seconds", "gauge", "Age of the figures reported at this scrape (a reused snapshot is older).", ()),
     ("up", "gauge", "1 if the database could be inspected.", ()),
+    ("state_saved", "gauge",
+     "1 if the state between runs was written at the last save (rates and time to full have a history), "
+     "0 if it could not be (each run says measuring); absent without state (--no-state).", ()),
     # -- issue 29 items 1-2: the disk beside the map, free runs --
     ("filesystem_free_bytes", "gauge",
      "Free bytes an unprivileged writer may use on the volume holding data.mdb (statvfs f_bavail).", ("mount",)),
@@ -189,6 +192,9 @@ def database_samples(res: DatabaseResult, now: float) -> dict[str, list[Sample]]
     if cap.growth is not None:
         add("growth_time_to_full_seconds", cap.growth.eta_full_s)
     add("refresh_age_seconds", round(max(0.0, now - res.refreshed_at), 3))
+    state = getattr(res.detail, "state", None)
+    if isinstance(state, dict):
+        add("state_saved", 0 if state.get("saved") is False else 1)
     add("up", 1)
     return out
 

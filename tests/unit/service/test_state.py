@@ -655,3 +655,9 @@ def test_a_state_that_cannot_be_saved_is_said_by_check(big, tmp_path):
         r = run_cli(big, "--check", "--state-dir", good)
         assert "state not saved" not in r.stdout and "NOTE:" not in r.stdout, r.stdout
     assert json.loads(run_cli(big, "--json", "--state-dir", good).stdout)["state"]["saved"] is True
+    # and --prometheus (zlmdb_state_saved; the rule ZlmdbStateNotSaved alerts on 0)
+    for args, want in (([bad], "0.0"), ([good], "1.0")):
+        text = run_cli(big, "--prometheus", "--state-dir", *args).stdout
+        (line,) = [x for x in text.splitlines() if x.startswith("zlmdb_state_saved{")]
+        assert line.endswith(" " + want), line
+    assert "zlmdb_state_saved{" not in run_cli(big, "--prometheus", "--no-state").stdout
