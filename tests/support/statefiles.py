@@ -87,13 +87,13 @@ def grow_in_child(path: str, fmt: str, commits: int, start: int) -> None:
     subprocess.run([sys.executable, "-c", code, path, fmt, str(commits), str(start)], check=True, timeout=60)
 
 
-def one_shot(path: str, state_dir: str | None):
+def one_shot(path: str, state_dir: str | None, **opts):
     """One one-shot refresh as a fresh process would do it (a new service each time; state in
-    ``state_dir``, none without it)."""
+    ``state_dir``, none without it; ``opts``: more Options)."""
     from zlmdb_inspect.core.options import Options
     from zlmdb_inspect.service import open_service
 
-    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
+    svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir, **opts))
     try:
         return svc.refresh()
     finally:

@@ -122,7 +122,6 @@ class Service:
         self._pending: list[Sample] = []  # those samples, until the first snapshot checks them
         self._memo_in: SampleMemo | None = None  # the last one-shot run's sample (service.memo), until used
         self._sample_memo: SampleMemo | None = None  # this run's, for the state file (one-shot runs)
-        self._reused: list[str] = []  # what the first refresh took from the state's memo ("free_runs", "sample")
         self._growth = GrowthTracker(self._inspector, self._codecs)  # issue 23: the records' own time
 
     # -- the database as a whole -------------------------------------------------
@@ -270,22 +269,23 @@ class Service:
         found.growth_pinned = bool(eta.pinned_share is not None and eta.pinned_share >= 0.5)
         found.largest = self._inspector.largest_values(snap, th.large_value_warning_bytes)
         self._watch_writer(snap, live)
+        reused = []  # what this refresh took from the state's memo
         if not snap.damaged and not self._verify:
-            self._sample(snap, live)
+            if self._sample(snap, live):
+                reused.append("sample")
             self._growth.apply(snap)  # issue 23: Table.time, capacity.growth
         warnings = health.evaluate(snap, th, found)
         series = {name: self._monitor.series(name) for name in SERIES} if live else {}
         read_bytes = (snap.page_reads + self._inspector.check_reads - check0) * snap.lmdb.page_size
         state = None
         if self._inspector.runs_reused > runs0:
-            self._reused.append("free_runs")
+            reused.append("free_runs")
         if self._store is not None:
             if not live or time.monotonic() - self._state_saved_at >= self.STATE_SAVE_EVERY_S:
                 self._save_state()
             state = {"file": self._store.file_for(self._inspector.data_path), "samples_used": self._state_used,
                      "history_s": round(snap.taken_at - self._monitor.samples[0].t, 1),
-                     "note": self._state_note, "reused": list(self._reused), "saved": not self._state_unsaved}
-        self._reused = []
+                     "note": self._state_note, "reused": reused, "saved": not self._state_unsaved}
         return Refresh(snap, warnings, self._monitor.rates(), eta.seconds,
                        self._verify, self._sampled, eta, series, found.writer, found.batching,
                        history, state, read_bytes)
@@ -306,10 +306,12 @@ class Service:
         since = now - found.batching.window_s if found.batching else now
         found.writers_seen = self._writer_watch.seen(since)
 
-    def _sample(self, snap: Snapshot, live: bool = False) -> None:
+    def _sample(self, snap: Snapshot, live: bool = False) -> bool:
         """Decode the first records of each table when the data changed, then count every record
         that failed to decode so far (browsing and dumping add to what sampling finds). A one-shot
-        run at the snapshot the last one sampled takes that sample from the state (service.memo)."""
+        run at the snapshot the last one sampled takes that sample from the state (service.memo):
+        whether it did."""
+        taken = False
         tables = tuple((t.slot, t.name) for t in snap.tables)
         now = time.monotonic()
         last = self._sampled_at
@@ -319,11 +321,14 @@ class Service:
             self._sampled_at = (snap.lmdb.last_txnid, now, tables)
             key = self._sample_key(snap) if not live else None
             memo, self._memo_in = self._memo_in, None
-            if key is not None and memo is not None and memo.key == key:
+            taken = key is not None and memo is not None and memo.key == key
+            if taken:
+                assert memo is not None
                 self._use_sample(snap, memo)
             else:
                 self._take_sample(snap, key)
         self._findings.undecodable = self._undecodable()
+        return taken
 
     def _sample_key(self, snap: Snapshot) -> tuple | None:
         """The snapshot's identity and the options that decide how its records read (None: not to be kept)."""
@@ -349,9 +354,8 @@ class Service:
         self._sampled_stats(memo.sampled)
         self._findings.index_drift = list(memo.drift)
         self._codecs.restore_failed(memo.failed, memo.examples)
-        self._growth.restore_sample(snap, memo.times)
+        self._growth.estimate_from(snap, memo.times)
         self._sample_memo = memo  # the next run at this snapshot takes it too
-        self._reused.append("sample")
 
     def _sampled_stats(self, stats: dict[str, dict]) -> None:
         self._sampled = stats

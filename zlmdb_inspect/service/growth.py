@@ -63,8 +63,7 @@ class GrowthTracker:
     def after_sample(self, snap: Snapshot, windows: dict[int, RecordWindow]) -> None:
         """Learn the non-leading sources from the last sample's records and estimate them again."""
         now = time.time_ns()
-        self._estimates = {}
-        self.sampled_times = {}
+        times: dict[int, tuple[str, list[int | None]]] = {}
         for t in snap.tables:
             if t.slot == 0 or not t.records or t.slot in self._bounds:
                 continue
@@ -77,13 +76,12 @@ class GrowthTracker:
                 src = value_source([r.value for r in recs if not r.error], now)
             if src is None:
                 continue
-            times = sample_times(self._ins, codec, t, src, seed=self.seed)
-            self.sampled_times[t.slot] = (src.name, times)
-            self._estimates[t.slot] = figures.estimated(src.name, times, t.records, t.bytes, now)
+            times[t.slot] = (src.name, sample_times(self._ins, codec, t, src, seed=self.seed))
+        self.estimate_from(snap, times)
 
-    def restore_sample(self, snap: Snapshot, times: dict[int, tuple[str, list[int | None]]]) -> None:
-        """:meth:`after_sample` from the times an earlier run sampled at this very snapshot (its records are
-        these): the estimates are worked out again, as of now."""
+    def estimate_from(self, snap: Snapshot, times: dict[int, tuple[str, list[int | None]]]) -> None:
+        """The estimates from each table's sampled times (:meth:`after_sample`'s, or an earlier run's at this
+        very snapshot), worked out as of now."""
         now = time.time_ns()
         self._estimates = {}
         self.sampled_times = {}

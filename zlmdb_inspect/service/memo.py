@@ -17,8 +17,8 @@ growth estimates with their source (the estimates themselves are worked out agai
 the time of the run).
 
 Untrusted input, as the rest of the state file: :func:`parse` checks every field's type and
-range, and raises :class:`MemoError` on the first doubt (the state file is then ignored); a memo
-another version wrote is not used (the rest of the file is).
+range (:mod:`zlmdb_inspect.service.strict`) and raises ``StateError`` on the first doubt (the state
+file is then ignored); a memo another version wrote is not used (the rest of the file is).
 """
 
 from __future__ import annotations
@@ -29,6 +29,11 @@ from typing import Any
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.core.slots import MAX_SLOT
+from zlmdb_inspect.service.strict import I64 as _I64
+from zlmdb_inspect.service.strict import StateError
+from zlmdb_inspect.service.strict import listed as _list
+from zlmdb_inspect.service.strict import text as _str
+from zlmdb_inspect.service.strict import whole as _int
 
 #: snapshot_identity(): txnid, last_pgno, (root, entries, crc) of the main and free trees, the file's mtime and ctime
 IDENTITY_LEN = 10
@@ -36,7 +41,6 @@ IDENTITY_LEN = 10
 #: Bump FORMAT when what sampling or the free runs give changes.
 FORMAT = 1
 VERSION = f"{__version__}/{FORMAT}"
-_I64 = (1 << 63) - 1
 _KINDS = ("codec", "app")  # core.kinds.ErrorKind values
 
 #: The fields of a table's sample statistics (tables.sampling.Sampler.sample) and what each holds:
@@ -48,10 +52,6 @@ SAMPLED_FIELDS: dict[str, str] = {
     "app_key_failed": "int", "app_key_error": "str?", "app_value_failed": "int", "app_value_error": "str?",
     "where": "str", "notes": "strs",
 }
-
-
-class MemoError(ValueError):
-    """The memo part of a state file is malformed."""
 
 
 @dataclass
@@ -115,24 +115,6 @@ def encode(memo: Memo | None) -> dict[str, Any] | None:
 
 # -- strict decoding ---------------------------------------------------------------------------
 
-def _int(v: Any, what: str, lo: int = 0, hi: int = _I64) -> int:
-    if type(v) is not int or not lo <= v <= hi:
-        raise MemoError(f"{what} is not a whole number in {lo}..{hi}")
-    return v
-
-
-def _str(v: Any, what: str) -> str:
-    if type(v) is not str:
-        raise MemoError(f"{what} is not a text")
-    return v
-
-
-def _list(v: Any, what: str, n: int | None = None) -> list:
-    if type(v) is not list or (n is not None and len(v) != n):
-        raise MemoError(f"{what} is not a list" + (f" of {n}" if n is not None else ""))
-    return v
-
-
 def _identity(v: list, what: str) -> tuple[int, ...]:
     """Snapshot identity: whole numbers, 64-bit unsigned (an empty tree's root is LMDB's P_INVALID,
     2**64 - 1; its CRC -1)."""
@@ -141,13 +123,13 @@ def _identity(v: list, what: str) -> tuple[int, ...]:
 
 def _runs(v: Any) -> tuple[tuple[int, ...], dict]:
     if type(v) is not dict or set(v) != {"key", "largest_pages", "buckets"}:
-        raise MemoError("its free runs are not the expected fields")
+        raise StateError("its free runs are not the expected fields")
     key = _identity(_list(v["key"], "the free runs' key", IDENTITY_LEN + 2), "the free runs' key")
     buckets = []
     for i, b in enumerate(_list(v["buckets"], "the free runs' buckets")):
         lo, hi, n, total = (_int(x, f"free runs bucket {i}") for x in _list(b, f"free runs bucket {i}", 4))
         if not 1 <= lo <= hi or total < n:
-            raise MemoError(f"free runs bucket {i} is impossible")
+            raise StateError(f"free runs bucket {i} is impossible")
         buckets.append({"pages": [lo, hi], "runs": n, "total_pages": total})
     return key, {"largest_pages": _int(v["largest_pages"], "the largest free run"), "runs": buckets}
 
@@ -155,13 +137,13 @@ def _runs(v: Any) -> tuple[tuple[int, ...], dict]:
 def _stats(label: str, d: Any) -> dict:
     what = f"the sample of {label!r}"
     if type(d) is not dict or set(d) != set(SAMPLED_FIELDS):
-        raise MemoError(f"{what} has other fields than a sample's")
+        raise StateError(f"{what} has other fields than a sample's")
     for name, kind in SAMPLED_FIELDS.items():
         v = d[name]
         if kind == "int":
             _int(v, f"{what}'s {name}", 0, MAX_SLOT if name == "slot" else _I64)
         elif kind == "bool" and type(v) is not bool:
-            raise MemoError(f"{what}'s {name} is not true or false")
+            raise StateError(f"{what}'s {name} is not true or false")
         elif kind == "str":
             _str(v, f"{what}'s {name}")
         elif kind == "str?" and v is not None:
@@ -174,40 +156,40 @@ def _stats(label: str, d: Any) -> dict:
 
 def _sample(v: Any) -> SampleMemo:
     if type(v) is not dict or set(v) != {"key", "sampled", "drift", "failed", "examples", "times"}:
-        raise MemoError("its sample is not the expected fields")
+        raise StateError("its sample is not the expected fields")
     key = _list(v["key"], "the sample's key", IDENTITY_LEN + 1)
     key_t = (*_identity(key[:-1], "the sample's key"), _str(key[-1], "the sample's options"))
     if type(v["sampled"]) is not dict:
-        raise MemoError("the sample's statistics are not an object")
+        raise StateError("the sample's statistics are not an object")
     sampled = {label: _stats(label, d) for label, d in v["sampled"].items()}
     drift = [(_str(a, "an index drift's table"), _str(b, "an index drift's finding"))
              for a, b in (_list(d, "an index drift", 2) for d in _list(v["drift"], "the index drift"))]
     if type(v["failed"]) is not dict:
-        raise MemoError("the records seen failing are not an object")
+        raise StateError("the records seen failing are not an object")
     failed: dict[str, list[tuple[bytes, str]]] = {}
     for label, rows in v["failed"].items():
         out = []
         for row in _list(rows, f"the records of {label!r} seen failing"):
             hexkey, kind = _list(row, f"a record of {label!r} seen failing", 2)
             if kind not in _KINDS:
-                raise MemoError(f"a record of {label!r} failed by an unknown decoder")
+                raise StateError(f"a record of {label!r} failed by an unknown decoder")
             try:
                 out.append((bytes.fromhex(_str(hexkey, "a failing record's key")), kind))
             except ValueError:
-                raise MemoError(f"a record of {label!r} seen failing has a key that is not hex") from None
+                raise StateError(f"a record of {label!r} seen failing has a key that is not hex") from None
         failed[label] = out
     examples = []
     for e in _list(v["examples"], "the failures' examples"):
         label, kind, text = (_str(x, "a failure's example") for x in _list(e, "a failure's example", 3))
         if kind not in _KINDS:
-            raise MemoError("a failure's example names an unknown decoder")
+            raise StateError("a failure's example names an unknown decoder")
         examples.append((label, kind, text))
     times: dict[int, tuple[str, list[int | None]]] = {}
     for row in _list(v["times"], "the sampled times"):
         slot, name, ts = _list(row, "a table's sampled times", 3)
         slot = _int(slot, "a sampled times' slot", 1, MAX_SLOT)
         if slot in times:
-            raise MemoError(f"slot {slot}'s sampled times are listed twice")
+            raise StateError(f"slot {slot}'s sampled times are listed twice")
         times[slot] = (_str(name, "a time source"),
                        [None if t is None else _int(t, "a sampled time", -_I64 - 1) for t in
                         _list(ts, "a table's sampled times")])
@@ -222,7 +204,7 @@ def parse(v: Any) -> Memo | None:
     if type(v) is dict and v.get("version") != VERSION and type(v.get("version")) is str:
         return None
     if type(v) is not dict or set(v) != {"version", "runs", "sample"}:
-        raise MemoError("its memo is not the expected fields")
+        raise StateError("its memo is not the expected fields")
     memo = Memo()
     if v["runs"] is not None:
         memo.runs_key, memo.runs = _runs(v["runs"])

@@ -40,7 +40,6 @@ import contextlib
 import fcntl
 import hashlib
 import json
-import math
 import os
 import tempfile
 import time
@@ -54,6 +53,10 @@ from zlmdb_inspect.core.slots import MAX_SLOT
 from zlmdb_inspect.health.history import HeldKey, Sample
 from zlmdb_inspect.service import memo as memos
 from zlmdb_inspect.service.memo import Memo
+from zlmdb_inspect.service.strict import StateError
+from zlmdb_inspect.service.strict import listed as _list
+from zlmdb_inspect.service.strict import number as _num
+from zlmdb_inspect.service.strict import whole as _int
 from zlmdb_inspect.storage.freetree import COLUMNS as FREE_COLUMNS
 from zlmdb_inspect.storage.freetree import FreeTree
 from zlmdb_inspect.storage.summaries import COLUMNS, PackedSummaries
@@ -65,11 +68,6 @@ MAX_BYTES = 32 * 1024 * 1024  # per database
 MAX_AGE_S = 3600.0  # samples older than this are dropped: never a rate across such a gap
 MAX_SAMPLES = 600  # the live Monitor's ring
 FUTURE_SLACK_S = 5.0  # clocks of overlapping runs differ a little; more is a clock that went back
-_I64 = (1 << 63) - 1
-
-
-class StateError(ValueError):
-    """Why a state file is not used (one line, for ``--json``'s notes)."""
 
 
 def default_dir() -> str:
@@ -231,24 +229,6 @@ def _encoded(state: State, max_bytes: int) -> tuple[list, State]:
 
 # -- strict decoding ---------------------------------------------------------------------
 
-def _int(v: Any, what: str, lo: int = 0, hi: int = _I64) -> int:
-    if type(v) is not int or not lo <= v <= hi:
-        raise StateError(f"{what} is not a whole number in {lo}..{hi}")
-    return v
-
-
-def _num(v: Any, what: str, lo: float = 0.0, hi: float = float(_I64)) -> float:
-    if type(v) not in (int, float) or not math.isfinite(v) or not lo <= v <= hi:
-        raise StateError(f"{what} is not a number in {lo:g}..{hi:g}")
-    return float(v)
-
-
-def _list(v: Any, what: str, n: int | None = None) -> list:
-    if type(v) is not list or (n is not None and len(v) != n):
-        raise StateError(f"{what} is not a list" + (f" of {n}" if n is not None else ""))
-    return v
-
-
 def _sample(d: Any, i: int) -> Sample:
     what = f"sample {i}"
     if type(d) is not dict:
@@ -365,10 +345,7 @@ def parse(data: bytes) -> State:
     state.readers = _readers(doc.get("readers"))
     state.summaries, at = _summaries(doc.get("summaries"), blob)
     state.free = _free(doc.get("free"), blob[at:])
-    try:
-        state.memo = memos.parse(doc.get("memo"))
-    except memos.MemoError as e:
-        raise StateError(str(e)) from None
+    state.memo = memos.parse(doc.get("memo"))
     return state
 
 

@@ -146,11 +146,10 @@ class Inspector:
         self._adopted = False  # the walker holds summaries from a state file (not yet proven by a walk)
         self._hours: tuple[WalkResult, TimeBuckets] | None = None  # key_times() of that walk
         self.check_reads = 0  # pages read to check adopted summaries
-        self._runs_cache: tuple[tuple, dict | None] | None = None  # free runs per (snapshot, oldest reader)
-        # free runs by (snapshot identity, oldest reader, depth): the last computed, or a state file's
+        # the last free runs, by (snapshot identity, oldest reader, depth), and whether a state file gave them
         # (an unchanged database's next one-shot run takes them instead of merging 650k pages again)
-        self._runs_memo: tuple[tuple, dict] | None = None
-        self.runs_reused = 0  # free runs taken from that memo (the state's, or this process's)
+        self._runs: tuple[tuple, dict | None, bool] | None = None
+        self.runs_reused = 0  # free runs taken from a state file's
         self._short_ok: tuple[tuple, bool] | None = None  # a file shorter than last_pgno: only free pages past it?
         self._proven: PageFile | None = None  # the page file a walk found no page of the tree past the end of
         self._largest: dict[int, tuple] = {}  # slot -> (its figures, largest values, monotonic time)
@@ -361,9 +360,8 @@ class Inspector:
                            if cost >= self.DEFER_ABOVE_S and not seen.walk_first else 0.0)
         self._force_walk = False
 
-    def _file_key(self, pf: PageFile, meta: Meta) -> tuple:
+    def _file_key(self, pf: PageFile, meta: Meta, st: os.stat_result) -> tuple:
         """What must be unchanged for a snapshot to be reused whole."""
-        st = os.stat(self.data_path)
         return (id(pf), st.st_ino, st.st_size, st.st_mtime_ns, meta.txnid, meta.map_size,
                 meta.last_pgno, self._locking)
 
@@ -372,7 +370,8 @@ class Inspector:
         t0 = time.perf_counter()
         info = self._env.info()
         readers = parse_readers(self._env.readers()) if self._locking else []
-        key = self._file_key(pf, meta)
+        st = os.stat(self.data_path)
+        key = self._file_key(pf, meta, st)
         last = self._last
         if last is not None and not self._force_walk and (
                 last.key == key or time.monotonic() < self._next_walk):
@@ -395,40 +394,34 @@ class Inspector:
         if seen.walk is not None:  # LMDB's cursor is not trusted on a damaged tree
             seen.catalog, problems = self._catalog(txn)
             seen.problems += problems
-            seen.ident = snapshot_identity(pf, meta, os.stat(self.data_path))
+            seen.ident = snapshot_identity(pf, meta, st)
         seen.counts_txnid = meta.txnid
         seen.txn_s = time.perf_counter() - t0
         return seen
 
     def _free_runs(self, pf: PageFile, meta: Meta, walk: WalkResult | None, readers: list[Reader],
                    ident: tuple | None = None) -> dict | None:
-        """Free runs over the pages reusable now, cached per (snapshot, oldest reader): after the read
+        """Free runs over the pages reusable now, kept per (snapshot, oldest reader): after the read
         transaction (the walk's copies of the free database's lists, no page of the file). ``ident``: the
-        snapshot's :func:`snapshot_identity`, under which they are kept for a state file."""
+        snapshot's :func:`snapshot_identity`, under which they are kept (and a state file's are found)."""
         if walk is None:
             return None
         oldest = min([r.txnid for r in readers if r.txnid is not None] + [meta.txnid])
-        key = (meta.txnid, meta.last_pgno, id(pf), oldest)
-        cached = self._runs_cache
-        if cached is not None and cached[0] == key:
-            return cached[1]
-        memo_key = (*ident, oldest, meta.main.depth) if ident is not None else None
-        with self._lock:  # (the memo, with export_runs_memo(); not the work)
-            memo = self._runs_memo
-        runs: dict | None = None
-        if memo_key is not None and memo is not None and memo[0] == memo_key:
-            runs = memo[1]
+        key = (*ident, oldest, meta.main.depth) if ident is not None else None
+        with self._lock:  # (what is kept, with export_runs_memo(); not the work)
+            kept = self._runs
+            if key is not None and kept is not None and kept[0] == key:
+                if kept[2]:  # a state file's: taken once, this process's from then on
+                    self.runs_reused += 1
+                    self._runs = (key, kept[1], False)
+                return kept[1]
+        try:
+            runs: dict | None = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
+        except PageError:
+            runs = None
+        if key is not None:
             with self._lock:
-                self.runs_reused += 1
-        else:
-            try:
-                runs = free_runs(walk, oldest, meta.last_pgno, meta.main.depth)
-            except PageError:
-                runs = None
-        with self._lock:
-            if memo_key is not None and runs is not None:
-                self._runs_memo = (memo_key, runs)
-            self._runs_cache = (key, runs)
+                self._runs = (key, runs, False)
         return runs
 
     def identity(self, txnid: int) -> tuple[int, ...] | None:
@@ -442,12 +435,13 @@ class Inspector:
         """The last free runs with the key they hold under (snapshot identity, oldest reader, depth), for
         a state file; None before any."""
         with self._lock:
-            return self._runs_memo
+            kept = self._runs
+            return (kept[0], kept[1]) if kept is not None and kept[1] is not None else None
 
     def adopt_runs_memo(self, key: tuple, runs: dict) -> None:
         """A state file's free runs: used where a snapshot has that identity, oldest reader and depth."""
         with self._lock:
-            self._runs_memo = (tuple(key), runs)
+            self._runs = (tuple(key), runs, True)
 
     def _catalog(self, txn) -> tuple[list[dict], list[Problem]]:
         cat, problems = [], []

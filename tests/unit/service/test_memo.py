@@ -19,8 +19,6 @@ from statefiles import edit_state, grow_in_child, state_doc, state_file
 from statefiles import one_shot as run
 from time_tables import build, first_day, times
 
-from zlmdb_inspect.core.options import Options
-from zlmdb_inspect.service import open_service
 from zlmdb_inspect.service.memo import SAMPLED_FIELDS, Memo, SampleMemo, encode, parse
 from zlmdb_inspect.service.state import StateError
 from zlmdb_inspect.service.state import parse as parse_state
@@ -155,18 +153,10 @@ def test_a_commit_recomputes_both(varied, fmt, tmp_path):
     assert after.snapshot.capacity.free_runs == scratch.snapshot.capacity.free_runs
 
 
-def _one_shot(path: str, st: str, **opts):
-    svc = open_service(Options(path=path, state=True, state_dir=st, **opts))
-    try:
-        return svc.refresh()
-    finally:
-        svc.close()
-
-
 def test_other_decoding_options_resample(varied, tmp_path):
     st = str(tmp_path / "state")
     run(varied, st)
-    fewer = _one_shot(varied, st, sample=50)
+    fewer = run(varied, st, sample=50)
     assert fewer.state["reused"] == ["free_runs"]  # the free lists are the same; the sample is not
     assert all(d["sampled"] <= 50 for d in fewer.sampled.values())
     back = run(varied, st)  # the last run's sample was of 50 records: not the default's
@@ -176,9 +166,9 @@ def test_other_decoding_options_resample(varied, tmp_path):
 
 def test_application_code_is_never_trusted_to_be_unchanged(varied, tmp_path):
     st = str(tmp_path / "state")
-    first = _one_shot(varied, st, imports=["time_tables"])
+    first = run(varied, st, imports=["time_tables"])
     assert state_doc(st)["memo"]["sample"] is None  # not kept with --import
-    again = _one_shot(varied, st, imports=["time_tables"])
+    again = run(varied, st, imports=["time_tables"])
     assert again.state["reused"] == ["free_runs"] and again.sampled == first.sampled
 
 
