@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
-
 
 def plain(v: float) -> str:
     """A number as Nagios perfdata and config files take it: digits and a point, never an exponent
     (``f"{1209600.0:g}"`` is ``1.2096e+06``)."""
     if isinstance(v, int) or float(v).is_integer():
         return str(int(v))
+    from decimal import Decimal  # here: a one-shot run that prints no fraction does not import it
+
     return format(Decimal(repr(float(v))), "f")
 
 

@@ -24,7 +24,6 @@ from zlmdb_inspect.core.kinds import Direction
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.options import Options
 from zlmdb_inspect.core.textsafe import json_visible
-from zlmdb_inspect.reports import csvout
 from zlmdb_inspect.reports.document import check_lines, refresh_dict, to_json
 from zlmdb_inspect.service import Record, Service, open_service
 
@@ -231,6 +230,8 @@ def run_dump(opts: Options, table: str, how: DumpQuery | None = None) -> int:
         t0 = time.perf_counter()
         counted = _Counted(scan.records(limit=how.limit) if how.limit != 0 else iter(()))
         if how.csv:
+            from zlmdb_inspect.reports import csvout
+
             csvout.write((rec.to_json() for rec in counted), out)
         else:
             for rec in counted:

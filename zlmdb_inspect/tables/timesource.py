@@ -10,7 +10,6 @@ uniformly between the table's first and last key, in short read transactions.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import random
 import re
@@ -19,6 +18,7 @@ import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from zlmdb_inspect.core.digests import blake2b
 from zlmdb_inspect.core.errors import NotWalkedError
 from zlmdb_inspect.core.model import Table
 from zlmdb_inspect.core.slots import slot_end, slot_of, slot_prefix
@@ -261,7 +261,7 @@ def sample_times(ins: Inspector, codec: Codec, table: Table, src: TimeSource, n:
             if v is None:
                 out.append(time_of(src, k, None))
                 continue
-            digest = hashlib.blake2b(v, digest_size=16).digest()  # (not the value: 1,000 of up to 64 KiB)
+            digest = blake2b(v, digest_size=16).digest()  # (not the value: 1,000 of up to 64 KiB)
             hit = seen.get(k)  # a small table's records are drawn again and again
             if hit is None or hit[0] != digest:
                 hit = seen[k] = (digest, value_time(codec, src, k, v))
