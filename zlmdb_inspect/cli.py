@@ -12,7 +12,7 @@ import argparse
 import os
 import signal
 import sys
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from zlmdb_inspect import __version__
 from zlmdb_inspect.core.errors import InspectError
@@ -48,10 +48,12 @@ class _Formatter(argparse.HelpFormatter):
     """Wrapped at spaces only: a rule id (long-write-txn) or threshold name stays whole, as typed."""
 
     def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24,
-                 width: int | None = None) -> None:
+                 width: int | None = None, **more: Any) -> None:
         # argparse makes a formatter at every add_argument, and its own imports shutil for the width
-        # (with bz2 and lzma: ~4 ms of every run's start); the same width, as shutil reads it
-        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
+        # (with bz2 and lzma: ~4 ms of every run's start); the same width, as shutil reads it (``more``:
+        # what later Pythons add)
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width,
+                         **more)
 
     def _fill_text(self, text: str, width: int, indent: str) -> str:
         import textwrap
