@@ -111,6 +111,58 @@ def free_figures(snap) -> tuple:
     return c.free_pages, c.reusable_pages, c.free_db_pages, c.last_commit_freed_pages, c.free_runs
 
 
+#: the pages this process's runs read one by one (headers with pread, whole pages with preadv) and the CPU
+#: time of those reads, since the last reset: a repeat run's floor, the pages a walk from saved summaries
+#: cannot skip
+READS: dict[str, float] = {"headers": 0, "pages": 0, "cpu": 0.0}
+READ_AT: list[list[int]] = []  # the offsets of each batch of header reads since the last reset
+
+
+def count_reads() -> None:
+    """Count the scattered reads of :class:`~zlmdb_inspect.storage.pageformat.PageFile` in this process
+    (wrappers around the two methods that make them, in the benchmark's process only): ``_pread`` reads
+    the headers it is given, ``fresh_pages`` the pages new to the process, one ``os.preadv`` each."""
+    from zlmdb_inspect.storage import pageformat
+
+    pread, fresh, preadv = pageformat.PageFile._pread, pageformat.PageFile.fresh_pages, os.preadv
+    inside = [False]
+
+    def timed_pread(self, offsets, size):
+        c0 = time.process_time()
+        try:
+            return pread(self, offsets, size)
+        finally:
+            READS["cpu"] += time.process_time() - c0
+            READS["headers"] += len(offsets)
+            READ_AT.append(list(offsets))
+
+    def timed_fresh(self, pgnos):
+        c0, inside[0] = time.process_time(), True
+        try:
+            return fresh(self, pgnos)
+        finally:
+            READS["cpu"] += time.process_time() - c0
+            inside[0] = False
+
+    def counted_preadv(fd, buffers, offset, *rest):
+        READS["pages"] += inside[0]
+        return preadv(fd, buffers, offset, *rest)
+
+    pageformat.PageFile._pread = timed_pread  # type: ignore[method-assign]
+    pageformat.PageFile.fresh_pages = timed_fresh  # type: ignore[method-assign]
+    os.preadv = counted_preadv
+
+
+def page_gaps(batches: list[list[int]], page_size: int) -> list[int]:
+    """Pages between neighbours of each batch of reads, in file order (a read that served two pages
+    would need them within one page of each other)."""
+    out: list[int] = []
+    for offs in batches:
+        pg = sorted(o // page_size for o in offs)
+        out.extend(b - a for a, b in zip(pg, pg[1:]))
+    return out
+
+
 def one_run(path: str, state_dir: str | None):
     svc = open_service(Options(path=path, state=state_dir is not None, state_dir=state_dir))
     try:
@@ -160,6 +212,7 @@ def main() -> None:
     print(f"{'format':6} {'cache':5} {'run':7} {'cpu s':>7} {'wall s':>7} {'read MiB':>9} {'tree MiB':>9} "
           f"{'read/tree':>9} {'state KiB':>9} {'in cache':>8} {'cached MiB':>10} method")
     compileall.compile_dir(os.path.join(TREE, "zlmdb_inspect"), quiet=1)  # for the whole processes, below
+    count_reads()
     for fmt in ("1.0", "0.9"):
         path = os.path.join(root, f"db-{fmt}")
         if not os.path.exists(os.path.join(path, "data.mdb")):
@@ -169,6 +222,8 @@ def main() -> None:
         slots = None
         runs = ["first"] + ["repeat"] * args.repeats + ["same"]
         cpus: dict[tuple[str, str], list[float]] = {}
+        reads: dict[str, list[tuple[int, int, float]]] = {}  # by cache: each repeat's (headers, pages, read CPU)
+        gaps: dict[str, list[int]] = {}  # by cache: pages between neighbours (in file order) of each batch read
         for cache in ("warm", "cold"):
             st = tempfile.mkdtemp(prefix="state-")
             for i, run in enumerate(runs):
@@ -178,8 +233,13 @@ def main() -> None:
                     one_run(path, None)  # the page cache holds the file
                 else:
                     drop_cache(path)
+                READS.update(headers=0, pages=0, cpu=0.0)
+                READ_AT.clear()
                 ref, cpu, wall = one_run(path, st)
                 cpus.setdefault((cache, run), []).append(cpu)
+                if run == "repeat":
+                    reads.setdefault(cache, []).append((int(READS["headers"]), int(READS["pages"]), READS["cpu"]))
+                    gaps.setdefault(cache, []).extend(page_gaps(READ_AT, ref.snapshot.lmdb.page_size))
                 slots = [t.slot for t in ref.snapshot.tables if t.slot > 0]
                 res = cached(path)
                 check, _, _ = one_run(path, None)
@@ -232,6 +292,19 @@ def main() -> None:
             first, med = cpus[(cache, "first")][0], statistics.median(cpus[(cache, "repeat")])
             print(f"{fmt:6} {cache:7} repeat/first: {100 * med / first:.1f} % (median repeat {med:.3f} s of "
                   f"{', '.join(f'{c:.3f}' for c in cpus[(cache, 'repeat')])}; first {first:.3f} s)", flush=True)
+        for cache, rs in reads.items():
+            # the floor of a repeat: every child of a changed branch page is read (its header's txnid is what
+            # proves a saved summary still holds: page numbers are reused), scattered over the file
+            if not any(h + p for h, p, _ in rs):
+                continue
+            of_cpu = statistics.median(c / r for (_, _, c), r in zip(rs, cpus[(cache, "repeat")], strict=True))
+            print(f"{fmt:6} {cache:7} repeat reads: " + ", ".join(
+                f"{h:,} headers and {p:,} whole pages in {c * 1e3:.0f} ms ({c * 1e6 / (h + p):.2f} us a page)"
+                for h, p, c in rs) + f"; median {100 * of_cpu:.0f} % of the repeat's CPU", flush=True)
+            g = sorted(gaps.get(cache, []))
+            if g:
+                print(f"{fmt:6} {cache:7} header reads' pages apart (file order, per batch): median {g[len(g) // 2]}, "
+                      f"{100 * sum(1 for x in g if x <= 1) / len(g):.0f} % next to another", flush=True)
     if not args.dir:
         shutil.rmtree(root)
 
