@@ -181,10 +181,7 @@ class PackedSummaries:
 
     def only(self, seen: set[tuple[int, int]]) -> PackedSummaries | None:
         """The rows whose key is in ``seen`` (None when none is)."""
-        keep = self._rows_in(seen)
-        if len(keep) == len(self.keys):
-            return self
-        return self.select(keep) if len(keep) else None
+        return self.only_rows(self.rows_in(seen))
 
     def only_rows(self, rows: np.ndarray) -> PackedSummaries | None:
         """The rows ``rows`` (sorted indices; None when there are none)."""
@@ -192,13 +189,9 @@ class PackedSummaries:
             return self
         return self.select(rows) if len(rows) else None
 
-    def rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
-        """The rows (sorted) whose key is in ``keys``."""
-        return self._rows_in(keys)
-
     def without(self, keys: set[tuple[int, int]]) -> PackedSummaries:
         """The rows whose key is not in ``keys``."""
-        drop = self._rows_in(keys)
+        drop = self.rows_in(keys)
         if not len(drop):
             return self
         keep = np.ones(len(self.keys), dtype=bool)
@@ -221,7 +214,7 @@ class PackedSummaries:
         unique: :meth:`check`)."""
         return find_keys(self._sorted(), pgnos, txnids)
 
-    def _rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
+    def rows_in(self, keys: set[tuple[int, int]]) -> np.ndarray:
         """The rows (sorted) whose key is in ``keys``."""
         if not keys or not len(self.keys):
             return np.zeros(0, dtype=np.int64)

@@ -440,22 +440,20 @@ class TreeWalker:
         whole_key = (meta.main.root, meta.txnid, root_crc(pf, meta)) if not pf.has_txnid else None
         whole = self.whole[1] if whole_key is not None and self.whole is not None and self.whole[0] == whole_key \
             and self.whole[1].time_slots == self.time_slots else None
-        # a cached walk reads only what changed: no prefetch, and no readahead around its faults
-        if whole is None and self.prefetch and (not pf.has_txnid or not self.reusable):
+        if whole is not None or (pf.has_txnid and self.reusable):
+            # a cached walk reads only what changed, and the same 0.9 snapshot only its free database (~1,700
+            # pages scattered over a 10M-record file): no prefetch, and no readahead around the faults (the
+            # kernel's read-around of each took a cold unchanged 0.9 run ~1 GB of the file, 0.27 s of CPU)
+            pf.random_access()
+            w.scattered = True
+        elif self.prefetch:
             from zlmdb_inspect.storage.prefetch import prefetch_tree
 
             ahead = prefetch_tree(pf, meta)
-        elif whole is None and pf.has_txnid and self.reusable:
-            pf.random_access()
-            w.scattered = True
         summary = TreeSummary()
         if whole is not None:  # the same 0.9 snapshot as the last walk: its summary, copied
             summary.merge(whole)
             w.cache_hits += 1
-            # only the free database is read below, ~1,700 pages scattered over a 10M-record file: without
-            # readahead (the kernel's read-around of each fault took a cold run ~1 GB of the file, 0.27 s of CPU)
-            pf.random_access()
-            w.scattered = True
         elif meta.main.root != P_INVALID:
             if meta.main.depth > MAX_DEPTH:
                 raise PageError(f"main tree claims depth {meta.main.depth}")

@@ -55,12 +55,14 @@ class TableCodecs(WindowReader, Sampler):
         self.failed: dict[str, dict[bytes, ErrorKind]] = {}
         self.failed_example: dict[tuple[str, ErrorKind], str] = {}
 
+    FAILED_KEPT = 10_000  # records of a table kept as seen failing (the count stops there)
+
     def _note(self, table: Table, records: list[Record]) -> None:
         with self._lock:
             for r in records:
                 if r.error and r.error_kind:
                     seen = self.failed.setdefault(table.label(), {})
-                    if len(seen) < 10_000:
+                    if len(seen) < self.FAILED_KEPT:
                         seen[r.raw_key] = r.error_kind
                     self.failed_example.setdefault((table.label(), r.error_kind), r.error)
 
@@ -77,7 +79,7 @@ class TableCodecs(WindowReader, Sampler):
             for label, keys in rows.items():
                 seen = self.failed.setdefault(label, {})
                 for k, kind in keys:
-                    if len(seen) < 10_000:
+                    if len(seen) < self.FAILED_KEPT:
                         seen.setdefault(k, ErrorKind(kind))
             for label, kind, text in examples:
                 self.failed_example.setdefault((label, ErrorKind(kind)), text)
