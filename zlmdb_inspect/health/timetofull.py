@@ -251,7 +251,12 @@ def estimate(points: Sequence[Point], fast_s: float = 30.0, slow_s: float = 300.
         while i > 0 and full[i - 1]:
             i -= 1
         out.state, out.seconds, out.since = FULL, 0.0, points[i].t
-        stopped = last_commit_at is None or last_commit_at <= points[i].t
+        # the txnid stopped: no commit since the map became full, or none for as long as a stall takes (a writer
+        # may squeeze in a few small commits after the full level, then fail at every commit from then on)
+        times = [points[j].t for j in commits if last.t - points[j].t <= slow_s]
+        gaps = [b - a for a, b in zip(times, times[1:])]
+        stall_s = max(fast_s, 3 * _median(gaps)) if gaps else fast_s
+        stopped = last_commit_at is None or last_commit_at <= points[i].t or last.t - last_commit_at >= stall_s
         out.writes_failing = last.writer and stopped and last.t > (last_commit_at or points[0].t)
         return out
     if last.t - points[0].t < min_history_s:

@@ -143,6 +143,27 @@ def test_commits_reusing_freed_pages_are_not_growing():
     assert "not growing since" in e.text()
 
 
+def test_writes_failing_after_commits_squeezed_in_at_full():
+    """A writer that still commits a few small records once the map is full (the level takes the largest
+    recent commit's growth), then fails at every commit while it lives: writes are failing once the txnid
+    has stood still for a stall (max(F, 3 commit gaps)). Only "no commit since the full level" counted
+    before, so such a writer was never said to be failing."""
+    sim, rate = Sim(map_size=64 * MiB, in_use=10 * MiB), 512 * 1024
+    while sim.available > 1.5 * rate * sim.dt:
+        sim.step(int(rate * sim.dt))
+    e = sim.step(sim.available - 3 * PAGE)
+    assert e.state == FULL
+    for _ in range(3):  # small commits still fit
+        e = sim.step(PAGE // 2, commits=1)
+        assert e.state == FULL and not e.writes_failing
+    last_commit = sim.t
+    while sim.t - last_commit < F - sim.dt:  # the txnid stands still, the writer lives: not yet a stall
+        assert not sim.step(0, commits=0).writes_failing
+    e = sim.step(0, commits=0)
+    e = sim.step(0, commits=0)
+    assert e.writes_failing and e.state == FULL and "MapFullError" in e.text()
+
+
 def test_full_is_full_from_the_first_sample_and_stays_full():
     sim = Sim(map_size=64 * MiB, in_use=64 * MiB - PAGE // 2)
     e = sim.step(0, commits=0)
