@@ -39,7 +39,9 @@ def test_a_reader_holding_across_two_checks_a_minute_apart_is_held_a_minute(tmp_
         edit_state(st, _earlier)
         second = run_cli(path, "--check", *QUIET, "--state-dir", st)
         assert second.returncode == 1, second.stdout  # WARNING
-        said = f"[long-reader] Reader pid {holder.pid} (python) has held its snapshot for 6"  # 61 s + the runs
+        with open(f"/proc/{holder.pid}/comm") as f:  # python or python3: what the interpreter was started as
+            name = f.read().strip()
+        said = f"[long-reader] Reader pid {holder.pid} ({name}) has held its snapshot for 6"  # 61 s + the runs
         assert said in second.stdout, second.stdout
         doc = json.loads(run_cli(path, "--json", "--state-dir", st).stdout)
         r = _reader(doc, holder.pid)
