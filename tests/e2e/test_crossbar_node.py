@@ -146,7 +146,7 @@ def _stalled(line: dict) -> bool:
 
 def test_fill_reports_map_full(filled) -> None:
     node, tally, lines, _ = filled
-    assert tally["stop"] == "stalled", tally  # acknowledged on and on, the file no longer growing
+    assert tally["stop"] == "stalled", tally  # acknowledged on and on, nothing committed
     log = node.log.read_text(errors="replace")
     assert "MapFullError" in log  # the store really hit its map
     last = lines[-1]

@@ -3,9 +3,12 @@
 It publishes acknowledged events to ``com.example.<n>`` at a rate, bounded by a count and a time, and
 prints its tally as one JSON object on stdout. With ``--subscribe`` a second session subscribes to the
 prefix ``com.example.`` (the realm store's event-history subscription), so the store also keeps one
-Event per publication. With ``--fill DIR`` it publishes until DIR/data.mdb has not grown while
-``--stalled-acks`` consecutive publishes were acknowledged (Crossbar goes on acknowledging after its
-store hit MapFullError, storing nothing): the tally then says when the file last grew.
+Event per publication. With ``--fill DIR`` it publishes until the store has committed nothing (the
+newest meta page's txnid of DIR/data.mdb, read through this package's page reader: no LMDB open, no
+lock) while ``--stalled-acks`` consecutive publishes were acknowledged (Crossbar goes on acknowledging
+after its store hit MapFullError, storing nothing): the tally then says when the file last grew. (A file
+that stopped growing is not enough: near the map the store goes on committing into freed pages, and a
+fill that stopped there found no MapFullError in the node's log.)
 """
 
 from __future__ import annotations
@@ -83,6 +86,12 @@ async def _run(args: argparse.Namespace) -> Tally:
     pub: ApplicationSession = joined["pub"].result()
     data_mdb = os.path.join(args.fill, "data.mdb") if args.fill else None
     size = os.stat(data_mdb).st_size if data_mdb else None
+    metas = None
+    if data_mdb:
+        from zlmdb_inspect.storage.pageformat import PageFile  # (installed in the crossbar venv with the tests' tree)
+
+        metas = PageFile(data_mdb)
+    txnid = max(m.txnid for m in metas.metas) if metas else None
     payload = "x" * args.payload
     started = time.monotonic()
     opts = PublishOptions(acknowledge=True, exclude_me=False)
@@ -101,16 +110,22 @@ async def _run(args: argparse.Namespace) -> Tally:
         except Exception as e:  # noqa: BLE001 (counted and reported, the tally says how many)
             tally.failed += 1
             tally.error = repr(e)
-        if data_mdb:
+        if data_mdb and metas:
             new = os.stat(data_mdb).st_size
             if new != size:
-                size, tally.last_growth_at, tally.stalled_acks = new, time.time(), 0
+                size, tally.last_growth_at = new, time.time()
+            metas.reload_metas()
+            committed = max(m.txnid for m in metas.metas)
+            if committed != txnid:
+                txnid, tally.stalled_acks = committed, 0
             else:
                 tally.stalled_acks += 1
                 if tally.stalled_acks >= args.stalled_acks:
                     tally.stop = "stalled"
                     break
     tally.seconds = round(time.monotonic() - started, 3)
+    if metas:
+        metas.close()
     tally.data_mdb_size = size
     await asyncio.sleep(0.5)  # events still in flight to the subscriber
     for name in names:
